@@ -17,8 +17,10 @@ import pyarrow as pa
 
 # Columns every table carries on top of its native columns, so one query can pivot on an IP or a principal
 # across sources. `region` and `account` are hive partition keys (not stored in the files), as are dt/hour.
+# event_time is a UTC instant stored without a zone: Athena's `timestamp` is zone-less, and comparing it with the
+# window macro's TIMESTAMP literals must mean the same thing on Athena and DuckDB (TIMESTAMPTZ would not).
 COMMON_FIELDS: list[pa.Field] = [
-    pa.field("event_time", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("event_time", pa.timestamp("us"), nullable=False),
     pa.field("source", pa.string(), nullable=False),
     pa.field("account_id", pa.string()),
     pa.field("related_ips", pa.list_(pa.string())),

@@ -61,7 +61,7 @@ RESOURCES = pa.list_(pa.struct([("arn", _S), ("accountid", _S), ("type", _S)]))
 ADDENDUM = pa.struct(
     [("reason", _S), ("updatedfields", _S), ("originalrequestid", _S), ("originaleventid", _S)]
 )
-TLSDETAILS = pa.struct([("tlsversion", _S), ("ciphersuite", _S), ("clienthostheader", _S)])
+TLSDETAILS = pa.struct([("tlsversion", _S), ("ciphersuite", _S), ("clientprovidedhostheader", _S)])
 
 # (column, arrow type, kind) where kind says how a raw value becomes the column:
 #   str  - scalar as text (booleans as 'true'/'false', as the SerDe does); objects as JSON text

@@ -1,0 +1,61 @@
+"""
+### detect: run every enabled detection over the window, record alerts, dispatch tickets
+
+Hourly. The detection window is the data interval shifted back by `MAMORI_DETECT_LAG_MINUTES` (default 60)
+to let delivery delays settle; the run first waits until each source's ingest window ending at the data
+interval's end is finalized.
+
+1. `wait_for_ingest` (sensor, reschedule mode): the lake's `_SUCCESS.json` for the needed ingest windows.
+2. `list_detections`: enabled detections in `sql/detections/` (deprecated ones do not run).
+3. `run_detection` (mapped per detection): render the SQL for the window, run it on the engine
+   (DuckDB embedded, Athena in AWS), group hits into alerts by dedup key and window, record them in the ledger.
+   A re-run replaces the window's contribution: same alert keys, no new rows.
+4. `dispatch`: deliver alerts not yet delivered to their outputs (local tickets by default; GitHub,
+   PagerDuty, Slack when their connections exist). Delivered pairs are never sent again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import dag, task
+
+from mamori import detect
+from mamori.dag_defaults import DEFAULT_ARGS, START_DATE, hourly
+
+
+@dag(
+    dag_id="detect",
+    schedule=hourly(),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=2,
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["mamori", "detect", "alerts"],
+)
+def detect_dag() -> None:
+    @task.sensor(poke_interval=120, timeout=int(timedelta(hours=6).total_seconds()), mode="reschedule")
+    def wait_for_ingest(data_interval_end: Any = None) -> bool:
+        return detect.sources_ready(data_interval_end)
+
+    @task
+    def list_detections() -> list[str]:
+        return detect.enabled_detections()
+
+    @task(max_active_tis_per_dagrun=2)
+    def run_detection(detection_id: str, data_interval_start: Any = None, data_interval_end: Any = None
+                      ) -> dict[str, Any]:
+        return detect.run_for_window(detection_id, data_interval_start, data_interval_end)
+
+    @task(trigger_rule="none_failed")
+    def dispatch() -> dict[str, Any]:
+        return detect.dispatch()
+
+    ids = list_detections()
+    wait_for_ingest() >> ids
+    run_detection.expand(detection_id=ids) >> dispatch()
+
+
+detect_dag()

@@ -1,0 +1,59 @@
+"""
+### ingest_&lt;source&gt;: landed raw logs → Parquet lake
+
+One DAG per registered log source, built by the loop below. Each hourly run takes the objects whose **landing
+time** (S3 LastModified) falls in its data interval, so a late delivery is picked up by the window in which it
+lands and re-running a window reads exactly the same objects.
+
+1. `plan`: list the source's prefixes one level at a time, keep objects landed in the window, split into batches.
+2. `convert` (mapped per batch): parse, normalize, write hive partitions
+   `curated/<table>/account=/region=/dt=/hour=/` atomically; bad records go to `quarantine/` with a reason;
+   the batch manifest (objects, records in, rows out, quarantined) is written last.
+3. `finalize`: check records in = rows out + quarantined for the window, write `_SUCCESS.json`, emit the asset
+   the detect DAG waits for.
+
+Re-running a window overwrites the same files: no duplicates. Raw objects are never modified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Asset, dag, task
+
+from mamori import ingest
+from mamori.dag_defaults import DEFAULT_ARGS, START_DATE, hourly
+from mamori.sources import SOURCES
+
+
+def build(source: str) -> None:
+    @dag(
+        dag_id=f"ingest_{source}",
+        schedule=hourly(),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=4,
+        default_args=DEFAULT_ARGS,
+        doc_md=__doc__,
+        tags=["mamori", "ingest", source],
+    )
+    def ingest_source() -> None:
+        @task
+        def plan(data_interval_start: Any = None, data_interval_end: Any = None) -> list[dict[str, Any]]:
+            return ingest.plan_window(source, data_interval_start, data_interval_end)
+
+        @task(max_active_tis_per_dagrun=2)
+        def convert(batch: dict[str, Any]) -> dict[str, Any]:
+            return ingest.convert_batch(batch)
+
+        @task(trigger_rule="none_failed", outlets=[Asset(f"mamori://lake/curated/{source}")])
+        def finalize(data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
+            return ingest.finalize_window(source, data_interval_start, data_interval_end)
+
+        convert.expand(batch=plan()) >> finalize()
+
+    ingest_source()
+
+
+for _name in SOURCES:
+    build(_name)

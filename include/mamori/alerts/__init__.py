@@ -1,0 +1,1 @@
+"""Alerts: identity and grouping, the ledger, rendering, dispatch to registered outputs."""

@@ -1,0 +1,242 @@
+"""The alert ledger: what fired, in which window, and what was delivered where.
+
+Idempotency lives here. Each run window's contribution to an alert is one `alert_hits` row keyed by
+(alert key, window start) and is replaced, not added, when the window re-runs; the alert row is recomputed
+from those contributions. So re-running a window leaves the ledger byte-for-byte as it was, while a later
+window inside the same dedup period adds to the same alert (and a threshold can be crossed across windows).
+Deliveries are one row per (alert, output): an output is never asked twice for a delivered alert.
+No wall clock: every timestamp stored is an event time or a window bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mamori.alerts.builder import MAX_SAMPLES, Candidate
+from mamori.detections.loader import Detection
+
+META = sa.MetaData()
+
+ALERTS = sa.Table(
+    "alerts", META,
+    sa.Column("alert_key", sa.String(32), primary_key=True),
+    sa.Column("detection_id", sa.String(100), nullable=False, index=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("severity", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open | resolved
+    sa.Column("log_source", sa.String(40), nullable=False),
+    sa.Column("dedup_values", sa.Text, nullable=False),
+    sa.Column("bucket_start", sa.String(40), nullable=False),
+    sa.Column("bucket_end", sa.String(40), nullable=False),
+    sa.Column("first_seen", sa.String(40), nullable=False),
+    sa.Column("last_seen", sa.String(40), nullable=False),
+    sa.Column("hit_count", sa.Integer, nullable=False),
+    sa.Column("samples", sa.Text, nullable=False),
+    sa.Column("routes", sa.Text, nullable=False),  # requested outputs, resolved against connections at dispatch
+    sa.Column("opened_window_end", sa.String(40), nullable=False),
+)
+
+ALERT_HITS = sa.Table(
+    "alert_hits", META,
+    sa.Column("alert_key", sa.String(32), primary_key=True),
+    sa.Column("window_start", sa.String(40), primary_key=True),
+    sa.Column("window_end", sa.String(40), nullable=False),
+    sa.Column("detection_id", sa.String(100), nullable=False, index=True),
+    sa.Column("dedup_values", sa.Text, nullable=False),
+    sa.Column("bucket_start", sa.String(40), nullable=False),
+    sa.Column("hits", sa.Integer, nullable=False),
+    sa.Column("first_seen", sa.String(40), nullable=False),
+    sa.Column("last_seen", sa.String(40), nullable=False),
+    sa.Column("samples", sa.Text, nullable=False),
+)
+
+DELIVERIES = sa.Table(
+    "deliveries", META,
+    sa.Column("alert_key", sa.String(32), primary_key=True),
+    sa.Column("output", sa.String(40), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("external_ref", sa.Text),
+    sa.Column("last_error", sa.Text),
+)
+
+DEFAULT_ROUTES: dict[str, list[str]] = {
+    "critical": ["github", "pagerduty", "slack"],
+    "high": ["github", "pagerduty", "slack"],
+    "medium": ["github", "slack"],
+    "low": ["github"],
+    "info": ["github"],
+}
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alert as outputs see it (all values already JSON-decoded)."""
+
+    key: str
+    detection_id: str
+    title: str
+    severity: str
+    status: str
+    log_source: str
+    dedup_values: dict[str, Any]
+    bucket_start: str
+    bucket_end: str
+    first_seen: str
+    last_seen: str
+    hit_count: int
+    samples: list[dict[str, Any]]
+    routes: list[str]
+
+    @classmethod
+    def from_row(cls, r: Any) -> Alert:
+        return cls(
+            key=r.alert_key, detection_id=r.detection_id, title=r.title, severity=r.severity,
+            status=r.status, log_source=r.log_source, dedup_values=orjson.loads(r.dedup_values),
+            bucket_start=r.bucket_start, bucket_end=r.bucket_end, first_seen=r.first_seen,
+            last_seen=r.last_seen, hit_count=r.hit_count, samples=orjson.loads(r.samples),
+            routes=orjson.loads(r.routes),
+        )
+
+
+def _dumps(v: Any) -> str:
+    return orjson.dumps(v, option=orjson.OPT_SORT_KEYS, default=str).decode()
+
+
+class Ledger:
+    """SQLite by default (embedded), any SQLAlchemy URL by configuration (Postgres in docker-compose)."""
+
+    def __init__(self, url: str) -> None:
+        # SQLite: concurrent mapped tasks serialize on the file lock; wait instead of failing.
+        connect_args = {"timeout": 60} if url.startswith("sqlite") else {}
+        self.engine = sa.create_engine(url, connect_args=connect_args)
+        META.create_all(self.engine)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def record_window(
+        self, det: Detection, start: datetime, end: datetime, candidates: list[Candidate]
+    ) -> list[str]:
+        """Replace this window's contribution for the detection; return keys of alerts at/over threshold."""
+        ws, we = start.isoformat(), end.isoformat()
+        period = det.header.dedup.period_td
+        with self._tx() as conn:
+            previous = {
+                r.alert_key
+                for r in conn.execute(
+                    sa.select(ALERT_HITS.c.alert_key).where(
+                        ALERT_HITS.c.detection_id == det.id, ALERT_HITS.c.window_start == ws
+                    )
+                )
+            }
+            conn.execute(
+                ALERT_HITS.delete().where(ALERT_HITS.c.detection_id == det.id, ALERT_HITS.c.window_start == ws)
+            )
+            for c in candidates:
+                assert c.first_seen is not None and c.last_seen is not None
+                conn.execute(
+                    ALERT_HITS.insert().values(
+                        alert_key=c.key, window_start=ws, window_end=we, detection_id=det.id,
+                        dedup_values=_dumps(c.dedup_values), bucket_start=c.bucket_start.isoformat(),
+                        hits=c.hits, first_seen=c.first_seen.isoformat(), last_seen=c.last_seen.isoformat(),
+                        samples=_dumps(c.samples),
+                    )
+                )
+            fired = []
+            for key in sorted(previous | {c.key for c in candidates}):
+                if self._refresh_alert(conn, det, key, we, period):
+                    fired.append(key)
+        return fired
+
+    def _refresh_alert(self, conn: Connection, det: Detection, key: str, window_end: str, period: Any) -> bool:
+        parts = conn.execute(
+            sa.select(ALERT_HITS).where(ALERT_HITS.c.alert_key == key).order_by(ALERT_HITS.c.window_start)
+        ).all()
+        existing = conn.execute(sa.select(ALERTS).where(ALERTS.c.alert_key == key)).first()
+        total = sum(p.hits for p in parts)
+        if not parts or total < det.header.threshold:
+            return False
+        samples: list[Any] = []
+        for p in parts:
+            samples += orjson.loads(p.samples)
+        values = {
+            "hit_count": total,
+            "first_seen": min(p.first_seen for p in parts),
+            "last_seen": max(p.last_seen for p in parts),
+            "samples": _dumps(samples[:MAX_SAMPLES]),
+        }
+        if existing is None:
+            bucket = datetime.fromisoformat(parts[0].bucket_start)
+            conn.execute(
+                ALERTS.insert().values(
+                    alert_key=key, detection_id=det.id, title=det.header.title, severity=det.header.severity,
+                    status="open", log_source=det.header.log_source, dedup_values=parts[0].dedup_values,
+                    bucket_start=parts[0].bucket_start, bucket_end=(bucket + period).isoformat(),
+                    routes=_dumps(det.header.outputs or DEFAULT_ROUTES[det.header.severity]),
+                    opened_window_end=window_end, **values,
+                )
+            )
+        else:
+            conn.execute(ALERTS.update().where(ALERTS.c.alert_key == key).values(**values))
+        return True
+
+    # -- reads ---------------------------------------------------------------------------------------------
+    def alerts(self, status: str | None = None) -> list[Alert]:
+        q = sa.select(ALERTS).order_by(ALERTS.c.first_seen, ALERTS.c.alert_key)
+        if status:
+            q = q.where(ALERTS.c.status == status)
+        with self.engine.connect() as conn:
+            return [Alert.from_row(r) for r in conn.execute(q)]
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(DELIVERIES).order_by(
+                DELIVERIES.c.alert_key, DELIVERIES.c.output))]
+
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of every table, ordered: what 're-running changes nothing' is checked against."""
+        out = {}
+        with self.engine.connect() as conn:
+            for t in (ALERTS, ALERT_HITS, DELIVERIES):
+                out[t.name] = [dict(r._mapping) for r in conn.execute(sa.select(t).order_by(*t.primary_key))]
+        return out
+
+    # -- deliveries ------------------------------------------------------------------------------------------
+    def ensure_delivery(self, key: str, output: str) -> None:
+        with self._tx() as conn:
+            found = conn.execute(
+                sa.select(DELIVERIES.c.state).where(DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
+            ).first()
+            if found is None:
+                conn.execute(DELIVERIES.insert().values(alert_key=key, output=output, state="pending", attempts=0))
+
+    def undelivered(self) -> list[tuple[Alert, str, int]]:
+        q = (
+            sa.select(ALERTS, DELIVERIES.c.output, DELIVERIES.c.attempts)
+            .join(DELIVERIES, DELIVERIES.c.alert_key == ALERTS.c.alert_key)
+            .where(DELIVERIES.c.state != "delivered")
+            .order_by(ALERTS.c.first_seen, ALERTS.c.alert_key, DELIVERIES.c.output)
+        )
+        with self.engine.connect() as conn:
+            return [(Alert.from_row(r), r.output, r.attempts) for r in conn.execute(q)]
+
+    def mark(self, key: str, output: str, state: str, external_ref: str | None = None, error: str | None = None
+             ) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                DELIVERIES.update()
+                .where(DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
+                .values(state=state, attempts=DELIVERIES.c.attempts + 1, external_ref=external_ref,
+                        last_error=error)
+            )

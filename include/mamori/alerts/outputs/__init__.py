@@ -1,0 +1,45 @@
+"""Alert outputs, one registered module each. Credentials come from Airflow connections only.
+
+Adding an output: one module with a class implementing `Output`, plus one line in OUTPUTS.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mamori.alerts.ledger import Alert
+from mamori.alerts.outputs.local import LocalOutput
+from mamori.config import Settings
+from mamori.detections.loader import Detection
+
+
+class Output(Protocol):
+    """Delivers one alert; returns a reference to what it created (path, issue URL, incident key)."""
+
+    name: str
+
+    def deliver(self, alert: Alert, det: Detection | None) -> str:
+        """Create or update the alert's representation; must be idempotent per alert key."""
+        ...
+
+
+OUTPUTS: dict[str, type] = {
+    "local": LocalOutput,
+}
+
+
+def resolve_outputs(requested: list[str], settings: Settings) -> list[str]:
+    """Requested outputs that are registered and configured; the local output when none is.
+
+    The embedded default has no GitHub/PagerDuty/Slack connection, so everything lands as local tickets.
+    """
+    ready = [
+        name for name in dict.fromkeys(requested)
+        if name in OUTPUTS and OUTPUTS[name].configured(settings)
+    ]
+    return ready or ["local"]
+
+
+def make_output(name: str, settings: Settings) -> Output:
+    out: Output = OUTPUTS[name](settings)
+    return out

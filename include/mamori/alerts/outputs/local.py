@@ -1,0 +1,46 @@
+"""The embedded default output: one Markdown ticket per alert key plus a JSONL index, in the outbox store.
+
+File names are alert keys, so re-delivery overwrites the same ticket instead of creating another.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from mamori.alerts.ledger import Alert
+from mamori.alerts.render import ticket_markdown
+from mamori.config import Settings
+from mamori.detections.loader import Detection
+from mamori.lake import Store
+
+
+class LocalOutput:
+    """Tickets under <outbox>/tickets/<detection>/<alert key>.md."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings) -> None:
+        self.store = Store(settings.outbox_url)
+
+    @classmethod
+    def configured(cls, settings: Settings) -> bool:
+        return True
+
+    def deliver(self, alert: Alert, det: Detection | None) -> str:
+        key = f"tickets/{alert.detection_id}/{alert.key}.md"
+        self.store.write_atomic(key, ticket_markdown(alert, det).encode())
+        return self.store.uri(key)
+
+    def write_index(self, alerts: list[Alert]) -> str:
+        """alerts.jsonl rebuilt from the ledger: one line per alert, same bytes on every re-run."""
+        body = b"".join(
+            orjson.dumps(
+                {"alert_key": a.key, "detection_id": a.detection_id, "severity": a.severity, "title": a.title,
+                 "status": a.status, "first_seen": a.first_seen, "last_seen": a.last_seen,
+                 "hit_count": a.hit_count, "dedup_values": a.dedup_values},
+                option=orjson.OPT_SORT_KEYS,
+            ) + b"\n"
+            for a in alerts
+        )
+        self.store.write_atomic("alerts.jsonl", body)
+        return self.store.uri("alerts.jsonl")

@@ -1,0 +1,102 @@
+"""Tickets as Markdown in which every log-derived value is inert.
+
+Log fields are attacker-controlled. In a GitHub-flavoured Markdown ticket a value could @mention a team,
+auto-link, inject HTML or images, break a table, or reverse text with bidi controls. Every log-derived value
+therefore goes through `cell()` (an inline code span in a table) or `block()` (a fenced code block), where
+Markdown, HTML, mentions and links are not interpreted, after control and bidi characters are made visible
+and the size is bounded. Only our own text (detection header, which is reviewed code) is rendered as Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from mamori.alerts.ledger import Alert
+from mamori.detections.loader import Detection
+from mamori.detections.render import render_sql
+
+MAX_CELL = 256
+MAX_BLOCK = 20_000
+# C0/C1 controls (except \n, \t handled separately), bidi embeddings/overrides/isolates, zero-width chars.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def visible(text: str) -> str:
+    """Replace invisible/control characters with a visible escape so nothing hides or reorders text."""
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"…[+{len(text) - limit} chars]"
+
+
+def cell(value: Any, limit: int = MAX_CELL) -> str:
+    """One value as an inert inline code span, safe inside a Markdown table row."""
+    if value is None or value == "":
+        return "–"
+    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    text = _bounded(visible(text).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t"), limit)
+    text = text.replace("|", "\\|")  # GFM splits table cells on | even inside code spans
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def block(value: Any, lang: str = "", limit: int = MAX_BLOCK) -> str:
+    """A fenced code block longer than any backtick run inside, so the content cannot close it."""
+    text = value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode()
+    text = _bounded(visible(text), limit)
+    fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence}{lang}\n{text}\n{fence}"
+
+
+def ticket_markdown(alert: Alert, det: Detection | None) -> str:
+    """The ticket body shared by every output that takes Markdown (local file, GitHub issue)."""
+    h = det.header if det else None
+    lines = [
+        f"<!-- mamori:alert_key={alert.key} -->",
+        f"## [{alert.severity.upper()}] {h.title if h else alert.title}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Detection | {cell(alert.detection_id)} |",
+        f"| Severity | {cell(alert.severity)} |",
+        f"| Alert key | {cell(alert.key)} |",
+        f"| Hits | {alert.hit_count} |",
+        f"| First seen | {cell(alert.first_seen)} |",
+        f"| Last seen | {cell(alert.last_seen)} |",
+        f"| Dedup window | {cell(alert.bucket_start)} → {cell(alert.bucket_end)} |",
+        "",
+        "### Entities",
+        "",
+        "| Field | Value |",
+        "|---|---|",
+    ]
+    lines += [f"| {cell(k)} | {cell(v)} |" for k, v in alert.dedup_values.items()]
+    entity_cols = ("account_id", "actor", "source_ip", "event_name")
+    for col in entity_cols:
+        if col in alert.dedup_values:
+            continue
+        values = sorted({str(s.get(col)) for s in alert.samples if s.get(col) is not None})
+        if values:
+            lines.append(f"| {cell(col)} | {cell(', '.join(values[:10]))} |")
+    if h:
+        lines += ["", "### What this detects", "", h.description.strip(), "", "### Runbook", "", h.runbook.strip()]
+        lines += ["", "### Known false positives", "", *[f"- {fp}" for fp in h.false_positives]]
+    lines += [
+        "",
+        "<details><summary>Sample events</summary>",
+        "",
+        block(alert.samples, "json"),
+        "",
+        "</details>",
+    ]
+    if det:
+        from datetime import datetime
+
+        sql = render_sql(det.body, datetime.fromisoformat(alert.bucket_start), datetime.fromisoformat(alert.bucket_end))
+        lines += ["", "### Reproduce in Athena", "", block(sql, "sql")]
+    return "\n".join(lines) + "\n"

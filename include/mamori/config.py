@@ -1,0 +1,77 @@
+"""Settings from the environment, with embedded defaults that need no cloud at all.
+
+Everything that changes between a laptop and AWS is a setting here (URLs, connection ids, engine), so the
+pipeline code never branches on "am I local". Secrets are never settings: they live in Airflow connections.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+# The repo's sql/ when running from a checkout (pip install -e .); containers set MAMORI_SQL_DIR.
+_REPO_SQL = Path(__file__).resolve().parents[2] / "sql"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One place for every knob; built once per task from the environment."""
+
+    home: Path
+    raw_url: str  # where AWS delivers logs (read-only for mamori)
+    lake_url: str  # curated Parquet, quarantine, manifests
+    raw_conn_id: str | None  # Airflow connection for s3:// raw (None = default credentials chain)
+    lake_conn_id: str | None
+    engine: str  # "duckdb" (embedded) or "athena"
+    athena_conn_id: str
+    athena_database: str
+    ledger_url: str  # SQLAlchemy URL of the alert ledger
+    outbox_url: str  # local output: Markdown tickets + JSONL
+    sql_dir: Path
+    ingest_interval: timedelta  # the ingest DAGs' schedule; detection waits for these windows
+    detect_lag: timedelta  # detection window = data interval shifted back by this (delivery delay)
+    batch_max_objects: int
+    batch_max_bytes: int
+
+    def conn_for(self, url: str) -> str | None:
+        """The connection id for a store URL; local paths need none."""
+        if url == self.raw_url:
+            return self.raw_conn_id
+        if url == self.lake_url:
+            return self.lake_conn_id
+        return None
+
+
+def _url(value: str | None, default: Path) -> str:
+    if value:
+        return value.rstrip("/")
+    return default.resolve().as_uri()
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read MAMORI_* variables; every one is optional (see .env.example for what each does)."""
+    e = os.environ if env is None else env
+    home = Path(e.get("MAMORI_HOME") or Path.home() / ".mamori")
+    engine = e.get("MAMORI_ENGINE", "duckdb")
+    if engine not in ("duckdb", "athena"):
+        raise ValueError(f"MAMORI_ENGINE must be duckdb or athena, not {engine!r}")
+    return Settings(
+        home=home,
+        raw_url=_url(e.get("MAMORI_RAW_URL"), home / "raw"),
+        lake_url=_url(e.get("MAMORI_LAKE_URL"), home / "lake"),
+        raw_conn_id=e.get("MAMORI_RAW_CONN_ID") or None,
+        lake_conn_id=e.get("MAMORI_LAKE_CONN_ID") or None,
+        engine=engine,
+        athena_conn_id=e.get("MAMORI_ATHENA_CONN_ID", "mamori_athena"),
+        athena_database=e.get("MAMORI_ATHENA_DATABASE", "mamori"),
+        ledger_url=e.get("MAMORI_LEDGER_URL") or f"sqlite:///{(home / 'ledger.db').resolve()}",
+        outbox_url=_url(e.get("MAMORI_OUTBOX_URL"), home / "outbox"),
+        sql_dir=Path(e.get("MAMORI_SQL_DIR") or _REPO_SQL),
+        ingest_interval=timedelta(minutes=int(e.get("MAMORI_INGEST_INTERVAL_MINUTES", "60"))),
+        detect_lag=timedelta(minutes=int(e.get("MAMORI_DETECT_LAG_MINUTES", "60"))),
+        batch_max_objects=int(e.get("MAMORI_BATCH_MAX_OBJECTS", "500")),
+        batch_max_bytes=int(e.get("MAMORI_BATCH_MAX_BYTES", str(256 * 1024 * 1024))),
+    )

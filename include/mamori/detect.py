@@ -1,0 +1,99 @@
+"""Detection and dispatch tasks: each function is the whole body of one Airflow task.
+
+The detection window is the run's data interval shifted back by `detect_lag`, because CloudTrail and friends
+deliver minutes after the event: the run at 11:00 looks at events of [09:00, 10:00) once the ingest window
+that received their late deliveries has been finalized.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from mamori.alerts.builder import group_hits
+from mamori.alerts.ledger import Ledger
+from mamori.alerts.outputs import LocalOutput, make_output, resolve_outputs
+from mamori.config import Settings, load_settings
+from mamori.detections.loader import DetectionError, get_detection, load_catalog
+from mamori.detections.runner import run_detection
+from mamori.engines import get_engine
+from mamori.ingest import window_complete
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+
+
+def detection_window(start: datetime, end: datetime, settings: Settings | None = None) -> tuple[datetime, datetime]:
+    s = settings or load_settings()
+    return start - s.detect_lag, end - s.detect_lag
+
+
+def enabled_detections(settings: Settings | None = None) -> list[str]:
+    """Ids of detections that run (deprecated ones do not); the detect DAG maps over these."""
+    s = settings or load_settings()
+    return [d.id for d in load_catalog(s.sql_dir, include_deprecated=False)]
+
+
+def sources_ready(end: datetime, settings: Settings | None = None) -> bool:
+    """True when every source with enabled detections has finalized the ingest window ending at `end`."""
+    s = settings or load_settings()
+    sources = sorted({d.header.log_source for d in load_catalog(s.sql_dir, include_deprecated=False)})
+    waiting = [src for src in sources if not window_complete(src, end - s.ingest_interval, s)]
+    if waiting:
+        log.info("waiting for ingest window ending %s of: %s", end.isoformat(), waiting)
+    return not waiting
+
+
+def run_for_window(
+    detection_id: str, start: datetime, end: datetime, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Run one detection for the run's window and record its hits in the ledger (replacing a re-run's)."""
+    s = settings or load_settings()
+    det = get_detection(s.sql_dir, detection_id)
+    wstart, wend = detection_window(start, end, s)
+    engine = get_engine(s)
+    try:
+        hits = run_detection(det, engine, wstart, wend)
+    finally:
+        engine.close()
+    candidates = group_hits(det, hits)
+    fired = Ledger(s.ledger_url).record_window(det, wstart, wend, candidates)
+    log.info("%s [%s, %s): %d hits, %d alert(s) at threshold", det.id, wstart, wend, len(hits), len(fired))
+    return {"detection": det.id, "window_start": wstart.isoformat(), "hits": len(hits), "alerts": fired}
+
+
+def dispatch(settings: Settings | None = None) -> dict[str, Any]:
+    """Deliver every alert that is not yet delivered to each of its resolved outputs (outbox pattern).
+
+    Safe to run any number of times: delivered (alert, output) pairs are skipped, failures are retried up to
+    MAX_ATTEMPTS times by later runs.
+    """
+    s = settings or load_settings()
+    ledger = Ledger(s.ledger_url)
+    for alert in ledger.alerts(status="open"):
+        for output in resolve_outputs(alert.routes, s):
+            ledger.ensure_delivery(alert.key, output)
+    delivered = failed = 0
+    for alert, output, attempts in ledger.undelivered():
+        if attempts >= MAX_ATTEMPTS:
+            continue
+        try:
+            det = get_detection(s.sql_dir, alert.detection_id)
+        except DetectionError:
+            det = None  # a deleted rule must not strand its open alerts
+        try:
+            ref = make_output(output, s).deliver(alert, det)
+        except Exception as exc:  # noqa: BLE001 - one bad output must not block the others; recorded, retried
+            ledger.mark(alert.key, output, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+            failed += 1
+            log.warning("delivery of %s to %s failed: %s", alert.key, output, exc)
+        else:
+            ledger.mark(alert.key, output, "delivered", external_ref=ref)
+            delivered += 1
+    index = LocalOutput(s).write_index(ledger.alerts())
+    summary = {"delivered": delivered, "failed": failed, "open_alerts": len(ledger.alerts("open")), "index": index}
+    log.info("dispatch: %s", summary)
+    if failed:
+        raise RuntimeError(f"{failed} deliveries failed; they stay pending in the ledger and will be retried")
+    return summary

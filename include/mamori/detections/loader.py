@@ -1,0 +1,114 @@
+"""Load and validate `sql/detections/<source>/<id>.sql`.
+
+Everything checkable without data is checked at load: header schema, id = filename, source directory =
+log_source, exactly one window macro, and that the rendered body parses as one Athena SELECT. The catalog
+test runs this over every file, so a broken rule fails CI, not the 3 a.m. run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlglot
+import yaml
+from pydantic import ValidationError
+from sqlglot import exp
+
+from mamori.detections.model import DetectionHeader
+from mamori.sources import SOURCES
+
+_FILE = re.compile(r"\A\s*/\*(?P<header>.*?)\*/(?P<body>.*)\Z", re.S)
+WINDOW_MACRO = re.compile(r"\{\{\s*window\(\s*\)\s*\}\}")
+
+
+class DetectionError(ValueError):
+    """A detection file that must not be loaded; the message names the file and every problem found."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A validated detection: its header and the Jinja-templated Athena SQL body."""
+
+    header: DetectionHeader
+    body: str
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.header.id
+
+
+def load_detection(path: Path) -> Detection:
+    """Parse and validate one file; raises DetectionError with a message fit for a code review."""
+    text = path.read_text(encoding="utf-8")
+    m = _FILE.match(text)
+    if not m:
+        raise DetectionError(f"{path}: must start with a /* YAML header */ block")
+    try:
+        raw = yaml.safe_load(m["header"])
+    except yaml.YAMLError as exc:
+        raise DetectionError(f"{path}: header is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise DetectionError(f"{path}: header must be a YAML mapping")
+    try:
+        header = DetectionHeader.model_validate(raw)
+    except ValidationError as exc:
+        raise DetectionError(f"{path}: invalid header:\n{exc}") from exc
+    problems = []
+    if header.id != path.stem:
+        problems.append(f"id {header.id!r} differs from the filename {path.stem!r}")
+    if header.log_source not in SOURCES:
+        problems.append(f"log_source {header.log_source!r} is not a registered source ({sorted(SOURCES)})")
+    if path.parent.name != header.log_source:
+        problems.append(f"file must live in sql/detections/{header.log_source}/")
+    body = m["body"].strip()
+    if len(WINDOW_MACRO.findall(body)) != 1:
+        problems.append("body must use {{ window() }} exactly once")
+    missing = [k for k in header.dedup.keys if not re.search(rf"\b{re.escape(k)}\b", body)]
+    if missing:
+        problems.append(f"dedup keys {missing} do not appear in the SELECT")
+    if not problems:
+        from mamori.detections.render import render_sql
+
+        sample = datetime(2026, 1, 1, tzinfo=UTC)
+        try:
+            tree = sqlglot.parse(render_sql(body, sample, sample.replace(hour=1)), read="athena")
+        except sqlglot.ParseError as exc:
+            problems.append(f"not valid Athena SQL: {exc}")
+        else:
+            if len(tree) != 1 or not isinstance(tree[0], exp.Select):
+                problems.append("body must be exactly one SELECT statement")
+    if problems:
+        raise DetectionError(f"{path}: " + "; ".join(problems))
+    return Detection(header=header, body=body, path=path)
+
+
+def load_catalog(sql_dir: Path, include_deprecated: bool = True) -> list[Detection]:
+    """Every detection under sql_dir/detections, sorted by id; one error listing all broken files."""
+    files = sorted((sql_dir / "detections").glob("*/*.sql"))
+    detections, errors = [], []
+    for f in files:
+        try:
+            detections.append(load_detection(f))
+        except DetectionError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise DetectionError("\n".join(errors))
+    ids = [d.id for d in detections]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise DetectionError(f"duplicate detection ids: {dupes}")
+    if not include_deprecated:
+        detections = [d for d in detections if d.header.status != "deprecated"]
+    return sorted(detections, key=lambda d: d.id)
+
+
+def get_detection(sql_dir: Path, detection_id: str) -> Detection:
+    """One detection by id (mapped tasks load only their own file)."""
+    matches = list((sql_dir / "detections").glob(f"*/{detection_id}.sql"))
+    if len(matches) != 1:
+        raise DetectionError(f"detection {detection_id!r}: expected one file, found {len(matches)}")
+    return load_detection(matches[0])

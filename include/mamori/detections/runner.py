@@ -1,0 +1,34 @@
+"""Run one detection over one window and return its hits as plain rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from mamori.detections.loader import Detection
+from mamori.detections.render import render_sql
+from mamori.engines import Engine
+
+# Every detection returns these, so tickets, dedup and enrichment can rely on them whatever the rule.
+REQUIRED_COLUMNS: tuple[str, ...] = ("event_time", "account_id", "actor", "source_ip", "event_name")
+
+
+class DetectionOutputError(ValueError):
+    """The rule's SELECT does not return the columns the alert path needs."""
+
+
+def run_detection(det: Detection, engine: Engine, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Hits of `det` with event_time in [start, end), ordered by event time (deterministic samples)."""
+    table = engine.query(render_sql(det.body, start, end))
+    needed = [*REQUIRED_COLUMNS, *det.header.dedup.keys]
+    missing = [c for c in dict.fromkeys(needed) if c not in table.column_names]
+    if missing:
+        raise DetectionOutputError(f"{det.id}: SELECT must return column(s) {missing}")
+    rows = table.to_pylist()
+    for row in rows:
+        t = row["event_time"]
+        if not isinstance(t, datetime):
+            raise DetectionOutputError(f"{det.id}: event_time must be a timestamp, got {type(t).__name__}")
+        row["event_time"] = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    rows.sort(key=lambda r: (r["event_time"], str(r.get("actor")), str(r.get("event_name"))))
+    return rows

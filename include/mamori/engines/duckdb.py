@@ -1,0 +1,74 @@
+"""The embedded engine: DuckDB views over the Parquet lake, named like the Athena tables.
+
+Views read the hive layout with partition columns kept as strings (Athena projects `dt`/`hour` as strings;
+DuckDB would otherwise auto-cast `dt=2026-11-01` to DATE and make the same SQL compare differently), so
+partition filters in the window macro prune files on both engines.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import duckdb
+import pyarrow as pa
+
+from mamori.config import Settings
+from mamori.engines.dialect import athena_to_duckdb
+from mamori.lake import Store
+from mamori.sources import SOURCES
+from mamori.sources.base import PARTITION_KEYS
+
+log = logging.getLogger(__name__)
+
+_HIVE_TYPES = "{" + ", ".join(f"'{k}': 'VARCHAR'" for k in PARTITION_KEYS) + "}"
+
+
+class DuckDBEngine:
+    """DuckDB over the lake; one connection per engine, UTC session time zone."""
+
+    name = "duckdb"
+
+    def __init__(self, settings: Settings, threads: int | None = None, create_views: bool = True) -> None:
+        self.con = duckdb.connect(config={"threads": threads} if threads else {})
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not create_views:  # callers register their own tables (detection test cases)
+            return
+        lake = Store(settings.lake_url, settings.lake_conn_id)
+        if lake.protocol != "file":
+            # fsspec (with the Airflow connection's credentials) instead of DuckDB's httpfs: one credential path.
+            self.con.register_filesystem(lake.fs)
+        for src in SOURCES.values():
+            self._create_view(lake, src.table, src.schema)
+
+    def _create_view(self, lake: Store, table: str, schema: pa.Schema) -> None:
+        prefix = f"curated/{table}"
+        if lake.find(prefix):
+            glob = lake.uri(f"{prefix}/**/*.parquet")
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet(?, hive_partitioning = true, "
+                f"hive_types = {_HIVE_TYPES}, union_by_name = true)".replace("?", _literal(glob))
+            )
+        else:
+            empty = schema.empty_table()
+            for key in PARTITION_KEYS:
+                empty = empty.append_column(key, pa.array([], pa.string()))
+            self.register_table(table, empty)
+
+    def register_table(self, table: str, data: pa.Table) -> None:
+        """Expose an Arrow table as `table`; it must carry the partition columns the lake would add."""
+        missing = [k for k in PARTITION_KEYS if k not in data.column_names]
+        if missing:
+            raise ValueError(f"{table}: partition column(s) {missing} missing")
+        self.con.register(f"_{table}_arrow", data)
+        self.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _{table}_arrow")
+
+    def query(self, sql: str) -> pa.Table:
+        """Transpile and run; the result is an Arrow table whatever the engine."""
+        return self.con.execute(athena_to_duckdb(sql)).fetch_arrow_table()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -1,0 +1,139 @@
+"""Object stores (raw landing bucket, lake, outbox) behind one small interface over Airflow's ObjectStoragePath.
+
+`file://` and `s3://` behave the same to callers: keys are '/'-separated paths relative to the store root,
+writes are atomic (temp + rename locally, a single PUT on S3), and listing walks one level at a time so a
+bucket with millions of keys is never listed recursively from its root.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import ObjectStoragePath
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """A landed object: key relative to the store root, size, and when it landed (S3 LastModified/mtime)."""
+
+    key: str
+    size: int
+    landed: datetime
+
+
+class Store:
+    """A root URL plus the fsspec filesystem Airflow resolves for it (credentials from the connection)."""
+
+    def __init__(self, url: str, conn_id: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._root = ObjectStoragePath(self.url, conn_id=conn_id) if conn_id else ObjectStoragePath(self.url)
+        self.fs: Any = self._root.fs
+        self.protocol: str = self._root.protocol
+        self._base = self._root.path.rstrip("/")
+
+    # -- paths -------------------------------------------------------------------------------------------
+    def full(self, key: str) -> str:
+        """The filesystem path of a key (bucket/key on S3, absolute path locally)."""
+        return f"{self._base}/{key.lstrip('/')}" if key else self._base
+
+    def uri(self, key: str) -> str:
+        """A URL other tools (DuckDB, Athena) can open."""
+        return f"{self.url}/{key.lstrip('/')}"
+
+    def _rel(self, full: str) -> str:
+        full = full.rstrip("/")
+        return full[len(self._base) + 1 :] if full.startswith(self._base + "/") else full
+
+    # -- reads ---------------------------------------------------------------------------------------------
+    def read_bytes(self, key: str) -> bytes:
+        data: bytes = self.fs.cat_file(self.full(key))
+        return data
+
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.exists(self.full(key)))
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        """Immediate child 'directories' (common prefixes) of a prefix, as names."""
+        try:
+            entries = self.fs.ls(self.full(prefix), detail=True)
+        except FileNotFoundError:
+            return []
+        return sorted(
+            self._rel(e["name"]).rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory"
+        )
+
+    def find(self, prefix: str) -> list[ObjectInfo]:
+        """Every object under a prefix with its landing time, sorted by key (deterministic batching)."""
+        try:
+            found = self.fs.find(self.full(prefix), detail=True)
+        except FileNotFoundError:
+            return []
+        out = []
+        for name, info in found.items():
+            if info.get("type") == "directory":
+                continue
+            out.append(ObjectInfo(self._rel(name), int(info.get("size") or 0), _landed(info)))
+        return sorted(out, key=lambda o: o.key)
+
+    def glob_prefixes(self, pattern: str) -> list[str]:
+        """Expand `*`/`o-*` segments of a prefix pattern one listing level at a time."""
+        parts = [p for p in pattern.strip("/").split("/") if p]
+        current = [""]
+        for part in parts:
+            nxt = []
+            for base in current:
+                if any(ch in part for ch in "*?["):
+                    nxt += [f"{base}{d}/" for d in self.list_dirs(base) if fnmatch.fnmatchcase(d, part)]
+                else:
+                    nxt.append(f"{base}{part}/")
+            current = nxt
+        return current
+
+    # -- writes --------------------------------------------------------------------------------------------
+    def write_atomic(self, key: str, data: bytes) -> None:
+        """Readers see the old object or the whole new one, never a prefix of it (a killed task)."""
+        full = self.full(key)
+        if self.protocol == "file":
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            # Dot-prefixed temp in the same directory: same filesystem for rename, invisible to *.parquet globs.
+            tmp = os.path.join(os.path.dirname(full), f".{os.path.basename(full)}.{uuid.uuid4().hex}.tmp")
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, full)
+        else:
+            # One PUT (or a multipart upload that only appears on completion): atomic on S3.
+            self.fs.pipe_file(full, data)
+
+    def delete(self, key: str) -> None:
+        try:
+            self.fs.rm_file(self.full(key))
+        except FileNotFoundError:
+            pass
+
+    def set_landed(self, key: str, when: datetime) -> None:
+        """Local stores only: give a file the landing time S3 would record (generator and tests)."""
+        if self.protocol == "file":
+            ts = when.timestamp()
+            os.utime(self.full(key), (ts, ts))
+
+
+def _landed(info: dict[str, Any]) -> datetime:
+    lm = info.get("LastModified")
+    if isinstance(lm, datetime):
+        return lm.astimezone(UTC)
+    mtime = info.get("mtime") or info.get("created") or 0
+    if isinstance(mtime, datetime):
+        return mtime.astimezone(UTC)
+    return datetime.fromtimestamp(float(mtime), tz=UTC)
+
+
+def window_tag(start: datetime) -> str:
+    """Stable name of a window used in file names and manifest paths (UTC, minute resolution)."""
+    return start.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
