@@ -1,0 +1,117 @@
+"""The detection catalog: every rule loads under the strict model, parses as Athena SQL, and passes its
+positive and negative raw-event cases on DuckDB through the real parser."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlglot
+
+from mamori.detections.loader import DetectionError, load_catalog, load_detection
+from mamori.detections.render import render_sql
+from mamori.detections.testing import case_files, evaluate_case, run_catalog_cases
+
+REPO = Path(__file__).resolve().parents[2]
+SQL = REPO / "sql"
+CASES = REPO / "tests" / "detections"
+CATALOG = load_catalog(SQL)
+ALL_CASES = [
+    (det, kind, path)
+    for det in CATALOG
+    for kind, paths in case_files(CASES, det.id).items()
+    for path in paths
+]
+
+
+def test_catalog_has_the_skeleton_rules():
+    assert len(CATALOG) >= 5
+    assert {d.header.log_source for d in CATALOG} == {"cloudtrail"}
+
+
+@pytest.mark.parametrize("det", CATALOG, ids=lambda d: d.id)
+def test_every_detection_has_positive_and_negative_cases(det):
+    files = case_files(CASES, det.id)
+    assert files["positive"], f"{det.id}: no positive case under tests/detections/{det.id}/positive/"
+    assert files["negative"], f"{det.id}: no negative case under tests/detections/{det.id}/negative/"
+
+
+@pytest.mark.parametrize(("det", "kind", "path"), ALL_CASES, ids=lambda x: getattr(x, "id", getattr(x, "name", x)))
+def test_case(det, kind, path):
+    alerts, quarantined = evaluate_case(det, path)
+    assert quarantined == 0, "the case itself does not parse"
+    if kind == "positive":
+        assert alerts >= 1
+    else:
+        assert alerts == 0
+
+
+@pytest.mark.parametrize("det", CATALOG, ids=lambda d: d.id)
+def test_rendered_rule_is_one_athena_select_with_window(det):
+    from datetime import UTC, datetime
+
+    sql = render_sql(det.body, datetime(2026, 11, 1, 10, tzinfo=UTC), datetime(2026, 11, 1, 11, tzinfo=UTC))
+    tree = sqlglot.parse_one(sql, read="athena")
+    assert isinstance(tree, sqlglot.exp.Select)
+    assert "dt = '2026-11-01' AND hour IN ('10')" in sql
+    assert "now()" not in sql.lower() and "current_timestamp" not in sql.lower()
+
+
+# -- the catalog's guard rails must themselves fail on bad input ------------------------------------------------
+
+def _copy_rule(tmp_path: Path, rule_id: str = "cloudtrail_root_activity") -> Path:
+    src = next(SQL.glob(f"detections/*/{rule_id}.sql"))
+    dst = tmp_path / "detections" / "cloudtrail" / f"{rule_id}.sql"
+    dst.parent.mkdir(parents=True)
+    shutil.copy(src, dst)
+    return dst
+
+
+def test_unknown_header_key_is_rejected(tmp_path):
+    f = _copy_rule(tmp_path)
+    f.write_text(f.read_text().replace("owner:", "sevirity: high\nowner:", 1))
+    with pytest.raises(DetectionError, match="sevirity"):
+        load_detection(f)
+
+
+def test_filename_must_equal_id(tmp_path):
+    f = _copy_rule(tmp_path)
+    renamed = f.with_name("cloudtrail_something_else.sql")
+    f.rename(renamed)
+    with pytest.raises(DetectionError, match="differs from the filename"):
+        load_detection(renamed)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("{{ window() }}", "TRUE", "window"),
+        ("severity: high", "severity: urgent", "severity"),
+        ("TA0004:T1078.004", "Privilege Escalation", "mitre"),
+        ("\nFROM cloudtrail\n", "\nFROM cloudtrail WHERE WHERE\n", "Athena SQL"),
+    ],
+)
+def test_invalid_rules_are_rejected(tmp_path, old, new, message):
+    f = _copy_rule(tmp_path)
+    text = f.read_text()
+    assert old in text
+    f.write_text(text.replace(old, new, 1))
+    with pytest.raises(DetectionError, match=message):
+        load_detection(f)
+
+
+def test_a_rule_without_cases_fails_the_case_run(tmp_path):
+    _copy_rule(tmp_path)
+    results = list(run_catalog_cases(tmp_path, tmp_path / "no-cases"))
+    assert {r.kind for r in results} == {"positive", "negative"}
+    assert not any(r.passed for r in results)
+
+
+def test_a_positive_case_that_stops_matching_fails(tmp_path):
+    """Breaking the rule's condition must turn its positive cases red (the case test can fail)."""
+    f = _copy_rule(tmp_path)
+    f.write_text(f.read_text().replace("'Root'", "'NotRoot'"))
+    det = load_detection(f)
+    positives = case_files(CASES, det.id)["positive"]
+    assert positives and all(evaluate_case(det, p)[0] == 0 for p in positives)

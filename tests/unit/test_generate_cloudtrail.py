@@ -1,0 +1,235 @@
+"""The generator is the test bed for every CloudTrail detection, so its own guarantees are pinned here:
+byte-determinism, AWS's exact key layout, parser acceptance, and a ground truth that is exact (the attack
+shapes occur where the story says and nowhere else, while the near-misses do occur)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import itertools
+import json
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from mamori.generate.cloudtrail import ATTACKER_IP, AttackStep, generate_cloudtrail
+from mamori.sources.cloudtrail import SOURCE
+
+START = datetime(2026, 3, 14, tzinfo=UTC)
+END = START + timedelta(hours=24)
+EVENTS_RE = re.compile(
+    r"^AWSLogs/(?P<acct>\d{12})/CloudTrail/(?P<region>[a-z]{2}-[a-z]+-\d)/(?P<ymd>\d{4}/\d{2}/\d{2})/"
+    r"(?P=acct)_CloudTrail_(?P=region)_(?P<ts>\d{8}T\d{4}Z)_[A-Za-z0-9]{16}\.json\.gz$"
+)
+DIGEST_RE = re.compile(
+    r"^AWSLogs/(?P<acct>\d{12})/CloudTrail-Digest/(?P<region>[a-z]{2}-[a-z]+-\d)/(?P<ymd>\d{4}/\d{2}/\d{2})/"
+    r"(?P=acct)_CloudTrail-Digest_(?P=region)_org-trail_us-east-1_(?P<ts>\d{8}T\d{6}Z)\.json\.gz$"
+)
+EVENT_NAME = {
+    "cloudtrail_root_activity": "ConsoleLogin",
+    "cloudtrail_console_login_brute_force": "ConsoleLogin",
+    "cloudtrail_console_login_without_mfa": "ConsoleLogin",
+    "cloudtrail_access_key_created_for_other_user": "CreateAccessKey",
+    "cloudtrail_trail_stopped_or_changed": "StopLogging",
+    "cloudtrail_guardduty_disabled": "DeleteDetector",
+    "cloudtrail_vpc_flow_logs_deleted": "DeleteFlowLogs",
+    "cloudtrail_security_group_opened_to_world": "AuthorizeSecurityGroupIngress",
+}
+
+
+def _run(**kw: Any) -> tuple[list[tuple[str, bytes, datetime]], list[AttackStep]]:
+    calls: list[tuple[str, bytes, datetime]] = []
+    steps = generate_cloudtrail(lambda k, d, t: calls.append((k, d, t)), **kw)
+    return calls, steps
+
+
+@pytest.fixture(scope="module")
+def day() -> tuple[dict[str, tuple[bytes, datetime]], list[AttackStep]]:
+    calls, steps = _run(start=START)
+    objects = {k: (d, t) for k, d, t in calls}
+    assert len(objects) == len(calls), "keys must be unique"
+    return objects, steps
+
+
+@pytest.fixture(scope="module")
+def records(day: Any) -> list[tuple[str, dict[str, Any]]]:
+    objects, _ = day
+    return [(k, r) for k, (d, _) in objects.items() if "/CloudTrail/" in k
+            for r in json.loads(gzip.decompress(d))["Records"]]
+
+
+def _t(s: str) -> datetime:
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def test_deterministic_per_seed() -> None:
+    a, steps_a = _run(start=START, hours=6)
+    b, steps_b = _run(start=START, hours=6)
+    assert a == b and steps_a == steps_b
+    c, _ = _run(start=START, hours=6, seed=8)
+    assert [k for k, _, _ in a] != [k for k, _, _ in c]
+    assert [d for _, d, _ in a] != [d for _, d, _ in c]
+
+
+def test_rejects_unaligned_start_and_short_ranges() -> None:
+    with pytest.raises(ValueError):
+        _run(start=START + timedelta(minutes=5))
+    with pytest.raises(ValueError):
+        _run(start=START, hours=2)
+
+
+def test_single_account_and_region() -> None:
+    calls, steps = _run(start=START, hours=6, accounts=("333333333333",), regions=("eu-central-1",),
+                        events_per_file=5)
+    assert len(steps) == 9 and {(s.account, s.region) for s in steps} == {("333333333333", "eu-central-1")}
+    assert all(s.time < START + timedelta(hours=6) for s in steps)
+    assert all(k.startswith("AWSLogs/333333333333/") and "eu-central-1" in k for k, _, _ in calls)
+    assert [c[2] for c in calls] == sorted(c[2] for c in calls)  # handed over in landing order
+
+
+def test_event_keys_times_and_volume(day: Any) -> None:
+    objects, _ = day
+    total = 0
+    for key, (data, landed) in objects.items():
+        m = EVENTS_RE.match(key)
+        if not m:
+            assert DIGEST_RE.match(key), key
+            continue
+        t = datetime.strptime(m["ts"], "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
+        assert m["ymd"] == f"{t:%Y/%m/%d}" and t.minute % 5 == 0
+        assert timedelta(seconds=30) <= landed - t <= timedelta(seconds=240)
+        recs = json.loads(gzip.decompress(data))["Records"]
+        times = [_t(r["eventTime"]) for r in recs]
+        assert recs and times == sorted(times)
+        assert all(t - timedelta(minutes=5) <= x < t and START <= x < END for x in times)
+        assert {(r["recipientAccountId"], r["awsRegion"]) for r in recs} == {(m["acct"], m["region"])}
+        total += len(recs)
+    assert 40_000 < total < 52_000
+
+
+def test_digests_list_landed_files_and_chain(day: Any) -> None:
+    objects, _ = day
+    digests = sorted(k for k in objects if "/CloudTrail-Digest/" in k)
+    assert len(digests) == 2 * 2 * 25
+    listed, prev = set(), {}
+    for key in digests:
+        m = DIGEST_RE.match(key)
+        assert m
+        data, landed = objects[key]
+        ts = datetime.strptime(m["ts"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        assert m["ymd"] == f"{ts:%Y/%m/%d}" and ts < landed < ts + timedelta(minutes=1)
+        body = gzip.decompress(data)
+        doc = json.loads(body)
+        assert doc["digestSignatureAlgorithm"] == "SHA256withRSA" and doc["digestS3Object"] == key
+        lo, hi = _t(doc["digestStartTime"]), _t(doc["digestEndTime"])
+        assert hi - lo == timedelta(hours=1) and hi <= ts
+        pair = (m["acct"], m["region"])
+        assert doc["previousDigestS3Object"] == (prev[pair][0] if pair in prev else None)
+        assert doc["previousDigestHashValue"] == (prev[pair][1] if pair in prev else None)
+        prev[pair] = (key, hashlib.sha256(body).hexdigest())
+        for f in doc["logFiles"]:
+            log, log_landed = objects[f["s3Object"]]
+            assert lo <= log_landed < hi
+            assert f["hashValue"] == hashlib.sha256(gzip.decompress(log)).hexdigest()
+            listed.add(f["s3Object"])
+    assert listed == {k for k in objects if "/CloudTrail/" in k}
+
+
+def test_parser_accepts_everything(day: Any) -> None:
+    objects, _ = day
+    rows = 0
+    for key, (data, _) in objects.items():
+        raw = SOURCE.classify(key)
+        assert raw is not None, key
+        res = SOURCE.parse_object(raw, data)
+        if raw.kind == "digest":
+            assert res.skipped_reason and not res.rows
+        else:
+            assert raw.kind == "events" and not res.quarantined and res.skipped_reason is None
+            rows += len(res.rows)
+    assert rows > 40_000
+
+
+def _shapes(rec: dict[str, Any]) -> set[str]:
+    """Naive versions of the detections: what an alert on this record would be, if any."""
+    ui, name = rec["userIdentity"], rec["eventName"]
+    params = rec.get("requestParameters") or {}
+    out = set()
+    if ui.get("type") == "Root" and not ui.get("invokedBy") and rec["eventType"] != "AwsServiceEvent":
+        out.add("cloudtrail_root_activity")
+    login_ok = name == "ConsoleLogin" and rec["responseElements"]["ConsoleLogin"] == "Success"
+    if login_ok and ui["type"] == "IAMUser" and rec["additionalEventData"]["MFAUsed"] != "Yes":
+        out.add("cloudtrail_console_login_without_mfa")
+    if name == "CreateAccessKey" and params.get("userName") not in (None, ui.get("userName")):
+        out.add("cloudtrail_access_key_created_for_other_user")
+    if name in ("StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors"):
+        out.add("cloudtrail_trail_stopped_or_changed")
+    if name == "DeleteDetector" or (name == "UpdateDetector" and params.get("enable") is False):
+        out.add("cloudtrail_guardduty_disabled")
+    if name == "DeleteFlowLogs":
+        out.add("cloudtrail_vpc_flow_logs_deleted")
+    if name == "AuthorizeSecurityGroupIngress" and re.search(r'"(0\.0\.0\.0/0|::/0)"', json.dumps(params)):
+        out.add("cloudtrail_security_group_opened_to_world")
+    return out
+
+
+def test_ground_truth_is_exact(day: Any, records: Any) -> None:
+    _, steps = day
+    assert len(steps) == 9
+    assert [s.time for s in steps] == sorted(s.time for s in steps)
+    assert all(START <= s.time < END and s.time.tzinfo is not None for s in steps)
+    gaps = [b.time - a.time for a, b in itertools.pairwise(steps)]
+    assert sum(g < timedelta(minutes=20) for g in gaps) == 1  # only failures -> successful login
+    expected = {(s.detections[0], s.time, s.account, s.region) for s in steps}
+    assert all(len(s.detections) == 1 for s in steps)
+
+    found = set()
+    failures: dict[tuple[str, str, datetime], list[datetime]] = {}
+    for key, r in records:
+        t = _t(r["eventTime"])
+        for det in _shapes(r):
+            found.add((det, t, r["recipientAccountId"], r["awsRegion"]))
+            assert r["eventName"] == EVENT_NAME[det]
+        if r["eventName"] == "ConsoleLogin" and r["responseElements"]["ConsoleLogin"] == "Failure":
+            bucket = t.replace(minute=t.minute // 15 * 15, second=0)
+            who = (r["recipientAccountId"], r["userIdentity"]["userName"], bucket)
+            failures.setdefault(who, []).append(t)
+    brute = {k: v for k, v in failures.items() if len(v) >= 3}
+    assert len(brute) == 1 and [len(v) for v in brute.values()] == [8]
+    ((acct, user, _), times), = brute.items()
+    assert user == "alice" and max(times) - min(times) <= timedelta(minutes=6)
+    found.add(("cloudtrail_console_login_brute_force", min(times), acct, "us-east-1"))
+    assert found == expected
+    assert all(r["sourceIPAddress"] in (ATTACKER_IP, "2001:db8::23") for _, r in records if _shapes(r))
+
+
+def test_near_misses_present(records: Any) -> None:
+    seen: Counter[str] = Counter()
+    for _, r in records:
+        ui, name, extra = r["userIdentity"], r["eventName"], r.get("additionalEventData") or {}
+        params = r.get("requestParameters") or {}
+        if name == "ConsoleLogin" and r["responseElements"]["ConsoleLogin"] == "Success":
+            seen[f"login {ui['type']} mfa={extra['MFAUsed']}"] += 1
+        if name == "ConsoleLogin" and r["responseElements"]["ConsoleLogin"] == "Failure":
+            seen["failed login" if r["sourceIPAddress"] != ATTACKER_IP else "attack failure"] += 1
+        if name == "CreateAccessKey" and params.get("userName") in (None, ui.get("userName")):
+            seen["own key"] += 1
+        if name == "AuthorizeSecurityGroupIngress" and "10.0.0.0/8" in json.dumps(params):
+            seen["private ingress"] += 1
+        if name == "UpdateDetector" and params.get("enable") is True:
+            seen["guardduty enable"] += 1
+        if name in ("DescribeTrails", "GetTrailStatus", "LookupEvents", "DescribeFlowLogs", "CreateFlowLogs"):
+            seen[name] += 1
+        if ui.get("type") == "Root" and r["eventType"] == "AwsServiceEvent":
+            seen["root service event"] += 1
+        if ui.get("type") == "AWSService" and ui.get("invokedBy"):
+            seen["service call"] += 1
+        if r.get("errorCode") in ("AccessDenied", "Client.UnauthorizedOperation", "AccessDeniedException"):
+            seen["denied"] += 1
+    for what in ("login IAMUser mfa=Yes", "login AssumedRole mfa=No", "failed login", "own key",
+                 "private ingress", "guardduty enable", "DescribeTrails", "GetTrailStatus", "LookupEvents",
+                 "DescribeFlowLogs", "CreateFlowLogs", "root service event", "service call", "denied"):
+        assert seen[what] > 0, (what, seen)
+    assert seen["login IAMUser mfa=No"] == 1 and seen["attack failure"] == 8
