@@ -108,6 +108,25 @@ def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
     return _summary(s, steps, len(detect_dates), time.monotonic() - t0)
 
 
+def compare_ground_truth(steps: list[Any], alerts: list[Any]) -> tuple[list[str], list[Any]]:
+    """(missed steps, unexplained alerts): every injected step needs an alert of each expected detection whose
+    dedup window covers the step's time (same account when the alert is per account); every alert must be
+    explained by some step, because background activity must stay quiet."""
+    missed, explained = [], set()
+    for st in steps:
+        for det_id in st.detections:
+            match = [
+                a for a in alerts
+                if a.detection_id == det_id and a.dedup_values.get("account_id", st.account) == st.account
+                and a.bucket_start <= st.time.isoformat() < a.bucket_end
+            ]
+            if match:
+                explained.update(a.key for a in match)
+            else:
+                missed.append(f"{det_id} @ {st.time:%H:%M} ({st.summary})")
+    return missed, [a for a in alerts if a.key not in explained]
+
+
 def _summary(s: Any, steps: list[Any], detect_windows: int, elapsed: float) -> int:
     from mamori.alerts.ledger import Ledger
     from mamori.detect import enabled_detections
@@ -129,21 +148,7 @@ def _summary(s: Any, steps: list[Any], detect_windows: int, elapsed: float) -> i
     _say("   alerts by severity " + ", ".join(f"{sev} {by_sev[sev]}" for sev in SEV_ORDER if by_sev[sev]))
     _say(f"   tickets            {s.outbox_url}/tickets/  (index: {s.outbox_url}/alerts.jsonl)")
 
-    # Ground truth: every injected step has an alert of each expected detection covering its time and account;
-    # every alert is explained by some step (background must stay quiet).
-    missed, explained = [], set()
-    for st in steps:
-        for det_id in st.detections:
-            match = [
-                a for a in alerts
-                if a.detection_id == det_id and a.dedup_values.get("account_id", st.account) == st.account
-                and a.bucket_start <= st.time.isoformat() < a.bucket_end
-            ]
-            if match:
-                explained.update(a.key for a in match)
-            else:
-                missed.append(f"{det_id} @ {st.time:%H:%M} ({st.summary})")
-    noise = [a for a in alerts if a.key not in explained]
+    missed, noise = compare_ground_truth(steps, alerts)
     _say("\n4. ground truth")
     for st in steps:
         _say(f"   {st.time:%H:%M}Z {st.account} {st.summary[:60]:60} → {', '.join(st.detections)}")

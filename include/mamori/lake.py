@@ -59,8 +59,12 @@ class Store:
 
     def list_dirs(self, prefix: str) -> list[str]:
         """Immediate child 'directories' (common prefixes) of a prefix, as names."""
+        path = self.full(prefix).rstrip("/")
+        # fsspec caches listings per filesystem instance (and instances per process): a worker that listed
+        # this prefix an hour ago would not see what landed since.
+        self.fs.invalidate_cache(path)
         try:
-            entries = self.fs.ls(self.full(prefix), detail=True)
+            entries = self.fs.ls(path, detail=True)
         except FileNotFoundError:
             return []
         return sorted(
@@ -69,8 +73,10 @@ class Store:
 
     def find(self, prefix: str) -> list[ObjectInfo]:
         """Every object under a prefix with its landing time, sorted by key (deterministic batching)."""
+        path = self.full(prefix).rstrip("/")
+        self.fs.invalidate_cache(path)
         try:
-            found = self.fs.find(self.full(prefix), detail=True)
+            found = self.fs.find(path, detail=True)
         except FileNotFoundError:
             return []
         out = []

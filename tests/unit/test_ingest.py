@@ -65,7 +65,8 @@ def landed(settings):
 
 def test_window_reads_objects_landed_in_it_and_loses_nothing(landed):
     s = run_window(landed, T0, T0 + timedelta(hours=1))
-    assert s["objects"] == 3  # two good/mixed objects + the truncated one; digest and late object excluded
+    assert s["objects"] == 4  # good, mixed, truncated + the digest (skipped); the late object is excluded
+    assert s["skipped_objects"] == 1
     assert s["records_in"] == 3 + 3 + 1
     assert s["rows_out"] == 4 and s["quarantined"] == 3
     assert s["records_in"] == s["rows_out"] + s["quarantined"]

@@ -135,9 +135,12 @@ class CloudTrailSource:
             day += timedelta(days=1)
         out = []
         for d in days:
-            tail = f"CloudTrail/*/{d:%Y/%m/%d}/"
-            out.append(f"AWSLogs/*/{tail}")
-            out.append(f"AWSLogs/o-*/*/{tail}")
+            # Digest and Insights prefixes are listed too, so what lands there is counted as routed away
+            # (skipped with a reason in the manifest) instead of being invisible.
+            for kind in ("CloudTrail", "CloudTrail-Digest", "CloudTrail-Insight"):
+                tail = f"{kind}/*/{d:%Y/%m/%d}/"
+                out.append(f"AWSLogs/*/{tail}")
+                out.append(f"AWSLogs/o-*/*/{tail}")
         return out
 
     def parse_object(self, raw: RawKey, data: bytes) -> ObjectResult:

@@ -1,0 +1,99 @@
+"""Alert identity, the ledger's idempotency, thresholds across windows, and exactly-once dispatch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mamori import detect
+from mamori.alerts.builder import alert_key, bucket_start, group_hits
+from mamori.alerts.ledger import Ledger
+from mamori.detections.loader import get_detection
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
+
+
+def hit(minute: int, actor: str = "alice", account: str = "111111111111") -> dict:
+    return {"event_time": T0 + timedelta(minutes=minute), "account_id": account, "actor": actor,
+            "source_ip": "198.51.100.23", "event_name": "ConsoleLogin"}
+
+
+@pytest.fixture
+def brute():  # threshold 5 per (account, actor) per aligned 15 minutes
+    return get_detection(REPO / "sql", "cloudtrail_console_login_brute_force")
+
+
+def test_alert_key_is_stable_and_separates_dedup_windows():
+    k = alert_key("d", ["111111111111", "alice"], T0)
+    assert k == alert_key("d", ["111111111111", "alice"], T0)
+    assert k != alert_key("d", ["111111111111", "alice"], T0 + timedelta(minutes=15))
+    assert k != alert_key("d", ["111111111111", "bob"], T0)
+    assert bucket_start(T0 + timedelta(minutes=29, seconds=59), timedelta(minutes=15)) == T0 + timedelta(minutes=15)
+
+
+def test_threshold_and_aligned_buckets(brute):
+    groups = group_hits(brute, [hit(m) for m in (1, 2, 3, 4, 16)] + [hit(5, actor="bob")])
+    by = {(g.dedup_values["actor"], g.bucket_start.minute): g.hits for g in groups}
+    assert by == {("alice", 0): 4, ("bob", 0): 1, ("alice", 15): 1}
+
+
+def test_rerunning_a_window_changes_nothing(settings, brute):
+    ledger = Ledger(settings.ledger_url)
+    hits = [hit(m) for m in range(1, 7)]
+    fired = ledger.record_window(brute, T0, T0 + timedelta(hours=1), group_hits(brute, hits))
+    assert len(fired) == 1
+    before = ledger.dump()
+    assert ledger.record_window(brute, T0, T0 + timedelta(hours=1), group_hits(brute, hits)) == fired
+    assert ledger.dump() == before
+    assert before["alerts"][0]["hit_count"] == 6
+
+
+def test_threshold_crossed_across_two_run_windows(settings, brute):
+    """3 failures at 10:58-10:59 and 3 at 11:00-11:01 are 6 in two buckets: no alert. 5 in one bucket split
+    across runs (a 30-minute run window) add up."""
+    ledger = Ledger(settings.ledger_url)
+    half = timedelta(minutes=30)
+    first = [hit(m) for m in (31, 32, 33)]
+    second = [hit(m) for m in (34, 35)]
+    assert ledger.record_window(brute, T0, T0 + half, group_hits(brute, first)) == []
+    # A 30-minute run window that ends mid-bucket: the same bucket continues in the next run.
+    fired = ledger.record_window(brute, T0 + half, T0 + 2 * half, group_hits(brute, second))
+    assert len(fired) == 1
+    assert ledger.alerts()[0].hit_count == 5
+
+
+def test_dispatch_delivers_once_and_retries_failures(settings, brute, monkeypatch):
+    ledger = Ledger(settings.ledger_url)
+    ledger.record_window(brute, T0, T0 + timedelta(hours=1), group_hits(brute, [hit(m) for m in range(1, 7)]))
+    ledger.record_window(brute, T0, T0 + timedelta(hours=1),
+                         group_hits(brute, [hit(m) for m in range(1, 7)] + [hit(m, "bob") for m in range(1, 7)]))
+
+    from mamori.alerts.outputs.local import LocalOutput
+
+    real = LocalOutput.deliver
+    calls: list[str] = []
+
+    def flaky(self, alert, det):
+        calls.append(alert.key)
+        if alert.dedup_values["actor"] == "bob" and calls.count(alert.key) == 1:
+            raise ConnectionError("outbox unavailable")
+        return real(self, alert, det)
+
+    monkeypatch.setattr(LocalOutput, "deliver", flaky)
+    with pytest.raises(RuntimeError, match="1 deliveries failed"):
+        detect.dispatch(settings)
+    states = {d["alert_key"]: (d["state"], d["attempts"]) for d in ledger.deliveries()}
+    assert sorted(states.values()) == [("delivered", 1), ("failed", 1)]
+
+    detect.dispatch(settings)  # the retry delivers bob's alert, and does not touch alice's
+    detect.dispatch(settings)  # and a third run sends nothing
+    assert len(calls) == 3
+    assert {s for s, _ in (v for v in {d["alert_key"]: (d["state"], d["attempts"])
+                                       for d in ledger.deliveries()}.values())} == {"delivered"}
+    tickets = sorted((Path(settings.outbox_url.removeprefix("file://")) / "tickets").rglob("*.md"))
+    assert len(tickets) == 2
+    index = (Path(settings.outbox_url.removeprefix("file://")) / "alerts.jsonl").read_text().splitlines()
+    assert len(index) == 2
