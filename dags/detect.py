@@ -20,7 +20,6 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import dag, task
-
 from mamori import detect
 from mamori.dag_defaults import DEFAULT_ARGS, START_DATE, hourly
 
@@ -45,8 +44,9 @@ def detect_dag() -> None:
         return detect.enabled_detections()
 
     @task(max_active_tis_per_dagrun=2)
-    def run_detection(detection_id: str, data_interval_start: Any = None, data_interval_end: Any = None
-                      ) -> dict[str, Any]:
+    def run_detection(
+        detection_id: str, data_interval_start: Any = None, data_interval_end: Any = None
+    ) -> dict[str, Any]:
         return detect.run_for_window(detection_id, data_interval_start, data_interval_end)
 
     @task(trigger_rule="none_failed")

@@ -11,7 +11,9 @@ from typing import Any
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 # Tags come from this set only, so the UI's tag filter stays meaningful; the DAG integrity test enforces it.
-TAGS: frozenset[str] = frozenset({"mamori", "ingest", "detect", "alerts", "health", "maintenance", "cloudtrail"})
+TAGS: frozenset[str] = frozenset(
+    {"mamori", "ingest", "detect", "alerts", "health", "maintenance", "cloudtrail"}
+)
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -82,8 +82,10 @@ def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
     (s.home / "ground_truth.json").write_bytes(
         orjson.dumps([st.__dict__ for st in steps], option=orjson.OPT_INDENT_2, default=str)
     )
-    _say(f"1. generated {hours}h of CloudTrail from {start:%Y-%m-%d %H:%M}Z into {s.raw_url} "
-         f"({len(steps)} attack steps injected)")
+    _say(
+        f"1. generated {hours}h of CloudTrail from {start:%Y-%m-%d %H:%M}Z into {s.raw_url} "
+        f"({len(steps)} attack steps injected)"
+    )
 
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
@@ -98,8 +100,10 @@ def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
     # Ingest windows are landing windows: the last deliveries land a few minutes after the last event.
     ingest_dates = hours_between(start, end + s.ingest_interval)
     detect_dates = [t + s.detect_lag for t in hours_between(start, end)]
-    _say(f"2. running Airflow DAGs with dag.test() (AIRFLOW_HOME={os.environ.get('AIRFLOW_HOME')}); "
-         f"Airflow log: {log_path}")
+    _say(
+        f"2. running Airflow DAGs with dag.test() (AIRFLOW_HOME={os.environ.get('AIRFLOW_HOME')}); "
+        f"Airflow log: {log_path}"
+    )
     failed = run_windows(bag.dags["ingest_cloudtrail"], ingest_dates, log_path)
     failed += run_windows(bag.dags["detect"], detect_dates, log_path)
     if failed:
@@ -112,12 +116,15 @@ def compare_ground_truth(steps: list[Any], alerts: list[Any]) -> tuple[list[str]
     """(missed steps, unexplained alerts): every injected step needs an alert of each expected detection whose
     dedup window covers the step's time (same account when the alert is per account); every alert must be
     explained by some step, because background activity must stay quiet."""
-    missed, explained = [], set()
+    missed: list[str] = []
+    explained: set[str] = set()
     for st in steps:
         for det_id in st.detections:
             match = [
-                a for a in alerts
-                if a.detection_id == det_id and a.dedup_values.get("account_id", st.account) == st.account
+                a
+                for a in alerts
+                if a.detection_id == det_id
+                and a.dedup_values.get("account_id", st.account) == st.account
                 and a.bucket_start <= st.time.isoformat() < a.bucket_end
             ]
             if match:
@@ -142,7 +149,9 @@ def _summary(s: Any, steps: list[Any], detect_windows: int, elapsed: float) -> i
     _say("\n3. summary")
     _say(f"   ingest windows     {len(wins)}")
     _say(f"   objects read       {tot['objects']} ({tot['skipped_objects']} digest/non-event files skipped)")
-    _say(f"   events ingested    {tot['records_in']}  →  rows {tot['rows_out']}, quarantined {tot['quarantined']}")
+    _say(
+        f"   events ingested    {tot['records_in']}  →  rows {tot['rows_out']}, quarantined {tot['quarantined']}"
+    )
     _say(f"   parquet files      {tot['files']}")
     _say(f"   detections run     {len(enabled_detections(s))} rules × {detect_windows} windows")
     _say("   alerts by severity " + ", ".join(f"{sev} {by_sev[sev]}" for sev in SEV_ORDER if by_sev[sev]))
@@ -152,8 +161,10 @@ def _summary(s: Any, steps: list[Any], detect_windows: int, elapsed: float) -> i
     _say("\n4. ground truth")
     for st in steps:
         _say(f"   {st.time:%H:%M}Z {st.account} {st.summary[:60]:60} → {', '.join(st.detections)}")
-    _say(f"   injected steps detected: {sum(len(st.detections) for st in steps) - len(missed)}"
-         f"/{sum(len(st.detections) for st in steps)};  alerts from background: {len(noise)}")
+    _say(
+        f"   injected steps detected: {sum(len(st.detections) for st in steps) - len(missed)}"
+        f"/{sum(len(st.detections) for st in steps)};  alerts from background: {len(noise)}"
+    )
     for m in missed:
         _say(f"   MISSED {m}")
     for a in noise:

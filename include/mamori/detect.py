@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
-def detection_window(start: datetime, end: datetime, settings: Settings | None = None) -> tuple[datetime, datetime]:
+def detection_window(
+    start: datetime, end: datetime, settings: Settings | None = None
+) -> tuple[datetime, datetime]:
     s = settings or load_settings()
     return start - s.detect_lag, end - s.detect_lag
 
@@ -84,7 +86,7 @@ def dispatch(settings: Settings | None = None) -> dict[str, Any]:
             det = None  # a deleted rule must not strand its open alerts
         try:
             ref = make_output(output, s).deliver(alert, det)
-        except Exception as exc:  # noqa: BLE001 - one bad output must not block the others; recorded, retried
+        except Exception as exc:
             ledger.mark(alert.key, output, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
             failed += 1
             log.warning("delivery of %s to %s failed: %s", alert.key, output, exc)
@@ -92,7 +94,12 @@ def dispatch(settings: Settings | None = None) -> dict[str, Any]:
             ledger.mark(alert.key, output, "delivered", external_ref=ref)
             delivered += 1
     index = LocalOutput(s).write_index(ledger.alerts())
-    summary = {"delivered": delivered, "failed": failed, "open_alerts": len(ledger.alerts("open")), "index": index}
+    summary = {
+        "delivered": delivered,
+        "failed": failed,
+        "open_alerts": len(ledger.alerts("open")),
+        "index": index,
+    }
     log.info("dispatch: %s", summary)
     if failed:
         raise RuntimeError(f"{failed} deliveries failed; they stay pending in the ledger and will be retried")

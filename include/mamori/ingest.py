@@ -45,7 +45,9 @@ def _manifest_dir(source: str, start: datetime) -> str:
     return f"{MANIFESTS}/{source}/window={window_tag(start)}"
 
 
-def list_landed(src: Source, raw: Store, start: datetime, end: datetime) -> tuple[list[ObjectInfo], list[str]]:
+def list_landed(
+    src: Source, raw: Store, start: datetime, end: datetime
+) -> tuple[list[ObjectInfo], list[str]]:
     """Objects that landed in [start, end) under the source's prefixes, and keys there it does not claim."""
     seen: dict[str, ObjectInfo] = {}
     for pattern in src.list_prefixes(start, end):
@@ -71,8 +73,9 @@ def plan_window(
     raw, lake = _stores(s)
     objects, unclaimed = list_landed(src, raw, start, end)
     if unclaimed:
-        log.warning("%d object(s) under %s prefixes match no known layout: %s", len(unclaimed), source,
-                    unclaimed[:20])
+        log.warning(
+            "%d object(s) under %s prefixes match no known layout: %s", len(unclaimed), source, unclaimed[:20]
+        )
     batches: list[dict[str, Any]] = []
     current: list[str] = []
     size = 0
@@ -86,9 +89,17 @@ def plan_window(
         batches.append({"keys": current})
     for i, b in enumerate(batches):
         b.update(source=source, window_start=start.isoformat(), window_end=end.isoformat(), index=i)
-    plan = {"source": source, "window_start": start.isoformat(), "window_end": end.isoformat(),
-            "batches": len(batches), "objects": len(objects), "unclaimed": unclaimed}
-    lake.write_atomic(f"{_manifest_dir(source, start)}/_plan.json", orjson.dumps(plan, option=orjson.OPT_INDENT_2))
+    plan = {
+        "source": source,
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "batches": len(batches),
+        "objects": len(objects),
+        "unclaimed": unclaimed,
+    }
+    lake.write_atomic(
+        f"{_manifest_dir(source, start)}/_plan.json", orjson.dumps(plan, option=orjson.OPT_INDENT_2)
+    )
     log.info("%s window %s: %d objects in %d batches", source, window_tag(start), len(objects), len(batches))
     return batches
 
@@ -117,8 +128,13 @@ def convert_batch(batch: dict[str, Any], settings: Settings | None = None) -> di
             by_part[part].append(row)
         quarantine += [q.as_dict() for q in result.quarantined]
         objects.append(
-            {"key": key, "records_in": result.records_in, "rows_out": len(result.rows),
-             "quarantined": len(result.quarantined), "skipped": result.skipped_reason}
+            {
+                "key": key,
+                "records_in": result.records_in,
+                "rows_out": len(result.rows),
+                "quarantined": len(result.quarantined),
+                "skipped": result.skipped_reason,
+            }
         )
 
     files: list[str] = []
@@ -148,7 +164,9 @@ def convert_batch(batch: dict[str, Any], settings: Settings | None = None) -> di
         "files": files,
     }
     if records_in != rows_out + len(quarantine):
-        raise ReconciliationError(f"batch {stem}: {records_in} in != {rows_out} rows + {len(quarantine)} quarantined")
+        raise ReconciliationError(
+            f"batch {stem}: {records_in} in != {rows_out} rows + {len(quarantine)} quarantined"
+        )
 
     manifest_key = f"{_manifest_dir(src.name, start)}/batch-{idx:04d}.json"
     _remove_stale(lake, manifest_key, keep=set(files))
@@ -165,7 +183,14 @@ def finalize_window(
     mdir = _manifest_dir(source, start)
     plan = orjson.loads(lake.read_bytes(f"{mdir}/_plan.json"))
     n_batches, unclaimed = plan["batches"], plan["unclaimed"]
-    totals = {"objects": 0, "records_in": 0, "rows_out": 0, "quarantined": 0, "skipped_objects": 0, "files": 0}
+    totals = {
+        "objects": 0,
+        "records_in": 0,
+        "rows_out": 0,
+        "quarantined": 0,
+        "skipped_objects": 0,
+        "files": 0,
+    }
     seen = 0
     for obj in lake.find(mdir):
         name = obj.key.rsplit("/", 1)[-1]
@@ -182,11 +207,19 @@ def finalize_window(
         for k in ("records_in", "rows_out", "quarantined", "skipped_objects"):
             totals[k] += m[k]
     if seen != n_batches:
-        raise ReconciliationError(f"{source} {window_tag(start)}: {seen} batch manifests for {n_batches} batches")
+        raise ReconciliationError(
+            f"{source} {window_tag(start)}: {seen} batch manifests for {n_batches} batches"
+        )
     if totals["records_in"] != totals["rows_out"] + totals["quarantined"]:
         raise ReconciliationError(f"{source} {window_tag(start)}: {totals}")
-    summary = {"source": source, "window_start": start.isoformat(), "window_end": end.isoformat(),
-               "batches": n_batches, "unclaimed": unclaimed, **totals}
+    summary = {
+        "source": source,
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "batches": n_batches,
+        "unclaimed": unclaimed,
+        **totals,
+    }
     lake.write_atomic(f"{mdir}/_SUCCESS.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     log.info("%s window %s complete: %s", source, window_tag(start), totals)
     return summary

@@ -7,6 +7,7 @@ bucket with millions of keys is never listed recursively from its root.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import uuid
@@ -118,10 +119,8 @@ class Store:
             self.fs.pipe_file(full, data)
 
     def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self.full(key))
-        except FileNotFoundError:
-            pass
 
     def set_landed(self, key: str, when: datetime) -> None:
         """Local stores only: give a file the landing time S3 would record (generator and tests)."""

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from mamori import detect
 from mamori.alerts.builder import alert_key, bucket_start, group_hits
 from mamori.alerts.ledger import Ledger
@@ -17,8 +16,13 @@ T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
 
 
 def hit(minute: int, actor: str = "alice", account: str = "111111111111") -> dict:
-    return {"event_time": T0 + timedelta(minutes=minute), "account_id": account, "actor": actor,
-            "source_ip": "198.51.100.23", "event_name": "ConsoleLogin"}
+    return {
+        "event_time": T0 + timedelta(minutes=minute),
+        "account_id": account,
+        "actor": actor,
+        "source_ip": "198.51.100.23",
+        "event_name": "ConsoleLogin",
+    }
 
 
 @pytest.fixture
@@ -31,7 +35,9 @@ def test_alert_key_is_stable_and_separates_dedup_windows():
     assert k == alert_key("d", ["111111111111", "alice"], T0)
     assert k != alert_key("d", ["111111111111", "alice"], T0 + timedelta(minutes=15))
     assert k != alert_key("d", ["111111111111", "bob"], T0)
-    assert bucket_start(T0 + timedelta(minutes=29, seconds=59), timedelta(minutes=15)) == T0 + timedelta(minutes=15)
+    assert bucket_start(T0 + timedelta(minutes=29, seconds=59), timedelta(minutes=15)) == T0 + timedelta(
+        minutes=15
+    )
 
 
 def test_threshold_and_aligned_buckets(brute):
@@ -68,8 +74,12 @@ def test_threshold_crossed_across_two_run_windows(settings, brute):
 def test_dispatch_delivers_once_and_retries_failures(settings, brute, monkeypatch):
     ledger = Ledger(settings.ledger_url)
     ledger.record_window(brute, T0, T0 + timedelta(hours=1), group_hits(brute, [hit(m) for m in range(1, 7)]))
-    ledger.record_window(brute, T0, T0 + timedelta(hours=1),
-                         group_hits(brute, [hit(m) for m in range(1, 7)] + [hit(m, "bob") for m in range(1, 7)]))
+    ledger.record_window(
+        brute,
+        T0,
+        T0 + timedelta(hours=1),
+        group_hits(brute, [hit(m) for m in range(1, 7)] + [hit(m, "bob") for m in range(1, 7)]),
+    )
 
     from mamori.alerts.outputs.local import LocalOutput
 
@@ -91,8 +101,12 @@ def test_dispatch_delivers_once_and_retries_failures(settings, brute, monkeypatc
     detect.dispatch(settings)  # the retry delivers bob's alert, and does not touch alice's
     detect.dispatch(settings)  # and a third run sends nothing
     assert len(calls) == 3
-    assert {s for s, _ in (v for v in {d["alert_key"]: (d["state"], d["attempts"])
-                                       for d in ledger.deliveries()}.values())} == {"delivered"}
+    assert {
+        s
+        for s, _ in (
+            v for v in {d["alert_key"]: (d["state"], d["attempts"]) for d in ledger.deliveries()}.values()
+        )
+    } == {"delivered"}
     tickets = sorted((Path(settings.outbox_url.removeprefix("file://")) / "tickets").rglob("*.md"))
     assert len(tickets) == 2
     index = (Path(settings.outbox_url.removeprefix("file://")) / "alerts.jsonl").read_text().splitlines()

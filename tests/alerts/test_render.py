@@ -10,16 +10,35 @@ from mamori.alerts.render import block, cell, ticket_markdown
 from mamori.detections.loader import get_detection
 
 REPO = Path(__file__).resolve().parents[2]
-HOSTILE = ["@org/team", "[x](http://evil)", "<img src=x>", "| table | break |", "`code` ``x``",
-           "a\u202eb", "line\nbreak", "x" * 100_000]
+HOSTILE = [
+    "@org/team",
+    "[x](http://evil)",
+    "<img src=x>",
+    "| table | break |",
+    "`code` ``x``",
+    "a\u202eb",
+    "line\nbreak",
+    "x" * 100_000,
+]
 
 
 def alert(value: str) -> Alert:
-    return Alert(key="k" * 32, detection_id="cloudtrail_root_activity", title="t", severity="high", status="open",
-                 log_source="cloudtrail", dedup_values={"account_id": "1", "actor": value},
-                 bucket_start="2026-11-01T10:00:00+00:00", bucket_end="2026-11-01T11:00:00+00:00",
-                 first_seen="2026-11-01T10:01:00+00:00", last_seen="2026-11-01T10:02:00+00:00", hit_count=1,
-                 samples=[{"actor": value, "user_agent": value}], routes=["local"])
+    return Alert(
+        key="k" * 32,
+        detection_id="cloudtrail_root_activity",
+        title="t",
+        severity="high",
+        status="open",
+        log_source="cloudtrail",
+        dedup_values={"account_id": "1", "actor": value},
+        bucket_start="2026-11-01T10:00:00+00:00",
+        bucket_end="2026-11-01T11:00:00+00:00",
+        first_seen="2026-11-01T10:01:00+00:00",
+        last_seen="2026-11-01T10:02:00+00:00",
+        hit_count=1,
+        samples=[{"actor": value, "user_agent": value}],
+        routes=["local"],
+    )
 
 
 def outside_spans(line: str) -> str | None:
@@ -30,7 +49,7 @@ def outside_spans(line: str) -> str | None:
     j = 0
     while j < len(runs):
         opener = runs[j]
-        out.append(line[i:opener.start()])
+        out.append(line[i : opener.start()])
         closer = next((k for k in range(j + 1, len(runs)) if len(runs[k][0]) == len(opener[0])), None)
         if closer is None:
             return None

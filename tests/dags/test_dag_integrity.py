@@ -55,8 +55,10 @@ events = []
 stdlib = sysconfig.get_paths()["stdlib"]
 def code_path(path):
     # the import machinery reading modules and listing package directories is not the DAG's I/O
-    return path.endswith((".py", ".pyc", ".so", ".pth", ".typed")) or "site-packages" in path \
-        or path.startswith(stdlib) or path.rstrip("/").endswith(("/include/mamori", "/dags")) or "/include/mamori/" in path
+    if path.endswith((".py", ".pyc", ".so", ".pth", ".typed")) or "site-packages" in path:
+        return True
+    return path.startswith(stdlib) or path.rstrip("/").endswith(("/include/mamori", "/dags")) \
+        or "/include/mamori/" in path
 def hook(event, args):
     if event in ("open", "os.listdir", "os.scandir"):
         path = str(args[0]) if args and args[0] is not None else "."
@@ -76,7 +78,9 @@ print("EVENTS=" + json.dumps(events))
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
 def test_parsing_a_dag_file_does_no_io(dag_file):
     """Open of data files, sockets, DB connections, directory listings or subprocesses while parsing = fail."""
-    proc = subprocess.run([sys.executable, "-c", _PROBE, str(dag_file)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(dag_file)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     events = json.loads(out.split("EVENTS=", 1)[1])
@@ -86,8 +90,12 @@ def test_parsing_a_dag_file_does_no_io(dag_file):
 def test_io_probe_catches_io(tmp_path):
     """The probe itself must be able to fail: a DAG file that reads a file is reported."""
     tmp = Path(tmp_path) / "bad_dag.py"
-    tmp.write_text(f"import os\nopen({str(REPO / 'pyproject.toml')!r}).read()\nos.listdir({str(REPO / 'sql')!r})\n")
-    proc = subprocess.run([sys.executable, "-c", _PROBE, str(tmp)], capture_output=True, text=True, timeout=120)
+    tmp.write_text(
+        f"import os\nopen({str(REPO / 'pyproject.toml')!r}).read()\nos.listdir({str(REPO / 'sql')!r})\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(tmp)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     events = json.loads(proc.stdout.split("EVENTS=", 1)[1])
     assert ["open", str(REPO / "pyproject.toml")] in events

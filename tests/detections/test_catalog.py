@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import sqlglot
-
 from mamori.detections.loader import DetectionError, load_catalog, load_detection
 from mamori.detections.render import render_sql
 from mamori.detections.testing import case_files, evaluate_case, run_catalog_cases
@@ -37,7 +36,9 @@ def test_every_detection_has_positive_and_negative_cases(det):
     assert files["negative"], f"{det.id}: no negative case under tests/detections/{det.id}/negative/"
 
 
-@pytest.mark.parametrize(("det", "kind", "path"), ALL_CASES, ids=lambda x: getattr(x, "id", getattr(x, "name", x)))
+@pytest.mark.parametrize(
+    ("det", "kind", "path"), ALL_CASES, ids=lambda x: getattr(x, "id", getattr(x, "name", x))
+)
 def test_case(det, kind, path):
     alerts, quarantined = evaluate_case(det, path)
     assert quarantined == 0, "the case itself does not parse"
@@ -59,6 +60,7 @@ def test_rendered_rule_is_one_athena_select_with_window(det):
 
 
 # -- the catalog's guard rails must themselves fail on bad input ------------------------------------------------
+
 
 def _copy_rule(tmp_path: Path, rule_id: str = "cloudtrail_root_activity") -> Path:
     src = next(SQL.glob(f"detections/*/{rule_id}.sql"))

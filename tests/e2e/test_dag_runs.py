@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from mamori.alerts.ledger import Ledger
 from mamori.cli import generate, hours_between
 from mamori.demo import compare_ground_truth, run_windows
@@ -23,8 +22,11 @@ HOURS = 8
 
 def lake_digest(settings) -> dict[str, str]:
     root = Path(settings.lake_url.removeprefix("file://"))
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_ingest_and_detect_dags_over_generated_data(settings, airflow_db, tmp_path):

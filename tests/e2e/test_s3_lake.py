@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-
 from mamori import ingest
 from mamori.config import load_settings
 from mamori.detections.loader import get_detection
@@ -30,8 +29,13 @@ def s3_settings(moto_server, monkeypatch, tmp_path):
     raw_bucket, lake_bucket = f"raw-{suffix}", f"lake-{suffix}"
     s3.create_bucket(Bucket=raw_bucket)
     s3.create_bucket(Bucket=lake_bucket)
-    env = {"MAMORI_HOME": str(tmp_path), "MAMORI_RAW_URL": f"s3://{raw_bucket}", "MAMORI_LAKE_URL": f"s3://{lake_bucket}",
-           "MAMORI_RAW_CONN_ID": "mamori_s3", "MAMORI_LAKE_CONN_ID": "mamori_s3"}
+    env = {
+        "MAMORI_HOME": str(tmp_path),
+        "MAMORI_RAW_URL": f"s3://{raw_bucket}",
+        "MAMORI_LAKE_URL": f"s3://{lake_bucket}",
+        "MAMORI_RAW_CONN_ID": "mamori_s3",
+        "MAMORI_LAKE_CONN_ID": "mamori_s3",
+    }
     return load_settings(env), s3, raw_bucket, lake_bucket
 
 
@@ -45,7 +49,9 @@ def test_ingest_and_detect_on_s3(s3_settings):
     def put(key: str, data: bytes, landed_at: datetime) -> None:
         s3.put_object(Bucket=raw_bucket, Key=key, Body=data)  # S3 records its own LastModified (now)
 
-    steps = generate_cloudtrail(put, start, hours=6, seed=3, accounts=("111111111111",), regions=("us-east-1",))
+    steps = generate_cloudtrail(
+        put, start, hours=6, seed=3, accounts=("111111111111",), regions=("us-east-1",)
+    )
     # Every object landed "now" per S3: one landing window around now sees all of them.
     wstart = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     wend = wstart + timedelta(hours=3)

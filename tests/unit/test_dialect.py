@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-
 from mamori.engines.dialect import athena_to_duckdb
 
 
@@ -40,7 +39,10 @@ def test_approx_distinct_is_exact_at_threshold_sizes():
 
 
 def test_timestamp_literals_compare_with_lake_timestamps():
-    assert one("SELECT TIMESTAMP '2026-11-01 10:00:00.000' < CAST('2026-11-01 10:00:01' AS TIMESTAMP)")[0] is True
+    assert (
+        one("SELECT TIMESTAMP '2026-11-01 10:00:00.000' < CAST('2026-11-01 10:00:01' AS TIMESTAMP)")[0]
+        is True
+    )
 
 
 def test_one_statement_only():

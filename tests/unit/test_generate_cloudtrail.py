@@ -56,8 +56,12 @@ def day() -> tuple[dict[str, tuple[bytes, datetime]], list[AttackStep]]:
 @pytest.fixture(scope="module")
 def records(day: Any) -> list[tuple[str, dict[str, Any]]]:
     objects, _ = day
-    return [(k, r) for k, (d, _) in objects.items() if "/CloudTrail/" in k
-            for r in json.loads(gzip.decompress(d))["Records"]]
+    return [
+        (k, r)
+        for k, (d, _) in objects.items()
+        if "/CloudTrail/" in k
+        for r in json.loads(gzip.decompress(d))["Records"]
+    ]
 
 
 def _t(s: str) -> datetime:
@@ -81,8 +85,9 @@ def test_rejects_unaligned_start_and_short_ranges() -> None:
 
 
 def test_single_account_and_region() -> None:
-    calls, steps = _run(start=START, hours=6, accounts=("333333333333",), regions=("eu-central-1",),
-                        events_per_file=5)
+    calls, steps = _run(
+        start=START, hours=6, accounts=("333333333333",), regions=("eu-central-1",), events_per_file=5
+    )
     assert len(steps) == 9 and {(s.account, s.region) for s in steps} == {("333333333333", "eu-central-1")}
     assert all(s.time < START + timedelta(hours=6) for s in steps)
     assert all(k.startswith("AWSLogs/333333333333/") and "eu-central-1" in k for k, _, _ in calls)
@@ -198,7 +203,7 @@ def test_ground_truth_is_exact(day: Any, records: Any) -> None:
             failures.setdefault(who, []).append(t)
     brute = {k: v for k, v in failures.items() if len(v) >= 3}
     assert len(brute) == 1 and [len(v) for v in brute.values()] == [8]
-    ((acct, user, _), times), = brute.items()
+    (((acct, user, _), times),) = brute.items()
     assert user == "alice" and max(times) - min(times) <= timedelta(minutes=6)
     found.add(("cloudtrail_console_login_brute_force", min(times), acct, "us-east-1"))
     assert found == expected
@@ -228,8 +233,21 @@ def test_near_misses_present(records: Any) -> None:
             seen["service call"] += 1
         if r.get("errorCode") in ("AccessDenied", "Client.UnauthorizedOperation", "AccessDeniedException"):
             seen["denied"] += 1
-    for what in ("login IAMUser mfa=Yes", "login AssumedRole mfa=No", "failed login", "own key",
-                 "private ingress", "guardduty enable", "DescribeTrails", "GetTrailStatus", "LookupEvents",
-                 "DescribeFlowLogs", "CreateFlowLogs", "root service event", "service call", "denied"):
+    for what in (
+        "login IAMUser mfa=Yes",
+        "login AssumedRole mfa=No",
+        "failed login",
+        "own key",
+        "private ingress",
+        "guardduty enable",
+        "DescribeTrails",
+        "GetTrailStatus",
+        "LookupEvents",
+        "DescribeFlowLogs",
+        "CreateFlowLogs",
+        "root service event",
+        "service call",
+        "denied",
+    ):
         assert seen[what] > 0, (what, seen)
     assert seen["login IAMUser mfa=No"] == 1 and seen["attack failure"] == 8

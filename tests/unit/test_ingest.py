@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from mamori import ingest
 from mamori.lake import Store
 
@@ -19,15 +18,25 @@ ACCT = "123456789012"
 
 
 def record(minute: int, name: str = "DescribeInstances", **extra) -> dict:
-    return {"eventVersion": "1.08", "eventTime": (T0 + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "eventSource": "ec2.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
-            "sourceIPAddress": "203.0.113.10", "recipientAccountId": ACCT,
-            "userIdentity": {"type": "IAMUser", "userName": "dana", "accountId": ACCT}} | extra
+    return {
+        "eventVersion": "1.08",
+        "eventTime": (T0 + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.10",
+        "recipientAccountId": ACCT,
+        "userIdentity": {"type": "IAMUser", "userName": "dana", "accountId": ACCT},
+    } | extra
 
 
-def land(settings, name: str, body: bytes, landed: datetime, region: str = "us-east-1", kind: str = "CloudTrail") -> str:
-    key = (f"AWSLogs/{ACCT}/{kind}/{region}/{landed:%Y/%m/%d}/"
-           f"{ACCT}_{kind}_{region}_{landed:%Y%m%dT%H%MZ}_{name}.json.gz")
+def land(
+    settings, name: str, body: bytes, landed: datetime, region: str = "us-east-1", kind: str = "CloudTrail"
+) -> str:
+    key = (
+        f"AWSLogs/{ACCT}/{kind}/{region}/{landed:%Y/%m/%d}/"
+        f"{ACCT}_{kind}_{region}_{landed:%Y%m%dT%H%MZ}_{name}.json.gz"
+    )
     raw = Store(settings.raw_url)
     raw.write_atomic(key, body)
     raw.set_landed(key, landed)
@@ -42,8 +51,11 @@ def run_window(settings, start: datetime, end: datetime) -> dict:
 
 def lake_digest(settings) -> dict[str, str]:
     root = Path(settings.lake_url.removeprefix("file://"))
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -53,12 +65,23 @@ def landed(settings):
     land(settings, "AAAAAAAAAAAAAAA1", good, T0 + timedelta(minutes=5))
     land(settings, "AAAAAAAAAAAAAAA2", mixed, T0 + timedelta(minutes=10), region="eu-west-1")
     land(settings, "AAAAAAAAAAAAAAA3", gzip.compress(b'{"Records": [')[:-5], T0 + timedelta(minutes=20))
-    land(settings, "DIGEST0000000000", gzip.compress(b'{"awsAccountId": "1", "logFiles": []}'),
-         T0 + timedelta(minutes=30), kind="CloudTrail-Digest")
-    land(settings, "LATE000000000000", gzip.compress(json.dumps({"Records": [record(4)]}).encode()),
-         T0 + timedelta(minutes=65))  # lands in the next window although its event is in this hour
+    land(
+        settings,
+        "DIGEST0000000000",
+        gzip.compress(b'{"awsAccountId": "1", "logFiles": []}'),
+        T0 + timedelta(minutes=30),
+        kind="CloudTrail-Digest",
+    )
+    land(
+        settings,
+        "LATE000000000000",
+        gzip.compress(json.dumps({"Records": [record(4)]}).encode()),
+        T0 + timedelta(minutes=65),
+    )  # lands in the next window although its event is in this hour
     # An object under the CloudTrail prefix that no layout claims is reported, not silently dropped.
-    Store(settings.raw_url).write_atomic(f"AWSLogs/{ACCT}/CloudTrail/us-east-1/{T0:%Y/%m/%d}/README.txt", b"hi")
+    Store(settings.raw_url).write_atomic(
+        f"AWSLogs/{ACCT}/CloudTrail/us-east-1/{T0:%Y/%m/%d}/README.txt", b"hi"
+    )
     Store(settings.raw_url).set_landed(f"AWSLogs/{ACCT}/CloudTrail/us-east-1/{T0:%Y/%m/%d}/README.txt", T0)
     return settings
 
@@ -79,12 +102,18 @@ def test_window_reads_objects_landed_in_it_and_loses_nothing(landed):
         f"account={ACCT}/region=us-east-1/dt=2026-11-01/hour=10",
         f"account={ACCT}/region=us-east-1/dt=2026-11-01/hour=11",  # event at 11:10 goes to its event hour
     ]
-    q = [json.loads(line) for f in root.rglob("quarantine/**/*.jsonl.gz") for line in gzip.open(f)]
+    q = [
+        json.loads(line)
+        for f in root.rglob("quarantine/**/*.jsonl.gz")
+        for line in gzip.decompress(f.read_bytes()).splitlines()
+    ]
     assert sorted(x["reason"].split(":")[0].split(" ")[0] for x in q) == ["missing", "record", "unreadable"]
 
     late = run_window(landed, T0 + timedelta(hours=1), T0 + timedelta(hours=2))
     assert late["objects"] == 1 and late["rows_out"] == 1
-    rows = pq.read_table(root / f"curated/cloudtrail/account={ACCT}/region=us-east-1/dt=2026-11-01/hour=10").num_rows
+    rows = pq.read_table(
+        root / f"curated/cloudtrail/account={ACCT}/region=us-east-1/dt=2026-11-01/hour=10"
+    ).num_rows
     assert rows == 3  # 2 on time + 1 late, in two files of the same event-time partition
 
 
@@ -101,7 +130,9 @@ def test_files_a_rerun_no_longer_produces_are_removed(landed):
 
     small = replace(landed, batch_max_objects=1)
     run_window(small, T0, T0 + timedelta(hours=1))
-    assert len([k for k in lake_digest(landed) if k.endswith(".parquet")]) == 3 + 0  # b0000 x2 parts, b0001 x1
+    assert (
+        len([k for k in lake_digest(landed) if k.endswith(".parquet")]) == 3 + 0
+    )  # b0000 x2 parts, b0001 x1
     run_window(landed, T0, T0 + timedelta(hours=1))
     parquet = [k for k in lake_digest(landed) if k.endswith(".parquet")]
     assert all("-b0000" in k for k in parquet)

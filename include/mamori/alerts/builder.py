@@ -18,7 +18,9 @@ from mamori.detections.loader import Detection
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_SAMPLES = 5
-MAX_SAMPLE_VALUE = 4096  # characters per sampled field: bounded ledger rows whatever an attacker puts in a log
+MAX_SAMPLE_VALUE = (
+    4096  # characters per sampled field: bounded ledger rows whatever an attacker puts in a log
+)
 
 
 def bucket_start(t: datetime, period: timedelta) -> datetime:
@@ -55,7 +57,9 @@ def group_hits(det: Detection, hits: list[dict[str, Any]]) -> list[Candidate]:
         key = alert_key(det.id, values, bucket)
         c = groups.get(key)
         if c is None:
-            c = groups[key] = Candidate(key, det.id, dict(zip(det.header.dedup.keys, values, strict=True)), bucket)
+            c = groups[key] = Candidate(
+                key, det.id, dict(zip(det.header.dedup.keys, values, strict=True)), bucket
+            )
         c.hits += 1
         t = hit["event_time"]
         c.first_seen = t if c.first_seen is None else min(c.first_seen, t)

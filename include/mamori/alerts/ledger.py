@@ -26,7 +26,8 @@ from mamori.detections.loader import Detection
 META = sa.MetaData()
 
 ALERTS = sa.Table(
-    "alerts", META,
+    "alerts",
+    META,
     sa.Column("alert_key", sa.String(32), primary_key=True),
     sa.Column("detection_id", sa.String(100), nullable=False, index=True),
     sa.Column("title", sa.Text, nullable=False),
@@ -40,12 +41,15 @@ ALERTS = sa.Table(
     sa.Column("last_seen", sa.String(40), nullable=False),
     sa.Column("hit_count", sa.Integer, nullable=False),
     sa.Column("samples", sa.Text, nullable=False),
-    sa.Column("routes", sa.Text, nullable=False),  # requested outputs, resolved against connections at dispatch
+    sa.Column(
+        "routes", sa.Text, nullable=False
+    ),  # requested outputs, resolved against connections at dispatch
     sa.Column("opened_window_end", sa.String(40), nullable=False),
 )
 
 ALERT_HITS = sa.Table(
-    "alert_hits", META,
+    "alert_hits",
+    META,
     sa.Column("alert_key", sa.String(32), primary_key=True),
     sa.Column("window_start", sa.String(40), primary_key=True),
     sa.Column("window_end", sa.String(40), nullable=False),
@@ -59,7 +63,8 @@ ALERT_HITS = sa.Table(
 )
 
 DELIVERIES = sa.Table(
-    "deliveries", META,
+    "deliveries",
+    META,
     sa.Column("alert_key", sa.String(32), primary_key=True),
     sa.Column("output", sa.String(40), primary_key=True),
     sa.Column("state", sa.String(16), nullable=False),  # pending | delivered | failed
@@ -99,10 +104,19 @@ class Alert:
     @classmethod
     def from_row(cls, r: Any) -> Alert:
         return cls(
-            key=r.alert_key, detection_id=r.detection_id, title=r.title, severity=r.severity,
-            status=r.status, log_source=r.log_source, dedup_values=orjson.loads(r.dedup_values),
-            bucket_start=r.bucket_start, bucket_end=r.bucket_end, first_seen=r.first_seen,
-            last_seen=r.last_seen, hit_count=r.hit_count, samples=orjson.loads(r.samples),
+            key=r.alert_key,
+            detection_id=r.detection_id,
+            title=r.title,
+            severity=r.severity,
+            status=r.status,
+            log_source=r.log_source,
+            dedup_values=orjson.loads(r.dedup_values),
+            bucket_start=r.bucket_start,
+            bucket_end=r.bucket_end,
+            first_seen=r.first_seen,
+            last_seen=r.last_seen,
+            hit_count=r.hit_count,
+            samples=orjson.loads(r.samples),
             routes=orjson.loads(r.routes),
         )
 
@@ -141,15 +155,23 @@ class Ledger:
                 )
             }
             conn.execute(
-                ALERT_HITS.delete().where(ALERT_HITS.c.detection_id == det.id, ALERT_HITS.c.window_start == ws)
+                ALERT_HITS.delete().where(
+                    ALERT_HITS.c.detection_id == det.id, ALERT_HITS.c.window_start == ws
+                )
             )
             for c in candidates:
                 assert c.first_seen is not None and c.last_seen is not None
                 conn.execute(
                     ALERT_HITS.insert().values(
-                        alert_key=c.key, window_start=ws, window_end=we, detection_id=det.id,
-                        dedup_values=_dumps(c.dedup_values), bucket_start=c.bucket_start.isoformat(),
-                        hits=c.hits, first_seen=c.first_seen.isoformat(), last_seen=c.last_seen.isoformat(),
+                        alert_key=c.key,
+                        window_start=ws,
+                        window_end=we,
+                        detection_id=det.id,
+                        dedup_values=_dumps(c.dedup_values),
+                        bucket_start=c.bucket_start.isoformat(),
+                        hits=c.hits,
+                        first_seen=c.first_seen.isoformat(),
+                        last_seen=c.last_seen.isoformat(),
                         samples=_dumps(c.samples),
                     )
                 )
@@ -159,7 +181,9 @@ class Ledger:
                     fired.append(key)
         return fired
 
-    def _refresh_alert(self, conn: Connection, det: Detection, key: str, window_end: str, period: Any) -> bool:
+    def _refresh_alert(
+        self, conn: Connection, det: Detection, key: str, window_end: str, period: Any
+    ) -> bool:
         parts = conn.execute(
             sa.select(ALERT_HITS).where(ALERT_HITS.c.alert_key == key).order_by(ALERT_HITS.c.window_start)
         ).all()
@@ -180,11 +204,18 @@ class Ledger:
             bucket = datetime.fromisoformat(parts[0].bucket_start)
             conn.execute(
                 ALERTS.insert().values(
-                    alert_key=key, detection_id=det.id, title=det.header.title, severity=det.header.severity,
-                    status="open", log_source=det.header.log_source, dedup_values=parts[0].dedup_values,
-                    bucket_start=parts[0].bucket_start, bucket_end=(bucket + period).isoformat(),
+                    alert_key=key,
+                    detection_id=det.id,
+                    title=det.header.title,
+                    severity=det.header.severity,
+                    status="open",
+                    log_source=det.header.log_source,
+                    dedup_values=parts[0].dedup_values,
+                    bucket_start=parts[0].bucket_start,
+                    bucket_end=(bucket + period).isoformat(),
                     routes=_dumps(det.header.outputs or DEFAULT_ROUTES[det.header.severity]),
-                    opened_window_end=window_end, **values,
+                    opened_window_end=window_end,
+                    **values,
                 )
             )
         else:
@@ -201,8 +232,12 @@ class Ledger:
 
     def deliveries(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.select(DELIVERIES).order_by(
-                DELIVERIES.c.alert_key, DELIVERIES.c.output))]
+            return [
+                dict(r._mapping)
+                for r in conn.execute(
+                    sa.select(DELIVERIES).order_by(DELIVERIES.c.alert_key, DELIVERIES.c.output)
+                )
+            ]
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         """Every row of every table, ordered: what 're-running changes nothing' is checked against."""
@@ -216,10 +251,14 @@ class Ledger:
     def ensure_delivery(self, key: str, output: str) -> None:
         with self._tx() as conn:
             found = conn.execute(
-                sa.select(DELIVERIES.c.state).where(DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
+                sa.select(DELIVERIES.c.state).where(
+                    DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output
+                )
             ).first()
             if found is None:
-                conn.execute(DELIVERIES.insert().values(alert_key=key, output=output, state="pending", attempts=0))
+                conn.execute(
+                    DELIVERIES.insert().values(alert_key=key, output=output, state="pending", attempts=0)
+                )
 
     def undelivered(self) -> list[tuple[Alert, str, int]]:
         q = (
@@ -231,12 +270,17 @@ class Ledger:
         with self.engine.connect() as conn:
             return [(Alert.from_row(r), r.output, r.attempts) for r in conn.execute(q)]
 
-    def mark(self, key: str, output: str, state: str, external_ref: str | None = None, error: str | None = None
-             ) -> None:
+    def mark(
+        self, key: str, output: str, state: str, external_ref: str | None = None, error: str | None = None
+    ) -> None:
         with self._tx() as conn:
             conn.execute(
                 DELIVERIES.update()
                 .where(DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
-                .values(state=state, attempts=DELIVERIES.c.attempts + 1, external_ref=external_ref,
-                        last_error=error)
+                .values(
+                    state=state,
+                    attempts=DELIVERIES.c.attempts + 1,
+                    external_ref=external_ref,
+                    last_error=error,
+                )
             )

@@ -47,7 +47,11 @@ def cell(value: Any, limit: int = MAX_CELL) -> str:
 
 def block(value: Any, lang: str = "", limit: int = MAX_BLOCK) -> str:
     """A fenced code block longer than any backtick run inside, so the content cannot close it."""
-    text = value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode()
+    text = (
+        value
+        if isinstance(value, str)
+        else orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode()
+    )
     text = _bounded(visible(text), limit)
     fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
     return f"{fence}{lang}\n{text}\n{fence}"
@@ -84,7 +88,16 @@ def ticket_markdown(alert: Alert, det: Detection | None) -> str:
         if values:
             lines.append(f"| {cell(col)} | {cell(', '.join(values[:10]))} |")
     if h:
-        lines += ["", "### What this detects", "", h.description.strip(), "", "### Runbook", "", h.runbook.strip()]
+        lines += [
+            "",
+            "### What this detects",
+            "",
+            h.description.strip(),
+            "",
+            "### Runbook",
+            "",
+            h.runbook.strip(),
+        ]
         lines += ["", "### Known false positives", "", *[f"- {fp}" for fp in h.false_positives]]
     lines += [
         "",
@@ -97,6 +110,8 @@ def ticket_markdown(alert: Alert, det: Detection | None) -> str:
     if det:
         from datetime import datetime
 
-        sql = render_sql(det.body, datetime.fromisoformat(alert.bucket_start), datetime.fromisoformat(alert.bucket_end))
+        sql = render_sql(
+            det.body, datetime.fromisoformat(alert.bucket_start), datetime.fromisoformat(alert.bucket_end)
+        )
         lines += ["", "### Reproduce in Athena", "", block(sql, "sql")]
     return "\n".join(lines) + "\n"

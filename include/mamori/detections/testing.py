@@ -57,7 +57,8 @@ def evaluate_case(det: Detection, path: Path) -> tuple[int, int]:
     doc = orjson.loads(data)
     first = (doc.get("Records") or [{}])[0] if isinstance(doc, dict) else {}
     raw = RawKey(
-        key=str(path), kind="events",
+        key=str(path),
+        kind="events",
         account=str(first.get("recipientAccountId") or DEFAULT_ACCOUNT),
         region=str(first.get("awsRegion") or DEFAULT_REGION),
     )
@@ -71,8 +72,9 @@ def evaluate_case(det: Detection, path: Path) -> tuple[int, int]:
     times = [r["event_time"] for r in rows]
     start = min(times).replace(minute=0, second=0, microsecond=0)
     end = max(times).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    engine = DuckDBEngine(load_settings({"MAMORI_HOME": "/nonexistent-mamori-case-home"}), threads=1,
-                          create_views=False)
+    engine = DuckDBEngine(
+        load_settings({"MAMORI_HOME": "/nonexistent-mamori-case-home"}), threads=1, create_views=False
+    )
     try:
         engine.register_table(src.table, pa.Table.from_pylist(rows, schema=schema))
         hits = run_detection(det, engine, start.astimezone(UTC), end.astimezone(UTC))
@@ -98,4 +100,3 @@ def run_catalog_cases(sql_dir: Path, cases_dir: Path, only: str | None = None) -
 
 def summarize(results: list[CaseResult]) -> Counter[str]:
     return Counter("passed" if r.passed else "failed" for r in results)
-

@@ -46,8 +46,10 @@ class AthenaEngine:
                 log.info("athena query %s scanned %s bytes", getattr(cur, "query_id", "?"), scanned)
         finally:
             cur.close()
-        return pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows]) if rows else pa.table(
-            {n: pa.array([], pa.string()) for n in names}
+        return (
+            pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows])
+            if rows
+            else pa.table({n: pa.array([], pa.string()) for n in names})
         )
 
     def close(self) -> None:

@@ -39,14 +39,20 @@ CLI_UA = "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.ubuntu.22 prompt/off
 BOTO_UA = "Boto3/1.34.40 md/Botocore#1.34.40 ua/2.0 os/linux#6.1 lang/python#3.11.8 Botocore/1.34.40"
 TF_UA = "APN/1.0 HashiCorp/1.0 Terraform/1.7.4"
 LAMBDA_UA = BOTO_UA + " exec-env/AWS_Lambda_python3.11"
-BROWSER_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/122.0.0.0 Safari/537.36")
+BROWSER_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/122.0.0.0 Safari/537.36"
+)
 USERS = ("alice", "admin-bob", "carol", "dave", "erin")
 SSO_ROLE = "AWSReservedSSO_ReadOnlyAccess_9d1e4b7a3c2f6e05"
 ROLES: dict[str, str] = {  # role name -> IAM path, so ARNs look like the real ones
-    "platform-automation": "/", "security-audit": "/", "ci-deploy": "/",
-    "inventory-collector": "/service-role/", SSO_ROLE: "/aws-reserved/sso.amazonaws.com/",
-    "AWSServiceRoleForAutoScaling": "/aws-service-role/autoscaling.amazonaws.com/"}
+    "platform-automation": "/",
+    "security-audit": "/",
+    "ci-deploy": "/",
+    "inventory-collector": "/service-role/",
+    SSO_ROLE: "/aws-reserved/sso.amazonaws.com/",
+    "AWSServiceRoleForAutoScaling": "/aws-service-role/autoscaling.amazonaws.com/",
+}
 _FILE = timedelta(minutes=5)
 _KEBAB = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _ALNUM = string.ascii_letters + string.digits
@@ -54,14 +60,25 @@ _UPPER = string.ascii_uppercase + string.digits
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _LOGIN_TO = "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true"
 _EC2_READS: dict[str, Record] = {  # routine Describe* calls, with the empty sets the EC2 API logs
-    f"Describe{n}": {f"{k}Set": {}, "filterSet": {}} for n, k in (
-        ("Instances", "instances"), ("Vpcs", "vpc"), ("SecurityGroups", "securityGroup"),
-        ("Subnets", "subnet"), ("Volumes", "volume"), ("NetworkInterfaces", "networkInterfaceId"),
-        ("InstanceStatus", "instances"))}
+    f"Describe{n}": {f"{k}Set": {}, "filterSet": {}}
+    for n, k in (
+        ("Instances", "instances"),
+        ("Vpcs", "vpc"),
+        ("SecurityGroups", "securityGroup"),
+        ("Subnets", "subnet"),
+        ("Volumes", "volume"),
+        ("NetworkInterfaces", "networkInterfaceId"),
+        ("InstanceStatus", "instances"),
+    )
+}
 _EC2_READS["DescribeFlowLogs"] = {"DescribeFlowLogsRequest": {"MaxResults": 1000}}
 _EC2_READ_NAMES = tuple(_EC2_READS)
-_S3_SUBRESOURCE = {"GetBucketAcl": "acl", "GetBucketPolicyStatus": "policyStatus",
-                   "GetBucketLocation": "location", "GetBucketEncryption": "encryption"}
+_S3_SUBRESOURCE = {
+    "GetBucketAcl": "acl",
+    "GetBucketPolicyStatus": "policyStatus",
+    "GetBucketLocation": "location",
+    "GetBucketEncryption": "encryption",
+}
 _BUCKETS = ("app-artifacts", "datalake-raw", "backups")
 _ALWAYS = ("requestParameters", "responseElements")  # AWS writes these as null rather than omitting them
 _GLOBAL_HOSTS = {"iam": "iam.amazonaws.com", "signin": "signin.aws.amazon.com"}
@@ -96,8 +113,9 @@ def _human(t: datetime) -> str:
 class _Gen:
     """Holds the rng and the stable per-account identities, so principal/key ids repeat across events."""
 
-    def __init__(self, rng: random.Random, start: datetime, hours: int, accounts: Sequence[str],
-                 regions: Sequence[str]) -> None:
+    def __init__(
+        self, rng: random.Random, start: datetime, hours: int, accounts: Sequence[str], regions: Sequence[str]
+    ) -> None:
         self.rng, self.start, self.hours = rng, start, hours
         self.accounts, self.regions = list(accounts), list(regions)
         # IAM and sign-in are global services whose events land in us-east-1 files.
@@ -130,11 +148,20 @@ class _Gen:
 
     def user(self, acct: str, name: str, key: str = "", console_since: datetime | None = None) -> Record:
         arn = f"arn:aws:iam::{acct}:user/{name}"
-        ui: Record = {"type": "IAMUser", "principalId": self.ids[acct, name], "arn": arn, "accountId": acct,
-                      "accessKeyId": key, "userName": name}
+        ui: Record = {
+            "type": "IAMUser",
+            "principalId": self.ids[acct, name],
+            "arn": arn,
+            "accountId": acct,
+            "accessKeyId": key,
+            "userName": name,
+        }
         if console_since is not None:
-            ui["sessionContext"] = {"sessionIssuer": {}, "webIdFederationData": {}, "attributes": {
-                "creationDate": _ts(console_since), "mfaAuthenticated": "false"}}
+            ui["sessionContext"] = {
+                "sessionIssuer": {},
+                "webIdFederationData": {},
+                "attributes": {"creationDate": _ts(console_since), "mfaAuthenticated": "false"},
+            }
         return ui
 
     def role(self, acct: str, role: str, session: str, t: datetime, invoked_by: str | None = None) -> Record:
@@ -143,12 +170,19 @@ class _Gen:
         hour = t.replace(minute=0, second=0)
         key = hashlib.blake2b(f"{acct}{role}{session}{hour}".encode(), digest_size=8).hexdigest().upper()
         ui: Record = {
-            "type": "AssumedRole", "principalId": f"{rid}:{session}",
-            "arn": f"arn:aws:sts::{acct}:assumed-role/{role}/{session}", "accountId": acct,
+            "type": "AssumedRole",
+            "principalId": f"{rid}:{session}",
+            "arn": f"arn:aws:sts::{acct}:assumed-role/{role}/{session}",
+            "accountId": acct,
             "accessKeyId": "ASIA" + key,
             "sessionContext": {
-                "sessionIssuer": {"type": "Role", "principalId": rid, "accountId": acct, "userName": role,
-                                  "arn": f"arn:aws:iam::{acct}:role{ROLES[role]}{role}"},
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": rid,
+                    "accountId": acct,
+                    "userName": role,
+                    "arn": f"arn:aws:iam::{acct}:role{ROLES[role]}{role}",
+                },
                 "webIdFederationData": {},
                 "attributes": {"creationDate": _ts(hour), "mfaAuthenticated": "false"},
             },
@@ -176,53 +210,118 @@ class _Gen:
         ui = self.user(acct, person, self.ids[acct, "key:" + person])
         return ui, self.office_ip(), CLI_UA, False
 
-    def rec(self, t: datetime, acct: str, region: str, source: str, name: str, ui: Record, ip: str, ua: str,
-            *, params: Record | None = None, resp: Record | None = None, read_only: bool = True,
-            error: tuple[str | None, str] | None = None, extra: Record | None = None,
-            resources: list[Record] | None = None, event_type: str = "AwsApiCall", console: bool = False,
-            data: bool = False, service_details: Record | None = None) -> Record:
+    def rec(
+        self,
+        t: datetime,
+        acct: str,
+        region: str,
+        source: str,
+        name: str,
+        ui: Record,
+        ip: str,
+        ua: str,
+        *,
+        params: Record | None = None,
+        resp: Record | None = None,
+        read_only: bool = True,
+        error: tuple[str | None, str] | None = None,
+        extra: Record | None = None,
+        resources: list[Record] | None = None,
+        event_type: str = "AwsApiCall",
+        console: bool = False,
+        data: bool = False,
+        service_details: Record | None = None,
+    ) -> Record:
         """One record in CloudTrail's field order; optional fields appear only when AWS would write them."""
         svc, api = source.split(".")[0], event_type == "AwsApiCall"
         if ua == CLI_UA:  # the CLI names its command in the UA: `command/ec2.describe-instances`
             ua += f"{svc}.{_KEBAB.sub('-', name).lower()}"
         tls = None  # service-invoked calls carry a DNS name or 'AWS Internal' and no TLS details
         if ip[0].isdigit() and event_type != "AwsServiceEvent":
-            tls = {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
-                   "clientProvidedHostHeader": _GLOBAL_HOSTS.get(svc, f"{svc}.{region}.amazonaws.com")}
+            tls = {
+                "tlsVersion": "TLSv1.3",
+                "cipherSuite": "TLS_AES_128_GCM_SHA256",
+                "clientProvidedHostHeader": _GLOBAL_HOSTS.get(svc, f"{svc}.{region}.amazonaws.com"),
+            }
         r: Record = {
-            "eventVersion": "1.09" if api else "1.08", "userIdentity": ui, "eventTime": _ts(t),
-            "eventSource": source, "eventName": name, "awsRegion": region, "sourceIPAddress": ip,
-            "userAgent": ua, "errorCode": error and error[0], "errorMessage": error and error[1],
-            "requestParameters": params, "responseElements": resp, "additionalEventData": extra,
-            "requestID": self.uuid() if api else None, "eventID": self.uuid(), "readOnly": read_only,
-            "resources": resources, "eventType": event_type, "managementEvent": not data,
-            "recipientAccountId": acct, "serviceEventDetails": service_details,
-            "eventCategory": "Data" if data else "Management", "tlsDetails": tls,
+            "eventVersion": "1.09" if api else "1.08",
+            "userIdentity": ui,
+            "eventTime": _ts(t),
+            "eventSource": source,
+            "eventName": name,
+            "awsRegion": region,
+            "sourceIPAddress": ip,
+            "userAgent": ua,
+            "errorCode": error and error[0],
+            "errorMessage": error and error[1],
+            "requestParameters": params,
+            "responseElements": resp,
+            "additionalEventData": extra,
+            "requestID": self.uuid() if api else None,
+            "eventID": self.uuid(),
+            "readOnly": read_only,
+            "resources": resources,
+            "eventType": event_type,
+            "managementEvent": not data,
+            "recipientAccountId": acct,
+            "serviceEventDetails": service_details,
+            "eventCategory": "Data" if data else "Management",
+            "tlsDetails": tls,
             "sessionCredentialFromConsole": "true" if console else None,
         }
         return {k: v for k, v in r.items() if v is not None or k in _ALWAYS}
 
     def login(self, t: datetime, acct: str, ui: Record, ip: str, ok: bool, mfa: bool) -> Record:
-        return self.rec(t, acct, self.gregion, "signin.amazonaws.com", "ConsoleLogin", ui, ip, BROWSER_UA,
-                        resp={"ConsoleLogin": "Success" if ok else "Failure"}, read_only=False,
-                        error=None if ok else (None, "Failed authentication"), event_type="AwsConsoleSignIn",
-                        extra={"LoginTo": _LOGIN_TO, "MobileVersion": "No", "MFAUsed": ("No", "Yes")[mfa]})
+        return self.rec(
+            t,
+            acct,
+            self.gregion,
+            "signin.amazonaws.com",
+            "ConsoleLogin",
+            ui,
+            ip,
+            BROWSER_UA,
+            resp={"ConsoleLogin": "Success" if ok else "Failure"},
+            read_only=False,
+            error=None if ok else (None, "Failed authentication"),
+            event_type="AwsConsoleSignIn",
+            extra={"LoginTo": _LOGIN_TO, "MobileVersion": "No", "MFAUsed": ("No", "Yes")[mfa]},
+        )
 
     def t_read(self, acct: str, region: str, t: datetime, source: str, names: Sequence[str]) -> Record:
         """The bulk of any trail: automation and people listing things, mostly with no parameters."""
         name = self.rng.choice(names)
         ui, ip, ua, console = self.actor(acct, t)
-        return self.rec(t, acct, region, source, name, ui, ip, ua, params=_EC2_READS.get(name),
-                        console=console)
+        return self.rec(
+            t, acct, region, source, name, ui, ip, ua, params=_EC2_READS.get(name), console=console
+        )
 
     def t_s3_read(self, acct: str, region: str, t: datetime) -> Record:
         name = self.rng.choice(("ListBuckets", *_S3_SUBRESOURCE))
         ui, ip, ua, console = self.actor(acct, t)
         bucket = f"{self.rng.choice(_BUCKETS)}-{acct}"
-        params = {"Host": "s3.amazonaws.com"} if name == "ListBuckets" else {
-            "bucketName": bucket, "Host": f"{bucket}.s3.{region}.amazonaws.com", _S3_SUBRESOURCE[name]: ""}
-        return self.rec(t, acct, region, "s3.amazonaws.com", name, ui, ip, ua, params=params, console=console,
-                        extra={"SignatureVersion": "SigV4", "AuthenticationMethod": "AuthHeader"})
+        params = (
+            {"Host": "s3.amazonaws.com"}
+            if name == "ListBuckets"
+            else {
+                "bucketName": bucket,
+                "Host": f"{bucket}.s3.{region}.amazonaws.com",
+                _S3_SUBRESOURCE[name]: "",
+            }
+        )
+        return self.rec(
+            t,
+            acct,
+            region,
+            "s3.amazonaws.com",
+            name,
+            ui,
+            ip,
+            ua,
+            params=params,
+            console=console,
+            extra={"SignatureVersion": "SigV4", "AuthenticationMethod": "AuthHeader"},
+        )
 
     def t_s3_object(self, acct: str, region: str, t: datetime) -> Record:
         put = self.rng.random() < 0.3
@@ -235,22 +334,42 @@ class _Gen:
             ui, ip, ua, _ = self.actor(acct, t)
         size = self.rng.randrange(1_000, 50_000_000)
         return self.rec(
-            t, acct, region, "s3.amazonaws.com", "PutObject" if put else "GetObject", ui, ip, ua,
+            t,
+            acct,
+            region,
+            "s3.amazonaws.com",
+            "PutObject" if put else "GetObject",
+            ui,
+            ip,
+            ua,
             params={"bucketName": bucket, "Host": f"{bucket}.s3.{region}.amazonaws.com", "key": key},
-            read_only=not put, data=True,
-            extra={"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
-                   "bytesTransferredIn": size if put else 0, "bytesTransferredOut": 0 if put else size,
-                   "AuthenticationMethod": "AuthHeader", "x-amz-id-2": self.tok(56, _ALNUM)},
-            resources=[{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
-                       {"accountId": acct, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}])
+            read_only=not put,
+            data=True,
+            extra={
+                "SignatureVersion": "SigV4",
+                "CipherSuite": "TLS_AES_128_GCM_SHA256",
+                "bytesTransferredIn": size if put else 0,
+                "bytesTransferredOut": 0 if put else size,
+                "AuthenticationMethod": "AuthHeader",
+                "x-amz-id-2": self.tok(56, _ALNUM),
+            },
+            resources=[
+                {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
+                {"accountId": acct, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
+            ],
+        )
 
     def t_assume_role(self, acct: str, region: str, t: datetime) -> Record:
         expires = _human(t + timedelta(hours=1))
         if self.rng.random() < 0.25:  # CI runners federate through GitHub OIDC
             sub = "repo:example-org/platform:ref:refs/heads/main"
             idp = f"arn:aws:iam::{acct}:oidc-provider/token.actions.githubusercontent.com"
-            ui: Record = {"type": "WebIdentityUser", "principalId": f"{idp}:sts.amazonaws.com:{sub}",
-                          "userName": sub, "identityProvider": idp}
+            ui: Record = {
+                "type": "WebIdentityUser",
+                "principalId": f"{idp}:sts.amazonaws.com:{sub}",
+                "userName": sub,
+                "identityProvider": idp,
+            }
             role, session, name = "ci-deploy", "GitHubActions", "AssumeRoleWithWebIdentity"
             ip, ua = self.ci_ip(), "configure-aws-credentials-for-github-actions"
         else:
@@ -260,12 +379,24 @@ class _Gen:
             session = self.rng.choice(("inventory-collector", "i-" + self.hex(17)))
         role_arn = f"arn:aws:iam::{acct}:role{ROLES[role]}{role}"
         return self.rec(
-            t, acct, region, "sts.amazonaws.com", name, ui, ip, ua,
+            t,
+            acct,
+            region,
+            "sts.amazonaws.com",
+            name,
+            ui,
+            ip,
+            ua,
             params={"roleArn": role_arn, "roleSessionName": session},
-            resp={"credentials": {"accessKeyId": "ASIA" + self.tok(16), "expiration": expires},
-                  "assumedRoleUser": {"assumedRoleId": f"{self.ids[acct, role]}:{session}",
-                                      "arn": f"arn:aws:sts::{acct}:assumed-role/{role}/{session}"}},
-            resources=[{"accountId": acct, "type": "AWS::IAM::Role", "ARN": role_arn}])
+            resp={
+                "credentials": {"accessKeyId": "ASIA" + self.tok(16), "expiration": expires},
+                "assumedRoleUser": {
+                    "assumedRoleId": f"{self.ids[acct, role]}:{session}",
+                    "arn": f"arn:aws:sts::{acct}:assumed-role/{role}/{session}",
+                },
+            },
+            resources=[{"accountId": acct, "type": "AWS::IAM::Role", "ARN": role_arn}],
+        )
 
     def t_autoscaling(self, acct: str, region: str, t: datetime) -> Record:
         """Scale-out/in by the service-linked role; terminations pick instances this run launched."""
@@ -273,23 +404,71 @@ class _Gen:
         ui = self.role(acct, "AWSServiceRoleForAutoScaling", "AutoScaling", t, svc)
         if pool and self.rng.random() < 0.5:
             iid = pool.pop(self.rng.randrange(len(pool)))
-            gone = {"requestId": self.uuid(), "instancesSet": {"items": [{"instanceId": iid, "currentState": {
-                "code": 32, "name": "shutting-down"}, "previousState": {"code": 16, "name": "running"}}]}}
+            gone = {
+                "requestId": self.uuid(),
+                "instancesSet": {
+                    "items": [
+                        {
+                            "instanceId": iid,
+                            "currentState": {"code": 32, "name": "shutting-down"},
+                            "previousState": {"code": 16, "name": "running"},
+                        }
+                    ]
+                },
+            }
             iids = {"instancesSet": {"items": [{"instanceId": iid}]}}
-            return self.rec(t, acct, region, "ec2.amazonaws.com", "TerminateInstances", ui, svc, svc,
-                            params=iids, resp=gone, read_only=False)
+            return self.rec(
+                t,
+                acct,
+                region,
+                "ec2.amazonaws.com",
+                "TerminateInstances",
+                ui,
+                svc,
+                svc,
+                params=iids,
+                resp=gone,
+                read_only=False,
+            )
         iid = "i-" + self.hex(17)
         pool.append(iid)
-        params = {"instancesSet": {"items": [{"minCount": 1, "maxCount": 1}]}, "instanceType": "m6i.large",
-                  "launchTemplate": {"launchTemplateId": "lt-0a1b2c3d4e5f67890", "version": "7"},
-                  "subnetId": "subnet-" + self.hex(17), "clientToken": self.uuid()}
-        resp = {"requestId": self.uuid(), "reservationId": "r-" + self.hex(17), "ownerId": acct,
-                "requesterId": "940372691376", "instancesSet": {"items": [
-                    {"instanceId": iid, "imageId": "ami-0c7217cdde317cfec", "instanceType": "m6i.large",
-                     "instanceState": {"code": 0, "name": "pending"},
-                     "vpcId": self.ids[acct, "vpc:" + region]}]}}
-        return self.rec(t, acct, region, "ec2.amazonaws.com", "RunInstances", ui, svc, svc, params=params,
-                        resp=resp, read_only=False)
+        params = {
+            "instancesSet": {"items": [{"minCount": 1, "maxCount": 1}]},
+            "instanceType": "m6i.large",
+            "launchTemplate": {"launchTemplateId": "lt-0a1b2c3d4e5f67890", "version": "7"},
+            "subnetId": "subnet-" + self.hex(17),
+            "clientToken": self.uuid(),
+        }
+        resp = {
+            "requestId": self.uuid(),
+            "reservationId": "r-" + self.hex(17),
+            "ownerId": acct,
+            "requesterId": "940372691376",
+            "instancesSet": {
+                "items": [
+                    {
+                        "instanceId": iid,
+                        "imageId": "ami-0c7217cdde317cfec",
+                        "instanceType": "m6i.large",
+                        "instanceState": {"code": 0, "name": "pending"},
+                        "vpcId": self.ids[acct, "vpc:" + region],
+                    }
+                ]
+            },
+        }
+        return self.rec(
+            t,
+            acct,
+            region,
+            "ec2.amazonaws.com",
+            "RunInstances",
+            ui,
+            svc,
+            svc,
+            params=params,
+            resp=resp,
+            read_only=False,
+        )
 
     def t_kms_decrypt(self, acct: str, region: str, t: datetime) -> Record:
         svc = self.rng.choice(("s3.amazonaws.com", "secretsmanager.amazonaws.com", "AWS Internal"))
@@ -300,19 +479,33 @@ class _Gen:
         else:
             ui = {"type": "AWSService", "invokedBy": svc}
             ctx = {"SecretARN": f"arn:aws:secretsmanager:{region}:{acct}:secret:app/db-AbCdEf"}
-        return self.rec(t, acct, region, "kms.amazonaws.com", "Decrypt", ui, svc, svc,
-                        params={"encryptionContext": ctx, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
-                        resources=[{"accountId": acct, "type": "AWS::KMS::Key", "ARN": key_arn}])
+        return self.rec(
+            t,
+            acct,
+            region,
+            "kms.amazonaws.com",
+            "Decrypt",
+            ui,
+            svc,
+            svc,
+            params={"encryptionContext": ctx, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+            resources=[{"accountId": acct, "type": "AWS::KMS::Key", "ARN": key_arn}],
+        )
 
     def t_denied(self, acct: str, region: str, t: datetime) -> Record:
         ui, ip, ua, console = self.actor(acct, t)
-        src, name, code = self.rng.choice((
-            ("ec2.amazonaws.com", "DescribeSnapshots", "Client.UnauthorizedOperation"),
-            ("s3.amazonaws.com", "GetBucketPolicy", "AccessDenied"),
-            ("kms.amazonaws.com", "DescribeKey", "AccessDeniedException"),
-            ("secretsmanager.amazonaws.com", "GetSecretValue", "AccessDeniedException")))
-        msg = (f"User: {ui.get('arn')} is not authorized to perform: {src.split('.')[0]}:{name} "
-               "because no identity-based policy allows the action")
+        src, name, code = self.rng.choice(
+            (
+                ("ec2.amazonaws.com", "DescribeSnapshots", "Client.UnauthorizedOperation"),
+                ("s3.amazonaws.com", "GetBucketPolicy", "AccessDenied"),
+                ("kms.amazonaws.com", "DescribeKey", "AccessDeniedException"),
+                ("secretsmanager.amazonaws.com", "GetSecretValue", "AccessDeniedException"),
+            )
+        )
+        msg = (
+            f"User: {ui.get('arn')} is not authorized to perform: {src.split('.')[0]}:{name} "
+            "because no identity-based policy allows the action"
+        )
         return self.rec(t, acct, region, src, name, ui, ip, ua, error=(code, msg), console=console)
 
     def t_login(self, acct: str, region: str, t: datetime) -> Record:
@@ -336,62 +529,150 @@ class _Gen:
         name = self.rng.choice(("carol", "dave"))
         ui = self.user(acct, name, self.ids[acct, "key:" + name])
         params = {"userName": name} if self.rng.random() < 0.5 else None
-        resp = {"accessKey": {"accessKeyId": "AKIA" + self.tok(16), "status": "Active", "userName": name,
-                              "createDate": _human(t)}}
-        return self.rec(t, acct, region, "iam.amazonaws.com", "CreateAccessKey", ui, self.office_ip(),
-                        CLI_UA, params=params, resp=resp, read_only=False)
+        resp = {
+            "accessKey": {
+                "accessKeyId": "AKIA" + self.tok(16),
+                "status": "Active",
+                "userName": name,
+                "createDate": _human(t),
+            }
+        }
+        return self.rec(
+            t,
+            acct,
+            region,
+            "iam.amazonaws.com",
+            "CreateAccessKey",
+            ui,
+            self.office_ip(),
+            CLI_UA,
+            params=params,
+            resp=resp,
+            read_only=False,
+        )
 
     def t_sg_private(self, acct: str, region: str, t: datetime) -> Record:
         ui = self.role(acct, "ci-deploy", "GitHubActions", t)
         port, cidr = self.rng.choice((443, 5432, 6379)), self.rng.choice(("10.0.0.0/8", "172.16.0.0/12"))
-        return self.rec(t, acct, region, "ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", ui,
-                        self.ci_ip(), TF_UA, params=_sg_params("sg-" + self.hex(17), port, cidr),
-                        resp={"requestId": self.uuid(), "_return": True}, read_only=False)
+        return self.rec(
+            t,
+            acct,
+            region,
+            "ec2.amazonaws.com",
+            "AuthorizeSecurityGroupIngress",
+            ui,
+            self.ci_ip(),
+            TF_UA,
+            params=_sg_params("sg-" + self.hex(17), port, cidr),
+            resp={"requestId": self.uuid(), "_return": True},
+            read_only=False,
+        )
 
     def t_guardduty(self, acct: str, region: str, t: datetime) -> Record:
         det = self.ids[acct, "detector:" + region]
         if self.rng.random() < 0.8:
             ui, ip, ua, _ = self.actor(acct, t)
-            return self.rec(t, acct, region, "guardduty.amazonaws.com", "GetDetector", ui, ip, ua,
-                            params={"detectorId": det})
+            return self.rec(
+                t,
+                acct,
+                region,
+                "guardduty.amazonaws.com",
+                "GetDetector",
+                ui,
+                ip,
+                ua,
+                params={"detectorId": det},
+            )
         ui = self.role(acct, "ci-deploy", "GitHubActions", t)
-        return self.rec(t, acct, region, "guardduty.amazonaws.com", "UpdateDetector", ui, self.ci_ip(), TF_UA,
-                        read_only=False, params={"detectorId": det, "enable": True,
-                                                 "findingPublishingFrequency": "FIFTEEN_MINUTES"})
+        return self.rec(
+            t,
+            acct,
+            region,
+            "guardduty.amazonaws.com",
+            "UpdateDetector",
+            ui,
+            self.ci_ip(),
+            TF_UA,
+            read_only=False,
+            params={"detectorId": det, "enable": True, "findingPublishingFrequency": "FIFTEEN_MINUTES"},
+        )
 
     def t_trail_read(self, acct: str, region: str, t: datetime) -> Record:
         name = self.rng.choice(("DescribeTrails", "GetTrailStatus", "LookupEvents", "GetEventSelectors"))
         arn = f"arn:aws:cloudtrail:{self.regions[0]}:{acct}:trail/{TRAIL_NAME}"
         params: Record = {
             "DescribeTrails": {"trailNameList": [], "includeShadowTrails": True},
-            "LookupEvents": {"maxResults": 50, "lookupAttributes": [
-                {"attributeKey": "EventName", "attributeValue": "ConsoleLogin"}]},
+            "LookupEvents": {
+                "maxResults": 50,
+                "lookupAttributes": [{"attributeKey": "EventName", "attributeValue": "ConsoleLogin"}],
+            },
         }.get(name, {"trailName" if name == "GetEventSelectors" else "name": arn})
         ui, ip, ua, console = self.actor(acct, t)
-        return self.rec(t, acct, region, "cloudtrail.amazonaws.com", name, ui, ip, ua, params=params,
-                        console=console)
+        return self.rec(
+            t, acct, region, "cloudtrail.amazonaws.com", name, ui, ip, ua, params=params, console=console
+        )
 
     def t_create_flow_logs(self, acct: str, region: str, t: datetime) -> Record:
         vpc = self.ids[acct, "vpc:" + region]
-        req = {"ResourceId": {"tag": 1, "content": vpc}, "ResourceType": "VPC", "TrafficType": "ALL",
-               "LogDestinationType": "s3", "LogDestination": f"arn:aws:s3:::vpc-flow-logs-{acct}"}
-        return self.rec(t, acct, region, "ec2.amazonaws.com", "CreateFlowLogs",
-                        self.role(acct, "ci-deploy", "GitHubActions", t), self.ci_ip(), TF_UA,
-                        params={"CreateFlowLogsRequest": req},
-                        resp={"CreateFlowLogsResponse": {"flowLogIdSet": {"item": "fl-" + self.hex(17)},
-                                                         "requestId": self.uuid()}}, read_only=False)
+        req = {
+            "ResourceId": {"tag": 1, "content": vpc},
+            "ResourceType": "VPC",
+            "TrafficType": "ALL",
+            "LogDestinationType": "s3",
+            "LogDestination": f"arn:aws:s3:::vpc-flow-logs-{acct}",
+        }
+        return self.rec(
+            t,
+            acct,
+            region,
+            "ec2.amazonaws.com",
+            "CreateFlowLogs",
+            self.role(acct, "ci-deploy", "GitHubActions", t),
+            self.ci_ip(),
+            TF_UA,
+            params={"CreateFlowLogsRequest": req},
+            resp={
+                "CreateFlowLogsResponse": {
+                    "flowLogIdSet": {"item": "fl-" + self.hex(17)},
+                    "requestId": self.uuid(),
+                }
+            },
+            read_only=False,
+        )
 
     def t_service_event(self, acct: str, region: str, t: datetime) -> Record:
         """Non-API events; Root is the identity of some of them, which is not someone using root."""
         kid, aws, kind = self.ids[acct, "kms:" + region], "AWS Internal", "AwsServiceEvent"
         if region == self.gregion and self.rng.random() < 0.5:
-            return self.rec(t, acct, region, "trustedadvisor.amazonaws.com", "RefreshCheck", _root(acct), aws,
-                            aws, read_only=False, event_type=kind, service_details={"checkId": "Pfx0RwqBli"})
+            return self.rec(
+                t,
+                acct,
+                region,
+                "trustedadvisor.amazonaws.com",
+                "RefreshCheck",
+                _root(acct),
+                aws,
+                aws,
+                read_only=False,
+                event_type=kind,
+                service_details={"checkId": "Pfx0RwqBli"},
+            )
         ui = {"accountId": acct, "invokedBy": aws}
         arn = f"arn:aws:kms:{region}:{acct}:key/{kid}"
-        return self.rec(t, acct, region, "kms.amazonaws.com", "RotateKey", ui, aws, aws, read_only=False,
-                        event_type=kind, service_details={"keyId": kid},
-                        resources=[{"accountId": acct, "type": "AWS::KMS::Key", "ARN": arn}])
+        return self.rec(
+            t,
+            acct,
+            region,
+            "kms.amazonaws.com",
+            "RotateKey",
+            ui,
+            aws,
+            aws,
+            read_only=False,
+            event_type=kind,
+            service_details={"keyId": kid},
+            resources=[{"accountId": acct, "type": "AWS::KMS::Key", "ARN": arn}],
+        )
 
     def catalog(self, global_region: bool) -> tuple[list[_Template], list[float]]:
         """Weighted templates; global-service ones (IAM, sign-in) only where AWS logs them."""
@@ -399,11 +680,19 @@ class _Gen:
             (25, False, partial(self.t_read, source="ec2.amazonaws.com", names=_EC2_READ_NAMES)),
             (6, True, partial(self.t_read, source="iam.amazonaws.com", names=_IAM_READS)),
             (8, False, partial(self.t_read, source="sts.amazonaws.com", names=("GetCallerIdentity",))),
-            (8, False, self.t_s3_read), (20, False, self.t_s3_object), (10, False, self.t_assume_role),
-            (2, False, self.t_autoscaling), (8, False, self.t_kms_decrypt), (3, False, self.t_denied),
-            (0.8, True, self.t_login), (0.12, True, self.t_login_failed),
-            (0.06, True, self.t_own_key), (0.15, False, self.t_sg_private), (0.3, False, self.t_guardduty),
-            (1.5, False, self.t_trail_read), (0.06, False, self.t_create_flow_logs),
+            (8, False, self.t_s3_read),
+            (20, False, self.t_s3_object),
+            (10, False, self.t_assume_role),
+            (2, False, self.t_autoscaling),
+            (8, False, self.t_kms_decrypt),
+            (3, False, self.t_denied),
+            (0.8, True, self.t_login),
+            (0.12, True, self.t_login_failed),
+            (0.06, True, self.t_own_key),
+            (0.15, False, self.t_sg_private),
+            (0.3, False, self.t_guardduty),
+            (1.5, False, self.t_trail_read),
+            (0.06, False, self.t_create_flow_logs),
             (0.05, False, self.t_service_event),
         ]
         rows = [(w, f) for w, g, f in table if global_region or not g]
@@ -414,8 +703,10 @@ class _Gen:
         if self.hours < 6:
             raise ValueError("the attack story needs hours >= 6 to keep its steps ~20+ minutes apart")
         spacing = self.hours * 60 / 9
-        base = [self.start + timedelta(minutes=spacing * (i + 1), seconds=self.rng.randrange(300))
-                for i in range(8)]
+        base = [
+            self.start + timedelta(minutes=spacing * (i + 1), seconds=self.rng.randrange(300))
+            for i in range(8)
+        ]
         a, gr, r0 = self.accounts[0], self.gregion, self.regions[0]
         out: list[tuple[str, str, Record]] = []
         steps: list[AttackStep] = []
@@ -425,60 +716,159 @@ class _Gen:
             out.append((acct, region, rec))
 
         root = {**_root(a), "accessKeyId": ""}
-        step(base[0], a, gr, "cloudtrail_root_activity", f"root console login from {ATTACKER_IP}",
-             self.login(base[0], a, root, ATTACKER_IP, ok=True, mfa=True))
+        step(
+            base[0],
+            a,
+            gr,
+            "cloudtrail_root_activity",
+            f"root console login from {ATTACKER_IP}",
+            self.login(base[0], a, root, ATTACKER_IP, ok=True, mfa=True),
+        )
 
         bucket = base[1].replace(minute=base[1].minute // 15 * 15, second=0)
         fails = sorted(bucket + timedelta(seconds=60 + self.rng.randrange(360)) for _ in range(8))
         tries = [self.login(t, a, self.user(a, "alice"), ATTACKER_IP, ok=False, mfa=False) for t in fails]
-        step(fails[0], a, gr, "cloudtrail_console_login_brute_force",
-             f"8 failed console logins for alice from {ATTACKER_IP} within 6 minutes", tries[0])
+        step(
+            fails[0],
+            a,
+            gr,
+            "cloudtrail_console_login_brute_force",
+            f"8 failed console logins for alice from {ATTACKER_IP} within 6 minutes",
+            tries[0],
+        )
         out += [(a, gr, r) for r in tries[1:]]
         t_in = fails[-1] + timedelta(minutes=2)
-        step(t_in, a, gr, "cloudtrail_console_login_without_mfa",
-             f"alice console login without MFA from {ATTACKER_IP}",
-             self.login(t_in, a, self.user(a, "alice"), ATTACKER_IP, ok=True, mfa=False))
+        step(
+            t_in,
+            a,
+            gr,
+            "cloudtrail_console_login_without_mfa",
+            f"alice console login without MFA from {ATTACKER_IP}",
+            self.login(t_in, a, self.user(a, "alice"), ATTACKER_IP, ok=True, mfa=False),
+        )
         alice = self.user(a, "alice", "ASIA" + self.tok(16), console_since=t_in)
         recons = (("ListUsers", None), ("ListAccessKeys", {"userName": "admin-bob"}))
         for i, (name, recon) in enumerate(recons):
             t = t_in + timedelta(seconds=40 + 50 * i)
-            out.append((a, gr, self.rec(t, a, gr, "iam.amazonaws.com", name, alice, ATTACKER_IP, BROWSER_UA,
-                                        params=recon, console=True)))
+            out.append(
+                (
+                    a,
+                    gr,
+                    self.rec(
+                        t,
+                        a,
+                        gr,
+                        "iam.amazonaws.com",
+                        name,
+                        alice,
+                        ATTACKER_IP,
+                        BROWSER_UA,
+                        params=recon,
+                        console=True,
+                    ),
+                )
+            )
 
         # alice works in the console she just broke into, so her calls carry the browser UA.
         new_key = "AKIA" + self.tok(16)
-        step(base[2], a, gr, "cloudtrail_access_key_created_for_other_user",
-             f"alice created access key {new_key} for admin-bob",
-             self.rec(base[2], a, gr, "iam.amazonaws.com", "CreateAccessKey", alice, ATTACKER_IP, BROWSER_UA,
-                      params={"userName": "admin-bob"}, read_only=False, console=True,
-                      resp={"accessKey": {"accessKeyId": new_key, "status": "Active", "userName": "admin-bob",
-                                          "createDate": _human(base[2])}}))
+        step(
+            base[2],
+            a,
+            gr,
+            "cloudtrail_access_key_created_for_other_user",
+            f"alice created access key {new_key} for admin-bob",
+            self.rec(
+                base[2],
+                a,
+                gr,
+                "iam.amazonaws.com",
+                "CreateAccessKey",
+                alice,
+                ATTACKER_IP,
+                BROWSER_UA,
+                params={"userName": "admin-bob"},
+                read_only=False,
+                console=True,
+                resp={
+                    "accessKey": {
+                        "accessKeyId": new_key,
+                        "status": "Active",
+                        "userName": "admin-bob",
+                        "createDate": _human(base[2]),
+                    }
+                },
+            ),
+        )
         bob = self.user(a, "admin-bob", new_key)
-        for i, (src, name) in enumerate((("sts.amazonaws.com", "GetCallerIdentity"),
-                                         ("cloudtrail.amazonaws.com", "DescribeTrails"))):
+        for i, (src, name) in enumerate(
+            (("sts.amazonaws.com", "GetCallerIdentity"), ("cloudtrail.amazonaws.com", "DescribeTrails"))
+        ):
             t = base[2] + timedelta(minutes=3 + 4 * i)
             out.append((a, r0, self.rec(t, a, r0, src, name, bob, ATTACKER_IP, CLI_UA)))
 
         trail = f"arn:aws:cloudtrail:{r0}:{a}:trail/{TRAIL_NAME}"
         sg = "sg-" + self.hex(17)
         actions: list[tuple[str, str, str, Record, Record | None, str]] = [
-            ("cloudtrail", "StopLogging", "cloudtrail_trail_stopped_or_changed", {"name": trail}, None,
-             f"admin-bob stopped trail {TRAIL_NAME}"),
-            ("guardduty", "DeleteDetector", "cloudtrail_guardduty_disabled",
-             {"detectorId": self.ids[a, "detector:" + r0]}, None, "admin-bob deleted the GuardDuty detector"),
-            ("ec2", "DeleteFlowLogs", "cloudtrail_vpc_flow_logs_deleted",
-             {"DeleteFlowLogsRequest": {"FlowLogId": {"tag": 1, "content": "fl-0123456789abcdef0"}}},
-             {"DeleteFlowLogsResponse": {"xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/",
-                                         "requestId": self.uuid(), "unsuccessful": ""}},
-             "admin-bob deleted VPC flow log fl-0123456789abcdef0"),
-            ("ec2", "AuthorizeSecurityGroupIngress", "cloudtrail_security_group_opened_to_world",
-             _sg_params(sg, 22, "0.0.0.0/0"),
-             _sg_resp(self.uuid(), a, sg, "sgr-" + self.hex(17), "cidrIpv4", "0.0.0.0/0"),
-             f"admin-bob opened {sg} tcp/22 to 0.0.0.0/0"),
+            (
+                "cloudtrail",
+                "StopLogging",
+                "cloudtrail_trail_stopped_or_changed",
+                {"name": trail},
+                None,
+                f"admin-bob stopped trail {TRAIL_NAME}",
+            ),
+            (
+                "guardduty",
+                "DeleteDetector",
+                "cloudtrail_guardduty_disabled",
+                {"detectorId": self.ids[a, "detector:" + r0]},
+                None,
+                "admin-bob deleted the GuardDuty detector",
+            ),
+            (
+                "ec2",
+                "DeleteFlowLogs",
+                "cloudtrail_vpc_flow_logs_deleted",
+                {"DeleteFlowLogsRequest": {"FlowLogId": {"tag": 1, "content": "fl-0123456789abcdef0"}}},
+                {
+                    "DeleteFlowLogsResponse": {
+                        "xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/",
+                        "requestId": self.uuid(),
+                        "unsuccessful": "",
+                    }
+                },
+                "admin-bob deleted VPC flow log fl-0123456789abcdef0",
+            ),
+            (
+                "ec2",
+                "AuthorizeSecurityGroupIngress",
+                "cloudtrail_security_group_opened_to_world",
+                _sg_params(sg, 22, "0.0.0.0/0"),
+                _sg_resp(self.uuid(), a, sg, "sgr-" + self.hex(17), "cidrIpv4", "0.0.0.0/0"),
+                f"admin-bob opened {sg} tcp/22 to 0.0.0.0/0",
+            ),
         ]
         for t, (svc, name, det, params, resp, summary) in zip(base[3:7], actions, strict=True):
-            step(t, a, r0, det, summary, self.rec(t, a, r0, f"{svc}.amazonaws.com", name, bob, ATTACKER_IP,
-                                                  CLI_UA, params=params, resp=resp, read_only=False))
+            step(
+                t,
+                a,
+                r0,
+                det,
+                summary,
+                self.rec(
+                    t,
+                    a,
+                    r0,
+                    f"{svc}.amazonaws.com",
+                    name,
+                    bob,
+                    ATTACKER_IP,
+                    CLI_UA,
+                    params=params,
+                    resp=resp,
+                    read_only=False,
+                ),
+            )
 
         b = self.accounts[1] if len(self.accounts) > 1 else a
         rb = self.regions[1] if len(self.regions) > 1 else r0
@@ -486,11 +876,26 @@ class _Gen:
         world6 = _sg_params(sg2, 22, None)
         world6["ipPermissions"]["items"][0]["ipv6Ranges"] = {"items": [{"cidrIpv6": "::/0"}]}
         ci = self.role(b, "ci-deploy", "GitHubActions", base[7])
-        step(base[7], b, rb, "cloudtrail_security_group_opened_to_world",
-             f"ci-deploy session opened {sg2} tcp/22 to ::/0 from {ATTACKER_IPV6}",
-             self.rec(base[7], b, rb, "ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", ci, ATTACKER_IPV6,
-                      CLI_UA, params=world6, read_only=False,
-                      resp=_sg_resp(self.uuid(), b, sg2, "sgr-" + self.hex(17), "cidrIpv6", "::/0")))
+        step(
+            base[7],
+            b,
+            rb,
+            "cloudtrail_security_group_opened_to_world",
+            f"ci-deploy session opened {sg2} tcp/22 to ::/0 from {ATTACKER_IPV6}",
+            self.rec(
+                base[7],
+                b,
+                rb,
+                "ec2.amazonaws.com",
+                "AuthorizeSecurityGroupIngress",
+                ci,
+                ATTACKER_IPV6,
+                CLI_UA,
+                params=world6,
+                read_only=False,
+                resp=_sg_resp(self.uuid(), b, sg2, "sgr-" + self.hex(17), "cidrIpv6", "::/0"),
+            ),
+        )
         # No background typo-failures for alice in the brute-force hour: the attack's count stays exactly 8.
         self.failed[a, "alice", bucket.replace(minute=0)] = 2
         return steps, out
@@ -498,21 +903,54 @@ class _Gen:
 
 def _sg_params(group: str, port: int, cidr: str | None) -> Record:
     ranges = {"items": [{"cidrIp": cidr}]} if cidr else {}
-    return {"groupId": group, "ipPermissions": {"items": [
-        {"ipProtocol": "tcp", "fromPort": port, "toPort": port, "groups": {}, "ipRanges": ranges,
-         "ipv6Ranges": {}, "prefixListIds": {}}]}}
+    return {
+        "groupId": group,
+        "ipPermissions": {
+            "items": [
+                {
+                    "ipProtocol": "tcp",
+                    "fromPort": port,
+                    "toPort": port,
+                    "groups": {},
+                    "ipRanges": ranges,
+                    "ipv6Ranges": {},
+                    "prefixListIds": {},
+                }
+            ]
+        },
+    }
 
 
 def _sg_resp(request_id: str, acct: str, group: str, rule: str, field: str, cidr: str) -> Record:
-    return {"requestId": request_id, "_return": True, "securityGroupRuleSet": {"items": [
-        {"groupOwnerId": acct, "groupId": group, "securityGroupRuleId": rule, "isEgress": False,
-         "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, field: cidr}]}}
+    return {
+        "requestId": request_id,
+        "_return": True,
+        "securityGroupRuleSet": {
+            "items": [
+                {
+                    "groupOwnerId": acct,
+                    "groupId": group,
+                    "securityGroupRuleId": rule,
+                    "isEgress": False,
+                    "ipProtocol": "tcp",
+                    "fromPort": 22,
+                    "toPort": 22,
+                    field: cidr,
+                }
+            ]
+        },
+    }
 
 
-def generate_cloudtrail(put: Put, start: datetime, hours: int = 24, seed: int = 7,
-                        accounts: Sequence[str] = ("111111111111", "222222222222"),
-                        regions: Sequence[str] = ("us-east-1", "eu-west-1"),
-                        events_per_file: int = 40) -> list[AttackStep]:
+def generate_cloudtrail(
+    put: Put,
+    start: datetime,
+    hours: int = 24,
+    seed: int = 7,
+    accounts: Sequence[str] = ("111111111111", "222222222222"),
+    regions: Sequence[str] = ("us-east-1", "eu-west-1"),
+    events_per_file: int = 40,
+) -> list[AttackStep]:
     """Write `hours` of CloudTrail (events + hourly digests) through `put`; return the attack's ground truth.
 
     Objects are handed to `put` in landing order (landed_at, key), as an S3 notification consumer sees them.
@@ -547,8 +985,10 @@ def generate_cloudtrail(put: Put, start: datetime, hours: int = 24, seed: int = 
                 continue
             recs.sort(key=lambda r: r["eventTime"])
             body = orjson.dumps({"Records": recs})
-            key = (f"AWSLogs/{acct}/CloudTrail/{region}/{t_end:%Y/%m/%d}/"
-                   f"{acct}_CloudTrail_{region}_{t_end:%Y%m%dT%H%MZ}_{g.tok(16, _ALNUM)}.json.gz")
+            key = (
+                f"AWSLogs/{acct}/CloudTrail/{region}/{t_end:%Y/%m/%d}/"
+                f"{acct}_CloudTrail_{region}_{t_end:%Y%m%dT%H%MZ}_{g.tok(16, _ALNUM)}.json.gz"
+            )
             landed = t_end + timedelta(seconds=rng.randint(30, 240))
             objects.append((landed, key, gzip.compress(body, compresslevel=6, mtime=0)))
             sha = hashlib.sha256(body).hexdigest()
@@ -562,8 +1002,9 @@ def generate_cloudtrail(put: Put, start: datetime, hours: int = 24, seed: int = 
     return steps
 
 
-def _digests(g: _Gen, logs: dict[tuple[str, str], list[tuple[datetime, str, str, str, str]]]
-             ) -> list[tuple[datetime, str, bytes]]:
+def _digests(
+    g: _Gen, logs: dict[tuple[str, str], list[tuple[datetime, str, str, str, str]]]
+) -> list[tuple[datetime, str, bytes]]:
     """Hourly digests chained by hash, listing the files that *landed* in their hour, as AWS does. Hashes are
     SHA-256 of uncompressed content (AWS's definition); signatures are random hex: no CloudTrail key here."""
     out: list[tuple[datetime, str, bytes]] = []
@@ -576,20 +1017,36 @@ def _digests(g: _Gen, logs: dict[tuple[str, str], list[tuple[datetime, str, str,
                 lo, hi = g.start + timedelta(hours=h), g.start + timedelta(hours=h + 1)
                 listed = [f for f in files if lo <= f[0] < hi]
                 ts = hi + timedelta(seconds=g.rng.randrange(5, 90))
-                key = (f"AWSLogs/{acct}/CloudTrail-Digest/{region}/{ts:%Y/%m/%d}/{acct}_CloudTrail-Digest_"
-                       f"{region}_{TRAIL_NAME}_{g.regions[0]}_{ts:%Y%m%dT%H%M%SZ}.json.gz")
+                key = (
+                    f"AWSLogs/{acct}/CloudTrail-Digest/{region}/{ts:%Y/%m/%d}/{acct}_CloudTrail-Digest_"
+                    f"{region}_{TRAIL_NAME}_{g.regions[0]}_{ts:%Y%m%dT%H%M%SZ}.json.gz"
+                )
                 doc = {
-                    "awsAccountId": acct, "digestStartTime": _ts(lo), "digestEndTime": _ts(hi),
-                    "digestS3Bucket": TRAIL_BUCKET, "digestS3Object": key,
-                    "digestPublicKeyFingerprint": fingerprint, "digestSignatureAlgorithm": "SHA256withRSA",
+                    "awsAccountId": acct,
+                    "digestStartTime": _ts(lo),
+                    "digestEndTime": _ts(hi),
+                    "digestS3Bucket": TRAIL_BUCKET,
+                    "digestS3Object": key,
+                    "digestPublicKeyFingerprint": fingerprint,
+                    "digestSignatureAlgorithm": "SHA256withRSA",
                     "newestEventTime": max((f[4] for f in listed), default=None),
                     "oldestEventTime": min((f[3] for f in listed), default=None),
-                    "previousDigestS3Bucket": prev[0] and TRAIL_BUCKET, "previousDigestS3Object": prev[0],
-                    "previousDigestHashValue": prev[1], "previousDigestHashAlgorithm": "SHA-256",
+                    "previousDigestS3Bucket": prev[0] and TRAIL_BUCKET,
+                    "previousDigestS3Object": prev[0],
+                    "previousDigestHashValue": prev[1],
+                    "previousDigestHashAlgorithm": "SHA-256",
                     "previousDigestSignature": prev[2],
-                    "logFiles": [{"s3Bucket": TRAIL_BUCKET, "s3Object": f[1], "hashValue": f[2],
-                                  "hashAlgorithm": "SHA-256", "newestEventTime": f[4],
-                                  "oldestEventTime": f[3]} for f in listed],
+                    "logFiles": [
+                        {
+                            "s3Bucket": TRAIL_BUCKET,
+                            "s3Object": f[1],
+                            "hashValue": f[2],
+                            "hashAlgorithm": "SHA-256",
+                            "newestEventTime": f[4],
+                            "oldestEventTime": f[3],
+                        }
+                        for f in listed
+                    ],
                 }
                 body = orjson.dumps(doc)
                 prev = (key, hashlib.sha256(body).hexdigest(), g.hex(512))

@@ -262,7 +262,11 @@ def _conform(v: Any, typ: pa.DataType) -> Any:
             return None
         lv = {k.lower(): x for k, x in v.items()}
         return {
-            typ.field(i).name: (None if lv.get(typ.field(i).name) is None else _conform(lv[typ.field(i).name], typ.field(i).type))
+            typ.field(i).name: (
+                None
+                if lv.get(typ.field(i).name) is None
+                else _conform(lv[typ.field(i).name], typ.field(i).type)
+            )
             for i in range(typ.num_fields)
         }
     if pa.types.is_list(typ):

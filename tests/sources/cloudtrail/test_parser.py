@@ -11,16 +11,28 @@ import json
 from pathlib import Path
 
 import pytest
-
 from mamori.sources.base import RawKey
 from mamori.sources.cloudtrail import SOURCE
 
 SAMPLES = Path(__file__).parent / "samples"
-KEY = "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/01/123456789012_CloudTrail_us-east-1_20261101T1030Z_Ab12Cd34Ef56Gh78.json.gz"
-GOOD = {"eventVersion": "1.08", "eventTime": "2026-11-01T10:00:00Z", "eventSource": "sts.amazonaws.com",
-        "eventName": "GetCallerIdentity", "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.9",
-        "userIdentity": {"type": "IAMUser", "userName": "carol", "arn": "arn:aws:iam::123456789012:user/carol",
-                         "accountId": "123456789012"}}
+KEY = (
+    "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/01/"
+    "123456789012_CloudTrail_us-east-1_20261101T1030Z_Ab12Cd34Ef56Gh78.json.gz"
+)
+GOOD = {
+    "eventVersion": "1.08",
+    "eventTime": "2026-11-01T10:00:00Z",
+    "eventSource": "sts.amazonaws.com",
+    "eventName": "GetCallerIdentity",
+    "awsRegion": "us-east-1",
+    "sourceIPAddress": "203.0.113.9",
+    "userIdentity": {
+        "type": "IAMUser",
+        "userName": "carol",
+        "arn": "arn:aws:iam::123456789012:user/carol",
+        "accountId": "123456789012",
+    },
+}
 
 
 def raw() -> RawKey:
@@ -50,19 +62,26 @@ def test_aws_documentation_records_parse_to_athena_columns():
     start = rows["StartInstances"]
     assert start["useridentity"]["sessioncontext"]["sessionissuer"]["username"] == "RoleToBeAssumed"
     assert start["related_ips"] == ["2001:db8::7"]
-    assert start["resources"][0]["arn"].endswith("i-EXAMPLE56126103cb")  # "ARN" key matched case-insensitively
+    assert start["resources"][0]["arn"].endswith(
+        "i-EXAMPLE56126103cb"
+    )  # "ARN" key matched case-insensitively
     svc = rows["GetBucketAcl"]
     assert svc["sourceipaddress"] == "AWS Internal" and svc["related_ips"] == []  # kept, but not an IP
     assert svc["responseelements"] is None
     parts = {p for p, _ in res.rows}
-    assert {(p.account, p.region, p.dt, p.hour) for p in parts} == {("123456789012", "us-east-1", "2026-11-01", "10")}
+    assert {(p.account, p.region, p.dt, p.hour) for p in parts} == {
+        ("123456789012", "us-east-1", "2026-11-01", "10")
+    }
 
 
 def test_classify_owns_only_cloudtrail_layouts():
     assert SOURCE.classify(KEY).kind == "events"
     org = "AWSLogs/o-abcdefghij/123456789012/CloudTrail/eu-west-1/2026/11/01/x.json.gz"
     assert SOURCE.classify(org).account == "123456789012"
-    digest = "AWSLogs/123456789012/CloudTrail-Digest/us-east-1/2026/11/01/123456789012_CloudTrail-Digest_us-east-1_t_us-east-1_20261101T103000Z.json.gz"
+    digest = (
+        "AWSLogs/123456789012/CloudTrail-Digest/us-east-1/2026/11/01/"
+        "123456789012_CloudTrail-Digest_us-east-1_t_us-east-1_20261101T103000Z.json.gz"
+    )
     assert SOURCE.classify(digest).kind == "digest"
     assert SOURCE.classify("AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/11/01/x.log.gz") is None
     assert SOURCE.classify("AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/01/notes.txt") is None
@@ -73,7 +92,7 @@ def test_classify_owns_only_cloudtrail_layouts():
     [
         (gzip.compress(json.dumps({"Records": [GOOD] * 50}).encode())[:-30], "unreadable gzip"),
         (gzip.compress(b"this is not json {"), "not JSON"),
-        (gzip.compress(b"\xff\xfe{\"Records\": []}"), "not JSON"),  # invalid UTF-8
+        (gzip.compress(b'\xff\xfe{"Records": []}'), "not JSON"),  # invalid UTF-8
         (gzip.compress(b"[1, 2, 3]"), "not a JSON object"),
         (gzip.compress(b'{"Records": {"a": 1}}'), "Records is not a list"),
     ],
@@ -114,8 +133,10 @@ def test_bad_records_are_quarantined_with_reasons_and_the_rest_converts():
 
 
 def test_lower_case_keys_are_read_like_athenas_serde():
-    lowered = {k.lower(): (({kk.lower(): vv for kk, vv in v.items()}) if isinstance(v, dict) else v)
-               for k, v in GOOD.items()}
+    lowered = {
+        k.lower(): (({kk.lower(): vv for kk, vv in v.items()}) if isinstance(v, dict) else v)
+        for k, v in GOOD.items()
+    }
     res = parse({"records": [lowered]})
     assert not res.quarantined
     row = res.rows[0][1]
@@ -123,11 +144,18 @@ def test_lower_case_keys_are_read_like_athenas_serde():
 
 
 def test_type_unstable_fields_become_json_text_and_scalars_text():
-    rec = GOOD | {"requestParameters": {"policy": {"Statement": [{"Principal": {"Service": ["a", "b"]}}]}},
-                  "readOnly": True, "resources": {"ARN": "arn:single"}, "userIdentity": "not-a-struct"}
+    rec = GOOD | {
+        "requestParameters": {"policy": {"Statement": [{"Principal": {"Service": ["a", "b"]}}]}},
+        "readOnly": True,
+        "resources": {"ARN": "arn:single"},
+        "userIdentity": "not-a-struct",
+    }
     res = parse({"Records": [rec]})
     row = res.rows[0][1]
-    assert json.loads(row["requestparameters"])["policy"]["Statement"][0]["Principal"]["Service"] == ["a", "b"]
+    assert json.loads(row["requestparameters"])["policy"]["Statement"][0]["Principal"]["Service"] == [
+        "a",
+        "b",
+    ]
     assert row["readonly"] == "true"
     assert row["resources"] == [{"arn": "arn:single", "accountid": None, "type": None}]
     assert row["useridentity"] is None

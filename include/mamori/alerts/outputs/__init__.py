@@ -23,7 +23,15 @@ class Output(Protocol):
         ...
 
 
-OUTPUTS: dict[str, type] = {
+class OutputFactory(Protocol):
+    """An output class: built from settings, and able to say whether its connection exists."""
+
+    def __call__(self, settings: Settings) -> Output: ...
+
+    def configured(self, settings: Settings) -> bool: ...
+
+
+OUTPUTS: dict[str, OutputFactory] = {
     "local": LocalOutput,
 }
 
@@ -34,12 +42,10 @@ def resolve_outputs(requested: list[str], settings: Settings) -> list[str]:
     The embedded default has no GitHub/PagerDuty/Slack connection, so everything lands as local tickets.
     """
     ready = [
-        name for name in dict.fromkeys(requested)
-        if name in OUTPUTS and OUTPUTS[name].configured(settings)
+        name for name in dict.fromkeys(requested) if name in OUTPUTS and OUTPUTS[name].configured(settings)
     ]
     return ready or ["local"]
 
 
 def make_output(name: str, settings: Settings) -> Output:
-    out: Output = OUTPUTS[name](settings)
-    return out
+    return OUTPUTS[name](settings)

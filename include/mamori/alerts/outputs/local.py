@@ -35,11 +35,20 @@ class LocalOutput:
         """alerts.jsonl rebuilt from the ledger: one line per alert, same bytes on every re-run."""
         body = b"".join(
             orjson.dumps(
-                {"alert_key": a.key, "detection_id": a.detection_id, "severity": a.severity, "title": a.title,
-                 "status": a.status, "first_seen": a.first_seen, "last_seen": a.last_seen,
-                 "hit_count": a.hit_count, "dedup_values": a.dedup_values},
+                {
+                    "alert_key": a.key,
+                    "detection_id": a.detection_id,
+                    "severity": a.severity,
+                    "title": a.title,
+                    "status": a.status,
+                    "first_seen": a.first_seen,
+                    "last_seen": a.last_seen,
+                    "hit_count": a.hit_count,
+                    "dedup_values": a.dedup_values,
+                },
                 option=orjson.OPT_SORT_KEYS,
-            ) + b"\n"
+            )
+            + b"\n"
             for a in alerts
         )
         self.store.write_atomic("alerts.jsonl", body)
