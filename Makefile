@@ -19,7 +19,8 @@ help: ## list every target
 
 $(STAMP): requirements.lock.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@# uv resolves nothing here (the lock is exact); it only installs ~60x faster than pip. Falls back to pip.
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null
+	@# uv resolves nothing here (the lock is exact); it only installs ~15x faster than pip. Falls back to pip.
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9 || true
 	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q -p $(BIN)/python -r requirements.lock.txt && \
 	   $(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e . ; \
