@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import dag, task
+
 from mamori import detect
 from mamori.dag_defaults import DEFAULT_ARGS, START_DATE, hourly
 

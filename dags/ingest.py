@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Asset, dag, task
+
 from mamori import ingest
 from mamori.dag_defaults import DEFAULT_ARGS, START_DATE, hourly
 from mamori.sources import SOURCES

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -123,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # `mamori detections list | head` should end quietly, like any Unix tool.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     _embedded_env()
     args = build_parser().parse_args(argv)
     rc: int = args.func(args)

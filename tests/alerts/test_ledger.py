@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from mamori import detect
 from mamori.alerts.builder import alert_key, bucket_start, group_hits
 from mamori.alerts.ledger import Ledger

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+
 from mamori.detections.loader import DetectionError, load_catalog, load_detection
 from mamori.detections.render import render_sql
 from mamori.detections.testing import case_files, evaluate_case, run_catalog_cases

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from mamori.alerts.ledger import Ledger
 from mamori.cli import generate, hours_between
 from mamori.demo import compare_ground_truth, run_windows

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+
 from mamori import ingest
 from mamori.config import load_settings
 from mamori.detections.loader import get_detection

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+
 from mamori.engines.dialect import athena_to_duckdb
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from mamori.generate.cloudtrail import ATTACKER_IP, AttackStep, generate_cloudtrail
 from mamori.sources.cloudtrail import SOURCE
 

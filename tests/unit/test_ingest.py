@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
 from mamori import ingest
 from mamori.lake import Store
 

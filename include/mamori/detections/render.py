@@ -36,7 +36,7 @@ def window_predicate(start: datetime, end: datetime) -> str:
                 parts.append(f"dt = '{dt}'")
             else:
                 parts.append(f"(dt = '{dt}' AND hour IN ({', '.join(repr(h) for h in hs)}))")
-        partition = "(" + " OR ".join(parts) + ")"
+        partition = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
     else:
         days = sorted(hours)
         partition = f"dt BETWEEN '{days[0]}' AND '{days[-1]}'"

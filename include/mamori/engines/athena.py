@@ -26,19 +26,22 @@ class AthenaEngine:
         from airflow.providers.amazon.aws.hooks.athena_sql import AthenaSQLHook
 
         self.settings = settings
-        self.hook = AthenaSQLHook(athena_conn_id=settings.athena_conn_id)
+        # One connection for both the Athena settings (extra) and the AWS credentials.
+        self.hook = AthenaSQLHook(athena_conn_id=settings.athena_conn_id, aws_conn_id=settings.athena_conn_id)
         self._conn: Any = None
 
     def _connection(self) -> Any:
         if self._conn is None:
             self._conn = self.hook.get_conn()
+            # Unqualified table names (detections say `FROM cloudtrail`) resolve in mamori's Glue database.
+            self._conn.schema_name = self.settings.athena_database
         return self._conn
 
     def query(self, sql: str) -> pa.Table:
         """Run one statement and fetch every row (detection hits and search pages are small)."""
         cur = self._connection().cursor()
         try:
-            cur.execute(sql, schema_name=self.settings.athena_database)
+            cur.execute(sql)
             names = [d[0] for d in cur.description or []]
             rows = cur.fetchall()
             scanned = getattr(cur, "data_scanned_in_bytes", None)

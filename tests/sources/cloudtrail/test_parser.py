@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from mamori.sources.base import RawKey
 from mamori.sources.cloudtrail import SOURCE
 

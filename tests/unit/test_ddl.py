@@ -1,0 +1,64 @@
+"""sql/ddl/<table>.sql must match the Parquet the converter writes, column for column and type for type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from mamori.ddl import hive_type, render_ddl
+from mamori.sources import SOURCES
+from mamori.sources.base import PARTITION_KEYS
+
+SQL = Path(__file__).resolve().parents[2] / "sql"
+
+
+def render(table: str) -> str:
+    return render_ddl(
+        SQL,
+        table,
+        database="mamori",
+        lake_url="s3://lake/",
+        accounts=["111111111111"],
+        regions=["us-east-1", "eu-west-1"],
+        projection_start="2026-01-01",
+    )
+
+
+def norm(type_sql: str) -> str:
+    return exp.DataType.build(type_sql, dialect="hive").sql("hive")
+
+
+@pytest.mark.parametrize("source", SOURCES.values(), ids=lambda s: s.name)
+def test_ddl_columns_match_the_parquet_schema(source):
+    tree = sqlglot.parse_one(render(source.table), read="athena")
+    columns = [(c.name, c.args["kind"].sql("hive")) for c in tree.this.expressions]
+    expected = [(f.name, norm(hive_type(f.type))) for f in source.schema]
+    assert columns == expected
+    props = tree.args["properties"].sql("athena")
+    assert f"partitioned_by=ARRAY[{', '.join(repr(k) for k in PARTITION_KEYS)}]" in props
+
+
+@pytest.mark.parametrize("source", SOURCES.values(), ids=lambda s: s.name)
+def test_ddl_projection_matches_the_lake_layout(source):
+    ddl = render(source.table)
+    assert "'projection.enabled' = 'true'" in ddl
+    assert "'projection.region.values' = 'us-east-1,eu-west-1'" in ddl
+    template = (
+        f"s3://lake/curated/{source.table}/account=${{account}}/region=${{region}}/dt=${{dt}}/hour=${{hour}}"
+    )
+    assert template in ddl
+    assert "LOCATION 's3://lake/curated/" + source.table + "/'" in ddl
+
+
+def test_a_drifted_column_is_caught():
+    """The comparison above is sensitive to a nested type change (the test can fail)."""
+    import pyarrow as pa
+
+    schema = SOURCES["cloudtrail"].schema
+    drifted = schema.set(schema.get_field_index("related_ips"), pa.field("related_ips", pa.string()))
+    tree = sqlglot.parse_one(render("cloudtrail"), read="athena")
+    columns = [(c.name, c.args["kind"].sql("hive")) for c in tree.this.expressions]
+    assert columns != [(f.name, norm(hive_type(f.type))) for f in drifted]
