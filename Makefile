@@ -12,7 +12,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export GX_ANALYTICS_ENABLED := False
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-fast test-slow lint fmt sql-lint typecheck clean
+.PHONY: help venv demo test test-fast test-slow lint fmt bench bench-quick clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -36,6 +36,7 @@ test: $(STAMP) ## the whole suite CI runs: lint, fast tests, then the slow end-t
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -m "not slow" -q
 	$(BIN)/python -m pytest -m slow -q
+	$(MAKE) --no-print-directory bench-quick
 
 test-fast: $(STAMP) ## unit tier only (seconds)
 	$(BIN)/python -m pytest -m "not slow" -q
@@ -51,6 +52,12 @@ lint: $(STAMP) ## ruff + mypy + sqlfluff (athena) must be clean
 fmt: $(STAMP) ## apply ruff fixes and sqlfluff fixes
 	$(BIN)/ruff check --fix include dags plugins tests
 	$(BIN)/sqlfluff fix sql --dialect athena
+
+bench: $(STAMP) ## benchmarks vs same-run baselines → docs/benchmarks.md (minutes)
+	$(BIN)/python bench/run.py
+
+bench-quick: $(STAMP) ## CI-sized benchmarks (seconds) → var/bench-quick.md, so the benchmark code cannot rot
+	$(BIN)/python bench/run.py --quick --out var/bench-quick.md
 
 clean: ## remove local state (var/: demo lake, Airflow home, ledger)
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -13,7 +13,7 @@ from typing import Any
 
 from mamori.alerts.builder import group_hits
 from mamori.alerts.ledger import Ledger
-from mamori.alerts.outputs import LocalOutput, make_output, resolve_outputs
+from mamori.alerts.outputs import LocalOutput, Output, make_output, resolve_outputs
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import DetectionError, get_detection, load_catalog
 from mamori.detections.runner import run_detection
@@ -22,6 +22,8 @@ from mamori.ingest import window_complete
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+# Tickets first: a page or chat message can then link to the ticket it belongs to.
+OUTPUT_ORDER = {"github": 0, "local": 1, "pagerduty": 2, "slack": 3}
 
 
 def detection_window(
@@ -66,41 +68,51 @@ def run_for_window(
 
 
 def dispatch(settings: Settings | None = None) -> dict[str, Any]:
-    """Deliver every alert that is not yet delivered to each of its resolved outputs (outbox pattern).
+    """Deliver every (alert, output) pair that has work: first delivery, a retry, or a recurrence update.
 
-    Safe to run any number of times: delivered (alert, output) pairs are skipped, failures are retried up to
-    MAX_ATTEMPTS times by later runs.
+    The outbox pattern: the ledger says what is due, each output is idempotent per alert key (it finds its own
+    earlier issue/incident before creating one), so any number of runs, retries and backfills converge on one
+    ticket per alert. Ticket outputs go first so pages can link to the ticket.
     """
     s = settings or load_settings()
     ledger = Ledger(s.ledger_url)
     for alert in ledger.alerts(status="open"):
         for output in resolve_outputs(alert.routes, s):
             ledger.ensure_delivery(alert.key, output)
-    delivered = failed = 0
-    for alert, output, attempts in ledger.undelivered():
-        if attempts >= MAX_ATTEMPTS:
+    outputs: dict[str, Output] = {}
+    delivered = failed = skipped = 0
+    due = sorted(ledger.due(), key=lambda d: (d.alert.first_seen, d.alert.key, OUTPUT_ORDER.get(d.output, 9)))
+    for d in due:
+        if d.failures >= MAX_ATTEMPTS:
+            skipped += 1
             continue
         try:
-            det = get_detection(s.sql_dir, alert.detection_id)
+            det = get_detection(s.sql_dir, d.alert.detection_id)
         except DetectionError:
             det = None  # a deleted rule must not strand its open alerts
+        out = outputs.get(d.output) or outputs.setdefault(d.output, make_output(d.output, s))
+        if hasattr(out, "ticket_urls"):
+            ticket = ledger.refs(d.alert.key).get("github")
+            if ticket:
+                out.ticket_urls[d.alert.key] = ticket
         try:
-            ref = make_output(output, s).deliver(alert, det)
-        except Exception as exc:
-            ledger.mark(alert.key, output, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+            ref = out.deliver(d.alert, det, d.previous_ref)
+        except Exception as exc:  # one bad output must not block the others; recorded, retried
+            ledger.mark_failed(d.alert.key, d.output, f"{type(exc).__name__}: {exc}")
             failed += 1
-            log.warning("delivery of %s to %s failed: %s", alert.key, output, exc)
+            log.warning("delivery of %s to %s failed: %s", d.alert.key, d.output, type(exc).__name__)
         else:
-            ledger.mark(alert.key, output, "delivered", external_ref=ref)
+            ledger.mark_delivered(d.alert.key, d.output, ref, d.alert.hit_count)
             delivered += 1
     index = LocalOutput(s).write_index(ledger.alerts())
     summary = {
         "delivered": delivered,
         "failed": failed,
+        "gave_up": skipped,
         "open_alerts": len(ledger.alerts("open")),
         "index": index,
     }
     log.info("dispatch: %s", summary)
     if failed:
-        raise RuntimeError(f"{failed} deliveries failed; they stay pending in the ledger and will be retried")
+        raise RuntimeError(f"{failed} deliveries failed; they stay due in the ledger and will be retried")
     return summary

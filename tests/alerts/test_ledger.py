@@ -87,28 +87,33 @@ def test_dispatch_delivers_once_and_retries_failures(settings, brute, monkeypatc
     real = LocalOutput.deliver
     calls: list[str] = []
 
-    def flaky(self, alert, det):
-        calls.append(alert.key)
-        if alert.dedup_values["actor"] == "bob" and calls.count(alert.key) == 1:
+    def flaky(self, alert, det, previous_ref):
+        calls.append((alert.key, previous_ref))
+        if alert.dedup_values["actor"] == "bob" and len([c for c in calls if c[0] == alert.key]) == 1:
             raise ConnectionError("outbox unavailable")
-        return real(self, alert, det)
+        return real(self, alert, det, previous_ref)
 
     monkeypatch.setattr(LocalOutput, "deliver", flaky)
     with pytest.raises(RuntimeError, match="1 deliveries failed"):
         detect.dispatch(settings)
-    states = {d["alert_key"]: (d["state"], d["attempts"]) for d in ledger.deliveries()}
-    assert sorted(states.values()) == [("delivered", 1), ("failed", 1)]
+    states = {d["alert_key"]: (d["state"], d["failures"]) for d in ledger.deliveries()}
+    assert sorted(states.values()) == [("delivered", 0), ("failed", 1)]
 
     detect.dispatch(settings)  # the retry delivers bob's alert, and does not touch alice's
     detect.dispatch(settings)  # and a third run sends nothing
     assert len(calls) == 3
-    assert {
-        s
-        for s, _ in (
-            v for v in {d["alert_key"]: (d["state"], d["attempts"]) for d in ledger.deliveries()}.values()
-        )
-    } == {"delivered"}
+    assert {d["state"] for d in ledger.deliveries()} == {"delivered"}
     tickets = sorted((Path(settings.outbox_url.removeprefix("file://")) / "tickets").rglob("*.md"))
     assert len(tickets) == 2
     index = (Path(settings.outbox_url.removeprefix("file://")) / "alerts.jsonl").read_text().splitlines()
     assert len(index) == 2
+
+    # A later window inside the same dedup period adds hits: one update per alert, with the earlier ref.
+    later = [hit(11), hit(11, "bob")]
+    ledger.record_window(brute, T0 + timedelta(hours=1), T0 + timedelta(hours=2), group_hits(brute, later))
+    assert sorted(a.hit_count for a in ledger.alerts()) == [7, 7]
+    detect.dispatch(settings)
+    updates = calls[3:]
+    assert len(updates) == 2 and all(ref and ref.endswith(".md") for _, ref in updates)
+    detect.dispatch(settings)
+    assert len(calls) == 5

@@ -68,8 +68,9 @@ DELIVERIES = sa.Table(
     sa.Column("alert_key", sa.String(32), primary_key=True),
     sa.Column("output", sa.String(40), primary_key=True),
     sa.Column("state", sa.String(16), nullable=False),  # pending | delivered | failed
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("external_ref", sa.Text),
+    sa.Column("failures", sa.Integer, nullable=False),  # consecutive failed attempts; reset by a success
+    sa.Column("delivered_hits", sa.Integer, nullable=False),  # alert.hit_count the output last saw
+    sa.Column("external_ref", sa.Text),  # issue URL, dedup key, ... kept across failed updates
     sa.Column("last_error", sa.Text),
 )
 
@@ -257,30 +258,63 @@ class Ledger:
             ).first()
             if found is None:
                 conn.execute(
-                    DELIVERIES.insert().values(alert_key=key, output=output, state="pending", attempts=0)
+                    DELIVERIES.insert().values(
+                        alert_key=key, output=output, state="pending", failures=0, delivered_hits=0
+                    )
                 )
 
-    def undelivered(self) -> list[tuple[Alert, str, int]]:
+    def due(self) -> list[Delivery]:
+        """Deliveries with work to do: never delivered, failed, or the alert grew since (recurrence)."""
         q = (
-            sa.select(ALERTS, DELIVERIES.c.output, DELIVERIES.c.attempts)
+            sa.select(ALERTS, DELIVERIES.c.output, DELIVERIES.c.failures, DELIVERIES.c.external_ref)
             .join(DELIVERIES, DELIVERIES.c.alert_key == ALERTS.c.alert_key)
-            .where(DELIVERIES.c.state != "delivered")
+            .where(
+                sa.or_(DELIVERIES.c.state != "delivered", DELIVERIES.c.delivered_hits < ALERTS.c.hit_count)
+            )
             .order_by(ALERTS.c.first_seen, ALERTS.c.alert_key, DELIVERIES.c.output)
         )
         with self.engine.connect() as conn:
-            return [(Alert.from_row(r), r.output, r.attempts) for r in conn.execute(q)]
+            return [
+                Delivery(Alert.from_row(r), r.output, r.failures, r.external_ref) for r in conn.execute(q)
+            ]
 
-    def mark(
-        self, key: str, output: str, state: str, external_ref: str | None = None, error: str | None = None
-    ) -> None:
+    def refs(self, key: str) -> dict[str, str]:
+        """Output name → external reference for an alert (e.g. the GitHub issue URL for PagerDuty's link)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(DELIVERIES.c.output, DELIVERIES.c.external_ref).where(DELIVERIES.c.alert_key == key)
+            )
+            return {r.output: r.external_ref for r in rows if r.external_ref}
+
+    def mark_delivered(self, key: str, output: str, external_ref: str, hits: int) -> None:
         with self._tx() as conn:
             conn.execute(
                 DELIVERIES.update()
                 .where(DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
                 .values(
-                    state=state,
-                    attempts=DELIVERIES.c.attempts + 1,
+                    state="delivered",
+                    failures=0,
+                    delivered_hits=hits,
                     external_ref=external_ref,
-                    last_error=error,
+                    last_error=None,
                 )
             )
+
+    def mark_failed(self, key: str, output: str, error: str) -> None:
+        """Record a failure; a reference from an earlier success is kept (the issue still exists)."""
+        with self._tx() as conn:
+            conn.execute(
+                DELIVERIES.update()
+                .where(DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
+                .values(state="failed", failures=DELIVERIES.c.failures + 1, last_error=error[:2000])
+            )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One (alert, output) pair with work to do; previous_ref is set when the output already has it."""
+
+    alert: Alert
+    output: str
+    failures: int
+    previous_ref: str | None

@@ -18,8 +18,12 @@ class Output(Protocol):
 
     name: str
 
-    def deliver(self, alert: Alert, det: Detection | None) -> str:
-        """Create or update the alert's representation; must be idempotent per alert key."""
+    def deliver(self, alert: Alert, det: Detection | None, previous_ref: str | None) -> str:
+        """Create the alert's ticket/page/message, or update it when previous_ref says it exists.
+
+        Must be idempotent per alert key even when previous_ref is None: a crash between sending and the
+        ledger recording the send means the thing may exist already (find it, don't duplicate it).
+        """
         ...
 
 

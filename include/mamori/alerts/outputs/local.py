@@ -26,7 +26,7 @@ class LocalOutput:
     def configured(cls, settings: Settings) -> bool:
         return True
 
-    def deliver(self, alert: Alert, det: Detection | None) -> str:
+    def deliver(self, alert: Alert, det: Detection | None, previous_ref: str | None = None) -> str:
         key = f"tickets/{alert.detection_id}/{alert.key}.md"
         self.store.write_atomic(key, ticket_markdown(alert, det).encode())
         return self.store.uri(key)
