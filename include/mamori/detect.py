@@ -13,7 +13,7 @@ from typing import Any
 
 from mamori.alerts.builder import group_hits
 from mamori.alerts.ledger import Ledger
-from mamori.alerts.outputs import LocalOutput, Output, make_output, resolve_outputs
+from mamori.alerts.outputs import OUTPUTS, LocalOutput, Output, make_output, resolve_outputs
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import DetectionError, get_detection, load_catalog
 from mamori.detections.runner import run_detection
@@ -115,4 +115,41 @@ def dispatch(settings: Settings | None = None) -> dict[str, Any]:
     log.info("dispatch: %s", summary)
     if failed:
         raise RuntimeError(f"{failed} deliveries failed; they stay due in the ledger and will be retried")
+    return summary
+
+
+# Labels a responder puts on the ticket before closing it; the first one found is recorded as the resolution.
+RESOLUTION_LABELS = ("true-positive", "false-positive", "benign-true-positive", "duplicate")
+
+
+def sync_alerts(settings: Settings | None = None) -> dict[str, Any]:
+    """Ticket closed ⇒ alert resolved: resolve its PagerDuty incident, record the resolution in the ledger.
+
+    This task reconciles state with the ticket system, so unlike the window tasks it reads "now" from GitHub;
+    it is idempotent (a resolved incident resolves again harmlessly; resolved alerts are not checked again).
+    PagerDuty is resolved before the ledger so a crash in between is retried by the next run.
+    """
+    s = settings or load_settings()
+    ledger = Ledger(s.ledger_url)
+    if "github" not in OUTPUTS or not OUTPUTS["github"].configured(s):
+        return {"checked": 0, "resolved": 0, "reason": "no GitHub connection: tickets are local files"}
+    github: Any = make_output("github", s)
+    pagerduty: Any = None
+    checked = resolved = 0
+    for alert in ledger.alerts(status="open"):
+        refs = ledger.refs(alert.key)
+        if "github" not in refs:
+            continue
+        checked += 1
+        state, labels = github.issue_state(refs["github"])
+        if state != "closed":
+            continue
+        if "pagerduty" in refs:
+            pagerduty = pagerduty or make_output("pagerduty", s)
+            pagerduty.resolve(alert.key)
+        resolution = next((lb for lb in labels if lb in RESOLUTION_LABELS), "closed")
+        ledger.resolve(alert.key, resolution)
+        resolved += 1
+    summary = {"checked": checked, "resolved": resolved}
+    log.info("sync_alerts: %s", summary)
     return summary

@@ -37,14 +37,17 @@ def test_every_dag_is_documented_tagged_and_retried(dagbag):
 
 
 def test_dag_windows_are_real_intervals(dagbag):
-    """Airflow 3's '@hourly' gives a zero-length data interval; ours must span one hour."""
+    """Airflow 3's '@hourly' gives a zero-length data interval; every mamori DAG needs a real one, and the
+    window DAGs (ingest, detect) exactly one hour."""
     from datetime import timedelta
 
     import pendulum
 
-    for dag in dagbag.dags.values():
+    for dag_id, dag in dagbag.dags.items():
         info = dag.timetable.infer_manual_data_interval(run_after=pendulum.datetime(2026, 11, 1, 5, tz="UTC"))
-        assert info.end - info.start == timedelta(hours=1)
+        assert info.end > info.start, dag_id
+        if dag_id.startswith("ingest_") or dag_id == "detect":
+            assert info.end - info.start == timedelta(hours=1), dag_id
 
 
 _PROBE = r"""

@@ -45,6 +45,9 @@ ALERTS = sa.Table(
         "routes", sa.Text, nullable=False
     ),  # requested outputs, resolved against connections at dispatch
     sa.Column("opened_window_end", sa.String(40), nullable=False),
+    sa.Column(
+        "resolution", sa.String(60)
+    ),  # e.g. true-positive / false-positive, from the closed ticket's labels
 )
 
 ALERT_HITS = sa.Table(
@@ -222,6 +225,15 @@ class Ledger:
         else:
             conn.execute(ALERTS.update().where(ALERTS.c.alert_key == key).values(**values))
         return True
+
+    def resolve(self, key: str, resolution: str) -> None:
+        """Close an alert (its ticket was closed); later hits in the same dedup window do not reopen it."""
+        with self._tx() as conn:
+            conn.execute(
+                ALERTS.update()
+                .where(ALERTS.c.alert_key == key)
+                .values(status="resolved", resolution=resolution)
+            )
 
     # -- reads ---------------------------------------------------------------------------------------------
     def alerts(self, status: str | None = None) -> list[Alert]:
