@@ -10,8 +10,8 @@ interval's end is finalized.
 3. `run_detection` (mapped per detection): render the SQL for the window, run it on the engine
    (DuckDB embedded, Athena in AWS), group hits into alerts by dedup key and window, record them in the ledger.
    A re-run replaces the window's contribution: same alert keys, no new rows.
-4. `dispatch`: deliver alerts not yet delivered to their outputs (local tickets by default; GitHub,
-   PagerDuty, Slack when their connections exist). Delivered pairs are never sent again.
+4. `record`: emits the asset `mamori://alerts/ledger`, which runs `dispatch_alerts` (the single writer to
+   GitHub, PagerDuty, Slack and the local tickets).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from airflow.sdk import dag, task
 
 from mamori import detect
-from mamori.dag_defaults import DEFAULT_ARGS, START_DATE, hourly
+from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, hourly
 
 
 @dag(
@@ -50,13 +50,13 @@ def detect_dag() -> None:
     ) -> dict[str, Any]:
         return detect.run_for_window(detection_id, data_interval_start, data_interval_end)
 
-    @task(trigger_rule="none_failed")
-    def dispatch() -> dict[str, Any]:
-        return detect.dispatch()
+    @task(outlets=[ALERTS_ASSET])
+    def record(results: list[dict[str, Any]]) -> dict[str, Any]:
+        return detect.summarize_window(results)
 
     ids = list_detections()
     wait_for_ingest() >> ids
-    run_detection.expand(detection_id=ids) >> dispatch()
+    record(run_detection.expand(detection_id=ids))
 
 
 detect_dag()

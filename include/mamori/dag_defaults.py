@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from airflow.sdk import Asset
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 # Tags come from this set only, so the UI's tag filter stays meaningful; the DAG integrity test enforces it.
@@ -16,6 +17,9 @@ TAGS: frozenset[str] = frozenset(
 )
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
+# detect updates the ledger and emits this; dispatch_alerts (the only DAG that talks to outputs) runs on it.
+ALERTS_ASSET = Asset("mamori://alerts/ledger")
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "security-engineering",

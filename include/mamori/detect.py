@@ -67,6 +67,22 @@ def run_for_window(
     return {"detection": det.id, "window_start": wstart.isoformat(), "hits": len(hits), "alerts": fired}
 
 
+def summarize_window(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """What one detect run found (the task's XCom and log line; the ledger holds the alerts themselves)."""
+    summary = {
+        "detections": len(results),
+        "hits": sum(r["hits"] for r in results),
+        "alerts": sorted({k for r in results for k in r["alerts"]}),
+    }
+    log.info(
+        "detect window: %d detections, %d hits, %d alerts",
+        summary["detections"],
+        summary["hits"],
+        len(summary["alerts"]),
+    )
+    return summary
+
+
 def dispatch(settings: Settings | None = None) -> dict[str, Any]:
     """Deliver every (alert, output) pair that has work: first delivery, a retry, or a recurrence update.
 

@@ -45,6 +45,8 @@ def test_ingest_and_detect_dags_over_generated_data(settings, airflow_db, tmp_pa
     assert run_windows(ingest_dag, ingest_dates, log) == []
     assert sources_ready(detect_dates[0], settings)
     assert run_windows(detect_dag, detect_dates, log) == []
+    dispatch_dag = bag.dags["dispatch_alerts"]
+    assert run_windows(dispatch_dag, detect_dates[-1:], log) == []
 
     wins = window_summaries("cloudtrail", settings)
     assert len(wins) == len(ingest_dates)
@@ -60,5 +62,6 @@ def test_ingest_and_detect_dags_over_generated_data(settings, airflow_db, tmp_pa
     lake_before, ledger_before = lake_digest(settings), ledger.dump()
     assert run_windows(ingest_dag, ingest_dates[2:4], log) == []
     assert run_windows(detect_dag, detect_dates[2:4], log) == []
+    assert run_windows(dispatch_dag, detect_dates[-1:], log) == []
     assert lake_digest(settings) == lake_before
     assert ledger.dump() == ledger_before

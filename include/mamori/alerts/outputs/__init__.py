@@ -8,7 +8,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from mamori.alerts.ledger import Alert
+from mamori.alerts.outputs.github import GitHubOutput
 from mamori.alerts.outputs.local import LocalOutput
+from mamori.alerts.outputs.pagerduty import PagerDutyOutput
+from mamori.alerts.outputs.slack import SlackOutput
 from mamori.config import Settings
 from mamori.detections.loader import Detection
 
@@ -37,6 +40,9 @@ class OutputFactory(Protocol):
 
 OUTPUTS: dict[str, OutputFactory] = {
     "local": LocalOutput,
+    "github": GitHubOutput,
+    "pagerduty": PagerDutyOutput,
+    "slack": SlackOutput,
 }
 
 

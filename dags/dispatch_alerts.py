@@ -1,0 +1,56 @@
+"""
+### dispatch_alerts: deliver alerts, and keep the ledger, tickets and pages in step
+
+Runs when a `detect` run has recorded alerts (asset `mamori://alerts/ledger`) and every 15 minutes:
+
+1. `dispatch`: deliver what is due in the alert ledger: new alerts (GitHub issue first, then PagerDuty
+   with a link to it, then Slack; local Markdown tickets when no connection exists), deliveries that failed
+   earlier (each output retries 429/5xx/timeouts itself; the ledger retries the rest on later runs, up to 5
+   consecutive failures), and recurrence updates (one comment on the issue, a re-trigger with the same
+   PagerDuty `dedup_key`).
+2. `sync`: for each open alert with a GitHub issue, a closed issue resolves its PagerDuty incident and
+   records the resolution label (`true-positive`, `false-positive`, ...) in the ledger.
+
+This is the only DAG that talks to outputs, and it runs one at a time (`max_active_runs=1`), so two runs
+can never both create the same ticket. Both steps are idempotent: any number of runs leaves one issue and
+one incident per alert key.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import dag, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.interval import DeltaDataIntervalTimetable
+
+from mamori import detect
+from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE
+
+
+@dag(
+    dag_id="dispatch_alerts",
+    schedule=AssetOrTimeSchedule(
+        timetable=DeltaDataIntervalTimetable(timedelta(minutes=15)), assets=[ALERTS_ASSET]
+    ),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["mamori", "alerts"],
+)
+def dispatch_alerts_dag() -> None:
+    @task
+    def dispatch() -> dict[str, Any]:
+        return detect.dispatch()
+
+    @task(trigger_rule="all_done")
+    def sync() -> dict[str, Any]:
+        return detect.sync_alerts()
+
+    dispatch() >> sync()
+
+
+dispatch_alerts_dag()

@@ -1,0 +1,422 @@
+"""GitHub issues as alert tickets: one issue per alert key, one comment per recurrence.
+
+Exactly-once on top of an at-least-once dispatcher. The dispatcher may call `deliver` again for an alert whose
+issue already exists (it crashed between "sent" and "recorded", or a response was lost to a timeout), so the
+issue itself is the source of truth: it carries a label `mamori:<key16>` to find it and a hidden first-line
+marker `<!-- mamori:alert_key=<key> -->` to confirm it, and every recurrence comment starts with
+`<!-- mamori:hits=<n> -->`. A delivery first looks for what already exists and only then writes, so any
+number of retries of the whole delivery converge on one issue and one comment per hit count.
+
+Markers are trusted only at the very start of a body or comment. Log values are rendered further down (inside
+code spans/blocks), so an attacker who puts `<!-- mamori:hits=999 -->` in a log field cannot suppress updates.
+
+Retries are ours, not PyGithub's: its default urllib3 retry would retry 5xx/403 up to 10 times, sleeping on
+rate limits, per request. We disable it and retry the whole idempotent delivery (4 attempts) on 429/403 rate
+limits (honouring Retry-After up to 60 s), 5xx and timeouts, so waiting is bounded and a POST whose response
+was lost is re-checked rather than blindly repeated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+from github import Auth, Github, GithubException
+from github.GithubException import RateLimitExceededException
+
+from mamori.alerts.ledger import Alert
+from mamori.alerts.render import block, cell, ticket_markdown, visible
+from mamori.config import Settings
+from mamori.detections.loader import Detection
+
+if TYPE_CHECKING:
+    from github.Issue import Issue
+    from github.Repository import Repository
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CONN_ID = "mamori_github"
+MAX_ATTEMPTS = 4
+MAX_WAIT = 60.0  # seconds: cap on any single wait (Retry-After or backoff)
+MAX_TITLE = 200  # GitHub allows 256; keep room and keep list views readable
+MAX_LABEL = 50  # GitHub's limit on label names
+MAX_BODY = 65_536  # GitHub's limit on issue/comment bodies (characters)
+_BODY_BUDGET = 65_000  # what we aim under, leaving room for our own markers
+RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+
+_KEY_MARKER = re.compile(r"<!-- mamori:alert_key=([^ >]+) -->")
+_HITS_MARKER = re.compile(r"<!-- mamori:hits=(\d+) -->")
+# GitHub mentions start at an '@' not preceded by a word character (so e-mail addresses do not mention).
+_MENTION_AT = re.compile(r"(?<![\w`])@")
+_TOKENISH = re.compile(r"(?i)\b(token|bearer|basic)\s+[A-Za-z0-9_\-.=:+/]{6,}")
+_GH_TOKEN = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{10,}|github_pat_[A-Za-z0-9_]{10,})")
+
+
+_SECRETS: set[str] = set()  # tokens seen by this process's outputs, scrubbed from PyGithub's debug log
+
+
+def _scrub_text(text: str) -> str:
+    """Remove known secrets and anything token-shaped (`token …`, `Bearer …`, ghp_/ghs_/github_pat_…)."""
+    for secret in _SECRETS:
+        text = text.replace(secret, "***")
+    return _GH_TOKEN.sub("***", _TOKENISH.sub(r"\1 ***", text))
+
+
+class _ScrubFilter(logging.Filter):
+    """PyGithub's DEBUG log prints every response body; a proxy error page can echo the request's token.
+
+    PyGithub masks the Authorization request header itself; this catches the echoed copies.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = _scrub_text(record.getMessage()), None
+        return True
+
+
+if not any(isinstance(f, _ScrubFilter) for f in logging.getLogger("github.Requester").filters):
+    logging.getLogger("github.Requester").addFilter(_ScrubFilter())
+
+
+class GitHubOutputError(RuntimeError):
+    """A delivery failure whose message is safe to store and log: no token, no raw headers."""
+
+
+def _plain(value: Any, limit: int) -> str:
+    """A log-derived value made safe for a plain-text title: visible controls, one line, no mention, bounded."""
+    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    text = visible(text).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    text = _MENTION_AT.sub("\uff20", text)  # fullwidth '@': visible, never a mention
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def issue_title(alert: Alert, det: Detection | None) -> str:
+    """`[SEVERITY] <detection title> — <first dedup value>`, at most MAX_TITLE characters."""
+    head = f"[{alert.severity.upper()}] {_plain(det.header.title if det else alert.title, 120)}"
+    first = next(iter(alert.dedup_values.values()), None)
+    if first is None or first == "":
+        return head[:MAX_TITLE]
+    room = MAX_TITLE - len(head) - 3
+    return f"{head} — {_plain(first, room)}" if room > 8 else head[:MAX_TITLE]
+
+
+def label_name(prefix: str, value: str) -> str:
+    """`prefix:value` within GitHub's 50 characters; a long one is truncated plus a hash so it stays unique.
+
+    Commas are replaced: the issues list API takes labels as a comma-separated filter.
+    """
+    text = visible(f"{prefix}:{value}").replace(",", "_").replace("\n", " ").strip()
+    if len(text) <= MAX_LABEL:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{text[: MAX_LABEL - 9]}~{digest}"
+
+
+def key_label(alert_key: str) -> str:
+    return label_name("mamori", alert_key[:16])
+
+
+def key_marker(alert_key: str) -> str:
+    return f"<!-- mamori:alert_key={alert_key} -->"
+
+
+def hits_marker(hits: int) -> str:
+    return f"<!-- mamori:hits={hits} -->"
+
+
+def issue_body(alert: Alert, det: Detection | None) -> str:
+    """The shared ticket Markdown with our hits marker on line two, bounded under GitHub's body limit.
+
+    An oversized ticket (it should not happen: render bounds every value) is shown whole as one inert code
+    block rather than cut mid-Markdown, where a cut could leave a code fence open and make log text live.
+    """
+    md = ticket_markdown(alert, det)
+    if len(md) > _BODY_BUDGET:
+        note = f"**Ticket too long for GitHub ({len(md)} chars); shown as text.**\n\n"
+        md = key_marker(alert.key) + "\n" + note + block(md, "markdown", limit=_BODY_BUDGET - 2_000) + "\n"
+    first, _, rest = md.partition("\n")
+    return f"{first}\n{hits_marker(alert.hit_count)}\n{rest}"
+
+
+def recurrence_comment(alert: Alert) -> str:
+    """One comment per new hit count; log-derived values go through cell/block like the ticket body."""
+    lines = [
+        hits_marker(alert.hit_count),
+        f"### Recurrence: {alert.hit_count} hits",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Hits | {alert.hit_count} |",
+        f"| First seen | {cell(alert.first_seen)} |",
+        f"| Last seen | {cell(alert.last_seen)} |",
+        f"| Alert key | {cell(alert.key)} |",
+        "",
+        "<details><summary>Sample events</summary>",
+        "",
+        block(alert.samples, "json"),
+        "",
+        "</details>",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _has_key_marker(body: str | None, alert_key: str) -> bool:
+    """Only a marker on the body's first line counts; log values never render there."""
+    m = _KEY_MARKER.match(body or "")
+    return m is not None and m[1] == alert_key
+
+
+def _reported_hits(texts: Iterable[str | None]) -> int:
+    """Highest hit count already on the issue: our marker at the start of a comment or on the body's line 2."""
+    best = 0
+    for text in texts:
+        t = (text or "").replace("\r\n", "\n")
+        if _KEY_MARKER.match(t):
+            t = t.partition("\n")[2]
+        m = _HITS_MARKER.match(t)
+        if m:
+            best = max(best, int(m[1]))
+    return best
+
+
+def _retry_after(exc: GithubException) -> float | None:
+    """Seconds the server asked us to wait (Retry-After, or the primary rate-limit reset), if it said."""
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    if (ra := headers.get("retry-after")) is not None:
+        try:
+            return max(float(ra), 0.0)
+        except ValueError:
+            return None  # HTTP-date form: GitHub does not send it; fall back to backoff
+    if headers.get("x-ratelimit-remaining") == "0" and (reset := headers.get("x-ratelimit-reset")):
+        try:
+            return max(float(reset) - time.time(), 0.0)
+        except ValueError:
+            return None
+    return None
+
+
+class GitHubOutput:
+    """Issues in the repository named by the `mamori_github` connection's extra `repo`."""
+
+    name = "github"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        conn_id: str = CONN_ID,
+        timeout: int = 15,
+        backoff: float = 2.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        throttle: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Knobs are for tests (short backoff, no write throttling); the dispatcher uses the defaults."""
+        self.settings = settings
+        self.conn_id = conn_id
+        self.timeout = timeout
+        self.backoff = backoff
+        self.max_attempts = max_attempts
+        self.throttle = throttle
+        self.sleep = sleep
+        self._repo_obj: Repository | None = None
+        self._full_name = ""
+
+    @classmethod
+    def configured(cls, settings: Settings) -> bool:
+        """Whether the connection exists (secrets backend / env / metastore lookup only, no network)."""
+        from airflow.exceptions import AirflowNotFoundException
+        from airflow.sdk import BaseHook
+
+        try:
+            BaseHook.get_connection(CONN_ID)
+        except AirflowNotFoundException:
+            return False
+        return True
+
+    # -- public contract -------------------------------------------------------------------------------
+
+    def deliver(self, alert: Alert, det: Detection | None, previous_ref: str | None = None) -> str:
+        """Create the alert's issue, or comment once on it for a new hit count; returns the issue's html_url."""
+        return self._with_retries(
+            f"deliver {alert.key}", lambda: self._deliver_once(alert, det, previous_ref)
+        )
+
+    def issue_state(self, ref: str) -> tuple[str, list[str]]:
+        """("open"|"closed", label names) of the issue at `ref`, for the lifecycle sync task."""
+
+        def once() -> tuple[str, list[str]]:
+            number = self._issue_number(ref)
+            if number is None:
+                raise GitHubOutputError(f"not an issue of {self._repo_name()}: {ref[:200]!r}")
+            issue = self._repo().get_issue(number)
+            return issue.state, [lb.name for lb in issue.labels]
+
+        return self._with_retries("issue_state", once)
+
+    # -- one attempt -----------------------------------------------------------------------------------
+
+    def _deliver_once(self, alert: Alert, det: Detection | None, previous_ref: str | None) -> str:
+        repo = self._repo()
+        issue = self._issue_from_ref(repo, previous_ref, alert.key) if previous_ref else None
+        if issue is None:
+            issue = self._find_issue(repo, alert.key)
+        if issue is None:
+            labels = [
+                label_name("severity", alert.severity),
+                label_name("detection", alert.detection_id),
+                label_name("source", alert.log_source),
+                key_label(alert.key),
+            ]
+            # Assignees: the detection header has no owner field yet, so none are set.
+            created = repo.create_issue(
+                title=issue_title(alert, det), body=issue_body(alert, det), labels=labels
+            )
+            log.info("github: opened issue #%s for alert %s", created.number, alert.key)
+            return created.html_url
+        comments = list(issue.get_comments())
+        if alert.hit_count > _reported_hits([issue.body, *(c.body for c in comments)]):
+            issue.create_comment(recurrence_comment(alert))
+            log.info(
+                "github: commented on #%s for alert %s (%d hits)", issue.number, alert.key, alert.hit_count
+            )
+        return issue.html_url
+
+    def _issue_from_ref(self, repo: Repository, ref: str, alert_key: str) -> Issue | None:
+        """The issue a previous delivery recorded, if it is still in this repo and still ours."""
+        number = self._issue_number(ref)
+        if number is None:
+            return None
+        try:
+            issue = repo.get_issue(number)
+            body = issue.body
+        except GithubException as exc:
+            if exc.status in (404, 410):  # deleted or transferred: find by label, else open a new one
+                return None
+            raise
+        return issue if _has_key_marker(body, alert_key) else None
+
+    def _find_issue(self, repo: Repository, alert_key: str) -> Issue | None:
+        """The oldest issue (any state) labelled with the key and carrying its marker; pull requests skipped."""
+        found = [
+            i
+            for i in repo.get_issues(state="all", labels=[key_label(alert_key)])
+            if i.pull_request is None and _has_key_marker(i.body, alert_key)
+        ]
+        return min(found, key=lambda i: i.number) if found else None
+
+    def _issue_number(self, ref: str) -> int | None:
+        """Issue number from an html_url of the configured repo (`.../<owner>/<name>/issues/<n>`)."""
+        parts = urlsplit(ref).path.rstrip("/").split("/")
+        if len(parts) < 4 or parts[-2] != "issues" or not parts[-1].isdigit():
+            return None
+        if "/".join(parts[-4:-2]).lower() != self._repo_name().lower():
+            return None
+        return int(parts[-1])
+
+    # -- client ----------------------------------------------------------------------------------------
+
+    def _repo_name(self) -> str:
+        self._repo()
+        return self._full_name
+
+    def _repo(self) -> Repository:
+        """The configured repository, via GithubHook, with our retry/timeout/laziness settings.
+
+        GithubHook.get_conn() (provider 2.12.1) builds `Github(auth=..., base_url=host)` with PyGithub's
+        defaults: a 10-retry urllib3 policy, 15 s timeout, eager objects. The hook exposes no knobs, so we
+        keep its auth logic (token or GitHub App) and connection handling and rebuild the client from the
+        requester's own kwargs with retry disabled, an explicit timeout and lazy objects (no GET per object).
+        """
+        if self._repo_obj is not None:
+            return self._repo_obj
+        from airflow.providers.github.hooks.github import GithubHook
+
+        hook = GithubHook(github_conn_id=self.conn_id)
+        conn = hook.get_connection(self.conn_id)
+        if conn.password:
+            _SECRETS.add(conn.password)
+        full_name = str((conn.extra_dejson or {}).get("repo") or "")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", full_name):
+            raise GitHubOutputError(f'connection {self.conn_id} needs extra {{"repo": "owner/name"}}')
+        kwargs = hook.get_conn().requester.kwargs
+        auth = kwargs.get("auth")
+        if isinstance(auth, Auth.Token):
+            _SECRETS.add(auth.token)
+        kwargs.update(retry=None, timeout=self.timeout, lazy=True, per_page=100)
+        if not self.throttle:
+            kwargs.update(seconds_between_requests=None, seconds_between_writes=None)
+        self._full_name = full_name
+        self._repo_obj = Github(**kwargs).get_repo(full_name)
+        return self._repo_obj
+
+    # -- retries ---------------------------------------------------------------------------------------
+
+    def _with_retries(self, what: str, attempt_once: Callable[[], T]) -> T:
+        """Run an idempotent operation up to max_attempts times; raise a token-free error at the end."""
+        final = ""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return attempt_once()
+            except GitHubOutputError:
+                raise
+            except Exception as exc:  # every failure is re-raised below, scrubbed
+                wait = self._wait_for(exc, attempt)
+                reason = self._describe(exc)
+            if wait is None or attempt == self.max_attempts:
+                final = f"github {what} failed after {attempt} attempt(s): {reason}"
+                break
+            log.warning(
+                "github %s: attempt %d/%d failed (%s); retrying in %.1f s",
+                what,
+                attempt,
+                self.max_attempts,
+                reason,
+                wait,
+            )
+            self.sleep(wait)
+        # Raised outside the except block on purpose: no __context__ chaining to PyGithub's exception, whose
+        # data/headers may carry whatever the server echoed (a proxy error page can include the request).
+        raise GitHubOutputError(self._scrub(final))
+
+    def _wait_for(self, exc: Exception, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt, or None when the failure is not transient.
+
+        A Retry-After beyond MAX_WAIT is not shortened: retrying before GitHub allows it risks a longer
+        block, so we give up and let a later dispatcher run retry.
+        """
+        backoff = min(self.backoff * 2 ** (attempt - 1), MAX_WAIT)
+        if isinstance(exc, requests.Timeout | requests.ConnectionError):
+            return backoff
+        if isinstance(exc, GithubException):
+            rate_limited = exc.status == 429 or (
+                exc.status == 403
+                and (isinstance(exc, RateLimitExceededException) or _retry_after(exc) is not None)
+            )
+            if rate_limited:
+                asked = _retry_after(exc)
+                if asked is None:
+                    return backoff
+                return asked if asked <= MAX_WAIT else None
+            if exc.status in RETRYABLE_STATUS:
+                return backoff
+        return None
+
+    def _describe(self, exc: Exception) -> str:
+        """Type, status and a bounded message: never headers, never the request."""
+        if isinstance(exc, GithubException):
+            detail = exc.message or (exc.data.get("message") if isinstance(exc.data, dict) else None)
+            suffix = f": {str(detail)[:300]}" if detail else ""
+            return self._scrub(f"{type(exc).__name__} HTTP {exc.status}{suffix}")
+        return self._scrub(f"{type(exc).__name__}: {str(exc)[:300]}")
+
+    def _scrub(self, text: str) -> str:
+        return _scrub_text(text)

@@ -1,0 +1,322 @@
+"""PagerDuty output: one Events API v2 alert per mamori alert, deduplicated by the alert key.
+
+Exactly-once paging comes from PagerDuty, not from us: every event carries `dedup_key = alert.key`, and
+PagerDuty folds every trigger with the dedup key of an open alert into that alert. So a retry, a re-run of
+the dispatcher, or a crash between "PagerDuty accepted" and "ledger recorded" costs one extra event on the
+same alert, never a second page. The one thing dedup cannot cover is a trigger *after* the alert was
+resolved (PagerDuty then opens a new incident), which is why `deliver` sends a resolve instead of a trigger
+for an alert the ledger no longer has open.
+
+Why not `PagerdutyEventsHook`: its sync client (`pagerduty` 7.2.0 `EventsApiV2Client`) refuses any base URL
+that is not https, so it cannot be pointed at a regional/proxy endpoint over plain http or at the local
+fake server the tests use, and its retry policy is internal. The Events API v2 is one POST, so this module
+is a small client for it on httpx (the HTTP library of Airflow core and the same API the pagerduty client's
+`httpx2` exposes), with the base URL taken from the connection and our own retry policy.
+
+Connection `mamori_pagerduty` (conn_type `pagerduty_events`, the provider's type): password = routing
+(integration) key, host = Events API base URL, default https://events.pagerduty.com. The routing key is a
+secret: it only ever travels in the request body and never appears in a log line or exception message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+
+from mamori.alerts.ledger import Alert
+from mamori.alerts.render import visible
+from mamori.config import Settings
+from mamori.detections.loader import Detection
+
+log = logging.getLogger(__name__)
+
+CONN_ID = "mamori_pagerduty"
+DEFAULT_BASE_URL = "https://events.pagerduty.com"
+# PagerDuty has four severities; ours has five.
+SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info", "info": "info"}
+MAX_SUMMARY = 1024  # PagerDuty truncates summaries beyond this; we bound them ourselves, visibly
+MAX_SOURCE = 255
+MAX_VALUE = 1024  # one custom_details value
+MAX_ENTRIES = 25  # dedup values shown; a detection has a handful of dedup keys
+MAX_RUNBOOK = 8_000
+MAX_ERROR = 500  # error text from the server quoted in our exceptions
+
+TICKET_URL = re.compile(r"https?://[^\s<>|]{1,2000}")  # set by the dispatcher from our own ticket output
+
+T = TypeVar("T")
+
+
+class DeliveryError(RuntimeError):
+    """The endpoint refused the request for good (4xx) or kept failing: the dispatcher records it and
+    retries in a later run. The message never contains the routing key or the webhook URL."""
+
+
+class TransientError(Exception):
+    """One attempt failed in a way worth retrying (429, 5xx, timeout, connection error)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date), None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def with_retries(
+    send: Callable[[], T],
+    *,
+    what: str,
+    attempts: int = 4,
+    base_delay: float = 1.0,
+    max_delay: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call `send` up to `attempts` times while it raises TransientError, then raise DeliveryError.
+
+    Backoff doubles from `base_delay`; a server's Retry-After wins over the backoff (capped at `max_delay`,
+    so one throttled alert cannot hold the dispatch task for long). Anything else `send` raises is final
+    and propagates at once: a 400 will not become valid by asking again.
+    """
+    last: TransientError | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            return send()
+        except TransientError as exc:
+            last = exc
+            if attempt == attempts:
+                break
+            delay = base_delay * 2 ** (attempt - 1)
+            if exc.retry_after is not None:
+                delay = exc.retry_after
+            delay = min(delay, max_delay)
+            log.warning(
+                "%s: attempt %d/%d failed (%s); retrying in %.2fs", what, attempt, attempts, exc, delay
+            )
+            sleep(delay)
+    raise DeliveryError(f"{what}: gave up after {attempts} attempts: {last}")
+
+
+def plain(value: Any, limit: int = MAX_VALUE) -> str:
+    """A log-derived value as one line of plain text: controls and bidi visible, line breaks escaped, bounded.
+
+    PagerDuty shows summary and custom_details as text (also in SMS, push and e-mail notifications), so
+    the risks are hidden/reordered characters, fake extra lines and sheer size, not markup.
+    """
+    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    text = visible(text).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    return text if len(text) <= limit else text[:limit] + f"…[+{len(text) - limit} chars]"
+
+
+def _fit(text: str, limit: int) -> str:
+    """Cut already-plain text to `limit` characters including the marker."""
+    if len(text) <= limit:
+        return text
+    marker = f"…[+{len(text) - limit} chars]"
+    return text[: limit - len(marker)] + marker
+
+
+def tactics(det: Detection | None) -> str | None:
+    """MITRE tactic ids of the detection (`TA0004:T1078.004` → `TA0004`), in header order."""
+    if det is None:
+        return None
+    return ",".join(dict.fromkeys(m.split(":", 1)[0] for m in det.header.mitre)) or None
+
+
+def account_of(alert: Alert) -> str | None:
+    """The AWS account the alert is about, from the dedup values or else the samples."""
+    acct = alert.dedup_values.get("account_id")
+    if acct is None:
+        acct = next((s["account_id"] for s in alert.samples if s.get("account_id") is not None), None)
+    return None if acct is None else str(acct)
+
+
+class PagerDutyOutput:
+    """Pages through an Events API v2 integration; the external reference is the dedup key (= alert key).
+
+    The dispatcher may set `ticket_urls[alert.key]` (e.g. the GitHub issue) before `deliver`; the link is
+    then attached to the PagerDuty alert and shown in its details.
+    """
+
+    name = "pagerduty"
+    timeout: float = 10.0  # seconds per attempt (connect and read)
+    retry_base_delay: float = 1.0  # backoff start; tests lower it
+    attempts: int = 4
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ticket_urls: dict[str, str] = {}
+
+    @classmethod
+    def configured(cls, settings: Settings) -> bool:
+        """True when the Airflow connection exists (a lookup in the secrets backends, no network call)."""
+        from airflow.sdk import BaseHook
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            BaseHook.get_connection(CONN_ID)
+        except AirflowNotFoundException:
+            return False
+        return True
+
+    def _endpoint(self) -> tuple[str, str]:
+        """(enqueue URL, routing key) from the connection; read per call so a rotated key takes effect."""
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection(CONN_ID)
+        key = (conn.password or "").strip()
+        if not key:
+            raise DeliveryError(f"connection {CONN_ID!r} has no routing key in its password field")
+        host = (conn.host or "").strip().rstrip("/")
+        if host and "://" not in host:
+            host = f"{conn.schema or 'https'}://{host}"
+            if conn.port:
+                host = f"{host}:{conn.port}"
+        return f"{host or DEFAULT_BASE_URL}/v2/enqueue", key
+
+    def event(self, alert: Alert, det: Detection | None, action: str = "trigger") -> dict[str, Any]:
+        """The Events API v2 body without the routing key (so it can be logged or asserted on)."""
+        if action != "trigger":
+            return {"event_action": action, "dedup_key": alert.key}
+        title = det.header.title if det else alert.title
+        entities = ", ".join(f"{plain(k, 64)}={plain(v, 200)}" for k, v in alert.dedup_values.items())
+        summary = _fit(
+            f"[{alert.severity.upper()}] {plain(title, 200)}" + (f": {entities}" if entities else ""),
+            MAX_SUMMARY,
+        )
+        account = account_of(alert)
+        source = plain(f"aws:{account}" if account else alert.log_source, MAX_SOURCE)
+        dedup = dict(list(alert.dedup_values.items())[:MAX_ENTRIES])
+        details: dict[str, Any] = {
+            "alert_key": alert.key,
+            "detection_id": plain(alert.detection_id, 200),
+            "hit_count": alert.hit_count,
+            "dedup_values": {plain(k, 64): plain(v) for k, v in dedup.items()},
+            "first_seen": plain(alert.first_seen, 64),
+            "last_seen": plain(alert.last_seen, 64),
+            "dedup_window": f"{plain(alert.bucket_start, 64)} → {plain(alert.bucket_end, 64)}",
+        }
+        if len(alert.dedup_values) > MAX_ENTRIES:
+            details["dedup_values_omitted"] = len(alert.dedup_values) - MAX_ENTRIES
+        if det:
+            # Reviewed text from the detection header, still bounded and control-free.
+            details["runbook"] = _fit(visible(det.header.runbook.strip()), MAX_RUNBOOK)
+            details["mitre"] = ", ".join(det.header.mitre)
+        payload: dict[str, Any] = {
+            "summary": summary,
+            "source": source,
+            "severity": SEVERITY.get(alert.severity, "info"),
+            "timestamp": alert.first_seen,
+            "component": plain(alert.detection_id, 200),
+            "group": plain(alert.log_source, 200),
+            "custom_details": details,
+        }
+        if tactic := tactics(det):
+            payload["class"] = tactic
+        body: dict[str, Any] = {
+            "event_action": "trigger",
+            "dedup_key": alert.key,
+            "payload": payload,
+            "client": "mamori",
+        }
+        ticket = self.ticket_urls.get(alert.key)
+        if ticket and TICKET_URL.fullmatch(ticket):
+            details["ticket"] = plain(ticket, 2048)
+            body["links"] = [{"href": ticket, "text": "ticket"}]
+        return body
+
+    def _send(self, body: dict[str, Any]) -> str:
+        """POST one event with retries; returns the dedup key PagerDuty acknowledged."""
+        url, key = self._endpoint()
+        action, dedup_key = body["event_action"], body["dedup_key"]
+        what = f"pagerduty {action} {dedup_key}"
+
+        def attempt() -> str:
+            try:
+                with httpx.Client(timeout=self.timeout) as client:
+                    resp = client.post(url, json={"routing_key": key, **body})
+            except httpx.TimeoutException:
+                raise TransientError(f"no response within {self.timeout}s") from None
+            except httpx.TransportError as exc:
+                # from None: the chained exception carries the request, and the request body the key.
+                raise TransientError(_redact(f"{type(exc).__name__}: {exc}", key)) from None
+            if resp.status_code == 429:
+                raise TransientError("429 rate limited", retry_after_seconds(resp.headers.get("Retry-After")))
+            if resp.status_code >= 500:
+                raise TransientError(f"{resp.status_code} {_redact(plain(resp.text, 200), key)}")
+            if resp.status_code == 400:
+                raise DeliveryError(
+                    f"{what}: PagerDuty rejected the event as invalid (400, not retried): "
+                    f"{_redact(_errors(resp), key)}"
+                )
+            if not 200 <= resp.status_code < 300:
+                raise DeliveryError(
+                    f"{what}: HTTP {resp.status_code} (not retried): {_redact(plain(resp.text, MAX_ERROR), key)}"
+                )
+            try:
+                ack = resp.json()
+            except ValueError:
+                ack = {}
+            return str(ack.get("dedup_key") or dedup_key)
+
+        ref = with_retries(attempt, what=what, attempts=self.attempts, base_delay=self.retry_base_delay)
+        log.info("%s: accepted", what)
+        return ref
+
+    def deliver(self, alert: Alert, det: Detection | None, previous_ref: str | None = None) -> str:
+        """Trigger (or re-trigger, which only updates the open PagerDuty alert) and return the dedup key.
+
+        `previous_ref` does not change what is sent: the dedup key makes a re-send an update. An alert the
+        ledger has closed is resolved instead, since a trigger would reopen it as a new incident.
+        """
+        if alert.status != "open":
+            self.resolve(alert.key)
+            return alert.key
+        self._send(self.event(alert, det))
+        return alert.key
+
+    def resolve(self, alert_key: str) -> None:
+        """Resolve the PagerDuty alert of this key (lifecycle sync when the ticket is closed). Idempotent:
+        resolving an unknown or already resolved key is accepted and changes nothing."""
+        self._send({"event_action": "resolve", "dedup_key": alert_key})
+
+
+def _errors(resp: httpx.Response) -> str:
+    """The `errors` list of an Events API 400 response, bounded; the raw body if it is not JSON."""
+    try:
+        data = resp.json()
+    except ValueError:
+        return plain(resp.text, MAX_ERROR)
+    if isinstance(data, dict):
+        msg = data.get("message") or data.get("status") or "invalid event"
+        return plain(f"{msg}: {data.get('errors') or []}", MAX_ERROR)
+    return plain(data, MAX_ERROR)
+
+
+def _redact(text: str, *secrets: str) -> str:
+    """Belt and braces: a server echoing the key back must not put it into our exception or log."""
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    return text

@@ -1,0 +1,123 @@
+"""The dispatcher with GitHub, PagerDuty and Slack connections, over HTTP against the fakes: exactly one
+issue, one incident and one message per alert key across repeated runs, recurrences, a crash between send
+and record, and the lifecycle sync (issue closed → incident resolved, resolution recorded)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fake_github import TOKEN, FakeGitHub
+from fake_pagerduty_slack import FakePagerDuty, FakeSlack
+
+from mamori import detect
+from mamori.alerts.builder import group_hits
+from mamori.alerts.ledger import Ledger
+from mamori.detections.loader import get_detection
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
+ROUTING_KEY = "R" * 32
+
+
+def hit(minute: int, actor: str) -> dict:
+    return {
+        "event_time": T0 + timedelta(minutes=minute),
+        "account_id": "111111111111",
+        "actor": actor,
+        "source_ip": "198.51.100.23",
+        "event_name": "StopLogging",
+    }
+
+
+@pytest.fixture
+def wired(
+    settings, monkeypatch, fake_github: FakeGitHub, fake_pagerduty: FakePagerDuty, fake_slack: FakeSlack
+):
+    gh = {
+        "conn_type": "github",
+        "password": TOKEN,
+        "host": fake_github.api_url,
+        "extra": {"repo": "acme/security-alerts"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_MAMORI_GITHUB", json.dumps(gh))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MAMORI_PAGERDUTY",
+        json.dumps({"conn_type": "pagerduty_events", "password": ROUTING_KEY, "host": fake_pagerduty.url}),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MAMORI_SLACK",
+        json.dumps({"conn_type": "slackwebhook", "password": fake_slack.webhook_url}),
+    )
+    det = get_detection(REPO / "sql", "cloudtrail_trail_stopped_or_changed")  # high: github+pagerduty+slack
+    ledger = Ledger(settings.ledger_url)
+    ledger.record_window(det, T0, T0 + timedelta(hours=1), group_hits(det, [hit(1, "alice"), hit(2, "bob")]))
+    return settings, ledger, det, fake_github, fake_pagerduty, fake_slack
+
+
+def counts(gh: FakeGitHub, pd: FakePagerDuty, sl: FakeSlack) -> tuple[int, int, int]:
+    return len(gh.issue_list()), len(pd.incidents), len(sl.messages)
+
+
+def test_repeated_dispatch_and_recurrence_keep_one_ticket_page_and_message(wired):
+    settings, ledger, det, gh, pd, sl = wired
+    for _ in range(3):
+        detect.dispatch(settings)
+    assert counts(gh, pd, sl) == (2, 2, 2)
+    keys = {a.key for a in ledger.alerts()}
+    assert {i.dedup_key for i in pd.incidents} == keys
+    # Pages link to their ticket: GitHub is delivered first.
+    links = [e["links"][0]["href"] for i in pd.incidents for e in i.events if e.get("links")]
+    assert sorted(links) == sorted(i["html_url"] for i in gh.issue_list())
+
+    # Re-running the window changes nothing; a later window in the dedup period is one update per output.
+    ledger.record_window(det, T0, T0 + timedelta(hours=1), group_hits(det, [hit(1, "alice"), hit(2, "bob")]))
+    detect.dispatch(settings)
+    assert counts(gh, pd, sl) == (2, 2, 2)
+    assert all(not gh.comment_list(i["number"]) for i in gh.issue_list())
+    ledger.record_window(
+        det, T0 + timedelta(minutes=30), T0 + timedelta(minutes=40), group_hits(det, [hit(31, "alice")])
+    )
+    detect.dispatch(settings)
+    detect.dispatch(settings)
+    assert counts(gh, pd, sl) == (2, 2, 2)
+    comments = {i["number"]: len(gh.comment_list(i["number"])) for i in gh.issue_list()}
+    assert sorted(comments.values()) == [0, 1]
+
+
+def test_crash_between_send_and_record_does_not_duplicate(wired, monkeypatch):
+    settings, _, _, gh, pd, sl = wired
+    real = Ledger.mark_delivered
+
+    def crash(self, key, output, ref, hits):
+        if output in ("github", "pagerduty"):
+            raise SystemExit("worker killed after the HTTP call, before the ledger write")
+        return real(self, key, output, ref, hits)
+
+    monkeypatch.setattr(Ledger, "mark_delivered", crash)
+    with pytest.raises(SystemExit):
+        detect.dispatch(settings)
+    monkeypatch.setattr(Ledger, "mark_delivered", real)
+    detect.dispatch(settings)
+    detect.dispatch(settings)
+    assert counts(gh, pd, sl) == (2, 2, 2)
+
+
+def test_closing_the_issue_resolves_the_page_and_records_the_label(wired):
+    settings, ledger, _, gh, pd, _ = wired
+    detect.dispatch(settings)
+    first = gh.issue_list()[0]
+    gh.close_issue(first["number"])
+    first_issue = next(i for i in gh.issue_list() if i["number"] == first["number"])
+    first_issue["labels"].append({"name": "false-positive"})
+    result = detect.sync_alerts(settings)
+    assert result == {"checked": 2, "resolved": 1}
+    resolved = [a for a in ledger.alerts() if a.status == "resolved"]
+    assert len(resolved) == 1
+    assert [i.state for i in pd.incidents_for(resolved[0].key)] == ["resolved"]
+    assert detect.sync_alerts(settings) == {"checked": 1, "resolved": 0}
+    with Ledger(settings.ledger_url).engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT resolution FROM alerts WHERE status = 'resolved'").one()
+    assert row[0] == "false-positive"
