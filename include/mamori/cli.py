@@ -33,11 +33,13 @@ def _parse_time(text: str) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
-def generate(start: datetime, hours: int, seed: int) -> list[Any]:
-    """Write generated raw objects into the raw store with their landing times; returns the ground truth."""
+def generate(start: datetime, hours: int, seed: int, sources: list[str] | None = None) -> list[Any]:
+    """Write generated raw objects of every (or the given) source into the raw store with their landing
+    times; returns the ground truth of all attack stories, in time order."""
     from mamori.config import load_settings
-    from mamori.generate.cloudtrail import generate_cloudtrail
+    from mamori.generate import get_generator
     from mamori.lake import Store
+    from mamori.sources import SOURCES
 
     s = load_settings()
     raw = Store(s.raw_url, s.raw_conn_id)
@@ -46,12 +48,17 @@ def generate(start: datetime, hours: int, seed: int) -> list[Any]:
         raw.write_atomic(key, data)
         raw.set_landed(key, landed_at)
 
-    return generate_cloudtrail(put, start, hours=hours, seed=seed)
+    steps: list[Any] = []
+    for name in sources or list(SOURCES):
+        gen = get_generator(name)
+        if gen is not None:
+            steps += [(name, st) for st in gen(put, start, hours=hours, seed=seed)]
+    return [st for _, st in sorted(steps, key=lambda p: (p[1].time, p[0]))]
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    steps = generate(_parse_time(args.start), args.hours, args.seed)
-    print(f"generated {args.hours}h of CloudTrail from {args.start}; attack story of {len(steps)} steps:")
+    steps = generate(_parse_time(args.start), args.hours, args.seed, args.source)
+    print(f"generated {args.hours}h of logs from {args.start}; attack story of {len(steps)} steps:")
     for st in steps:
         print(f"  {st.time:%Y-%m-%d %H:%M} {st.account} {','.join(st.detections):55} {st.summary}")
     return 0
@@ -100,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--start", default=DEFAULT_START)
     g.add_argument("--hours", type=int, default=24)
     g.add_argument("--seed", type=int, default=7)
+    g.add_argument("--source", action="append", help="only this source (repeatable); default: all")
     g.set_defaults(func=cmd_generate)
 
     d = sub.add_parser("demo", help="generate a day, run ingest + detect through Airflow, print a summary")

@@ -11,10 +11,13 @@ from typing import Any
 from airflow.sdk import Asset
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-# Tags come from this set only, so the UI's tag filter stays meaningful; the DAG integrity test enforces it.
+from mamori.sources import SOURCES
+
+# Tags come from this set only (the job kinds plus the registered log sources), so the UI's tag filter stays
+# meaningful; the DAG integrity test enforces it.
 TAGS: frozenset[str] = frozenset(
-    {"mamori", "ingest", "detect", "alerts", "health", "maintenance", "cloudtrail"}
-)
+    {"mamori", "ingest", "detect", "alerts", "health", "maintenance"}
+) | frozenset(SOURCES)
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 

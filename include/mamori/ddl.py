@@ -56,3 +56,35 @@ def render_ddl(
         regions=",".join(regions),
         projection_start=projection_start,
     )
+
+
+ALL_EVENTS_COLUMNS: tuple[str, ...] = (
+    "event_time",
+    "source",
+    "account_id",
+    "related_ips",
+    "related_users",
+    "related_arns",
+    "related_accounts",
+    "account",
+    "region",
+    "dt",
+    "hour",
+)
+
+
+def all_events_select(tables: Sequence[str]) -> str:
+    """One Athena SELECT over every source's common columns, so a pivot on an IP or principal is one query.
+
+    DuckDB runs it as a view (transpiled like any other SQL); on Athena it is the body of the
+    `all_events` view. Partition columns are kept, so filters on dt/hour still prune each branch.
+    """
+    if not tables:
+        raise ValueError("no tables")
+    cols = ", ".join(ALL_EVENTS_COLUMNS)
+    return "\nUNION ALL\n".join(f"SELECT {cols} FROM {t}" for t in tables)
+
+
+def render_all_events_view(database: str, tables: Sequence[str]) -> str:
+    """CREATE OR REPLACE VIEW for Athena."""
+    return f"CREATE OR REPLACE VIEW {database}.all_events AS\n{all_events_select(tables)}"

@@ -12,6 +12,7 @@ Guarantees (each one tested):
 
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 import logging
@@ -105,8 +106,21 @@ def plan_window(
 
 
 def convert_batch(batch: dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
-    """Parse a batch's objects and write its partitions, quarantine and manifest (manifest last)."""
-    s = settings or load_settings()
+    """Parse a batch's objects and write its partitions, quarantine and manifest (manifest last).
+
+    The cyclic garbage collector is paused for the batch: a batch holds up to millions of small row dicts,
+    none in a reference cycle, and the collector rescanning them took 45-60% of conversion time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _convert_batch(batch, settings or load_settings())
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     src = get_source(batch["source"])
     raw, lake = _stores(s)
     start = datetime.fromisoformat(batch["window_start"])

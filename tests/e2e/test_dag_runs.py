@@ -33,7 +33,7 @@ def lake_digest(settings) -> dict[str, str]:
 def test_ingest_and_detect_dags_over_generated_data(settings, airflow_db, tmp_path):
     from airflow.dag_processing.dagbag import DagBag
 
-    steps = generate(START, HOURS, seed=11)
+    steps = generate(START, HOURS, seed=11, sources=["cloudtrail"])
     bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     ingest_dag, detect_dag = bag.dags["ingest_cloudtrail"], bag.dags["detect"]
     log = tmp_path / "airflow.log"

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from mamori.config import Settings
+from mamori.ddl import all_events_select
 from mamori.engines.dialect import athena_to_duckdb
 from mamori.lake import Store
 from mamori.sources import SOURCES
@@ -39,6 +40,10 @@ class DuckDBEngine:
             self.con.register_filesystem(lake.fs)
         for src in SOURCES.values():
             self._create_view(lake, src.table, src.schema)
+        self.con.execute(
+            "CREATE OR REPLACE VIEW all_events AS "
+            + athena_to_duckdb(all_events_select([s.table for s in SOURCES.values()]))
+        )
 
     def _create_view(self, lake: Store, table: str, schema: pa.Schema) -> None:
         prefix = f"curated/{table}"
