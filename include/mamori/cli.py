@@ -88,6 +88,27 @@ def cmd_detections(args: argparse.Namespace) -> int:
         det = get_detection(s.sql_dir, args.id)
         print(render_sql(det.body, _parse_time(args.start), _parse_time(args.end)))
         return 0
+    if args.action == "backtest":
+        from mamori.detections.backtest import backtest
+        from mamori.detections.loader import get_detection
+        from mamori.engines import get_engine
+
+        det = get_detection(s.sql_dir, args.id)
+        engine = get_engine(s)
+        try:
+            res = backtest(det, engine, _parse_time(args.start), _parse_time(args.end))
+        finally:
+            engine.close()
+        print(
+            f"{det.id}: {res.windows} windows, {res.hits} hits, {len(res.alerts)} alerts "
+            f"(threshold {det.header.threshold}, dedup {det.header.dedup.keys} per {det.header.dedup.period})"
+        )
+        for a in res.alerts:
+            print(f"  alert {a['first_seen']:%Y-%m-%d %H:%M:%S} hits={a['hits']:<4} {a['dedup']}")
+        for col, top in res.top_entities.items():
+            if top:
+                print(f"  top {col:10} " + ", ".join(f"{v} ({n})" for v, n in top))
+        return 0
     from mamori.detections.testing import run_catalog_cases
 
     failures = 0
@@ -127,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("id")
     r.add_argument("--start", required=True)
     r.add_argument("--end", required=True)
+    b = det_sub.add_parser("backtest", help="run a rule over lake history: hits, alerts, top entities")
+    b.add_argument("id")
+    b.add_argument("--from", dest="start", required=True)
+    b.add_argument("--to", dest="end", required=True)
     det.set_defaults(func=cmd_detections)
     return p
 

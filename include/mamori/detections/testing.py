@@ -8,10 +8,11 @@ applies dedup and threshold. Positive means at least one alert, negative means n
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -22,6 +23,7 @@ from mamori.config import load_settings
 from mamori.detections.loader import Detection, load_catalog
 from mamori.detections.runner import run_detection
 from mamori.engines.duckdb import DuckDBEngine
+from mamori.generate import get_generator
 from mamori.sources import get_source
 from mamori.sources.base import PARTITION_KEYS, RawKey
 
@@ -45,23 +47,51 @@ class CaseResult:
         return self.alerts > 0 if self.kind == "positive" else self.alerts == 0
 
 
+CASE_SUFFIXES = (".json", ".log", ".txt")
+
+
 def case_files(cases_dir: Path, detection_id: str) -> dict[str, list[Path]]:
+    """Case files: the raw object exactly as AWS delivers it (CloudTrail JSON, log lines, Firehose JSON)."""
     base = cases_dir / detection_id
-    return {kind: sorted((base / kind).glob("*.json")) for kind in ("positive", "negative")}
+    return {
+        kind: sorted(p for p in (base / kind).glob("*") if p.suffix in CASE_SUFFIXES)
+        for kind in ("positive", "negative")
+    }
+
+
+@functools.cache
+def _layout_key(source: str) -> str:
+    """A real landed key of the source (from its generator): parsers may read the layout from the key."""
+    gen = get_generator(source)
+    if gen is None:
+        raise ValueError(f"{source}: no generator to take a key layout from")
+    keys: list[str] = []
+    gen(lambda k, d, t: keys.append(k), datetime(2026, 11, 1, tzinfo=UTC), hours=6, seed=1)
+    src = get_source(source)
+    for k in keys:
+        raw = src.classify(k)
+        if raw is not None and raw.kind == "events":
+            return k
+    raise ValueError(f"{source}: generator produced no event key")
+
+
+def case_raw_key(source: str, data: bytes) -> RawKey:
+    """Account/region of a case: from the CloudTrail record itself, else the case defaults."""
+    account, region = DEFAULT_ACCOUNT, DEFAULT_REGION
+    if source == "cloudtrail":
+        doc = orjson.loads(data)
+        first = (doc.get("Records") or [{}])[0] if isinstance(doc, dict) else {}
+        account = str(first.get("recipientAccountId") or account)
+        region = str(first.get("awsRegion") or region)
+        return RawKey(key="case.json", kind="events", account=account, region=region)
+    return RawKey(key=_layout_key(source), kind="events", account=account, region=region)
 
 
 def evaluate_case(det: Detection, path: Path) -> tuple[int, int]:
     """(alerts, quarantined records) for one case file."""
     src = get_source(det.header.log_source)
     data = path.read_bytes()
-    doc = orjson.loads(data)
-    first = (doc.get("Records") or [{}])[0] if isinstance(doc, dict) else {}
-    raw = RawKey(
-        key=str(path),
-        kind="events",
-        account=str(first.get("recipientAccountId") or DEFAULT_ACCOUNT),
-        region=str(first.get("awsRegion") or DEFAULT_REGION),
-    )
+    raw = case_raw_key(det.header.log_source, data)
     result = src.parse_object(raw, data)
     if not result.rows:
         return 0, len(result.quarantined)
