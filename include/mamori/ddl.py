@@ -46,10 +46,13 @@ def render_ddl(
     accounts: Sequence[str],
     regions: Sequence[str],
     projection_start: str,
+    template: str | None = None,
 ) -> str:
-    """The CREATE EXTERNAL TABLE statement to run on Athena for one table."""
-    template = (sql_dir / "ddl" / f"{table}.sql").read_text(encoding="utf-8")
-    return _ENV.from_string(template).render(
+    """The CREATE EXTERNAL TABLE statement to run on Athena for one table (tables with the same columns, like
+    cloudtrail and cloudtrail_insights, share one template)."""
+    text = (sql_dir / "ddl" / f"{template or table}.sql").read_text(encoding="utf-8")
+    return _ENV.from_string(text).render(
+        table=table,
         database=database,
         lake_url=lake_url.rstrip("/"),
         accounts=",".join(accounts),

@@ -1,8 +1,9 @@
--- Athena table over mamori's curated CloudTrail Parquet. Columns mirror AWS's documented CloudTrail table
+-- Athena table over mamori's curated CloudTrail Parquet; also renders the cloudtrail_insights table (same
+-- columns, {{ table }} differs). Columns mirror AWS's documented CloudTrail table
 -- (lower-case names, useridentity struct, volatile objects as JSON text) plus mamori's common columns.
 -- Partition projection: no crawler, no MSCK; account/region are enums rendered from configuration,
 -- dt is a date range, hour 00-23. Rendered by `mamori` with lake_url / accounts / regions / projection_start.
-CREATE EXTERNAL TABLE IF NOT EXISTS {{ database }}.cloudtrail (
+CREATE EXTERNAL TABLE IF NOT EXISTS {{ database }}.{{ table }} (
     eventversion STRING,
     useridentity STRUCT<
         type: STRING,
@@ -66,7 +67,7 @@ PARTITIONED BY (account STRING, region STRING, dt STRING, hour STRING)
 ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'
 STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat'
 OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat'
-LOCATION '{{ lake_url }}/curated/cloudtrail/'
+LOCATION '{{ lake_url }}/curated/{{ table }}/'
 TBLPROPERTIES (
     'projection.enabled' = 'true',
     'projection.account.type' = 'enum',
@@ -80,6 +81,6 @@ TBLPROPERTIES (
     'projection.hour.range' = '0,23',
     'projection.hour.digits' = '2',
     'storage.location.template'
-    = '{{ lake_url }}/curated/cloudtrail/account=${account}/region=${region}/dt=${dt}/hour=${hour}',
+    = '{{ lake_url }}/curated/{{ table }}/account=${account}/region=${region}/dt=${dt}/hour=${hour}',
     'parquet.compression' = 'ZSTD'
 )

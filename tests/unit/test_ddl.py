@@ -16,6 +16,7 @@ SQL = Path(__file__).resolve().parents[2] / "sql"
 
 
 def render(table: str) -> str:
+    template = next((getattr(s, "ddl_template", None) for s in SOURCES.values() if s.table == table), None)
     return render_ddl(
         SQL,
         table,
@@ -24,6 +25,7 @@ def render(table: str) -> str:
         accounts=["111111111111"],
         regions=["us-east-1", "eu-west-1"],
         projection_start="2026-01-01",
+        template=template,
     )
 
 

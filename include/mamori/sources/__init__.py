@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from mamori.sources import alb, cloudtrail, cloudwatch, s3access, vpcflow
+from mamori.sources import alb, cloudtrail, cloudtrail_insights, cloudwatch, s3access, vpcflow
 from mamori.sources.base import Source
 
 SOURCES: dict[str, Source] = {
     cloudtrail.NAME: cloudtrail.SOURCE,
+    cloudtrail_insights.NAME: cloudtrail_insights.SOURCE,
     alb.NAME: alb.SOURCE,
     cloudwatch.NAME: cloudwatch.SOURCE,
     s3access.NAME: s3access.SOURCE,

@@ -171,7 +171,7 @@ class CloudTrailSource:
             result.quarantined.append(Quarantined(raw.key, "Records is not a list"))
             return result
         for i, rec in enumerate(records):
-            row, reason = normalize_record(rec, raw)
+            row, reason = normalize_record(rec, raw, self.name)
             if row is None:
                 result.quarantined.append(Quarantined(raw.key, reason, i, _raw_text(rec)))
             else:
@@ -180,7 +180,7 @@ class CloudTrailSource:
         return result
 
 
-def normalize_record(rec: Any, raw: RawKey) -> tuple[dict[str, Any] | None, str]:
+def normalize_record(rec: Any, raw: RawKey, source: str = NAME) -> tuple[dict[str, Any] | None, str]:
     """One CloudTrail record → one row of SCHEMA, or (None, reason) when it cannot be trusted as an event."""
     if not isinstance(rec, dict):
         return None, f"record is {type(rec).__name__}, not an object"
@@ -190,6 +190,13 @@ def normalize_record(rec: Any, raw: RawKey) -> tuple[dict[str, Any] | None, str]
         if lk in lowered and lowered[lk] != v:
             return None, f"ambiguous keys: {lk!r} appears twice with different values"
         lowered[lk] = v
+    details = lowered.get("insightdetails")
+    if isinstance(details, dict):
+        # Insights events name the API they are about only inside insightDetails; lift the names to the
+        # top-level columns so the insights table is queried like the event table.
+        for col, key in (("eventsource", "eventSource"), ("eventname", "eventName")):
+            if lowered.get(col) is None and isinstance(details.get(key), str):
+                lowered[col] = details[key]
     for required in ("eventtime", "eventname", "eventsource"):
         if not isinstance(lowered.get(required), str) or not lowered[required]:
             return None, f"missing or non-string {required}"
@@ -209,7 +216,7 @@ def normalize_record(rec: Any, raw: RawKey) -> tuple[dict[str, Any] | None, str]
     resources = row["resources"] or []
     row.update(
         event_time=event_time,
-        source=NAME,
+        source=source,
         account_id=row["recipientaccountid"] or ui.get("accountid") or raw.account,
         related_ips=unique([row["sourceipaddress"]] if is_ip(row["sourceipaddress"]) else []),
         related_users=unique([ui.get("username"), issuer.get("username"), params.get("username")]),
