@@ -7,17 +7,19 @@ that received their late deliveries has been finalized.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 from typing import Any
 
 from mamori.alerts.builder import group_hits
-from mamori.alerts.ledger import Ledger
+from mamori.alerts.enrichment import Enrichment, load_enrichments, run_enrichments
+from mamori.alerts.ledger import Alert, Ledger
 from mamori.alerts.outputs import OUTPUTS, LocalOutput, Output, make_output, resolve_outputs
 from mamori.config import Settings, load_settings
-from mamori.detections.loader import DetectionError, get_detection, load_catalog
+from mamori.detections.loader import Detection, DetectionError, get_detection, load_catalog
 from mamori.detections.runner import run_detection
-from mamori.engines import get_engine
+from mamori.engines import Engine, get_engine
 from mamori.ingest import window_complete
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,33 @@ def summarize_window(results: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+class _Enricher:
+    """Runs an alert's enrichment queries once (first dispatch), stores them, and reuses them afterwards."""
+
+    def __init__(self, settings: Settings, ledger: Ledger) -> None:
+        self.settings, self.ledger = settings, ledger
+        self.engine: Engine | None = None
+        self.enrichments: dict[str, Enrichment] | None = None
+        self.done: dict[str, Alert] = {}
+
+    def enriched(self, alert: Alert, det: Detection | None) -> Alert:
+        if alert.enrichment is not None:
+            return alert
+        if alert.key not in self.done:
+            if self.enrichments is None:
+                self.enrichments = load_enrichments(self.settings.sql_dir)
+            if self.engine is None:
+                self.engine = get_engine(self.settings)
+            results = run_enrichments(alert, det, self.engine, self.enrichments)
+            self.ledger.set_enrichment(alert.key, results)
+            self.done[alert.key] = dataclasses.replace(alert, enrichment=results)
+        return dataclasses.replace(self.done[alert.key], hit_count=alert.hit_count, last_seen=alert.last_seen)
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+
+
 def dispatch(settings: Settings | None = None) -> dict[str, Any]:
     """Deliver every (alert, output) pair that has work: first delivery, a retry, or a recurrence update.
 
@@ -96,6 +125,7 @@ def dispatch(settings: Settings | None = None) -> dict[str, Any]:
         for output in resolve_outputs(alert.routes, s):
             ledger.ensure_delivery(alert.key, output)
     outputs: dict[str, Output] = {}
+    enricher = _Enricher(s, ledger)
     delivered = failed = skipped = 0
     due = sorted(ledger.due(), key=lambda d: (d.alert.first_seen, d.alert.key, OUTPUT_ORDER.get(d.output, 9)))
     for d in due:
@@ -106,13 +136,14 @@ def dispatch(settings: Settings | None = None) -> dict[str, Any]:
             det = get_detection(s.sql_dir, d.alert.detection_id)
         except DetectionError:
             det = None  # a deleted rule must not strand its open alerts
+        alert = enricher.enriched(d.alert, det)
         out = outputs.get(d.output) or outputs.setdefault(d.output, make_output(d.output, s))
         if hasattr(out, "ticket_urls"):
             ticket = ledger.refs(d.alert.key).get("github")
             if ticket:
                 out.ticket_urls[d.alert.key] = ticket
         try:
-            ref = out.deliver(d.alert, det, d.previous_ref)
+            ref = out.deliver(alert, det, d.previous_ref)
         except Exception as exc:  # one bad output must not block the others; recorded, retried
             ledger.mark_failed(d.alert.key, d.output, f"{type(exc).__name__}: {exc}")
             failed += 1
@@ -120,6 +151,7 @@ def dispatch(settings: Settings | None = None) -> dict[str, Any]:
         else:
             ledger.mark_delivered(d.alert.key, d.output, ref, d.alert.hit_count)
             delivered += 1
+    enricher.close()
     index = LocalOutput(s).write_index(ledger.alerts())
     summary = {
         "delivered": delivered,

@@ -48,6 +48,9 @@ ALERTS = sa.Table(
     sa.Column(
         "resolution", sa.String(60)
     ),  # e.g. true-positive / false-positive, from the closed ticket's labels
+    sa.Column(
+        "enrichment", sa.Text
+    ),  # JSON results of the enrichment queries, computed once at first dispatch
 )
 
 ALERT_HITS = sa.Table(
@@ -104,6 +107,7 @@ class Alert:
     hit_count: int
     samples: list[dict[str, Any]]
     routes: list[str]
+    enrichment: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_row(cls, r: Any) -> Alert:
@@ -122,6 +126,7 @@ class Alert:
             hit_count=r.hit_count,
             samples=orjson.loads(r.samples),
             routes=orjson.loads(r.routes),
+            enrichment=orjson.loads(r.enrichment) if r.enrichment else None,
         )
 
 
@@ -225,6 +230,10 @@ class Ledger:
         else:
             conn.execute(ALERTS.update().where(ALERTS.c.alert_key == key).values(**values))
         return True
+
+    def set_enrichment(self, key: str, results: list[dict[str, Any]]) -> None:
+        with self._tx() as conn:
+            conn.execute(ALERTS.update().where(ALERTS.c.alert_key == key).values(enrichment=_dumps(results)))
 
     def resolve(self, key: str, resolution: str) -> None:
         """Close an alert (its ticket was closed); later hits in the same dedup window do not reopen it."""

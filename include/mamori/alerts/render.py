@@ -57,6 +57,31 @@ def block(value: Any, lang: str = "", limit: int = MAX_BLOCK) -> str:
     return f"{fence}{lang}\n{text}\n{fence}"
 
 
+MAX_ENRICHMENT_ROWS = 20
+
+
+def enrichment_markdown(results: list[dict[str, Any]]) -> list[str]:
+    """One inert table per enrichment result; every cell (headers included) is a code span."""
+    if not results:
+        return []
+    lines = ["", "### Related activity"]
+    for r in results:
+        lines += ["", f"**{visible(str(r.get('title', r.get('id'))))}** for {cell(r.get('entity'))}", ""]
+        if "error" in r:
+            lines.append(f"Query failed: {cell(r['error'])}")
+            continue
+        cols, rows = r.get("columns") or [], r.get("rows") or []
+        if not rows:
+            lines.append("No related events.")
+            continue
+        lines.append("| " + " | ".join(cell(c) for c in cols) + " |")
+        lines.append("|" + "---|" * len(cols))
+        lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows[:MAX_ENRICHMENT_ROWS]]
+        if len(rows) > MAX_ENRICHMENT_ROWS:
+            lines.append(f"…{len(rows) - MAX_ENRICHMENT_ROWS} more rows in the ledger")
+    return lines
+
+
 def ticket_markdown(alert: Alert, det: Detection | None) -> str:
     """The ticket body shared by every output that takes Markdown (local file, GitHub issue)."""
     h = det.header if det else None
@@ -99,6 +124,7 @@ def ticket_markdown(alert: Alert, det: Detection | None) -> str:
             h.runbook.strip(),
         ]
         lines += ["", "### Known false positives", "", *[f"- {fp}" for fp in h.false_positives]]
+    lines += enrichment_markdown(alert.enrichment or [])
     lines += [
         "",
         "<details><summary>Sample events</summary>",

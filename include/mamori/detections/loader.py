@@ -64,6 +64,9 @@ def load_detection(path: Path) -> Detection:
         problems.append(f"log_source {header.log_source!r} is not a registered source ({sorted(SOURCES)})")
     if path.parent.name != header.log_source:
         problems.append(f"file must live in sql/detections/{header.log_source}/")
+    for enrichment in header.enrichments or []:
+        if not (path.parents[2] / "enrichments" / f"{enrichment}.sql").exists():
+            problems.append(f"enrichment {enrichment!r} has no file sql/enrichments/{enrichment}.sql")
     body = m["body"].strip()
     if len(WINDOW_MACRO.findall(body)) != 1:
         problems.append("body must use {{ window() }} exactly once")

@@ -59,6 +59,7 @@ class DetectionHeader(_Strict):
     dedup: Dedup
     threshold: int = Field(default=1, ge=1)
     outputs: list[str] | None = None  # None = the default routing for the severity
+    enrichments: list[str] | None = None  # ids in sql/enrichments/; None = the default enrichments
     runbook: str = Field(min_length=10)
     false_positives: list[str] = Field(min_length=1)
     references: list[str] = Field(default_factory=list)
