@@ -299,7 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
             "labels": [_label(base, repo, name) for name in labels],
             "user": _user(base),
             "assignee": None,
-            "assignees": [],
+            "assignees": [_user(base) | {"login": a, "type": "User"} for a in body.get("assignees") or []],
             "milestone": None,
             "comments": 0,
             "author_association": "NONE",

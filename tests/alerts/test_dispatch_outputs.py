@@ -68,6 +68,9 @@ def test_repeated_dispatch_and_recurrence_keep_one_ticket_page_and_message(wired
     assert counts(gh, pd, sl) == (2, 2, 2)
     keys = {a.key for a in ledger.alerts()}
     assert {i.dedup_key for i in pd.incidents} == keys
+    # Titles tell the two actors' alerts apart.
+    titles = sorted(i["title"] for i in gh.issue_list())
+    assert titles[0] != titles[1] and any("alice" in t for t in titles) and any("bob" in t for t in titles)
     # Pages link to their ticket: GitHub is delivered first.
     links = [e["links"][0]["href"] for i in pd.incidents for e in i.events if e.get("links")]
     assert sorted(links) == sorted(i["html_url"] for i in gh.issue_list())
@@ -121,3 +124,16 @@ def test_closing_the_issue_resolves_the_page_and_records_the_label(wired):
     with Ledger(settings.ledger_url).engine.connect() as conn:
         row = conn.exec_driver_sql("SELECT resolution FROM alerts WHERE status = 'resolved'").one()
     assert row[0] == "false-positive"
+
+
+def test_issue_assignees_come_from_the_detection_header(wired):
+    import dataclasses
+
+    from mamori.alerts.outputs.github import GitHubOutput
+
+    settings, ledger, det, gh, _, _ = wired
+    with_owner = dataclasses.replace(det, header=det.header.model_copy(update={"assignees": ["octo-cat"]}))
+    alert = ledger.alerts()[0]
+    GitHubOutput(settings, throttle=False).deliver(alert, with_owner, None)
+    [issue] = gh.issue_list()
+    assert [a["login"] for a in issue["assignees"]] == ["octo-cat"]

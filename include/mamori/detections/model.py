@@ -60,6 +60,8 @@ class DetectionHeader(_Strict):
     threshold: int = Field(default=1, ge=1)
     outputs: list[str] | None = None  # None = the default routing for the severity
     enrichments: list[str] | None = None  # ids in sql/enrichments/; None = the default enrichments
+    # GitHub logins assigned to this rule's issues (the on-call rotation for the rule's area).
+    assignees: list[str] = Field(default_factory=list, max_length=10)
     runbook: str = Field(min_length=10)
     false_positives: list[str] = Field(min_length=1)
     references: list[str] = Field(default_factory=list)
@@ -71,6 +73,14 @@ class DetectionHeader(_Strict):
         for item in v:
             if not re.fullmatch(r"TA\d{4}:T\d{4}(\.\d{3})?", item):
                 raise ValueError(f"mitre entry {item!r} must look like TA0005:T1562.008")
+        return v
+
+    @field_validator("assignees")
+    @classmethod
+    def _assignees(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", item):
+                raise ValueError(f"assignee {item!r} is not a GitHub login")
         return v
 
     @field_validator("references")

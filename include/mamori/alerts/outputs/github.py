@@ -99,13 +99,15 @@ def _plain(value: Any, limit: int) -> str:
 
 
 def issue_title(alert: Alert, det: Detection | None) -> str:
-    """`[SEVERITY] <detection title> — <first dedup value>`, at most MAX_TITLE characters."""
+    """`[SEVERITY] <detection title> — <dedup values>`, at most MAX_TITLE characters: two alerts of one rule
+    (e.g. two actors in one account) get titles a responder can tell apart in the issue list."""
     head = f"[{alert.severity.upper()}] {_plain(det.header.title if det else alert.title, 120)}"
-    first = next(iter(alert.dedup_values.values()), None)
-    if first is None or first == "":
+    values = [v for v in alert.dedup_values.values() if v not in (None, "")]
+    if not values:
         return head[:MAX_TITLE]
     room = MAX_TITLE - len(head) - 3
-    return f"{head} — {_plain(first, room)}" if room > 8 else head[:MAX_TITLE]
+    tail = " · ".join(v if isinstance(v, str) else orjson.dumps(v, default=str).decode() for v in values)
+    return f"{head} — {_plain(tail, room)}" if room > 8 else head[:MAX_TITLE]
 
 
 def label_name(prefix: str, value: str) -> str:
@@ -276,9 +278,11 @@ class GitHubOutput:
                 label_name("source", alert.log_source),
                 key_label(alert.key),
             ]
-            # Assignees: the detection header has no owner field yet, so none are set.
             created = repo.create_issue(
-                title=issue_title(alert, det), body=issue_body(alert, det), labels=labels
+                title=issue_title(alert, det),
+                body=issue_body(alert, det),
+                labels=labels,
+                assignees=list(det.header.assignees) if det else [],
             )
             log.info("github: opened issue #%s for alert %s", created.number, alert.key)
             return created.html_url
