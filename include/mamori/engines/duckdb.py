@@ -47,7 +47,9 @@ class DuckDBEngine:
 
     def _create_view(self, lake: Store, table: str, schema: pa.Schema) -> None:
         prefix = f"curated/{table}"
-        if lake.find(prefix):
+        # One listing level (account=... directories), not a recursive walk of the whole table: this runs for
+        # every table each time an engine opens, i.e. in every detection task.
+        if lake.list_dirs(prefix):
             glob = lake.uri(f"{prefix}/**/*.parquet")
             self.con.execute(
                 f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet(?, hive_partitioning = true, "
