@@ -6,8 +6,9 @@ to let delivery delays settle; the run first waits until each source's ingest wi
 interval's end is finalized.
 
 1. `wait_for_ingest` (sensor, reschedule mode): the lake's `_SUCCESS.json` for the needed ingest windows.
-2. `list_detections`: enabled detections in `sql/detections/` (deprecated ones do not run).
-3. `run_detection` (mapped per detection): render the SQL for the window, run it on the engine
+2. `list_detections`: enabled detections in `sql/detections/` (deprecated ones do not run), in chunks of
+   up to 10 rules of one log source.
+3. `run_detections` (mapped per chunk): render each rule's SQL for the window, run it on the engine
    (DuckDB embedded, Athena in AWS), group hits into alerts by dedup key and window, record them in the ledger.
    A re-run replaces the window's contribution: same alert keys, no new rows.
 4. `record`: emits the asset `mamori://alerts/ledger`, which runs `dispatch_alerts` (the single writer to
@@ -41,22 +42,22 @@ def detect_dag() -> None:
         return detect.sources_ready(data_interval_end)
 
     @task
-    def list_detections() -> list[str]:
-        return detect.enabled_detections()
+    def list_detections() -> list[list[str]]:
+        return detect.detection_chunks()
 
     @task(max_active_tis_per_dagrun=2)
-    def run_detection(
-        detection_id: str, data_interval_start: Any = None, data_interval_end: Any = None
-    ) -> dict[str, Any]:
-        return detect.run_for_window(detection_id, data_interval_start, data_interval_end)
+    def run_detections(
+        ids: list[str], data_interval_start: Any = None, data_interval_end: Any = None
+    ) -> list[dict[str, Any]]:
+        return detect.run_chunk(ids, data_interval_start, data_interval_end)
 
     @task(outlets=[ALERTS_ASSET])
-    def record(results: list[dict[str, Any]]) -> dict[str, Any]:
+    def record(results: list[list[dict[str, Any]]]) -> dict[str, Any]:
         return detect.summarize_window(results)
 
-    ids = list_detections()
-    wait_for_ingest() >> ids
-    record(run_detection.expand(detection_id=ids))
+    chunks = list_detections()
+    wait_for_ingest() >> chunks
+    record(run_detections.expand(ids=chunks))
 
 
 detect_dag()

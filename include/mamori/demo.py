@@ -165,7 +165,7 @@ def _summary(s: Any, steps: list[Any], detect_windows: int, elapsed: float) -> i
 
     _say("\n3. summary")
     _say(
-        f"   {'source':12} {'windows':>7} {'objects':>8} {'skipped':>8} {'records in':>11} {'rows':>9} "
+        f"   {'source':20} {'windows':>7} {'objects':>8} {'skipped':>8} {'records in':>11} {'rows':>9} "
         f"{'quarantined':>11} {'files':>6}"
     )
     for name in SOURCES:
@@ -175,7 +175,7 @@ def _summary(s: Any, steps: list[Any], detect_windows: int, elapsed: float) -> i
             for k in ("objects", "records_in", "rows_out", "quarantined", "skipped_objects", "files"):
                 tot[k] += w[k]
         _say(
-            f"   {name:12} {len(wins):>7} {tot['objects']:>8} {tot['skipped_objects']:>8} {tot['records_in']:>11} "
+            f"   {name:20} {len(wins):>7} {tot['objects']:>8} {tot['skipped_objects']:>8} {tot['records_in']:>11} "
             f"{tot['rows_out']:>9} {tot['quarantined']:>11} {tot['files']:>6}"
         )
     alerts = Ledger(s.ledger_url).alerts()

@@ -51,26 +51,61 @@ def sources_ready(end: datetime, settings: Settings | None = None) -> bool:
     return not waiting
 
 
+CHUNK = 10  # detections per mapped task: one engine per chunk, still parallel across chunks
+
+
+def detection_chunks(settings: Settings | None = None) -> list[list[str]]:
+    """Enabled detections grouped by log source in chunks of CHUNK: what the detect DAG maps over.
+
+    One task per rule would be ~70 task instances per hour, each opening its own engine over the lake;
+    chunks keep the parallelism and the per-rule results (in the task's XCom and log) at a tenth of that.
+    """
+    s = settings or load_settings()
+    by_source: dict[str, list[str]] = {}
+    for d in load_catalog(s.sql_dir, include_deprecated=False):
+        by_source.setdefault(d.header.log_source, []).append(d.id)
+    return [ids[i : i + CHUNK] for _, ids in sorted(by_source.items()) for i in range(0, len(ids), CHUNK)]
+
+
+def run_chunk(
+    ids: list[str], start: datetime, end: datetime, settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """Run a chunk of detections for the run's window with one engine; one result per detection."""
+    s = settings or load_settings()
+    engine = get_engine(s)
+    try:
+        return [run_for_window(i, start, end, s, engine) for i in ids]
+    finally:
+        engine.close()
+
+
 def run_for_window(
-    detection_id: str, start: datetime, end: datetime, settings: Settings | None = None
+    detection_id: str,
+    start: datetime,
+    end: datetime,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
 ) -> dict[str, Any]:
     """Run one detection for the run's window and record its hits in the ledger (replacing a re-run's)."""
     s = settings or load_settings()
     det = get_detection(s.sql_dir, detection_id)
     wstart, wend = detection_window(start, end, s)
-    engine = get_engine(s)
+    own = engine is None
+    eng = engine or get_engine(s)
     try:
-        hits = run_detection(det, engine, wstart, wend)
+        hits = run_detection(det, eng, wstart, wend)
     finally:
-        engine.close()
+        if own:
+            eng.close()
     candidates = group_hits(det, hits)
     fired = Ledger(s.ledger_url).record_window(det, wstart, wend, candidates)
     log.info("%s [%s, %s): %d hits, %d alert(s) at threshold", det.id, wstart, wend, len(hits), len(fired))
     return {"detection": det.id, "window_start": wstart.isoformat(), "hits": len(hits), "alerts": fired}
 
 
-def summarize_window(results: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize_window(chunks: list[list[dict[str, Any]]]) -> dict[str, Any]:
     """What one detect run found (the task's XCom and log line; the ledger holds the alerts themselves)."""
+    results = [r for chunk in chunks for r in chunk]
     summary = {
         "detections": len(results),
         "hits": sum(r["hits"] for r in results),
