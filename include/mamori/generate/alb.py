@@ -292,7 +292,7 @@ class _Gen:
             hit(t, path, NIKTO_UA, status, actions="fixed-response" if status == 403 else "forward")
         steps.append(
             AttackStep(
-                scan[0], a, r, (),
+                scan[0], a, r, ("alb_scanner_user_agent", "alb_error_burst"),
                 f"Nikto/2.5.0 scan of {LB_NAME} from {ATTACKER_IP}: {len(scan)} requests, {n_4xx} answered "
                 "404/403 within 9 minutes",
             )
@@ -303,7 +303,7 @@ class _Gen:
             hit(t, path, NIKTO_UA, 400 if "%25" in path else 404)
         steps.append(
             AttackStep(
-                trav[0], a, r, (),
+                trav[0], a, r, ("alb_path_traversal", "alb_scanner_user_agent"),
                 f"path traversal attempts (../, %2e%2e%2f, double-encoded) for /etc/passwd from {ATTACKER_IP}",
             )
         )  # fmt: skip
@@ -316,7 +316,7 @@ class _Gen:
                 hit(t, path, SQLMAP_UA, status, sent=sent)
         steps.append(
             AttackStep(
-                t_sql, a, r, (),
+                t_sql, a, r, ("alb_sql_injection", "alb_scanner_user_agent"),
                 f"SQL injection with sqlmap/1.7.2 from {ATTACKER_IP} (' OR 1=1--, UNION SELECT), one UNION "
                 "SELECT of users answered 200 with a 48 KB body",
             )
@@ -330,7 +330,7 @@ class _Gen:
             )  # fmt: skip
         steps.append(
             AttackStep(
-                t_sm, a, r, (),
+                t_sm, a, r, ("alb_desync_severe",),
                 f"2 request-smuggling attempts from {ATTACKER_IP} classified Severe (BothTeClPresent), blocked 400",
             )
         )  # fmt: skip

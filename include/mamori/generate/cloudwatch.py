@@ -365,7 +365,7 @@ class _Gen:
                 t0,
                 acct,
                 region,
-                (),
+                ("syslog_ssh_brute_force",),
                 f"SSH password brute force from {ATTACKER_IP} {where}: 40 failed passwords for "
                 "admin/root/ubuntu within 10 minutes",
             ),
@@ -373,7 +373,7 @@ class _Gen:
                 t_login,
                 acct,
                 region,
-                (),
+                ("syslog_ssh_password_login_from_internet",),
                 f"successful SSH password login as ec2-user from {ATTACKER_IP} port 50022 after the "
                 f"brute force {where}",
             ),
@@ -381,17 +381,21 @@ class _Gen:
                 t_sudo,
                 acct,
                 region,
-                (),
+                ("syslog_sudo_root_shell",),
                 f"ec2-user escalates to a root shell: sudo COMMAND=/bin/bash {where}",
             ),
             AttackStep(
-                t_add, acct, region, (), f"persistence: useradd -m backdoor (UID 1001, /bin/bash) {where}"
+                t_add,
+                acct,
+                region,
+                ("syslog_new_local_user",),
+                f"persistence: useradd -m backdoor (UID 1001, /bin/bash) {where}",
             ),
             AttackStep(
                 t_root,
                 acct,
                 region,
-                (),
+                ("syslog_ssh_root_login",),
                 f"root logs in over SSH with a public key from {ATTACKER_IP} {where}",
             ),
         ]

@@ -386,7 +386,7 @@ def _attack(s: _Stream, start: datetime, hours: int) -> tuple[list[AttackStep], 
                 time=start + timedelta(hours=1),
                 account=s.acct,
                 region=s.region,
-                detections=(),
+                detections=("vpcflow_port_scan",),
                 summary=f"{ATTACKER_IP} scans {WEB_IP} on {SCAN_PORTS} distinct TCP ports in <5 min "
                 f"(REJECT except 22 and 443, which ACCEPT) at {s.web.eni}",
             )
@@ -399,7 +399,7 @@ def _attack(s: _Stream, start: datetime, hours: int) -> tuple[list[AttackStep], 
                 time=start + timedelta(hours=1, minutes=40),
                 account=s.acct,
                 region=s.region,
-                detections=(),
+                detections=("vpcflow_ssh_from_internet_accepted",),
                 summary=f"SSH session {ATTACKER_IP}:51514 → {WEB_IP}:22 ACCEPT, 9.8 KB in / 31.2 KB out "
                 "(interactive login after the scan)",
             )
@@ -412,7 +412,7 @@ def _attack(s: _Stream, start: datetime, hours: int) -> tuple[list[AttackStep], 
                 time=start + timedelta(hours=17, minutes=40),
                 account=s.acct,
                 region=s.region,
-                detections=(),
+                detections=("vpcflow_large_egress",),
                 summary=f"exfiltration: {WEB_IP}:40022 → {ATTACKER_IP}:443 egress ACCEPT, {EXFIL_BYTES} bytes "
                 "(500 MiB) in one minute",
             )

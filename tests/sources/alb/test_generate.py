@@ -92,7 +92,12 @@ def test_background_is_realistic_noise(generated):
 
 def test_attack_story_is_in_the_data(generated):
     steps, _, rows, _ = generated
-    assert [s.detections for s in steps] == [()] * 4
+    assert [s.detections for s in steps] == [
+        ("alb_scanner_user_agent", "alb_error_burst"),
+        ("alb_path_traversal", "alb_scanner_user_agent"),
+        ("alb_sql_injection", "alb_scanner_user_agent"),
+        ("alb_desync_severe",),
+    ]
     assert {(s.account, s.region) for s in steps} == {("111111111111", "us-east-1")}
     assert steps[0].time >= START + ATTACK_OFFSET and steps[-1].time < START + ATTACK_OFFSET + timedelta(
         hours=1

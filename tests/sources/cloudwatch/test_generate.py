@@ -131,7 +131,13 @@ def test_attack_story_is_exact(day: Any) -> None:
     assert backdoor["useradd_user"] == "backdoor" and backdoor["log_stream"] == ATTACK_INSTANCE
     assert login["event_time"] < shell["event_time"] < backdoor["event_time"] < root["event_time"]
 
-    assert [s.detections for s in steps] == [()] * 5
+    assert [set(s.detections) for s in steps] == [
+        {"syslog_ssh_brute_force"},
+        {"syslog_ssh_password_login_from_internet"},
+        {"syslog_sudo_root_shell"},
+        {"syslog_new_local_user"},
+        {"syslog_ssh_root_login"},
+    ]
     assert all((s.account, s.region) == ("111111111111", "us-east-1") for s in steps)
     assert [s.time for s in steps] == sorted(s.time for s in steps)
     for step, row in zip(steps[1:], (login, shell, backdoor, root), strict=True):

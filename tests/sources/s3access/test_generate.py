@@ -121,7 +121,8 @@ def test_attack_story_ground_truth(day: Any, parsed: Any) -> None:
     _, steps = day
     assert len(steps) == 1
     step = steps[0]
-    assert step.detections == () and step.account == "111111111111" and step.region == "us-east-1"
+    assert step.detections == ("s3access_bulk_object_download",)
+    assert step.account == "111111111111" and step.region == "us-east-1"
     assert PAYROLL_BUCKET in step.summary and "admin-bob" in step.summary and ATTACKER_IP in step.summary
     story = [(k, r) for k, _, r in parsed if r["remoteip"] == ATTACKER_IP]
     assert story and all(r["requester"] == BOB for _, r in story)  # the attacker IP appears nowhere else

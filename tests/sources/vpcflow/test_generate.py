@@ -147,7 +147,12 @@ def test_attack_story(day: Any, rows: Any) -> None:
         timedelta(hours=1, minutes=40),
         timedelta(hours=17, minutes=40),
     ]
-    assert all(s.account == "111111111111" and s.region == "us-east-1" and s.detections == () for s in steps)
+    assert all(s.account == "111111111111" and s.region == "us-east-1" for s in steps)
+    assert [s.detections for s in steps] == [
+        ("vpcflow_port_scan",),
+        ("vpcflow_ssh_from_internet_accepted",),
+        ("vpcflow_large_egress",),
+    ]
     attacker = [(k, r) for k, r in rows if ATTACKER_IP in (r["srcaddr"], r["dstaddr"])]
     assert {k.split("/")[1] + "/" + k.split("/")[3] for k, _ in attacker} == {"111111111111/us-east-1"}
 
