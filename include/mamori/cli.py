@@ -88,6 +88,15 @@ def cmd_detections(args: argparse.Namespace) -> int:
         det = get_detection(s.sql_dir, args.id)
         print(render_sql(det.body, _parse_time(args.start), _parse_time(args.end)))
         return 0
+    if args.action == "coverage":
+        from mamori.detections.coverage import write
+
+        cov = write(s.sql_dir, Path(args.cases), Path(args.out))
+        print(
+            f"coverage: {len(cov.passing)} detections counted, {len(cov.failing)} failing; "
+            f"written to {args.out}/coverage.md and coverage.svg"
+        )
+        return 1 if cov.failing else 0
     if args.action == "backtest":
         from mamori.detections.backtest import backtest
         from mamori.detections.loader import get_detection
@@ -148,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("id")
     r.add_argument("--start", required=True)
     r.add_argument("--end", required=True)
+    c = det_sub.add_parser("coverage", help="MITRE tactic x log source matrix of passing detections")
+    c.add_argument("--cases", default=str(Path.cwd() / "tests" / "detections"))
+    c.add_argument("--out", default=str(Path.cwd() / "docs"))
     b = det_sub.add_parser("backtest", help="run a rule over lake history: hits, alerts, top entities")
     b.add_argument("id")
     b.add_argument("--from", dest="start", required=True)
