@@ -208,6 +208,21 @@ def main() -> int:
         *bench_cloudtrail(hours, runs),
         *bench_parsers(lines, runs),
     ]
+    body += [
+        "## Reading the numbers",
+        "",
+        "- The performance issue's targets (converter ≥ 0.6× the parse floor and ≥ 3× the pandas baseline) are",
+        "  not met yet. Profiles show where the time goes: building one Python dict per record (normalizing keys,",
+        "  nested structs, entity arrays) and `pa.Table.from_pylist` on ~40-column nested schemas. The parse itself",
+        "  (orjson) is ~5% of the converter's time.",
+        "- Already done: converters compiled once per column instead of per value (hashing Arrow types per value",
+        "  was the top cost), cached IP checks, and the cyclic GC paused per batch (45-60% of parse time in three",
+        "  sources' profiles).",
+        "- Next: columnar builders (append to per-column lists or Arrow builders instead of row dicts) and, for",
+        "  CloudTrail, DuckDB `read_json` with an explicit schema (a same-machine probe measured 61k events/s on",
+        "  one thread), keeping the per-record quarantine by validating the few required fields in SQL.",
+        "",
+    ]
     body.append(f"_Total benchmark time: {time.perf_counter() - started:.0f} s._")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
