@@ -214,7 +214,7 @@ def main() -> int:
         "- The performance issue's targets (converter ≥ 0.6× the parse floor and ≥ 3× the pandas baseline) are",
         "  not met yet. Profiles show where the time goes: building one Python dict per record (normalizing keys,",
         "  nested structs, entity arrays) and `pa.Table.from_pylist` on ~40-column nested schemas. The parse itself",
-        "  (orjson) is ~5% of the converter's time.",
+        "  (gunzip + orjson) is ~9% of the converter's time.",
         "- Already done: converters compiled once per column instead of per value (hashing Arrow types per value",
         "  was the top cost), cached IP checks, and the cyclic GC paused per batch (45-60% of parse time in three",
         "  sources' profiles).",
