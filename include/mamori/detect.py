@@ -13,8 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from mamori.alerts.builder import group_hits
-from mamori.alerts.enrichment import Enrichment, load_enrichments, run_enrichments
+from mamori.alerts.enrichment import (
+    Enrichment,
+    load_enrichments,
+    related_alerts,
+    run_enrichments,
+    run_lookups,
+)
 from mamori.alerts.ledger import Alert, Ledger
+from mamori.alerts.lookups import configured_lookups
 from mamori.alerts.outputs import OUTPUTS, LocalOutput, Output, make_output, resolve_outputs
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import Detection, DetectionError, get_detection, load_catalog
@@ -128,6 +135,7 @@ class _Enricher:
         self.engine: Engine | None = None
         self.enrichments: dict[str, Enrichment] | None = None
         self.done: dict[str, Alert] = {}
+        self._history: list[Alert] | None = None
 
     def enriched(self, alert: Alert, det: Detection | None) -> Alert:
         if alert.enrichment is not None:
@@ -138,9 +146,16 @@ class _Enricher:
             if self.engine is None:
                 self.engine = get_engine(self.settings)
             results = run_enrichments(alert, det, self.engine, self.enrichments)
+            results += related_alerts(alert, self.history())
+            results += run_lookups(alert, configured_lookups(self.settings))
             self.ledger.set_enrichment(alert.key, results)
             self.done[alert.key] = dataclasses.replace(alert, enrichment=results)
         return dataclasses.replace(self.done[alert.key], hit_count=alert.hit_count, last_seen=alert.last_seen)
+
+    def history(self) -> list[Alert]:
+        if self._history is None:
+            self._history = self.ledger.alerts()
+        return self._history
 
     def close(self) -> None:
         if self.engine is not None:

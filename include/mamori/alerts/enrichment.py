@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
 from mamori.alerts.ledger import Alert
+from mamori.alerts.lookups import Lookup
 from mamori.detections.loader import Detection
 from mamori.detections.model import parse_duration
 from mamori.detections.render import window_predicate
@@ -120,6 +121,57 @@ def run_enrichments(
                 ]
             results.append(entry)
     return results
+
+
+RELATED_ALERT_DAYS = 30
+
+
+def related_alerts(alert: Alert, history: list[Alert]) -> list[dict[str, Any]]:
+    """Other alerts in the last 30 days that share the actor or source IP: is this entity a repeat visitor?
+
+    Computed from the ledger, not the lake: alerts are what responders already looked at."""
+    first = datetime.fromisoformat(alert.first_seen)
+    since = first - timedelta(days=RELATED_ALERT_DAYS)
+    results = []
+    for column in ("actor", "source_ip"):
+        for value in entity_values(alert, column):
+            rows = [
+                [a.first_seen, a.detection_id, a.severity, a.status]
+                for a in history
+                if a.key != alert.key
+                and since <= datetime.fromisoformat(a.first_seen) <= first
+                and value in entity_values(a, column)
+            ]
+            results.append(
+                {
+                    "id": "related_alerts",
+                    "title": f"Other alerts with this {column} in the last 30 days",
+                    "entity": value,
+                    "columns": ["first_seen", "detection", "severity", "status"],
+                    "rows": sorted(rows)[-MAX_RELATED:],
+                }
+            )
+    return results
+
+
+def run_lookups(alert: Alert, lookups: list[Lookup]) -> list[dict[str, Any]]:
+    """External lookups (configured ones only); answers are data for an inert table, failures are recorded."""
+    results: list[dict[str, Any]] = []
+    for lk in lookups:
+        for value in entity_values(alert, lk.entity):
+            entry: dict[str, Any] = {"id": f"lookup:{lk.name}", "title": f"Lookup {lk.name}", "entity": value}
+            try:
+                facts = lk.lookup(value)
+            except Exception as exc:  # context, not the alert: record and go on
+                entry["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            else:
+                entry["columns"] = ["fact", "value"]
+                entry["rows"] = [[k, _bounded(v)] for k, v in (facts or {"result": "no match"}).items()]
+            results.append(entry)
+    return results
+
+
+MAX_RELATED = 20
 
 
 def _bounded(v: Any) -> Any:
