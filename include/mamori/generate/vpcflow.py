@@ -25,7 +25,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from mamori.generate.cloudtrail import AttackStep, Put
 from mamori.sources.vpcflow import DEFAULT_FORMAT
@@ -452,12 +452,19 @@ def generate_vpcflow(
         injected.setdefault((int(r["start"] or 0) - base) // 600, []).append(r)
 
     objects: list[tuple[datetime, str, bytes]] = []
+    health: dict[tuple[str, object], tuple[datetime, str]] = {}
     for k in range(hours * 6):
         t0 = start + k * _FILE
         t_end = t0 + _FILE
         hour = t0.hour + t0.minute / 60
         for s in streams:
             recs = s.background(base + k * 600, hour)
+            for r in recs:
+                # Records lost by the flow-log service are a health condition the skipdata rule reports (one
+                # alert per account per day): they belong in the ground truth, not in "background".
+                if r.get("log-status") == "SKIPDATA":
+                    t = datetime.fromtimestamp(int(r["start"] or 0), UTC)
+                    health.setdefault((s.acct, t.date()), (t, s.region))
             if s is target:
                 recs += injected.get(k, [])
             key = s.key(t_end, rng)
@@ -466,4 +473,8 @@ def generate_vpcflow(
     objects.sort(key=lambda o: (o[0], o[1]))
     for landed, key, data in objects:
         put(key, data, landed)
-    return steps
+    for (acct, _), (t, region) in sorted(health.items(), key=lambda h: h[1][0]):
+        steps.append(
+            AttackStep(t, acct, region, ("vpcflow_skipdata",), "health: flow log records skipped (SKIPDATA)")
+        )
+    return sorted(steps, key=lambda st: st.time)

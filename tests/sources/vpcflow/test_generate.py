@@ -76,7 +76,8 @@ def test_rejects_unaligned_start() -> None:
 
 
 def test_short_ranges_keep_only_the_steps_inside() -> None:
-    _, steps = _run(start=START, hours=2, accounts=("333333333333",), regions=("eu-central-1",))
+    _, all_steps = _run(start=START, hours=2, accounts=("333333333333",), regions=("eu-central-1",))
+    steps = [s for s in all_steps if s.detections != ("vpcflow_skipdata",)]
     assert [s.time - START for s in steps] == [timedelta(hours=1), timedelta(hours=1, minutes=40)]
     assert {(s.account, s.region) for s in steps} == {("333333333333", "eu-central-1")}
 
@@ -140,8 +141,17 @@ def test_background_never_uses_the_attacker_range_nor_sweeps_ports(rows: Any) ->
     assert 1 < worst < 10  # scanners exist, but never sweep
 
 
-def test_attack_story(day: Any, rows: Any) -> None:
+def test_skipdata_health_steps_match_the_records(day: Any, rows: Any) -> None:
     _, steps = day
+    health = [s for s in steps if s.detections == ("vpcflow_skipdata",)]
+    skipped = {r["account_id"] for _, r in rows if r["log_status"] == "SKIPDATA"}
+    assert {s.account for s in health} == skipped  # one health step per account (per day) with SKIPDATA
+    assert all(s.summary.startswith("health:") for s in health)
+
+
+def test_attack_story(day: Any, rows: Any) -> None:
+    _, all_steps = day
+    steps = [s for s in all_steps if s.detections != ("vpcflow_skipdata",)]
     assert [s.time - START for s in steps] == [
         timedelta(hours=1),
         timedelta(hours=1, minutes=40),
