@@ -137,3 +137,23 @@ def test_issue_assignees_come_from_the_detection_header(wired):
     GitHubOutput(settings, throttle=False).deliver(alert, with_owner, None)
     [issue] = gh.issue_list()
     assert [a["login"] for a in issue["assignees"]] == ["octo-cat"]
+
+
+def test_a_rule_can_send_its_tickets_to_its_owners_repository(wired):
+    import dataclasses
+
+    from mamori.alerts.outputs.github import GitHubOutput
+
+    settings, ledger, det, gh, _, _ = wired
+    gh.repos.add("acme/cloud-team")
+    routed = dataclasses.replace(det, header=det.header.model_copy(update={"ticket_repo": "acme/cloud-team"}))
+    alert = ledger.alerts()[0]
+    out = GitHubOutput(settings, throttle=False)
+    ref = out.deliver(alert, routed, None)
+    assert "/acme/cloud-team/issues/" in ref
+    assert gh.issue_list() == [] and len(gh.issue_list("acme/cloud-team")) == 1
+    assert out.deliver(alert, routed, ref) == ref  # found again by its reference: no second issue
+    assert out.deliver(alert, routed, None) == ref  # and by label + marker after a lost record
+    assert len(gh.issue_list("acme/cloud-team")) == 1
+    gh.close_issue(gh.issue_list("acme/cloud-team")[0]["number"], repo="acme/cloud-team")
+    assert out.issue_state(ref)[0] == "closed"

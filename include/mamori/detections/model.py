@@ -60,6 +60,8 @@ class DetectionHeader(_Strict):
     threshold: int = Field(default=1, ge=1)
     outputs: list[str] | None = None  # None = the default routing for the severity
     enrichments: list[str] | None = None  # ids in sql/enrichments/; None = the default enrichments
+    # GitHub repository (owner/name) for this rule's issues; None = the mamori_github connection's repo.
+    ticket_repo: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
     # GitHub logins assigned to this rule's issues (the on-call rotation for the rule's area).
     assignees: list[str] = Field(default_factory=list, max_length=10)
     runbook: str = Field(min_length=10)

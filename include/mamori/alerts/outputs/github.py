@@ -170,6 +170,15 @@ def recurrence_comment(alert: Alert) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _repo_of(ref: str) -> str | None:
+    """`owner/name` of an issue html_url (`.../<owner>/<name>/issues/<n>`), or None."""
+    parts = urlsplit(ref).path.rstrip("/").split("/")
+    if len(parts) < 4 or parts[-2] != "issues":
+        return None
+    name = "/".join(parts[-4:-2])
+    return name if re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", name) else None
+
+
 def _has_key_marker(body: str | None, alert_key: str) -> bool:
     """Only a marker on the body's first line counts; log values never render there."""
     m = _KEY_MARKER.match(body or "")
@@ -229,7 +238,8 @@ class GitHubOutput:
         self.max_attempts = max_attempts
         self.throttle = throttle
         self.sleep = sleep
-        self._repo_obj: Repository | None = None
+        self._client: Github | None = None
+        self._repos: dict[str, Repository] = {}
         self._full_name = ""
 
     @classmethod
@@ -256,10 +266,11 @@ class GitHubOutput:
         """("open"|"closed", label names) of the issue at `ref`, for the lifecycle sync task."""
 
         def once() -> tuple[str, list[str]]:
-            number = self._issue_number(ref)
-            if number is None:
-                raise GitHubOutputError(f"not an issue of {self._repo_name()}: {ref[:200]!r}")
-            issue = self._repo().get_issue(number)
+            name = _repo_of(ref)
+            number = self._issue_number(ref, name) if name else None
+            if name is None or number is None:
+                raise GitHubOutputError(f"not an issue reference: {ref[:200]!r}")
+            issue = self._repo(name).get_issue(number)
             return issue.state, [lb.name for lb in issue.labels]
 
         return self._with_retries("issue_state", once)
@@ -267,8 +278,10 @@ class GitHubOutput:
     # -- one attempt -----------------------------------------------------------------------------------
 
     def _deliver_once(self, alert: Alert, det: Detection | None, previous_ref: str | None) -> str:
-        repo = self._repo()
-        issue = self._issue_from_ref(repo, previous_ref, alert.key) if previous_ref else None
+        # A detection may send its tickets to its owners' repository; otherwise the connection's.
+        name = det.header.ticket_repo if det is not None and det.header.ticket_repo else self._repo_name()
+        repo = self._repo(name)
+        issue = self._issue_from_ref(repo, name, previous_ref, alert.key) if previous_ref else None
         if issue is None:
             issue = self._find_issue(repo, alert.key)
         if issue is None:
@@ -294,9 +307,9 @@ class GitHubOutput:
             )
         return issue.html_url
 
-    def _issue_from_ref(self, repo: Repository, ref: str, alert_key: str) -> Issue | None:
+    def _issue_from_ref(self, repo: Repository, name: str, ref: str, alert_key: str) -> Issue | None:
         """The issue a previous delivery recorded, if it is still in this repo and still ours."""
-        number = self._issue_number(ref)
+        number = self._issue_number(ref, name)
         if number is None:
             return None
         try:
@@ -317,22 +330,31 @@ class GitHubOutput:
         ]
         return min(found, key=lambda i: i.number) if found else None
 
-    def _issue_number(self, ref: str) -> int | None:
-        """Issue number from an html_url of the configured repo (`.../<owner>/<name>/issues/<n>`)."""
+    def _issue_number(self, ref: str, repo_name: str) -> int | None:
+        """Issue number from an html_url of the given repo (`.../<owner>/<name>/issues/<n>`)."""
         parts = urlsplit(ref).path.rstrip("/").split("/")
         if len(parts) < 4 or parts[-2] != "issues" or not parts[-1].isdigit():
             return None
-        if "/".join(parts[-4:-2]).lower() != self._repo_name().lower():
+        if "/".join(parts[-4:-2]).lower() != repo_name.lower():
             return None
         return int(parts[-1])
 
     # -- client ----------------------------------------------------------------------------------------
 
     def _repo_name(self) -> str:
-        self._repo()
+        """The connection's repository (extra `repo`): the default home of tickets."""
+        self._connect()
         return self._full_name
 
-    def _repo(self) -> Repository:
+    def _repo(self, name: str | None = None) -> Repository:
+        """A lazy handle on `name` (default: the connection's repository), one per name per output."""
+        client = self._connect()
+        name = name or self._full_name
+        if name not in self._repos:
+            self._repos[name] = client.get_repo(name)
+        return self._repos[name]
+
+    def _connect(self) -> Github:
         """The configured repository, via GithubHook, with our retry/timeout/laziness settings.
 
         GithubHook.get_conn() (provider 2.12.1) builds `Github(auth=..., base_url=host)` with PyGithub's
@@ -340,8 +362,8 @@ class GitHubOutput:
         keep its auth logic (token or GitHub App) and connection handling and rebuild the client from the
         requester's own kwargs with retry disabled, an explicit timeout and lazy objects (no GET per object).
         """
-        if self._repo_obj is not None:
-            return self._repo_obj
+        if self._client is not None:
+            return self._client
         from airflow.providers.github.hooks.github import GithubHook
 
         hook = GithubHook(github_conn_id=self.conn_id)
@@ -359,8 +381,8 @@ class GitHubOutput:
         if not self.throttle:
             kwargs.update(seconds_between_requests=None, seconds_between_writes=None)
         self._full_name = full_name
-        self._repo_obj = Github(**kwargs).get_repo(full_name)
-        return self._repo_obj
+        self._client = Github(**kwargs)
+        return self._client
 
     # -- retries ---------------------------------------------------------------------------------------
 
