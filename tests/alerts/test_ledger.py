@@ -117,3 +117,17 @@ def test_dispatch_delivers_once_and_retries_failures(settings, brute, monkeypatc
     assert len(updates) == 2 and all(ref and ref.endswith(".md") for _, ref in updates)
     detect.dispatch(settings)
     assert len(calls) == 5
+
+
+def test_experimental_rules_record_and_ticket_but_never_page(settings):
+    import dataclasses
+
+    from mamori.alerts.ledger import routes_for
+
+    det = get_detection(REPO / "sql", "cloudtrail_trail_stopped_or_changed")  # high: github+pagerduty+slack
+    assert routes_for(det) == ["github", "pagerduty", "slack"]
+    trial = dataclasses.replace(det, header=det.header.model_copy(update={"status": "experimental"}))
+    assert routes_for(trial) == ["github"]
+    ledger = Ledger(settings.ledger_url)
+    ledger.record_window(trial, T0, T0 + timedelta(hours=1), group_hits(trial, [hit(1)]))
+    assert ledger.alerts()[0].routes == ["github"]

@@ -89,6 +89,18 @@ DEFAULT_ROUTES: dict[str, list[str]] = {
 }
 
 
+# Outputs that wake someone up; an experimental rule records and tickets its alerts but never uses these.
+PAGING_OUTPUTS = frozenset({"pagerduty", "slack"})
+
+
+def routes_for(det: Detection) -> list[str]:
+    """Where a rule's alerts go: its own list or the severity default, minus paging while experimental."""
+    routes = list(det.header.outputs or DEFAULT_ROUTES[det.header.severity])
+    if det.header.status == "experimental":
+        routes = [r for r in routes if r not in PAGING_OUTPUTS] or ["local"]
+    return routes
+
+
 @dataclass(frozen=True)
 class Alert:
     """An alert as outputs see it (all values already JSON-decoded)."""
@@ -222,7 +234,7 @@ class Ledger:
                     dedup_values=parts[0].dedup_values,
                     bucket_start=parts[0].bucket_start,
                     bucket_end=(bucket + period).isoformat(),
-                    routes=_dumps(det.header.outputs or DEFAULT_ROUTES[det.header.severity]),
+                    routes=_dumps(routes_for(det)),
                     opened_window_end=window_end,
                     **values,
                 )
