@@ -12,7 +12,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export GX_ANALYTICS_ENABLED := False
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-fast test-slow lint fmt coverage bench bench-quick clean
+.PHONY: help venv demo test test-fast test-slow lint fmt new-detection coverage bench bench-quick clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -52,6 +52,10 @@ lint: $(STAMP) ## ruff + mypy + sqlfluff (athena) must be clean
 fmt: $(STAMP) ## apply ruff fixes and sqlfluff fixes
 	$(BIN)/ruff check --fix include dags plugins tests
 	$(BIN)/sqlfluff fix sql --dialect athena
+
+new-detection: $(STAMP) ## scaffold sql/detections/<source>/$(ID).sql and its case folders: make new-detection ID=cloudtrail_x
+	@test -n "$(ID)" || { echo "usage: make new-detection ID=<source>_<name>"; exit 2; }
+	$(BIN)/mamori detections new $(ID)
 
 coverage: $(STAMP) ## regenerate docs/coverage.md + docs/coverage.svg (only detections whose cases pass)
 	$(BIN)/mamori detections coverage --out docs

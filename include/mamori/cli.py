@@ -88,6 +88,16 @@ def cmd_detections(args: argparse.Namespace) -> int:
         det = get_detection(s.sql_dir, args.id)
         print(render_sql(det.body, _parse_time(args.start), _parse_time(args.end)))
         return 0
+    if args.action == "new":
+        from mamori.detections.scaffold import scaffold
+
+        for made in scaffold(Path.cwd(), args.id):
+            print(f"created {made}")
+        print(
+            "next: write the condition, a positive and a negative raw-event case, then "
+            f"`mamori detections test {args.id}`"
+        )
+        return 0
     if args.action == "coverage":
         from mamori.detections.coverage import write
 
@@ -157,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("id")
     r.add_argument("--start", required=True)
     r.add_argument("--end", required=True)
+    n = det_sub.add_parser("new", help="scaffold a detection file and its case folders")
+    n.add_argument("id")
     c = det_sub.add_parser("coverage", help="MITRE tactic x log source matrix of passing detections")
     c.add_argument("--cases", default=str(Path.cwd() / "tests" / "detections"))
     c.add_argument("--out", default=str(Path.cwd() / "docs"))
