@@ -139,6 +139,26 @@ def cmd_detections(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_suppressions(args: argparse.Namespace) -> int:
+    """What each suppression hid in a range, and which entries are expired as of its end."""
+    from mamori.alerts.ledger import Ledger
+    from mamori.config import load_settings
+    from mamori.detections.suppressions import load_suppressions
+
+    s = load_settings()
+    start, end = _parse_time(args.start), _parse_time(args.end)
+    entries = load_suppressions(s.sql_dir)
+    hidden = Ledger(s.ledger_url).suppressed(start, end)
+    for e in entries:
+        state = "active" if e.active_at(end) else f"EXPIRED {e.expires}"
+        total = sum(h["hits"] for h in hidden if h["suppression"] == e.id)
+        print(f"{e.id:40} {state:18} owner={e.owner:24} hid {total} hits  ({e.reason})")
+        for h in hidden:
+            if h["suppression"] == e.id:
+                print(f"    {h['detection']:55} {h['hits']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mamori", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -177,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--from", dest="start", required=True)
     b.add_argument("--to", dest="end", required=True)
     det.set_defaults(func=cmd_detections)
+
+    sup = sub.add_parser("suppressions", help="suppressions as code")
+    sup_sub = sup.add_subparsers(dest="action", required=True)
+    rep = sup_sub.add_parser("report", help="what each suppression hid in a range; expired entries")
+    rep.add_argument("--from", dest="start", required=True)
+    rep.add_argument("--to", dest="end", required=True)
+    sup.set_defaults(func=cmd_suppressions)
     return p
 
 

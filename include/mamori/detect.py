@@ -26,6 +26,8 @@ from mamori.alerts.outputs import OUTPUTS, LocalOutput, Output, make_output, res
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import Detection, DetectionError, get_detection, load_catalog
 from mamori.detections.runner import run_detection
+from mamori.detections.suppressions import apply as apply_suppressions
+from mamori.detections.suppressions import load_suppressions
 from mamori.engines import Engine, get_engine
 from mamori.ingest import window_complete
 
@@ -104,10 +106,21 @@ def run_for_window(
     finally:
         if own:
             eng.close()
+    applied = apply_suppressions(det.id, hits, load_suppressions(s.sql_dir), wend)
+    hits = applied.kept
+    ledger = Ledger(s.ledger_url)
+    ledger.record_suppressed(det.id, wstart, wend, applied.hidden)
     candidates = group_hits(det, hits)
-    fired = Ledger(s.ledger_url).record_window(det, wstart, wend, candidates)
+    fired = ledger.record_window(det, wstart, wend, candidates)
     log.info("%s [%s, %s): %d hits, %d alert(s) at threshold", det.id, wstart, wend, len(hits), len(fired))
-    return {"detection": det.id, "window_start": wstart.isoformat(), "hits": len(hits), "alerts": fired}
+    return {
+        "detection": det.id,
+        "window_start": wstart.isoformat(),
+        "hits": len(hits),
+        "alerts": fired,
+        "suppressed": dict(applied.hidden),
+        "expired_suppressions": applied.expired,
+    }
 
 
 def summarize_window(chunks: list[list[dict[str, Any]]]) -> dict[str, Any]:

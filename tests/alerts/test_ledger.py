@@ -131,3 +131,8 @@ def test_experimental_rules_record_and_ticket_but_never_page(settings):
     ledger = Ledger(settings.ledger_url)
     ledger.record_window(trial, T0, T0 + timedelta(hours=1), group_hits(trial, [hit(1)]))
     assert ledger.alerts()[0].routes == ["github"]
+
+
+def test_a_fresh_home_gets_its_ledger_folder(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'not' / 'yet' / 'there' / 'ledger.db'}")
+    assert ledger.alerts() == [] and (tmp_path / "not" / "yet" / "there" / "ledger.db").exists()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -78,6 +79,16 @@ DELIVERIES = sa.Table(
     sa.Column("delivered_hits", sa.Integer, nullable=False),  # alert.hit_count the output last saw
     sa.Column("external_ref", sa.Text),  # issue URL, dedup key, ... kept across failed updates
     sa.Column("last_error", sa.Text),
+)
+
+SUPPRESSED = sa.Table(
+    "suppressed",
+    META,
+    sa.Column("suppression_id", sa.String(100), primary_key=True),
+    sa.Column("detection_id", sa.String(100), primary_key=True),
+    sa.Column("window_start", sa.String(40), primary_key=True),
+    sa.Column("window_end", sa.String(40), nullable=False),
+    sa.Column("hits", sa.Integer, nullable=False),
 )
 
 DEFAULT_ROUTES: dict[str, list[str]] = {
@@ -153,6 +164,9 @@ class Ledger:
         # SQLite: concurrent mapped tasks serialize on the file lock; wait instead of failing.
         connect_args = {"timeout": 60} if url.startswith("sqlite") else {}
         self.engine = sa.create_engine(url, connect_args=connect_args)
+        database = self.engine.url.database
+        if self.engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)  # a fresh MAMORI_HOME has no folder yet
         META.create_all(self.engine)
 
     @contextmanager
@@ -243,6 +257,41 @@ class Ledger:
             conn.execute(ALERTS.update().where(ALERTS.c.alert_key == key).values(**values))
         return True
 
+    def record_suppressed(
+        self, detection_id: str, start: datetime, end: datetime, hidden: dict[str, int]
+    ) -> None:
+        """Replace this window's record of what suppressions hid for the detection (idempotent re-runs)."""
+        ws = start.isoformat()
+        with self._tx() as conn:
+            conn.execute(
+                SUPPRESSED.delete().where(
+                    SUPPRESSED.c.detection_id == detection_id, SUPPRESSED.c.window_start == ws
+                )
+            )
+            for sid, n in sorted(hidden.items()):
+                conn.execute(
+                    SUPPRESSED.insert().values(
+                        suppression_id=sid,
+                        detection_id=detection_id,
+                        window_start=ws,
+                        window_end=end.isoformat(),
+                        hits=n,
+                    )
+                )
+
+    def suppressed(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Hits hidden per suppression and detection for windows starting in [start, end)."""
+        q = (
+            sa.select(SUPPRESSED.c.suppression_id, SUPPRESSED.c.detection_id, sa.func.sum(SUPPRESSED.c.hits))
+            .where(
+                SUPPRESSED.c.window_start >= start.isoformat(), SUPPRESSED.c.window_start < end.isoformat()
+            )
+            .group_by(SUPPRESSED.c.suppression_id, SUPPRESSED.c.detection_id)
+            .order_by(SUPPRESSED.c.suppression_id, SUPPRESSED.c.detection_id)
+        )
+        with self.engine.connect() as conn:
+            return [{"suppression": r[0], "detection": r[1], "hits": int(r[2])} for r in conn.execute(q)]
+
     def set_enrichment(self, key: str, results: list[dict[str, Any]]) -> None:
         with self._tx() as conn:
             conn.execute(ALERTS.update().where(ALERTS.c.alert_key == key).values(enrichment=_dumps(results)))
@@ -277,7 +326,7 @@ class Ledger:
         """Every row of every table, ordered: what 're-running changes nothing' is checked against."""
         out = {}
         with self.engine.connect() as conn:
-            for t in (ALERTS, ALERT_HITS, DELIVERIES):
+            for t in (ALERTS, ALERT_HITS, DELIVERIES, SUPPRESSED):
                 out[t.name] = [dict(r._mapping) for r in conn.execute(sa.select(t).order_by(*t.primary_key))]
         return out
 
