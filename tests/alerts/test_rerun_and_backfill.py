@@ -18,15 +18,28 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 HOURS = 6
 
 
-def test_three_runs_and_a_backfill_leave_one_runs_tickets(settings, monkeypatch, fake_github, fake_pagerduty,
-                                                          fake_slack):
-    monkeypatch.setenv("AIRFLOW_CONN_MAMORI_GITHUB", json.dumps(
-        {"conn_type": "github", "password": TOKEN, "host": fake_github.api_url,
-         "extra": {"repo": "acme/security-alerts"}}))
-    monkeypatch.setenv("AIRFLOW_CONN_MAMORI_PAGERDUTY", json.dumps(
-        {"conn_type": "pagerduty_events", "password": "R" * 32, "host": fake_pagerduty.url}))
-    monkeypatch.setenv("AIRFLOW_CONN_MAMORI_SLACK", json.dumps(
-        {"conn_type": "slackwebhook", "password": fake_slack.webhook_url}))
+def test_three_runs_and_a_backfill_leave_one_runs_tickets(
+    settings, monkeypatch, fake_github, fake_pagerduty, fake_slack
+):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MAMORI_GITHUB",
+        json.dumps(
+            {
+                "conn_type": "github",
+                "password": TOKEN,
+                "host": fake_github.api_url,
+                "extra": {"repo": "acme/security-alerts"},
+            }
+        ),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MAMORI_PAGERDUTY",
+        json.dumps({"conn_type": "pagerduty_events", "password": "R" * 32, "host": fake_pagerduty.url}),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MAMORI_SLACK",
+        json.dumps({"conn_type": "slackwebhook", "password": fake_slack.webhook_url}),
+    )
     steps = generate(START, HOURS, seed=11, sources=["cloudtrail"])
     for h in range(HOURS + 1):
         ws = START + timedelta(hours=h)
@@ -55,7 +68,11 @@ def test_three_runs_and_a_backfill_leave_one_runs_tickets(settings, monkeypatch,
     run(run_ends)
     run(run_ends)
     run(run_ends[2:4])  # a backfill over part of the range
-    assert (len(fake_github.issue_list()), len(fake_pagerduty.incidents), len(fake_slack.messages)) == snapshot
+    assert (
+        len(fake_github.issue_list()),
+        len(fake_pagerduty.incidents),
+        len(fake_slack.messages),
+    ) == snapshot
     assert all(not fake_github.comment_list(i["number"]) for i in fake_github.issue_list())
     assert ledger.dump() == ledger_after_one_run
     assert all(len(fake_pagerduty.incidents_for(a.key)) == 1 for a in paging)
