@@ -36,14 +36,6 @@ class Settings:
     batch_max_objects: int
     batch_max_bytes: int
 
-    def conn_for(self, url: str) -> str | None:
-        """The connection id for a store URL; local paths need none."""
-        if url == self.raw_url:
-            return self.raw_conn_id
-        if url == self.lake_url:
-            return self.lake_conn_id
-        return None
-
 
 def _url(value: str | None, default: Path) -> str:
     if value:

@@ -64,3 +64,14 @@ def test_a_drifted_column_is_caught():
     tree = sqlglot.parse_one(render("cloudtrail"), read="athena")
     columns = [(c.name, c.args["kind"].sql("hive")) for c in tree.this.expressions]
     assert columns != [(f.name, norm(hive_type(f.type))) for f in drifted]
+
+
+def test_all_events_view_is_one_athena_view_over_every_table():
+    from mamori.ddl import ALL_EVENTS_COLUMNS, render_all_events_view
+
+    tables = [s.table for s in SOURCES.values()]
+    tree = sqlglot.parse_one(render_all_events_view("mamori", tables), read="athena")
+    assert isinstance(tree, exp.Create) and tree.args["kind"] == "VIEW"
+    selects = list(tree.find_all(exp.Select))
+    assert sorted(str(s.args["from_"].this.name) for s in selects) == sorted(tables)
+    assert all([c.name for c in s.expressions] == list(ALL_EVENTS_COLUMNS) for s in selects)

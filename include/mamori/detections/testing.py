@@ -9,7 +9,6 @@ applies dedup and threshold. Positive means at least one alert, negative means n
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -126,7 +125,3 @@ def run_catalog_cases(sql_dir: Path, cases_dir: Path, only: str | None = None) -
             for p in paths:
                 alerts, quarantined = evaluate_case(det, p)
                 yield CaseResult(det.id, kind, p.name, alerts, quarantined)
-
-
-def summarize(results: list[CaseResult]) -> Counter[str]:
-    return Counter("passed" if r.passed else "failed" for r in results)
