@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 from sqlglot import exp
 
+from mamori.detections.dialect_lint import dialect_problems
 from mamori.detections.model import DetectionHeader
 from mamori.sources import SOURCES
 
@@ -84,6 +85,8 @@ def load_detection(path: Path) -> Detection:
         else:
             if len(tree) != 1 or not isinstance(tree[0], exp.Select):
                 problems.append("body must be exactly one SELECT statement")
+            elif tree[0] is not None:
+                problems += dialect_problems(tree[0])
     if problems:
         raise DetectionError(f"{path}: " + "; ".join(problems))
     return Detection(header=header, body=body, path=path)
