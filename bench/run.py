@@ -7,7 +7,6 @@ the other sources. Single-core figures pin Arrow to one thread.
 from __future__ import annotations
 
 import argparse
-import gc
 import gzip
 import importlib
 import io
@@ -30,7 +29,7 @@ import pyarrow as pa
 from mamori import ingest
 from mamori.config import load_settings
 from mamori.lake import Store
-from mamori.sources.base import RawKey, Source
+from mamori.sources.base import RawKey, Source, gc_paused
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -163,12 +162,8 @@ def bench_parsers(n_lines: int, runs: int) -> list[str]:
         count = src.parse_object(raw, data).records_in
 
         def ours() -> None:
-            # As ingest runs it: the collector paused for the batch (rows hold no cycles).
-            gc.disable()
-            try:
+            with gc_paused():  # as ingest runs it: the collector paused for the batch
                 src.parse_object(raw, data)  # noqa: B023
-            finally:
-                gc.enable()
 
         t_ours = median_time(ours, runs)
         t_naive = median_time(lambda: mod.naive_parse(data), runs)  # noqa: B023

@@ -165,3 +165,21 @@ def test_detection_waits_for_finalized_window(landed):
     assert not ingest.window_complete("cloudtrail", T0, landed)
     run_window(landed, T0, T0 + timedelta(hours=1))
     assert ingest.window_complete("cloudtrail", T0, landed)
+
+
+def test_gc_is_paused_per_batch_and_the_callers_setting_restored(landed, monkeypatch):
+    import gc
+
+    seen = []
+    real = ingest._convert_batch
+    monkeypatch.setattr(ingest, "_convert_batch", lambda b, s: seen.append(gc.isenabled()) or real(b, s))
+    batches = ingest.plan_window("cloudtrail", T0, T0 + timedelta(hours=1), landed)
+    assert gc.isenabled()
+    ingest.convert_batch(batches[0], landed)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        ingest.convert_batch(batches[0], landed)
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()

@@ -7,7 +7,9 @@ atomic writes, manifests) lives in :mod:`mamori.ingest`, so adding a source neve
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -137,3 +139,20 @@ def unique(values: Iterable[object]) -> list[str]:
 def batched(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch's rows are built; restore the caller's setting.
+
+    A batch holds up to millions of small row dicts (with lists), none in a reference cycle: the collector
+    rescanning them took 45-60% of parse time in the S3 access, CloudWatch and VPC Flow profiles, and
+    reference counting frees them anyway. Paused once per batch by ingest, for every source.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -45,12 +45,10 @@ Partitions: account/region from the key, dt/hour from each line's time.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import gzip
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -198,37 +196,17 @@ class S3AccessSource:
         text = data.decode("utf-8", "backslashreplace")
         parser = _LineParser(raw)
         rows, quarantined = result.rows, result.quarantined
-        with _gc_paused():
-            for i, line in enumerate(text.split("\n")):
-                if line.endswith("\r"):
-                    line = line[:-1]
-                if not line or line.isspace():
-                    continue  # blank lines (the trailing newline) are not records
-                row, reason = parser.parse(line)
-                if row is None:
-                    quarantined.append(Quarantined(raw.key, reason, i, _bounded(line)))
-                else:
-                    rows.append((parser.partition, row))
+        for i, line in enumerate(text.split("\n")):
+            if line.endswith("\r"):
+                line = line[:-1]
+            if not line or line.isspace():
+                continue  # blank lines (the trailing newline) are not records
+            row, reason = parser.parse(line)
+            if row is None:
+                quarantined.append(Quarantined(raw.key, reason, i, _bounded(line)))
+            else:
+                rows.append((parser.partition, row))
         return result
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector while one object's rows are built.
-
-    Each row holds lists (GC-tracked), so a large object triggers collection after collection that rescans
-    the rows already built: measured at half of the parse time. Rows are acyclic, so nothing is lost by
-    collecting once afterwards. The previous state is restored, and a concurrent parse can only end a pause
-    early, never leave the collector off.
-    """
-    was_enabled = gc.isenabled()
-    if was_enabled:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _LineParser:

@@ -247,20 +247,6 @@ def test_fields_split_on_spaces_only():
     assert row["related_users"] == ["odd\u00a0name\tx"]
 
 
-def test_garbage_collector_state_is_restored():
-    import gc
-
-    assert gc.isenabled()
-    parse(line())
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        parse(line())
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-
-
 def test_empty_and_blank_objects_are_zero_records():
     for body in (b"", b"\n", b"\n\n  \n", b"\r\n"):
         res = parse(body)
