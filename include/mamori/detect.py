@@ -26,8 +26,8 @@ from mamori.alerts.outputs import OUTPUTS, LocalOutput, Output, make_output, res
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import Detection, DetectionError, get_detection, load_catalog
 from mamori.detections.runner import run_detection
+from mamori.detections.suppressions import Suppression, load_suppressions
 from mamori.detections.suppressions import apply as apply_suppressions
-from mamori.detections.suppressions import load_suppressions
 from mamori.engines import Engine, get_engine
 from mamori.ingest import window_complete
 
@@ -79,39 +79,37 @@ def detection_chunks(settings: Settings | None = None) -> list[list[str]]:
 def run_chunk(
     ids: list[str], start: datetime, end: datetime, settings: Settings | None = None
 ) -> list[dict[str, Any]]:
-    """Run a chunk of detections for the run's window with one engine; one result per detection."""
+    """Run a chunk of detections for the run's window; engine, ledger and suppressions opened once."""
     s = settings or load_settings()
     engine = get_engine(s)
     try:
-        return [run_for_window(i, start, end, s, engine) for i in ids]
+        ctx = _RunContext(engine, Ledger(s.ledger_url), load_suppressions(s.sql_dir))
+        return [_run_one(get_detection(s.sql_dir, i), start, end, s, ctx) for i in ids]
     finally:
         engine.close()
 
 
 def run_for_window(
-    detection_id: str,
-    start: datetime,
-    end: datetime,
-    settings: Settings | None = None,
-    engine: Engine | None = None,
+    detection_id: str, start: datetime, end: datetime, settings: Settings | None = None
 ) -> dict[str, Any]:
     """Run one detection for the run's window and record its hits in the ledger (replacing a re-run's)."""
-    s = settings or load_settings()
-    det = get_detection(s.sql_dir, detection_id)
+    return run_chunk([detection_id], start, end, settings)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class _RunContext:
+    engine: Engine
+    ledger: Ledger
+    suppressions: list[Suppression]
+
+
+def _run_one(det: Detection, start: datetime, end: datetime, s: Settings, ctx: _RunContext) -> dict[str, Any]:
     wstart, wend = detection_window(start, end, s)
-    own = engine is None
-    eng = engine or get_engine(s)
-    try:
-        hits = run_detection(det, eng, wstart, wend)
-    finally:
-        if own:
-            eng.close()
-    applied = apply_suppressions(det.id, hits, load_suppressions(s.sql_dir), wend)
+    hits = run_detection(det, ctx.engine, wstart, wend)
+    applied = apply_suppressions(det.id, hits, ctx.suppressions, wend)
     hits = applied.kept
-    ledger = Ledger(s.ledger_url)
-    ledger.record_suppressed(det.id, wstart, wend, applied.hidden)
-    candidates = group_hits(det, hits)
-    fired = ledger.record_window(det, wstart, wend, candidates)
+    ctx.ledger.record_suppressed(det.id, wstart, wend, applied.hidden)
+    fired = ctx.ledger.record_window(det, wstart, wend, group_hits(det, hits))
     log.info("%s [%s, %s): %d hits, %d alert(s) at threshold", det.id, wstart, wend, len(hits), len(fired))
     return {
         "detection": det.id,

@@ -53,8 +53,7 @@ def test_three_runs_and_a_backfill_leave_one_runs_tickets(
 
     def run(ends: list[datetime]) -> None:
         for end in ends:
-            for det_id in ids:
-                detect.run_for_window(det_id, end - timedelta(hours=1), end, settings)
+            detect.run_chunk(ids, end - timedelta(hours=1), end, settings)  # as one detect task runs them
             detect.dispatch(settings)
 
     run(run_ends)
