@@ -20,7 +20,7 @@ from mamori.alerts.enrichment import (
     run_enrichments,
     run_lookups,
 )
-from mamori.alerts.ledger import Alert, Ledger
+from mamori.alerts.ledger import Alert, Delivery, Ledger
 from mamori.alerts.lookups import configured_lookups
 from mamori.alerts.outputs import OUTPUTS, LocalOutput, Output, make_output, resolve_outputs
 from mamori.config import Settings, load_settings
@@ -186,33 +186,23 @@ def dispatch(settings: Settings | None = None) -> dict[str, Any]:
         for output in resolve_outputs(alert.routes, s):
             ledger.ensure_delivery(alert.key, output)
     outputs: dict[str, Output] = {}
+    detections: dict[str, Detection | None] = {}
     enricher = _Enricher(s, ledger)
     delivered = failed = skipped = 0
     due = sorted(ledger.due(), key=lambda d: (d.alert.first_seen, d.alert.key, OUTPUT_ORDER.get(d.output, 9)))
-    for d in due:
-        if d.failures >= MAX_ATTEMPTS:
-            skipped += 1
-            continue
-        try:
-            det = get_detection(s.sql_dir, d.alert.detection_id)
-        except DetectionError:
-            det = None  # a deleted rule must not strand its open alerts
-        alert = enricher.enriched(d.alert, det)
-        out = outputs.get(d.output) or outputs.setdefault(d.output, make_output(d.output, s))
-        if hasattr(out, "ticket_urls"):
-            ticket = ledger.refs(d.alert.key).get("github")
-            if ticket:
-                out.ticket_urls[d.alert.key] = ticket
-        try:
-            ref = out.deliver(alert, det, d.previous_ref)
-        except Exception as exc:  # one bad output must not block the others; recorded, retried
-            ledger.mark_failed(d.alert.key, d.output, f"{type(exc).__name__}: {exc}")
-            failed += 1
-            log.warning("delivery of %s to %s failed: %s", d.alert.key, d.output, type(exc).__name__)
-        else:
-            ledger.mark_delivered(d.alert.key, d.output, ref, d.alert.hit_count)
-            delivered += 1
-    enricher.close()
+    try:
+        for d in due:
+            if d.failures >= MAX_ATTEMPTS:
+                skipped += 1
+                continue
+            if d.alert.detection_id not in detections:
+                detections[d.alert.detection_id] = _detection_or_none(s, d.alert.detection_id)
+            det = detections[d.alert.detection_id]
+            ok = _deliver(ledger, outputs, enricher, s, d, det)
+            delivered += ok
+            failed += not ok
+    finally:
+        enricher.close()
     index = LocalOutput(s).write_index(ledger.alerts())
     summary = {
         "delivered": delivered,
@@ -225,6 +215,38 @@ def dispatch(settings: Settings | None = None) -> dict[str, Any]:
     if failed:
         raise RuntimeError(f"{failed} deliveries failed; they stay due in the ledger and will be retried")
     return summary
+
+
+def _detection_or_none(s: Settings, detection_id: str) -> Detection | None:
+    try:
+        return get_detection(s.sql_dir, detection_id)
+    except DetectionError:
+        return None  # a deleted rule must not strand its open alerts
+
+
+def _deliver(
+    ledger: Ledger,
+    outputs: dict[str, Output],
+    enricher: _Enricher,
+    s: Settings,
+    d: Delivery,
+    det: Detection | None,
+) -> bool:
+    """One (alert, output) delivery; the outcome is recorded in the ledger either way."""
+    alert = enricher.enriched(d.alert, det)
+    out = outputs.get(d.output) or outputs.setdefault(d.output, make_output(d.output, s))
+    if hasattr(out, "ticket_urls"):  # pages and messages link to the ticket (delivered first)
+        ticket = ledger.refs(d.alert.key).get("github")
+        if ticket:
+            out.ticket_urls[d.alert.key] = ticket
+    try:
+        ref = out.deliver(alert, det, d.previous_ref)
+    except Exception as exc:  # one bad output must not block the others; recorded, retried
+        ledger.mark_failed(d.alert.key, d.output, f"{type(exc).__name__}: {exc}")
+        log.warning("delivery of %s to %s failed: %s", d.alert.key, d.output, type(exc).__name__)
+        return False
+    ledger.mark_delivered(d.alert.key, d.output, ref, d.alert.hit_count)
+    return True
 
 
 # Labels a responder puts on the ticket before closing it; the first one found is recorded as the resolution.
