@@ -179,7 +179,6 @@ class Ledger:
     ) -> list[str]:
         """Replace this window's contribution for the detection; return keys of alerts at/over threshold."""
         ws, we = start.isoformat(), end.isoformat()
-        period = det.header.dedup.period_td
         with self._tx() as conn:
             previous = {
                 r.alert_key
@@ -212,20 +211,19 @@ class Ledger:
                 )
             fired = []
             for key in sorted(previous | {c.key for c in candidates}):
-                if self._refresh_alert(conn, det, key, we, period):
+                if self._refresh_alert(conn, det, key, we):
                     fired.append(key)
         return fired
 
-    def _refresh_alert(
-        self, conn: Connection, det: Detection, key: str, window_end: str, period: Any
-    ) -> bool:
+    def _refresh_alert(self, conn: Connection, det: Detection, key: str, window_end: str) -> bool:
+        """Recompute one alert from all its window contributions; True when it is at/over threshold."""
         parts = conn.execute(
             sa.select(ALERT_HITS).where(ALERT_HITS.c.alert_key == key).order_by(ALERT_HITS.c.window_start)
         ).all()
-        existing = conn.execute(sa.select(ALERTS).where(ALERTS.c.alert_key == key)).first()
         total = sum(p.hits for p in parts)
         if not parts or total < det.header.threshold:
             return False
+        existing = conn.execute(sa.select(ALERTS.c.alert_key).where(ALERTS.c.alert_key == key)).first()
         samples: list[Any] = []
         for p in parts:
             samples += orjson.loads(p.samples)
@@ -247,7 +245,7 @@ class Ledger:
                     log_source=det.header.log_source,
                     dedup_values=parts[0].dedup_values,
                     bucket_start=parts[0].bucket_start,
-                    bucket_end=(bucket + period).isoformat(),
+                    bucket_end=(bucket + det.header.dedup.period_td).isoformat(),
                     routes=_dumps(routes_for(det)),
                     opened_window_end=window_end,
                     **values,
