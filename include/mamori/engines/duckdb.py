@@ -51,9 +51,10 @@ class DuckDBEngine:
         # every table each time an engine opens, i.e. in every detection task.
         if lake.list_dirs(prefix):
             glob = lake.uri(f"{prefix}/**/*.parquet")
+            # A view cannot take bind parameters; the glob is our own path, quoted as a literal all the same.
             self.con.execute(
-                f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet(?, hive_partitioning = true, "
-                f"hive_types = {_HIVE_TYPES}, union_by_name = true)".replace("?", _literal(glob))
+                f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet({_literal(glob)}, "
+                f"hive_partitioning = true, hive_types = {_HIVE_TYPES}, union_by_name = true)"
             )
         else:
             empty = schema.empty_table()
