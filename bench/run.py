@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -171,6 +172,19 @@ def bench_parsers(n_lines: int, runs: int) -> list[str]:
     return [*rows, ""]
 
 
+def sections() -> list[Any]:
+    """Every `bench/sections/<name>.py` (TITLE, ORDER, run(quick, runs) -> markdown lines), in ORDER.
+
+    One module per area (detections, search, data quality, ...) so each can grow without touching this file.
+    """
+    mods = [
+        importlib.import_module(f"bench.sections.{p.stem}")
+        for p in sorted((REPO / "bench" / "sections").glob("*.py"))
+        if not p.name.startswith("_")
+    ]
+    return sorted(mods, key=lambda m: (m.ORDER, m.__name__))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="CI-sized inputs")
@@ -203,6 +217,8 @@ def main() -> int:
         *bench_cloudtrail(hours, runs),
         *bench_parsers(lines, runs),
     ]
+    for mod in sections():
+        body += [f"## {mod.TITLE}", "", *mod.run(quick=args.quick, runs=runs)]
     body += [
         "## Reading the numbers",
         "",
