@@ -83,10 +83,9 @@ def cmd_detections(args: argparse.Namespace) -> int:
         return 0
     if args.action == "render":
         from mamori.detections.loader import get_detection
-        from mamori.detections.render import render_sql
 
         det = get_detection(s.sql_dir, args.id)
-        print(render_sql(det.body, _parse_time(args.start), _parse_time(args.end)))
+        print(det.render(_parse_time(args.start), _parse_time(args.end)))
         return 0
     if args.action == "new":
         from mamori.detections.scaffold import scaffold

@@ -10,7 +10,6 @@ import pytest
 import sqlglot
 
 from mamori.detections.loader import DetectionError, load_catalog, load_detection
-from mamori.detections.render import render_sql
 from mamori.detections.testing import case_files, evaluate_case, run_catalog_cases
 from mamori.sources import SOURCES
 
@@ -54,7 +53,7 @@ def test_case(det, kind, path):
 def test_rendered_rule_is_one_athena_select_with_window(det):
     from datetime import UTC, datetime
 
-    sql = render_sql(det.body, datetime(2026, 11, 1, 10, tzinfo=UTC), datetime(2026, 11, 1, 11, tzinfo=UTC))
+    sql = det.render(datetime(2026, 11, 1, 10, tzinfo=UTC), datetime(2026, 11, 1, 11, tzinfo=UTC))
     tree = sqlglot.parse_one(sql, read="athena")
     assert isinstance(tree, sqlglot.exp.Select)
     assert "dt = '2026-11-01' AND hour IN ('10')" in sql
@@ -66,7 +65,7 @@ def test_rendered_rule_is_one_athena_select_with_window(det):
 
 def _copy_rule(tmp_path: Path, rule_id: str = "cloudtrail_root_activity") -> Path:
     src = next(SQL.glob(f"detections/*/{rule_id}.sql"))
-    dst = tmp_path / "detections" / "cloudtrail" / f"{rule_id}.sql"
+    dst = tmp_path / "detections" / src.parent.name / f"{rule_id}.sql"
     dst.parent.mkdir(parents=True)
     shutil.copy(src, dst)
     return dst
@@ -119,3 +118,47 @@ def test_a_positive_case_that_stops_matching_fails(tmp_path):
     det = load_detection(f)
     positives = case_files(CASES, det.id)["positive"]
     assert positives and all(evaluate_case(det, p)[0] == 0 for p in positives)
+
+
+@pytest.mark.parametrize(
+    ("rule", "old", "new", "message"),
+    [
+        ("cloudtrail_first_seen_caller_identity", "lookback: 14d\n", "", "needs both `lookback:`"),
+        (
+            "cloudtrail_first_seen_caller_identity",
+            "lookback: 14d",
+            "lookback: 90d",
+            "lookback must be between",
+        ),
+        ("cloudtrail_root_activity", "owner:", "lookback: 7d\nowner:", "never uses"),
+        ("cloudtrail_console_login_after_failures", "before='30m'", "before='2d'", "more than 1 day"),
+        ("cloudtrail_console_login_after_failures", "before='30m'", "before='soon'", "must look like"),
+        ("cloudtrail_root_activity", "{{ window() }}", "{{ window() }} AND {{ now() }}", "unknown template"),
+    ],
+)
+def test_window_macros_are_checked(tmp_path, rule, old, new, message):
+    f = _copy_rule(tmp_path, rule)
+    text = f.read_text()
+    assert old in text
+    f.write_text(text.replace(old, new, 1))
+    with pytest.raises(DetectionError, match=message):
+        load_detection(f)
+
+
+def test_first_seen_and_sequence_rules_render_their_extra_ranges():
+    from datetime import UTC, datetime
+
+    start, end = datetime(2026, 11, 15, 10, tzinfo=UTC), datetime(2026, 11, 15, 11, tzinfo=UTC)
+    first_seen = next(d for d in CATALOG if d.id == "cloudtrail_first_seen_caller_identity").render(
+        start, end
+    )
+    assert "dt BETWEEN '2026-11-01' AND '2026-11-15'" in first_seen  # 14-day baseline, pruned by day
+    assert (
+        "event_time >= TIMESTAMP '2026-11-01 10:00:00.000' AND event_time < TIMESTAMP '2026-11-15 10:00:00.000'"
+        in first_seen
+    )
+    sequence = next(d for d in CATALOG if d.id == "cloudtrail_console_login_after_failures").render(
+        start, end
+    )
+    assert "(dt = '2026-11-15' AND hour IN ('09', '10'))" in sequence  # 09:30 reaches into the 09 partition
+    assert "event_time >= TIMESTAMP '2026-11-15 09:30:00.000'" in sequence

@@ -89,7 +89,7 @@ def test_single_account_and_region() -> None:
     calls, steps = _run(
         start=START, hours=6, accounts=("333333333333",), regions=("eu-central-1",), events_per_file=5
     )
-    assert len(steps) == 9 and {(s.account, s.region) for s in steps} == {("333333333333", "eu-central-1")}
+    assert len(steps) == 10 and {(s.account, s.region) for s in steps} == {("333333333333", "eu-central-1")}
     assert all(s.time < START + timedelta(hours=6) for s in steps)
     assert all(k.startswith("AWSLogs/333333333333/") and "eu-central-1" in k for k, _, _ in calls)
     assert [c[2] for c in calls] == sorted(c[2] for c in calls)  # handed over in landing order
@@ -183,18 +183,37 @@ def _shapes(rec: dict[str, Any]) -> set[str]:
 
 def test_ground_truth_is_exact(day: Any, records: Any) -> None:
     _, steps = day
-    assert len(steps) == 9
+    assert len(steps) == 10
     assert [s.time for s in steps] == sorted(s.time for s in steps)
     assert all(START <= s.time < END and s.time.tzinfo is not None for s in steps)
     gaps = [b.time - a.time for a, b in itertools.pairwise(steps)]
-    assert sum(g < timedelta(minutes=20) for g in gaps) == 1  # only failures -> successful login
-    expected = {(s.detections[0], s.time, s.account, s.region) for s in steps}
-    assert all(len(s.detections) == 1 for s in steps)
+    assert sum(g < timedelta(minutes=20) for g in gaps) == 2  # failures -> login; new key -> first call
+    expected = {(d, s.time, s.account, s.region) for s in steps for d in s.detections}
 
     found = set()
     failures: dict[tuple[str, str, datetime], list[datetime]] = {}
+    fails_by_user: dict[tuple[str, str], list[datetime]] = {}
+    first_call: dict[tuple[str, str], datetime] = {}  # (account, principal) -> first GetCallerIdentity
     for key, r in records:
         t = _t(r["eventTime"])
+        ui, acct = r["userIdentity"], r["recipientAccountId"]
+        if r["eventName"] == "GetCallerIdentity":
+            principal = (ui.get("sessionContext") or {}).get("sessionIssuer", {}).get("arn") or ui["arn"]
+            first_call.setdefault((acct, principal), t)
+        if r["eventName"] == "ConsoleLogin" and ui["type"] == "IAMUser":
+            if r["responseElements"]["ConsoleLogin"] == "Failure":
+                fails_by_user.setdefault((acct, ui["userName"]), []).append(t)
+            elif (
+                len(
+                    [
+                        f
+                        for f in fails_by_user.get((acct, ui["userName"]), [])
+                        if t - f <= timedelta(minutes=30)
+                    ]
+                )
+                >= 5
+            ):
+                found.add(("cloudtrail_console_login_after_failures", t, acct, r["awsRegion"]))
         for det in _shapes(r):
             found.add((det, t, r["recipientAccountId"], r["awsRegion"]))
             assert r["eventName"] == EVENT_NAME[det]
@@ -207,6 +226,16 @@ def test_ground_truth_is_exact(day: Any, records: Any) -> None:
     (((acct, user, _), times),) = brute.items()
     assert user == "alice" and max(times) - min(times) <= timedelta(minutes=6)
     found.add(("cloudtrail_console_login_brute_force", min(times), acct, "us-east-1"))
+    # first-seen: a principal's first call once its account has >= 6 h of GetCallerIdentity history
+    since = {a: min(t for (a2, _), t in first_call.items() if a2 == a) for a, _ in first_call}
+    for (a, principal), t in first_call.items():
+        if t - since[a] >= timedelta(hours=6):
+            region = next(
+                r["awsRegion"]
+                for _, r in records
+                if _t(r["eventTime"]) == t and r["eventName"] == "GetCallerIdentity"
+            )
+            found.add(("cloudtrail_first_seen_caller_identity", t, a, region))
     assert found == expected
     assert all(r["sourceIPAddress"] in (ATTACKER_IP, "2001:db8::23") for _, r in records if _shapes(r))
 

@@ -16,7 +16,6 @@ import orjson
 
 from mamori.alerts.ledger import Alert
 from mamori.detections.loader import Detection
-from mamori.detections.render import render_sql
 
 MAX_CELL = 256
 MAX_BLOCK = 20_000
@@ -136,8 +135,6 @@ def ticket_markdown(alert: Alert, det: Detection | None) -> str:
     if det:
         from datetime import datetime
 
-        sql = render_sql(
-            det.body, datetime.fromisoformat(alert.bucket_start), datetime.fromisoformat(alert.bucket_end)
-        )
+        sql = det.render(datetime.fromisoformat(alert.bucket_start), datetime.fromisoformat(alert.bucket_end))
         lines += ["", "### Reproduce in Athena", "", block(sql, "sql")]
     return "\n".join(lines) + "\n"

@@ -18,11 +18,14 @@ from pydantic import ValidationError
 from sqlglot import exp
 
 from mamori.detections.dialect_lint import dialect_problems
-from mamori.detections.model import DetectionHeader
+from mamori.detections.model import DetectionHeader, parse_duration
 from mamori.sources import SOURCES
 
 _FILE = re.compile(r"\A\s*/\*(?P<header>.*?)\*/(?P<body>.*)\Z", re.S)
 WINDOW_MACRO = re.compile(r"\{\{\s*window\(\s*\)\s*\}\}")
+BEFORE_MACRO = re.compile(r"\{\{\s*window\(\s*before\s*=\s*'(?P<d>[^']*)'\s*\)\s*\}\}")
+LOOKBACK_MACRO = re.compile(r"\{\{\s*lookback\(\s*\)\s*\}\}")
+ANY_MACRO = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
 class DetectionError(ValueError):
@@ -40,6 +43,12 @@ class Detection:
     @property
     def id(self) -> str:
         return self.header.id
+
+    def render(self, start: datetime, end: datetime) -> str:
+        """The exact SQL a run over [start, end) executes, baseline included for first-seen rules."""
+        from mamori.detections.render import render_sql
+
+        return render_sql(self.body, start, end, lookback=self.header.lookback_td)
 
 
 def load_detection(path: Path) -> Detection:
@@ -70,7 +79,23 @@ def load_detection(path: Path) -> Detection:
             problems.append(f"enrichment {enrichment!r} has no file sql/enrichments/{enrichment}.sql")
     body = m["body"].strip()
     if len(WINDOW_MACRO.findall(body)) != 1:
-        problems.append("body must use {{ window() }} exactly once")
+        problems.append("body must use {{ window() }} exactly once (the step a hit comes from)")
+    known = (WINDOW_MACRO, BEFORE_MACRO, LOOKBACK_MACRO)
+    stray = [t for t in ANY_MACRO.findall(body) if not any(m.fullmatch(t) for m in known)]
+    if stray:
+        problems.append(f"unknown template syntax {stray}: only window(), window(before='15m'), lookback()")
+    for before in BEFORE_MACRO.finditer(body):
+        try:
+            parse_duration(before["d"])
+        except ValueError as exc:
+            problems.append(f"window(before=...): {exc}")
+    uses_lookback = bool(LOOKBACK_MACRO.search(body))
+    if uses_lookback != (header.lookback is not None):
+        problems.append(
+            "a first-seen rule needs both `lookback:` in the header and {{ lookback() }} in the body"
+            if uses_lookback
+            else "`lookback:` is set but the body never uses {{ lookback() }}"
+        )
     missing = [k for k in header.dedup.keys if not re.search(rf"\b{re.escape(k)}\b", body)]
     if missing:
         problems.append(f"dedup keys {missing} do not appear in the SELECT")
@@ -79,7 +104,10 @@ def load_detection(path: Path) -> Detection:
 
         sample = datetime(2026, 1, 1, tzinfo=UTC)
         try:
-            tree = sqlglot.parse(render_sql(body, sample, sample.replace(hour=1)), read="athena")
+            sql = render_sql(body, sample, sample.replace(hour=1), lookback=header.lookback_td)
+            tree = sqlglot.parse(sql, read="athena")
+        except ValueError as exc:  # a macro argument out of range
+            problems.append(str(exc))
         except sqlglot.ParseError as exc:
             problems.append(f"not valid Athena SQL: {exc}")
         else:

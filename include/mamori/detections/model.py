@@ -13,6 +13,7 @@ SEVERITY_ORDER: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 
 
 _DURATION = re.compile(r"^(\d+)([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+MAX_LOOKBACK = timedelta(days=30)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -58,6 +59,8 @@ class DetectionHeader(_Strict):
     mitre: list[str] = Field(min_length=1)
     dedup: Dedup
     threshold: int = Field(default=1, ge=1)
+    # First-seen rules: the baseline {{ lookback() }} covers [window start - lookback, window start).
+    lookback: str | None = None
     outputs: list[str] | None = None  # None = the default routing for the severity
     enrichments: list[str] | None = None  # ids in sql/enrichments/; None = the default enrichments
     # GitHub repository (owner/name) for this rule's issues; None = the mamori_github connection's repo.
@@ -76,6 +79,18 @@ class DetectionHeader(_Strict):
             if not re.fullmatch(r"TA\d{4}:T\d{4}(\.\d{3})?", item):
                 raise ValueError(f"mitre entry {item!r} must look like TA0005:T1562.008")
         return v
+
+    @field_validator("lookback")
+    @classmethod
+    def _lookback(cls, v: str | None) -> str | None:
+        if v is not None and not timedelta(hours=1) <= parse_duration(v) <= MAX_LOOKBACK:
+            # Every run scans the baseline again: past 30 days the bill grows faster than the signal.
+            raise ValueError(f"lookback must be between 1h and {MAX_LOOKBACK.days}d")
+        return v
+
+    @property
+    def lookback_td(self) -> timedelta | None:
+        return parse_duration(self.lookback) if self.lookback else None
 
     @field_validator("assignees")
     @classmethod

@@ -1,7 +1,15 @@
-"""Render a detection body for one window: the only template feature is the shared window macro.
+"""Render a detection body for one window: the only template features are the shared time-range macros.
 
-The macro is the single place that turns a window into SQL, so every rule prunes partitions the same way
-(Athena bills by bytes scanned) and filters event time with the same half-open [start, end) semantics.
+The macros are the single place that turns a window into SQL, so every rule prunes partitions the same way
+(Athena bills by bytes scanned) and filters event time with the same half-open [start, end) semantics:
+
+- `{{ window() }}`: the run's window [start, end). Hits must come from here.
+- `{{ window(before='15m') }}`: [start - 15m, end), for the *earlier* steps of a sequence, so a sequence whose
+  first step falls just before the window is still seen by the run that owns its last step. The last step
+  stays on `window()`, which is what makes each sequence belong to exactly one run.
+- `{{ lookback() }}`: [start - lookback, start), the baseline of a first-seen rule (the header's `lookback`).
+  It ends where the window starts, so "first seen" means "not seen before this window", and a re-run of the
+  window compares against the same baseline.
 """
 
 from __future__ import annotations
@@ -9,6 +17,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from jinja2 import Environment, StrictUndefined
+
+from mamori.detections.model import parse_duration
 
 # SQL, not HTML: autoescaping would corrupt it. Nothing log-derived ever reaches a template.
 _ENV = Environment(undefined=StrictUndefined, autoescape=False)  # noqa: S701
@@ -43,7 +53,23 @@ def window_predicate(start: datetime, end: datetime) -> str:
     return f"({partition} AND event_time >= {_ts(start)} AND event_time < {_ts(end)})"
 
 
-def render_sql(body: str, start: datetime, end: datetime) -> str:
+MAX_BEFORE = timedelta(days=1)
+
+
+def render_sql(body: str, start: datetime, end: datetime, lookback: timedelta | None = None) -> str:
     """The exact Athena SQL a run executes (also what `mamori detections render` prints)."""
-    predicate = window_predicate(start, end)
-    return _ENV.from_string(body).render(window=lambda: predicate).strip()
+
+    def window(before: str | None = None) -> str:
+        if before is None:
+            return window_predicate(start, end)
+        extra = parse_duration(before)
+        if extra > MAX_BEFORE:
+            raise ValueError(f"window(before={before!r}) reaches back more than {MAX_BEFORE}")
+        return window_predicate(start - extra, end)
+
+    def baseline() -> str:
+        if lookback is None:
+            raise ValueError("lookback() needs `lookback:` in the detection header")
+        return window_predicate(start - lookback, start)
+
+    return _ENV.from_string(body).render(window=window, lookback=baseline).strip()

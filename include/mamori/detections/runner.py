@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mamori.detections.loader import Detection
-from mamori.detections.render import render_sql
 from mamori.engines import Engine
 
 # Every detection returns these, so tickets, dedup and enrichment can rely on them whatever the rule.
@@ -19,7 +18,7 @@ class DetectionOutputError(ValueError):
 
 def run_detection(det: Detection, engine: Engine, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Hits of `det` with event_time in [start, end), ordered by event time (deterministic samples)."""
-    table = engine.query(render_sql(det.body, start, end))
+    table = engine.query(det.render(start, end))
     needed = [*REQUIRED_COLUMNS, *det.header.dedup.keys]
     missing = [c for c in dict.fromkeys(needed) if c not in table.column_names]
     if missing:
@@ -29,6 +28,12 @@ def run_detection(det: Detection, engine: Engine, start: datetime, end: datetime
         t = row["event_time"]
         if not isinstance(t, datetime):
             raise DetectionOutputError(f"{det.id}: event_time must be a timestamp, got {type(t).__name__}")
-        row["event_time"] = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+        row["event_time"] = t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+        if not start <= t < end:
+            # A hit from a sequence's earlier step or the baseline would be claimed by two runs (two alerts).
+            raise DetectionOutputError(
+                f"{det.id}: hit at {t.isoformat()} is outside the window [{start}, {end}); "
+                "return event_time of the step filtered by {{ window() }}"
+            )
     rows.sort(key=lambda r: (r["event_time"], str(r.get("actor")), str(r.get("event_name"))))
     return rows

@@ -3,7 +3,8 @@
 A case is a raw delivery document (`{"description": ..., "Records": [...]}` for CloudTrail) under
 `tests/detections/<id>/positive|negative/`. It goes through the source's parser, becomes the source's table
 (with partition columns), and the detection runs for a window covering the case; the alert builder then
-applies dedup and threshold. Positive means at least one alert, negative means none.
+applies dedup and threshold. Positive means at least one alert, negative means none. For first-seen rules
+(header `lookback`) the window is the hour of the case's last event and the earlier events are the baseline.
 """
 
 from __future__ import annotations
@@ -86,31 +87,41 @@ def case_raw_key(source: str, data: bytes) -> RawKey:
     return RawKey(key=_layout_key(source), kind="events", account=account, region=region)
 
 
-def evaluate_case(det: Detection, path: Path) -> tuple[int, int]:
-    """(alerts, quarantined records) for one case file."""
-    src = get_source(det.header.log_source)
-    data = path.read_bytes()
-    raw = case_raw_key(det.header.log_source, data)
-    result = src.parse_object(raw, data)
-    if not result.rows:
-        return 0, len(result.quarantined)
+def case_table(source: str, data: bytes) -> tuple[pa.Table, int]:
+    """A raw object through the source's real parser: the table a detection sees (partition columns
+    included) and the number of quarantined records."""
+    src = get_source(source)
+    result = src.parse_object(case_raw_key(source, data), data)
     rows = [row | {k: getattr(part, k) for k in PARTITION_KEYS} for part, row in result.rows]
     schema = src.schema
     for k in PARTITION_KEYS:
         schema = schema.append(pa.field(k, pa.string()))
-    times = [r["event_time"] for r in rows]
-    start = min(times).replace(minute=0, second=0, microsecond=0)
-    end = max(times).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return pa.Table.from_pylist(rows, schema=schema), len(result.quarantined)
+
+
+def evaluate_case(det: Detection, path: Path) -> tuple[int, int]:
+    """(alerts, quarantined records) for one case file."""
+    src = get_source(det.header.log_source)
+    table, quarantined = case_table(det.header.log_source, path.read_bytes())
+    if not table.num_rows:
+        return 0, quarantined
+    # Zone-less in the table (as in Athena); the values are UTC.
+    times = [t.replace(tzinfo=UTC) for t in table.column("event_time").to_pylist()]
+    last_hour = max(times).replace(minute=0, second=0, microsecond=0)
+    # A first-seen rule's case is history plus one new hour: the hour of the last event is the run's window
+    # and everything earlier is its baseline. Other rules run over one window covering the whole case.
+    start = last_hour if det.header.lookback else min(times).replace(minute=0, second=0, microsecond=0)
+    end = last_hour + timedelta(hours=1)
     engine = DuckDBEngine(
         load_settings({"MAMORI_HOME": "/nonexistent-mamori-case-home"}), threads=1, create_views=False
     )
     try:
-        engine.register_table(src.table, pa.Table.from_pylist(rows, schema=schema))
+        engine.register_table(src.table, table)
         hits = run_detection(det, engine, start.astimezone(UTC), end.astimezone(UTC))
     finally:
         engine.close()
     alerts = [c for c in group_hits(det, hits) if c.hits >= det.header.threshold]
-    return len(alerts), len(result.quarantined)
+    return len(alerts), quarantined
 
 
 def run_catalog_cases(sql_dir: Path, cases_dir: Path, only: str | None = None) -> Iterator[CaseResult]:

@@ -711,8 +711,10 @@ class _Gen:
         out: list[tuple[str, str, Record]] = []
         steps: list[AttackStep] = []
 
-        def step(t: datetime, acct: str, region: str, det: str, summary: str, rec: Record) -> None:
-            steps.append(AttackStep(t, acct, region, (det,), summary))
+        def step(
+            t: datetime, acct: str, region: str, det: str | tuple[str, ...], summary: str, rec: Record
+        ) -> None:
+            steps.append(AttackStep(t, acct, region, (det,) if isinstance(det, str) else det, summary))
             out.append((acct, region, rec))
 
         root = {**_root(a), "accessKeyId": ""}
@@ -742,8 +744,8 @@ class _Gen:
             t_in,
             a,
             gr,
-            "cloudtrail_console_login_without_mfa",
-            f"alice console login without MFA from {ATTACKER_IP}",
+            ("cloudtrail_console_login_without_mfa", "cloudtrail_console_login_after_failures"),
+            f"alice console login without MFA from {ATTACKER_IP}, 2 minutes after 8 failures",
             self.login(t_in, a, self.user(a, "alice"), ATTACKER_IP, ok=True, mfa=False),
         )
         alice = self.user(a, "alice", "ASIA" + self.tok(16), console_since=t_in)
@@ -800,11 +802,23 @@ class _Gen:
             ),
         )
         bob = self.user(a, "admin-bob", new_key)
-        for i, (src, name) in enumerate(
-            (("sts.amazonaws.com", "GetCallerIdentity"), ("cloudtrail.amazonaws.com", "DescribeTrails"))
-        ):
-            t = base[2] + timedelta(minutes=3 + 4 * i)
-            out.append((a, r0, self.rec(t, a, r0, src, name, bob, ATTACKER_IP, CLI_UA)))
+        t = base[2] + timedelta(minutes=3)
+        step(
+            t,
+            a,
+            r0,
+            "cloudtrail_first_seen_caller_identity",
+            "admin-bob (never seen calling it) runs GetCallerIdentity with the new key",
+            self.rec(t, a, r0, "sts.amazonaws.com", "GetCallerIdentity", bob, ATTACKER_IP, CLI_UA),
+        )
+        t = base[2] + timedelta(minutes=7)
+        out.append(
+            (
+                a,
+                r0,
+                self.rec(t, a, r0, "cloudtrail.amazonaws.com", "DescribeTrails", bob, ATTACKER_IP, CLI_UA),
+            )
+        )
 
         trail = f"arn:aws:cloudtrail:{r0}:{a}:trail/{TRAIL_NAME}"
         sg = "sg-" + self.hex(17)

@@ -373,7 +373,7 @@ class _Gen:
                 t_login,
                 acct,
                 region,
-                ("syslog_ssh_password_login_from_internet",),
+                ("syslog_ssh_password_login_from_internet", "syslog_ssh_login_after_failures"),
                 f"successful SSH password login as ec2-user from {ATTACKER_IP} port 50022 after the "
                 f"brute force {where}",
             ),

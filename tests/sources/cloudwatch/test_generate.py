@@ -133,7 +133,7 @@ def test_attack_story_is_exact(day: Any) -> None:
 
     assert [set(s.detections) for s in steps] == [
         {"syslog_ssh_brute_force"},
-        {"syslog_ssh_password_login_from_internet"},
+        {"syslog_ssh_password_login_from_internet", "syslog_ssh_login_after_failures"},
         {"syslog_sudo_root_shell"},
         {"syslog_new_local_user"},
         {"syslog_ssh_root_login"},
