@@ -72,7 +72,7 @@ class DuckDBEngine:
 
     def query(self, sql: str) -> pa.Table:
         """Transpile and run; the result is an Arrow table whatever the engine."""
-        return self.con.execute(athena_to_duckdb(sql)).fetch_arrow_table()
+        return self.con.execute(athena_to_duckdb(sql)).to_arrow_table()
 
     def close(self) -> None:
         self.con.close()
