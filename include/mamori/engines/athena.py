@@ -37,6 +37,10 @@ class AthenaEngine:
             self._conn.schema_name = self.settings.athena_database
         return self._conn
 
+    def cursor(self) -> Any:
+        """A DB-API cursor on the shared connection, for callers that page results or read scan statistics."""
+        return self._connection().cursor()
+
     def query(self, sql: str) -> pa.Table:
         """Run one statement and fetch every row (detection hits and search pages are small)."""
         cur = self._connection().cursor()
