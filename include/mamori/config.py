@@ -35,6 +35,10 @@ class Settings:
     detect_lag: timedelta  # detection window = data interval shifted back by this (delivery delay)
     batch_max_objects: int
     batch_max_bytes: int
+    # Athena partition projection enumerates these (the lake's account=/region= values); no crawler needed.
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    projection_start: str = "2024-01-01"  # first dt= Athena projects
 
 
 def _url(value: str | None, default: Path) -> str:
@@ -66,4 +70,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         detect_lag=timedelta(minutes=int(e.get("MAMORI_DETECT_LAG_MINUTES", "60"))),
         batch_max_objects=int(e.get("MAMORI_BATCH_MAX_OBJECTS", "500")),
         batch_max_bytes=int(e.get("MAMORI_BATCH_MAX_BYTES", str(256 * 1024 * 1024))),
+        accounts=_csv(e.get("MAMORI_ACCOUNTS", "")),
+        regions=_csv(e.get("MAMORI_REGIONS", "")),
+        projection_start=e.get("MAMORI_PROJECTION_START", "2024-01-01"),
     )
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())

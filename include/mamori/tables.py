@@ -1,0 +1,80 @@
+"""Athena tables for the lake, created from sql/ddl/ (AWS mode's setup step; the `maintain_tables` DAG).
+
+Everything is idempotent: `CREATE DATABASE/EXTERNAL TABLE IF NOT EXISTS` and `CREATE OR REPLACE VIEW`, so the
+DAG can run daily and after every deploy. Tables use partition projection (no crawler, no MSCK REPAIR), which
+is why the accounts and regions whose logs land must be configured: they are the projection's enum values.
+A column change needs `recreate=True` (`mamori tables --recreate`): dropping an external table deletes no data,
+and IF NOT EXISTS would otherwise keep the old columns. On the embedded default there is nothing to create:
+DuckDB's views are built when an engine opens.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from mamori.config import Settings, load_settings
+from mamori.ddl import render_all_events_view, render_ddl
+from mamori.sources import SOURCES
+
+log = logging.getLogger(__name__)
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,254}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+def table_statements(settings: Settings, recreate: bool = False) -> list[tuple[str, str]]:
+    """(name, SQL) in execution order. Values come from configuration, checked here because DDL takes no
+    bind parameters."""
+    s = settings
+    problems = []
+    if not _IDENT.match(s.athena_database):
+        problems.append(f"MAMORI_ATHENA_DATABASE {s.athena_database!r} is not a lower-case identifier")
+    if not s.lake_url.startswith("s3://"):
+        problems.append(f"MAMORI_LAKE_URL must be s3:// for Athena, not {s.lake_url!r}")
+    if not s.accounts or not all(_ACCOUNT.match(a) for a in s.accounts):
+        problems.append("MAMORI_ACCOUNTS must list the 12-digit accounts whose logs land (projection enum)")
+    if not s.regions or not all(_REGION.match(r) for r in s.regions):
+        problems.append("MAMORI_REGIONS must list the regions whose logs land, e.g. us-east-1,eu-west-1")
+    if "'" in s.lake_url or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", s.projection_start):
+        problems.append("MAMORI_LAKE_URL must not contain quotes; MAMORI_PROJECTION_START must be YYYY-MM-DD")
+    if problems:
+        raise ValueError("; ".join(problems))
+    db = s.athena_database
+    out = [("database", f"CREATE DATABASE IF NOT EXISTS {db}")]
+    for src in SOURCES.values():
+        if recreate:
+            out.append((f"drop {src.table}", f"DROP TABLE IF EXISTS {db}.{src.table}"))
+        ddl = render_ddl(
+            s.sql_dir,
+            src.table,
+            database=db,
+            lake_url=s.lake_url,
+            accounts=s.accounts,
+            regions=s.regions,
+            projection_start=s.projection_start,
+            template=getattr(src, "ddl_template", None),
+        )
+        out.append((src.table, ddl))
+    out.append(("all_events", render_all_events_view(db, [src.table for src in SOURCES.values()])))
+    return out
+
+
+def maintain_tables(settings: Settings | None = None, recreate: bool = False) -> dict[str, Any]:
+    """Create (or recreate) the Athena database, tables and view; a no-op on the embedded engine."""
+    s = settings or load_settings()
+    if s.engine != "athena":
+        log.info("engine %s: DuckDB views are created when an engine opens; nothing to do", s.engine)
+        return {"engine": s.engine, "statements": 0}
+    from mamori.engines.athena import AthenaEngine
+
+    statements = table_statements(s, recreate)
+    engine = AthenaEngine(s)
+    try:
+        for name, sql in statements:
+            log.info("athena: %s", name)
+            engine.query(sql)
+    finally:
+        engine.close()
+    return {"engine": "athena", "statements": len(statements), "tables": [n for n, _ in statements]}
