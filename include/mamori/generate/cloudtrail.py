@@ -803,11 +803,13 @@ class _Gen:
         )
         bob = self.user(a, "admin-bob", new_key)
         t = base[2] + timedelta(minutes=3)
+        # The rule waits for 6 h of the account's history; a shorter story has the call but no expected alert.
+        warmed_up = t - self.start >= timedelta(hours=6, minutes=10)
         step(
             t,
             a,
             r0,
-            "cloudtrail_first_seen_caller_identity",
+            ("cloudtrail_first_seen_caller_identity",) if warmed_up else (),
             "admin-bob (never seen calling it) runs GetCallerIdentity with the new key",
             self.rec(t, a, r0, "sts.amazonaws.com", "GetCallerIdentity", bob, ATTACKER_IP, CLI_UA),
         )
