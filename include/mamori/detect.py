@@ -77,13 +77,16 @@ def detection_chunks(settings: Settings | None = None) -> list[list[str]]:
 
 
 def run_chunk(
-    ids: list[str], start: datetime, end: datetime, settings: Settings | None = None
+    ids: list[str], start: datetime, end: datetime, settings: Settings | None = None, page: bool = True
 ) -> list[dict[str, Any]]:
-    """Run a chunk of detections for the run's window; engine, ledger and suppressions opened once."""
+    """Run a chunk of detections for the run's window; engine, ledger and suppressions opened once.
+
+    `page=False` (backfills) records alerts and tickets them but keeps new alerts off paging outputs.
+    """
     s = settings or load_settings()
     engine = get_engine(s)
     try:
-        ctx = _RunContext(engine, Ledger(s.ledger_url), load_suppressions(s.sql_dir))
+        ctx = _RunContext(engine, Ledger(s.ledger_url), load_suppressions(s.sql_dir), page)
         return [_run_one(get_detection(s.sql_dir, i), start, end, s, ctx) for i in ids]
     finally:
         engine.close()
@@ -101,6 +104,7 @@ class _RunContext:
     engine: Engine
     ledger: Ledger
     suppressions: list[Suppression]
+    page: bool = True
 
 
 def _run_one(det: Detection, start: datetime, end: datetime, s: Settings, ctx: _RunContext) -> dict[str, Any]:
@@ -109,7 +113,7 @@ def _run_one(det: Detection, start: datetime, end: datetime, s: Settings, ctx: _
     applied = apply_suppressions(det.id, hits, ctx.suppressions, wend)
     hits = applied.kept
     ctx.ledger.record_suppressed(det.id, wstart, wend, applied.hidden)
-    fired = ctx.ledger.record_window(det, wstart, wend, group_hits(det, hits))
+    fired = ctx.ledger.record_window(det, wstart, wend, group_hits(det, hits), page=ctx.page)
     log.info("%s [%s, %s): %d hits, %d alert(s) at threshold", det.id, wstart, wend, len(hits), len(fired))
     return {
         "detection": det.id,

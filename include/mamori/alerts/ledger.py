@@ -104,10 +104,11 @@ DEFAULT_ROUTES: dict[str, list[str]] = {
 PAGING_OUTPUTS = frozenset({"pagerduty", "slack"})
 
 
-def routes_for(det: Detection) -> list[str]:
-    """Where a rule's alerts go: its own list or the severity default, minus paging while experimental."""
+def routes_for(det: Detection, page: bool = True) -> list[str]:
+    """Where a rule's alerts go: its own list or the severity default, minus paging while experimental or
+    when the caller says not to page (a backfill records history; it does not wake anyone for last month)."""
     routes = list(det.header.outputs or DEFAULT_ROUTES[det.header.severity])
-    if det.header.status == "experimental":
+    if det.header.status == "experimental" or not page:
         routes = [r for r in routes if r not in PAGING_OUTPUTS] or ["local"]
     return routes
 
@@ -175,9 +176,12 @@ class Ledger:
             yield conn
 
     def record_window(
-        self, det: Detection, start: datetime, end: datetime, candidates: list[Candidate]
+        self, det: Detection, start: datetime, end: datetime, candidates: list[Candidate], page: bool = True
     ) -> list[str]:
-        """Replace this window's contribution for the detection; return keys of alerts at/over threshold."""
+        """Replace this window's contribution for the detection; return keys of alerts at/over threshold.
+
+        `page=False` opens new alerts without paging outputs; an alert that already exists keeps its routes.
+        """
         ws, we = start.isoformat(), end.isoformat()
         with self._tx() as conn:
             previous = {
@@ -211,11 +215,11 @@ class Ledger:
                 )
             fired = []
             for key in sorted(previous | {c.key for c in candidates}):
-                if self._refresh_alert(conn, det, key, we):
+                if self._refresh_alert(conn, det, key, we, page):
                     fired.append(key)
         return fired
 
-    def _refresh_alert(self, conn: Connection, det: Detection, key: str, window_end: str) -> bool:
+    def _refresh_alert(self, conn: Connection, det: Detection, key: str, window_end: str, page: bool) -> bool:
         """Recompute one alert from all its window contributions; True when it is at/over threshold."""
         parts = conn.execute(
             sa.select(ALERT_HITS).where(ALERT_HITS.c.alert_key == key).order_by(ALERT_HITS.c.window_start)
@@ -246,7 +250,7 @@ class Ledger:
                     dedup_values=parts[0].dedup_values,
                     bucket_start=parts[0].bucket_start,
                     bucket_end=(bucket + det.header.dedup.period_td).isoformat(),
-                    routes=_dumps(routes_for(det)),
+                    routes=_dumps(routes_for(det, page)),
                     opened_window_end=window_end,
                     **values,
                 )
