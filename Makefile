@@ -66,5 +66,15 @@ bench: $(STAMP) ## benchmarks vs same-run baselines → docs/benchmarks.md (minu
 bench-quick: $(STAMP) ## CI-sized benchmarks (seconds) → var/bench-quick.md, so the benchmark code cannot rot
 	$(BIN)/python bench/run.py --quick --out var/bench-quick.md
 
+.PHONY: up-local down screenshot
+up-local: $(STAMP) ## the real Airflow on 127.0.0.1:8080 (scheduler, api-server, ...), 6 h of sample data, DAGs on
+	$(BIN)/mamori up
+
+down: ## stop everything `make up-local` started (its whole process session: nothing survives)
+	$(BIN)/mamori down
+
+screenshot: $(STAMP) ## regenerate docs/mamori-view.png: the mamori view in the Airflow UI, from the scheduler e2e run
+	MAMORI_SCREENSHOT=$(CURDIR)/docs/mamori-view.png $(BIN)/python -m pytest tests/e2e/test_scheduler.py -m slow -q
+
 clean: ## remove local state (var/: demo lake, Airflow home, ledger)
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,638 @@
+"""What mamori is doing right now: detection catalog, recent alerts and their tickets, per-source freshness and
+data quality, recent Airflow runs with their metrics. One dict, three renderings (JSON, text, HTML).
+
+`collect()` only reads (catalog files, lake manifests, the ledger) and takes "now" as an argument, so the same
+state always gives the same answer; the `mamori status` command and the Airflow UI view (plugins/) both call
+it. Airflow's own run history lives in Airflow's metadata DB: `airflow_runs()` reads it separately and the
+caller passes the result in, so `collect()` is testable without a scheduler and usable without Airflow.
+
+Every value that comes from a log (dedup values, titles of alerts copied from rules, ticket references) is
+attacker-controlled: `render_html()` escapes every value it prints, and links only http(s) URLs.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mamori.config import Settings, load_settings
+
+WINDOW_TOTALS = ("objects", "records_in", "rows_out", "quarantined", "skipped_objects", "files")
+SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+# Tasks whose return value is the run's metrics (ingest: finalize; detect: record; dispatch_alerts: dispatch).
+METRIC_TASKS = {"finalize": "ingest", "record": "detect", "dispatch": "dispatch"}
+
+
+# -- data --------------------------------------------------------------------------------------------------
+def collect(
+    now: datetime,
+    settings: Settings | None = None,
+    runs: list[dict[str, Any]] | None = None,
+    runs_error: str | None = None,
+    recent_alerts: int = 25,
+    recent_windows: int = 6,
+) -> dict[str, Any]:
+    """Everything the status page shows, as plain JSON-able values; `now` only feeds the freshness ages."""
+    s = settings or load_settings()
+    detections, catalog_error = _catalog(s)
+    sources, quality_meta = _sources(s, now, recent_windows)
+    ledger = _open_ledger(s)
+    hits = _last_hits(ledger)
+    alerts, deliveries = _ledger_rows(ledger)
+    last_detect = _last_detect_window(runs or [], s)
+    open_by_det = Counter(a["detection_id"] for a in alerts if a["status"] == "open")
+    for d in detections:
+        d["last_hits"] = hits.get(d["id"])
+        d["last_run"] = last_detect if d["enabled"] else None
+        d["open_alerts"] = open_by_det.get(d["id"], 0)
+    recent = sorted(alerts, key=lambda a: (a["last_seen"], a["key"]), reverse=True)[:recent_alerts]
+    for a in recent:
+        a["tickets"] = [_ticket(d) for d in deliveries.get(a["key"], [])]
+    return {
+        "as_of": now.isoformat(),
+        "home": str(s.home),
+        "engine": s.engine,
+        "lake_url": s.lake_url,
+        "detections": detections,
+        "catalog_error": catalog_error,
+        "alert_counts": {
+            "open": sum(1 for a in alerts if a["status"] == "open"),
+            "total": len(alerts),
+            "open_by_severity": dict(
+                Counter(a["severity"] for a in alerts if a["status"] == "open").most_common()
+            ),
+        },
+        "alerts": recent,
+        "sources": sources,
+        "quality": quality_meta,
+        "runs": runs,
+        "runs_error": runs_error,
+    }
+
+
+def _catalog(s: Settings) -> tuple[list[dict[str, Any]], str | None]:
+    from mamori.detections.loader import DetectionError, load_catalog
+
+    try:
+        catalog = load_catalog(s.sql_dir)
+    except DetectionError as exc:  # one broken rule must not blank the whole page
+        return [], str(exc)
+    return [
+        {
+            "id": d.id,
+            "title": d.header.title,
+            "severity": d.header.severity,
+            "status": d.header.status,
+            "log_source": d.header.log_source,
+            "mitre": list(d.header.mitre),
+            "enabled": d.header.status != "deprecated",
+        }
+        for d in catalog
+    ], None
+
+
+def _ledger_exists(s: Settings) -> bool:
+    """A status read must not create an empty SQLite ledger as a side effect (Ledger() would)."""
+    prefix = "sqlite:///"
+    if s.ledger_url.startswith(prefix):
+        return Path(s.ledger_url[len(prefix) :]).is_file()
+    return True
+
+
+def _open_ledger(s: Settings) -> Any:
+    if not _ledger_exists(s):
+        return None
+    from mamori.alerts.ledger import Ledger
+
+    return Ledger(s.ledger_url)
+
+
+def _ledger_rows(ledger: Any) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    if ledger is None:
+        return [], {}
+    alerts = [
+        {
+            "key": a.key,
+            "detection_id": a.detection_id,
+            "title": a.title,
+            "severity": a.severity,
+            "status": a.status,
+            "log_source": a.log_source,
+            "dedup": a.dedup_values,
+            "first_seen": a.first_seen,
+            "last_seen": a.last_seen,
+            "hit_count": a.hit_count,
+        }
+        for a in ledger.alerts()
+    ]
+    deliveries: dict[str, list[dict[str, Any]]] = {}
+    for d in ledger.deliveries():
+        deliveries.setdefault(d["alert_key"], []).append(d)
+    return alerts, deliveries
+
+
+def _last_hits(ledger: Any) -> dict[str, dict[str, Any]]:
+    """Per detection, its latest window with hits: (window, hits) from the ledger's per-window contributions."""
+    if ledger is None:
+        return {}
+    import sqlalchemy as sa
+
+    from mamori.alerts.ledger import ALERT_HITS
+
+    h = ALERT_HITS.c
+    latest = (
+        sa.select(h.detection_id, sa.func.max(h.window_start).label("ws")).group_by(h.detection_id).subquery()
+    )
+    q = (
+        sa.select(h.detection_id, h.window_start, h.window_end, sa.func.sum(h.hits))
+        .join(latest, sa.and_(h.detection_id == latest.c.detection_id, h.window_start == latest.c.ws))
+        .group_by(h.detection_id, h.window_start, h.window_end)
+    )
+    with ledger.engine.connect() as conn:
+        return {r[0]: {"window_start": r[1], "window_end": r[2], "hits": int(r[3])} for r in conn.execute(q)}
+
+
+def _ticket(d: dict[str, Any]) -> dict[str, Any]:
+    ref = d.get("external_ref")
+    return {
+        "output": d["output"],
+        "state": d["state"],
+        "ref": ref,
+        "url": ref if safe_url(ref) else None,
+        "failures": d["failures"],
+        "last_error": d.get("last_error"),
+    }
+
+
+def safe_url(ref: Any) -> bool:
+    """Only http(s) references become links: a `javascript:` or `data:` ref must stay inert text."""
+    if not isinstance(ref, str):
+        return False
+    try:
+        parts = urlsplit(ref)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _last_detect_window(runs: list[dict[str, Any]], s: Settings) -> dict[str, Any] | None:
+    """The detection window of the latest successful detect run (every enabled rule runs in every run)."""
+    done = [
+        r
+        for r in runs
+        if r.get("dag_id") == "detect" and r.get("state") == "success" and r.get("interval_end")
+    ]
+    if not done:
+        return None
+    last = max(done, key=lambda r: r["interval_end"])
+    start = datetime.fromisoformat(last["interval_start"]) - s.detect_lag
+    end = datetime.fromisoformat(last["interval_end"]) - s.detect_lag
+    return {"window_start": start.isoformat(), "window_end": end.isoformat(), "run_id": last["run_id"]}
+
+
+# Freshness states (mamori.quality.freshness) that mean a stream needs a look.
+STALE_STATES = frozenset({"silent", "low"})
+
+
+def quality_by_source(s: Settings, at: datetime | None) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """mamori.quality's results per source: Great Expectations tallies over every finalized window (batches
+    and expectations passed, rows quarantined by checks, failed checks), and the health DAG's freshness
+    verdict per stream for the window ending at `at` (the lake's latest finalized window end).
+
+    Returns (per source, freshness error): a missing sql/health/ must cost the freshness column only.
+    """
+    from mamori.quality import freshness, report
+
+    dq = report.dq_by_source(s)
+    states: dict[str, Counter[str]] = {}
+    error = None
+    if at is not None:
+        try:
+            for h in freshness.evaluate(at - s.ingest_interval, at, s):
+                states.setdefault(h.source, Counter())[h.state] += 1
+        except Exception as exc:  # a broken health config shows as such; it must not blank the page
+            error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    out = {
+        src: {**tally, "freshness": dict(sorted(states.get(src, Counter()).items()))}
+        for src, tally in dq.items()
+    }
+    return out, error
+
+
+def _sources(s: Settings, now: datetime, recent: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from mamori.sources import SOURCES
+
+    rows = [_source(name, s, now, recent) for name in SOURCES]
+    ends = [r["last_window"]["window_end"] for r in rows if r["last_window"]]
+    at = datetime.fromisoformat(max(ends)) if ends else None
+    quality, error = quality_by_source(s, at)
+    for r in rows:
+        q = quality.get(r["source"])
+        r["quality"] = q
+        problems = bool(r["totals"]["quarantined"] or r["unclaimed"])
+        if q:
+            problems |= bool(q.get("failed")) or any(st in STALE_STATES for st in q["freshness"])
+        r["dq"] = "attention" if problems else "ok"
+    return rows, {"freshness_at": at.isoformat() if at else None, "freshness_error": error}
+
+
+def _source(name: str, s: Settings, now: datetime, recent: int) -> dict[str, Any]:
+    from mamori.ingest import window_summaries
+
+    windows = sorted(window_summaries(name, s), key=lambda w: w["window_start"])
+    totals = {k: sum(int(w.get(k, 0)) for w in windows) for k in WINDOW_TOTALS}
+    last = windows[-1] if windows else None
+    age = None
+    if last is not None:
+        age = round((now - datetime.fromisoformat(last["window_end"])).total_seconds() / 60)
+    return {
+        "source": name,
+        "windows": len(windows),
+        "last_window": _window_row(last) if last else None,
+        "age_minutes": age,
+        "totals": totals,
+        "unclaimed": sum(len(w.get("unclaimed") or []) for w in windows),
+        "recent": [_window_row(w) for w in reversed(windows[-recent:])],
+    }
+
+
+def _window_row(w: dict[str, Any]) -> dict[str, Any]:
+    return {"window_start": w["window_start"], "window_end": w["window_end"]} | {
+        k: int(w.get(k, 0)) for k in WINDOW_TOTALS
+    }
+
+
+# -- Airflow run history -------------------------------------------------------------------------------------
+def airflow_runs(limit: int = 60) -> list[dict[str, Any]]:
+    """The latest mamori DAG runs from Airflow's metadata DB, with each run's metrics (its return value).
+
+    Reads the DB Airflow is configured with (AIRFLOW_HOME / AIRFLOW__DATABASE__SQL_ALCHEMY_CONN); runs in the
+    api-server (the UI view) or next to a local install (`mamori status`).
+    """
+    import sqlalchemy as sa
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    mamori_dag = sa.or_(
+        DagRun.dag_id.like("ingest\\_%", escape="\\"), DagRun.dag_id.in_(["detect", "dispatch_alerts"])
+    )
+    with create_session() as session:
+        rows = (
+            session.execute(sa.select(DagRun).where(mamori_dag).order_by(DagRun.id.desc()).limit(limit))
+            .scalars()
+            .all()
+        )
+        ids = [r.id for r in rows]
+        metrics: dict[int, Any] = {}
+        if ids:
+            for x in session.execute(
+                sa.select(XComModel.dag_run_id, XComModel.value).where(
+                    XComModel.dag_run_id.in_(ids),
+                    XComModel.task_id.in_(list(METRIC_TASKS)),
+                    XComModel.key == "return_value",
+                    XComModel.map_index == -1,
+                )
+            ):
+                metrics[x[0]] = _decode(x[1])
+        return [
+            {
+                "dag_id": r.dag_id,
+                "run_id": r.run_id,
+                "run_type": str(r.run_type.value if hasattr(r.run_type, "value") else r.run_type),
+                "state": str(r.state.value if hasattr(r.state, "value") else r.state),
+                "interval_start": _iso(r.data_interval_start),
+                "interval_end": _iso(r.data_interval_end),
+                "started": _iso(r.start_date),
+                "ended": _iso(r.end_date),
+                "seconds": (r.end_date - r.start_date).total_seconds()
+                if r.start_date and r.end_date
+                else None,
+                "metrics": _metrics(metrics.get(r.id)),
+            }
+            for r in rows
+        ]
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, str | bytes):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _metrics(value: Any) -> dict[str, Any] | None:
+    """The numbers worth a column from a run's return value (ingest window, detect summary, dispatch)."""
+    if not isinstance(value, dict):
+        return None
+    keep = (*WINDOW_TOTALS, "detections", "hits", "delivered", "failed", "gave_up", "open_alerts")
+    out: dict[str, Any] = {k: value[k] for k in keep if isinstance(value.get(k), int | float)}
+    if isinstance(value.get("alerts"), list):
+        out["alerts"] = len(value["alerts"])
+    return out
+
+
+def safe_airflow_runs(limit: int = 60) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """airflow_runs(), or (None, why) when there is no reachable Airflow metadata DB (status still works)."""
+    try:
+        return airflow_runs(limit), None
+    except Exception as exc:  # a missing/unmigrated DB must not take the status page down with it
+        return None, f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+# -- renderings --------------------------------------------------------------------------------------------
+def render_text(st: dict[str, Any]) -> str:
+    """The `mamori status` terminal view."""
+    out = [f"mamori status as of {st['as_of']}  (home {st['home']}, engine {st['engine']})", ""]
+    out.append("sources (finalized ingest windows)")
+    out.append(
+        f"  {'source':20} {'windows':>7} {'last window end':26} {'age(min)':>8} {'objects':>8} "
+        f"{'records':>9} {'rows':>9} {'quarant.':>8} {'files':>6} dq"
+    )
+    for src in st["sources"]:
+        t, lw = src["totals"], src["last_window"]
+        out.append(
+            f"  {src['source']:20} {src['windows']:>7} {(lw or {}).get('window_end', '-'):26} "
+            f"{_dash(src['age_minutes']):>8} {t['objects']:>8} {t['records_in']:>9} {t['rows_out']:>9} "
+            f"{t['quarantined']:>8} {t['files']:>6} {src['dq']}"
+        )
+    q_meta = st.get("quality") or {}
+    out.append(f"data quality (expectations; freshness of streams at {q_meta.get('freshness_at') or '-'})")
+    for src in st["sources"]:
+        q = src.get("quality")
+        if not q:
+            continue
+        failed = ", ".join(
+            f"{c} ({f['action']}, {f['unexpected']} rows)" for c, f in sorted(q["failed"].items())
+        )
+        fresh = ", ".join(f"{k} {v}" for k, v in q["freshness"].items()) or "-"
+        out.append(
+            f"  {src['source']:20} expectations {q['passed']}/{q['evaluated']}  batches {q['passed_batches']}/"
+            f"{q['batches']}  freshness: {fresh}  failed: {failed or 'none'}"
+        )
+    if q_meta.get("freshness_error"):
+        out.append(f"  freshness unavailable: {q_meta['freshness_error']}")
+    dets = st["detections"]
+    out += ["", f"detections: {len(dets)} in the catalog, {sum(d['enabled'] for d in dets)} enabled"]
+    if st.get("catalog_error"):
+        out.append(f"  CATALOG ERROR: {st['catalog_error']}")
+    for d in dets:
+        if d["last_hits"] or d["open_alerts"]:
+            lh = d["last_hits"] or {}
+            out.append(
+                f"  {d['id']:55} {d['severity']:8} open={d['open_alerts']:<3} "
+                f"last hits {lh.get('hits', 0)} in window {lh.get('window_start', '-')}"
+            )
+    ac = st["alert_counts"]
+    sev = ", ".join(f"{k} {v}" for k, v in ac["open_by_severity"].items())
+    out += ["", f"alerts: {ac['open']} open of {ac['total']} ({sev or 'none open'})"]
+    for a in st["alerts"]:
+        refs = " ".join(f"{t['output']}:{t['state']}:{t['ref'] or '-'}" for t in a["tickets"])
+        out.append(
+            f"  {a['last_seen'][:19]} {a['severity']:8} {a['detection_id']:50} hits={a['hit_count']} {refs}"
+        )
+    runs = st.get("runs")
+    out.append("")
+    if runs is None:
+        out.append(f"airflow runs: unavailable ({st.get('runs_error') or 'not read'})")
+    else:
+        out.append(f"airflow runs: latest {len(runs)}")
+        for r in runs[:20]:
+            m = " ".join(f"{k}={v}" for k, v in (r["metrics"] or {}).items())
+            out.append(
+                f"  {r['dag_id']:22} {r['state']:8} {(r['interval_start'] or '-')[:16]} "
+                f"{_secs(r['seconds']):>6} {m}"
+            )
+    return "\n".join(out) + "\n"
+
+
+def _secs(v: float | None) -> str:
+    return "-" if v is None else f"{round(v)}s"
+
+
+def _dash(v: Any) -> str:
+    return "-" if v is None else str(v)
+
+
+def _e(v: Any) -> str:
+    """Escape anything for HTML text and attribute values (quotes included)."""
+    return html.escape("" if v is None else str(v), quote=True)
+
+
+def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], cls: str) -> str:
+    """Cells are pre-escaped HTML fragments; headers are constants."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{_e(cls)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:16px;color:#1a202c;font-size:14px}
+h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:20px 0 6px} .muted{color:#718096}
+table{border-collapse:collapse;width:100%;margin-bottom:8px} th,td{border-bottom:1px solid #e2e8f0;
+padding:4px 8px;text-align:left;vertical-align:top} th{background:#f7fafc;font-weight:600}
+td.n{text-align:right;font-variant-numeric:tabular-nums} code{font-size:12px}
+.sev{border-radius:4px;padding:1px 6px;font-size:12px;color:#fff}
+.sev-critical{background:#9b2c2c}.sev-high{background:#c05621}.sev-medium{background:#b7791f}
+.sev-low{background:#2b6cb0}.sev-info{background:#4a5568}
+.ok{color:#276749}.attention{color:#c05621;font-weight:600}.failed{color:#c53030;font-weight:600}
+.cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #e2e8f0;border-radius:6px;padding:8px 12px}
+.card b{font-size:18px;display:block}
+"""
+
+
+def render_html(st: dict[str, Any], json_href: str = "status.json") -> str:
+    """A self-contained page (no scripts, inline CSS) for the Airflow UI iframe; every value is escaped."""
+    ac = st["alert_counts"]
+    dets = st["detections"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>mamori</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>mamori — security monitoring</h1>",
+        f"<div class='muted'>as of {_e(st['as_of'])} · engine {_e(st['engine'])} · lake {_e(st['lake_url'])}"
+        f" · <a href='{_e(json_href)}'>JSON</a></div>",
+        "<div class='cards'>",
+        f"<div class='card' id='open-alerts'><b>{ac['open']}</b>open alerts</div>",
+        f"<div class='card'><b>{sum(d['enabled'] for d in dets)}</b>enabled detections</div>",
+        f"<div class='card'><b>{sum(s['windows'] for s in st['sources'])}</b>ingest windows</div>",
+        "</div>",
+    ]
+    parts += ["<h2>Recent alerts</h2>", _alerts_html(st["alerts"])]  # times in UTC
+    parts += ["<h2>Sources: freshness and data quality</h2>", _sources_html(st["sources"], st["quality"])]
+    parts += [f"<h2>Detection catalog ({len(dets)})</h2>"]
+    if st.get("catalog_error"):
+        parts.append(f"<pre class='failed'>{_e(st['catalog_error'])}</pre>")
+    parts += [_catalog_html(dets)]
+    parts += ["<h2>Recent runs</h2>", _runs_html(st.get("runs"), st.get("runs_error")), "</body></html>"]
+    return "".join(parts)
+
+
+def _t(iso: str) -> str:
+    """A compact UTC timestamp for tables (values are ISO strings in UTC throughout mamori)."""
+    return iso[:16].replace("T", " ") + "Z" if len(iso) >= 16 and iso[10:11] == "T" else iso
+
+
+def _sev(sev: str) -> str:
+    cls = sev if sev in SEVERITY_ORDER else "info"
+    return f"<span class='sev sev-{cls}'>{_e(sev)}</span>"
+
+
+def _link(url: str | None, text: str) -> str:
+    if url and safe_url(url):
+        return f"<a href='{_e(url)}' target='_blank' rel='noopener noreferrer'>{_e(text)}</a>"
+    return _e(text)
+
+
+def _alerts_html(alerts: list[dict[str, Any]]) -> str:
+    if not alerts:
+        return "<p class='muted'>No alerts in the ledger.</p>"
+    rows = []
+    for a in alerts:
+        tickets = "<br>".join(
+            f"{_e(t['output'])}: "
+            + (_link(t["url"], t["ref"]) if t["ref"] else "")
+            + (f" <span class='failed'>{_e(t['state'])}</span>" if t["state"] != "delivered" else "")
+            for t in a["tickets"]
+        )
+        dedup = ", ".join(f"{k}={v}" for k, v in sorted(a["dedup"].items()))
+        rows.append(
+            [
+                _e(_t(a["last_seen"])),
+                _sev(a["severity"]),
+                f"<code>{_e(a['detection_id'])}</code><br>{_e(a['title'])}",
+                _e(dedup),
+                f"<span class='n'>{_e(a['hit_count'])}</span>",
+                _e(a["status"]),
+                tickets or "<span class='muted'>not dispatched yet</span>",
+            ]
+        )
+    return _table(
+        ["last seen", "severity", "detection", "entity", "hits", "status", "tickets"], rows, "alerts"
+    )
+
+
+def _quality_cells(q: dict[str, Any] | None) -> tuple[str, str]:
+    """(expectations, freshness) cells; each failed check names its action and unexpected rows."""
+    if not q:
+        return "-", "-"
+    exp = f"{q['passed']}/{q['evaluated']} · batches {q['passed_batches']}/{q['batches']}"
+    if q["quarantined_rows"]:
+        exp += f" · {q['quarantined_rows']} rows quarantined"
+    for check, f in sorted((q.get("failed") or {}).items()):
+        exp += (
+            f"<br><span class='attention'>{_e(check)}</span> ({_e(f['action'])}, {_e(f['unexpected'])} rows)"
+        )
+    fresh = ", ".join(
+        f"<span class='{'attention' if st in STALE_STATES else ''}'>{_e(st)} {n}</span>"
+        for st, n in q["freshness"].items()
+    )
+    return exp, fresh or "-"
+
+
+def _sources_html(sources: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    rows = []
+    for s in sources:
+        lw, t = s["last_window"], s["totals"]
+        exp, fresh = _quality_cells(s.get("quality"))
+        rows.append(
+            [
+                f"<code>{_e(s['source'])}</code>",
+                _e(_t(lw["window_end"]) if lw else "never"),
+                f"<span class='n'>{_e(_dash(s['age_minutes']))}</span>",
+                f"<span class='n'>{s['windows']}</span>",
+                f"<span class='n'>{t['objects']}</span>",
+                f"<span class='n'>{t['rows_out']}</span>",
+                f"<span class='n'>{t['quarantined']}</span>",
+                f"<span class='n'>{s['unclaimed']}</span>",
+                exp,
+                fresh,
+                f"<span class='{_e(s['dq'])}'>{_e(s['dq'])}</span>",
+            ]
+        )
+    at = _e(meta.get("freshness_at") or "-")
+    note = f"<div class='muted'>freshness: streams by state for the window ending {at}"
+    if meta.get("freshness_error"):
+        note += f"; <span class='failed'>unavailable: {_e(meta['freshness_error'])}</span>"
+    return (
+        _table(
+            [
+                "source",
+                "last finalized window end",
+                "age (min)",
+                "windows",
+                "objects",
+                "rows",
+                "quarantined",
+                "unclaimed keys",
+                "expectations passed",
+                "freshness",
+                "status",
+            ],
+            rows,
+            "sources",
+        )
+        + note
+        + "</div>"
+    )
+
+
+def _runs_html(runs: list[dict[str, Any]] | None, error: str | None) -> str:
+    if runs is None:
+        return f"<p class='muted'>Airflow run history unavailable: {_e(error or 'not read')}</p>"
+    if not runs:
+        return "<p class='muted'>No runs yet.</p>"
+    rows = []
+    for r in runs[:30]:
+        m = ", ".join(f"{k} {v}" for k, v in (r["metrics"] or {}).items())
+        state_cls = "failed" if r["state"] == "failed" else ""
+        rows.append(
+            [
+                f"<code>{_e(r['dag_id'])}</code>",
+                f"<span class='{state_cls}'>{_e(r['state'])}</span>",
+                _e(r["run_type"]),
+                _e(f"{(r['interval_start'] or '-')[:16]} → {(r['interval_end'] or '-')[11:16]}"),
+                f"<span class='n'>{_e(_secs(r['seconds']))}</span>",
+                _e(m),
+            ]
+        )
+    return _table(["dag", "state", "type", "data interval", "seconds", "metrics"], rows, "runs")
+
+
+def _catalog_html(dets: list[dict[str, Any]]) -> str:
+    order = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+    rows = []
+    for d in sorted(dets, key=lambda d: (order.get(d["severity"], 9), d["id"])):
+        lh, lr = d["last_hits"], d["last_run"]
+        rows.append(
+            [
+                f"<code>{_e(d['id'])}</code>",
+                _sev(d["severity"]),
+                _e(d["status"]),
+                _e(d["log_source"]),
+                _e(", ".join(d["mitre"])),
+                _e(_t(lr["window_end"]) if lr else "-"),
+                _e(f"{lh['hits']} in {_t(lh['window_start'])}" if lh else "-"),
+                f"<span class='n'>{d['open_alerts']}</span>",
+            ]
+        )
+    return _table(
+        ["id", "severity", "status", "source", "MITRE", "last run (window end)", "last hits", "open alerts"],
+        rows,
+        "catalog",
+    )
+
+
+def status_json(st: dict[str, Any]) -> str:
+    return json.dumps(st, indent=2, sort_keys=True, default=str)

@@ -1,0 +1,290 @@
+"""mamori.status: what the status command and the Airflow UI view show, and that hostile values stay inert."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from mamori import status
+from mamori.alerts.builder import group_hits
+from mamori.alerts.ledger import Ledger
+from mamori.detections.loader import get_detection, load_catalog
+from mamori.lake import Store, window_tag
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
+NOW = T0 + timedelta(hours=3)
+EVIL = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+
+
+# A window's data-quality tally as ingest writes it (mamori.quality.validate's BatchQuality.summary()).
+DQ = {
+    "batches": 1,
+    "passed_batches": 0,
+    "evaluated": 10,
+    "passed": 9,
+    "quarantined_rows": 1,
+    "failed": {"regex:awsregion": {"action": "flag", "batches": 1, "unexpected": 1}},
+}
+
+
+def _finalized(settings, source: str, start: datetime, **totals) -> dict:
+    """A window summary exactly where ingest.finalize_window puts it."""
+    summary = {
+        "source": source,
+        "window_start": start.isoformat(),
+        "window_end": (start + timedelta(hours=1)).isoformat(),
+        "batches": 1,
+        "unclaimed": totals.pop("unclaimed_keys", 0) * ["AWSLogs/x"],
+        **{
+            "objects": 3,
+            "records_in": 10,
+            "rows_out": 10,
+            "quarantined": 0,
+            "skipped_objects": 0,
+            "files": 2,
+        },
+        **totals,
+    }
+    lake = Store(settings.lake_url)
+    lake.write_atomic(f"_manifests/{source}/window={window_tag(start)}/_SUCCESS.json", orjson.dumps(summary))
+    return summary
+
+
+def _hit(minute: int, actor: str) -> dict:
+    return {
+        "event_time": T0 + timedelta(minutes=minute),
+        "account_id": "111111111111",
+        "actor": actor,
+        "source_ip": "198.51.100.23",
+        "event_name": "ConsoleLogin",
+    }
+
+
+@pytest.fixture
+def populated(settings):
+    _finalized(settings, "cloudtrail", T0)
+    _finalized(
+        settings,
+        "cloudtrail",
+        T0 + timedelta(hours=1),
+        records_in=12,
+        rows_out=11,
+        quarantined=1,
+        dq=DQ,
+        streams={"111111111111/eu-west-1": {"objects": 3, "records": 12}},
+    )
+    _finalized(settings, "vpcflow", T0, unclaimed_keys=2)
+    det = get_detection(settings.sql_dir, "cloudtrail_console_login_brute_force")
+    ledger = Ledger(settings.ledger_url)
+    fired = ledger.record_window(
+        det, T0, T0 + timedelta(hours=1), group_hits(det, [_hit(m, EVIL) for m in range(1, 7)])
+    )
+    assert len(fired) == 1
+    ledger.ensure_delivery(fired[0], "github")
+    ledger.ensure_delivery(fired[0], "local")
+    ledger.mark_delivered(fired[0], "github", "https://github.example/acme/sec/issues/7", 6)
+    ledger.mark_delivered(fired[0], "local", "javascript:alert(3)", 6)
+    return settings, det, fired[0]
+
+
+RUNS = [
+    {
+        "dag_id": "detect",
+        "run_id": "scheduled__2",
+        "run_type": "scheduled",
+        "state": "success",
+        "interval_start": (T0 + timedelta(hours=1)).isoformat(),
+        "interval_end": (T0 + timedelta(hours=2)).isoformat(),
+        "started": None,
+        "ended": None,
+        "seconds": 12.5,
+        "metrics": {"detections": 70, "hits": 6, "alerts": 1},
+    },
+    {
+        "dag_id": "detect",
+        "run_id": "scheduled__3",
+        "run_type": "scheduled",
+        "state": "running",
+        "interval_start": (T0 + timedelta(hours=2)).isoformat(),
+        "interval_end": (T0 + timedelta(hours=3)).isoformat(),
+        "started": None,
+        "ended": None,
+        "seconds": None,
+        "metrics": None,
+    },
+]
+
+
+def test_collect_reports_catalog_alerts_sources_and_runs(populated):
+    settings, det, key = populated
+    st = status.collect(NOW, settings, runs=RUNS)
+
+    catalog = {d["id"]: d for d in st["detections"]}
+    assert set(catalog) == {d.id for d in load_catalog(settings.sql_dir)}
+    brute = catalog[det.id]
+    assert brute["severity"] == det.header.severity and brute["mitre"] == det.header.mitre
+    assert brute["last_hits"] == {
+        "window_start": T0.isoformat(),
+        "window_end": (T0 + timedelta(hours=1)).isoformat(),
+        "hits": 6,
+    }
+    assert brute["open_alerts"] == 1
+    # The last *successful* detect run, shifted back by the detection lag (60 min).
+    assert brute["last_run"]["window_start"] == T0.isoformat()
+    deprecated = [d for d in st["detections"] if not d["enabled"]]
+    assert all(d["last_run"] is None for d in deprecated)
+
+    (alert,) = st["alerts"]
+    assert alert["key"] == key and alert["dedup"]["actor"] == EVIL and alert["hit_count"] == 6
+    tickets = {t["output"]: t for t in alert["tickets"]}
+    assert tickets["github"]["url"] == "https://github.example/acme/sec/issues/7"
+    assert tickets["local"]["url"] is None  # not an http(s) URL: shown as text, never a link
+    assert st["alert_counts"] == {"open": 1, "total": 1, "open_by_severity": {det.header.severity: 1}}
+
+    src = {s["source"]: s for s in st["sources"]}
+    ct = src["cloudtrail"]
+    assert ct["windows"] == 2 and ct["totals"]["records_in"] == 22 and ct["totals"]["quarantined"] == 1
+    assert ct["last_window"]["window_end"] == (T0 + timedelta(hours=2)).isoformat()
+    assert ct["age_minutes"] == 60 and ct["dq"] == "attention"
+    assert [w["window_start"] for w in ct["recent"]] == [
+        (T0 + timedelta(hours=1)).isoformat(),
+        T0.isoformat(),
+    ]
+    assert src["vpcflow"]["unclaimed"] == 2 and src["vpcflow"]["dq"] == "attention"
+    assert (
+        src["alb"]["windows"] == 0 and src["alb"]["last_window"] is None and src["alb"]["age_minutes"] is None
+    )
+    # mamori.quality's results: GX tallies from the window summaries, freshness at the lake's latest window.
+    q = ct["quality"]
+    assert (q["passed"], q["evaluated"], q["batches"], q["passed_batches"]) == (9, 10, 1, 0)
+    assert q["failed"] == DQ["failed"]
+    assert sum(q["freshness"].values()) == 1  # one stream, judged by the health rules
+    assert src["alb"]["quality"]["freshness"] == {
+        "unknown": 1
+    }  # its window is not finalized: unknown, not silent
+    assert st["quality"] == {"freshness_at": (T0 + timedelta(hours=2)).isoformat(), "freshness_error": None}
+    json.dumps(st)  # JSON-able as is: the view's status.json and `mamori status --json`
+
+
+def test_collect_is_a_pure_read(settings):
+    """A fresh home: no ledger file is created, nothing is written, and the answer only depends on `now`."""
+    a = status.collect(NOW, settings)
+    assert a == status.collect(NOW, settings)
+    assert not (settings.home / "ledger.db").exists()
+    assert a["alerts"] == [] and all(s["windows"] == 0 for s in a["sources"])
+    assert all(d["last_run"] is None and d["last_hits"] is None for d in a["detections"])
+
+
+def test_a_broken_rule_does_not_blank_the_page(settings, tmp_path):
+    sql = tmp_path / "sql"
+    (sql / "detections" / "cloudtrail").mkdir(parents=True)
+    (sql / "detections" / "cloudtrail" / "broken.sql").write_text("SELECT 1")
+    st = status.collect(NOW, dataclasses.replace(settings, sql_dir=sql))
+    assert st["detections"] == [] and "broken.sql" in st["catalog_error"]
+    assert "broken.sql" in status.render_html(st)
+
+
+def test_html_escapes_every_attacker_value(populated):
+    settings, _, _ = populated
+    page = status.render_html(status.collect(NOW, settings, runs=RUNS))
+    assert "<script" not in page and "<img" not in page
+    assert html.escape(EVIL, quote=True) in page
+    assert "javascript:alert(3)" in page  # shown as text...
+    assert not any(
+        chunk.startswith(("'javascript", '"javascript')) for chunk in page.split("href=")
+    )  # ...not linked
+    assert "href='https://github.example/acme/sec/issues/7'" in page
+    assert '<table class="catalog">' in page and '<table class="alerts">' in page
+    assert "regex:awsregion</span> (flag, 1 rows)" in page and "9/10" in page
+
+
+def test_safe_url():
+    assert status.safe_url("https://github.com/a/b/issues/1")
+    assert status.safe_url("http://127.0.0.1:8080/x")
+    for bad in ("javascript:alert(1)", "data:text/html,x", "file:///etc/passwd", "//evil", "", None, 3):
+        assert not status.safe_url(bad)
+
+
+def test_text_rendering_and_runs_metrics(populated):
+    settings, det, _ = populated
+    text = status.render_text(status.collect(NOW, settings, runs=RUNS))
+    assert "cloudtrail" in text and det.id in text and "detections=70" in text
+    assert "expectations 9/10" in text and "regex:awsregion (flag, 1 rows)" in text
+    assert status._metrics({"detections": 3, "hits": 4, "alerts": ["a", "b"], "noise": "x"}) == {
+        "detections": 3,
+        "hits": 4,
+        "alerts": 2,
+    }
+    assert status._metrics("not a dict") is None
+
+
+def test_status_command(populated, capsys):
+    from mamori.cli import main
+
+    assert main(["status", "--no-runs"]) == 0
+    out = capsys.readouterr().out
+    assert "alerts: 1 open of 1" in out and "airflow runs: unavailable (skipped (--no-runs))" in out
+    assert main(["status", "--json", "--no-runs"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["alert_counts"]["open"] == 1 and st["runs"] is None
+
+
+def test_airflow_runs_reads_the_metadata_db(airflow_db):
+    """Against the test session's (empty) Airflow DB: the query itself is valid for this Airflow version."""
+    runs, error = status.safe_airflow_runs()
+    assert error is None and runs == []
+
+
+_PLUGIN_PROBE = r"""
+import importlib.util, json, os, sys
+import airflow.plugins_manager as pm  # Airflow's own startup I/O is not the plugin's doing
+before = set(sys.modules)
+events = []
+def hook(event, args):
+    if event in ("open", "os.listdir", "os.scandir"):
+        path = str(args[0]) if args and args[0] is not None else "."
+        if not (path.endswith((".py", ".pyc", ".so")) or "site-packages" in path or "__pycache__" in path):
+            events.append([event, path])
+    elif event in ("socket.connect", "socket.getaddrinfo", "sqlite3.connect", "subprocess.Popen"):
+        events.append([event, str(args[:1])])
+sys.addaudithook(hook)
+spec = importlib.util.spec_from_file_location("mamori_plugin", sys.argv[1])
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+new = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("fastapi", "mamori", "starlette"))
+plugin = mod.MamoriPlugin
+print("OUT=" + json.dumps({
+    "events": events,
+    "new_modules": new,
+    "valid": pm.is_valid_plugin(plugin),
+    "views": plugin.external_views,
+    "prefix": plugin.fastapi_apps[0]["url_prefix"],
+}))
+"""
+
+
+def test_plugin_import_is_light_and_registers_a_nav_view():
+    """Airflow imports plugin files in every component: no I/O, no FastAPI/mamori import until a request."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _PLUGIN_PROBE, str(REPO / "plugins" / "mamori_plugin.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.split("OUT=", 1)[1])
+    assert out["events"] == [] and out["new_modules"] == []
+    assert out["valid"] and out["prefix"] == "/mamori"
+    assert out["views"] == [
+        {"name": "mamori", "href": "/mamori/", "destination": "nav", "url_route": "mamori"}
+    ]
