@@ -6,11 +6,14 @@ time** (S3 LastModified) falls in its data interval, so a late delivery is picke
 lands and re-running a window reads exactly the same objects.
 
 1. `plan`: list the source's prefixes one level at a time, keep objects landed in the window, split into batches.
-2. `convert` (mapped per batch): parse, normalize, write hive partitions
-   `curated/<table>/account=/region=/dt=/hour=/` atomically; bad records go to `quarantine/` with a reason;
-   the batch manifest (objects, records in, rows out, quarantined) is written last.
-3. `finalize`: check records in = rows out + quarantined for the window, write `_SUCCESS.json`, emit the asset
-   the detect DAG waits for.
+2. `convert` (mapped per batch): parse, normalize, validate the batch with the source's Great Expectations
+   suite (schema and types, identity fields, value sets, IP formats, event time within the landing window
+   plus skew, row count; docs/data-quality.md), write hive partitions `curated/<table>/account=/region=/dt=/
+   hour=/` atomically; bad records and rows a check rejects go to `quarantine/` with a reason; the GX result
+   (`dq-batch-NNNN.json`) and the batch manifest (objects, records in, rows out, quarantined) are written last.
+3. `finalize`: check records in = rows out + quarantined for the window, record the window's data-quality
+   alerts (`mamori_dq_<source>`) in the ledger, note event hours that arrived after detection ran (late data,
+   re-evaluated by the `health` DAG), write `_SUCCESS.json`, emit the asset the detect DAG waits for.
 
 Re-running a window overwrites the same files: no duplicates. Raw objects are never modified.
 """

@@ -16,7 +16,7 @@ from mamori.sources import SOURCES
 # Tags come from this set only (the job kinds plus the registered log sources), so the UI's tag filter stays
 # meaningful; the DAG integrity test enforces it.
 TAGS: frozenset[str] = frozenset(
-    {"mamori", "ingest", "detect", "alerts", "health", "maintenance"}
+    {"mamori", "ingest", "detect", "alerts", "health", "quality", "maintenance"}
 ) | frozenset(SOURCES)
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)

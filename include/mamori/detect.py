@@ -222,10 +222,14 @@ def dispatch(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def _detection_or_none(s: Settings, detection_id: str) -> Detection | None:
-    try:
-        return get_detection(s.sql_dir, detection_id)
-    except DetectionError:
-        return None  # a deleted rule must not strand its open alerts
+    from mamori.quality.alerts import health_detection
+
+    for lookup in (get_detection, health_detection):  # data-quality / health alerts: header-only definitions
+        try:
+            return lookup(s.sql_dir, detection_id)
+        except DetectionError:
+            continue
+    return None  # a deleted rule must not strand its open alerts
 
 
 def _deliver(

@@ -7,7 +7,9 @@ Guarantees (each one tested):
   quarantined unit and stays untouched in the raw store;
 - output names derive from (window, batch, partition), writes are atomic and the batch manifest is written
   last, so a retry or a re-run overwrites instead of duplicating, and files a re-run no longer produces are
-  removed.
+  removed;
+- every batch is validated (mamori.quality) before anything is written: rows a check rejects are quarantined
+  with the check as reason and still counted, and the window's data-quality alerts are recorded by finalize.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import pyarrow.parquet as pq
 
 from mamori.config import Settings, load_settings
 from mamori.lake import ObjectInfo, Store, window_tag
+from mamori.quality.observe import BatchObserver
+from mamori.quality.validate import BatchQuality, validate_table
 from mamori.sources import get_source
 from mamori.sources.base import ObjectResult, Partition, Source, gc_paused
 
@@ -96,6 +100,7 @@ def plan_window(
         "batches": len(batches),
         "objects": len(objects),
         "unclaimed": unclaimed,
+        "batch_keys": [b["keys"] for b in batches],  # lets finalize name the objects of a lost batch
     }
     lake.write_atomic(
         f"{_manifest_dir(source, start)}/_plan.json", orjson.dumps(plan, option=orjson.OPT_INDENT_2)
@@ -114,22 +119,29 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     src = get_source(batch["source"])
     raw, lake = _stores(s)
     start = datetime.fromisoformat(batch["window_start"])
+    end = datetime.fromisoformat(batch["window_end"])
     idx = int(batch["index"])
     stem = f"{window_tag(start)}-b{idx:04d}"
+    mdir = _manifest_dir(src.name, start)
 
     by_part: dict[Partition, list[dict[str, Any]]] = defaultdict(list)
+    origin: dict[Partition, list[int]] = defaultdict(list)  # object index of each row, for DQ quarantine
     quarantine: list[dict[str, Any]] = []
     objects: list[dict[str, Any]] = []
-    for key in batch["keys"]:
+    observer = BatchObserver(src.name, src.schema, len(batch["keys"]))
+    for oi, key in enumerate(batch["keys"]):
         raw_key = src.classify(key)
         if raw_key is None:  # plan only hands over claimed keys; a changed classifier must not lose data
             raise ValueError(f"{key} is not a {src.name} key")
         if raw_key.kind != "events":  # digests & co. are routed away by key alone: no need to read them
             result = ObjectResult(key=key, skipped_reason=f"{raw_key.kind} file (not event records)")
         else:
-            result = src.parse_object(raw_key, raw.read_bytes(key))
+            data = raw.read_bytes(key)
+            result = src.parse_object(raw_key, data)
+            observer.feed(oi, raw_key, data)
         for part, row in result.rows:
             by_part[part].append(row)
+            origin[part].append(oi)
         quarantine += [q.as_dict() for q in result.quarantined]
         objects.append(
             {
@@ -141,17 +153,46 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
             }
         )
 
+    parts = sorted(by_part, key=lambda p: p.relpath())
+    tables: list[pa.Table] = []
+    origins: list[int] = []
+    for part in parts:
+        rows = by_part[part]
+        order = sorted(range(len(rows)), key=lambda i: rows[i]["event_time"])  # stable: ties keep input order
+        tables.append(pa.Table.from_pylist([rows[i] for i in order], schema=src.schema))
+        origins += [origin[part][i] for i in order]
+    del by_part, origin
+
+    # Data quality: the batch's rows as the lake would receive them, before anything is written.
+    parsed_rows = sum(o["rows_out"] for o in objects)
+    combined = pa.concat_tables(tables) if tables else src.schema.empty_table()
+    dq = validate_table(src.name, combined, src.schema, start, end, parsed_rows)
+    if dq.failed_fatal:
+        _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, dq.failed_fatal, objects)
+        raise ReconciliationError(
+            f"batch {stem}: data-quality check(s) {dq.failed_fatal} failed: rows were lost"
+        )
+    drop = set(range(combined.num_rows)) if dq.quarantine_batch else set(dq.quarantine_rows)
+    if drop:
+        tables = _quarantine_rows(tables, origins, drop, dq, objects, quarantine)
+    del combined
+    _log_quality(stem, dq)
+
     files: list[str] = []
-    for part in sorted(by_part, key=lambda p: p.relpath()):
-        rows = sorted(by_part[part], key=lambda r: r["event_time"])  # stable: ties keep input order
+    file_rows: dict[str, int] = {}
+    for part, table in zip(parts, tables, strict=True):
+        if table.num_rows == 0:
+            continue
         key = f"curated/{src.table}/{part.relpath()}/{stem}.parquet"
-        lake.write_atomic(key, _parquet_bytes(pa.Table.from_pylist(rows, schema=src.schema)))
+        lake.write_atomic(key, _parquet_bytes(table))
         files.append(key)
+        file_rows[key] = table.num_rows
     if quarantine:
         key = f"quarantine/{src.name}/dt={start:%Y-%m-%d}/{stem}.jsonl.gz"
-        body = b"".join(orjson.dumps(q) + b"\n" for q in quarantine)
+        body = b"".join(orjson.dumps(q, default=str) + b"\n" for q in quarantine)
         lake.write_atomic(key, gzip.compress(body, mtime=0))
         files.append(key)
+        file_rows[key] = len(quarantine)
 
     records_in = sum(o["records_in"] for o in objects)
     rows_out = sum(o["rows_out"] for o in objects)
@@ -166,24 +207,137 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         "quarantined": len(quarantine),
         "skipped_objects": sum(1 for o in objects if o["skipped"]),
         "files": files,
+        "file_rows": file_rows,
+        "dq": dq.summary(),
+        "observed": observer.finish(tables) | {"quarantine_reasons": _reasons(quarantine)},
     }
     if records_in != rows_out + len(quarantine):
+        _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, ["records_in != rows_out + quarantined"], objects)
         raise ReconciliationError(
             f"batch {stem}: {records_in} in != {rows_out} rows + {len(quarantine)} quarantined"
         )
 
-    manifest_key = f"{_manifest_dir(src.name, start)}/batch-{idx:04d}.json"
+    manifest_key = f"{mdir}/batch-{idx:04d}.json"
     _remove_stale(lake, manifest_key, keep=set(files))
+    lake.delete(f"{mdir}/_gap-b{idx:04d}.json")  # an earlier failed attempt's record, now reconciled
+    # Full GX results beside the manifest (deterministic: no run ids or timestamps), then the manifest, last.
+    lake.write_atomic(
+        f"{mdir}/dq-batch-{idx:04d}.json",
+        orjson.dumps(
+            {"source": src.name, "window_start": batch["window_start"], "batch": idx, "checks": dq.checks},
+            option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
+        ),
+    )
     lake.write_atomic(manifest_key, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    return {k: v for k, v in manifest.items() if k not in ("objects", "files")} | {"files": len(files)}
+    summary = {
+        k: v for k, v in manifest.items() if k not in ("objects", "files", "file_rows", "observed", "dq")
+    }
+    return summary | {
+        "files": len(files),
+        "dq_passed": manifest["dq"]["passed"],
+        "dq_failed": [f["id"] for f in manifest["dq"]["failed"]],
+    }
+
+
+def _quarantine_rows(
+    tables: list[pa.Table],
+    origins: list[int],
+    drop: set[int],
+    dq: BatchQuality,
+    objects: list[dict[str, Any]],
+    quarantine: list[dict[str, Any]],
+) -> list[pa.Table]:
+    """Move the rows validation rejected from the tables to the quarantine list, keeping per-object counts true.
+
+    The quarantined entry carries the converted row as JSON (the raw record is in the raw object, which is
+    never modified) and the check that rejected it, so it can be reviewed and replayed.
+    """
+    out: list[pa.Table] = []
+    offset = 0
+    for table in tables:
+        n = table.num_rows
+        local = sorted(i - offset for i in drop if offset <= i < offset + n)
+        if local:
+            rejected = table.take(pa.array(local, pa.int64())).to_pylist()
+            for i, row in zip(local, rejected, strict=True):
+                pos = offset + i
+                obj = objects[origins[pos]]
+                obj["rows_out"] -= 1
+                obj["quarantined"] += 1
+                obj["dq_quarantined"] = obj.get("dq_quarantined", 0) + 1
+                reason = dq.quarantine_batch or dq.quarantine_rows[pos]
+                text = orjson.dumps(row, default=str).decode()
+                quarantine.append({"object": obj["key"], "index": None, "reason": reason, "raw": text})
+            gone = set(local)
+            table = table.take(pa.array([i for i in range(n) if i not in gone], pa.int64()))
+        out.append(table)
+        offset += n
+    return out
+
+
+def _reasons(quarantine: list[dict[str, Any]]) -> dict[str, int]:
+    """Quarantine reasons by kind (text before the first ':' or quote, bounded): the drift check's input."""
+    counts: dict[str, int] = defaultdict(int)
+    for q in quarantine:
+        reason = str(q.get("reason") or "")
+        kind = reason.split(":", 1)[0].split("'", 1)[0].split('"', 1)[0].strip()[:80]
+        if reason.startswith("dq:"):
+            kind = "dq:" + reason[3:].split(":", 1)[0][:80]
+        counts[kind] += 1
+    return dict(sorted(counts.items()))
+
+
+def _log_quality(stem: str, dq: BatchQuality) -> None:
+    """The Airflow task log's summary of the batch's validation (the full result is in the lake)."""
+    if not dq.checks:
+        log.info("DQ %s %s: no rows to validate", dq.source, stem)
+        return
+    s = dq.summary()
+    log.info(
+        "DQ %s %s: %d/%d expectations passed in %.2fs%s",
+        dq.source,
+        stem,
+        s["passed"],
+        s["evaluated"],
+        dq.seconds,
+        "" if dq.success else f"; quarantined rows: {len(dq.quarantine_rows)}, batch: {dq.quarantine_batch}",
+    )
+    for c in s["failed"]:
+        log.warning(
+            "DQ %s %s FAILED %s (%s): %s of %s unexpected, e.g. %s",
+            dq.source,
+            stem,
+            c["id"],
+            c["action"],
+            c["unexpected_count"],
+            c["element_count"],
+            [str(x)[:80] for x in c["examples"][:3]],
+        )
+
+
+def _write_gap(
+    lake: Store, mdir: str, name: str, what: str, problems: list[str], objects: list[dict[str, Any]]
+) -> None:
+    """Leave a record of a reconciliation gap beside the manifests before raising, for the health DAG's alert."""
+    body = {"where": what, "problems": problems, "objects": objects}
+    lake.write_atomic(
+        f"{mdir}/_{name}.json", orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    )
 
 
 def finalize_window(
     source: str, start: datetime, end: datetime, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """Sum the batch manifests into the window summary and mark the window complete for detection."""
+    """Sum the batch manifests into the window summary and mark the window complete for detection.
+
+    The summary also carries what the health checks read instead of every batch manifest: deliveries per
+    stream (account/region), the window's data-quality tally, drift observations, and the event-time hours
+    this window wrote that detection has already evaluated (late data, re-evaluated by the health DAG).
+    The window's data-quality alerts are recorded here, once per window (a re-run replaces them).
+    """
     s = settings or load_settings()
     _, lake = _stores(s)
+    src = get_source(source)
     mdir = _manifest_dir(source, start)
     plan = orjson.loads(lake.read_bytes(f"{mdir}/_plan.json"))
     n_batches, unclaimed = plan["batches"], plan["unclaimed"]
@@ -195,9 +349,12 @@ def finalize_window(
         "skipped_objects": 0,
         "files": 0,
     }
-    seen = 0
+    manifests: list[dict[str, Any]] = []
     for obj in lake.find(mdir):
         name = obj.key.rsplit("/", 1)[-1]
+        if name.startswith("dq-batch-") and int(name[9:13]) >= n_batches:
+            lake.delete(obj.key)
+            continue
         if not name.startswith("batch-"):
             continue
         if int(name[6:10]) >= n_batches:  # left by an earlier run that had more batches
@@ -205,17 +362,29 @@ def finalize_window(
             lake.delete(obj.key)
             continue
         m = orjson.loads(lake.read_bytes(obj.key))
-        seen += 1
+        manifests.append(m)
         totals["objects"] += len(m["objects"])
         totals["files"] += len(m["files"])
         for k in ("records_in", "rows_out", "quarantined", "skipped_objects"):
             totals[k] += m[k]
-    if seen != n_batches:
-        raise ReconciliationError(
-            f"{source} {window_tag(start)}: {seen} batch manifests for {n_batches} batches"
-        )
+    problems = []
+    if len(manifests) != n_batches:
+        done = {m["batch"] for m in manifests}
+        missing = [i for i in range(n_batches) if i not in done]
+        problems.append(f"{len(manifests)} batch manifests for {n_batches} batches (missing: {missing})")
     if totals["records_in"] != totals["rows_out"] + totals["quarantined"]:
-        raise ReconciliationError(f"{source} {window_tag(start)}: {totals}")
+        problems.append(f"records_in != rows_out + quarantined: {totals}")
+    if problems:
+        involved = [
+            o for m in manifests for o in m["objects"] if o["records_in"] != o["rows_out"] + o["quarantined"]
+        ]
+        keys = plan.get("batch_keys") or []
+        done = {m["batch"] for m in manifests}
+        involved += [{"key": k, "missing_batch": i} for i, ks in enumerate(keys) if i not in done for k in ks]
+        _write_gap(lake, mdir, "gap-window", f"{source} {window_tag(start)}", problems, involved)
+        raise ReconciliationError(f"{source} {window_tag(start)}: " + "; ".join(problems))
+    lake.delete(f"{mdir}/_gap-window.json")  # an earlier failed attempt's record, now reconciled
+    manifests.sort(key=lambda m: int(m["batch"]))
     summary = {
         "source": source,
         "window_start": start.isoformat(),
@@ -223,10 +392,91 @@ def finalize_window(
         "batches": n_batches,
         "unclaimed": unclaimed,
         **totals,
+        "streams": _streams(src, manifests),
+        "dq": _dq_tally(manifests),
+        "observed": _merge_observed(manifests),
+        "late_hours": _late_hours(manifests, start - s.detect_lag),
     }
+    from mamori.quality.alerts import record_dq
+
+    summary["dq"]["alerts"] = record_dq(source, start, end, manifests, s)
     lake.write_atomic(f"{mdir}/_SUCCESS.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     log.info("%s window %s complete: %s", source, window_tag(start), totals)
-    return summary
+    dq = summary["dq"]
+    log.info(
+        "DQ %s window %s: %d/%d batches passed; %d/%d expectations passed; failed: %s; late hours: %s",
+        source,
+        window_tag(start),
+        dq["passed_batches"],
+        dq["batches"],
+        dq["passed"],
+        dq["evaluated"],
+        sorted(dq["failed"]) or "none",
+        summary["late_hours"] or "none",
+    )
+    return {k: v for k, v in summary.items() if k not in ("streams", "observed")}
+
+
+def _streams(src: Any, manifests: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Event deliveries per account/region (the freshness check's history), from the keys' own layout."""
+    out: dict[str, dict[str, int]] = {}
+    for m in manifests:
+        for o in m["objects"]:
+            rk = src.classify(o["key"])
+            if o["skipped"] or rk is None:
+                continue
+            st = out.setdefault(f"{rk.account}/{rk.region}", {"objects": 0, "records": 0})
+            st["objects"] += 1
+            st["records"] += o["records_in"]
+    return dict(sorted(out.items()))
+
+
+def _dq_tally(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    failed: dict[str, dict[str, Any]] = {}
+    tally = {"batches": 0, "passed_batches": 0, "evaluated": 0, "passed": 0, "quarantined_rows": 0}
+    for m in manifests:
+        dq = m.get("dq") or {}
+        if not dq.get("evaluated"):
+            continue
+        tally["batches"] += 1
+        tally["passed_batches"] += bool(dq["success"])
+        tally["evaluated"] += dq["evaluated"]
+        tally["passed"] += dq["passed"]
+        tally["quarantined_rows"] += sum(o.get("dq_quarantined", 0) for o in m["objects"])
+        for f in dq["failed"]:
+            agg = failed.setdefault(f["id"], {"action": f["action"], "batches": 0, "unexpected": 0})
+            agg["batches"] += 1
+            agg["unexpected"] += f["unexpected_count"] or 0
+    return tally | {"failed": dict(sorted(failed.items()))}
+
+
+def _merge_observed(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Add up the batches' drift observations (counters add; everything stays sorted for stable bytes)."""
+    out: dict[str, Any] = {}
+    for m in manifests:
+        for k, v in (m.get("observed") or {}).items():
+            if isinstance(v, dict):
+                acc = out.setdefault(k, {})
+                for name, n in v.items():
+                    acc[name] = acc.get(name, 0) + n
+            else:
+                out[k] = out.get(k, 0) + v
+    return {k: dict(sorted(v.items())) if isinstance(v, dict) else v for k, v in sorted(out.items())}
+
+
+def _late_hours(manifests: list[dict[str, Any]], horizon: datetime) -> list[str]:
+    """Event-time hours this window wrote rows into that start before `horizon` (the earliest detection
+    window still to run after this ingest window): detection already evaluated them without these rows."""
+    hours = set()
+    for m in manifests:
+        for key in m["files"]:
+            if not key.startswith("curated/"):
+                continue
+            parts = dict(p.split("=", 1) for p in key.split("/") if "=" in p)
+            h = datetime.fromisoformat(f"{parts['dt']}T{parts['hour']}:00:00+00:00")
+            if h < horizon:
+                hours.add(h.isoformat())
+    return sorted(hours)
 
 
 def window_complete(source: str, start: datetime, settings: Settings | None = None) -> bool:

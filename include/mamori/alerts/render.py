@@ -132,7 +132,7 @@ def ticket_markdown(alert: Alert, det: Detection | None) -> str:
         "",
         "</details>",
     ]
-    if det:
+    if det and det.body:  # health alerts have a definition but no SQL to reproduce
         from datetime import datetime
 
         sql = det.render(datetime.fromisoformat(alert.bucket_start), datetime.fromisoformat(alert.bucket_end))

@@ -1,0 +1,158 @@
+"""Health and data-quality alerts through the normal alert path: the ledger, then dispatch_alerts.
+
+Each kind of problem is a pseudo-detection: a header-only definition in sql/health/<id>.yaml, validated by
+the same DetectionHeader model as a SQL rule (severity, routing, runbook, owner are reviewed the same way).
+An alert is recorded with `Ledger.record_window`, so it gets the ledger's guarantees for free: a stable alert
+key (detection id, dedup values, aligned bucket), one ticket per key, and a window's contribution replaced, not
+added, when that window is evaluated again.
+
+One writer per (pseudo-detection, window): the ledger replaces a window's whole contribution for a detection,
+so each function here records all of its candidates for a window in a single call.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from mamori.alerts.builder import Candidate, alert_key, bucket_start
+from mamori.config import Settings
+from mamori.detections.loader import Detection, DetectionError
+from mamori.detections.model import DetectionHeader
+
+log = logging.getLogger(__name__)
+
+SILENCE = "mamori_health_silence"
+VOLUME_DROP = "mamori_health_volume_drop"
+DRIFT = "mamori_schema_drift"
+RECONCILIATION = "mamori_reconciliation_gap"
+
+
+def dq_id(source: str) -> str:
+    return f"mamori_dq_{source}"
+
+
+def health_dir(sql_dir: Path) -> Path:
+    return sql_dir / "health"
+
+
+def load_definition(path: Path) -> Detection:
+    """One sql/health/<id>.yaml as a Detection with an empty body (it is evaluated in Python, not SQL)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        header = DetectionHeader.model_validate(raw)
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise DetectionError(f"{path}: invalid health definition:\n{exc}") from exc
+    if header.id != path.stem:
+        raise DetectionError(f"{path}: id {header.id!r} differs from the filename {path.stem!r}")
+    return Detection(header=header, body="", path=path)
+
+
+def definitions(sql_dir: Path) -> dict[str, Detection]:
+    """Every health/data-quality definition by id (the catalog test loads them all)."""
+    return {d.id: d for d in (load_definition(p) for p in sorted(health_dir(sql_dir).glob("mamori_*.yaml")))}
+
+
+@lru_cache(maxsize=64)
+def _cached(path: str, mtime: float) -> Detection:
+    return load_definition(Path(path))
+
+
+def health_detection(sql_dir: Path, detection_id: str) -> Detection:
+    """A health definition by id (what dispatch needs to render a health alert's runbook)."""
+    path = health_dir(sql_dir) / f"{detection_id}.yaml"
+    if not path.is_file():
+        raise DetectionError(f"no health definition {detection_id!r} in {health_dir(sql_dir)}")
+    return _cached(str(path), path.stat().st_mtime)
+
+
+def candidate(
+    det: Detection,
+    values: dict[str, Any],
+    anchor: datetime,
+    hits: int,
+    first_seen: datetime,
+    last_seen: datetime,
+    samples: list[dict[str, Any]],
+) -> Candidate:
+    """An alert candidate whose key is stable for the same problem: (id, dedup values, bucket of `anchor`).
+
+    `anchor` is what identifies the episode (a silence's onset, a gap's window): every later evaluation of
+    the same episode computes the same key, so it updates one alert instead of opening another.
+    """
+    ordered = [values[k] for k in det.header.dedup.keys]
+    bucket = bucket_start(anchor, det.header.dedup.period_td)
+    return Candidate(
+        key=alert_key(det.id, ordered, bucket),
+        detection_id=det.id,
+        dedup_values={k: values[k] for k in det.header.dedup.keys},
+        bucket_start=bucket,
+        hits=max(1, hits),
+        first_seen=first_seen,
+        last_seen=last_seen,
+        samples=samples[:5],
+    )
+
+
+def record(
+    detection_id: str, start: datetime, end: datetime, candidates: list[Candidate], settings: Settings
+) -> list[str]:
+    """Replace the window's contribution of one pseudo-detection; keys of the alerts it holds."""
+    from mamori.alerts.ledger import Ledger
+
+    det = health_detection(settings.sql_dir, detection_id)
+    fired = Ledger(settings.ledger_url).record_window(det, start, end, candidates)
+    if fired:
+        log.warning("%s [%s, %s): %d alert(s): %s", detection_id, start, end, len(fired), fired)
+    return fired
+
+
+def record_dq(
+    source: str, start: datetime, end: datetime, manifests: list[dict[str, Any]], settings: Settings
+) -> list[str]:
+    """The window's data-quality alerts: one candidate per failed check, hits = rows it rejected or flagged.
+
+    Called by ingest's finalize once per window (also with no failures, so a re-run that now passes
+    withdraws its contribution).
+    """
+    try:
+        det = health_detection(settings.sql_dir, dq_id(source))
+    except DetectionError:
+        log.warning("no data-quality definition for source %s (sql/health/%s.yaml)", source, dq_id(source))
+        return []
+    by_check: dict[str, list[dict[str, Any]]] = {}
+    for m in manifests:
+        for f in (m.get("dq") or {}).get("failed", []):
+            by_check.setdefault(f["id"], []).append(f | {"batch": m["batch"]})
+    tag = start.strftime("%Y%m%dT%H%MZ")
+    cands = []
+    for check, fails in sorted(by_check.items()):
+        samples = [
+            {
+                "source": source,
+                "check": check,
+                "action": f["action"],
+                "window": tag,
+                "batch": f["batch"],
+                "unexpected": f["unexpected_count"],
+                "of_rows": f["element_count"],
+                "examples": f["examples"],
+                "error": f["error"],
+                "full_result": f"_manifests/{source}/window={tag}/dq-batch-{int(f['batch']):04d}.json",
+            }
+            for f in fails
+        ]
+        hits = sum(int(f["unexpected_count"] or 1) for f in fails)
+        cands.append(
+            candidate(det, {"source": source, "check": check}, start, hits, start, end - _TICK, samples)
+        )
+    return record(det.id, start, end, cands, settings)
+
+
+_TICK = timedelta(microseconds=1)

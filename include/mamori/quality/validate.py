@@ -1,0 +1,286 @@
+"""Run a source's expectations (rules.py) on one converted batch with Great Expectations.
+
+GX runs in an ephemeral context (nothing written to disk), with progress bars and analytics off, so a
+validation opens no socket (a test asserts it). The context is built once per process on first use: importing
+GX costs 3-4 s, which DAG parsing and manifest-only tasks must never pay.
+
+What GX sees: the columns the checks read (scalars as pandas columns, nested ones Arrow-backed so they are
+not turned into Python objects; GX copies the frame per expectation, so unread columns would only cost time),
+plus `event_time_us`, event_time as epoch microseconds, because GX compares numbers vectorised but datetimes
+row by row. The schema (column order and Arrow types) is checked on a (position, column, type) frame of the
+table's schema against the declared one, which GX can express exactly; pandas dtypes cannot (an int column
+with a NULL becomes float64). That verdict depends only on the two schemas, so it is computed once per
+process and schema.
+
+The result kept is deterministic (no run ids or wall-clock stamps, examples bounded), so re-running a window
+rewrites the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mamori.quality.rules import EVENT_TIME_US, Check, checks_for, rules_for
+
+log = logging.getLogger(__name__)
+
+MAX_EXAMPLES = 10
+MAX_EXAMPLE_CHARS = 200
+
+_GX: dict[str, Any] = {}
+
+
+def _context() -> dict[str, Any]:
+    """The ephemeral GX context and the one pandas batch definition every validation reuses."""
+    if not _GX:
+        # Before the import: GX reads it when the module loads. Forced, not defaulted: validation must never
+        # phone home, whatever the environment says.
+        os.environ["GX_ANALYTICS_ENABLED"] = "False"
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its import logs hundreds of lines
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        ctx = gx.get_context(mode="ephemeral")
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+        asset = ctx.data_sources.add_pandas("mamori").add_dataframe_asset("batch")
+        _GX.update(gx=gx, ctx=ctx, batch_definition=asset.add_batch_definition_whole_dataframe("whole"))
+    return _GX
+
+
+@dataclass
+class BatchQuality:
+    """What validation decided for one batch. Row positions refer to the table that was validated."""
+
+    source: str
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    quarantine_rows: dict[int, str] = field(default_factory=dict)  # row position -> reason
+    quarantine_batch: str | None = None  # reason when the whole batch must leave the lake
+    failed_fatal: list[str] = field(default_factory=list)  # `fail` checks that failed
+    seconds: float = 0.0
+
+    @property
+    def success(self) -> bool:
+        return all(c["success"] for c in self.checks)
+
+    def summary(self) -> dict[str, Any]:
+        """The manifest's view: enough to raise alerts in finalize without reading the full result."""
+        failed = [c for c in self.checks if not c["success"]]
+        return {
+            "success": self.success,
+            "evaluated": len(self.checks),
+            "passed": len(self.checks) - len(failed),
+            "failed": [
+                {k: c[k] for k in ("id", "action", "unexpected_count", "element_count", "examples", "error")}
+                for c in failed
+            ],
+            "quarantined_rows": len(self.quarantine_rows) if self.quarantine_batch is None else None,
+            "quarantined_batch": self.quarantine_batch,
+        }
+
+
+def _window_bound(t: datetime) -> int:
+    return int(t.astimezone(UTC).timestamp() * 1_000_000)
+
+
+def _expectation(gx: Any, check: Check, start: datetime, end: datetime, source: str) -> Any:
+    e = gx.expectations
+    meta = {"mamori_check": check.id, "action": check.action}
+    col = check.column
+    if check.kind == "not_null":
+        return e.ExpectColumnValuesToNotBeNull(column=col, meta=meta)
+    if check.kind == "in_set":
+        return e.ExpectColumnValuesToBeInSet(column=col, value_set=check.params["value_set"], meta=meta)
+    if check.kind == "regex":
+        return e.ExpectColumnValuesToMatchRegex(column=col, regex=check.params["regex"], meta=meta)
+    if check.kind == "between":
+        return e.ExpectColumnValuesToBeBetween(column=col, **check.params, meta=meta)
+    r = rules_for(source)
+    if check.kind == "event_time_after":
+        lo = start - r.late
+        meta["bound"] = lo.isoformat()
+        return e.ExpectColumnValuesToBeBetween(column=col, min_value=_window_bound(lo), meta=meta)
+    if check.kind == "event_time_before":
+        hi = end + r.skew
+        meta["bound"] = hi.isoformat()
+        return e.ExpectColumnValuesToBeBetween(
+            column=col, max_value=_window_bound(hi), strict_max=True, meta=meta
+        )
+    raise ValueError(f"unknown check kind {check.kind!r}")
+
+
+def _frame(table: pa.Table, columns: list[str]) -> Any:
+    """The columns the checks read, shaped so GX's per-batch fingerprint (a hash of the whole frame, taken
+    twice per validation) stays cheap: strings dictionary-encoded (pandas categoricals hash their codes),
+    nested columns as their presence (1.0 / NaN: the only property checked on them). GX also filters the frame
+    per expectation, so columns no check reads are left out."""
+    import numpy as np
+    import pandas as pd
+
+    data: dict[str, Any] = {}
+    for name in dict.fromkeys(columns):
+        if name not in table.column_names:
+            continue
+        col = table.column(name)
+        if pa.types.is_nested(col.type):
+            data[name] = np.where(pc.is_valid(col).to_numpy(zero_copy_only=False), 1.0, np.nan)
+        elif pa.types.is_string(col.type):
+            data[name] = pc.dictionary_encode(col).to_pandas()
+        else:
+            data[name] = col.to_pandas()
+    data[EVENT_TIME_US] = pc.cast(table.column("event_time"), pa.int64()).to_numpy(zero_copy_only=False)
+    return pd.DataFrame(data)
+
+
+def _example(v: Any) -> Any:
+    if isinstance(v, float) and v != v:  # NaN: pandas' missing value
+        return None
+    if isinstance(v, str):
+        return v if len(v) <= MAX_EXAMPLE_CHARS else v[:MAX_EXAMPLE_CHARS] + "…"
+    if isinstance(v, int | float | bool) or v is None:
+        return v
+    return _example(str(v))
+
+
+def _result(r: Any, check_id: str, action: str, column: str | None) -> dict[str, Any]:
+    res = r.result or {}
+    exc = r.exception_info or {}
+    error = exc.get("exception_message") if exc.get("raised_exception") else None
+    examples = [_example(v) for v in (res.get("partial_unexpected_list") or [])[:MAX_EXAMPLES]]
+    if column == EVENT_TIME_US:  # show instants, not epoch microseconds
+        examples = [
+            datetime.fromtimestamp(v / 1_000_000, tz=UTC).isoformat() if isinstance(v, int) else v
+            for v in examples
+        ]
+    if "observed_value" in res and not r.success and not examples:
+        examples = [_example(res["observed_value"])]
+    return {
+        "id": check_id,
+        "expectation": r.expectation_config.type,
+        "column": column,
+        "action": action,
+        "success": bool(r.success) and error is None,
+        "element_count": res.get("element_count"),
+        "unexpected_count": res.get("unexpected_count", 0 if r.success else None),
+        "examples": examples,
+        "error": error[:500] if error else None,
+    }
+
+
+@lru_cache(maxsize=64)
+def _schema_checks(
+    source: str, observed: tuple[tuple[str, str], ...], declared: tuple[tuple[str, str], ...]
+) -> tuple[dict[str, Any], ...]:
+    """GX's verdict on a schema: a pure function of the two schemas, so computed once per distinct pair
+    (every batch of a source normally has the same schema; the GX call costs ~0.1 s per batch otherwise)."""
+    import pandas as pd
+
+    g = _context()
+    gx, e = g["gx"], g["gx"].expectations
+    frame = pd.DataFrame(
+        {
+            "position": list(range(len(observed))),
+            "column": [n for n, _ in observed],
+            "type": [t for _, t in observed],
+        }
+    )
+    suite = gx.ExpectationSuite(
+        name=f"mamori_{source}_schema",
+        expectations=[
+            e.ExpectColumnPairValuesToBeInSet(
+                column_A="position",
+                column_B="column",
+                value_pairs_set=[(i, n) for i, (n, _) in enumerate(declared)],
+                meta={"mamori_check": "schema:column_order"},
+            ),
+            e.ExpectColumnPairValuesToBeInSet(
+                column_A="column",
+                column_B="type",
+                value_pairs_set=[tuple(p) for p in declared],
+                meta={"mamori_check": "schema:types"},
+            ),
+            e.ExpectTableRowCountToEqual(value=len(declared), meta={"mamori_check": "schema:column_count"}),
+        ],
+    )
+    res = (
+        g["batch_definition"]
+        .get_batch(batch_parameters={"dataframe": frame})
+        .validate(suite, result_format="BASIC")
+    )
+    got = {r.expectation_config.meta.get("mamori_check"): r for r in res.results}
+    return tuple(
+        _result(got[cid], cid, "quarantine_batch", None)
+        for cid in ("schema:column_order", "schema:types", "schema:column_count")
+    )
+
+
+def validate_table(
+    source: str,
+    table: pa.Table,
+    schema: pa.Schema,
+    start: datetime,
+    end: datetime,
+    expected_rows: int,
+) -> BatchQuality:
+    """Validate one batch's rows (`table`, all partitions concatenated) for the landing window [start, end).
+
+    `expected_rows` is the parser's count for the batch (the manifest's rows_out before validation): the
+    table must hold exactly that many rows.
+    """
+    t0 = time.perf_counter()
+    out = BatchQuality(source)
+    if table.num_rows == 0:
+        return out
+    g = _context()
+    gx, bd = g["gx"], g["batch_definition"]
+    e = gx.expectations
+
+    # 1. schema and types, on a (column, type) frame of the table's schema against the declared one.
+    observed = tuple((f.name, str(f.type)) for f in table.schema)
+    declared = tuple((f.name, str(f.type)) for f in schema)
+    out.checks += [dict(c) for c in _schema_checks(source, observed, declared)]
+    if not all(c["success"] for c in out.checks):
+        bad = [c["id"] for c in out.checks if not c["success"]]
+        out.quarantine_batch = f"dq:{','.join(bad)}: table does not match the declared {source} schema"
+        out.seconds = time.perf_counter() - t0
+        return out
+
+    # 2. rows: identity, value sets, formats, time window; plus the manifest's row count.
+    checks = checks_for(source)
+    present = set(table.column_names)
+    checks = [c for c in checks if c.column in present or c.column == EVENT_TIME_US]
+    df = _frame(table, [c.column for c in checks])
+    expectations = [_expectation(gx, c, start, end, source) for c in checks]
+    expectations.append(
+        e.ExpectTableRowCountToEqual(value=expected_rows, meta={"mamori_check": "row_count:manifest"})
+    )
+    suite = gx.ExpectationSuite(name=f"mamori_{source}", expectations=expectations)
+    batch = bd.get_batch(batch_parameters={"dataframe": df})
+    res = batch.validate(suite, result_format="BASIC")
+    by_id = {c.id: c for c in checks}
+    results = {r.expectation_config.meta.get("mamori_check"): r for r in res.results}
+    for c in checks:
+        out.checks.append(_result(results[c.id], c.id, c.action, c.column))
+    out.checks.append(_result(results["row_count:manifest"], "row_count:manifest", "fail", None))
+
+    for r in out.checks:
+        if r["success"]:
+            continue
+        if r["action"] == "fail":
+            out.failed_fatal.append(r["id"])
+        elif r["action"] == "quarantine":
+            # The rare path: ask GX again, for this expectation only, which rows failed.
+            exp = expectations[[x.id for x in checks].index(r["id"])]
+            full = batch.validate(exp, result_format={"result_format": "COMPLETE"})
+            for i in full.result.get("unexpected_index_list") or []:
+                out.quarantine_rows.setdefault(int(i), f"dq:{r['id']}: {by_id[r['id']].why}")
+    out.seconds = time.perf_counter() - t0
+    return out
