@@ -158,6 +158,144 @@ def cmd_suppressions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_bar(n: int, total: int, label: str) -> None:
+    width = 30
+    filled = width * n // max(total, 1)
+    end = "\n" if n == total else ""
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {n}/{total} {label[:60]:60}{end}")
+    sys.stderr.flush()
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Replay ingest + detect over hourly data intervals; resumable, idempotent, no paging unless --page."""
+    from mamori.backfill import make_plan, run_backfill
+    from mamori.config import load_settings
+
+    s = load_settings()
+    split = lambda v: [x for x in v.split(",") if x] if v else None  # noqa: E731
+    try:
+        plan = make_plan(
+            _parse_time(args.start),
+            _parse_time(args.end),
+            sources=split(args.sources),
+            detections=[] if args.no_detect else split(args.detections),
+            ingest_data=not args.skip_ingest,
+            page=args.page,
+            settings=s,
+        )
+    except ValueError as exc:
+        print(f"backfill: {exc}", file=sys.stderr)
+        return 2
+    lo, hi = plan.start - s.detect_lag, plan.end - s.detect_lag
+    print(
+        f"backfill [{plan.start:%Y-%m-%d %H:%M}, {plan.end:%Y-%m-%d %H:%M}): ingest {plan.sources or 'none'}, "
+        f"{len(plan.detections)} detections over events [{lo:%Y-%m-%d %H:%M}, {hi:%Y-%m-%d %H:%M}), "
+        f"{'paging' if plan.page else 'no paging'}",
+        file=sys.stderr,
+    )
+    summary = run_backfill(plan, s, restart=args.restart, progress=_progress_bar)
+    if args.dispatch:
+        from mamori.detect import dispatch
+
+        summary["dispatch"] = dispatch(s)
+    import json
+
+    print(json.dumps(summary, default=str))
+    return 0
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    """Create the Athena database, tables and view from sql/ddl/ (or print the statements)."""
+    from mamori.config import load_settings
+    from mamori.tables import maintain_tables, table_statements
+
+    s = load_settings()
+    try:
+        if args.print:
+            for name, sql in table_statements(s, args.recreate):
+                print(f"-- {name}\n{sql.strip()};\n")
+            return 0
+        print(maintain_tables(s, args.recreate))
+    except ValueError as exc:
+        print(f"tables: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from mamori.search.cli import search_command
+
+    return search_command(args)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from mamori.search.cli import query_command
+
+    return query_command(args)
+
+
+def cmd_hunt(args: argparse.Namespace) -> int:
+    from mamori.search.cli import hunt_command
+
+    return hunt_command(args)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Catalog, alerts, per-source freshness/DQ and recent Airflow runs (the Airflow UI view, as text)."""
+    from mamori import status
+
+    runs, error = status.safe_airflow_runs() if args.runs else (None, "skipped (--no-runs)")
+    st = status.collect(datetime.now(UTC), runs=runs, runs_error=error)
+    print(status.status_json(st) if args.json else status.render_text(st), end="" if not args.json else "\n")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from mamori import local
+
+    home, airflow_home = Path(os.environ["MAMORI_HOME"]), Path(os.environ["AIRFLOW_HOME"])
+    inst = local.up(
+        airflow_home,
+        home,
+        args.port,
+        datetime.now(UTC),
+        hours=args.hours,
+        generate=not args.no_generate,
+        backfill=not args.no_backfill,
+    )
+    print(f"Airflow UI: {inst.url}  ·  mamori view: {inst.url}/plugin/mamori  ·  stop: make down")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from mamori import local
+
+    return local.down(Path(os.environ["AIRFLOW_HOME"]))
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    """Data quality per source over a range, and each stream's freshness for the window ending at --to."""
+    from mamori.config import load_settings
+    from mamori.ingest import window_summaries
+    from mamori.quality import freshness, report
+    from mamori.sources import SOURCES
+
+    s = load_settings()
+    start = _parse_time(args.start) if args.start else None
+    end = _parse_time(args.end) if args.end else None
+    if end is None:
+        ends = [w["window_end"] for src in SOURCES for w in window_summaries(src, s)]
+        if not ends:
+            print("no finalized ingest window yet")
+            return 1
+        end = _parse_time(max(ends))
+    print(f"data quality per source, windows starting in [{start or 'first'}, {end})")
+    print("\n".join(report.dq_lines(report.dq_by_source(s, start, end), indent="  ")))
+    print(f"\nfreshness per stream, ingest window ending {end.isoformat()}")
+    print("\n".join(report.freshness_lines(freshness.evaluate(end - s.ingest_interval, end, s), indent="  ")))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mamori", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -203,6 +341,50 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--from", dest="start", required=True)
     rep.add_argument("--to", dest="end", required=True)
     sup.set_defaults(func=cmd_suppressions)
+
+    bf = sub.add_parser("backfill", help="reprocess hourly data intervals: ingest then detect (resumable)")
+    bf.add_argument("--from", dest="start", required=True, help="first data interval start (UTC, hour)")
+    bf.add_argument("--to", dest="end", required=True, help="end of the last data interval (exclusive)")
+    bf.add_argument("--sources", help="comma-separated sources to ingest (default: all)")
+    bf.add_argument("--detections", help="comma-separated detection ids (default: every enabled one)")
+    bf.add_argument("--skip-ingest", action="store_true", help="detections only, over the lake as it is")
+    bf.add_argument("--no-detect", action="store_true", help="ingest only")
+    bf.add_argument("--page", action="store_true", help="let new alerts page (default: record and ticket)")
+    bf.add_argument("--dispatch", action="store_true", help="deliver due alerts at the end (else the DAG does)")
+    bf.add_argument("--restart", action="store_true", help="ignore the recorded progress of this backfill")
+    bf.set_defaults(func=cmd_backfill)
+
+    st = sub.add_parser("status", help="catalog, alerts + tickets, source freshness/DQ, recent Airflow runs")
+    st.add_argument("--json", action="store_true", help="the same data as JSON")
+    st.add_argument("--no-runs", dest="runs", action="store_false", help="skip Airflow's run history")
+    st.set_defaults(func=cmd_status)
+
+    upp = sub.add_parser("up", help="start the real Airflow locally with sample data, DAGs unpaused")
+    upp.add_argument("--port", type=int, default=int(os.environ.get("MAMORI_LOCAL_PORT", "8080")))
+    upp.add_argument("--hours", type=int, default=6, help="sample hours before the current hour (>= 6)")
+    upp.add_argument("--no-generate", action="store_true", help="no sample data (and so no backfill)")
+    upp.add_argument("--no-backfill", action="store_true", help="skip the runs for the sample hours")
+    upp.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop everything `mamori up` started").set_defaults(func=cmd_down)
+
+    tb = sub.add_parser("tables", help="AWS mode: create the Athena database, tables and view from sql/ddl/")
+    tb.add_argument("--print", action="store_true", help="print the statements instead of running them")
+    tb.add_argument("--recreate", action="store_true", help="drop and create the tables (a column changed)")
+    tb.set_defaults(func=cmd_tables)
+
+    # Search and hunt: argument definitions live beside the commands (a light module: argparse only).
+    from mamori.search.cli import add_hunt_parser, add_query_parser, add_search_parser
+
+    add_search_parser(sub).set_defaults(func=cmd_search)
+    add_query_parser(sub).set_defaults(func=cmd_query)
+    add_hunt_parser(sub).set_defaults(func=cmd_hunt)
+
+    qual = sub.add_parser("quality", help="data quality and freshness of the lake")
+    qual_sub = qual.add_subparsers(dest="action", required=True)
+    qrep = qual_sub.add_parser("report", help="expectations passed/failed per source, freshness per stream")
+    qrep.add_argument("--from", dest="start", help="first window start (default: all windows)")
+    qrep.add_argument("--to", dest="end", help="end of the range and of the freshness window (default: latest)")
+    qual.set_defaults(func=cmd_quality)
     return p
 
 
