@@ -80,14 +80,17 @@ def test_aws_mode_calls_only_what_the_policy_allows(moto_server, monkeypatch, tm
                 "work_group": WORKGROUP,
             },
         }
-        monkeypatch.setenv("AIRFLOW_CONN_MAMORI_S3", json.dumps(s3_conn))
-        monkeypatch.setenv("AIRFLOW_CONN_MAMORI_ATHENA", json.dumps(athena_conn))
+        # Own connection ids: Airflow caches a filesystem per connection id, and this one points at a proxy
+        # that is gone after the test; other tests must not inherit it.
+        monkeypatch.setenv("AIRFLOW_CONN_MAMORI_S3_RECORDED", json.dumps(s3_conn))
+        monkeypatch.setenv("AIRFLOW_CONN_MAMORI_ATHENA_RECORDED", json.dumps(athena_conn))
         env = {
             "MAMORI_HOME": str(tmp_path),
             "MAMORI_RAW_URL": f"s3://{raw_bucket}",
             "MAMORI_LAKE_URL": f"s3://{lake_bucket}",
-            "MAMORI_RAW_CONN_ID": "mamori_s3",
-            "MAMORI_LAKE_CONN_ID": "mamori_s3",
+            "MAMORI_RAW_CONN_ID": "mamori_s3_recorded",
+            "MAMORI_LAKE_CONN_ID": "mamori_s3_recorded",
+            "MAMORI_ATHENA_CONN_ID": "mamori_athena_recorded",
             "MAMORI_ACCOUNTS": ACCOUNT,
             "MAMORI_REGIONS": REGION,
         }
