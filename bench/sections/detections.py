@@ -7,16 +7,15 @@ filter only), which is what the lake layout and the window macro save.
 from __future__ import annotations
 
 import functools
-import json
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench.sections._profile import files_and_rows, no_pruning
 
 TITLE = "Detection pass"
 ORDER = 30
@@ -63,46 +62,6 @@ class Cost:
     hits: int = 0
 
 
-def _profile(con: Any, sql: str, out: Path) -> tuple[int, int]:
-    """(files read, rows scanned) of one query, from DuckDB's JSON profile (its byte counter stays 0 for
-    local files, so files and rows are the cost measure here)."""
-    con.execute("PRAGMA enable_profiling = 'json'")
-    con.execute(f"PRAGMA profiling_output = '{out}'")
-    try:
-        con.execute(sql).fetchall()
-    finally:
-        con.execute("PRAGMA disable_profiling")
-    prof = json.loads(out.read_text())
-    files = 0
-
-    def walk(node: dict[str, Any]) -> None:
-        nonlocal files
-        files += int((node.get("extra_info") or {}).get("Total Files Read", 0) or 0)
-        for child in node.get("children", []):
-            walk(child)
-
-    walk(prof)
-    return files, int(prof.get("cumulative_rows_scanned", 0))
-
-
-@contextmanager
-def _no_pruning() -> Iterator[None]:
-    """Bench-only: the window macro without its dt/hour partition filter (event-time range only)."""
-    from mamori.detections import render
-
-    original = render.window_predicate
-
-    def event_time_only(start: datetime, end: datetime) -> str:
-        full = original(start, end)
-        return "(" + full[full.index("event_time >=") :]
-
-    render.window_predicate = event_time_only
-    try:
-        yield
-    finally:
-        render.window_predicate = original
-
-
 def detection_pass(home: str, windows: int, runs: int) -> tuple[dict[str, Cost], list[float], Any]:
     from mamori.config import load_settings
     from mamori.detections.loader import load_catalog
@@ -130,7 +89,7 @@ def detection_pass(home: str, windows: int, runs: int) -> tuple[dict[str, Cost],
         out = Path(tmp) / "profile.json"
         for d in catalog:
             for s, e in spans:
-                f, r = _profile(engine.con, athena_to_duckdb(d.render(s, e)), out)
+                f, r = files_and_rows(engine.con, athena_to_duckdb(d.render(s, e)), out)
                 costs[d.id].files += f
                 costs[d.id].rows += r
     return costs, totals, (engine, catalog, spans)
@@ -143,7 +102,7 @@ def _unpruned(ctx: Any, ids: list[str], runs: int) -> dict[str, tuple[float, int
     engine, catalog, spans = ctx
     by_id = {d.id: d for d in catalog}
     out: dict[str, tuple[float, int, int]] = {}
-    with _no_pruning(), tempfile.TemporaryDirectory() as tmp:
+    with no_pruning(), tempfile.TemporaryDirectory() as tmp:
         for i in ids:
             d = by_id[i]
             times = []
@@ -154,7 +113,7 @@ def _unpruned(ctx: Any, ids: list[str], runs: int) -> dict[str, tuple[float, int
                 times.append(time.perf_counter() - t)
             files = rows = 0
             for s, e in spans:
-                f, r = _profile(engine.con, athena_to_duckdb(d.render(s, e)), Path(tmp) / "p.json")
+                f, r = files_and_rows(engine.con, athena_to_duckdb(d.render(s, e)), Path(tmp) / "p.json")
                 files, rows = files + f, rows + r
             out[i] = (statistics.median(times), files, rows)
     return out

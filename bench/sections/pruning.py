@@ -8,56 +8,19 @@ partition filter removed (event-time range only), i.e. what a rule written witho
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench.sections._profile import files_and_rows, no_pruning
 
 TITLE = "Partition pruning over a month"
 ORDER = 40
 REPO = Path(__file__).resolve().parents[2]
 TABLES = ("cloudtrail", "vpcflow")
-
-
-def _files_read(con: Any, sql: str, out: Path) -> int:
-    con.execute("PRAGMA enable_profiling = 'json'")
-    con.execute(f"PRAGMA profiling_output = '{out}'")
-    try:
-        con.execute(sql).fetchall()
-    finally:
-        con.execute("PRAGMA disable_profiling")
-    files = 0
-
-    def walk(node: dict[str, Any]) -> None:
-        nonlocal files
-        files += int((node.get("extra_info") or {}).get("Total Files Read", 0) or 0)
-        for child in node.get("children", []):
-            walk(child)
-
-    walk(json.loads(out.read_text()))
-    return files
-
-
-@contextmanager
-def _no_pruning() -> Iterator[None]:
-    from mamori.detections import render
-
-    original = render.window_predicate
-
-    def event_time_only(start: datetime, end: datetime) -> str:
-        full = original(start, end)
-        return "(" + full[full.index("event_time >=") :]
-
-    render.window_predicate = event_time_only
-    try:
-        yield
-    finally:
-        render.window_predicate = original
 
 
 def run(quick: bool, runs: int) -> list[str]:
@@ -80,7 +43,9 @@ def run(quick: bool, runs: int) -> list[str]:
         end = start + timedelta(hours=1)
         part_bytes: dict[tuple[str, str, str], int] = {}
         for p in (home / "lake" / "curated").rglob("*.parquet"):
-            parts = dict(seg.split("=", 1) for seg in p.parent.relative_to(home / "lake" / "curated").parts[1:])
+            parts = dict(
+                seg.split("=", 1) for seg in p.parent.relative_to(home / "lake" / "curated").parts[1:]
+            )
             table = p.parent.relative_to(home / "lake" / "curated").parts[0]
             k = (table, parts["dt"], parts["hour"])
             part_bytes[k] = part_bytes.get(k, 0) + p.stat().st_size
@@ -90,7 +55,7 @@ def run(quick: bool, runs: int) -> list[str]:
             if det.header.log_source not in TABLES:
                 continue
             sql = athena_to_duckdb(det.render(start, end))
-            read = _files_read(engine.con, sql, prof)
+            read, _ = files_and_rows(engine.con, sql, prof)
             times = []
             for _ in range(runs):
                 t = time.perf_counter()
@@ -99,8 +64,8 @@ def run(quick: bool, runs: int) -> list[str]:
             # bytes of the hour partitions the rendered window (and lookback) select, in the rule's table
             hours = _selected_hours(det, start, end)
             sel = sum(part_bytes.get((det.header.log_source, dt, h), 0) for dt, h in hours)
-            with _no_pruning():
-                unpruned = _files_read(engine.con, athena_to_duckdb(det.render(start, end)), prof)
+            with no_pruning():
+                unpruned, _ = files_and_rows(engine.con, athena_to_duckdb(det.render(start, end)), prof)
             results.append((det.id, read, sel, statistics.median(times), unpruned, det.header.lookback))
         engine.close()
     window_rules = [r for r in results if r[5] is None]
@@ -134,7 +99,8 @@ def run(quick: bool, runs: int) -> list[str]:
         (
             f"Window-bound rules {'meet' if met else 'do not meet'} the ≤ 1/500 target on this {days}-day lake"
             f" ({share_files:.4%} of files, {share_bytes:.4%} of bytes at most"
-            + ("" if met else "; a lake this short has too few partitions for 1/500 to be reachable") + ")."
+            + ("" if met else "; a lake this short has too few partitions for 1/500 to be reachable")
+            + ")."
         )
         + " First-seen rules are outside it by design: their baseline reads the lookback's partitions (14 days)"
         " on every run. A compact per-principal summary table updated hourly would bring their cost back to a"

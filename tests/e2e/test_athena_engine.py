@@ -4,11 +4,11 @@ DuckDB transpile), and results (seeded, since moto executes no SQL) come back as
 from __future__ import annotations
 
 import json
-import urllib.request
 from datetime import UTC, datetime
 
 import boto3
 import pytest
+from moto_support import seed_athena
 
 from mamori.config import load_settings
 from mamori.detections.loader import get_detection
@@ -26,36 +26,7 @@ COLUMNS = [
 
 
 def seed(moto_url: str, rows: list[list[str]]) -> None:
-    info = [
-        {
-            "CatalogName": "hive",
-            "SchemaName": "",
-            "TableName": "",
-            "Name": n,
-            "Label": n,
-            "Type": t,
-            "Precision": 2147483647,
-            "Scale": 0,
-            "Nullable": "UNKNOWN",
-            "CaseSensitive": True,
-        }
-        for n, t in COLUMNS
-    ]
-    data = [{"Data": [{"VarCharValue": n} for n, _ in COLUMNS]}] + [
-        {"Data": [{"VarCharValue": v} for v in r]} for r in rows
-    ]
-    body = {
-        "account_id": "123456789012",
-        "region": "us-east-1",
-        "results": [{"rows": data, "column_info": info}],
-    }
-    req = urllib.request.Request(
-        f"{moto_url}/moto-api/static/athena/query-results",
-        method="POST",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(req).read()
+    seed_athena(moto_url, COLUMNS, [list(r) for r in rows])
 
 
 def test_detection_runs_on_athena(moto_server, monkeypatch, tmp_path):

@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from moto_support import moto_process
 
 START = datetime(2026, 10, 31, 21, tzinfo=UTC)
 HOURS = 6
@@ -138,40 +132,8 @@ def lake_env(lake_settings, monkeypatch):
     return lake_settings
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def moto_url():
-    """A moto server process (S3 + Athena over HTTP) on 127.0.0.1, stopped by process group."""
-    port = _free_port()
-    exe = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen(
-        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("moto_server exited") from None
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("moto_server did not start")
+    """A moto server process (S3 + Athena over HTTP) on 127.0.0.1 for the search tier, stopped by process group."""
+    with moto_process() as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()

@@ -6,12 +6,12 @@ single Athena call. moto executes no SQL: results are seeded, as in tests/e2e.""
 from __future__ import annotations
 
 import json
-import urllib.request
 from datetime import UTC, datetime
 
 import boto3
 import pytest
 import sqlglot
+from moto_support import seed_athena
 from sqlglot import exp
 
 from mamori.cli import main
@@ -69,39 +69,6 @@ def athena(moto_url, monkeypatch, tmp_path):
     return load_settings(env), boto3.client("athena", endpoint_url=moto_url, region_name="us-east-1")
 
 
-def seed(moto_url: str, columns: list[tuple[str, str]], rows: list[list[str | None]]) -> None:
-    info = [
-        {
-            "CatalogName": "hive",
-            "SchemaName": "",
-            "TableName": "",
-            "Name": n,
-            "Label": n,
-            "Type": t,
-            "Precision": 2147483647,
-            "Scale": 0,
-            "Nullable": "UNKNOWN",
-            "CaseSensitive": True,
-        }
-        for n, t in columns
-    ]
-    data = [{"Data": [{"VarCharValue": n} for n, _ in columns]}] + [
-        {"Data": [{} if v is None else {"VarCharValue": v} for v in r]} for r in rows
-    ]
-    body = {
-        "account_id": "123456789012",
-        "region": "us-east-1",
-        "results": [{"rows": data, "column_info": info}],
-    }
-    req = urllib.request.Request(
-        f"{moto_url}/moto-api/static/athena/query-results",
-        method="POST",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(req).read()
-
-
 def sent_queries(client) -> list[str]:
     ids = client.list_query_executions()["QueryExecutionIds"]
     return [client.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"] for i in ids]
@@ -113,7 +80,7 @@ SEARCH_COLUMNS = [(f.name, "timestamp" if f.name == "event_time" else "varchar")
 def test_search_sends_one_pruned_statement_and_reads_seeded_rows(athena, moto_url):
     settings, client = athena
     before = len(sent_queries(client))
-    seed(
+    seed_athena(
         moto_url,
         SEARCH_COLUMNS,
         [
@@ -186,13 +153,13 @@ def test_refusals_happen_before_any_athena_call(athena):
 
 def test_query_budget_force_and_estimate_per_table(athena, moto_url):
     settings, client = athena
-    seed(moto_url, [("n", "bigint")], [["42"]])
+    seed_athena(moto_url, [("n", "bigint")], [["42"]])
     res = run_sql(
         settings, "SELECT count(*) AS n FROM cloudtrail WHERE {{ window() }}", RNG, budget=100, force=True
     )
     assert [r for b in res.batches for r in b.to_pylist()] == [{"n": 42}]
     assert res.stats.estimated_bytes == IN_RANGE["cloudtrail"]
-    seed(moto_url, [("n", "bigint")], [["1"]])
+    seed_athena(moto_url, [("n", "bigint")], [["1"]])
     res = run_sql(settings, "SELECT count(*) AS n FROM all_events WHERE {{ window() }}", RNG)
     list(res.batches)
     assert res.stats.estimated_bytes == sum(IN_RANGE.values())  # all_events reads every source table
@@ -205,7 +172,7 @@ def test_hunt_on_athena_binds_hostile_values_as_literals(athena, moto_url):
     settings, client = athena
     hunt = load_hunts(settings.sql_dir)["principal_timeline"]
     hostile = "arn:aws:iam::111111111111:user/x'); DROP TABLE cloudtrail; --"
-    seed(
+    seed_athena(
         moto_url,
         [("event_time", "timestamp"), ("event_name", "varchar")],
         [["2026-11-01 02:00:01.000", "GetUser"]],
@@ -242,7 +209,7 @@ def test_cli_on_athena(athena, moto_url, capsys):
     )
     assert "over the budget of 1.0 KiB" in capsys.readouterr().err
     assert len(sent_queries(client)) == before
-    seed(
+    seed_athena(
         moto_url,
         SEARCH_COLUMNS,
         [
