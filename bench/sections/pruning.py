@@ -66,9 +66,13 @@ def run(quick: bool, runs: int) -> list[str]:
             sel = sum(part_bytes.get((det.header.log_source, dt, h), 0) for dt, h in hours)
             with no_pruning():
                 unpruned, _ = files_and_rows(engine.con, athena_to_duckdb(det.render(start, end)), prof)
-            results.append((det.id, read, sel, statistics.median(times), unpruned, det.header.lookback))
+            kind = (
+                "first-seen" if det.header.lookback else ("sequence" if "before=" in det.body else "window")
+            )
+            results.append((det.id, read, sel, statistics.median(times), unpruned, kind))
         engine.close()
-    window_rules = [r for r in results if r[5] is None]
+    window_rules = [r for r in results if r[5] != "first-seen"]
+    single = [r for r in results if r[5] == "window"]
     worst = max(window_rules, key=lambda r: r[1])
     share_files = max(r[1] for r in window_rules) / files
     share_bytes = max(r[2] for r in window_rules) / size
@@ -86,25 +90,24 @@ def run(quick: bool, runs: int) -> list[str]:
         f"| median files read, same rules without the partition filter | "
         f"{statistics.median(r[4] for r in window_rules):,.0f} of {files:,} | |",
         "",
-        "| detection | files read | partition bytes | time | files without pruning | baseline |",
+        "| detection | files read | partition bytes | time | files without pruning | kind |",
         "|---|---:|---:|---:|---:|---|",
     ]
-    for det_id, read, sel, t, unpruned, lookback in sorted(results, key=lambda r: (-r[1], r[0]))[:12]:
+    for det_id, read, sel, t, unpruned, kind in sorted(results, key=lambda r: (-r[1], r[0]))[:12]:
         lines.append(
-            f"| {det_id} | {read} | {sel / 1e3:,.0f} kB | {t * 1000:.0f} ms | {unpruned:,} | {lookback or ''} |"
+            f"| {det_id} | {read} | {sel / 1e3:,.0f} kB | {t * 1000:.0f} ms | {unpruned:,} | {kind} |"
         )
-    met = share_files <= 1 / 500 and share_bytes <= 1 / 500
+    one = max(r[1] for r in single) / files
+    one_bytes = max(r[2] for r in single) / size
     lines += [
         "",
-        (
-            f"Window-bound rules {'meet' if met else 'do not meet'} the ≤ 1/500 target on this {days}-day lake"
-            f" ({share_files:.4%} of files, {share_bytes:.4%} of bytes at most"
-            + ("" if met else "; a lake this short has too few partitions for 1/500 to be reachable")
-            + ")."
-        )
-        + " First-seen rules are outside it by design: their baseline reads the lookback's partitions (14 days)"
-        " on every run. A compact per-principal summary table updated hourly would bring their cost back to a"
-        " window's; it is not built yet.",
+        f"Single-window rules read at most {one:.4%} of the files and {one_bytes:.4%} of the bytes"
+        f" (target ≤ {1 / 500:.2%}: {'met' if one <= 1 / 500 and one_bytes <= 1 / 500 else 'not met'})."
+        f" Sequence rules also read the hour before the window for their earlier steps, so they read two hours:"
+        f" {share_files:.4%} of the files and {share_bytes:.4%} of the bytes at most."
+        " First-seen rules are outside the target by design, because their baseline reads the lookback's"
+        " partitions (14 days) on every run. A compact per-principal summary table updated hourly would bring"
+        " their cost back to a window's; it is not built yet.",
         "",
     ]
     return lines
