@@ -107,17 +107,7 @@ def run_backfill(
     done: set[str] = set()
     if lake.exists(key) and not restart:
         done = set(orjson.loads(lake.read_bytes(key))["done"])
-    # The detect DAG's grouping (per source, CHUNK rules each: one engine per chunk), over the chosen rules.
-    wanted = set(plan.detections)
-    by_source: dict[str, list[str]] = {}
-    for d in load_catalog(s.sql_dir, include_deprecated=False):
-        if d.id in wanted:
-            by_source.setdefault(d.header.log_source, []).append(d.id)
-    chunks = [
-        ids[i : i + detect.CHUNK]
-        for _, ids in sorted(by_source.items())
-        for i in range(0, len(ids), detect.CHUNK)
-    ]
+    chunks = detect.detection_chunks(s, only=set(plan.detections))  # the detect DAG's grouping
     ran = alerts = 0
     for n, step in enumerate(steps, 1):
         if step in done:

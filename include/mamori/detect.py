@@ -63,7 +63,7 @@ def sources_ready(end: datetime, settings: Settings | None = None) -> bool:
 CHUNK = 10  # detections per mapped task: one engine per chunk, still parallel across chunks
 
 
-def detection_chunks(settings: Settings | None = None) -> list[list[str]]:
+def detection_chunks(settings: Settings | None = None, only: set[str] | None = None) -> list[list[str]]:
     """Enabled detections grouped by log source in chunks of CHUNK: what the detect DAG maps over.
 
     One task per rule would be ~70 task instances per hour, each opening its own engine over the lake;
@@ -72,7 +72,8 @@ def detection_chunks(settings: Settings | None = None) -> list[list[str]]:
     s = settings or load_settings()
     by_source: dict[str, list[str]] = {}
     for d in load_catalog(s.sql_dir, include_deprecated=False):
-        by_source.setdefault(d.header.log_source, []).append(d.id)
+        if only is None or d.id in only:
+            by_source.setdefault(d.header.log_source, []).append(d.id)
     return [ids[i : i + CHUNK] for _, ids in sorted(by_source.items()) for i in range(0, len(ids), CHUNK)]
 
 
