@@ -77,7 +77,35 @@ def cloudtrail_objects(hours: int) -> list[tuple[str, bytes]]:
     return [(k, d) for k, d in out if "/CloudTrail/" in k]
 
 
+def columnar_convert(batch: dict[str, Any], settings: Any) -> int:
+    """ingest._convert_batch with the columnar path (the wiring proposed for ingest), minus the manifest and
+    quarantine files: read each object, parse into Arrow tables, write one zstd Parquet file per partition."""
+    from mamori import convert
+    from mamori.sources import get_source
+
+    src = get_source(batch["source"])
+    raw, lake = Store(settings.raw_url), Store(settings.lake_url)
+    out = convert.BatchTables(src)
+    for key in batch["keys"]:
+        raw_key = src.classify(key)
+        assert raw_key is not None and raw_key.kind == "events"
+        out.parse(raw_key, raw.read_bytes(key))
+    files = 0
+    for part, body in out.parquet_files():
+        lake.write_atomic(f"curated/{src.table}/{part.relpath()}/bench-b{batch['index']:04d}.parquet", body)
+        files += 1
+    return files
+
+
+def _convert_in_child(batch: dict[str, Any], settings: Any) -> None:
+    pa.set_cpu_count(1)
+    with gc_paused():
+        columnar_convert(batch, settings)
+
+
 def bench_cloudtrail(hours: int, runs: int) -> list[str]:
+    from mamori import convert
+    from mamori.sources import cloudtrail
 
     objects = cloudtrail_objects(hours)
     n_events = sum(len(orjson.loads(gzip.decompress(d))["Records"]) for _, d in objects)
@@ -103,6 +131,25 @@ def bench_cloudtrail(hours: int, runs: int) -> list[str]:
     def mamori() -> None:
         ingest.convert_batch(batch, settings)
 
+    files = 0
+
+    def columnar() -> None:
+        nonlocal files
+        with gc_paused():  # as convert_batch runs
+            files = columnar_convert(batch, settings)
+
+    items = [(cloudtrail.SOURCE.classify(k), d) for k, d in objects]
+    tables: list[pa.Table] = []
+
+    def parse_only() -> None:
+        with gc_paused():
+            result = convert.tables_for_batch(cloudtrail.SOURCE, items)
+            tables[:] = [t for _, t in result.tables.tables()]
+
+    def write_only() -> None:
+        for t in tables:
+            convert.parquet_bytes(t)
+
     def pandas_naive() -> None:
         import pandas as pd
 
@@ -111,17 +158,56 @@ def bench_cloudtrail(hours: int, runs: int) -> list[str]:
         df = df.astype(str)  # nested, type-unstable fields: what a user does to make to_parquet accept them
         df.to_parquet(io.BytesIO(), compression="zstd")
 
-    t_floor, t_mamori, t_pandas = (median_time(f, runs) for f in (floor, mamori, pandas_naive))
+    t_floor, t_rows, t_col, t_pandas = (median_time(f, runs) for f in (floor, mamori, columnar, pandas_naive))
+    t_parse, t_write = median_time(parse_only, runs), median_time(write_only, runs)
     rate = lambda t: n_events / t  # noqa: E731
+    vs = lambda t: f"{rate(t):,.0f} | {t_floor / t:.2f}× | {t_pandas / t:.1f}×"  # noqa: E731
     return [
-        f"CloudTrail `.json.gz` → Parquet, one core, {n_events:,} events ({len(objects)} delivery files):",
+        f"CloudTrail `.json.gz` → Parquet, one core, {n_events:,} events ({len(objects)} delivery files, "
+        f"{files} partition files):",
         "",
         "| pipeline | events/s | vs parse floor | vs pandas |",
         "|---|---:|---:|---:|",
         f"| parse floor (gunzip + orjson, nothing else) | {rate(t_floor):,.0f} | 1.00× | |",
-        f"| mamori `convert_batch` (parse, normalize, partition, zstd Parquet, writes) | {rate(t_mamori):,.0f} | "
-        f"{t_floor / t_mamori:.2f}× | {t_pandas / t_mamori:.1f}× |",
-        f"| naive pandas `json_normalize` → Parquet | {rate(t_pandas):,.0f} | {t_floor / t_pandas:.2f}× | 1.0× |",
+        f"| mamori `convert_batch`, row path (ingest today: parse, normalize, partition, zstd Parquet, writes) | "
+        f"{vs(t_rows)} |",
+        f"| mamori columnar (`mamori.convert`: the same, through Arrow columns; lake writes, no manifest) | "
+        f"{vs(t_col)} |",
+        f"| naive pandas `json_normalize` → Parquet (one file, no partitioning) | {vs(t_pandas)} |",
+        f"| — of which columnar parse to sorted Arrow tables | {vs(t_parse)} |",
+        f"| — of which zstd Parquet encoding of the {len(tables)} partition tables | {vs(t_write)} |",
+        "",
+        *bench_scaling(batch, settings, n_events, runs),
+    ]
+
+
+def bench_scaling(batch: dict[str, Any], settings: Any, n_events: int, runs: int) -> list[str]:
+    """The same input as 1 batch in 1 process, then as 2 batches in 2 processes at once (Airflow maps
+    convert tasks over batches, each task its own process)."""
+    import multiprocessing
+
+    keys = batch["keys"]
+    halves = [dict(batch, keys=keys[i::2], index=i) for i in range(2)]
+    ctx = multiprocessing.get_context("fork")
+
+    def processes(parts: list[dict[str, Any]]) -> None:
+        procs = [ctx.Process(target=_convert_in_child, args=(b, settings)) for b in parts]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+            if p.exitcode != 0:
+                raise RuntimeError(f"convert child failed with exit code {p.exitcode}")
+
+    t1 = median_time(lambda: processes([batch]), runs)
+    t2 = median_time(lambda: processes(halves), runs)
+    return [
+        f"Scaling (columnar path): {os.cpu_count()} cores on this machine; each convert task is a process.",
+        "",
+        "| processes | events/s | speed-up |",
+        "|---:|---:|---:|",
+        f"| 1 (one batch) | {n_events / t1:,.0f} | 1.00× |",
+        f"| 2 (two batches at once) | {n_events / t2:,.0f} | {t1 / t2:.2f}× |",
         "",
     ]
 
@@ -144,14 +230,18 @@ def sample_raw_key(name: str, src: Source) -> RawKey:
 
 
 def bench_parsers(n_lines: int, runs: int) -> list[str]:
+    from mamori import convert
     from mamori.sources import SOURCES
 
     rows = [
-        f"Parsers, one core, {n_lines:,} records each, same bytes to both. mamori = the source's parse_object as"
-        " ingest runs it (GC paused per batch); naive = the split/regex-into-dicts loop a user would write:",
+        f"Parsers, one core, {n_lines:,} records each, same bytes to all. naive = the split/regex-into-dicts loop"
+        " a user would write (no Arrow, no validation); row = the source's parse_object (GC paused, as ingest"
+        " runs it); row → Arrow adds the `pa.Table.from_pylist` ingest runs on those rows; columnar ="
+        " `mamori.convert.parse_tables` (validated rows as Arrow tables, the same tables as row → Arrow):",
         "",
-        "| source | mamori records/s | naive records/s | mamori / naive |",
-        "|---|---:|---:|---:|",
+        "| source | naive rec/s | row rec/s | row → Arrow rec/s | columnar → Arrow rec/s | row / naive "
+        "| columnar / naive |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, src in SOURCES.items():
         try:
@@ -162,13 +252,25 @@ def bench_parsers(n_lines: int, runs: int) -> list[str]:
         raw = sample_raw_key(name, src)
         count = src.parse_object(raw, data).records_in
 
-        def ours() -> None:
+        def row() -> None:
             with gc_paused():  # as ingest runs it: the collector paused for the batch
                 src.parse_object(raw, data)  # noqa: B023
 
-        t_ours = median_time(ours, runs)
+        def row_arrow() -> None:
+            with gc_paused():
+                res = src.parse_object(raw, data)  # noqa: B023
+                pa.Table.from_pylist([r for _, r in res.rows], schema=src.schema)  # noqa: B023
+
+        def columnar() -> None:
+            with gc_paused():
+                convert.parse_tables(src, raw, data)  # noqa: B023
+
+        t_row, t_arrow, t_col = (median_time(f, runs) for f in (row, row_arrow, columnar))
         t_naive = median_time(lambda: mod.naive_parse(data), runs)  # noqa: B023
-        rows.append(f"| {name} | {count / t_ours:,.0f} | {count / t_naive:,.0f} | {t_naive / t_ours:.2f}× |")
+        rows.append(
+            f"| {name} | {count / t_naive:,.0f} | {count / t_row:,.0f} | {count / t_arrow:,.0f} | "
+            f"{count / t_col:,.0f} | {t_naive / t_row:.2f}× | {t_naive / t_col:.2f}× |"
+        )
     return [*rows, ""]
 
 
@@ -222,16 +324,24 @@ def main() -> int:
     body += [
         "## Reading the numbers",
         "",
-        "- The performance issue's targets (converter ≥ 0.6× the parse floor and ≥ 3× the pandas baseline) are",
-        "  not met yet. Profiles show where the time goes: building one Python dict per record (normalizing keys,",
-        "  nested structs, entity arrays) and `pa.Table.from_pylist` on ~40-column nested schemas. The parse itself",
-        "  (gunzip + orjson) is ~9% of the converter's time.",
-        "- Already done: converters compiled once per column instead of per value (hashing Arrow types per value",
-        "  was the top cost), cached IP checks, and the cyclic GC paused per batch (45-60% of parse time in three",
-        "  sources' profiles).",
-        "- Next: columnar builders (append to per-column lists or Arrow builders instead of row dicts) and, for",
-        "  CloudTrail, DuckDB `read_json` with an explicit schema (a same-machine probe measured 61k events/s on",
-        "  one thread), keeping the per-record quarantine by validating the few required fields in SQL.",
+        "- CloudTrail targets (≥ 0.6× the parse floor and ≥ 3× pandas, end to end) are not met. The columnar",
+        "  path (`mamori.convert`) is ~1.5× the row path end to end and ~2.5× on the part it changes (parse to",
+        "  sorted Arrow tables); output tables are identical (tests/sources/test_columnar.py). Where the time",
+        "  goes per event on the generator's day (CPU profile, one core): gunzip + orjson ~5.5 µs (the floor",
+        "  itself), Python gathering ~7 µs (31 columns read from each record's dict, JSON text of request and",
+        "  response objects, an orjson key per nested value so each distinct identity is converted once),",
+        "  building Arrow columns and entity arrays ~5 µs, zstd Parquet ~10 µs: 96 partition files of ~480",
+        "  rows at ~5 ms each, more than half of it per-column-chunk compressor setup. 0.6× the floor leaves",
+        "  ~8 µs per event for all of that; pandas writes one unpartitioned file and validates nothing.",
+        "- Parsers: VPC Flow reads clean objects with Arrow's CSV reader (rules checked on whole columns, any",
+        "  doubt → the row path): now faster than the naive dict loop while producing validated Arrow tables.",
+        "  ALB, S3 access and CloudWatch keep their per-line Python parsers (regex/split per line is their",
+        "  cost; their tables are now built per ~8k rows instead of per batch of dicts), below 3× naive.",
+        "- Memory: batches bound a task's memory whatever the window's size (1M and 10M events peak the same).",
+        "  One huge delivery object is streamed: decompressed 1 MB at a time, cut into record pieces, and",
+        "  when the batch's Arrow tables pass 128 MB they spill to sorted runs on local disk, merged per",
+        "  partition when files are written. The row path holds every row as dicts (several GB for 256 MB).",
+        "- Done before: converters compiled once per column, cached IP checks, GC paused per batch.",
         "",
     ]
     body.append(f"_Total benchmark time: {time.perf_counter() - started:.0f} s._")

@@ -39,6 +39,9 @@ class Settings:
     accounts: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     projection_start: str = "2024-01-01"  # first dt= Athena projects
+    # Arrow bytes a convert task holds before it spills sorted runs to local disk (mamori.convert): with the
+    # interpreter and one object's parse this bounds a task's memory, whatever the batch's size.
+    convert_budget_bytes: int = 128 * 1024 * 1024
 
 
 def _url(value: str | None, default: Path) -> str:
@@ -73,6 +76,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         accounts=_csv(e.get("MAMORI_ACCOUNTS", "")),
         regions=_csv(e.get("MAMORI_REGIONS", "")),
         projection_start=e.get("MAMORI_PROJECTION_START", "2024-01-01"),
+        convert_budget_bytes=int(e.get("MAMORI_CONVERT_BUDGET_MB", "128")) * 1024 * 1024,
     )
 
 

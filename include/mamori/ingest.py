@@ -17,20 +17,22 @@ from __future__ import annotations
 import gzip
 import io
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mamori import convert
 from mamori.config import Settings, load_settings
 from mamori.lake import ObjectInfo, Store, window_tag
 from mamori.quality.observe import BatchObserver
-from mamori.quality.validate import BatchQuality, validate_table
+from mamori.quality.validate import BatchQuality, merge_quality, validate_table
 from mamori.sources import get_source
-from mamori.sources.base import ObjectResult, Partition, Source, gc_paused
+from mamori.sources.base import ColumnarResult, Source, gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -124,69 +126,76 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     stem = f"{window_tag(start)}-b{idx:04d}"
     mdir = _manifest_dir(src.name, start)
 
-    by_part: dict[Partition, list[dict[str, Any]]] = defaultdict(list)
-    origin: dict[Partition, list[int]] = defaultdict(list)  # object index of each row, for DQ quarantine
     quarantine: list[dict[str, Any]] = []
     objects: list[dict[str, Any]] = []
     observer = BatchObserver(src.name, src.schema, len(batch["keys"]))
+    verdicts: list[BatchQuality] = []
+    dropped: Counter[int] = Counter()  # rows validation rejected, per object (origin)
+
+    def check_segment(seg: convert.Segment) -> list[pa.Table]:
+        """Data quality on the rows as the lake would receive them, before anything is written or spilled.
+
+        A segment is the whole batch unless the batch outgrew the converter's memory budget; each row is in
+        exactly one segment, with its origin (the object's position) so a rejected row is counted against
+        the object it came from.
+        """
+        tables = [t for _, t, _ in seg]
+        origins = np.concatenate([o for _, _, o in seg])
+        combined = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        dq = validate_table(src.name, combined, src.schema, start, end, out.segment_rows)
+        verdicts.append(dq)
+        if dq.failed_fatal:
+            _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, dq.failed_fatal, objects)
+            raise ReconciliationError(
+                f"batch {stem}: data-quality check(s) {dq.failed_fatal} failed: rows were lost"
+            )
+        drop = set(range(combined.num_rows)) if dq.quarantine_batch else set(dq.quarantine_rows)
+        if drop:
+            tables = _quarantine_rows(tables, origins, drop, dq, batch["keys"], dropped, quarantine)
+        observer.observe(tables)
+        return tables
+
+    out = convert.BatchTables(src, budget=s.convert_budget_bytes, validate=check_segment)
     for oi, key in enumerate(batch["keys"]):
         raw_key = src.classify(key)
         if raw_key is None:  # plan only hands over claimed keys; a changed classifier must not lose data
             raise ValueError(f"{key} is not a {src.name} key")
         if raw_key.kind != "events":  # digests & co. are routed away by key alone: no need to read them
-            result = ObjectResult(key=key, skipped_reason=f"{raw_key.kind} file (not event records)")
+            result = ColumnarResult(key=key, skipped_reason=f"{raw_key.kind} file (not event records)")
         else:
             data = raw.read_bytes(key)
-            result = src.parse_object(raw_key, data)
+            result = out.parse(raw_key, data, origin=oi)
             observer.feed(oi, raw_key, data)
-        for part, row in result.rows:
-            by_part[part].append(row)
-            origin[part].append(oi)
-        quarantine += [q.as_dict() for q in result.quarantined]
+            del data
         objects.append(
             {
                 "key": key,
                 "records_in": result.records_in,
-                "rows_out": len(result.rows),
+                "rows_out": result.rows_out,
                 "quarantined": len(result.quarantined),
                 "skipped": result.skipped_reason,
             }
         )
-
-    parts = sorted(by_part, key=lambda p: p.relpath())
-    tables: list[pa.Table] = []
-    origins: list[int] = []
-    for part in parts:
-        rows = by_part[part]
-        order = sorted(range(len(rows)), key=lambda i: rows[i]["event_time"])  # stable: ties keep input order
-        tables.append(pa.Table.from_pylist([rows[i] for i in order], schema=src.schema))
-        origins += [origin[part][i] for i in order]
-    del by_part, origin
-
-    # Data quality: the batch's rows as the lake would receive them, before anything is written.
-    parsed_rows = sum(o["rows_out"] for o in objects)
-    combined = pa.concat_tables(tables) if tables else src.schema.empty_table()
-    dq = validate_table(src.name, combined, src.schema, start, end, parsed_rows)
-    if dq.failed_fatal:
-        _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, dq.failed_fatal, objects)
-        raise ReconciliationError(
-            f"batch {stem}: data-quality check(s) {dq.failed_fatal} failed: rows were lost"
-        )
-    drop = set(range(combined.num_rows)) if dq.quarantine_batch else set(dq.quarantine_rows)
-    if drop:
-        tables = _quarantine_rows(tables, origins, drop, dq, objects, quarantine)
-    del combined
-    _log_quality(stem, dq)
+        quarantine += [q.as_dict() for q in result.quarantined]
 
     files: list[str] = []
     file_rows: dict[str, int] = {}
-    for part, table in zip(parts, tables, strict=True):
-        if table.num_rows == 0:
-            continue
+    # validates the rows still held (the whole batch unless it spilled), then writes partition by partition
+    for part, body in out.parquet_files():
         key = f"curated/{src.table}/{part.relpath()}/{stem}.parquet"
-        lake.write_atomic(key, _parquet_bytes(table))
+        lake.write_atomic(key, body)
         files.append(key)
-        file_rows[key] = table.num_rows
+        file_rows[key] = pq.read_metadata(io.BytesIO(body)).num_rows
+    parsed = sum(o["rows_out"] for o in objects)
+    if out.emitted != parsed:
+        _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, ["parser rows != rows emitted"], objects)
+        raise ReconciliationError(f"batch {stem}: parsers counted {parsed} rows but emitted {out.emitted}")
+    for oi, n in sorted(dropped.items()):  # validation's verdicts, against the objects the rows came from
+        objects[oi]["rows_out"] -= n
+        objects[oi]["quarantined"] += n
+        objects[oi]["dq_quarantined"] = n
+    dq = merge_quality(src.name, verdicts)
+    _log_quality(stem, dq)
     if quarantine:
         key = f"quarantine/{src.name}/dt={start:%Y-%m-%d}/{stem}.jsonl.gz"
         body = b"".join(orjson.dumps(q, default=str) + b"\n" for q in quarantine)
@@ -208,8 +217,9 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         "skipped_objects": sum(1 for o in objects if o["skipped"]),
         "files": files,
         "file_rows": file_rows,
+        "spills": out.spills,  # times the batch outgrew MAMORI_CONVERT_BUDGET_MB and went to local disk
         "dq": dq.summary(),
-        "observed": observer.finish(tables) | {"quarantine_reasons": _reasons(quarantine)},
+        "observed": observer.finish() | {"quarantine_reasons": _reasons(quarantine)},
     }
     if records_in != rows_out + len(quarantine):
         _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, ["records_in != rows_out + quarantined"], objects)
@@ -241,13 +251,14 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
 
 def _quarantine_rows(
     tables: list[pa.Table],
-    origins: list[int],
+    origins: np.ndarray[Any, Any],
     drop: set[int],
     dq: BatchQuality,
-    objects: list[dict[str, Any]],
+    keys: list[str],
+    dropped: Counter[int],
     quarantine: list[dict[str, Any]],
 ) -> list[pa.Table]:
-    """Move the rows validation rejected from the tables to the quarantine list, keeping per-object counts true.
+    """Move the rows validation rejected from the tables to the quarantine list, counting them per object.
 
     The quarantined entry carries the converted row as JSON (the raw record is in the raw object, which is
     never modified) and the check that rejected it, so it can be reviewed and replayed.
@@ -261,15 +272,14 @@ def _quarantine_rows(
             rejected = table.take(pa.array(local, pa.int64())).to_pylist()
             for i, row in zip(local, rejected, strict=True):
                 pos = offset + i
-                obj = objects[origins[pos]]
-                obj["rows_out"] -= 1
-                obj["quarantined"] += 1
-                obj["dq_quarantined"] = obj.get("dq_quarantined", 0) + 1
+                oi = int(origins[pos])
+                dropped[oi] += 1
                 reason = dq.quarantine_batch or dq.quarantine_rows[pos]
                 text = orjson.dumps(row, default=str).decode()
-                quarantine.append({"object": obj["key"], "index": None, "reason": reason, "raw": text})
-            gone = set(local)
-            table = table.take(pa.array([i for i in range(n) if i not in gone], pa.int64()))
+                quarantine.append({"object": keys[oi], "index": None, "reason": reason, "raw": text})
+            keep = np.ones(n, dtype=bool)
+            keep[local] = False
+            table = table.filter(pa.array(keep))
         out.append(table)
         offset += n
     return out
@@ -504,10 +514,3 @@ def _remove_stale(lake: Store, manifest_key: str, keep: set[str]) -> None:
     for key in old.get("files", []):
         if key not in keep:
             lake.delete(key)
-
-
-def _parquet_bytes(table: pa.Table) -> bytes:
-    buf = io.BytesIO()
-    # zstd: ~0.8x the gzip size of the raw JSON; deterministic bytes for identical input (re-runs compare equal).
-    pq.write_table(table, buf, compression="zstd", row_group_size=128 * 1024)
-    return buf.getvalue()

@@ -105,18 +105,20 @@ def test_value_sets_and_ip_formats_are_flagged_and_rows_kept(settings):
 
 def test_required_identity_missing_is_quarantined_expected_field_missing_is_flagged(settings, monkeypatch):
     """The parser already refuses records without eventName; GX is the second line: a parser that let one
-    through (simulated) has that row quarantined, while a missing eventID only flags."""
-    from mamori.sources import cloudtrail
+    through (simulated where parsers hand their tables to the batch) has that row quarantined, while a
+    missing eventID only flags."""
+    import pyarrow.compute as pc
 
-    real = cloudtrail.normalize_record
+    from mamori import convert
 
-    def leaky(rec, raw, source="cloudtrail"):
-        row, reason = real(rec, raw, source)
-        if row is not None and rec.get("eventName") == "Leaky":
-            row["eventname"] = None
-        return row, reason
+    real = convert.BatchTables.add
 
-    monkeypatch.setattr(cloudtrail, "normalize_record", leaky)
+    def leaky(self, part, table, origin):
+        names = table.column("eventname")
+        blank = pc.if_else(pc.equal(names, "Leaky"), pa.scalar(None, pa.string()), names)
+        real(self, part, table.set_column(table.schema.get_field_index("eventname"), "eventname", blank), origin)
+
+    monkeypatch.setattr(convert.BatchTables, "add", leaky)
     w = hour(5)
     no_id = ct_record(w, "NoId")
     del no_id["eventID"]
@@ -197,3 +199,41 @@ def test_validation_opens_no_socket_and_forces_analytics_off():
     assert "ANALYTICS False" in out
     assert int(out.split("CHECKS ", 1)[1].split()[0]) > 20  # the suite really ran
     assert "CALLS []" in out, out
+
+
+def test_a_batch_that_spills_is_validated_in_segments_with_the_same_outcome(settings, tmp_path):
+    """Past the convert budget a batch is validated segment by segment before each spill: every row is
+    checked once, a rejected row is still counted against its object, and the lake's rows, the manifest's
+    counts and the window's verdict equal those of the same batch validated whole."""
+    import dataclasses
+
+    import duckdb
+
+    w = hour(10)
+    objects = [
+        [ct_record(w + timedelta(minutes=i, seconds=s), f"Call{i}") for s in range(20)] for i in range(6)
+    ]
+    objects[3].append(ct_record(w + 2 * HOUR, "FromTheFuture"))  # quarantined by event_time
+    del objects[4][0]["eventID"]  # flagged only
+    for i, records in enumerate(objects):
+        land_ct(settings, records, w + timedelta(minutes=5 + i), tag=f"obj{i}")
+    whole = run_window(settings, "cloudtrail", w)
+    lake = Path(settings.lake_url.removeprefix("file://"))
+    q = "select * from read_parquet(?) order by event_time, eventid nulls first"
+    want_rows = duckdb.sql(q, params=[str(lake / "curated/**/*.parquet")]).fetchall()
+    want_manifest = json.loads((lake / "_manifests/cloudtrail/window=20261101T1000Z/batch-0000.json").read_text())
+
+    tiny = dataclasses.replace(settings, convert_budget_bytes=1, lake_url=(tmp_path / "lake2").as_uri())
+    spilled = run_window(tiny, "cloudtrail", w)
+    lake2 = tmp_path / "lake2"
+    assert duckdb.sql(q, params=[str(lake2 / "curated/**/*.parquet")]).fetchall() == want_rows
+    manifest = json.loads((lake2 / "_manifests/cloudtrail/window=20261101T1000Z/batch-0000.json").read_text())
+    assert manifest["spills"] >= 2 and want_manifest["spills"] == 0  # validated in >= 2 segments
+    assert manifest["objects"] == want_manifest["objects"]
+    assert manifest["objects"][3]["dq_quarantined"] == 1 and manifest["quarantined"] == 1
+    assert manifest["observed"] == want_manifest["observed"]
+    failed = {f["id"]: f["unexpected_count"] for f in manifest["dq"]["failed"]}
+    assert failed == {"event_time:not_after_window_plus_skew": 1, "not_null:eventid": 1}
+    assert manifest["dq"]["evaluated"] == want_manifest["dq"]["evaluated"]
+    assert {k: v for k, v in spilled.items() if k != "files"} == {k: v for k, v in whole.items() if k != "files"}
+    assert len(want_rows) == 120

@@ -46,6 +46,9 @@ class BatchObserver:
         self.fields: Counter[str] = Counter()
         self.headers: Counter[str] = Counter()
         self.sampled_records = 0
+        self.rows = 0
+        self.nonnull: Counter[str] = Counter()
+        self.versions: Counter[str] = Counter()
         known = {f.name for f in schema}
         self._known_top = known
         uid = schema.field("useridentity").type if "useridentity" in known else None
@@ -88,18 +91,20 @@ class BatchObserver:
                         if uk.lower() not in self._known_uid:
                             self.fields[_bounded(f"userIdentity.{uk}")] += 1
 
-    def finish(self, tables: list[pa.Table]) -> dict[str, Any]:
-        """The batch's observations, JSON-ready and deterministic (sorted keys)."""
-        rows = sum(t.num_rows for t in tables)
-        nonnull: Counter[str] = Counter()
-        versions: Counter[str] = Counter()
+    def observe(self, tables: list[pa.Table]) -> None:
+        """Count the rows going into the lake (called per validated segment, so nothing holds the batch)."""
         for t in tables:
+            self.rows += t.num_rows
             for name in t.column_names:
-                nonnull[name] += t.num_rows - t.column(name).null_count
+                self.nonnull[name] += t.num_rows - t.column(name).null_count
             if "eventversion" in t.column_names:
                 for item in pc.value_counts(t.column("eventversion")).to_pylist():
                     if item["values"] is not None:
-                        versions[_bounded(item["values"])] += item["counts"]
+                        self.versions[_bounded(item["values"])] += item["counts"]
+
+    def finish(self) -> dict[str, Any]:
+        """The batch's observations, JSON-ready and deterministic (sorted keys)."""
+        rows, nonnull, versions = self.rows, self.nonnull, self.versions
         out: dict[str, Any] = {"rows": rows, "nonnull": dict(sorted(nonnull.items()))}
         if self.source in _CLOUDTRAIL_LIKE:
             out["event_versions"] = dict(sorted(versions.items()))

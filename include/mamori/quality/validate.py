@@ -87,6 +87,38 @@ class BatchQuality:
         }
 
 
+def merge_quality(source: str, verdicts: list[BatchQuality]) -> BatchQuality:
+    """One verdict for a batch validated in segments (a batch that outgrew the converter's memory budget).
+
+    Counts add up, a check passes only if it passed in every segment, and the first examples and error are
+    kept, so the manifest and finalize's alerts read the same as for a batch validated whole. Quarantined row
+    positions are renumbered after each other (only their number is reported).
+    """
+    if len(verdicts) == 1:
+        return verdicts[0]
+    out = BatchQuality(source)
+    merged: dict[str, dict[str, Any]] = {}
+    offset = 0
+    for v in verdicts:
+        for c in v.checks:
+            m = merged.get(c["id"])
+            if m is None:
+                merged[c["id"]] = dict(c) | {"examples": list(c["examples"])}
+                continue
+            m["success"] = m["success"] and c["success"]
+            for k in ("element_count", "unexpected_count"):
+                m[k] = None if m[k] is None or c[k] is None else m[k] + c[k]
+            m["examples"] = (m["examples"] + list(c["examples"]))[:MAX_EXAMPLES]
+            m["error"] = m["error"] or c["error"]
+        out.quarantine_rows.update({offset + i: r for i, r in v.quarantine_rows.items()})
+        offset += max(v.quarantine_rows, default=-1) + 1
+        out.quarantine_batch = out.quarantine_batch or v.quarantine_batch
+        out.failed_fatal += [f for f in v.failed_fatal if f not in out.failed_fatal]
+        out.seconds += v.seconds
+    out.checks = list(merged.values())
+    return out
+
+
 def _window_bound(t: datetime) -> int:
     return int(t.astimezone(UTC).timestamp() * 1_000_000)
 

@@ -1,0 +1,345 @@
+"""Batch conversion into Arrow tables and Parquet files with bounded memory.
+
+ingest's convert step used to hold one dict per row for a whole batch and build each partition's table with
+`pa.Table.from_pylist`: the dicts cost more time than parsing and several times the batch's size in memory.
+Here sources with a columnar parser (`columnar(emit)`: CloudTrail, VPC Flow) emit Arrow tables directly and
+the others are bridged from their rows in ~8k-row tables; a batch keeps only Arrow tables, and when those
+exceed a memory budget they are spilled to local disk as sorted runs and merged when the batch's files are
+written. Output equals the row path's: per partition, the batch's rows in input order, stably sorted by
+event_time (tests/sources/test_columnar.py); only a spilled partition's row groups are smaller.
+
+Typical use (ingest's _convert_batch)::
+
+    out = BatchTables(src, validate=check_segment)       # check_segment: data quality, may drop rows
+    for i, key in enumerate(keys):
+        result = out.parse(raw_key, raw.read_bytes(key), origin=i)   # this object's counts and quarantine
+    for part, body in out.parquet_files():                  # validates what is held, then one file per partition
+        lake.write_atomic(f"curated/{src.table}/{part.relpath()}/{stem}.parquet", body)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from mamori.sources.base import ColumnarParser, ColumnarResult, Emit, Partition, RawKey, RowsAsColumns, Source
+
+# The lake's file format: one place for the writer options (zstd: ~0.8x the gzip size of the raw JSON).
+COMPRESSION = "zstd"
+ROW_GROUP_ROWS = 128 * 1024
+# Arrow bytes a batch may hold before it spills sorted runs to disk. With the parse of one object and the
+# interpreter (~150 MB with pyarrow loaded) this keeps a convert task well under 1 GiB whatever the batch size.
+MEMORY_BUDGET = 128 * 1024 * 1024
+_RUN_ROW_GROUP = 16 * 1024  # spilled runs are read back in slices this size while merging
+# Row groups of a partition merged from spilled runs: smaller than ROW_GROUP_ROWS, since a row group is built
+# in memory (twice: gathered, then put in order). Only the physical grouping differs; rows and order do not.
+MERGED_ROW_GROUP_ROWS = 32 * 1024
+
+
+def columnar_parser(src: Source, emit: Emit) -> ColumnarParser:
+    """The source's columnar parser, or its row parser bridged to tables (same output, row-path speed)."""
+    factory = getattr(src, "columnar", None)
+    if factory is not None:
+        parser: ColumnarParser = factory(emit)
+        return parser
+    return RowsAsColumns(src, emit)
+
+
+def parse_tables(
+    src: Source, raw: RawKey, data: bytes
+) -> tuple[ColumnarResult, list[tuple[Partition, pa.Table]]]:
+    """One object through the columnar parser: its result and emitted tables, in emission order (tests)."""
+    out: list[tuple[Partition, pa.Table]] = []
+    parser = columnar_parser(src, lambda p, t, o: out.append((p, t)))
+    result = parser.parse(raw, data)
+    parser.flush()
+    return result, out
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """The lake's file bytes: deterministic for identical input, so a re-run writes the same file."""
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS)
+    return buf.getvalue()
+
+
+def sort_by_event_time(table: pa.Table) -> pa.Table:
+    """Stable: rows with the same event_time keep their input order (Arrow's sort_indices is stable)."""
+    return table.take(pc.sort_indices(table, sort_keys=[("event_time", "ascending")]))
+
+
+@dataclass
+class _Run:
+    path: str
+    rows: int
+
+
+@dataclass
+class _Part:
+    chunks: list[pa.Table] = field(default_factory=list)
+    origins: list[np.ndarray[Any, Any]] = field(default_factory=list)
+    nbytes: int = 0
+    runs: list[_Run] = field(default_factory=list)
+
+
+# What a batch holds in memory at one time (the whole batch, unless it spilled): per partition, its rows sorted
+# by event_time and each row's origin. A Validate hook sees every segment before it is spilled or written and
+# returns the tables to keep, in the same order, with rows only removed (ingest's data-quality quarantine).
+Segment = list[tuple[Partition, pa.Table, np.ndarray[Any, Any]]]
+Validate = Callable[[Segment], list[pa.Table]]
+
+
+class BatchTables:
+    """Collects a batch's emitted tables per partition; writes each partition's Parquet file at the end.
+
+    Memory is bounded by `budget` (Arrow bytes held) plus one output file's compressed bytes: past the budget,
+    every partition's buffered rows are validated, sorted and written to a local temporary Parquet run, and a
+    partition with runs is produced by a k-way merge (sort keys only in memory, rows streamed slice by slice).
+    Every row is validated exactly once, in the segment it was held in, with its origin still known.
+    """
+
+    def __init__(
+        self,
+        src: Source,
+        budget: int = MEMORY_BUDGET,
+        spill_dir: str | None = None,
+        validate: Validate | None = None,
+    ) -> None:
+        self.schema = src.schema
+        self.parser = columnar_parser(src, self.add)
+        self.budget = budget
+        self.validate = validate
+        self._spill_parent = spill_dir
+        self._tmp: str | None = None
+        self._parts: dict[Partition, _Part] = {}
+        self._held = 0
+        self.spills = 0
+        # rows received from the parser, counted apart from the tables: ingest reconciles it with the
+        # parser's own per-object counts, and it is the row count each segment's validation must see
+        self.emitted = 0
+        self._segment_rows = 0
+
+    def parse(self, raw: RawKey, data: bytes, origin: int = 0) -> ColumnarResult:
+        """Parse one object of the batch; its tables arrive here (possibly later, by parquet_files at most).
+
+        `origin` (e.g. the object's position in the batch) is kept per row: see tables_with_origin.
+        """
+        return self.parser.parse(raw, data, origin)
+
+    def add(self, part: Partition, table: pa.Table, origin: np.ndarray[Any, Any]) -> None:
+        """The Emit for `parse`: keep a table of rows for `part` (in arrival order)."""
+        if table.num_rows == 0:
+            return
+        if len(origin) != table.num_rows:
+            raise ValueError(f"{len(origin)} origins for {table.num_rows} rows")
+        p = self._parts.get(part)
+        if p is None:
+            p = self._parts[part] = _Part()
+        size = table.nbytes
+        p.chunks.append(table)
+        p.origins.append(origin)
+        p.nbytes += size
+        self._held += size
+        self.emitted += table.num_rows
+        self._segment_rows += table.num_rows
+        if self._held > self.budget:
+            self._spill()
+
+    @property
+    def rows(self) -> int:
+        return sum(
+            sum(t.num_rows for t in p.chunks) + sum(r.rows for r in p.runs) for p in self._parts.values()
+        )
+
+    @property
+    def segment_rows(self) -> int:
+        """Rows emitted into the segment being validated (what its table must hold)."""
+        return self._segment_rows
+
+    def partitions(self) -> list[Partition]:
+        return sorted(self._parts, key=lambda p: p.relpath())
+
+    def parquet_files(self) -> Iterator[tuple[Partition, bytes]]:
+        """(partition, Parquet bytes) in relpath order, rows stably sorted by event_time.
+
+        The rows still held are validated first (one last segment); a partition left with no rows is not
+        written. Temporary runs are removed at the end.
+        """
+        self.parser.flush()
+        try:
+            final = self._checked(self._segment())
+            for part in self.partitions():
+                p = self._parts.pop(part)
+                table = final.get(part)
+                if not p.runs:
+                    if table is not None and table.num_rows:
+                        yield part, parquet_bytes(table)
+                    continue
+                if table is not None and table.num_rows:  # the tail after the last spill: one more run
+                    p.runs.append(self._write_run(table))
+                yield part, self._merge(p.runs)
+        finally:
+            self.close()
+
+    def tables(self) -> Iterator[tuple[Partition, pa.Table]]:
+        """(partition, sorted table) for a batch that stayed within the budget (tests, small batches)."""
+        for part, table, _ in self.tables_with_origin():
+            yield part, table
+
+    def tables_with_origin(self) -> Iterator[tuple[Partition, pa.Table, np.ndarray[Any, Any]]]:
+        """(partition, sorted table, each row's origin) for a batch that stayed within the budget (unvalidated)."""
+        self.parser.flush()
+        if self.spills:
+            raise RuntimeError("batch spilled to disk: use parquet_files()")
+        for part in self.partitions():
+            p = self._parts[part]
+            table = _concat(p.chunks, self.schema)
+            order = pc.sort_indices(table, sort_keys=[("event_time", "ascending")])
+            origin = np.concatenate(p.origins) if p.origins else np.zeros(0, np.int64)
+            yield part, table.take(order), origin[order.to_numpy()]
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    # -- segments and spilling -------------------------------------------------------------------------------
+
+    def _segment(self) -> Segment:
+        """Take every partition's held rows out of memory's buffers, sorted, with their origins."""
+        seg: Segment = []
+        for part in self.partitions():
+            p = self._parts[part]
+            if not p.chunks:
+                continue
+            table = _concat(p.chunks, self.schema)
+            order = pc.sort_indices(table, sort_keys=[("event_time", "ascending")])
+            seg.append((part, table.take(order), np.concatenate(p.origins)[order.to_numpy()]))
+            p.chunks, p.origins, p.nbytes = [], [], 0
+        self._held = 0
+        return seg
+
+    def _checked(self, seg: Segment) -> dict[Partition, pa.Table]:
+        if self.validate is None or not seg:
+            kept = [t for _, t, _ in seg]
+        else:
+            kept = self.validate(seg)
+            if len(kept) != len(seg) or any(
+                k.num_rows > t.num_rows for k, (_, t, _) in zip(kept, seg, strict=True)
+            ):
+                raise ValueError("validate must return one table per partition, with rows only removed")
+        self._segment_rows = 0
+        return {part: table for (part, _, _), table in zip(seg, kept, strict=True)}
+
+    def _spill(self) -> None:
+        for part, table in self._checked(self._segment()).items():
+            if table.num_rows:
+                self._parts[part].runs.append(self._write_run(table))
+        self.spills += 1
+        pa.default_memory_pool().release_unused()  # give the freed Arrow memory back to the system now
+
+    def _write_run(self, table: pa.Table) -> _Run:
+        """One sorted run on local disk (the table is already sorted by event_time)."""
+        if self._tmp is None:
+            self._tmp = tempfile.mkdtemp(prefix="mamori-spill-", dir=self._spill_parent)
+            # removed even if the caller stops iterating parquet_files() (an exception while writing)
+            weakref.finalize(self, shutil.rmtree, self._tmp, True)
+        path = os.path.join(self._tmp, f"run-{len(os.listdir(self._tmp)):06d}.parquet")
+        # lz4: runs live for one task; writing speed matters more than their size
+        pq.write_table(table, path, compression="lz4", row_group_size=_RUN_ROW_GROUP)
+        return _Run(path, table.num_rows)
+
+    def _merge(self, runs: list[_Run]) -> bytes:
+        """Merge sorted runs into one file. Ties keep run order then position, i.e. input order (stable)."""
+        keys = pa.chunked_array(
+            [pq.read_table(r.path, columns=["event_time"]).column(0).combine_chunks() for r in runs]
+        )
+        order = (
+            pc.sort_indices(pa.table({"t": keys}), sort_keys=[("t", "ascending")]).to_numpy().astype(np.int64)
+        )
+        starts = np.cumsum([0] + [r.rows for r in runs])
+        run_of = np.searchsorted(starts, order, side="right") - 1
+        readers = [_RunReader(r.path) for r in runs]
+        consumed = np.zeros(len(runs), dtype=np.int64)  # rows of each run already written
+        buf = io.BytesIO()
+        with pq.ParquetWriter(buf, self.schema, compression=COMPRESSION) as writer:
+            for lo in range(0, len(order), MERGED_ROW_GROUP_ROWS):
+                sel, owner = order[lo : lo + MERGED_ROW_GROUP_ROWS], run_of[lo : lo + MERGED_ROW_GROUP_ROWS]
+                counts = np.bincount(owner, minlength=len(runs))
+                offsets = np.zeros(len(runs), dtype=np.int64)
+                pieces, total = [], 0
+                for i, n in enumerate(counts):
+                    offsets[i] = total
+                    if n:  # a run's rows in one stretch of the merged order are its next n rows
+                        pieces.append(readers[i].take(int(n)))
+                        total += int(n)
+                local = sel - starts[owner] - consumed[owner] + offsets[owner]
+                consumed += counts
+                table = _concat(pieces, self.schema).take(pa.array(local))
+                writer.write_table(table, row_group_size=MERGED_ROW_GROUP_ROWS)
+                del table, pieces
+        pa.default_memory_pool().release_unused()
+        return buf.getvalue()
+
+
+class _RunReader:
+    """Sequential reader of one sorted run, a row group at a time."""
+
+    def __init__(self, path: str) -> None:
+        self.file = pq.ParquetFile(path)
+        self.group = 0
+        self.pending: pa.Table | None = None  # rows read but not handed out yet
+
+    def take(self, n: int) -> pa.Table:
+        parts = []
+        while n:
+            if self.pending is None or self.pending.num_rows == 0:
+                self.pending = self.file.read_row_group(self.group)
+                self.group += 1
+            got = self.pending.slice(0, n)
+            self.pending = self.pending.slice(got.num_rows)
+            parts.append(got)
+            n -= got.num_rows
+        return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+
+
+def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    if not tables:
+        return schema.empty_table()
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+@dataclass
+class BatchResult:
+    """Per-object outcomes of a batch plus its tables (what tables_for_batch returns)."""
+
+    objects: list[ColumnarResult]
+    tables: BatchTables
+
+    @property
+    def records_in(self) -> int:
+        return sum(o.records_in for o in self.objects)
+
+    @property
+    def rows_out(self) -> int:
+        return sum(o.rows_out for o in self.objects)
+
+
+def tables_for_batch(
+    src: Source, objects: Iterable[tuple[RawKey, bytes]], budget: int = MEMORY_BUDGET
+) -> BatchResult:
+    """Parse every object of a batch (bytes may be produced lazily by the iterable) into one BatchTables."""
+    out = BatchTables(src, budget=budget)
+    results = [out.parse(raw, data) for raw, data in objects]
+    return BatchResult(results, out)

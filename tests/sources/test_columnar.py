@@ -1,0 +1,325 @@
+"""The columnar path (mamori.convert + each source's columnar parser) against the row path it replaces.
+
+tests/sources/conftest.py already cross-checks every parse_object call of the parser tests; this module adds
+generated data for every source, whole batches (sorting, partitions, spilling to disk), CloudTrail's streamed
+objects and the inputs that steer CloudTrail's fast path away from or back onto the row path.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import importlib
+import io
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mamori import convert
+from mamori.sources import SOURCES, cloudtrail
+from mamori.sources.base import ObjectResult, Partition, RawKey, Source
+
+CROSS_CHECK = False  # conftest's parse_object wrapper: this module compares the two paths explicitly
+START = datetime(2026, 11, 1, tzinfo=UTC)
+Check = Callable[[Source, RawKey, bytes, ObjectResult], None]
+
+
+@functools.cache
+def _objects(module: str, hours: int) -> tuple[tuple[str, bytes], ...]:
+    out: list[tuple[str, bytes]] = []
+    gen = importlib.import_module(f"mamori.generate.{module}")
+    getattr(gen, f"generate_{module}")(lambda k, d, t: out.append((k, d)), START, hours=hours)
+    return tuple(out)
+
+
+def generated(name: str) -> list[tuple[RawKey, bytes]]:
+    """Event objects from the source's generator, as ingest would hand them over (CloudTrail's story needs
+    6 hours; Insights come a few a day)."""
+    src = SOURCES[name]
+    items = []
+    hours = {"cloudtrail": 6, "cloudtrail_insights": 24}.get(name, 2)
+    for k, d in _objects(name, hours):
+        raw = src.classify(k)
+        if raw is not None and raw.kind == "events":
+            items.append((raw, d))
+    return items
+
+
+def row_path_batch(src: Source, items: list[tuple[RawKey, bytes]]) -> dict[Partition, pa.Table]:
+    """What ingest's row path writes: rows grouped by partition, stably sorted by event_time."""
+    groups: dict[Partition, list[dict[str, Any]]] = {}
+    for raw, data in items:
+        for p, row in src.parse_object(raw, data).rows:
+            groups.setdefault(p, []).append(row)
+    return {
+        p: pa.Table.from_pylist(sorted(rows, key=lambda r: r["event_time"]), schema=src.schema)
+        for p, rows in groups.items()
+    }
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_generated_objects_match_row_path(name: str, columnar_matches: Check) -> None:
+    src = SOURCES[name]
+    items = generated(name)
+    assert items, f"{name}: generator produced no event objects"
+    for raw, data in items:
+        columnar_matches(src, raw, data, src.parse_object(raw, data))
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_batch_tables_equal_sorted_row_path(name: str) -> None:
+    src = SOURCES[name]
+    items = generated(name)
+    want = row_path_batch(src, items)
+    batch = convert.tables_for_batch(src, items)
+    got = dict(batch.tables.tables())
+    assert list(got) == sorted(want, key=lambda p: p.relpath())
+    for p, table in got.items():
+        assert table.equals(want[p]), p
+    assert batch.rows_out == sum(t.num_rows for t in want.values())
+
+
+@pytest.mark.parametrize("name", ["cloudtrail", "vpcflow", "s3access"])
+def test_origin_traces_each_row_to_its_object(name: str) -> None:
+    """tables_with_origin: per sorted row, the origin given with its object (ingest's data-quality step
+    quarantines rows by object); equal to what the row path's bookkeeping gives."""
+    src = SOURCES[name]
+    items = generated(name)
+    want: dict[Partition, list[tuple[Any, int]]] = {}
+    for oi, (raw, data) in enumerate(items):
+        for p, row in src.parse_object(raw, data).rows:
+            want.setdefault(p, []).append((row["event_time"], oi * 10))
+    out = convert.BatchTables(src)
+    for oi, (raw, data) in enumerate(items):
+        out.parse(raw, data, origin=oi * 10)
+    for p, table, origin in out.tables_with_origin():
+        expected = [o for _, o in sorted(want[p], key=lambda x: x[0])]  # stable, as ingest sorts
+        assert origin.tolist() == expected
+        assert len(origin) == table.num_rows
+
+
+@pytest.mark.parametrize("name", ["cloudtrail", "vpcflow"])
+def test_spilled_batch_writes_the_same_files(name: str, tmp_path: Any) -> None:
+    """A budget far below the batch's size forces sorted runs on disk and a k-way merge per partition."""
+    src = SOURCES[name]
+    items = generated(name)
+    want = row_path_batch(src, items)
+    checked: list[int] = []
+
+    def validate(seg: convert.Segment) -> list[pa.Table]:
+        checked.append(sum(t.num_rows for _, t, _ in seg))
+        assert checked[-1] == out.segment_rows
+        return [t for _, t, _ in seg]
+
+    out = convert.BatchTables(src, budget=64 * 1024, spill_dir=str(tmp_path), validate=validate)
+    for raw, data in items:
+        out.parse(raw, data)
+    seen: list[Partition] = []
+    for p, body in out.parquet_files():
+        seen.append(p)
+        assert pq.read_table(io.BytesIO(body), schema=src.schema).equals(want[p]), p
+    assert out.spills > 1
+    assert seen == sorted(want, key=lambda p: p.relpath())
+    assert sum(checked) == sum(t.num_rows for t in want.values()) == out.emitted  # each row validated once
+    assert out.spills <= len(checked) <= out.spills + 1  # one per spill, plus the tail if any
+    assert not list(tmp_path.iterdir())  # runs removed
+
+
+def test_merge_keeps_input_order_for_equal_times(tmp_path: Any) -> None:
+    """Rows with one event_time, spread over many runs, come out in arrival order (a stable sort)."""
+    src = SOURCES["cloudtrail"]
+    out = convert.BatchTables(src, budget=1, spill_dir=str(tmp_path))
+    p = Partition("123456789012", "us-east-1", "2026-11-01", "10")
+    base = {name: None for name in src.schema.names}
+    for i in range(7):
+        rows = [
+            base | {"event_time": datetime(2026, 11, 1, 10, 0, s % 2), "source": "x", "eventid": f"{i}-{s}"}
+            for s in range(3)
+        ]
+        out.add(p, pa.Table.from_pylist(rows, schema=src.schema), np.full(len(rows), i))
+    [(_, body)] = list(out.parquet_files())
+    ids = pq.read_table(io.BytesIO(body)).column("eventid").to_pylist()
+    assert ids == [f"{i}-{s}" for i in range(7) for s in (0, 2)] + [f"{i}-1" for i in range(7)]
+
+
+# -- CloudTrail: fast path, row path and streaming ------------------------------------------------------------------
+
+KEY = (
+    "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/01/"
+    "123456789012_CloudTrail_us-east-1_20261101T1030Z_Ab12Cd34Ef56Gh78.json.gz"
+)
+GOOD = {
+    "eventVersion": "1.08",
+    "eventTime": "2026-11-01T10:00:00Z",
+    "eventSource": "iam.amazonaws.com",
+    "eventName": "CreateUser",
+    "awsRegion": "us-east-1",
+    "sourceIPAddress": "203.0.113.9",
+    "userIdentity": {"type": "IAMUser", "userName": "carol", "arn": "arn:aws:iam::123456789012:user/carol"},
+    "requestParameters": {"userName": "dave"},
+    "readOnly": False,
+    "managementEvent": True,
+    "recipientAccountId": "123456789012",
+}
+
+
+def ct_raw() -> RawKey:
+    raw = cloudtrail.SOURCE.classify(KEY)
+    assert raw is not None
+    return raw
+
+
+def ct_check(records: list[Any], columnar_matches: Check) -> convert.ColumnarResult:
+    data = gzip.compress(json.dumps({"Records": records}).encode(), mtime=0)
+    columnar_matches(cloudtrail.SOURCE, ct_raw(), data, cloudtrail.SOURCE.parse_object(ct_raw(), data))
+    return convert.parse_tables(cloudtrail.SOURCE, ct_raw(), data)[0]
+
+
+def with_(**changes: Any) -> dict[str, Any]:
+    rec = dict(GOOD)
+    for k, v in changes.items():
+        if v is ...:
+            rec.pop(k, None)
+        else:
+            rec[k] = v
+    return rec
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        pytest.param([GOOD] * 3, id="plain"),
+        pytest.param(
+            [with_(eventTime="2026-11-01T10:59:59Z"), with_(eventTime="2026-11-01T11:00:00Z")], id="hours"
+        ),
+        pytest.param([with_(eventTime="2026-11-01T12:00:00.123456+02:00"), GOOD], id="fraction-offset"),
+        pytest.param([with_(eventTime="2026-02-30T10:00:00Z"), GOOD], id="feb-30"),
+        pytest.param([with_(eventTime="0000-01-01T00:00:00Z")], id="year-0"),
+        pytest.param([with_(eventTime="2026-11-01T10:00:61Z")], id="second-61"),
+        pytest.param([with_(eventTime="1969-12-31T23:59:59Z")], id="before-epoch"),
+        pytest.param([with_(eventName=""), GOOD], id="empty-required"),
+        pytest.param([with_(eventSource=...), GOOD], id="missing-required"),
+        pytest.param([with_(eventName=7), GOOD], id="number-required"),
+        pytest.param([with_(eventVersion=1.08, awsRegion=True, userAgent={"a": [1, None]})], id="non-text"),
+        pytest.param([with_(readOnly="false"), with_(readOnly=None), GOOD], id="mixed-bool"),
+        pytest.param([with_(sourceIPAddress=False), GOOD], id="bool-ip"),
+        pytest.param([with_(recipientAccountId=123456789012), with_(recipientAccountId="")], id="recipient"),
+        pytest.param([{k.lower(): v for k, v in GOOD.items()}], id="lower-case-keys"),
+        pytest.param([with_(EventName="Other")], id="two-spellings"),
+        pytest.param([GOOD, {k.upper(): v for k, v in GOOD.items()}], id="case-varies-by-record"),
+        pytest.param([with_(requestParameters={"UserName": "a", "username": "b"})], id="username-case"),
+        pytest.param(
+            [with_(requestParameters={"userName": 5}), with_(requestParameters="x")], id="username-odd"
+        ),
+        pytest.param(
+            [with_(resources=[{"ARN": "arn:aws:s3:::b", "accountId": "1"}, "x", None])], id="resources"
+        ),
+        pytest.param([with_(resources={"arn": "arn:aws:s3:::b"})], id="resources-object"),
+        pytest.param(
+            [with_(userIdentity="root"), with_(userIdentity=None), with_(userIdentity=...)], id="ui-odd"
+        ),
+        pytest.param(
+            [
+                with_(
+                    userIdentity={
+                        "type": "AssumedRole",
+                        "arn": "arn:aws:sts::1:assumed-role/r/s",
+                        "sessionContext": {
+                            "sessionIssuer": {"userName": "r", "arn": "arn:aws:iam::1:role/r"}
+                        },
+                    }
+                ),
+                with_(userIdentity={"TYPE": "x", "type": "y"}),
+            ],
+            id="ui-nested",
+        ),
+        pytest.param(
+            [with_(insightDetails={"eventName": "X", "eventSource": "y"}, eventName=...)], id="insight"
+        ),
+        pytest.param(
+            [with_(tlsDetails={"tlsVersion": 1.2}), with_(addendum={"reason": ["a"]})], id="structs"
+        ),
+        pytest.param([with_(errorCode="AccessDenied", errorMessage="no"), GOOD], id="errors"),
+        pytest.param([GOOD, "not an object", 5], id="non-objects"),
+        pytest.param([with_(requestParameters=json.loads("[" * 300 + "]" * 300))], id="too-deep"),
+        pytest.param([with_(unknownNewField={"x": 1}, another=[1, 2])], id="unknown-keys"),
+        pytest.param([], id="empty"),
+    ],
+)
+def test_cloudtrail_fast_path_matches_row_path(records: list[Any], columnar_matches: Check) -> None:
+    ct_check(records, columnar_matches)
+
+
+def test_too_deep_value_is_quarantined_not_a_crash(columnar_matches: Check) -> None:
+    deep = json.loads("[" * 300 + "]" * 300)
+    result = ct_check([with_(requestParameters=deep), GOOD], columnar_matches)
+    assert result.rows_out == 1 and result.quarantined[0].index == 0
+    assert "JSON text" in result.quarantined[0].reason
+
+
+def test_fast_path_is_taken_for_aws_shaped_records() -> None:
+    cols = cloudtrail.CloudTrailColumns(lambda p, t: None)
+    assert cols._gather([GOOD, with_(eventTime="2026-11-01T11:00:00Z")], ct_raw())
+    assert not cols._gather([with_(eventName="")], ct_raw())
+    assert cols.n == 2  # the rejected object left nothing behind
+
+
+def test_streamed_object_matches_whole_object(
+    monkeypatch: pytest.MonkeyPatch, columnar_matches: Check
+) -> None:
+    items = generated("cloudtrail")[:30]
+    records = [r for _, d in items for r in json.loads(gzip.decompress(d))["Records"]]
+    records.insert(5, "not an object")  # a piece that takes the row path, with its index in the whole object
+    records.insert(50, with_(eventName=""))
+    data = gzip.compress(json.dumps({"Records": records}, separators=(",", ":")).encode(), mtime=0)
+    whole = cloudtrail.SOURCE.parse_object(ct_raw(), data)
+    monkeypatch.setattr(cloudtrail, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(cloudtrail, "_PIECE", 4096)
+    pieces = list(cloudtrail._record_pieces(data))
+    assert len(pieces) > 10 and sum(map(len, pieces)) == len(records)
+    columnar_matches(cloudtrail.SOURCE, ct_raw(), data, whole)
+    assert [q.index for q in whole.quarantined] == [5, 50]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(
+            b'{"Records":[%s,{"eventVersion":"1","x":[{"a":1},{"eventVersion":"2"}]}]}', id="nested-cut"
+        ),
+        pytest.param(b'{"Records":[%s],"Other":1}', id="second-key"),
+        pytest.param(b'{"records":[%s]}', id="lower-case-records"),
+        pytest.param(
+            b'{"Records":[%s,{"eventVersion":"1","s":"},{\\"eventVersion\\""}]}', id="cut-in-string"
+        ),
+        pytest.param(b"[%s]", id="not-an-object"),
+        pytest.param(b'{"Records":[%s', id="truncated-json"),
+    ],
+)
+def test_stream_falls_back_when_pieces_are_not_records(
+    body: bytes, monkeypatch: pytest.MonkeyPatch, columnar_matches: Check
+) -> None:
+    good = json.dumps(GOOD, separators=(",", ":")).encode()
+    data = gzip.compress(body % b",".join([good] * 200), mtime=0)
+    monkeypatch.setattr(cloudtrail, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(cloudtrail, "_PIECE", 1024)
+    columnar_matches(cloudtrail.SOURCE, ct_raw(), data, cloudtrail.SOURCE.parse_object(ct_raw(), data))
+
+
+def test_stream_handles_gzip_damage_like_the_row_path(
+    monkeypatch: pytest.MonkeyPatch, columnar_matches: Check
+) -> None:
+    good = json.dumps(GOOD, separators=(",", ":")).encode()
+    data = gzip.compress(b'{"Records":[' + b",".join([good] * 500) + b"]}", mtime=0)
+    monkeypatch.setattr(cloudtrail, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(cloudtrail, "_PIECE", 1024)
+    for damaged in (data[: len(data) // 2], data[:-4] + b"\0\0\0\0", data + b"junk", data + data):
+        columnar_matches(
+            cloudtrail.SOURCE, ct_raw(), damaged, cloudtrail.SOURCE.parse_object(ct_raw(), damaged)
+        )
