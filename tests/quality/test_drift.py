@@ -114,3 +114,38 @@ def test_column_gone_all_null_and_parse_failure_rate(settings, only_sources, no_
     before = ledger(settings).dump()
     drift.run(hour(3), hour(4), settings)  # re-run: same contribution, no second alert
     assert ledger(settings).dump() == before
+
+
+def test_a_big_delivery_is_sampled_from_its_first_piece_not_loaded_whole(monkeypatch):
+    """Loading a 256 MB delivery whole to look at its field names cost 6.8 GiB (bench memory section);
+    past the parser's streaming threshold the observer reads only the first piece the parser would."""
+    import gzip
+    import json
+
+    from quality_helpers import ct_record, hour
+
+    from mamori.quality.observe import BatchObserver
+    from mamori.sources import cloudtrail, get_source
+
+    monkeypatch.setattr(cloudtrail, "STREAM_MIN_BYTES", 1024)
+    monkeypatch.setattr(cloudtrail, "_PIECE", 4096)
+    w = hour(3)
+    records = [ct_record(w, f"Call{i}") | ({"brandNewField": i} if i < 5 else {}) for i in range(2000)]
+    data = gzip.compress(json.dumps({"Records": records}, separators=(",", ":")).encode())
+    assert len(data) > 1024
+    src = get_source("cloudtrail")
+    key = (
+        "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/01/"
+        "123456789012_CloudTrail_us-east-1_20261101T0310Z_a.json.gz"
+    )
+    obs = BatchObserver("cloudtrail", src.schema, 1)
+    obs.feed(0, src.classify(key), data)
+    out = obs.finish()
+    assert out["fields"] == {"brandNewField": 5}
+    assert 5 <= out["sampled_records"] < 2000  # the first piece only
+
+    garbage = gzip.compress(b"".join(b"not a CloudTrail delivery %d " % i for i in range(2000)))
+    assert len(garbage) > 1024
+    other = BatchObserver("cloudtrail", src.schema, 1)
+    other.feed(0, src.classify(key), garbage)  # not streamable: nothing sampled, no error (parser quarantines)
+    assert other.finish()["sampled_records"] == 0

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from mamori.sources import cloudtrail
 from mamori.sources.base import RawKey
 
 MAX_SAMPLED_OBJECTS = 25
@@ -63,6 +64,10 @@ class BatchObserver:
             self.headers[_vpc_header(data)] += 1
 
     def _cloudtrail_keys(self, data: bytes) -> None:
+        if len(data) > cloudtrail.STREAM_MIN_BYTES and data[:2] == b"\x1f\x8b":
+            # a delivery too big to load whole (the parser streams it too): sample its first piece
+            self._sample(cloudtrail.first_records(data))
+            return
         try:
             text = zlib.decompress(data, wbits=47)  # gzip or zlib, auto-detected
         except zlib.error:
@@ -76,6 +81,9 @@ class BatchObserver:
             if isinstance(doc, dict)
             else None
         )
+        self._sample(records)
+
+    def _sample(self, records: Any) -> None:
         if not isinstance(records, list):
             return
         for rec in records:

@@ -767,6 +767,17 @@ def _loads_array(piece: bytes) -> list[Any]:
     return records
 
 
+def first_records(data: bytes) -> list[Any] | None:
+    """The records of a big object's first piece (a few MB), or None when it is not streamable.
+
+    For observers that sample records (drift): loading a 256 MB delivery whole costs several GB.
+    """
+    try:
+        return next(_record_pieces(data), [])
+    except _NotStreamable:
+        return None
+
+
 def _validate_stream(data: bytes) -> bool:
     """True if the object can be converted piece by piece (first of the two reads)."""
     try:
