@@ -222,6 +222,29 @@ def cmd_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Merge the small files of settled partitions (hour and ingest windows ended by --before)."""
+    import json
+
+    from mamori.compact import CompactionError, compact_partitions
+    from mamori.config import load_settings
+    from mamori.sources import SOURCES
+
+    s = load_settings()
+    before = _parse_time(args.before)
+    since = _parse_time(args.since) if args.since else None
+    rc = 0
+    for table in args.table or list(SOURCES):
+        try:
+            summary = compact_partitions(table, before, s, min_files=args.min_files, since=since)
+        except CompactionError as exc:
+            print(f"compact: {exc}", file=sys.stderr)
+            rc = 1
+            continue
+        print(json.dumps(summary, default=str))
+    return rc
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from mamori.search.cli import search_command
 
@@ -371,6 +394,13 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--print", action="store_true", help="print the statements instead of running them")
     tb.add_argument("--recreate", action="store_true", help="drop and create the tables (a column changed)")
     tb.set_defaults(func=cmd_tables)
+
+    cp = sub.add_parser("compact", help="merge each settled hour partition's small files into one")
+    cp.add_argument("--before", required=True, help="partitions and ingest windows that ended by this (UTC)")
+    cp.add_argument("--table", action="append", help="source or table (repeatable); default: every source")
+    cp.add_argument("--since", help="only partitions written by ingest windows ending after this (manifests)")
+    cp.add_argument("--min-files", type=int, default=2, help="merge from this many files on (default 2)")
+    cp.set_defaults(func=cmd_compact)
 
     # Search and hunt: argument definitions live beside the commands (a light module: argparse only).
     from mamori.search.cli import add_hunt_parser, add_query_parser, add_search_parser

@@ -42,6 +42,9 @@ class Settings:
     # Arrow bytes a convert task holds before it spills sorted runs to local disk (mamori.convert): with the
     # interpreter and one object's parse this bounds a task's memory, whatever the batch's size.
     convert_budget_bytes: int = 128 * 1024 * 1024
+    # How long after an hour partition (and the ingest windows that wrote into it) ended compaction waits before
+    # merging its files (mamori.compact): detections and reconciliation only read younger hours and windows.
+    compact_settle: timedelta = timedelta(hours=48)
 
 
 def _url(value: str | None, default: Path) -> str:
@@ -77,6 +80,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         regions=_csv(e.get("MAMORI_REGIONS", "")),
         projection_start=e.get("MAMORI_PROJECTION_START", "2024-01-01"),
         convert_budget_bytes=int(e.get("MAMORI_CONVERT_BUDGET_MB", "128")) * 1024 * 1024,
+        compact_settle=timedelta(hours=int(e.get("MAMORI_COMPACT_SETTLE_HOURS", "48"))),
     )
 
 

@@ -26,7 +26,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mamori import convert
+from mamori import compact, convert
 from mamori.config import Settings, load_settings
 from mamori.lake import ObjectInfo, Store, window_tag
 from mamori.quality.observe import BatchObserver
@@ -183,7 +183,8 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     # validates the rows still held (the whole batch unless it spilled), then writes partition by partition
     for part, body in out.parquet_files():
         key = f"curated/{src.table}/{part.relpath()}/{stem}.parquet"
-        lake.write_atomic(key, body)
+        if not compact.absorbed(lake, key, body):  # a compacted partition may already hold these exact rows
+            lake.write_atomic(key, body)
         files.append(key)
         file_rows[key] = pq.read_metadata(io.BytesIO(body)).num_rows
     parsed = sum(o["rows_out"] for o in objects)
@@ -513,4 +514,5 @@ def _remove_stale(lake: Store, manifest_key: str, keep: set[str]) -> None:
     old = orjson.loads(lake.read_bytes(manifest_key))
     for key in old.get("files", []):
         if key not in keep:
+            compact.release(lake, key)  # its rows may have been absorbed into a compacted file
             lake.delete(key)
