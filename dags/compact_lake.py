@@ -40,7 +40,7 @@ from mamori.sources import SOURCES
 def compact_lake_dag() -> None:
     for name in SOURCES:
 
-        @task(task_id=f"compact_{name}")
+        @task(multiple_outputs=False, task_id=f"compact_{name}")
         def compact_source(
             source: str, data_interval_start: Any = None, data_interval_end: Any = None
         ) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def detect_dag() -> None:
     ) -> list[dict[str, Any]]:
         return detect.run_chunk(ids, data_interval_start, data_interval_end)
 
-    @task(outlets=[ALERTS_ASSET])
+    @task(multiple_outputs=False, outlets=[ALERTS_ASSET])
     def record(results: list[list[dict[str, Any]]]) -> dict[str, Any]:
         return detect.summarize_window(results)
 

@@ -42,11 +42,11 @@ from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE
     tags=["mamori", "alerts"],
 )
 def dispatch_alerts_dag() -> None:
-    @task
+    @task(multiple_outputs=False)
     def dispatch() -> dict[str, Any]:
         return detect.dispatch()
 
-    @task(trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule="all_done")
     def sync() -> dict[str, Any]:
         return detect.sync_alerts()
 

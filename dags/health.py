@@ -47,23 +47,23 @@ def health_dag() -> None:
     def wait_for_ingest(data_interval_start: Any = None) -> bool:
         return health.ingest_settled(data_interval_start)
 
-    @task(trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule="all_done")
     def freshness(data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
         return health.freshness(data_interval_start, data_interval_end)
 
-    @task(trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule="all_done")
     def drift(data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
         return health.drift(data_interval_start, data_interval_end)
 
-    @task(trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule="all_done")
     def reconciliation(data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
         return health.reconciliation(data_interval_start, data_interval_end)
 
-    @task(trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule="all_done")
     def late_data(data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
         return health.late_data(data_interval_start, data_interval_end)
 
-    @task(trigger_rule="all_done", outlets=[ALERTS_ASSET])
+    @task(multiple_outputs=False, trigger_rule="all_done", outlets=[ALERTS_ASSET])
     def record(
         fresh: dict[str, Any] | None,
         drifted: dict[str, Any] | None,

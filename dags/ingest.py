@@ -45,11 +45,15 @@ def build(source: str) -> None:
         def plan(data_interval_start: Any = None, data_interval_end: Any = None) -> list[dict[str, Any]]:
             return ingest.plan_window(source, data_interval_start, data_interval_end)
 
-        @task(max_active_tis_per_dagrun=2)
+        @task(multiple_outputs=False, max_active_tis_per_dagrun=2)
         def convert(batch: dict[str, Any]) -> dict[str, Any]:
             return ingest.convert_batch(batch)
 
-        @task(trigger_rule="none_failed", outlets=[Asset(f"mamori://lake/curated/{source}")])
+        @task(
+            multiple_outputs=False,
+            trigger_rule="none_failed",
+            outlets=[Asset(f"mamori://lake/curated/{source}")],
+        )
         def finalize(data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
             return ingest.finalize_window(source, data_interval_start, data_interval_end)
 

@@ -30,7 +30,7 @@ from mamori.dag_defaults import DEFAULT_ARGS, START_DATE
     tags=["mamori", "maintenance"],
 )
 def maintain_tables_dag() -> None:
-    @task
+    @task(multiple_outputs=False)
     def create_tables() -> dict[str, Any]:
         return tables.maintain_tables()
 

@@ -187,8 +187,9 @@ def dispatch(settings: Settings | None = None) -> dict[str, Any]:
     """
     s = settings or load_settings()
     ledger = Ledger(s.ledger_url)
+    configured: dict[str, bool] = {}  # one connection lookup per output per run
     for alert in ledger.alerts(status="open"):
-        for output in resolve_outputs(alert.routes, s):
+        for output in resolve_outputs(alert.routes, s, configured):
             ledger.ensure_delivery(alert.key, output)
     outputs: dict[str, Output] = {}
     detections: dict[str, Detection | None] = {}

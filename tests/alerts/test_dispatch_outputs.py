@@ -157,3 +157,25 @@ def test_a_rule_can_send_its_tickets_to_its_owners_repository(wired):
     assert len(gh.issue_list("acme/cloud-team")) == 1
     gh.close_issue(gh.issue_list("acme/cloud-team")[0]["number"], repo="acme/cloud-team")
     assert out.issue_state(ref)[0] == "closed"
+
+
+def test_one_dispatch_asks_once_per_output_whether_it_is_configured(wired, monkeypatch):
+    """Inside a task every connection lookup is a request to Airflow's execution API; the end-to-end bench
+    counted 40 for one window's alerts. One answer per output per run, whatever the number of alerts."""
+    from mamori.alerts import outputs
+
+    settings, ledger, det, gh, pd, sl = wired
+    asked: list[str] = []
+    for name in ("github", "pagerduty", "slack"):
+        cls = outputs.OUTPUTS[name]
+        real = cls.configured
+
+        def counting(settings, _real=real, _name=name):
+            asked.append(_name)
+            return _real(settings)
+
+        monkeypatch.setattr(cls, "configured", counting)
+    assert len(ledger.alerts(status="open")) == 2
+    detect.dispatch(settings)
+    assert sorted(asked) == ["github", "pagerduty", "slack"]
+    assert counts(gh, pd, sl) == (2, 2, 2)

@@ -46,15 +46,21 @@ OUTPUTS: dict[str, OutputFactory] = {
 }
 
 
-def resolve_outputs(requested: list[str], settings: Settings) -> list[str]:
+def resolve_outputs(requested: list[str], settings: Settings, known: dict[str, bool] | None = None) -> list[str]:
     """Requested outputs that are registered and configured; the local output when none is.
 
     The embedded default has no GitHub/PagerDuty/Slack connection, so everything lands as local tickets.
+    `known` memoizes the configured() answers for one caller's run: inside a task each answer is a request to
+    Airflow's execution API (~7 ms), asked once per alert and output otherwise.
     """
-    ready = [
-        name for name in dict.fromkeys(requested) if name in OUTPUTS and OUTPUTS[name].configured(settings)
-    ]
-    return ready or ["local"]
+    cache = {} if known is None else known
+
+    def ready(name: str) -> bool:
+        if name not in cache:
+            cache[name] = name in OUTPUTS and OUTPUTS[name].configured(settings)
+        return cache[name]
+
+    return [name for name in dict.fromkeys(requested) if ready(name)] or ["local"]
 
 
 def make_output(name: str, settings: Settings) -> Output:
