@@ -32,7 +32,7 @@ from mamori.lake import ObjectInfo, Store, window_tag
 from mamori.quality.observe import BatchObserver
 from mamori.quality.validate import BatchQuality, merge_quality, validate_table
 from mamori.sources import get_source
-from mamori.sources.base import ColumnarResult, Source, gc_paused
+from mamori.sources.base import LARGE_OBJECT_BYTES, ColumnarResult, LargeObject, Source, gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +83,16 @@ def plan_window(
             "%d object(s) under %s prefixes match no known layout: %s", len(unclaimed), source, unclaimed[:20]
         )
     batches: list[dict[str, Any]] = []
-    current: list[str] = []
+    current: list[ObjectInfo] = []
     size = 0
     for obj in objects:
         if current and (len(current) >= s.batch_max_objects or size + obj.size > s.batch_max_bytes):
-            batches.append({"keys": current})
+            batches.append({"keys": [o.key for o in current], "sizes": [o.size for o in current]})
             current, size = [], 0
-        current.append(obj.key)
+        current.append(obj)
         size += obj.size
     if current:
-        batches.append({"keys": current})
+        batches.append({"keys": [o.key for o in current], "sizes": [o.size for o in current]})
     for i, b in enumerate(batches):
         b.update(source=source, window_start=start.isoformat(), window_end=end.isoformat(), index=i)
     plan = {
@@ -156,6 +156,7 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         return tables
 
     out = convert.BatchTables(src, budget=s.convert_budget_bytes, validate=check_segment)
+    sizes: list[int] | None = batch.get("sizes")  # from the plan; a plan written before sizes has none
     for oi, key in enumerate(batch["keys"]):
         raw_key = src.classify(key)
         if raw_key is None:  # plan only hands over claimed keys; a changed classifier must not lose data
@@ -163,7 +164,7 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         if raw_key.kind != "events":  # digests & co. are routed away by key alone: no need to read them
             result = ColumnarResult(key=key, skipped_reason=f"{raw_key.kind} file (not event records)")
         else:
-            data = raw.read_bytes(key)
+            data = _read(raw, key, sizes[oi] if sizes else None, out.streams_large_objects)
             result = out.parse(raw_key, data, origin=oi)
             observer.feed(oi, raw_key, data)
             del data
@@ -248,6 +249,13 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         "dq_passed": manifest["dq"]["passed"],
         "dq_failed": [f["id"] for f in manifest["dq"]["failed"]],
     }
+
+
+def _read(raw: Store, key: str, size: int | None, streams: bool) -> bytes | LargeObject:
+    """The object's bytes, or a stream of them when it is large and the parser streams (bounded memory)."""
+    if streams and size is not None and size >= LARGE_OBJECT_BYTES:
+        return LargeObject(key, size, lambda: raw.open_read(key))
+    return raw.read_bytes(key)
 
 
 def _quarantine_rows(

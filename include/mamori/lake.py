@@ -13,7 +13,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from airflow.sdk import ObjectStoragePath
 
@@ -54,6 +54,11 @@ class Store:
     def read_bytes(self, key: str) -> bytes:
         data: bytes = self.fs.cat_file(self.full(key))
         return data
+
+    def open_read(self, key: str) -> BinaryIO:
+        """A sequential reader (a big raw object is parsed as a stream, not held as bytes)."""
+        f: BinaryIO = self.fs.open(self.full(key), "rb")
+        return f
 
     def exists(self, key: str) -> bool:
         return bool(self.fs.exists(self.full(key)))

@@ -116,7 +116,12 @@ def test_required_identity_missing_is_quarantined_expected_field_missing_is_flag
     def leaky(self, part, table, origin):
         names = table.column("eventname")
         blank = pc.if_else(pc.equal(names, "Leaky"), pa.scalar(None, pa.string()), names)
-        real(self, part, table.set_column(table.schema.get_field_index("eventname"), "eventname", blank), origin)
+        real(
+            self,
+            part,
+            table.set_column(table.schema.get_field_index("eventname"), "eventname", blank),
+            origin,
+        )
 
     monkeypatch.setattr(convert.BatchTables, "add", leaky)
     w = hour(5)
@@ -221,7 +226,9 @@ def test_a_batch_that_spills_is_validated_in_segments_with_the_same_outcome(sett
     lake = Path(settings.lake_url.removeprefix("file://"))
     q = "select * from read_parquet(?) order by event_time, eventid nulls first"
     want_rows = duckdb.sql(q, params=[str(lake / "curated/**/*.parquet")]).fetchall()
-    want_manifest = json.loads((lake / "_manifests/cloudtrail/window=20261101T1000Z/batch-0000.json").read_text())
+    want_manifest = json.loads(
+        (lake / "_manifests/cloudtrail/window=20261101T1000Z/batch-0000.json").read_text()
+    )
 
     tiny = dataclasses.replace(settings, convert_budget_bytes=1, lake_url=(tmp_path / "lake2").as_uri())
     spilled = run_window(tiny, "cloudtrail", w)
@@ -235,5 +242,52 @@ def test_a_batch_that_spills_is_validated_in_segments_with_the_same_outcome(sett
     failed = {f["id"]: f["unexpected_count"] for f in manifest["dq"]["failed"]}
     assert failed == {"event_time:not_after_window_plus_skew": 1, "not_null:eventid": 1}
     assert manifest["dq"]["evaluated"] == want_manifest["dq"]["evaluated"]
-    assert {k: v for k, v in spilled.items() if k != "files"} == {k: v for k, v in whole.items() if k != "files"}
+    assert {k: v for k, v in spilled.items() if k != "files"} == {
+        k: v for k, v in whole.items() if k != "files"
+    }
     assert len(want_rows) == 120
+
+
+def test_a_large_object_is_streamed_from_the_store_with_the_same_outcome(settings, tmp_path, monkeypatch):
+    """From LARGE_OBJECT_BYTES on (sizes come from the plan) ingest never holds a CloudTrail object's bytes:
+    the parser reads it as a stream, and the lake and manifest equal those of the same object read whole."""
+    import dataclasses
+
+    import duckdb
+
+    from mamori import ingest
+    from mamori.lake import Store
+
+    w = hour(10)
+    for i in range(3):
+        land_ct(
+            settings,
+            [ct_record(w + timedelta(minutes=i, seconds=s)) for s in range(30)],
+            w + HOUR / 2,
+            tag=f"o{i}",
+        )
+    whole = run_window(settings, "cloudtrail", w)
+
+    monkeypatch.setattr(ingest, "LARGE_OBJECT_BYTES", 1)
+    whole_reads: list[str] = []
+    real = Store.read_bytes
+
+    def reading(self, key):
+        if "/CloudTrail/" in key:
+            whole_reads.append(key)
+        return real(self, key)
+
+    monkeypatch.setattr(Store, "read_bytes", reading)
+    other = dataclasses.replace(settings, lake_url=(tmp_path / "lake2").as_uri())
+    streamed = run_window(other, "cloudtrail", w)
+    assert whole_reads == []
+    q = "select * from read_parquet(?) order by all"
+    lake = Path(settings.lake_url.removeprefix("file://"))
+    assert (
+        duckdb.sql(q, params=[str(tmp_path / "lake2/curated/**/*.parquet")]).fetchall()
+        == duckdb.sql(q, params=[str(lake / "curated/**/*.parquet")]).fetchall()
+    )
+    assert {k: v for k, v in streamed.items() if k != "files"} == {
+        k: v for k, v in whole.items() if k != "files"
+    }
+    assert streamed["rows_out"] == 90

@@ -323,3 +323,50 @@ def test_stream_handles_gzip_damage_like_the_row_path(
         columnar_matches(
             cloudtrail.SOURCE, ct_raw(), damaged, cloudtrail.SOURCE.parse_object(ct_raw(), damaged)
         )
+
+
+def _as_stream(data: bytes, tmp_path: Any, name: str) -> Any:
+    from mamori.sources.base import LargeObject
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    return LargeObject(str(path), len(data), lambda: open(path, "rb"))  # noqa: SIM115 - the caller closes it
+
+
+def test_large_object_read_as_a_stream_equals_bytes(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """ingest hands objects from LARGE_OBJECT_BYTES on as a stream opened per pass (not held: a 256 MB
+    delivery cost its size again for the whole parse). Every outcome equals the in-memory object's: clean,
+    multi-member, truncated, trailing junk, not records at all (the whole-object fallback reads it)."""
+    monkeypatch.setattr(cloudtrail, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(cloudtrail, "_PIECE", 1024)
+    monkeypatch.setattr(cloudtrail, "_FEED", 777)  # chunk edges everywhere, also inside gzip headers
+    good = json.dumps(GOOD, separators=(",", ":")).encode()
+    data = gzip.compress(b'{"Records":[' + b",".join([good] * 300) + b"]}", mtime=0)
+    cases = {
+        "clean": data,
+        "two-members": data + data,
+        "truncated": data[: len(data) // 2],
+        "junk-after": data + b"junk",
+        "not-records": gzip.compress(b"[" + b",".join([good] * 50) + b"]", mtime=0),
+    }
+    for name, body in cases.items():
+        want, want_tables = convert.parse_tables(cloudtrail.SOURCE, ct_raw(), body)
+        got, got_tables = convert.parse_tables(cloudtrail.SOURCE, ct_raw(), _as_stream(body, tmp_path, name))
+        assert (got.rows_out, got.quarantined, got.skipped_reason) == (
+            want.rows_out,
+            want.quarantined,
+            want.skipped_reason,
+        ), name
+        assert [(p, t.to_pylist()) for p, t in got_tables] == [(p, t.to_pylist()) for p, t in want_tables], name
+    assert convert.parse_tables(cloudtrail.SOURCE, ct_raw(), data)[0].rows_out == 300
+
+
+def test_a_batch_takes_a_stream_only_from_a_parser_that_streams(tmp_path: Any) -> None:
+    """Sources without a streaming parser get the bytes (LargeObject.read_all) and the same result."""
+    src = SOURCES["vpcflow"]
+    (raw, data), *_ = generated("vpcflow")
+    out = convert.BatchTables(src)
+    assert not out.streams_large_objects
+    got = out.parse(raw, _as_stream(data, tmp_path, "vpc"))
+    assert got.rows_out == src.parse_object(raw, data).rows_out > 0
+    assert convert.BatchTables(cloudtrail.SOURCE).streams_large_objects

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mamori.sources import cloudtrail
-from mamori.sources.base import RawKey
+from mamori.sources.base import LargeObject, RawKey
 
 MAX_SAMPLED_OBJECTS = 25
 MAX_NAME = 200  # observed names are log-derived: bounded before they are stored or alerted on
@@ -55,16 +55,18 @@ class BatchObserver:
         uid = schema.field("useridentity").type if "useridentity" in known else None
         self._known_uid = {uid.field(i).name for i in range(uid.num_fields)} if uid is not None else set()
 
-    def feed(self, index: int, raw: RawKey, data: bytes) -> None:
+    def feed(self, index: int, raw: RawKey, data: bytes | LargeObject) -> None:
         """Look at one raw events object (index = its position in the batch, for sampling)."""
         if self.source in _CLOUDTRAIL_LIKE:
             if index % self.stride == 0:
                 self._cloudtrail_keys(data)
         elif self.source == "vpcflow":
-            self.headers[_vpc_header(data)] += 1
+            self.headers[_vpc_header(data.read_all() if isinstance(data, LargeObject) else data)] += 1
 
-    def _cloudtrail_keys(self, data: bytes) -> None:
-        if len(data) > cloudtrail.STREAM_MIN_BYTES and data[:2] == b"\x1f\x8b":
+    def _cloudtrail_keys(self, data: bytes | LargeObject) -> None:
+        if isinstance(data, LargeObject) or (
+            len(data) > cloudtrail.STREAM_MIN_BYTES and data[:2] == b"\x1f\x8b"
+        ):
             # a delivery too big to load whole (the parser streams it too): sample its first piece
             self._sample(cloudtrail.first_records(data))
             return

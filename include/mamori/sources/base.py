@@ -14,7 +14,7 @@ import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -108,6 +108,29 @@ class ColumnarResult:
     @property
     def records_in(self) -> int:
         return self.rows_out + len(self.quarantined)
+
+
+# Objects from this size on are handed to a parser that streams them (`streams_large_objects = True`) as a
+# LargeObject instead of bytes: holding a 256 MB delivery costs 256 MB for the whole parse, on top of the rest.
+LARGE_OBJECT_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LargeObject:
+    """A raw object read as a stream, once per pass, instead of held as bytes (see LARGE_OBJECT_BYTES)."""
+
+    key: str
+    size: int
+    open: Callable[[], BinaryIO]
+
+    def head(self, n: int) -> bytes:
+        with self.open() as f:
+            return f.read(n)
+
+    def read_all(self) -> bytes:
+        """The bytes after all (a parser that cannot stream this object: its fallback path)."""
+        with self.open() as f:
+            return f.read()
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,10 @@ import pyarrow.compute as pc
 from mamori.sources.base import (
     COMMON_FIELDS,
     FLUSH_ROWS,
+    LARGE_OBJECT_BYTES,
     ColumnarResult,
     Emit,
+    LargeObject,
     ObjectResult,
     Partition,
     Quarantined,
@@ -396,6 +398,8 @@ class _Distinct:
 class CloudTrailColumns:
     """The columnar parser of one batch (see the section comment); emits in input order."""
 
+    streams_large_objects = True  # parse() takes a LargeObject and reads it as a stream (twice)
+
     def __init__(self, emit: Emit, source: str = NAME) -> None:
         self.emit, self.source = emit, source
         self.rows = RowBuffer(SCHEMA, emit)  # rows of the objects the row path converts
@@ -416,10 +420,13 @@ class CloudTrailColumns:
         self.us: list[int] = []
         self.part: list[int] = []
 
-    def parse(self, raw: RawKey, data: bytes, origin: int = 0) -> ColumnarResult:
+    def parse(self, raw: RawKey, data: bytes | LargeObject, origin: int = 0) -> ColumnarResult:
         result = ColumnarResult(key=raw.key)
         self.origin = origin
-        big = raw.kind == "events" and len(data) > STREAM_MIN_BYTES and data[:2] == b"\x1f\x8b"
+        if isinstance(data, LargeObject):
+            big = raw.kind == "events" and data.head(2) == b"\x1f\x8b"
+        else:
+            big = raw.kind == "events" and len(data) > STREAM_MIN_BYTES and data[:2] == b"\x1f\x8b"
         if big and _validate_stream(data):
             # Larger than the Python objects of a whole-object parse should be: convert it piece by piece.
             base = 0
@@ -427,6 +434,8 @@ class CloudTrailColumns:
                 self._add(piece, base, raw, result)
                 base += len(piece)
             return result
+        if isinstance(data, LargeObject):  # not streamable: the whole-object path decides (quarantine or rows)
+            data = data.read_all()
         obj = ObjectResult(key=raw.key)
         records = _open(raw, data, obj)
         result.quarantined, result.skipped_reason = obj.quarantined, obj.skipped_reason
@@ -689,8 +698,8 @@ def _expand(distinct: list[list[str]], index: list[int]) -> pa.Array:
 # The object is read twice (validate, then convert), so nothing is emitted for an object that turns out to
 # need the fallback.
 
-STREAM_MIN_BYTES = 32 * 1024 * 1024  # compressed object size from which the stream path is tried
-_PIECE = 4 * 1024 * 1024  # decompressed bytes per piece (a few times that as Python objects)
+STREAM_MIN_BYTES = LARGE_OBJECT_BYTES  # compressed object size from which the stream path is tried
+_PIECE = 1024 * 1024  # decompressed bytes per piece (a few times that as Python objects; 4 MB peaked ~50 MB higher)
 _FEED = 1024 * 1024  # compressed bytes handed to zlib at a time
 _MAX_RECORD = 64 * 1024 * 1024  # one record larger than this: not streamable, let the fallback decide
 _HEAD = re.compile(rb'\s*\{\s*"Records"\s*:\s*\[\s*')
@@ -704,36 +713,56 @@ class _NotStreamable(Exception):
     pass
 
 
-def _gunzip_blocks(data: bytes) -> Iterator[bytes]:
+def _chunks(data: bytes | LargeObject) -> Iterator[bytes | memoryview]:
+    """The compressed input _FEED bytes at a time, from memory or read from the store as a stream."""
+    if isinstance(data, LargeObject):
+        with data.open() as f:
+            while chunk := f.read(_FEED):
+                yield chunk
+        return
+    view = memoryview(data)
+    for pos in range(0, len(data), _FEED):
+        yield view[pos : pos + _FEED]
+
+
+def _gunzip_blocks(data: bytes | LargeObject) -> Iterator[bytes]:
     """Decompressed blocks of at most _PIECE bytes; multi-member gzip as gzip.decompress reads it.
 
     Input is fed 1 MB at a time: zlib's unconsumed_tail is a copy of the rest of the input, which for a
     256 MB object would copy it again for every block.
     """
-    view = memoryview(data)
-    pos, end = 0, len(data)
-    while pos < end:
-        d = zlib.decompressobj(wbits=31)
+    chunks = _chunks(data)
+    d = zlib.decompressobj(wbits=31)
+    pending: bytes | memoryview = b""
+    while True:
+        if not pending:
+            pending = next(chunks, b"")
+            if not pending:
+                if not d.eof:
+                    raise _NotStreamable  # truncated (or empty)
+                return
         try:
-            while not d.eof:
-                if pos >= end:
-                    raise _NotStreamable  # truncated
-                chunk: bytes | memoryview = view[pos : pos + _FEED]
-                pos += len(chunk)
-                while chunk and not d.eof:  # after eof zlib keeps the trailing bytes in unconsumed_tail too
-                    block = d.decompress(chunk, _PIECE)
-                    if block:
-                        yield block
-                    chunk = d.unconsumed_tail
+            block = d.decompress(pending, _PIECE)
         except zlib.error as exc:
             raise _NotStreamable from exc
-        rest = d.unused_data
-        if rest and rest[:2] != b"\x1f\x8b":
+        if block:
+            yield block
+        if not d.eof:
+            pending = d.unconsumed_tail
+            continue
+        # A member ended: what follows must be another member (or nothing at all).
+        rest: bytes | memoryview = d.unused_data
+        if not rest:
+            rest = next(chunks, b"")
+            if not rest:
+                return
+        if rest[:2] != b"\x1f\x8b":
             raise _NotStreamable  # trailing bytes that are not another member
-        pos -= len(rest)
+        d = zlib.decompressobj(wbits=31)
+        pending = rest
 
 
-def _record_pieces(data: bytes) -> Iterator[list[Any]]:
+def _record_pieces(data: bytes | LargeObject) -> Iterator[list[Any]]:
     buf = b""
     head = False
     for block in _gunzip_blocks(data):
@@ -767,7 +796,7 @@ def _loads_array(piece: bytes) -> list[Any]:
     return records
 
 
-def first_records(data: bytes) -> list[Any] | None:
+def first_records(data: bytes | LargeObject) -> list[Any] | None:
     """The records of a big object's first piece (a few MB), or None when it is not streamable.
 
     For observers that sample records (drift): loading a 256 MB delivery whole costs several GB.
@@ -778,7 +807,7 @@ def first_records(data: bytes) -> list[Any] | None:
         return None
 
 
-def _validate_stream(data: bytes) -> bool:
+def _validate_stream(data: bytes | LargeObject) -> bool:
     """True if the object can be converted piece by piece (first of the two reads)."""
     try:
         for _ in _record_pieces(data):
