@@ -113,6 +113,7 @@ def plan_window(
 
 def convert_batch(batch: dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
     """Parse a batch's objects and write its partitions, quarantine and manifest (manifest last)."""
+    convert.use_system_allocator()
     with gc_paused():
         return _convert_batch(batch, settings or load_settings())
 
@@ -188,6 +189,7 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
             lake.write_atomic(key, body)
         files.append(key)
         file_rows[key] = pq.read_metadata(io.BytesIO(body)).num_rows
+        del body  # before the next partition's file is built (a merged one can be tens of MB)
     parsed = sum(o["rows_out"] for o in objects)
     if out.emitted != parsed:
         _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, ["parser rows != rows emitted"], objects)
