@@ -164,7 +164,7 @@ def test_one_dispatch_asks_once_per_output_whether_it_is_configured(wired, monke
     counted 40 for one window's alerts. One answer per output per run, whatever the number of alerts."""
     from mamori.alerts import outputs
 
-    settings, ledger, det, gh, pd, sl = wired
+    settings, ledger, _det, gh, pd, sl = wired
     asked: list[str] = []
     for name in ("github", "pagerduty", "slack"):
         cls = outputs.OUTPUTS[name]

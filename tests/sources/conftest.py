@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from mamori import convert
-from mamori.sources import SOURCES, cloudtrail, vpcflow
+from mamori.sources import SOURCES, cloudtrail, textcols, vpcflow
 from mamori.sources.base import ObjectResult, Partition, RawKey, Source
 
 
@@ -74,6 +74,8 @@ def _cross_check_columnar(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
                         mp.setattr(vpcflow, "_CSV_MIN_BYTES", 0)
                         mp.setattr(cloudtrail, "STREAM_MIN_BYTES", 0)
                         mp.setattr(cloudtrail, "_PIECE", 512)
+                        mp.setattr(textcols, "MIN_BYTES", 0)  # ALB, S3 access: vectorise every line
+                        mp.setattr(textcols, "MIN_GROUP", 1)
                         assert_columnar_matches(self, raw, data, obj)
                 finally:
                     _active = False

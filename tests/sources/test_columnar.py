@@ -330,7 +330,7 @@ def _as_stream(data: bytes, tmp_path: Any, name: str) -> Any:
 
     path = tmp_path / name
     path.write_bytes(data)
-    return LargeObject(str(path), len(data), lambda: open(path, "rb"))  # noqa: SIM115 - the caller closes it
+    return LargeObject(str(path), len(data), lambda: open(path, "rb"))  # the caller closes it
 
 
 def test_large_object_read_as_a_stream_equals_bytes(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
