@@ -246,6 +246,7 @@ def bench_cloudtrail(hours: int, events_per_file: int, runs: int) -> list[str]:
     for i, (_, d) in enumerate(objects):
         (duck_dir / f"{i:06d}.json.gz").write_bytes(d)
 
+    profile = profile_lines(mamori, n_events)
     timed = (floor, mamori, without_dq, before, pandas_naive, duckdb_reader(str(duck_dir)))
     t_floor, t_mamori, t_nodq, t_before, t_pandas, t_duck = (median_time(f, runs) for f in timed)
     t_parse, t_write = median_time(parse_only, runs), median_time(write_only, runs)
@@ -288,8 +289,75 @@ def bench_cloudtrail(hours: int, events_per_file: int, runs: int) -> list[str]:
         "",
         f"Columnar vs row path (both without validation): {t_before / t_nodq:.2f}×.",
         "",
+        *profile,
         *bench_scaling(batches, settings, n_events, runs),
     ]
+
+
+def _profile_steps() -> list[tuple[str, list[tuple[Any, str]]]]:
+    """convert_batch's steps as (label, [(owner, attribute)]): the functions doing each step (they do not
+    nest in one another, so their times add up)."""
+    from mamori import convert
+    from mamori.lake import Store
+    from mamori.quality.observe import BatchObserver
+    from mamori.sources import cloudtrail
+
+    return [
+        ("gunzip + JSON parse of each object (the floor's work)", [(cloudtrail, "_open")]),
+        ("CloudTrail fields → Python lists (gather)", [(cloudtrail.CloudTrailColumns, "_gather")]),
+        ("Arrow columns and entity arrays", [(cloudtrail.CloudTrailColumns, "_tables")]),
+        ("sort per partition (event_time)", [(convert.BatchTables, "_segment")]),
+        ("GX validation", [(ingest, "validate_table")]),
+        ("zstd Parquet encoding", [(convert, "parquet_bytes"), (convert.BatchTables, "_merge")]),
+        ("drift observation (samples records)", [(BatchObserver, "feed"), (BatchObserver, "observe")]),
+        ("lake reads and writes", [(Store, "read_bytes"), (Store, "write_atomic"), (Store, "open_read")]),
+    ]
+
+
+def profile_lines(fn: Callable[[], object], n_events: int) -> list[str]:
+    """One pass of `fn` with a timer around each step's functions: µs per event per step (a timer per call,
+    not a tracing profiler, whose per-call overhead would inflate the Python-heavy steps several-fold)."""
+    steps = _profile_steps()
+    spent = {label: 0.0 for label, _ in steps}
+    saved: list[tuple[Any, str, Any]] = []
+
+    def timed(label: str, f: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - t
+
+        return wrapper
+
+    for label, funcs in steps:
+        for owner, attr in funcs:
+            real = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
+            saved.append((owner, attr, real))
+            setattr(owner, attr, timed(label, real))
+    try:
+        started = time.perf_counter()
+        fn()
+        total = time.perf_counter() - started
+    finally:
+        for owner, attr, real in saved:
+            setattr(owner, attr, real)
+    lines = [
+        f"Where one `convert_batch` pass over the same batches spends its {total:.2f} s (a timer around the "
+        "functions doing each step):",
+        "",
+        "| step | µs per event | share |",
+        "|---|---:|---:|",
+    ]
+    for label, t in spent.items():
+        lines.append(f"| {label} | {t / n_events * 1e6:.1f} | {t / total:.0%} |")
+    rest = max(total - sum(spent.values()), 0.0)
+    lines.append(
+        f"| everything else (manifest, partition routing, compaction checks) | {rest / n_events * 1e6:.1f} "
+        f"| {rest / total:.0%} |"
+    )
+    return [*lines, ""]
 
 
 def bench_scaling(batches: list[dict[str, Any]], settings: Any, n_events: int, runs: int) -> list[str]:
