@@ -354,9 +354,11 @@ def run(quick: bool, runs: int) -> list[str]:
             if multi
             else []
         ),
-        f"- `dispatch` asks, per alert, whether GitHub, PagerDuty and Slack are configured (`configured()` → "
+        f"- `dispatch` asks once per output and run whether it is configured (`configured()` → "
         f"`BaseHook.get_connection`): {conns('direct')} direct, {conns('airflow')} in the task, where each is "
-        "a request to the execution API; one answer per output per dispatch would do.",
+        "a request to the execution API (it asked once per alert and output before: 40 lookups, 0.29 s, for "
+        "this window). Results annotated `-> dict` no longer become one XCom per key (`multiple_outputs` off): "
+        "180 XCom writes and 0.955 s of finalize before, for the same window.",
         f"- Full garbage collections in the timed passes: direct {gcs('direct')}, Airflow {gcs('airflow')}. "
         "The heap left by imports and the warm-up (Airflow, GX, DuckDB, sqlglot) is frozen first "
         "(`gc.freeze()`, as a long-lived worker would do): unfrozen, one full collection of it takes ~1 s "
