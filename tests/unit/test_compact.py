@@ -379,13 +379,15 @@ def test_compaction_on_s3_gives_the_same_lake(lake, tmp_path, monkeypatch):
         }.items():
             monkeypatch.setenv(k, v)
         conn = {"conn_type": "aws", "extra": {"endpoint_url": url, "region_name": "us-east-1"}}
-        monkeypatch.setenv("AIRFLOW_CONN_MAMORI_S3", json.dumps(conn))
+        # its own connection id: Airflow caches a filesystem per id, and other tests bind "mamori_s3" to
+        # their own (by now stopped) moto servers
+        monkeypatch.setenv("AIRFLOW_CONN_MAMORI_S3_COMPACT_TEST", json.dumps(conn))
         s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
         s3.create_bucket(Bucket="lake")
         root = lake_dir(lake)
         for key in data_files(lake):
             s3.put_object(Bucket="lake", Key=key, Body=(root / key).read_bytes())
-        remote = dataclasses.replace(lake, lake_url="s3://lake", lake_conn_id="mamori_s3")
+        remote = dataclasses.replace(lake, lake_url="s3://lake", lake_conn_id="mamori_s3_compact_test")
         summary = compact.compact_partitions("cloudtrail", BEFORE, remote)
         assert summary["compacted"] == 1 and summary["files_after"] == 2
 
@@ -401,7 +403,7 @@ def test_compaction_on_s3_gives_the_same_lake(lake, tmp_path, monkeypatch):
 
         got = objects()
         assert got == lake_digest(local, ("curated/", "_compaction/"))
-        store = Store("s3://lake", "mamori_s3")
+        store = Store("s3://lake", "mamori_s3_compact_test")
         w0 = (root / H00 / f"{W0}.parquet").read_bytes()
         assert compact.absorbed(store, f"{H00}/{W0}.parquet", w0) is True
         assert compact.compact_partitions("cloudtrail", BEFORE, remote)["files_deleted"] == 0
