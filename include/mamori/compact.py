@@ -569,24 +569,31 @@ def compact_interval(
 # -- ingest's side: re-running a window after its files were absorbed ---------------------------------------------
 
 
+def _absorbing(lake: Store, key: str) -> tuple[str, str, str, dict[str, Any], bool] | None:
+    """(table, relpath, stem, record, compacted file exists) when the partition's record absorbed `key`."""
+    sp = _split(key)
+    if sp is None:
+        return None
+    table, relpath, stem = sp
+    rec = _load(lake, table, relpath)
+    if rec is None or stem not in rec["absorbed"]:
+        return None
+    present = bool(rec.get("file")) and lake.exists(f"curated/{table}/{relpath}/{rec['file']}")
+    return table, relpath, stem, rec, present
+
+
 def absorbed(lake: Store, key: str, body: bytes) -> bool:
     """Called by ingest before writing a curated file: True when the partition's compacted file already holds
     exactly these bytes' rows (skip the write: re-running a window changes nothing). When it holds an older
     parse of this file, those rows are removed from it first and False is returned (write the new file)."""
-    sp = _split(key)
-    if sp is None:
+    found = _absorbing(lake, key)
+    if found is None:
         return False
-    table, relpath, stem = sp
-    rec = _load(lake, table, relpath)
-    if rec is None or stem not in rec["absorbed"]:
-        return False
-    base = f"curated/{table}/{relpath}"
-    if not rec.get("file") or not lake.exists(f"{base}/{rec['file']}"):
+    table, relpath, stem, rec, present = found
+    if not present:
         # The compacted file is gone, so the record cannot vouch for these rows: forget the stem and let ingest
         # write its file again (re-running the partition's windows restores it).
-        log.error(
-            "%s/%s named by the compaction record is missing; %s is written again", base, rec["file"], key
-        )
+        log.error("the compacted file named by %s's record is missing; %s is written again", relpath, key)
         _forget(lake, table, relpath, rec, stem)
         return False
     if rec["absorbed"][stem]["sha256"] == _sha(body):
@@ -600,17 +607,14 @@ def absorbed(lake: Store, key: str, body: bytes) -> bool:
 def release(lake: Store, key: str) -> bool:
     """Called by ingest before deleting a file a re-run no longer produces: remove the file's rows from the
     compacted file too when they were absorbed. True when there was something to remove."""
-    sp = _split(key)
-    if sp is None:
+    found = _absorbing(lake, key)
+    if found is None:
         return False
-    table, relpath, stem = sp
-    rec = _load(lake, table, relpath)
-    if rec is None or stem not in rec["absorbed"]:
-        return False
-    if not rec.get("file") or not lake.exists(f"curated/{table}/{relpath}/{rec['file']}"):
+    table, relpath, stem, rec, present = found
+    if present:
+        _rewrite(lake, table, relpath, rec, drop={stem}, add={})
+    else:
         _forget(lake, table, relpath, rec, stem)
-        return True
-    _rewrite(lake, table, relpath, rec, drop={stem}, add={})
     return True
 
 
