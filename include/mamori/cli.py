@@ -127,6 +127,8 @@ def cmd_detections(args: argparse.Namespace) -> int:
             if top:
                 print(f"  top {col:10} " + ", ".join(f"{v} ({n})" for v, n in top))
         return 0
+    if args.action == "mutate":
+        return _mutate(s.sql_dir, Path(args.cases), args.ids, verbose=args.verbose)
     from mamori.detections.testing import run_catalog_cases
 
     failures = 0
@@ -136,6 +138,39 @@ def cmd_detections(args: argparse.Namespace) -> int:
         failures += not result.passed
     print(f"{failures} failed")
     return 1 if failures else 0
+
+
+def _mutate(sql_dir: Path, cases_dir: Path, ids: list[str], verbose: bool) -> int:
+    """Mutation-test rules against their cases; exit 1 when a mutant survives that is not a declared equivalent."""
+    from mamori.detections.mutate import RuleScore, score_catalog
+
+    def show(sc: RuleScore) -> None:
+        mark = "ok  " if sc.complete else "FAIL"
+        print(
+            f"{mark} {sc.detection_id:55} killed {sc.killed}/{sc.generated}"
+            + (f", {sc.accepted} accepted as equivalent" if sc.accepted else "")
+        )
+        for problem in sc.problems:
+            print(f"     problem: {problem}")
+        for r in sc.results:
+            if r.status == "survived" or verbose:
+                detail = r.killed_by or r.error or r.accepted or "no case notices it"
+                print(f"     {r.status:8} {r.mutant.id}  [{detail}]")
+
+    try:
+        scores = score_catalog(sql_dir, cases_dir, only=ids or None, progress=show)
+    except ValueError as exc:
+        print(f"mamori detections mutate: {exc}", file=sys.stderr)
+        return 2
+    generated = sum(sc.generated for sc in scores)
+    killed = sum(sc.killed for sc in scores)
+    accepted = sum(sc.accepted for sc in scores)
+    complete = sum(sc.complete for sc in scores)
+    print(
+        f"{complete}/{len(scores)} rules at 100%; {killed}/{generated} mutants killed, {accepted} accepted, "
+        f"{generated - killed - accepted} surviving"
+    )
+    return 0 if complete == len(scores) else 1
 
 
 def cmd_suppressions(args: argparse.Namespace) -> int:
@@ -352,6 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
     c = det_sub.add_parser("coverage", help="MITRE tactic x log source matrix of passing detections")
     c.add_argument("--cases", default=str(Path.cwd() / "tests" / "detections"))
     c.add_argument("--out", default=str(Path.cwd() / "docs"))
+    mu = det_sub.add_parser("mutate", help="break each rule on purpose and check that one of its cases notices")
+    mu.add_argument("ids", nargs="*", metavar="ID", help="detection ids (default: every detection)")
+    mu.add_argument("--cases", default=str(Path.cwd() / "tests" / "detections"))
+    mu.add_argument(
+        "-v", "--verbose", action="store_true", help="also list killed mutants and the case that killed each"
+    )
     b = det_sub.add_parser("backtest", help="run a rule over lake history: hits, alerts, top entities")
     b.add_argument("id")
     b.add_argument("--from", dest="start", required=True)

@@ -47,6 +47,14 @@ class Dedup(_Strict):
         return parse_duration(self.period)
 
 
+class EquivalentMutant(_Strict):
+    """A mutant (`mamori detections mutate`) that no case can kill because it does not change what the rule
+    means, e.g. dropping `eventsource = 'iam.amazonaws.com'` when `eventname` already implies it."""
+
+    mutant: str = Field(min_length=5)
+    reason: str = Field(min_length=15)
+
+
 class DetectionHeader(_Strict):
     """Fields of the leading /* YAML */ block of a detection file; unknown keys are rejected."""
 
@@ -71,6 +79,8 @@ class DetectionHeader(_Strict):
     false_positives: list[str] = Field(min_length=1)
     references: list[str] = Field(default_factory=list)
     owner: str = Field(min_length=1)
+    # Mutants that survive every case because they are equivalent to the rule; each needs a reason.
+    equivalent_mutants: list[EquivalentMutant] = Field(default_factory=list)
 
     @field_validator("mitre")
     @classmethod
