@@ -102,10 +102,10 @@ def cmd_detections(args: argparse.Namespace) -> int:
 
         cov = write(s.sql_dir, Path(args.cases), Path(args.out))
         print(
-            f"coverage: {len(cov.passing)} detections counted, {len(cov.failing)} failing; "
-            f"written to {args.out}/coverage.md and coverage.svg"
+            f"coverage: {len(cov.passing)} detections counted, {len(cov.failing)} with failing cases, "
+            f"{len(cov.incomplete)} with surviving mutants; written to {args.out}/coverage.md and coverage.svg"
         )
-        return 1 if cov.failing else 0
+        return 1 if cov.failing or cov.incomplete else 0
     if args.action == "backtest":
         from mamori.detections.backtest import backtest
         from mamori.detections.loader import get_detection

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from mamori.detections.coverage import compute, markdown
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,6 +23,7 @@ def test_a_rule_whose_cases_fail_is_not_counted(tmp_path):
     assert "cloudtrail_root_activity" in markdown(cov, "x.svg").split("## Not counted")[1]
 
 
+@pytest.mark.slow
 def test_committed_coverage_doc_is_current():
     cov = compute(REPO / "sql", REPO / "tests" / "detections")
     assert cov.failing == []
