@@ -140,24 +140,27 @@ def pivot(settings: Any, ip: str) -> list[tuple[str, int]]:
 
 
 def compare_ground_truth(steps: list[Any], alerts: list[Any]) -> tuple[list[str], list[Any]]:
-    """(missed steps, unexplained alerts): every injected step needs an alert of each expected detection whose
-    dedup window covers the step's time (same account when the alert is per account); every alert must be
-    explained by some step, because background activity must stay quiet."""
+    """(missed steps, unexplained alerts), matched exactly: a step is detected by an alert of each expected
+    detection whose dedup values are the entities the step names (`AttackStep.expected_dedup_values`: the
+    account plus principal, IP, target, ... as the rule keys on them) and whose dedup window covers the step's
+    time. Every alert must be such a match for some step: an alert on the same rule, account and window about
+    another principal or address is background noise, and background activity must stay quiet."""
     missed: list[str] = []
     explained: set[str] = set()
     for st in steps:
         for det_id in st.detections:
+            expected = st.expected_dedup_values(det_id)
             match = [
                 a
                 for a in alerts
                 if a.detection_id == det_id
-                and a.dedup_values.get("account_id", st.account) == st.account
-                and a.bucket_start <= st.time.isoformat() < a.bucket_end
+                and a.dedup_values == expected
+                and datetime.fromisoformat(a.bucket_start) <= st.time < datetime.fromisoformat(a.bucket_end)
             ]
             if match:
                 explained.update(a.key for a in match)
             else:
-                missed.append(f"{det_id} @ {st.time:%H:%M} ({st.summary})")
+                missed.append(f"{det_id} @ {st.time:%H:%M} {expected} ({st.summary})")
     return missed, [a for a in alerts if a.key not in explained]
 
 

@@ -147,7 +147,8 @@ def test_ingest_detect_dispatch_through_the_scheduler(airflow: Ctx) -> None:
     assert len(wins) == 2 and all(w["records_in"] == w["rows_out"] + w["quarantined"] for w in wins)
     assert sum(w["rows_out"] for w in wins) > 100
 
-    # Every attack step of the window raised an alert of each expected rule, with a GitHub issue.
+    # Every attack step of the window raised an alert of each expected rule on the entities the step names,
+    # with a GitHub issue.
     ledger = Ledger(s.ledger_url)
     alerts = ledger.alerts()
     in_window = [st for st in ctx.steps if ws <= st.time < we]
@@ -155,9 +156,11 @@ def test_ingest_detect_dispatch_through_the_scheduler(airflow: Ctx) -> None:
     for st in in_window:
         for det_id in st.detections:
             assert any(
-                a.detection_id == det_id and a.bucket_start <= st.time.isoformat() < a.bucket_end
+                a.detection_id == det_id
+                and a.dedup_values == st.expected_dedup_values(det_id)
+                and a.bucket_start <= st.time.isoformat() < a.bucket_end
                 for a in alerts
-            ), (det_id, st.summary, [a.detection_id for a in alerts])
+            ), (det_id, st.summary, [(a.detection_id, a.dedup_values) for a in alerts])
 
     issues = ctx.fake.issue_list(GH_REPO)
     refs = {d["alert_key"]: d for d in ledger.deliveries() if d["output"] == "github"}

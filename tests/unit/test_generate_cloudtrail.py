@@ -1,6 +1,6 @@
 """The generator is the test bed for every CloudTrail detection, so its own guarantees are pinned here:
 byte-determinism, AWS's exact key layout, parser acceptance, and a ground truth that is exact (the attack
-shapes occur where the story says and nowhere else, while the near-misses do occur)."""
+shapes occur where the story says, on the entities it names, and nowhere else, while the near-misses do occur)."""
 
 from __future__ import annotations
 
@@ -181,6 +181,19 @@ def _shapes(rec: dict[str, Any]) -> set[str]:
     return out
 
 
+def _entities(det: str, rec: dict[str, Any]) -> frozenset[tuple[str, str]]:
+    """What the rule's dedup keys (besides the account) read from the record: the step must name exactly these."""
+    ui = rec["userIdentity"]
+    if det in ("cloudtrail_root_activity", "cloudtrail_guardduty_disabled"):
+        return frozenset()  # keyed on the account alone
+    if det in ("cloudtrail_console_login_brute_force", "cloudtrail_console_login_after_failures"):
+        return frozenset({("actor", ui.get("userName") or ui["arn"])})
+    out = {("actor", ui["arn"])}
+    if det == "cloudtrail_access_key_created_for_other_user":
+        out.add(("target_user", rec["requestParameters"]["userName"]))
+    return frozenset(out)
+
+
 def test_ground_truth_is_exact(day: Any, records: Any) -> None:
     _, steps = day
     assert len(steps) == 10
@@ -188,7 +201,12 @@ def test_ground_truth_is_exact(day: Any, records: Any) -> None:
     assert all(START <= s.time < END and s.time.tzinfo is not None for s in steps)
     gaps = [b.time - a.time for a, b in itertools.pairwise(steps)]
     assert sum(g < timedelta(minutes=20) for g in gaps) == 2  # failures -> login; new key -> first call
-    expected = {(d, s.time, s.account, s.region) for s in steps for d in s.detections}
+    expected = {
+        (d, s.time, s.account, s.region, frozenset(s.entities[d].items()))
+        for s in steps
+        for d in s.detections
+    }
+    assert all(s.expected_dedup_values(d)["account_id"] == s.account for s in steps for d in s.detections)
 
     found = set()
     failures: dict[tuple[str, str, datetime], list[datetime]] = {}
@@ -213,9 +231,10 @@ def test_ground_truth_is_exact(day: Any, records: Any) -> None:
                 )
                 >= 5
             ):
-                found.add(("cloudtrail_console_login_after_failures", t, acct, r["awsRegion"]))
+                after = "cloudtrail_console_login_after_failures"
+                found.add((after, t, acct, r["awsRegion"], _entities(after, r)))
         for det in _shapes(r):
-            found.add((det, t, r["recipientAccountId"], r["awsRegion"]))
+            found.add((det, t, r["recipientAccountId"], r["awsRegion"], _entities(det, r)))
             assert r["eventName"] == EVENT_NAME[det]
         if r["eventName"] == "ConsoleLogin" and r["responseElements"]["ConsoleLogin"] == "Failure":
             bucket = t.replace(minute=t.minute // 15 * 15, second=0)
@@ -225,7 +244,9 @@ def test_ground_truth_is_exact(day: Any, records: Any) -> None:
     assert len(brute) == 1 and [len(v) for v in brute.values()] == [8]
     (((acct, user, _), times),) = brute.items()
     assert user == "alice" and max(times) - min(times) <= timedelta(minutes=6)
-    found.add(("cloudtrail_console_login_brute_force", min(times), acct, "us-east-1"))
+    found.add(
+        ("cloudtrail_console_login_brute_force", min(times), acct, "us-east-1", frozenset({("actor", user)}))
+    )
     # first-seen: a principal's first call once its account has >= 6 h of GetCallerIdentity history
     since = {a: min(t for (a2, _), t in first_call.items() if a2 == a) for a, _ in first_call}
     for (a, principal), t in first_call.items():
@@ -235,7 +256,9 @@ def test_ground_truth_is_exact(day: Any, records: Any) -> None:
                 for _, r in records
                 if _t(r["eventTime"]) == t and r["eventName"] == "GetCallerIdentity"
             )
-            found.add(("cloudtrail_first_seen_caller_identity", t, a, region))
+            found.add(
+                ("cloudtrail_first_seen_caller_identity", t, a, region, frozenset({("actor", principal)}))
+            )
     assert found == expected
     assert all(r["sourceIPAddress"] in (ATTACKER_IP, "2001:db8::23") for _, r in records if _shapes(r))
 

@@ -282,6 +282,11 @@ class _Gen:
                 )
             )  # fmt: skip
 
+        def story(t: datetime, detections: tuple[str, ...], summary: str) -> None:
+            """Every ALB rule keys its alerts on the client address: the attacker's, in each step."""
+            entities = {d: {"source_ip": ATTACKER_IP} for d in detections}
+            steps.append(AttackStep(t, a, r, detections, summary, entities))
+
         # 1) Nikto: 240 requests in 9 minutes; nearly all 404, the sensitive files 403 (WAF/fixed-response).
         scan = sorted(t0 + timedelta(milliseconds=rng.randrange(9 * 60 * 1000)) for _ in range(240))
         n_4xx = 0
@@ -290,22 +295,18 @@ class _Gen:
             status = 403 if path.split("?")[0] in _FORBIDDEN else (200 if path == "/" else 404)
             n_4xx += status in (403, 404)
             hit(t, path, NIKTO_UA, status, actions="fixed-response" if status == 403 else "forward")
-        steps.append(
-            AttackStep(
-                scan[0], a, r, ("alb_scanner_user_agent", "alb_error_burst"),
-                f"Nikto/2.5.0 scan of {LB_NAME} from {ATTACKER_IP}: {len(scan)} requests, {n_4xx} answered "
-                "404/403 within 9 minutes",
-            )
+        story(
+            scan[0], ("alb_scanner_user_agent", "alb_error_burst"),
+            f"Nikto/2.5.0 scan of {LB_NAME} from {ATTACKER_IP}: {len(scan)} requests, {n_4xx} answered "
+            "404/403 within 9 minutes",
         )  # fmt: skip
         # 2) Path traversal, raw and percent-encoded (single and double), woven into the scan's tail.
         trav = [scan[-1] + timedelta(seconds=20 + 7 * i) for i in range(len(_TRAVERSALS))]
         for t, path in zip(trav, _TRAVERSALS, strict=True):
             hit(t, path, NIKTO_UA, 400 if "%25" in path else 404)
-        steps.append(
-            AttackStep(
-                trav[0], a, r, ("alb_path_traversal", "alb_scanner_user_agent"),
-                f"path traversal attempts (../, %2e%2e%2f, double-encoded) for /etc/passwd from {ATTACKER_IP}",
-            )
+        story(
+            trav[0], ("alb_path_traversal", "alb_scanner_user_agent"),
+            f"path traversal attempts (../, %2e%2e%2f, double-encoded) for /etc/passwd from {ATTACKER_IP}",
         )  # fmt: skip
         # 3) sqlmap: quote probes, boolean/time-based and UNION injections; one UNION returns 200 with a big body.
         t_sql = t0 + timedelta(minutes=12)
@@ -314,12 +315,10 @@ class _Gen:
                 t = t_sql + timedelta(seconds=30 * i + 3 * j, milliseconds=rng.randrange(1000))
                 sent = 48213 if "password_hash" in path else None
                 hit(t, path, SQLMAP_UA, status, sent=sent)
-        steps.append(
-            AttackStep(
-                t_sql, a, r, ("alb_sql_injection", "alb_scanner_user_agent"),
-                f"SQL injection with sqlmap/1.7.2 from {ATTACKER_IP} (' OR 1=1--, UNION SELECT), one UNION "
-                "SELECT of users answered 200 with a 48 KB body",
-            )
+        story(
+            t_sql, ("alb_sql_injection", "alb_scanner_user_agent"),
+            f"SQL injection with sqlmap/1.7.2 from {ATTACKER_IP} (' OR 1=1--, UNION SELECT), one UNION "
+            "SELECT of users answered 200 with a 48 KB body",
         )  # fmt: skip
         # 4) Request smuggling: Transfer-Encoding and Content-Length together; ALB (defensive mode) blocks it.
         t_sm = t0 + timedelta(minutes=20)
@@ -328,11 +327,9 @@ class _Gen:
                 t_sm + timedelta(seconds=4 * i), "/api/v1/cart", SMUGGLE_UA, 400, verb="POST",
                 classification="Severe", reason="BothTeClPresent", actions="-",
             )  # fmt: skip
-        steps.append(
-            AttackStep(
-                t_sm, a, r, ("alb_desync_severe",),
-                f"2 request-smuggling attempts from {ATTACKER_IP} classified Severe (BothTeClPresent), blocked 400",
-            )
+        story(
+            t_sm, ("alb_desync_severe",),
+            f"2 request-smuggling attempts from {ATTACKER_IP} classified Severe (BothTeClPresent), blocked 400",
         )  # fmt: skip
         return steps, lines
 
@@ -346,7 +343,7 @@ def generate_alb(
     regions: Sequence[str] = ("us-east-1", "eu-west-1"),
     requests_per_file: int = 25,
 ) -> list[AttackStep]:
-    """Write `hours` of ALB access logs through `put`; return the attack's ground truth (no detections yet).
+    """Write `hours` of ALB access logs through `put`; return the attack's ground truth.
 
     Objects are handed to `put` in landing order (landed_at, key), as an S3 notification consumer sees them.
     The attack runs in the first account, in us-east-1 when configured (else the first region).

@@ -18,8 +18,8 @@ import random
 import re
 import string
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import accumulate
@@ -87,13 +87,29 @@ _IAM_READS = ("ListUsers", "ListRoles", "GetAccountSummary", "ListPolicies", "Ge
 
 @dataclass(frozen=True)
 class AttackStep:
-    """Ground truth for one attack step: the key event's time/place and the detections it must trigger."""
+    """Ground truth for one attack step: the key event's time/place, the detections it must trigger, and for
+    each of them the entities its alert names (the rule's dedup values besides `account_id`: principal, IP,
+    target, ...), so an alert on the same rule, account and hour about someone else is not taken for it."""
 
     time: datetime
     account: str
     region: str
     detections: tuple[str, ...]
     summary: str
+    entities: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        unnamed = [d for d in self.detections if d not in self.entities]
+        stray = [d for d in self.entities if d not in self.detections]
+        if unnamed or stray:
+            raise ValueError(
+                f"step {self.summary!r}: name the entities of every expected detection and of no other "
+                f"(unnamed: {unnamed}, not expected: {stray})"
+            )
+
+    def expected_dedup_values(self, detection_id: str) -> dict[str, str]:
+        """The exact dedup values of the alert this step must raise for `detection_id`."""
+        return {"account_id": self.account, **self.entities[detection_id]}
 
 
 def _ts(t: datetime) -> str:
@@ -712,9 +728,15 @@ class _Gen:
         steps: list[AttackStep] = []
 
         def step(
-            t: datetime, acct: str, region: str, det: str | tuple[str, ...], summary: str, rec: Record
+            t: datetime,
+            acct: str,
+            region: str,
+            entities: dict[str, dict[str, str]],
+            summary: str,
+            rec: Record,
         ) -> None:
-            steps.append(AttackStep(t, acct, region, (det,) if isinstance(det, str) else det, summary))
+            """`entities`: per expected detection, the dedup values (besides the account) its alert names."""
+            steps.append(AttackStep(t, acct, region, tuple(entities), summary, entities))
             out.append((acct, region, rec))
 
         root = {**_root(a), "accessKeyId": ""}
@@ -722,7 +744,7 @@ class _Gen:
             base[0],
             a,
             gr,
-            "cloudtrail_root_activity",
+            {"cloudtrail_root_activity": {}},  # keyed on the account alone
             f"root console login from {ATTACKER_IP}",
             self.login(base[0], a, root, ATTACKER_IP, ok=True, mfa=True),
         )
@@ -734,7 +756,7 @@ class _Gen:
             fails[0],
             a,
             gr,
-            "cloudtrail_console_login_brute_force",
+            {"cloudtrail_console_login_brute_force": {"actor": "alice"}},  # the user name typed at sign-in
             f"8 failed console logins for alice from {ATTACKER_IP} within 6 minutes",
             tries[0],
         )
@@ -744,7 +766,10 @@ class _Gen:
             t_in,
             a,
             gr,
-            ("cloudtrail_console_login_without_mfa", "cloudtrail_console_login_after_failures"),
+            {
+                "cloudtrail_console_login_without_mfa": {"actor": self.user(a, "alice")["arn"]},
+                "cloudtrail_console_login_after_failures": {"actor": "alice"},
+            },
             f"alice console login without MFA from {ATTACKER_IP}, 2 minutes after 8 failures",
             self.login(t_in, a, self.user(a, "alice"), ATTACKER_IP, ok=True, mfa=False),
         )
@@ -777,7 +802,12 @@ class _Gen:
             base[2],
             a,
             gr,
-            "cloudtrail_access_key_created_for_other_user",
+            {
+                "cloudtrail_access_key_created_for_other_user": {
+                    "actor": alice["arn"],
+                    "target_user": "admin-bob",
+                }
+            },
             f"alice created access key {new_key} for admin-bob",
             self.rec(
                 base[2],
@@ -809,7 +839,7 @@ class _Gen:
             t,
             a,
             r0,
-            ("cloudtrail_first_seen_caller_identity",) if warmed_up else (),
+            {"cloudtrail_first_seen_caller_identity": {"actor": bob["arn"]}} if warmed_up else {},
             "admin-bob (never seen calling it) runs GetCallerIdentity with the new key",
             self.rec(t, a, r0, "sts.amazonaws.com", "GetCallerIdentity", bob, ATTACKER_IP, CLI_UA),
         )
@@ -869,7 +899,7 @@ class _Gen:
                 t,
                 a,
                 r0,
-                det,
+                {det: {} if det == "cloudtrail_guardduty_disabled" else {"actor": bob["arn"]}},
                 summary,
                 self.rec(
                     t,
@@ -896,7 +926,7 @@ class _Gen:
             base[7],
             b,
             rb,
-            "cloudtrail_security_group_opened_to_world",
+            {"cloudtrail_security_group_opened_to_world": {"actor": ci["arn"]}},
             f"ci-deploy session opened {sg2} tcp/22 to ::/0 from {ATTACKER_IPV6}",
             self.rec(
                 base[7],

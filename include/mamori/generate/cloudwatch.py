@@ -360,6 +360,8 @@ class _Gen:
             t_root, acct, region, inst, self.pid(inst.host), "root", 0, ATTACKER_IP, self.port(), "publickey"
         )
         where = f"on {inst.instance_id} ({inst.ip}) in {acct}/{region}"
+        stream = inst.instance_id  # the agent's log stream: one per instance
+        from_attacker = {"log_stream": stream, "source_ip": ATTACKER_IP}
         steps = [
             AttackStep(
                 t0,
@@ -368,6 +370,7 @@ class _Gen:
                 ("syslog_ssh_brute_force",),
                 f"SSH password brute force from {ATTACKER_IP} {where}: 40 failed passwords for "
                 "admin/root/ubuntu within 10 minutes",
+                {"syslog_ssh_brute_force": {"source_ip": ATTACKER_IP}},
             ),
             AttackStep(
                 t_login,
@@ -376,6 +379,10 @@ class _Gen:
                 ("syslog_ssh_password_login_from_internet", "syslog_ssh_login_after_failures"),
                 f"successful SSH password login as ec2-user from {ATTACKER_IP} port 50022 after the "
                 f"brute force {where}",
+                {
+                    "syslog_ssh_password_login_from_internet": from_attacker,
+                    "syslog_ssh_login_after_failures": from_attacker,
+                },
             ),
             AttackStep(
                 t_sudo,
@@ -383,6 +390,7 @@ class _Gen:
                 region,
                 ("syslog_sudo_root_shell",),
                 f"ec2-user escalates to a root shell: sudo COMMAND=/bin/bash {where}",
+                {"syslog_sudo_root_shell": {"log_stream": stream, "actor": "ec2-user"}},
             ),
             AttackStep(
                 t_add,
@@ -390,6 +398,7 @@ class _Gen:
                 region,
                 ("syslog_new_local_user",),
                 f"persistence: useradd -m backdoor (UID 1001, /bin/bash) {where}",
+                {"syslog_new_local_user": {"log_stream": stream, "actor": "backdoor"}},
             ),
             AttackStep(
                 t_root,
@@ -397,6 +406,7 @@ class _Gen:
                 region,
                 ("syslog_ssh_root_login",),
                 f"root logs in over SSH with a public key from {ATTACKER_IP} {where}",
+                {"syslog_ssh_root_login": from_attacker},
             ),
         ]
         return [s for s in steps if self.start <= s.time < self.end]

@@ -352,6 +352,7 @@ class _Gen:
             ("s3access_bulk_object_download",),
             f"{ATTACK_USER} ({bob}) from {ATTACKER_IP} listed s3://{b.name} 3 times, then downloaded {n} "
             f"objects in {int((last - first).total_seconds()) // 60 + 1} minutes with the AWS CLI",
+            {"s3access_bulk_object_download": {"actor": bob, "source_ip": ATTACKER_IP}},
         )
         return lines, step
 

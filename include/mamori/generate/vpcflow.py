@@ -389,6 +389,7 @@ def _attack(s: _Stream, start: datetime, hours: int) -> tuple[list[AttackStep], 
                 detections=("vpcflow_port_scan",),
                 summary=f"{ATTACKER_IP} scans {WEB_IP} on {SCAN_PORTS} distinct TCP ports in <5 min "
                 f"(REJECT except 22 and 443, which ACCEPT) at {s.web.eni}",
+                entities={"vpcflow_port_scan": {"source_ip": ATTACKER_IP, "target": WEB_IP}},
             )
         )
     ssh_at = base + 3600 + 40 * 60
@@ -402,6 +403,7 @@ def _attack(s: _Stream, start: datetime, hours: int) -> tuple[list[AttackStep], 
                 detections=("vpcflow_ssh_from_internet_accepted",),
                 summary=f"SSH session {ATTACKER_IP}:51514 → {WEB_IP}:22 ACCEPT, 9.8 KB in / 31.2 KB out "
                 "(interactive login after the scan)",
+                entities={"vpcflow_ssh_from_internet_accepted": {"source_ip": ATTACKER_IP, "target": WEB_IP}},
             )
         )
     exfil_at = base + 17 * 3600 + 40 * 60
@@ -415,6 +417,7 @@ def _attack(s: _Stream, start: datetime, hours: int) -> tuple[list[AttackStep], 
                 detections=("vpcflow_large_egress",),
                 summary=f"exfiltration: {WEB_IP}:40022 → {ATTACKER_IP}:443 egress ACCEPT, {EXFIL_BYTES} bytes "
                 "(500 MiB) in one minute",
+                entities={"vpcflow_large_egress": {"source_ip": WEB_IP, "target": ATTACKER_IP}},
             )
         )
     return steps, recs
@@ -475,6 +478,13 @@ def generate_vpcflow(
         put(key, data, landed)
     for (acct, _), (t, region) in sorted(health.items(), key=lambda h: h[1][0]):
         steps.append(
-            AttackStep(t, acct, region, ("vpcflow_skipdata",), "health: flow log records skipped (SKIPDATA)")
+            AttackStep(
+                t,
+                acct,
+                region,
+                ("vpcflow_skipdata",),
+                "health: flow log records skipped (SKIPDATA)",
+                {"vpcflow_skipdata": {}},  # one alert per account and day
+            )
         )
     return sorted(steps, key=lambda st: st.time)
