@@ -10,7 +10,9 @@ decided.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,10 @@ SQL = Path(__file__).resolve().parents[2] / "sql"
 ACCT = "123456789012"
 H10 = datetime(2026, 11, 1, 10, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+VPC_HEADER = (  # the default (v2) format's header line
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action"
+    " log-status"
+)
 
 
 def at(text: str) -> datetime:
@@ -97,6 +103,8 @@ class Lake:
     def _table(self) -> pa.Table:
         if self.det.header.log_source == "cloudtrail":
             data = orjson.dumps({"Records": self.records})
+        elif self.det.header.log_source == "vpcflow":  # one text object: the header line, then the records
+            data = "\n".join([VPC_HEADER, *self.records]).encode()
         else:  # CloudWatch Logs subscription (Firehose) documents, one per record batch
             data = b"".join(orjson.dumps(r) for r in self.records)
         table, quarantined = case_table(self.det.header.log_source, data)
@@ -346,3 +354,217 @@ def test_a_rule_returning_hits_outside_its_window_is_refused(tmp_path):
     )
     with pytest.raises(DetectionOutputError, match="outside the window"):
         ct.run(H10)
+
+
+# -- counting rules: a sliding period that reaches back across the run windows ---------------------------------
+#
+# Every rule that counts or sums inside its SQL (not through the ledger's threshold) gets the same three checks
+# over the hourly runs [10:00, 11:00) and [11:00, 12:00): a burst straddling 11:00 is one alert, whether it
+# reaches the limit after the edge or before it and goes on after it; re-running both windows keeps it one; the
+# same events spread so that no sliding period reaches the limit raise nothing.
+
+H11 = H10 + HOUR
+MIB = 1024 * 1024
+
+
+def spread(first: str, last: str, n: int) -> list[datetime]:
+    """n instants evenly from first to last (both included), to the second."""
+    a, b = at(first), at(last)
+    return [a + timedelta(seconds=round(i * (b - a).total_seconds() / (n - 1))) for i in range(n)]
+
+
+# 30 different denied API actions across services: the shape of permission enumeration with a stolen key.
+DENIED_ACTIONS = [
+    (f"{svc}.amazonaws.com", name)
+    for svc, names in (
+        ("iam", "ListUsers ListRoles ListPolicies GetAccountAuthorizationDetails ListGroups"),
+        ("s3", "ListBuckets GetBucketPolicy GetBucketAcl GetBucketLogging GetBucketTagging"),
+        ("ec2", "DescribeInstances DescribeVolumes DescribeSnapshots DescribeImages DescribeVpcs"),
+        ("lambda", "ListFunctions GetFunction ListLayers GetPolicy ListAliases"),
+        (
+            "secretsmanager",
+            "ListSecrets GetSecretValue DescribeSecret GetResourcePolicy ListSecretVersionIds",
+        ),
+        ("kms", "ListKeys DescribeKey ListResourceTags GetKeyPolicy ListGrants"),
+    )
+    for name in names.split()
+]
+
+
+def denials(times: list[datetime]) -> list[dict[str, Any]]:
+    """One AccessDenied per instant for the IAM user mallory, on the next of the 30 API actions each time."""
+    return [
+        _ct(t, name, source, user("mallory"), errorCode="AccessDenied", errorMessage="not authorized")
+        for t, (source, name) in zip(times, itertools.cycle(DENIED_ACTIONS), strict=False)
+    ]
+
+
+SCANNED_PORTS = (21, 22, 23, 25, 53, 80, 88, 110, 111, 135, 139, 143, 389, 443, 445, 636, 873, 993, 995, 1433)
+
+
+def flow(t: datetime, src: str, dst: str, sport: int, dport: int, nbytes: int, action: str) -> str:
+    """One VPC flow log v2 line (TCP), starting at t and lasting a second."""
+    epoch = int(t.timestamp())
+    packets = max(1, nbytes // 1400)
+    return (
+        f"2 {ACCT} eni-0a1b2c3d4e5f60718 {src} {dst} {sport} {dport} 6 {packets} {nbytes} {epoch} {epoch + 1} "
+        f"{action} OK"
+    )
+
+
+def probes(times: list[datetime]) -> list[str]:
+    """A rejected SYN from 198.51.100.23 to a new port of 10.0.1.15 per instant."""
+    assert len(times) <= len(SCANNED_PORTS)
+    return [
+        flow(t, "198.51.100.23", "10.0.1.15", 40000 + i, port, 44, "REJECT")
+        for i, (t, port) in enumerate(zip(times, SCANNED_PORTS, strict=False))
+    ]
+
+
+def uploads(times: list[datetime], mib: int) -> list[str]:
+    """An upload of `mib` MiB per instant from 10.0.1.15 to the internet address 198.51.100.23 on 443."""
+    return [
+        flow(t, "10.0.1.15", "198.51.100.23", 40000 + i, 443, mib * MIB, "ACCEPT")
+        for i, t in enumerate(times)
+    ]
+
+
+def failed_then_accepted(times: list[datetime], accepted: str) -> list[dict[str, Any]]:
+    """sshd: a failed root password per instant from 198.51.100.23, then an accepted login at `accepted`."""
+
+    def line(t: datetime, msg: str) -> dict[str, Any]:
+        ms = int(t.timestamp() * 1000)
+        return {
+            "id": str(ms) + "0" * 40,
+            "timestamp": ms,
+            "message": f"Nov  1 {t:%H:%M:%S} ip-10-0-1-15 sshd[7000]: {msg}",
+        }
+
+    events = [
+        line(t, f"Failed password for root from 198.51.100.23 port {42000 + i} ssh2")
+        for i, t in enumerate(times)
+    ]
+    events.append(line(at(accepted), "Accepted password for ec2-user from 198.51.100.23 port 50022 ssh2"))
+    return [
+        {
+            "messageType": "DATA_MESSAGE",
+            "owner": ACCT,
+            "logGroup": "/ec2/var/log/secure",
+            "logStream": "i-0123456789abcdef0",
+            "subscriptionFilters": ["mamori"],
+            "logEvents": events,
+        }
+    ]
+
+
+@dataclass(frozen=True)
+class Bursts:
+    """Events for one counting rule around the 11:00 edge between two hourly runs."""
+
+    after: Callable[[], list[Any]]  # reaches the rule's limit after 11:00
+    before: Callable[[], list[Any]]  # reaches it before 11:00, and goes on after it
+    spread: Callable[[], list[Any]]  # like `after`, spread so that no sliding period reaches the limit
+
+
+COUNTING_RULES: dict[str, Bursts] = {
+    # >= 20 denials over >= 10 actions within an hour
+    "cloudtrail_access_denied_volume": Bursts(
+        # the issue's example: 30 calls on 30 actions from 10:50 to 11:07, 18 + 12 (the 20th at 11:01:08)
+        after=lambda: denials(spread("10:50:00", "11:07:00", 30)),
+        # one every 40 s from 10:46:40: the 20th at 10:59:20, then 25 more (>= 20 in each run on its own)
+        before=lambda: denials(spread("10:46:40", "11:16:00", 45)),
+        # one every 4 minutes from 10:02 to 11:58: at most 16 in any hour
+        spread=lambda: denials(spread("10:02:00", "11:58:00", 30)),
+    ),
+    # >= 10 distinct ports of one host within 10 minutes
+    "vpcflow_port_scan": Bursts(
+        # one port every 40 s from 10:55: 8 + 8, the 10th at 11:01
+        after=lambda: probes(spread("10:55:00", "11:05:00", 16)),
+        # one every 30 s from 10:55: the 10th at 10:59:30, then 10 more (a scan in each run on its own)
+        before=lambda: probes(spread("10:55:00", "11:04:30", 20)),
+        # one every 75 s from 10:50: at most 9 in any 10 minutes
+        spread=lambda: probes(spread("10:50:00", "11:08:45", 16)),
+    ),
+    # >= 100 MiB to one internet address within an hour
+    "vpcflow_large_egress": Bursts(
+        # 25 MiB every 7 minutes from 10:45: 75 + 25, the 100th MiB at 11:06
+        after=lambda: uploads(spread("10:45:00", "11:06:00", 4), mib=25),
+        # 40 MiB every 4 minutes from 10:50: 120 MiB by 10:58, then 120 more (over the limit in each run)
+        before=lambda: uploads(spread("10:50:00", "11:10:00", 6), mib=40),
+        # 25 MiB every 21 minutes from 10:12: at most 75 MiB in any hour
+        spread=lambda: uploads(spread("10:12:00", "11:57:00", 6), mib=25),
+    ),
+    # sequence rules: >= 5 failed console logins in the 30 minutes before a success
+    "cloudtrail_console_login_after_failures": Bursts(
+        after=lambda: [
+            *fails("alice", "10:57:00", "10:58:00", "10:59:00", "11:00:00", "11:01:00"),
+            login("11:02:00", "alice", ok=True),
+        ],
+        before=lambda: [
+            *fails("alice", "10:55:00", "10:56:00", "10:57:00", "10:58:00", "10:59:00"),
+            login("10:59:30", "alice", ok=True),
+            *fails("alice", "11:00:00", "11:01:00"),
+        ],
+        # only 10:40, 10:50 and 11:00 are within 30 minutes of the success
+        spread=lambda: [
+            *fails("alice", "10:20:00", "10:30:00", "10:40:00", "10:50:00", "11:00:00"),
+            login("11:05:00", "alice", ok=True),
+        ],
+    ),
+    # >= 10 failed SSH passwords from one address on one host in the 30 minutes before an accepted login
+    "syslog_ssh_login_after_failures": Bursts(
+        after=lambda: failed_then_accepted(spread("10:55:00", "11:04:00", 10), accepted="11:05:00"),
+        before=lambda: failed_then_accepted(spread("10:50:00", "10:59:00", 10), accepted="11:00:00"),
+        # one every 5 minutes from 10:20: 6 within 30 minutes of the login
+        spread=lambda: failed_then_accepted(spread("10:20:00", "11:05:00", 10), accepted="11:06:00"),
+    ),
+}
+# Rules that still count within one run window only: the straddle test is expected to fail for them.
+BLIND_AT_THE_EDGE = {"cloudtrail_access_denied_volume", "vpcflow_large_egress", "vpcflow_port_scan"}
+COUNTING = sorted(COUNTING_RULES)
+STRADDLING = [
+    pytest.param(
+        rule,
+        marks=pytest.mark.xfail(strict=True, reason="counts per run window")
+        if rule in BLIND_AT_THE_EDGE
+        else (),
+    )
+    for rule in COUNTING
+]
+
+
+def run_both_windows(ct: Lake) -> list[str]:
+    return ct.run(H10) + ct.run(H11)
+
+
+def describe(alerts: list[Alert]) -> str:
+    return f"{len(alerts)} alert(s)" + "".join(f" [{a.first_seen} x{a.hit_count}]" for a in alerts)
+
+
+@pytest.mark.parametrize("scenario", ["reaches_limit_after_the_edge", "reaches_limit_before_the_edge"])
+@pytest.mark.parametrize("rule", STRADDLING)
+def test_counting_burst_straddling_the_hour_is_one_alert_and_reruns_keep_it_one(lake, rule, scenario):
+    bursts = COUNTING_RULES[rule]
+    ct = lake(rule).add(*(bursts.after() if scenario == "reaches_limit_after_the_edge" else bursts.before()))
+    fired = run_both_windows(ct)
+    alerts = ct.alerts()
+    assert len(alerts) == 1, f"{rule}: burst across 11:00 gave {describe(alerts)}; expected exactly one"
+    (alert,) = alerts
+    assert set(fired) == {alert.key}
+    assert alert.hit_count == 1, f"{rule}: one burst counted {alert.hit_count} times (once per run?)"
+    for start in (H11, H10, H10, H11):  # re-runs, in any order, replace their own contributions
+        ct.run(start)
+    again = ct.alerts()
+    assert len(again) == 1, f"{rule}: after re-running both windows {describe(again)}"
+    assert (again[0].key, again[0].hit_count, again[0].first_seen) == (
+        alert.key,
+        alert.hit_count,
+        alert.first_seen,
+    )
+
+
+@pytest.mark.parametrize("rule", COUNTING)
+def test_counting_burst_spread_below_the_limit_in_every_sliding_period_is_quiet(lake, rule):
+    ct = lake(rule).add(*COUNTING_RULES[rule].spread())
+    assert run_both_windows(ct) == []
+    assert ct.alerts() == [], f"{rule}: {describe(ct.alerts())}"
