@@ -45,6 +45,13 @@ references:
   - https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html
   - https://attack.mitre.org/techniques/T1098/001/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'iam.amazonaws.com'"
+    reason: >-
+      CreateAccessKey is an operation of IAM only: no other service model in
+      botocore 1.43 has an operation of that name (Lightsail's is
+      CreateBucketAccessKey), so eventname = 'CreateAccessKey' already
+      implies eventsource iam.amazonaws.com.
 */
 SELECT
     event_time,
