@@ -42,6 +42,23 @@ references:
   - https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html
   - https://attack.mitre.org/techniques/T1530/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: httpstatus >= 200"
+    reason: >-
+      S3 logs the final status of each response and never answers a REST
+      request with a final 1xx (100 Continue is only an interim reply to
+      Expect: 100-continue, followed by the logged final status); a NULL
+      status already fails httpstatus < 400. So every row kept by the
+      other conditions has a status of 200 or more.
+  - mutant: "threshold main.where: httpstatus >= 200 (-1)"
+    reason: >-
+      Differs only for status 199, which is not an HTTP status code and is
+      never returned by S3 (see the 1xx reason above).
+  - mutant: "threshold main.where: httpstatus < 400 (-1)"
+    reason: >-
+      Differs only for status 399, which is not an HTTP status code; S3
+      answers with standard codes only (its 3xx are 301, 304 and 307). The 400 side of the boundary is
+      pinned by negative/anonymous_bad_request_400_on_public_bucket.log.
 */
 SELECT
     event_time,
