@@ -57,8 +57,9 @@ equivalent_mutants:
   - mutant: "threshold main.where: httpstatus < 400 (-1)"
     reason: >-
       Differs only for status 399, which is not an HTTP status code; S3
-      answers with standard codes only (its 3xx are 301, 304 and 307). The 400 side of the boundary is
-      pinned by negative/anonymous_bad_request_400_on_public_bucket.log.
+      answers with standard codes only (its 3xx are 301, 304 and 307).
+      The 400 side of the boundary is pinned by
+      negative/anonymous_bad_request_400_on_public_bucket.log.
 */
 SELECT
     event_time,
