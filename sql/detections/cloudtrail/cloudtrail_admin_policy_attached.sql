@@ -51,6 +51,15 @@ references:
   - https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AdministratorAccess.html
   - https://attack.mitre.org/techniques/T1098/003/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'iam.amazonaws.com'"
+    reason: >-
+      AttachUserPolicy, AttachRolePolicy, AttachGroupPolicy, PutUserPolicy,
+      PutRolePolicy and PutGroupPolicy are operations of IAM only: no other
+      service model in botocore 1.43 has an operation of any of those names
+      (IAM Identity Center's are AttachManagedPolicyToPermissionSet and
+      PutInlinePolicyToPermissionSet), so the eventname lists already imply
+      eventsource iam.amazonaws.com.
 */
 SELECT
     event_time,
