@@ -39,6 +39,19 @@ references:
   - https://attack.mitre.org/techniques/T1078/003/
   - https://attack.mitre.org/techniques/T1110/001/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: NOT ssh_src_ip IS NULL"
+    reason: >-
+      Implied by the address conditions below it: for a NULL ssh_src_ip
+      (sshd on a non-IP socket logs "from UNKNOWN port 65535") each
+      NOT regexp_like(...) is NULL, so the row is dropped either way.
+  - mutant: "drop main.where: NOT REGEXP_LIKE(LOWER(ssh_src_ip), '^::ffff:((10|127)\\.|192\\.168\\.|172\\.(1[6-9]|2[0-9]|3[01])\\.)')"
+    reason: >-
+      sshd never logs an IPv4-mapped IPv6 peer: OpenSSH's
+      get_socket_address() (canohost.c) runs ipv64_normalise_mapped() on
+      every AF_INET6 peer, so a client reaching a dual-stack listener as
+      ::ffff:10.0.0.5 is logged as 10.0.0.5 and is excluded by the IPv4
+      condition. The clause is a guard only; no sshd line can reach it.
 */
 SELECT
     event_time,
