@@ -43,6 +43,14 @@ references:
   - https://docs.aws.amazon.com/kms/latest/developerguide/ct-schedule-key-deletion.html
   - https://attack.mitre.org/techniques/T1485/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'kms.amazonaws.com'"
+    reason: >-
+      DisableKey and ScheduleKeyDeletion are AWS KMS API actions only: no
+      other AWS service has an operation of either name (checked against every
+      botocore service model; Payment Cryptography uses DeleteKey /
+      StopKeyUsage), so the eventname IN (...) conjunct already implies
+      eventSource kms.amazonaws.com.
 */
 SELECT
     event_time,

@@ -42,6 +42,14 @@ references:
   - https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_remove.html
   - https://attack.mitre.org/techniques/T1666/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'organizations.amazonaws.com'"
+    reason: >-
+      LeaveOrganization and RemoveAccountFromOrganization are AWS
+      Organizations API actions only: no other AWS service has an operation of
+      either name (checked against every botocore service model), so the
+      eventname IN (...) conjunct already implies eventSource
+      organizations.amazonaws.com.
 */
 SELECT
     event_time,

@@ -45,6 +45,14 @@ references:
   - https://docs.aws.amazon.com/IAM/latest/UserGuide/id_root-user.html
   - https://attack.mitre.org/techniques/T1098/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'iam.amazonaws.com'"
+    reason: >-
+      CreateLoginProfile and UpdateLoginProfile are IAM API actions only: no
+      other AWS service has an operation of either name (checked against every
+      botocore service model), and IAM records them with eventSource
+      iam.amazonaws.com, so the eventname IN (...) conjunct already implies
+      the source.
 */
 SELECT
     event_time,

@@ -43,6 +43,14 @@ references:
   - https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteVirtualMFADevice.html
   - https://attack.mitre.org/techniques/T1556/006/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'iam.amazonaws.com'"
+    reason: >-
+      DeactivateMFADevice and DeleteVirtualMFADevice are IAM API actions only:
+      no other AWS service has an operation of either name (checked against
+      every botocore service model; IAM Identity Center and Cognito name their
+      MFA calls differently), and IAM records them, console and root removals
+      included, with eventSource iam.amazonaws.com.
 */
 SELECT
     event_time,
