@@ -44,6 +44,12 @@ references:
   - https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyImageAttribute.html
   - https://attack.mitre.org/techniques/T1537/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'ec2.amazonaws.com'"
+    reason: >-
+      ModifyImageAttribute is an operation of EC2 only: no other service
+      model in botocore 1.43 has an operation of that name, so eventname =
+      'ModifyImageAttribute' already implies eventsource ec2.amazonaws.com.
 */
 SELECT
     event_time,

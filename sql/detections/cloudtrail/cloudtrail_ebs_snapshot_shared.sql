@@ -42,6 +42,14 @@ references:
   - https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySnapshotAttribute.html
   - https://attack.mitre.org/techniques/T1537/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'ec2.amazonaws.com'"
+    reason: >-
+      ModifySnapshotAttribute is an operation of EC2 only: no other service
+      model in botocore 1.43 has an operation of that name (Lightsail and
+      RDS snapshots have their own APIs), so eventname =
+      'ModifySnapshotAttribute' already implies eventsource
+      ec2.amazonaws.com.
 */
 SELECT
     event_time,
