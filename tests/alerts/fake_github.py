@@ -4,9 +4,10 @@ It speaks just enough of the issues API, with the JSON fields PyGithub reads, fo
 HTTP through GithubHook and PyGithub: repository, issues (list with `state`/`labels` filters and Link-header
 pagination, create, get, patch) and issue comments (list, create). It enforces what GitHub enforces and the
 output must respect (token auth, 50-char label names, 256-char titles, 65536-char bodies), records every
-request, and can be scripted to fail the next requests with 429 + Retry-After, 502, or a hang past the client
-timeout (before or after the request takes effect, the latter being a POST that succeeded but whose response
-was lost).
+request (`received()` counts them per method and path, `writes_for()` per alert: the issue list merges a
+re-send into the issue it finds, the counts do not), and can be scripted to fail the next requests with
+429 + Retry-After, 502, or a hang past the client timeout (before or after the request takes effect, the
+latter being a POST that succeeded but whose response was lost).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,6 +101,32 @@ class FakeGitHub:
                 for r in self.requests
                 if (method is None or r.method == method) and r.path.endswith(path_suffix)
             ]
+
+    def received(self) -> Counter[tuple[str, str]]:
+        """(method, path) → requests received, failed or not. The issue list cannot show a re-send (the output
+        finds its issue again and writes nothing new, or the same thing), the request log can."""
+        with self.lock:
+            return Counter((r.method, r.path) for r in self.requests)
+
+    def writes_for(self, alert_key: str, repo: str = "acme/security-alerts") -> int:
+        """POST/PATCH requests about one alert: creating its issue (labelled `mamori:<key16>`) and any write
+        to the issue carrying that label (comments, edits)."""
+        label = "mamori:" + alert_key[:16]
+        with self.lock:
+            numbers = {
+                n for n, i in self.issues.get(repo, {}).items() if label in {lb["name"] for lb in i["labels"]}
+            }
+            issues = f"{PREFIX}/repos/{repo}/issues"
+            count = 0
+            for r in self.requests:
+                if r.method not in ("POST", "PATCH") or not r.path.startswith(issues):
+                    continue
+                rest = r.path[len(issues) :].strip("/")
+                if not rest:
+                    count += label in ((r.body or {}).get("labels") or [])
+                elif rest.split("/")[0].isdigit() and int(rest.split("/")[0]) in numbers:
+                    count += 1
+            return count
 
     def new_id(self) -> int:
         self._next_id += 1

@@ -17,14 +17,19 @@ depend on:
 Scripted failures for the next N requests (`fail_next`): "429" (with Retry-After), "502", "timeout" (hold
 the request past the client's timeout, then drop it unprocessed) and "lost_response" (process the request,
 then hold the response past the client's timeout: the crash-between-send-and-record case seen from the
-client). Every request, failed or not, is counted in `requests`.
+client). Every request, failed or not, is counted in `requests`, and per endpoint and per alert in
+`received` ((path, key) → requests): the key is the event's dedup_key for PagerDuty and the alert key quoted
+in the message for Slack. State merges re-sends (an incident per dedup key, one list of messages), so a test
+that wants "sent once" must count `received`, not incidents.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,8 +60,10 @@ class _Handler(BaseHTTPRequestHandler):
         fake: FakeServer = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        key = fake.request_key(raw)
         with fake.lock:
             fake.requests += 1
+            fake.received[(self.path, key)] += 1
             failure = fake._failures.pop(0) if fake._failures else None
         if failure == "429":
             self._reply(429, b'{"status":"throttle event"}', {"Retry-After": str(fake.retry_after)})
@@ -104,6 +111,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests = 0
+        self.received: Counter[tuple[str, str | None]] = Counter()  # (path, key) → requests, failed or not
         self._failures: list[str] = []
         self._stopping = threading.Event()
         self._httpd: _Server | None = None
@@ -145,6 +153,15 @@ class FakeServer:
     def handle(self, path: str, raw: bytes) -> tuple[int, bytes, dict[str, str]]:
         raise NotImplementedError
 
+    def request_key(self, raw: bytes) -> str | None:
+        """The alert a request is about (None when the body does not say); subclasses know where to look."""
+        return None
+
+    def received_for(self, key: str) -> int:
+        """Requests received about `key`, on any path, whatever their outcome."""
+        with self.lock:
+            return sum(n for (_, k), n in self.received.items() if k == key)
+
     @staticmethod
     def _json(status: int, obj: Any) -> tuple[int, bytes, dict[str, str]]:
         return status, json.dumps(obj).encode(), {}
@@ -165,6 +182,14 @@ class FakePagerDuty(FakeServer):
 
     def incidents_for(self, dedup_key: str) -> list[Incident]:
         return [i for i in self.incidents if i.dedup_key == dedup_key]
+
+    def request_key(self, raw: bytes) -> str | None:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return None
+        key = event.get("dedup_key") if isinstance(event, dict) else None
+        return key if isinstance(key, str) else None
 
     @staticmethod
     def validate(event: Any) -> list[str]:
@@ -245,6 +270,17 @@ class FakeSlack(FakeServer):
     @property
     def webhook_url(self) -> str:
         return self.url + self.webhook_path
+
+    _ALERT_KEY = re.compile(r"alert `([^`]+)`")  # the message's "alert `<key>`" line
+
+    def request_key(self, raw: bytes) -> str | None:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return None
+        text = body.get("text") if isinstance(body, dict) else None
+        m = self._ALERT_KEY.search(text) if isinstance(text, str) else None
+        return m[1] if m else None
 
     def handle(self, path: str, raw: bytes) -> tuple[int, bytes, dict[str, str]]:
         text_plain = {"Content-Type": "text/plain"}

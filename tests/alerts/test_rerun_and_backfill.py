@@ -1,5 +1,6 @@
 """Detect + dispatch over the same windows three times, then a backfill over them, against the GitHub,
-PagerDuty and Slack fakes: exactly the tickets, incidents and messages of one run."""
+PagerDuty and Slack fakes: exactly the tickets, incidents and messages of one run, each sent once (counted
+in the requests the fakes received, not only in the state they keep)."""
 
 from __future__ import annotations
 
@@ -60,8 +61,16 @@ def test_three_runs_and_a_backfill_leave_one_runs_tickets(
     ledger = Ledger(settings.ledger_url)
     alerts = ledger.alerts()
     paging = [a for a in alerts if "pagerduty" in a.routes]
+    chat = [a for a in alerts if "slack" in a.routes]
     snapshot = (len(fake_github.issue_list()), len(fake_pagerduty.incidents), len(fake_slack.messages))
-    assert snapshot == (len(alerts), len(paging), len(alerts)) and len(alerts) >= 8
+    assert snapshot == (len(alerts), len(paging), len(chat)) and len(alerts) >= 8
+    # Sent once, counted at the wire. The fakes fold a re-send into what exists (PagerDuty merges by dedup
+    # key, the GitHub output finds its issue again), so the counts above would not show six dispatches each
+    # re-sending every alert; the requests received per alert do.
+    assert [fake_github.writes_for(a.key) for a in alerts] == [1] * len(alerts)
+    assert [fake_pagerduty.received_for(a.key) for a in paging] == [1] * len(paging)
+    assert [fake_slack.received_for(a.key) for a in chat] == [1] * len(chat)
+    wire = (fake_github.received(), +fake_pagerduty.received, +fake_slack.received)
     ledger_after_one_run = ledger.dump()
 
     run(run_ends)
@@ -75,3 +84,5 @@ def test_three_runs_and_a_backfill_leave_one_runs_tickets(
     assert all(not fake_github.comment_list(i["number"]) for i in fake_github.issue_list())
     assert ledger.dump() == ledger_after_one_run
     assert all(len(fake_pagerduty.incidents_for(a.key)) == 1 for a in paging)
+    # Nothing was due, so nothing went out: not one more request to any of the three services.
+    assert (fake_github.received(), +fake_pagerduty.received, +fake_slack.received) == wire
