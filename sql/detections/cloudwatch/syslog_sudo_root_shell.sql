@@ -44,6 +44,18 @@ references:
   - https://attack.mitre.org/techniques/T1548/003/
   - https://www.sudo.ws/docs/man/sudoers.man/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: app_name = 'sudo'"
+    reason: >-
+      Implied by sudo_command IS NOT NULL: the cloudwatch parser fills
+      sudo_command only for lines whose program tag is sudo
+      (mamori.sources.syslog._auth calls _sudo for app "sudo" alone), so
+      no line of another program can reach the COMMAND regexes.
+  - mutant: "drop main.where: NOT sudo_command IS NULL"
+    reason: >-
+      Implied by the COMMAND regexes: for a NULL sudo_command (a sudo
+      session open/close or PAM line) both regexp_like(...) are NULL, so
+      the OR is NULL and the row is dropped either way.
 */
 SELECT
     event_time,
