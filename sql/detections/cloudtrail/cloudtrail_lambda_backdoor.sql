@@ -53,6 +53,16 @@ references:
   - https://docs.aws.amazon.com/lambda/latest/dg/logging-using-cloudtrail.html
   - https://attack.mitre.org/techniques/T1648/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'lambda.amazonaws.com'"
+    reason: >-
+      Of the matched event names only AddPermission exists outside Lambda (SNS
+      and SQS, checked against every botocore service model), and their
+      requests carry TopicArn/QueueUrl, Label, AWSAccountId(s) and
+      ActionName/Actions, never principal, so the AddPermission branch's
+      principal = '*' cannot hold for them; UpdateFunctionCode*,
+      UpdateFunctionConfiguration*, CreateFunctionUrlConfig* and
+      UpdateFunctionUrlConfig* are Lambda-only names.
 */
 SELECT
     event_time,
