@@ -5,16 +5,20 @@ description: >-
   One principal received at least 20 authorization failures (errorCode
   AccessDenied, AccessDeniedException, or any *UnauthorizedOperation such
   as Client.UnauthorizedOperation) spread over at least 10 different API
-  actions within one run window: the signature of permission enumeration
+  actions within 60 minutes: the signature of permission enumeration
   with stolen credentials (enumerate-iam, Pacu iam__bruteforce_permissions,
   manual "what can this key do" probing). A plain count per principal is
   not enough: inventory collectors, CSPM scanners, read-only users and
   automation routinely hit the same few denied APIs dozens of times a day,
-  whereas enumeration is broad. This is an aggregate rule (one row per
-  account and principal per run window, event_time = first denial), so a
-  burst split across two run windows is counted separately in each.
-  Assumed-role sessions are counted per session ARN. Calls by AWS service
-  principals are ignored.
+  whereas enumeration is broad. The 60 minutes are a sliding period, not
+  the run window: every denial is counted with the principal's denials of
+  the hour up to it (each run reads the two hours before its window for
+  that), and a burst is reported once, at the denial that brings it to the
+  limit (event_time) when none of the principal's denials was at the limit
+  in the hour before. So a burst straddling two run windows is one hit, in
+  the run that holds that denial, and enumeration going on for hours is
+  still one hit. Assumed-role sessions are counted per session ARN. Calls
+  by AWS service principals are ignored.
 severity: medium
 status: stable
 log_source: cloudtrail
@@ -52,28 +56,97 @@ references:
   - https://attack.mitre.org/techniques/T1069/003/
 owner: security-engineering
 */
+WITH denials AS (
+    SELECT
+        dt,
+        hour,
+        event_time,
+        account_id,
+        sourceipaddress,
+        eventsource,
+        eventname,
+        eventid,
+        coalesce(useridentity.arn, useridentity.principalid) AS actor
+    FROM cloudtrail
+    WHERE
+        {{ window(before='2h') }}
+        AND (
+            errorcode IN ('AccessDenied', 'AccessDeniedException')
+            OR errorcode LIKE '%UnauthorizedOperation'
+        )
+        AND coalesce(useridentity.type, '') <> 'AWSService'
+),
+
+-- Each denial with the principal's denials of the hour up to it (same second included).
+last_hour AS (
+    SELECT
+        dt,
+        hour,
+        event_time,
+        account_id,
+        actor,
+        sourceipaddress,
+        eventname,
+        eventid,
+        min(event_time) OVER (
+            PARTITION BY account_id, actor ORDER BY event_time
+            RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+        ) AS first_event_time,
+        count(*) OVER (
+            PARTITION BY account_id, actor ORDER BY event_time
+            RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+        ) AS denied_calls,
+        approx_distinct(eventname) OVER (
+            PARTITION BY account_id, actor ORDER BY event_time
+            RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+        ) AS denied_actions,
+        approx_distinct(eventsource) OVER (
+            PARTITION BY account_id, actor ORDER BY event_time
+            RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+        ) AS denied_services,
+        approx_distinct(sourceipaddress) OVER (
+            PARTITION BY account_id, actor ORDER BY event_time
+            RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+        ) AS source_ip_count
+    FROM denials
+),
+
+at_limit AS (
+    SELECT
+        *,
+        denied_calls >= 20 AND denied_actions >= 10 AS over_limit
+    FROM last_hour
+),
+
+-- When the principal last had a denial at the limit before this one: a burst is reported by the denial
+-- that reaches the limit after an hour without any, so each burst is one hit whichever runs it spans.
+bursts AS (
+    SELECT
+        *,
+        max(CASE WHEN over_limit THEN event_time END) OVER (
+            PARTITION BY account_id, actor ORDER BY event_time, eventid
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS previous_over_limit
+    FROM at_limit
+)
+
 SELECT
+    event_time,
     account_id,
-    coalesce(useridentity.arn, useridentity.principalid) AS actor,
-    min(event_time) AS event_time,
-    max(event_time) AS last_event_time,
-    min(sourceipaddress) AS source_ip,
-    count(DISTINCT sourceipaddress) AS source_ip_count,
-    min(eventname) AS event_name,
-    count(*) AS denied_calls,
-    count(DISTINCT eventname) AS denied_actions,
-    count(DISTINCT eventsource) AS denied_services
-FROM cloudtrail
+    actor,
+    sourceipaddress AS source_ip,
+    eventname AS event_name,
+    eventid AS event_id,
+    first_event_time,
+    denied_calls,
+    denied_actions,
+    denied_services,
+    source_ip_count
+FROM bursts
 WHERE
     {{ window() }}
+    AND over_limit
     AND (
-        errorcode IN ('AccessDenied', 'AccessDeniedException')
-        OR errorcode LIKE '%UnauthorizedOperation'
+        previous_over_limit IS NULL
+        OR previous_over_limit < event_time - INTERVAL '1' HOUR
     )
-    AND coalesce(useridentity.type, '') <> 'AWSService'
-GROUP BY
-    account_id,
-    coalesce(useridentity.arn, useridentity.principalid)
-HAVING
-    count(*) >= 20
-    AND count(DISTINCT eventname) >= 10
