@@ -45,6 +45,15 @@ references:
   - https://docs.aws.amazon.com/bedrock/latest/userguide/logging-using-cloudtrail.html
   - https://attack.mitre.org/techniques/T1562/008/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'bedrock.amazonaws.com'"
+    reason: >-
+      DeleteGuardrail, UpdateGuardrail and
+      DeleteModelInvocationLoggingConfiguration are operations of the
+      Bedrock control plane only: no other service model in botocore 1.43
+      (bedrock-runtime, bedrock-agent and the AgentCore services included)
+      has an operation of any of those names, so the eventname list already
+      implies eventsource bedrock.amazonaws.com.
 */
 SELECT
     event_time,

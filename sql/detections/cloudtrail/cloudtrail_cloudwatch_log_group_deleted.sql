@@ -48,6 +48,13 @@ references:
   - https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/logging_cw_api_calls.html
   - https://attack.mitre.org/techniques/T1562/008/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'logs.amazonaws.com'"
+    reason: >-
+      DeleteLogGroup and DeleteSubscriptionFilter are operations of
+      CloudWatch Logs only: no other service model in botocore 1.43 has an
+      operation of either name, so the eventname list already implies
+      eventsource logs.amazonaws.com.
 */
 SELECT
     event_time,

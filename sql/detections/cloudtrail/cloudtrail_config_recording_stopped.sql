@@ -50,6 +50,16 @@ references:
   - https://docs.aws.amazon.com/config/latest/APIReference/API_DeleteDeliveryChannel.html
   - https://attack.mitre.org/techniques/T1562/008/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'config.amazonaws.com'"
+    reason: >-
+      StopConfigurationRecorder, DeleteConfigurationRecorder,
+      DeleteServiceLinkedConfigurationRecorder, DeleteDeliveryChannel,
+      DeleteOrganizationConfigRule and DeleteConfigRule are operations of
+      AWS Config only: no other service model in botocore 1.43 has an
+      operation of any of those names (CloudWatch Logs' delivery APIs are
+      DeleteDelivery*), so the eventname conditions already imply
+      eventsource config.amazonaws.com.
 */
 SELECT
     event_time,
