@@ -43,6 +43,14 @@ references:
   - https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DisableAlarmActions.html
   - https://attack.mitre.org/techniques/T1562/001/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: COALESCE(useridentity.type, '') <> 'AWSService'"
+    reason: >-
+      CloudTrail writes an AWSService identity as the service that acted,
+      always with invokedBy (the service principal, 'AWS Internal' or the
+      service's account) and no ARN; the next conjunct, invokedBy empty,
+      therefore already drops every AWSService event, and no realistic record
+      has type AWSService without invokedBy.
 */
 SELECT
     event_time,
