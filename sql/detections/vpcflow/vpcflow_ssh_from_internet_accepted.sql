@@ -48,6 +48,18 @@ references:
   - https://attack.mitre.org/techniques/T1133/
   - https://attack.mitre.org/techniques/T1021/004/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: log_status = 'OK'"
+    reason: >-
+      Implied by action = 'ACCEPT' and dstport = 22: NODATA and SKIPDATA
+      records carry "-" (NULL) in every traffic field, action, addresses,
+      ports and protocol included (AWS flow log record examples, "No data
+      and skipped records"), so no non-OK record can pass them.
+  - mutant: "drop main.where: NOT srcaddr IS NULL"
+    reason: >-
+      Implied by the address conditions below it: for a NULL srcaddr each
+      NOT regexp_like(srcaddr, ...) is NULL, so the row is dropped either
+      way (and srcaddr is NULL only in NODATA/SKIPDATA records).
 */
 SELECT
     event_time,
