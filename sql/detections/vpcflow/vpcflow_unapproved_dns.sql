@@ -2,8 +2,9 @@
 id: vpcflow_unapproved_dns
 title: DNS traffic to a resolver outside the approved list
 description: >-
-  A host in the VPC sent DNS (TCP/UDP 53) or DNS-over-TLS (TCP 853) to an
-  address that is not one of the approved resolvers. Malware and tunnelling
+  A host in the VPC sent DNS (TCP/UDP 53), DNS-over-TLS (TCP 853) or
+  DNS-over-QUIC (UDP 853, RFC 9250) to an address that is not one of the
+  approved resolvers. Malware and tunnelling
   tools (dnscat2, iodine) talk straight to their own name servers or to
   public resolvers to bypass Route 53 Resolver DNS Firewall and query
   logging. The approved list is the suppression point: the Route 53
@@ -48,6 +49,18 @@ references:
   - https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resolver-dns-firewall.html
   - https://attack.mitre.org/techniques/T1071/004/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: log_status = 'OK'"
+    reason: >-
+      Implied by the protocol/port condition: NODATA and SKIPDATA records
+      carry "-" (NULL) in every traffic field, protocol, ports and
+      addresses included (AWS flow log record examples, "No data and
+      skipped records"), so no non-OK record can pass it.
+  - mutant: "drop main.where: NOT dstaddr IS NULL"
+    reason: >-
+      Implied by the approved-resolver condition: for a NULL dstaddr
+      lower(dstaddr) NOT IN (...) is NULL, so the row is dropped either
+      way (and dstaddr is NULL only in NODATA/SKIPDATA records).
 */
 SELECT
     event_time,
@@ -68,7 +81,7 @@ WHERE
     AND log_status = 'OK'
     AND (
         (protocol IN (6, 17) AND dstport = 53)
-        OR (protocol = 6 AND dstport = 853)
+        OR (protocol IN (6, 17) AND dstport = 853)
     )
     AND dstaddr IS NOT NULL
     AND lower(dstaddr) NOT IN ('10.0.0.10', '169.254.169.253', 'fd00:ec2::253')
