@@ -90,13 +90,27 @@ def test_repeated_dispatch_and_recurrence_keep_one_ticket_page_and_message(wired
     assert sorted(comments.values()) == [0, 1]
 
 
-def test_crash_between_send_and_record_does_not_duplicate(wired, monkeypatch):
-    settings, _, _, gh, pd, sl = wired
+@pytest.mark.parametrize(
+    "crashed",
+    [
+        pytest.param("github", id="github-found-again-no-duplicate"),
+        pytest.param("pagerduty", id="pagerduty-resent-same-dedup-key-no-duplicate"),
+        pytest.param("slack", id="slack-at-least-once-posts-again"),
+    ],
+)
+def test_crash_between_send_and_record(wired, monkeypatch, crashed):
+    """The worker dies after an output accepted an alert and before the ledger recorded it; later runs deliver
+    it again. GitHub finds its issue again (label + marker) and PagerDuty folds the trigger into the open
+    incident (dedup_key): one ticket, one incident. A Slack webhook returns no id to find the message by, so
+    Slack is at-least-once: the crashed alert's message is posted a second time (never zero, never three)."""
+    settings, ledger, _, gh, pd, sl = wired
     real = Ledger.mark_delivered
+    victim: list[str] = []
 
     def crash(self, key, output, ref, hits):
-        if output in ("github", "pagerduty"):
-            raise SystemExit("worker killed after the HTTP call, before the ledger write")
+        if output == crashed and not victim:
+            victim.append(key)
+            raise SystemExit(f"worker killed after the {output} call, before the ledger write")
         return real(self, key, output, ref, hits)
 
     monkeypatch.setattr(Ledger, "mark_delivered", crash)
@@ -105,7 +119,20 @@ def test_crash_between_send_and_record_does_not_duplicate(wired, monkeypatch):
     monkeypatch.setattr(Ledger, "mark_delivered", real)
     detect.dispatch(settings)
     detect.dispatch(settings)
-    assert counts(gh, pd, sl) == (2, 2, 2)
+
+    (key,) = victim
+    keys = [a.key for a in ledger.alerts()]
+    assert key in keys and len(keys) == 2
+    assert all(d["state"] == "delivered" for d in ledger.deliveries())
+    assert counts(gh, pd, sl) == (2, 2, 3 if crashed == "slack" else 2)
+    assert [len(pd.incidents_for(k)) for k in keys] == [1, 1]
+    # Counted at the wire: what each service received per alert.
+    sent = {k: (gh.writes_for(k), pd.received_for(k), sl.received_for(k)) for k in keys}
+    again = {"github": (1, 1, 1), "pagerduty": (1, 2, 1), "slack": (1, 1, 2)}[crashed]
+    assert sent == {k: again if k == key else (1, 1, 1) for k in keys}
+    if crashed == "slack":
+        posts = [m["text"] for m in sl.messages if key in m["text"]]
+        assert len(posts) == 2 and posts[0] == posts[1]  # the same message, twice
 
 
 def test_closing_the_issue_resolves_the_page_and_records_the_label(wired):
