@@ -1,6 +1,7 @@
 """The dispatcher with GitHub, PagerDuty and Slack connections, over HTTP against the fakes: exactly one
-issue, one incident and one message per alert key across repeated runs, recurrences, a crash between send
-and record, and the lifecycle sync (issue closed → incident resolved, resolution recorded)."""
+issue, one incident and one message per alert key across repeated runs and recurrences; after a crash
+between send and record still one issue and one incident, but a second Slack message (webhooks are
+at-least-once); and the lifecycle sync (issue closed → incident resolved, resolution recorded)."""
 
 from __future__ import annotations
 
