@@ -520,7 +520,7 @@ COUNTING_RULES: dict[str, Bursts] = {
     ),
 }
 # Rules that still count within one run window only: the straddle test is expected to fail for them.
-BLIND_AT_THE_EDGE = {"vpcflow_large_egress", "vpcflow_port_scan"}
+BLIND_AT_THE_EDGE = {"vpcflow_large_egress"}
 COUNTING = sorted(COUNTING_RULES)
 STRADDLING = [
     pytest.param(
