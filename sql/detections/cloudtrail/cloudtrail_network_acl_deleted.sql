@@ -43,6 +43,13 @@ references:
   - https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteNetworkAcl.html
   - https://attack.mitre.org/techniques/T1562/007/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'ec2.amazonaws.com'"
+    reason: >-
+      DeleteNetworkAcl and DeleteNetworkAclEntry are operations of EC2 only
+      per the AWS SDK service models (botocore 1.43): no other service has an
+      operation of either name, so the eventname list already implies
+      eventsource ec2.amazonaws.com.
 */
 SELECT
     event_time,

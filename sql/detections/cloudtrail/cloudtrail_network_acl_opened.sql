@@ -45,6 +45,21 @@ references:
   - https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ReplaceNetworkAclEntry.html
   - https://attack.mitre.org/techniques/T1562/007/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'ec2.amazonaws.com'"
+    reason: >-
+      CreateNetworkAclEntry and ReplaceNetworkAclEntry are operations of EC2
+      only per the AWS SDK service models (botocore 1.43), so the eventname
+      list already implies eventsource ec2.amazonaws.com.
+  - mutant: "drop main.where: eventname IN ('CreateNetworkAclEntry', 'ReplaceNetworkAclEntry')"
+    reason: >-
+      The other conditions need egress, ruleAction and a cidrBlock or
+      ipv6CidrBlock in the request. Per the AWS SDK service models (botocore
+      1.43), the only EC2 operations whose request has Egress and RuleAction
+      are CreateNetworkAclEntry and ReplaceNetworkAclEntry
+      (DeleteNetworkAclEntry has Egress but no RuleAction or CIDR; traffic
+      mirror filter rules have RuleAction accept/reject and no Egress), so no
+      other ec2.amazonaws.com event can pass them.
 */
 SELECT
     event_time,

@@ -44,6 +44,30 @@ references:
   - https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBClusterSnapshotAttribute.html
   - https://attack.mitre.org/techniques/T1537/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'rds.amazonaws.com'"
+    reason: >-
+      ModifyDBSnapshotAttribute exists only in RDS and
+      ModifyDBClusterSnapshotAttribute only in RDS, Neptune and DocumentDB per
+      the AWS SDK service models (botocore 1.43), and Neptune and DocumentDB
+      management calls are logged with eventsource rds.amazonaws.com, so the
+      eventname list already implies it.
+  - mutant: "drop main.where: eventname IN ('ModifyDBSnapshotAttribute', 'ModifyDBClusterSnapshotAttribute')"
+    reason: >-
+      The other conditions need attributeName and a valuesToAdd list in the
+      request. Per the AWS SDK service models (botocore 1.43), the only RDS,
+      Neptune and DocumentDB operations whose request has AttributeName and
+      ValuesToAdd are ModifyDBSnapshotAttribute and
+      ModifyDBClusterSnapshotAttribute, so no other rds.amazonaws.com event
+      can pass them.
+  - mutant: "drop main.where: LOWER(JSON_EXTRACT_SCALAR(requestparameters, '$.attributeName')) = 'restore'"
+    reason: >-
+      restore is the only attribute of a DB or DB cluster snapshot that these
+      two calls can modify (the API reference names no other, and
+      DescribeDBSnapshotAttributes / DescribeDBClusterSnapshotAttributes list
+      only restore); a call naming another attribute is rejected by RDS, so it
+      carries an errorCode and errorcode IS NULL already removes it. The
+      condition is kept as a guard should AWS add attributes.
 */
 SELECT
     event_time,

@@ -39,6 +39,12 @@ references:
   - https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html
   - https://attack.mitre.org/techniques/T1535/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'account.amazonaws.com'"
+    reason: >-
+      EnableRegion is an operation of the Account Management API only per the
+      AWS SDK service models (botocore 1.43), so eventname = 'EnableRegion'
+      already implies eventsource account.amazonaws.com.
 */
 SELECT
     event_time,

@@ -44,6 +44,13 @@ references:
   - https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/logging-using-cloudtrail.html
   - https://attack.mitre.org/techniques/T1584/001/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'route53domains.amazonaws.com'"
+    reason: >-
+      DisableDomainTransferLock, TransferDomainToAnotherAwsAccount and
+      RetrieveDomainAuthCode are operations of Route 53 Domains only per the
+      AWS SDK service models (botocore 1.43), so the eventname list already
+      implies eventsource route53domains.amazonaws.com.
 */
 SELECT
     event_time,

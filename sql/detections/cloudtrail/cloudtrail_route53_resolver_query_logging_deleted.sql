@@ -37,6 +37,13 @@ references:
   - https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resolver-query-logs.html
   - https://attack.mitre.org/techniques/T1562/008/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'route53resolver.amazonaws.com'"
+    reason: >-
+      DeleteResolverQueryLogConfig and DisassociateResolverQueryLogConfig are
+      operations of Route 53 Resolver only per the AWS SDK service models
+      (botocore 1.43), so the eventname list already implies eventsource
+      route53resolver.amazonaws.com.
 */
 SELECT
     event_time,

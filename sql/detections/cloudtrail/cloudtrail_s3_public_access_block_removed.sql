@@ -47,6 +47,17 @@ references:
   - https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_PutPublicAccessBlock.html
   - https://attack.mitre.org/techniques/T1562/007/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 's3.amazonaws.com'"
+    reason: >-
+      PutBucketPublicAccessBlock, DeleteBucketPublicAccessBlock,
+      PutAccountPublicAccessBlock and DeleteAccountPublicAccessBlock are the
+      names CloudTrail gives S3's and S3 Control's PutPublicAccessBlock and
+      DeletePublicAccessBlock, logged by s3.amazonaws.com; no service model in
+      botocore 1.43 has an operation of those names, and directory buckets
+      (s3express) and S3 on Outposts have no Block Public Access operations
+      (it is always on there), so the eventname conditions already imply the
+      event source.
 */
 SELECT
     event_time,

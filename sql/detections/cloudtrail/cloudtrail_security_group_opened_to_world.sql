@@ -48,6 +48,15 @@ references:
   - https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySecurityGroupRules.html
   - https://attack.mitre.org/techniques/T1562/007/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'ec2.amazonaws.com'"
+    reason: >-
+      AuthorizeSecurityGroupIngress and ModifySecurityGroupRules are
+      operations of EC2 only per the AWS SDK service models (botocore 1.43)
+      (RDS, Redshift and ElastiCache name theirs
+      AuthorizeDBSecurityGroupIngress, AuthorizeClusterSecurityGroupIngress
+      and AuthorizeCacheSecurityGroupIngress), so the eventname list already
+      implies eventsource ec2.amazonaws.com.
 */
 SELECT
     event_time,

@@ -52,6 +52,13 @@ references:
   - https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-management-events-with-cloudtrail.html
   - https://attack.mitre.org/techniques/T1562/008/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'cloudtrail.amazonaws.com'"
+    reason: >-
+      StopLogging, DeleteTrail, UpdateTrail and PutEventSelectors are
+      operations of CloudTrail only per the AWS SDK service models (botocore
+      1.43), so the eventname conditions already imply eventsource
+      cloudtrail.amazonaws.com.
 */
 SELECT
     event_time,

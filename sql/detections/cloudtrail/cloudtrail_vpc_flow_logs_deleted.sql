@@ -38,6 +38,13 @@ references:
   - https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteFlowLogs.html
   - https://attack.mitre.org/techniques/T1562/008/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'ec2.amazonaws.com'"
+    reason: >-
+      DeleteFlowLogs is an operation of EC2 only per the AWS SDK service
+      models (botocore 1.43) (flow logs of VPCs, subnets, interfaces and
+      transit gateways are all deleted through it), so eventname =
+      'DeleteFlowLogs' already implies eventsource ec2.amazonaws.com.
 */
 SELECT
     event_time,

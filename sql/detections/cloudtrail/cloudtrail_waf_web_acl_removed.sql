@@ -44,6 +44,13 @@ references:
   - https://docs.aws.amazon.com/waf/latest/developerguide/logging-using-cloudtrail.html
   - https://attack.mitre.org/techniques/T1562/001/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource IN ('wafv2.amazonaws.com', 'waf.amazonaws.com', 'waf-regional.amazonaws.com')"
+    reason: >-
+      DeleteWebACL exists only in WAF, WAF Regional and WAFV2, and
+      DisassociateWebACL only in WAF Regional and WAFV2 per the AWS SDK
+      service models (botocore 1.43): every service that has either operation
+      is in the list, so the eventname list already implies it.
 */
 SELECT
     event_time,
