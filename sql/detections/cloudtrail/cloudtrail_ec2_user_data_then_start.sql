@@ -36,6 +36,38 @@ references:
   - https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/user-data.html
   - https://attack.mitre.org/techniques/T1059/009/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.on: s.account_id = c.account_id"
+    reason: >-
+      Both sides are successful calls naming the same instance ID, and EC2
+      only accepts ModifyInstanceAttribute and StartInstances for an instance
+      of the calling account (a foreign or unknown ID fails the whole call
+      with InvalidInstanceID.NotFound, and failed calls are filtered out); an
+      instance ID names one instance, so a joined change and start are always
+      logged in the same account.
+  - mutant: "threshold main.on: STRPOS(s.requestparameters, '\"' || c.instance_id || '\"') > 0 (+1)"
+    reason: >-
+      The start's requestParameters is JSON object text, so it begins with '{'
+      and a quoted instance ID can never be found at position 1: strpos(...) >
+      0 and strpos(...) > 1 hold for exactly the same rows.
+  - mutant: "drop changes.where: eventsource = 'ec2.amazonaws.com'"
+    reason: >-
+      ModifyInstanceAttribute is an EC2 API action only (no other service has
+      an operation of that name, checked against every botocore service
+      model), so eventname = 'ModifyInstanceAttribute' already implies
+      eventSource ec2.amazonaws.com.
+  - mutant: "drop starts.where: eventsource = 'ec2.amazonaws.com'"
+    reason: >-
+      StartInstances is an EC2 API action only (checked against every botocore
+      service model; Lightsail and OpsWorks have a singular StartInstance), so
+      eventname = 'StartInstances' already implies eventSource
+      ec2.amazonaws.com.
+  - mutant: "before widen: 5m -> 10m"
+    reason: >-
+      Starts come from the window and the ON clause keeps only changes at most
+      5 minutes before their start, so no change older than window start - 5m
+      can join; reading changes from 10 minutes before the window only adds
+      rows that never match.
 */
 WITH changes AS (
     SELECT
