@@ -11,8 +11,12 @@ interval's end is finalized.
 3. `run_detections` (mapped per chunk): render each rule's SQL for the window, run it on the engine
    (DuckDB embedded, Athena in AWS), group hits into alerts by dedup key and window, record them in the ledger.
    A re-run replaces the window's contribution: same alert keys, no new rows.
-4. `record`: emits the asset `mamori://alerts/ledger`, which runs `dispatch_alerts` (the single writer to
-   GitHub, PagerDuty, Slack and the local tickets).
+   A rule that fails to load or whose SQL fails on the engine is skipped and reported; the others run.
+4. `record`: records the window's rule errors as `mamori_rule_error` alerts and emits the asset
+   `mamori://alerts/ledger`, which runs `dispatch_alerts` (the single writer to GitHub, PagerDuty, Slack
+   and the local tickets).
+5. `check_rules`: fails, naming only the broken rules, when any rule errored; everything else is recorded
+   and dispatched by then.
 """
 
 from __future__ import annotations
@@ -52,12 +56,18 @@ def detect_dag() -> None:
         return detect.run_chunk(ids, data_interval_start, data_interval_end)
 
     @task(multiple_outputs=False, outlets=[ALERTS_ASSET])
-    def record(results: list[list[dict[str, Any]]]) -> dict[str, Any]:
-        return detect.summarize_window(results)
+    def record(
+        results: list[list[dict[str, Any]]], data_interval_start: Any = None, data_interval_end: Any = None
+    ) -> dict[str, Any]:
+        return detect.summarize_window(results, data_interval_start, data_interval_end)
+
+    @task
+    def check_rules(summary: dict[str, Any]) -> None:
+        detect.check_rule_errors(summary)
 
     chunks = list_detections()
     wait_for_ingest() >> chunks
-    record(run_detections.expand(ids=chunks))
+    check_rules(record(run_detections.expand(ids=chunks)))
 
 
 detect_dag()

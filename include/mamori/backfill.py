@@ -25,7 +25,7 @@ import orjson
 
 from mamori import detect, ingest
 from mamori.config import Settings, load_settings
-from mamori.detections.loader import load_catalog
+from mamori.detections.loader import load_catalog_tolerant
 from mamori.lake import Store
 from mamori.sources import SOURCES
 
@@ -80,7 +80,8 @@ def make_plan(
     unknown = sorted(set(sources or []) - set(SOURCES))
     if unknown:
         raise ValueError(f"unknown source(s) {unknown}; known: {sorted(SOURCES)}")
-    enabled = [d.id for d in load_catalog(s.sql_dir, include_deprecated=False)]
+    loaded, broken = load_catalog_tolerant(s.sql_dir, include_deprecated=False)
+    enabled = [d.id for d in loaded] + [b.id for b in broken]  # broken ones run to be reported, as in detect
     missing = sorted(set(detections or []) - set(enabled))
     if missing:
         raise ValueError(f"unknown or deprecated detection(s) {missing}")
@@ -109,6 +110,7 @@ def run_backfill(
         done = set(orjson.loads(lake.read_bytes(key))["done"])
     chunks = detect.detection_chunks(s, only=set(plan.detections))  # the detect DAG's grouping
     ran = alerts = 0
+    rule_errors: set[str] = set()
     for n, step in enumerate(steps, 1):
         if step in done:
             continue
@@ -120,9 +122,17 @@ def run_backfill(
             ingest.finalize_window(source, t, t + s.ingest_interval, s)
         else:
             t = datetime.fromisoformat(rest[0])
-            for chunk in chunks:
-                results = detect.run_chunk(chunk, t, t + s.ingest_interval, s, page=plan.page)
-                alerts += sum(len(r["alerts"]) for r in results)
+            results = [
+                r
+                for chunk in chunks
+                for r in detect.run_chunk(chunk, t, t + s.ingest_interval, s, page=plan.page)
+            ]
+            alerts += sum(len(r["alerts"]) for r in results)
+            errors = [r for r in results if r.get("error")]
+            alerts += len(detect.record_rule_errors(errors, t, t + s.ingest_interval, s))
+            rule_errors.update(
+                f"{r['detection']}: {r['error']['file']}:{r['error']['line'] or '?'}" for r in errors
+            )
         done.add(step)
         # Written after every step: a kill loses at most the step in flight, which is idempotent to repeat.
         state = {"plan": asdict(plan), "done": sorted(done), "steps": len(steps)}
@@ -130,6 +140,12 @@ def run_backfill(
         ran += 1
         if progress:
             progress(n, len(steps), step)
-    summary = {"steps": len(steps), "ran": ran, "already_done": len(steps) - ran, "alert_updates": alerts}
+    summary: dict[str, Any] = {
+        "steps": len(steps),
+        "ran": ran,
+        "already_done": len(steps) - ran,
+        "alert_updates": alerts,
+        "rule_errors": sorted(rule_errors),
+    }
     log.info("backfill [%s, %s): %s", plan.start, plan.end, summary)
     return summary

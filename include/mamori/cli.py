@@ -75,12 +75,13 @@ def cmd_detections(args: argparse.Namespace) -> int:
 
     s = load_settings()
     if args.action == "list":
-        from mamori.detections.loader import load_catalog
+        from mamori.detections.loader import load_catalog_tolerant
 
-        for d in load_catalog(s.sql_dir):
+        detections, broken = load_catalog_tolerant(s.sql_dir)
+        for d in detections:
             h = d.header
             print(f"{d.id:55} {h.severity:8} {h.status:12} {','.join(h.mitre)}")
-        return 0
+        return _report_broken(broken)
     if args.action == "render":
         from mamori.detections.loader import get_detection
 
@@ -129,15 +130,30 @@ def cmd_detections(args: argparse.Namespace) -> int:
         return 0
     if args.action == "mutate":
         return _mutate(s.sql_dir, Path(args.cases), args.ids, verbose=args.verbose)
+    from mamori.detections.loader import load_catalog_tolerant
     from mamori.detections.testing import run_catalog_cases
 
+    detections, broken = load_catalog_tolerant(s.sql_dir)
+    if args.id and args.id not in {d.id for d in detections} | {b.id for b in broken}:
+        print(f"mamori detections test: no detection {args.id!r}", file=sys.stderr)
+        return 2
     failures = 0
-    for result in run_catalog_cases(s.sql_dir, Path(args.cases), only=args.id):
+    for result in run_catalog_cases(s.sql_dir, Path(args.cases), only=args.id, detections=detections):
         mark = "ok  " if result.passed else "FAIL"
         print(f"{mark} {result.detection_id:55} {result.kind:8} {result.case} alerts={result.alerts}")
         failures += not result.passed
     print(f"{failures} failed")
-    return 1 if failures else 0
+    broken = [b for b in broken if not args.id or b.id == args.id]
+    return max(1 if failures else 0, _report_broken(broken))
+
+
+def _report_broken(broken: list[Any]) -> int:
+    """Broken files last, one line each (file:line: reason), so the good rules' output is not lost."""
+    for b in broken:
+        print(f"BROKEN {b.describe()}", file=sys.stderr)
+    if broken:
+        print(f"{len(broken)} detection file(s) do not load", file=sys.stderr)
+    return 1 if broken else 0
 
 
 def _mutate(sql_dir: Path, cases_dir: Path, ids: list[str], verbose: bool) -> int:
@@ -236,6 +252,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     import json
 
     print(json.dumps(summary, default=str))
+    if summary.get("rule_errors"):
+        print(
+            f"broken detection(s), skipped and alerted: {'; '.join(summary['rule_errors'])}", file=sys.stderr
+        )
+        return 1
     return 0
 
 
@@ -387,7 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = det_sub.add_parser("coverage", help="MITRE tactic x log source matrix of passing detections")
     c.add_argument("--cases", default=str(Path.cwd() / "tests" / "detections"))
     c.add_argument("--out", default=str(Path.cwd() / "docs"))
-    mu = det_sub.add_parser("mutate", help="break each rule on purpose and check that one of its cases notices")
+    mu = det_sub.add_parser(
+        "mutate", help="break each rule on purpose and check that one of its cases notices"
+    )
     mu.add_argument("ids", nargs="*", metavar="ID", help="detection ids (default: every detection)")
     mu.add_argument("--cases", default=str(Path.cwd() / "tests" / "detections"))
     mu.add_argument(
@@ -414,7 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("--skip-ingest", action="store_true", help="detections only, over the lake as it is")
     bf.add_argument("--no-detect", action="store_true", help="ingest only")
     bf.add_argument("--page", action="store_true", help="let new alerts page (default: record and ticket)")
-    bf.add_argument("--dispatch", action="store_true", help="deliver due alerts at the end (else the DAG does)")
+    bf.add_argument(
+        "--dispatch", action="store_true", help="deliver due alerts at the end (else the DAG does)"
+    )
     bf.add_argument("--restart", action="store_true", help="ignore the recorded progress of this backfill")
     bf.set_defaults(func=cmd_backfill)
 
@@ -454,7 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     qual_sub = qual.add_subparsers(dest="action", required=True)
     qrep = qual_sub.add_parser("report", help="expectations passed/failed per source, freshness per stream")
     qrep.add_argument("--from", dest="start", help="first window start (default: all windows)")
-    qrep.add_argument("--to", dest="end", help="end of the range and of the freshness window (default: latest)")
+    qrep.add_argument(
+        "--to", dest="end", help="end of the range and of the freshness window (default: latest)"
+    )
     qual.set_defaults(func=cmd_quality)
     return p
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from mamori.alerts.builder import group_hits
@@ -24,11 +24,11 @@ from mamori.alerts.ledger import Alert, Delivery, Ledger
 from mamori.alerts.lookups import configured_lookups
 from mamori.alerts.outputs import OUTPUTS, LocalOutput, Output, make_output, resolve_outputs
 from mamori.config import Settings, load_settings
-from mamori.detections.loader import Detection, DetectionError, get_detection, load_catalog
-from mamori.detections.runner import run_detection
+from mamori.detections.loader import Detection, DetectionError, get_detection, load_catalog_tolerant
+from mamori.detections.runner import DetectionOutputError, run_detection
 from mamori.detections.suppressions import Suppression, load_suppressions
 from mamori.detections.suppressions import apply as apply_suppressions
-from mamori.engines import Engine, get_engine
+from mamori.engines import Engine, get_engine, is_query_fault
 from mamori.ingest import window_complete
 
 log = logging.getLogger(__name__)
@@ -47,13 +47,16 @@ def detection_window(
 def enabled_detections(settings: Settings | None = None) -> list[str]:
     """Ids of detections that run (deprecated ones do not); the detect DAG maps over these."""
     s = settings or load_settings()
-    return [d.id for d in load_catalog(s.sql_dir, include_deprecated=False)]
+    return [d.id for d in load_catalog_tolerant(s.sql_dir, include_deprecated=False)[0]]
 
 
 def sources_ready(end: datetime, settings: Settings | None = None) -> bool:
     """True when every source with enabled detections has finalized the ingest window ending at `end`."""
     s = settings or load_settings()
-    sources = sorted({d.header.log_source for d in load_catalog(s.sql_dir, include_deprecated=False)})
+    detections, _ = load_catalog_tolerant(
+        s.sql_dir, include_deprecated=False
+    )  # broken ones are reported later
+    sources = sorted({d.header.log_source for d in detections})
     waiting = [src for src in sources if not window_complete(src, end - s.ingest_interval, s)]
     if waiting:
         log.info("waiting for ingest window ending %s of: %s", end.isoformat(), waiting)
@@ -68,13 +71,17 @@ def detection_chunks(settings: Settings | None = None, only: set[str] | None = N
 
     One task per rule would be ~70 task instances per hour, each opening its own engine over the lake;
     chunks keep the parallelism and the per-rule results (in the task's XCom and log) at a tenth of that.
+    A file that does not load gets a chunk of its own: its run reports it as a rule error (`run_chunk`)
+    and every other rule runs as usual.
     """
     s = settings or load_settings()
+    detections, broken = load_catalog_tolerant(s.sql_dir, include_deprecated=False)
     by_source: dict[str, list[str]] = {}
-    for d in load_catalog(s.sql_dir, include_deprecated=False):
+    for d in detections:
         if only is None or d.id in only:
             by_source.setdefault(d.header.log_source, []).append(d.id)
-    return [ids[i : i + CHUNK] for _, ids in sorted(by_source.items()) for i in range(0, len(ids), CHUNK)]
+    chunks = [ids[i : i + CHUNK] for _, ids in sorted(by_source.items()) for i in range(0, len(ids), CHUNK)]
+    return chunks + [[b.id] for b in broken if only is None or b.id in only]
 
 
 def run_chunk(
@@ -83,14 +90,46 @@ def run_chunk(
     """Run a chunk of detections for the run's window; engine, ledger and suppressions opened once.
 
     `page=False` (backfills) records alerts and tickets them but keeps new alerts off paging outputs.
+    A rule that cannot be loaded, or whose query fails because of its own SQL, does not stop the others: its
+    result carries an `error` (file, line, reason) that `summarize_window` turns into a `mamori_rule_error`
+    alert. Engine or service failures still raise, so Airflow retries the chunk (re-runs are idempotent).
     """
     s = settings or load_settings()
     engine = get_engine(s)
     try:
         ctx = _RunContext(engine, Ledger(s.ledger_url), load_suppressions(s.sql_dir), page)
-        return [_run_one(get_detection(s.sql_dir, i), start, end, s, ctx) for i in ids]
+        results = []
+        for i in ids:
+            try:
+                results.append(_run_one(get_detection(s.sql_dir, i), start, end, s, ctx))
+            except Exception as exc:
+                if not isinstance(exc, DetectionError | DetectionOutputError) and not is_query_fault(exc):
+                    raise
+                results.append(_rule_error(i, exc, start, end, s))
+        return results
     finally:
         engine.close()
+
+
+def _rule_error(
+    detection_id: str, exc: Exception, start: datetime, end: datetime, s: Settings
+) -> dict[str, Any]:
+    """The result of a rule that failed on its own: who, where and why, in one line each."""
+    wstart, _ = detection_window(start, end, s)
+    matches = sorted((s.sql_dir / "detections").glob(f"*/{detection_id}.sql"))
+    path = str(matches[0]) if matches else f"sql/detections/*/{detection_id}.sql"
+    line = exc.line if isinstance(exc, DetectionError) and exc.line else None
+    reason = " ".join(str(exc).removeprefix(f"{path}: ").split())[:500]
+    log.error("%s: rule error, skipped for this window (%s:%s): %s", detection_id, path, line or "?", reason)
+    return {
+        "detection": detection_id,
+        "window_start": wstart.isoformat(),
+        "hits": 0,
+        "alerts": [],
+        "suppressed": {},
+        "expired_suppressions": [],
+        "error": {"kind": type(exc).__name__, "file": path, "line": line, "reason": reason},
+    }
 
 
 def run_for_window(
@@ -126,21 +165,70 @@ def _run_one(det: Detection, start: datetime, end: datetime, s: Settings, ctx: _
     }
 
 
-def summarize_window(chunks: list[list[dict[str, Any]]]) -> dict[str, Any]:
-    """What one detect run found (the task's XCom and log line; the ledger holds the alerts themselves)."""
+def summarize_window(
+    chunks: list[list[dict[str, Any]]],
+    start: datetime | None = None,
+    end: datetime | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """What one detect run found (the task's XCom and log line; the ledger holds the alerts themselves).
+
+    Given the run's data interval, it also records the window's rule errors as `mamori_rule_error` alerts:
+    one call for the whole window, because the ledger replaces a window's contribution per (pseudo-)rule.
+    """
     results = [r for chunk in chunks for r in chunk]
-    summary = {
+    errors = [r for r in results if r.get("error")]
+    summary: dict[str, Any] = {
         "detections": len(results),
         "hits": sum(r["hits"] for r in results),
         "alerts": sorted({k for r in results for k in r["alerts"]}),
+        "rule_errors": [
+            f"{r['detection']}: {r['error']['file']}:{r['error']['line'] or '?'}" for r in errors
+        ],
     }
+    if start is not None and end is not None:
+        summary["alerts"] = sorted([*summary["alerts"], *record_rule_errors(errors, start, end, settings)])
     log.info(
-        "detect window: %d detections, %d hits, %d alerts",
+        "detect window: %d detections, %d hits, %d alerts, %d rule error(s)",
         summary["detections"],
         summary["hits"],
         len(summary["alerts"]),
+        len(errors),
     )
     return summary
+
+
+def record_rule_errors(
+    errors: list[dict[str, Any]], start: datetime, end: datetime, settings: Settings | None = None
+) -> list[str]:
+    """Replace the window's `mamori_rule_error` contribution (also with none, so a fixed rule withdraws it)."""
+    from mamori.quality.alerts import RULE_ERROR, candidate, health_detection, record
+
+    s = settings or load_settings()
+    wstart, wend = detection_window(start, end, s)
+    det = health_detection(s.sql_dir, RULE_ERROR)
+    cands = [
+        candidate(
+            det,
+            {"detection": r["detection"], "reason": r["error"]["kind"]},
+            wstart,
+            1,
+            wstart,
+            wend - timedelta(microseconds=1),
+            [{"detection": r["detection"], "window_start": r["window_start"], **r["error"]}],
+        )
+        for r in errors
+    ]
+    return record(RULE_ERROR, wstart, wend, cands, s)
+
+
+def check_rule_errors(summary: dict[str, Any]) -> None:
+    """The detect run's last task: red, naming only the broken rules, after everything else was recorded."""
+    if summary.get("rule_errors"):
+        raise RuntimeError(
+            f"{len(summary['rule_errors'])} detection(s) failed in this window and were skipped "
+            f"(mamori_rule_error alerts raised): {'; '.join(summary['rule_errors'])}"
+        )
 
 
 class _Enricher:

@@ -31,6 +31,31 @@ ANY_MACRO = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 class DetectionError(ValueError):
     """A detection file that must not be loaded; the message names the file and every problem found."""
 
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line  # 1-based line of the file where the first problem is, when it can be told
+
+
+@dataclass(frozen=True)
+class BrokenDetection:
+    """A file under sql/detections/ that does not load: reported on its own, never stopping the others."""
+
+    id: str  # the file name's stem (the header may be what is broken)
+    path: Path
+    line: int
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+def _line_of_key(text: str, key: object) -> int | None:
+    """The line of `key:` in the header, so a reviewer is sent to the typo, not to the top of the file."""
+    if not isinstance(key, str):
+        return None
+    m = re.search(rf"^\s*(?:-\s*)?{re.escape(key)}\s*:", text, re.M)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -60,13 +85,18 @@ def load_detection(path: Path) -> Detection:
     try:
         raw = yaml.safe_load(m["header"])
     except yaml.YAMLError as exc:
-        raise DetectionError(f"{path}: header is not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise DetectionError(f"{path}: header is not valid YAML: {exc}", line) from exc
     if not isinstance(raw, dict):
-        raise DetectionError(f"{path}: header must be a YAML mapping")
+        raise DetectionError(f"{path}: header must be a YAML mapping", 1)
     try:
         header = DetectionHeader.model_validate(raw)
     except ValidationError as exc:
-        raise DetectionError(f"{path}: invalid header:\n{exc}") from exc
+        loc = exc.errors()[0]["loc"] if exc.errors() else ()
+        raise DetectionError(
+            f"{path}: invalid header:\n{exc}", _line_of_key(text, loc[0] if loc else None) or 1
+        ) from exc
     problems = []
     if header.id != path.stem:
         problems.append(f"id {header.id!r} differs from the filename {path.stem!r}")
@@ -116,28 +146,52 @@ def load_detection(path: Path) -> Detection:
             elif tree[0] is not None:
                 problems += dialect_problems(tree[0])
     if problems:
-        raise DetectionError(f"{path}: " + "; ".join(problems))
+        body_line = text.count("\n", 0, m.start("body")) + 1
+        raise DetectionError(f"{path}: " + "; ".join(problems), body_line)
     return Detection(header=header, body=body, path=path)
 
 
 def load_catalog(sql_dir: Path, include_deprecated: bool = True) -> list[Detection]:
-    """Every detection under sql_dir/detections, sorted by id; one error listing all broken files."""
-    files = sorted((sql_dir / "detections").glob("*/*.sql"))
-    detections, errors = [], []
-    for f in files:
+    """Every detection under sql_dir/detections, sorted by id; one error listing all broken files.
+
+    Strict: for review and CI, where any broken file must fail. Runs use `load_catalog_tolerant`.
+    """
+    detections, broken = load_catalog_tolerant(sql_dir, include_deprecated)
+    if broken:
+        raise DetectionError("\n".join(b.describe() for b in broken), broken[0].line)
+    return detections
+
+
+def load_catalog_tolerant(
+    sql_dir: Path, include_deprecated: bool = True
+) -> tuple[list[Detection], list[BrokenDetection]]:
+    """The detections that load, and the files that do not, each with its line and reason.
+
+    One typo in one new rule must not stop the other rules from running (or from being listed and tested):
+    the scheduled run, `mamori detections list|test` and the mutation tool run what loads and report the rest.
+    """
+    detections: list[Detection] = []
+    broken: list[BrokenDetection] = []
+    for f in sorted((sql_dir / "detections").glob("*/*.sql")):
         try:
             detections.append(load_detection(f))
         except DetectionError as exc:
-            errors.append(str(exc))
-    if errors:
-        raise DetectionError("\n".join(errors))
-    ids = [d.id for d in detections]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise DetectionError(f"duplicate detection ids: {dupes}")
+            reason = str(exc).removeprefix(f"{f}: ")
+            broken.append(BrokenDetection(f.stem, f, exc.line or 1, " ".join(reason.split())[:2000]))
+    by_id: dict[str, list[Detection]] = {}
+    for d in detections:
+        by_id.setdefault(d.id, []).append(d)
+    for det_id, same in sorted(by_id.items()):
+        if len(same) > 1:  # which one is meant cannot be told: neither runs
+            for d in same:
+                others = [str(o.path) for o in same if o is not d]
+                broken.append(
+                    BrokenDetection(d.id, d.path, 1, f"duplicate detection id {det_id!r} (also {others})")
+                )
+            detections = [d for d in detections if d.id != det_id]
     if not include_deprecated:
         detections = [d for d in detections if d.header.status != "deprecated"]
-    return sorted(detections, key=lambda d: d.id)
+    return sorted(detections, key=lambda d: d.id), sorted(broken, key=lambda b: (b.id, str(b.path)))
 
 
 def get_detection(sql_dir: Path, detection_id: str) -> Detection:

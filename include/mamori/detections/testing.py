@@ -124,9 +124,15 @@ def evaluate_case(det: Detection, path: Path) -> tuple[int, int]:
     return len(alerts), quarantined
 
 
-def run_catalog_cases(sql_dir: Path, cases_dir: Path, only: str | None = None) -> Iterator[CaseResult]:
-    """Every case of every detection (or of one); a detection with no case yields a failing result."""
-    for det in load_catalog(sql_dir):
+def run_catalog_cases(
+    sql_dir: Path, cases_dir: Path, only: str | None = None, detections: list[Detection] | None = None
+) -> Iterator[CaseResult]:
+    """Every case of every detection (or of one); a detection with no case yields a failing result.
+
+    `detections` (default: the strict catalog, which raises on any broken file) lets the CLI test the rules
+    that load while it reports the broken ones.
+    """
+    for det in load_catalog(sql_dir) if detections is None else detections:
         if only and det.id != only:
             continue
         files = case_files(cases_dir, det.id)

@@ -23,6 +23,51 @@ class Engine(Protocol):
         ...
 
 
+# Athena error types that mean "this SQL is wrong", not "the service is unwell" (those are retried instead).
+_ATHENA_SQL_ERRORS = (
+    "SYNTAX_ERROR",
+    "COLUMN_NOT_FOUND",
+    "FUNCTION_NOT_FOUND",
+    "TYPE_MISMATCH",
+    "INVALID_FUNCTION_ARGUMENT",
+    "AMBIGUOUS_NAME",
+    "MISSING_ATTRIBUTE",
+    "NOT_SUPPORTED",
+    "DIVISION_BY_ZERO",
+    "INVALID_CAST_ARGUMENT",
+)
+
+
+def is_query_fault(exc: BaseException) -> bool:
+    """True when a query failed because of its own SQL (a broken rule), so retrying cannot help.
+
+    A detect run isolates such a rule and reports it; anything else (an engine or service outage, a lake
+    that cannot be read) propagates, so Airflow retries the task as a whole.
+    """
+    import sqlglot
+
+    if isinstance(exc, sqlglot.errors.SqlglotError):
+        return True
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - duckdb is a hard dependency of the embedded default
+        duckdb = None  # type: ignore[assignment]
+    if duckdb is not None and isinstance(
+        exc,
+        duckdb.ParserException
+        | duckdb.BinderException
+        | duckdb.CatalogException
+        | duckdb.ConversionException
+        | duckdb.InvalidInputException
+        | duckdb.NotImplementedException
+        | duckdb.OutOfRangeException,
+    ):
+        return True
+    if type(exc).__module__.startswith("pyathena"):
+        return any(code in str(exc) for code in _ATHENA_SQL_ERRORS)
+    return False
+
+
 def get_engine(settings: Settings | None = None) -> Engine:
     """The engine the settings select; imported lazily so DuckDB users never load the AWS stack."""
     s = settings or load_settings()

@@ -32,6 +32,7 @@ SILENCE = "mamori_health_silence"
 VOLUME_DROP = "mamori_health_volume_drop"
 DRIFT = "mamori_schema_drift"
 RECONCILIATION = "mamori_reconciliation_gap"
+RULE_ERROR = "mamori_rule_error"
 
 
 def dq_id(source: str) -> str:

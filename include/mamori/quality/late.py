@@ -43,10 +43,12 @@ def windows_to_rerun(
     Only sources with enabled detections count. Each item: the detect run's data interval, the detection
     window it evaluates, and the sources whose detections must run again.
     """
-    from mamori.detections.loader import load_catalog
+    from mamori.detections.loader import load_catalog_tolerant
 
     s = settings or load_settings()
-    sources = sorted({d.header.log_source for d in load_catalog(s.sql_dir, include_deprecated=False)})
+    sources = sorted(
+        {d.header.log_source for d in load_catalog_tolerant(s.sql_dir, include_deprecated=False)[0]}
+    )
     starts = []
     t = start
     while t < end:
@@ -75,12 +77,12 @@ def reevaluate(start: datetime, end: datetime, settings: Settings | None = None)
     """The health DAG's late-data task: run the enabled detections of the affected sources again for each
     detection window that received late rows."""
     from mamori import detect
-    from mamori.detections.loader import load_catalog
+    from mamori.detections.loader import load_catalog_tolerant
 
     s = settings or load_settings()
     windows = windows_to_rerun(start, end, s)
     by_source: dict[str, list[str]] = {}
-    for d in load_catalog(s.sql_dir, include_deprecated=False):
+    for d in load_catalog_tolerant(s.sql_dir, include_deprecated=False)[0]:
         by_source.setdefault(d.header.log_source, []).append(d.id)
     results = []
     for w in windows:

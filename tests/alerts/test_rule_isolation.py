@@ -1,0 +1,154 @@
+"""One broken rule is isolated: the others run and alert, the broken one is reported as a rule-error alert
+(file, line, reason) and the run ends non-green naming only it; engine outages still fail the task (retry)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+import sqlalchemy as sa
+
+from mamori import detect
+from mamori.alerts.ledger import ALERT_HITS, Ledger
+from mamori.config import load_settings
+from mamori.detections.testing import case_table
+from mamori.engines.duckdb import DuckDBEngine
+
+REPO = Path(__file__).resolve().parents[2]
+ROOT_CASE = (
+    REPO / "tests" / "detections" / "cloudtrail_root_activity" / "positive" / "root_access_key_api_call.json"
+)
+ROOT_RULE = REPO / "sql" / "detections" / "cloudtrail" / "cloudtrail_root_activity.sql"
+LAG = timedelta(minutes=60)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A copy of sql/ (so files can be broken), a ledger, and an engine holding the root-activity case."""
+    sql = tmp_path / "sql"
+    shutil.copytree(REPO / "sql", sql)
+    settings = load_settings(
+        {
+            "MAMORI_HOME": str(tmp_path / "home"),
+            "MAMORI_SQL_DIR": str(sql),
+            "MAMORI_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+        }
+    )
+    table, _ = case_table("cloudtrail", ROOT_CASE.read_bytes())
+    times = [t.replace(tzinfo=UTC) for t in table.column("event_time").to_pylist()]
+    start = min(times).replace(minute=0, second=0, microsecond=0) + LAG  # the run whose window holds the case
+
+    def engine(_settings=None):
+        e = DuckDBEngine(settings, threads=1)  # an empty lake: every source's table exists, empty
+        e.register_table("cloudtrail", table)
+        return e
+
+    monkeypatch.setattr(detect, "get_engine", engine)
+    return settings, sql, start
+
+
+def _break(sql: Path, rule_id: str, old: str, new: str) -> Path:
+    text = ROOT_RULE.read_text().replace("id: cloudtrail_root_activity", f"id: {rule_id}")
+    path = sql / "detections" / "cloudtrail" / f"{rule_id}.sql"
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def _run(settings, start):
+    chunks = detect.detection_chunks(settings)
+    results = [detect.run_chunk(c, start, start + timedelta(hours=1), settings) for c in chunks]
+    return chunks, detect.summarize_window(results, start, start + timedelta(hours=1), settings)
+
+
+def test_a_header_typo_in_one_rule_does_not_stop_the_others(env):
+    settings, sql, start = env
+    path = _break(sql, "cloudtrail_root_activity_copy", "threshold: 1\n", "treshold: 1\n")
+    typo_line = path.read_text().splitlines().index("treshold: 1") + 1
+
+    chunks, summary = _run(settings, start)
+
+    assert ["cloudtrail_root_activity_copy"] in chunks  # its own chunk: only it can fail
+    ledger = Ledger(settings.ledger_url)
+    by_rule = {}
+    for a in ledger.alerts():
+        by_rule.setdefault(a.detection_id, []).append(a)
+    assert len(by_rule["cloudtrail_root_activity"]) == 1  # the good rule ran and alerted
+    [err] = by_rule["mamori_rule_error"]
+    assert err.dedup_values == {"detection": "cloudtrail_root_activity_copy", "reason": "DetectionError"}
+    sample = err.samples[0]
+    assert sample["file"] == str(path) and sample["line"] == typo_line
+    assert "treshold" in sample["reason"] and "\n" not in sample["reason"]
+    assert summary["rule_errors"] == [f"cloudtrail_root_activity_copy: {path}:{typo_line}"]
+    with pytest.raises(RuntimeError, match=r"1 detection\(s\) failed.*cloudtrail_root_activity_copy") as exc:
+        detect.check_rule_errors(summary)
+    assert "cloudtrail_root_activity:" not in str(exc.value).replace("cloudtrail_root_activity_copy", "")
+
+    # Fixed and re-run: the rule-error alert's window contribution is withdrawn, nothing else changes.
+    path.unlink()
+    _, summary = _run(settings, start)
+    assert summary["rule_errors"] == []
+    detect.check_rule_errors(summary)
+    ledger = Ledger(settings.ledger_url)
+    with ledger.engine.connect() as conn:
+        parts = conn.execute(
+            sa.select(ALERT_HITS).where(ALERT_HITS.c.detection_id == "mamori_rule_error")
+        ).all()
+    assert parts == []  # the ticket already sent stays; this window no longer claims the rule is broken
+
+
+def test_a_rule_whose_sql_fails_on_the_engine_is_isolated(env):
+    settings, sql, start = env
+    _break(sql, "cloudtrail_root_activity_badcol", "AND errorcode IS NULL", "AND no_such_column IS NULL")
+
+    _, summary = _run(settings, start)
+
+    alerts = Ledger(settings.ledger_url).alerts()
+    assert {a.detection_id for a in alerts} >= {"cloudtrail_root_activity", "mamori_rule_error"}
+    [err] = [a for a in alerts if a.detection_id == "mamori_rule_error"]
+    assert err.dedup_values == {"detection": "cloudtrail_root_activity_badcol", "reason": "BinderException"}
+    assert "no_such_column" in err.samples[0]["reason"]
+    assert summary["rule_errors"] == [
+        f"cloudtrail_root_activity_badcol: {sql}/detections/cloudtrail/cloudtrail_root_activity_badcol.sql:?"
+    ]
+
+
+def test_an_engine_outage_still_fails_the_chunk_so_airflow_retries(env, monkeypatch):
+    settings, _, start = env
+
+    def down(_settings=None):
+        e = DuckDBEngine(settings, threads=1, create_views=False)
+
+        def query(sql):
+            raise duckdb.IOException("IO Error: could not read the lake (connection reset)")
+
+        e.query = query  # type: ignore[method-assign]
+        return e
+
+    monkeypatch.setattr(detect, "get_engine", down)
+    with pytest.raises(duckdb.IOException):
+        detect.run_chunk(["cloudtrail_root_activity"], start, start + timedelta(hours=1), settings)
+
+
+def test_cli_lists_and_tests_every_loadable_rule_and_reports_the_broken_one_last(env, capsys, monkeypatch):
+    from mamori.cli import main
+
+    _settings, sql, _ = env
+    path = _break(sql, "cloudtrail_root_activity_copy", "severity: high", "severity: urgent")
+    monkeypatch.setenv("MAMORI_SQL_DIR", str(sql))
+
+    assert main(["detections", "list"]) == 1
+    out, err = capsys.readouterr()
+    assert "cloudtrail_root_activity " in out and out.count("\n") >= 70
+    assert f"BROKEN {path}:" in err and "severity" in err
+    assert err.strip().splitlines()[-1] == "1 detection file(s) do not load"
+
+    cases = str(REPO / "tests" / "detections")
+    assert main(["detections", "test", "cloudtrail_root_activity", "--cases", cases]) == 0
+    out, err = capsys.readouterr()
+    assert "0 failed" in out and err == ""
+    assert main(["detections", "test", "cloudtrail_root_activity_copy", "--cases", cases]) == 1
+    assert f"BROKEN {path}:" in capsys.readouterr().err
