@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -31,14 +31,59 @@ def brute():  # threshold 5 per (account, actor) per aligned 15 minutes
     return get_detection(REPO / "sql", "cloudtrail_console_login_brute_force")
 
 
+KEY_INPUT = ("cloudtrail_console_login_brute_force", ["111111111111", "alice", "198.51.100.23"], T0)
+
+
 def test_alert_key_is_stable_and_separates_dedup_windows():
-    k = alert_key("d", ["111111111111", "alice"], T0)
-    assert k == alert_key("d", ["111111111111", "alice"], T0)
-    assert k != alert_key("d", ["111111111111", "alice"], T0 + timedelta(minutes=15))
-    assert k != alert_key("d", ["111111111111", "bob"], T0)
+    k = alert_key(*KEY_INPUT)
+    # Pinned across releases: a changed key function would re-open every open alert as a new ticket.
+    assert k == "0c68db657e3561bf59eda35e35002c54"
+    tokyo = T0.astimezone(timezone(timedelta(hours=9)))
+    assert alert_key(KEY_INPUT[0], KEY_INPUT[1], tokyo) == k  # the same instant, another offset
     assert bucket_start(T0 + timedelta(minutes=29, seconds=59), timedelta(minutes=15)) == T0 + timedelta(
         minutes=15
     )
+
+
+@pytest.mark.parametrize(
+    "component",
+    ["detection id", "dedup value 0", "dedup value 1", "dedup value 2", "dedup window start"],
+)
+def test_alert_key_changes_when_any_one_component_changes(component):
+    """Each part of the identity (detection id, every dedup value, the dedup window start) is in the key:
+    two alerts differing in one of them only must never share a ticket, page or message."""
+    detection, values, start = KEY_INPUT[0], list(KEY_INPUT[1]), KEY_INPUT[2]
+    if component == "detection id":
+        detection = "cloudtrail_root_activity"
+    elif component.startswith("dedup value"):
+        i = int(component.rsplit(" ", 1)[1])
+        values[i] = {0: "222222222222", 1: "bob", 2: "203.0.113.7"}[i]
+    else:
+        start = T0 + timedelta(minutes=15)
+    assert alert_key(detection, values, start) != alert_key(*KEY_INPUT), component
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (["alice", "bob"], ["bob", "alice"]),  # values are positional
+        (["ab", "c"], ["a", "bc"]),  # no concatenation ambiguity
+        (["a,b"], ["a", "b"]),
+        (["a", None], ["a"]),  # a missing value is still a value
+    ],
+)
+def test_alert_key_does_not_confuse_dedup_value_lists(a, b):
+    assert alert_key("d", a, T0) != alert_key("d", b, T0)
+
+
+def test_grouped_hits_split_on_every_dedup_column_and_only_those(brute):
+    """Through group_hits: a hit differing in one dedup column is another alert; in another column, the same."""
+    base = hit(1)
+    assert list(brute.header.dedup.keys) == ["account_id", "actor"]
+    other = {"account_id": "222222222222", "actor": "bob", "source_ip": "203.0.113.7", "event_name": "X"}
+    for column, value in other.items():
+        keys = {c.key for c in group_hits(brute, [base, base | {column: value}])}
+        assert len(keys) == (2 if column in brute.header.dedup.keys else 1), column
 
 
 def test_threshold_and_aligned_buckets(brute):
