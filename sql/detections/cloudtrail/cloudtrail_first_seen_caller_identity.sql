@@ -45,6 +45,27 @@ references:
   - https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
   - https://attack.mitre.org/techniques/T1087/004/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.on: c.account_id = s.account_id"
+    reason: >-
+      The principals compared (the session issuer's role ARN, else the
+      identity's ARN: user, root, federated user) embed their account ID, and
+      CloudTrail logs a GetCallerIdentity call only in the calling principal's
+      own account (it touches no other account's resource, so
+      recipientAccountId is that account); equal principals therefore always
+      come with equal account_id.
+  - mutant: "drop seen.where: eventsource = 'sts.amazonaws.com'"
+    reason: >-
+      GetCallerIdentity is an AWS STS API action only (no other service has an
+      operation of that name, checked against every botocore service model),
+      and STS logs it with eventSource sts.amazonaws.com from global and
+      regional endpoints alike, so eventname = 'GetCallerIdentity' already
+      implies the source.
+  - mutant: "drop calls.where: eventsource = 'sts.amazonaws.com'"
+    reason: >-
+      Same as for seen: GetCallerIdentity exists only in AWS STS and is always
+      logged with eventSource sts.amazonaws.com, so eventname =
+      'GetCallerIdentity' already implies the source.
 */
 WITH seen AS (
     SELECT
