@@ -45,6 +45,37 @@ references:
   - https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-aws-console-sign-in-events.html
   - https://attack.mitre.org/techniques/T1110/001/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'signin.amazonaws.com'"
+    reason: >-
+      ConsoleLogin is not a service API (no botocore service model has an
+      operation of that name): it is AWS Sign-In's non-API sign-in event,
+      which CloudTrail records only with eventsource signin.amazonaws.com
+      for console, Discussion Forums and Support Center sign-ins alike
+      (CloudTrail user guide, AWS Management Console sign-in events;
+      Identity Center sign-ins are
+      CredentialChallenge/CredentialVerification/UserAuthentication), so
+      eventname = 'ConsoleLogin' already implies it.
+  - mutant: "drop main.where: eventname = 'ConsoleLogin'"
+    reason: >-
+      Both failure markers belong to ConsoleLogin records only: AWS Sign-In
+      names the response key after the event (SwitchRole, CheckMfa,
+      GetSigninToken ...), so responseElements.ConsoleLogin exists only on
+      ConsoleLogin, and AWS documents errorMessage 'Failed authentication'
+      only on failed ConsoleLogin records (the other sign-in events report
+      failure in their own key, and Identity Center's failed
+      CredentialVerification in serviceEventDetails with no errorMessage).
+      The signin event source plus either marker already implies
+      eventname = 'ConsoleLogin'.
+  - mutant: "negate main.where: errormessage = 'Failed authentication'"
+    reason: >-
+      The two arms differ only on a ConsoleLogin that has an errorMessage
+      but not responseElements.ConsoleLogin = 'Failure', and no such record
+      exists: a ConsoleLogin with an errorMessage is a failed sign-in and
+      CloudTrail marks every failed one ConsoleLogin = 'Failure' (wrong
+      password 'Failed authentication', unknown user 'No username found in
+      supplied account'), while successes have no errorMessage. The
+      errorMessage arm never decides, so negating it changes no verdict.
 */
 SELECT
     event_time,

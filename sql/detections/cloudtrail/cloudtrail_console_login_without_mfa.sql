@@ -44,6 +44,24 @@ references:
   - https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-aws-console-sign-in-events.html
   - https://attack.mitre.org/techniques/T1078/004/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'signin.amazonaws.com'"
+    reason: >-
+      ConsoleLogin is not a service API (no botocore service model has an
+      operation of that name): it is AWS Sign-In's non-API sign-in event,
+      which CloudTrail records only with eventsource signin.amazonaws.com
+      for console, Discussion Forums and Support Center sign-ins alike
+      (CloudTrail user guide, AWS Management Console sign-in events;
+      Identity Center sign-ins are
+      CredentialChallenge/CredentialVerification/UserAuthentication), so
+      eventname = 'ConsoleLogin' already implies it.
+  - mutant: "drop main.where: eventname = 'ConsoleLogin'"
+    reason: >-
+      AWS Sign-In names each record's response key after its event
+      (SwitchRole, CheckMfa, GetSigninToken, ExitRole ...), so
+      responseElements.ConsoleLogin = 'Success' exists only on ConsoleLogin
+      records, as does additionalEventData.MFAUsed; the remaining conditions
+      already imply eventname = 'ConsoleLogin'.
 */
 SELECT
     event_time,

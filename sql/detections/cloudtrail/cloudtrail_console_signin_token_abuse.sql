@@ -41,6 +41,15 @@ references:
   - https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-aws-console-sign-in-events.html
   - https://attack.mitre.org/techniques/T1550/001/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'signin.amazonaws.com'"
+    reason: >-
+      GetSigninToken is not a service API (no botocore service model has an
+      operation of that name; the SDK 'signin' service has only OAuth2 and
+      console-authorization operations): it is the AWS Sign-In federation
+      endpoint's non-API event, which CloudTrail records only with
+      eventsource signin.amazonaws.com, so eventname = 'GetSigninToken'
+      already implies it.
 */
 SELECT
     event_time,
