@@ -189,6 +189,10 @@ class BatchTables:
         """Whether `parse` can take a LargeObject without reading it whole (CloudTrail's parser can)."""
         return bool(getattr(self.parser, "streams_large_objects", False))
 
+    def flush(self) -> None:
+        """Have the parser emit every row it still holds, so `emitted` is final before any file is written."""
+        self.parser.flush()
+
     def parse(self, raw: RawKey, data: bytes | LargeObject, origin: int = 0) -> ColumnarResult:
         """Parse one object of the batch; its tables arrive here (possibly later, by parquet_files at most).
 

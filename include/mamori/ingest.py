@@ -180,6 +180,13 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         )
         quarantine += [q.as_dict() for q in result.quarantined]
 
+    # Guard: the rows the parsers emitted are the rows they counted, before anything is written.
+    out.flush()
+    parsed = sum(o["rows_out"] for o in objects)
+    if out.emitted != parsed:
+        _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, ["parser rows != rows emitted"], objects)
+        raise ReconciliationError(f"batch {stem}: parsers counted {parsed} rows but emitted {out.emitted}")
+
     files: list[str] = []
     file_rows: dict[str, int] = {}
     # validates the rows still held (the whole batch unless it spilled), then writes partition by partition
@@ -190,16 +197,29 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         files.append(key)
         file_rows[key] = pq.read_metadata(io.BytesIO(body)).num_rows
         del body  # before the next partition's file is built (a merged one can be tens of MB)
-    parsed = sum(o["rows_out"] for o in objects)
-    if out.emitted != parsed:
-        _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, ["parser rows != rows emitted"], objects)
-        raise ReconciliationError(f"batch {stem}: parsers counted {parsed} rows but emitted {out.emitted}")
+    written = sum(file_rows.values())
     for oi, n in sorted(dropped.items()):  # validation's verdicts, against the objects the rows came from
         objects[oi]["rows_out"] -= n
         objects[oi]["quarantined"] += n
         objects[oi]["dq_quarantined"] = n
     dq = merge_quality(src.name, verdicts)
     _log_quality(stem, dq)
+
+    # Guards, before the quarantine file and the manifest are written (a failed batch leaves neither):
+    # records in == rows out + quarantined, and the Parquet files hold the rows the manifest will count.
+    records_in = sum(o["records_in"] for o in objects)
+    rows_out = sum(o["rows_out"] for o in objects)
+    if records_in != rows_out + len(quarantine):
+        _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, ["records_in != rows_out + quarantined"], objects)
+        raise ReconciliationError(
+            f"batch {stem}: {records_in} in != {rows_out} rows + {len(quarantine)} quarantined"
+        )
+    if written != rows_out:
+        _write_gap(
+            lake, mdir, f"gap-b{idx:04d}", stem, ["rows_out != rows in the batch's Parquet files"], objects
+        )
+        raise ReconciliationError(f"batch {stem}: {rows_out} rows out but its Parquet files hold {written}")
+
     if quarantine:
         key = f"quarantine/{src.name}/dt={start:%Y-%m-%d}/{stem}.jsonl.gz"
         body = b"".join(orjson.dumps(q, default=str) + b"\n" for q in quarantine)
@@ -207,8 +227,6 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         files.append(key)
         file_rows[key] = len(quarantine)
 
-    records_in = sum(o["records_in"] for o in objects)
-    rows_out = sum(o["rows_out"] for o in objects)
     manifest = {
         "source": src.name,
         "window_start": batch["window_start"],
@@ -225,11 +243,6 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         "dq": dq.summary(),
         "observed": observer.finish() | {"quarantine_reasons": _reasons(quarantine)},
     }
-    if records_in != rows_out + len(quarantine):
-        _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, ["records_in != rows_out + quarantined"], objects)
-        raise ReconciliationError(
-            f"batch {stem}: {records_in} in != {rows_out} rows + {len(quarantine)} quarantined"
-        )
 
     manifest_key = f"{mdir}/batch-{idx:04d}.json"
     _remove_stale(lake, manifest_key, keep=set(files))
