@@ -40,6 +40,14 @@ references:
   - https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketLogging.html
   - https://attack.mitre.org/techniques/T1562/008/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 's3.amazonaws.com'"
+    reason: >-
+      PutBucketLogging is an operation of S3 only per the AWS SDK service
+      models (botocore 1.43): S3 Control has no such operation, and directory
+      buckets (s3express.amazonaws.com) and S3 on Outposts do not support
+      server access logging, so eventname = 'PutBucketLogging' already implies
+      eventsource s3.amazonaws.com.
 */
 SELECT
     event_time,
