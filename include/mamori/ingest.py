@@ -384,8 +384,12 @@ def finalize_window(
         "files": 0,
     }
     manifests: list[dict[str, Any]] = []
+    failed: list[int] = []  # batches whose last attempt left a gap record
     for obj in lake.find(mdir):
         name = obj.key.rsplit("/", 1)[-1]
+        if name.startswith("_gap-b") and int(name[6:10]) < n_batches:
+            failed.append(int(name[6:10]))
+            continue
         if name.startswith("dq-batch-") and int(name[9:13]) >= n_batches:
             lake.delete(obj.key)
             continue
@@ -401,11 +405,15 @@ def finalize_window(
         totals["files"] += len(m["files"])
         for k in ("records_in", "rows_out", "quarantined", "skipped_objects"):
             totals[k] += m[k]
+    # Guards: every planned batch has a manifest from its last attempt (not an earlier run's, left beside a
+    # newer gap record), and the window adds up.
     problems = []
     if len(manifests) != n_batches:
         done = {m["batch"] for m in manifests}
         missing = [i for i in range(n_batches) if i not in done]
         problems.append(f"{len(manifests)} batch manifests for {n_batches} batches (missing: {missing})")
+    if failed:
+        problems.append(f"batch(es) {sorted(failed)} failed their last attempt (see their _gap-b*.json)")
     if totals["records_in"] != totals["rows_out"] + totals["quarantined"]:
         problems.append(f"records_in != rows_out + quarantined: {totals}")
     if problems:
@@ -413,9 +421,10 @@ def finalize_window(
             o for m in manifests for o in m["objects"] if o["records_in"] != o["rows_out"] + o["quarantined"]
         ]
         keys = plan.get("batch_keys") or []
-        done = {m["batch"] for m in manifests}
+        done = {m["batch"] for m in manifests} - set(failed)
         involved += [{"key": k, "missing_batch": i} for i, ks in enumerate(keys) if i not in done for k in ks]
         _write_gap(lake, mdir, "gap-window", f"{source} {window_tag(start)}", problems, involved)
+        lake.delete(f"{mdir}/_SUCCESS.json")  # an earlier run's: the window no longer reconciles
         raise ReconciliationError(f"{source} {window_tag(start)}: " + "; ".join(problems))
     lake.delete(f"{mdir}/_gap-window.json")  # an earlier failed attempt's record, now reconciled
     manifests.sort(key=lambda m: int(m["batch"]))

@@ -283,3 +283,53 @@ def test_a_batch_without_a_manifest_fails_the_window(lake):
     gap = read(small, f"{MDIR}/_gap-window.json")
     assert [o["key"] for o in gap["objects"]] == second["keys"] and gap["objects"][0]["missing_batch"] == 1
     assert f"{MDIR}/_SUCCESS.json" not in keys(small)
+
+
+def test_a_manifest_that_does_not_add_up_fails_the_window_and_unmarks_it(lake):
+    """A manifest tampered with after its batch reconciled (or written by something that does not check): the
+    window's sums catch it, and an earlier run's _SUCCESS no longer claims the window complete."""
+    convert_all(lake)
+    ingest.finalize_window("cloudtrail", T0, END, lake)
+    assert ingest.window_complete("cloudtrail", T0, lake)
+
+    store = Store(lake.lake_url)
+    manifest = read(lake, f"{MDIR}/batch-0000.json")
+    manifest["rows_out"] -= 1
+    store.write_atomic(f"{MDIR}/batch-0000.json", json.dumps(manifest).encode())
+    with pytest.raises(ingest.ReconciliationError, match="records_in != rows_out \\+ quarantined"):
+        ingest.finalize_window("cloudtrail", T0, END, lake)
+    gap = read(lake, f"{MDIR}/_gap-window.json")
+    assert gap["problems"] == [
+        "records_in != rows_out + quarantined: "
+        + str(
+            {"objects": 2, "records_in": 6, "rows_out": 4, "quarantined": 1, "skipped_objects": 0, "files": 2}
+        )
+    ]
+    assert f"{MDIR}/_SUCCESS.json" not in keys(lake)
+    assert not ingest.window_complete("cloudtrail", T0, lake)
+
+
+def test_a_batch_whose_latest_attempt_failed_is_not_trusted_to_its_old_manifest(lake, monkeypatch):
+    """A re-run's batch fails (its gap record is newer than the manifest an earlier, good run left): the window
+    must not be finalized from that stale manifest."""
+    small = replace(lake, batch_max_objects=1)
+    convert_all(small)
+    ingest.finalize_window("cloudtrail", T0, END, small)
+
+    sound_parser = convert.columnar_parser
+    _emit_through(monkeypatch, lambda table, origin: (table.slice(1), origin[1:]))
+    batches = plan(small)
+    with pytest.raises(ingest.ReconciliationError, match="parsers counted"):
+        ingest.convert_batch(batches[1], small)
+    assert f"{MDIR}/batch-0001.json" in keys(small)  # the earlier run's, kept: it lists the files to clean up
+    with pytest.raises(ingest.ReconciliationError, match=r"batch\(es\) \[1\] failed their last attempt"):
+        ingest.finalize_window("cloudtrail", T0, END, small)
+    assert f"{MDIR}/_SUCCESS.json" not in keys(small)
+
+    monkeypatch.setattr(
+        convert, "columnar_parser", sound_parser
+    )  # fixed: the batch re-runs, the window completes
+    ingest.convert_batch(batches[1], small)
+    s = ingest.finalize_window("cloudtrail", T0, END, small)
+    assert (s["records_in"], s["rows_out"], s["quarantined"]) == (6, 5, 1)
+    assert not any(k.rsplit("/", 1)[-1].startswith("_gap-") for k in keys(small))
