@@ -20,11 +20,13 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pytest
+import sqlglot
+from sqlglot import exp
 
 from mamori.alerts.builder import group_hits
 from mamori.alerts.ledger import Alert, Ledger
 from mamori.config import load_settings
-from mamori.detections.loader import Detection, get_detection
+from mamori.detections.loader import Detection, get_detection, load_catalog
 from mamori.detections.model import Dedup
 from mamori.detections.runner import run_detection
 from mamori.detections.testing import case_table
@@ -519,18 +521,7 @@ COUNTING_RULES: dict[str, Bursts] = {
         spread=lambda: failed_then_accepted(spread("10:20:00", "11:05:00", 10), accepted="11:06:00"),
     ),
 }
-# Rules that still count within one run window only: the straddle test is expected to fail for them.
-BLIND_AT_THE_EDGE = {"vpcflow_large_egress"}
 COUNTING = sorted(COUNTING_RULES)
-STRADDLING = [
-    pytest.param(
-        rule,
-        marks=pytest.mark.xfail(strict=True, reason="counts per run window")
-        if rule in BLIND_AT_THE_EDGE
-        else (),
-    )
-    for rule in COUNTING
-]
 
 
 def run_both_windows(ct: Lake) -> list[str]:
@@ -542,7 +533,7 @@ def describe(alerts: list[Alert]) -> str:
 
 
 @pytest.mark.parametrize("scenario", ["reaches_limit_after_the_edge", "reaches_limit_before_the_edge"])
-@pytest.mark.parametrize("rule", STRADDLING)
+@pytest.mark.parametrize("rule", COUNTING)
 def test_counting_burst_straddling_the_hour_is_one_alert_and_reruns_keep_it_one(lake, rule, scenario):
     bursts = COUNTING_RULES[rule]
     ct = lake(rule).add(*(bursts.after() if scenario == "reaches_limit_after_the_edge" else bursts.before()))
@@ -568,3 +559,14 @@ def test_counting_burst_spread_below_the_limit_in_every_sliding_period_is_quiet(
     ct = lake(rule).add(*COUNTING_RULES[rule].spread())
     assert run_both_windows(ct) == []
     assert ct.alerts() == [], f"{rule}: {describe(ct.alerts())}"
+
+
+def test_every_rule_that_counts_in_its_sql_has_boundary_cases():
+    """A rule that aggregates (count, sum, distinct, window functions) must be in COUNTING_RULES. First-seen
+    rules aggregate only their baseline (a min per principal), which ends where the window starts."""
+    counting = set()
+    for det in load_catalog(SQL):
+        tree = sqlglot.parse_one(det.render(H10, H11), read="athena")
+        if det.header.lookback is None and any(tree.find_all(exp.AggFunc, exp.Window)):
+            counting.add(det.id)
+    assert counting == set(COUNTING_RULES)

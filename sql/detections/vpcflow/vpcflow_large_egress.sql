@@ -3,9 +3,14 @@ id: vpcflow_large_egress
 title: Large data transfer from the VPC to one internet address
 description: >-
   Flow records from one VPC address to one public address add up to 100 MiB
-  or more within one detection run window (aggregate rule: summed per
-  hourly run window, so a transfer split evenly across two windows below
-  the limit in each is missed). Egress means flow-direction = egress where
+  or more within 60 minutes. The 60 minutes are a sliding period, not the
+  run window: every record is summed with the pair's records of the hour up
+  to it (each run reads the two hours before its window for that), and a
+  transfer is reported once, at the record that brings it to 100 MiB
+  (event_time) when none of the pair's records was at the limit in the hour
+  before. So a transfer straddling two run windows is one hit, in the run
+  that holds that record, and a transfer going on for hours is still one
+  hit. Egress means flow-direction = egress where
   the flow log records it (v5+ formats), else a private source address
   (RFC 1918, 100.64.0.0/10, IPv6 ULA) sending to a public one; downloads
   into the VPC therefore never count. Transfers to Amazon S3 are excluded:
@@ -52,47 +57,138 @@ references:
   - https://attack.mitre.org/techniques/T1048/
 owner: security-engineering
 */
+WITH egress AS (
+    SELECT
+        dt,
+        hour,
+        event_time,
+        account_id,
+        srcaddr,
+        dstaddr,
+        dstport,
+        bytes,
+        packets
+    FROM vpcflow
+    WHERE
+        {{ window(before='2h') }}
+        AND log_status = 'OK'
+        AND action = 'ACCEPT'
+        AND srcaddr IS NOT NULL
+        AND dstaddr IS NOT NULL
+        AND (
+            flow_direction = 'egress'
+            OR (
+                flow_direction IS NULL
+                AND (
+                    regexp_like(srcaddr, '^10\.|^192\.168\.|^172\.(1[6-9]|2[0-9]|3[01])\.')
+                    OR regexp_like(srcaddr, '^100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.')
+                    OR regexp_like(lower(srcaddr), '^f[cd][0-9a-f]{2}:')
+                )
+            )
+        )
+        AND NOT regexp_like(
+            dstaddr, '^(10|127)\.|^169\.254\.|^192\.168\.|^172\.(1[6-9]|2[0-9]|3[01])\.'
+        )
+        AND NOT regexp_like(dstaddr, '^100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.')
+        AND NOT regexp_like(lower(dstaddr), '^(::1$|f[cd][0-9a-f]{2}:|fe[89ab][0-9a-f]:)')
+        AND coalesce(pkt_dst_aws_service, '-') <> 'S3'
+        AND coalesce(traffic_path, 0) <> 7
+        AND NOT regexp_like(dstaddr, '^52\.21[678]\.')
+),
+
+-- Only a pair with 100 MiB in the whole range read can have 100 MiB in an hour: the window functions
+-- below sort the records of those few pairs, not every flow of the VPC.
+candidates AS (
+    SELECT
+        account_id,
+        srcaddr,
+        dstaddr
+    FROM egress
+    GROUP BY account_id, srcaddr, dstaddr
+    HAVING sum(bytes) >= 104857600
+),
+
+-- Each record with the pair's records of the hour up to it (same second included).
+last_hour AS (
+    SELECT
+        e.dt,
+        e.hour,
+        e.event_time,
+        e.account_id,
+        e.srcaddr,
+        e.dstaddr,
+        e.dstport,
+        min(e.event_time) OVER (
+            PARTITION BY e.account_id, e.srcaddr, e.dstaddr ORDER BY e.event_time
+            RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+        ) AS first_record,
+        sum(e.bytes) OVER (
+            PARTITION BY e.account_id, e.srcaddr, e.dstaddr ORDER BY e.event_time
+            RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+        ) AS total_bytes,
+        sum(e.packets) OVER (
+            PARTITION BY e.account_id, e.srcaddr, e.dstaddr ORDER BY e.event_time
+            RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+        ) AS total_packets,
+        count(*) OVER (
+            PARTITION BY e.account_id, e.srcaddr, e.dstaddr ORDER BY e.event_time
+            RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+        ) AS flow_records,
+        min(e.dstport) OVER (
+            PARTITION BY e.account_id, e.srcaddr, e.dstaddr ORDER BY e.event_time
+            RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+        ) AS lowest_dstport,
+        max(e.dstport) OVER (
+            PARTITION BY e.account_id, e.srcaddr, e.dstaddr ORDER BY e.event_time
+            RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+        ) AS highest_dstport
+    FROM egress AS e
+    INNER JOIN candidates AS c
+        ON
+            e.account_id = c.account_id
+            AND e.srcaddr = c.srcaddr
+            AND e.dstaddr = c.dstaddr
+),
+
+at_limit AS (
+    SELECT
+        *,
+        total_bytes >= 104857600 AS over_limit
+    FROM last_hour
+),
+
+-- When the pair last had a record at the limit before this one: a transfer is reported by the record
+-- that reaches the limit after an hour without any, so each transfer is one hit whichever runs it spans.
+-- Records of the same second have the same sums, so their order does not change the hit.
+transfers AS (
+    SELECT
+        *,
+        max(CASE WHEN over_limit THEN event_time END) OVER (
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time, dstport
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS previous_over_limit
+    FROM at_limit
+)
+
 SELECT
+    event_time,
     account_id,
     srcaddr AS source_ip,
     srcaddr AS actor,
     dstaddr AS target,
     'LargeEgress' AS event_name,
-    min(event_time) AS event_time,
-    max(event_time) AS last_seen,
-    sum(bytes) AS total_bytes,
-    sum(packets) AS total_packets,
-    count(*) AS flow_records,
-    min(dstport) AS lowest_dstport,
-    max(dstport) AS highest_dstport
-FROM vpcflow
+    first_record,
+    -- BIGINT on both engines (a sum is a HUGEINT on DuckDB)
+    cast(total_bytes AS BIGINT) AS total_bytes,
+    cast(total_packets AS BIGINT) AS total_packets,
+    flow_records,
+    lowest_dstport,
+    highest_dstport
+FROM transfers
 WHERE
     {{ window() }}
-    AND log_status = 'OK'
-    AND action = 'ACCEPT'
-    AND srcaddr IS NOT NULL
-    AND dstaddr IS NOT NULL
+    AND over_limit
     AND (
-        flow_direction = 'egress'
-        OR (
-            flow_direction IS NULL
-            AND (
-                regexp_like(srcaddr, '^10\.|^192\.168\.|^172\.(1[6-9]|2[0-9]|3[01])\.')
-                OR regexp_like(srcaddr, '^100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.')
-                OR regexp_like(lower(srcaddr), '^f[cd][0-9a-f]{2}:')
-            )
-        )
+        previous_over_limit IS NULL
+        OR previous_over_limit < event_time - INTERVAL '1' HOUR
     )
-    AND NOT regexp_like(
-        dstaddr, '^(10|127)\.|^169\.254\.|^192\.168\.|^172\.(1[6-9]|2[0-9]|3[01])\.'
-    )
-    AND NOT regexp_like(dstaddr, '^100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.')
-    AND NOT regexp_like(lower(dstaddr), '^(::1$|f[cd][0-9a-f]{2}:|fe[89ab][0-9a-f]:)')
-    AND coalesce(pkt_dst_aws_service, '-') <> 'S3'
-    AND coalesce(traffic_path, 0) <> 7
-    AND NOT regexp_like(dstaddr, '^52\.21[678]\.')
-GROUP BY
-    account_id,
-    srcaddr,
-    dstaddr
-HAVING sum(bytes) >= 104857600
