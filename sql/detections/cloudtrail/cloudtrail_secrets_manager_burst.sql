@@ -46,6 +46,19 @@ references:
   - https://docs.aws.amazon.com/secretsmanager/latest/userguide/monitoring-cloudtrail.html
   - https://attack.mitre.org/techniques/T1555/006/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'secretsmanager.amazonaws.com'"
+    reason: >-
+      GetSecretValue and BatchGetSecretValue are operations of Secrets Manager
+      only per the AWS SDK service models (botocore 1.43), so the eventname
+      list already implies eventsource secretsmanager.amazonaws.com.
+  - mutant: "drop main.where: COALESCE(useridentity.type, '') <> 'AWSService'"
+    reason: >-
+      Implied by useridentity.invokedby IS NULL: CloudTrail writes an
+      AWSService identity as type plus invokedBy (the calling service, 'AWS
+      Internal' or the service's account id) and nothing else, so every
+      AWSService record has invokedBy set and is already removed. The
+      condition is kept as a guard should such a record ever lack invokedBy.
 */
 SELECT
     event_time,
