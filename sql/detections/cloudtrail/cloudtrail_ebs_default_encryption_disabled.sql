@@ -38,6 +38,14 @@ references:
   - https://docs.aws.amazon.com/ebs/latest/userguide/encryption-by-default.html
   - https://attack.mitre.org/techniques/T1565/001/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'ec2.amazonaws.com'"
+    reason: >-
+      DisableEbsEncryptionByDefault is an operation of EC2 only (EBS default
+      encryption is an EC2 account attribute): no other service model in
+      botocore 1.43 has an operation of that name, the EBS direct APIs
+      included, so eventname = 'DisableEbsEncryptionByDefault' already
+      implies eventsource ec2.amazonaws.com.
 */
 SELECT
     event_time,

@@ -40,6 +40,14 @@ references:
   - https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html
   - https://attack.mitre.org/techniques/T1537/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'ec2.amazonaws.com'"
+    reason: >-
+      CreateInstanceExportTask, ExportImage and CreateStoreImageTask are
+      operations of EC2 only: no other service model in botocore 1.43 has an
+      operation of any of those names (Lightsail's is ExportSnapshot, VM
+      Import/Export runs through EC2), so the eventname list already implies
+      eventsource ec2.amazonaws.com.
 */
 SELECT
     event_time,

@@ -45,6 +45,13 @@ references:
   - https://attack.mitre.org/techniques/T1059/009/
   - https://attack.mitre.org/techniques/T1037/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'ec2.amazonaws.com'"
+    reason: >-
+      ModifyInstanceAttribute is an operation of EC2 only: no other service
+      model in botocore 1.43 has an operation of that name, so eventname =
+      'ModifyInstanceAttribute' already implies eventsource
+      ec2.amazonaws.com.
 */
 SELECT
     event_time,
