@@ -1,15 +1,40 @@
 """Landing window → Parquet lake: plan batches, convert each batch, finalize the window.
 
-Guarantees (each one tested):
+Guarantees, each with the tests that fail when it is broken:
 - a window's input is the set of objects whose landing time is in [start, end), so a task is a pure function of
-  its data interval and a late object is picked up by the window in which it lands;
-- per batch, records_in == rows_out + quarantined; a whole object that cannot be opened counts as one
-  quarantined unit and stays untouched in the raw store;
+  its data interval and a late object is picked up by the window in which it lands
+  (tests/unit/test_ingest.py::test_window_reads_objects_landed_in_it_and_loses_nothing);
+- nothing is lost. A whole object that cannot be opened counts as one quarantined unit and stays untouched in the
+  raw store. Each count guard below raises ReconciliationError and leaves a `_gap-*.json` record for the health
+  DAG, never a manifest or `_SUCCESS.json` claiming success; tests/unit/test_ingest_guards.py injects each fault:
+  - the rows the parsers emit are the rows they counted, checked before anything is written
+    (test_a_parser_emitting_other_rows_than_it_counted_fails_the_batch);
+  - per batch, records_in == rows_out + quarantined, validation's quarantine included
+    (test_a_row_validation_rejects_but_does_not_quarantine_fails_the_batch);
+  - the batch's Parquet files hold the rows_out its manifest records, so neither validation nor the writer can
+    drop a row unseen (test_rows_missing_from_the_written_files_fail_the_batch);
+  - a `fail` data-quality check (row_count:manifest: validation saw every row emitted) stops the batch before
+    anything is written (test_a_failed_fail_check_stops_the_batch_before_anything_is_written; with GX:
+    tests/quality/test_dq_guards.py::test_a_segment_that_lost_a_row_fails_the_batch_task);
+  - finalize: every planned batch has a manifest (test_a_batch_without_a_manifest_fails_the_window) from its
+    last attempt (test_a_batch_whose_latest_attempt_failed_is_not_trusted_to_its_old_manifest), the window's
+    sums add up, and a failure removes an earlier run's `_SUCCESS.json`
+    (test_a_manifest_that_does_not_add_up_fails_the_window_and_unmarks_it).
+  Broken contracts raise ValueError: a table emitted without one origin per row, validation adding rows
+  (convert.BatchTables), a planned key its source no longer claims (same file:
+  test_a_parser_emitting_rows_without_their_origins_fails_the_batch, test_validation_adding_rows_fails_the_batch,
+  test_a_planned_key_the_source_no_longer_claims_fails_the_batch). A parser's records_in is its rows_out +
+  quarantined by construction (ColumnarResult): a record a parser drops from both counts is invisible to these
+  guards and is the parser tests' business (tests/sources);
 - output names derive from (window, batch, partition), writes are atomic and the batch manifest is written
   last, so a retry or a re-run overwrites instead of duplicating, and files a re-run no longer produces are
-  removed;
+  removed (tests/unit/test_ingest.py: test_rerunning_a_window_leaves_an_identical_lake,
+  test_files_a_rerun_no_longer_produces_are_removed, test_a_crash_mid_write_leaves_no_partial_file). A batch
+  that fails a guard checked after its Parquet files are written leaves those files without a manifest until
+  a retry overwrites them (same names);
 - every batch is validated (mamori.quality) before anything is written: rows a check rejects are quarantined
-  with the check as reason and still counted, and the window's data-quality alerts are recorded by finalize.
+  with the check as reason and still counted, and the window's data-quality alerts are recorded by finalize
+  (tests/quality/test_dq_validate.py, tests/quality/test_dq_guards.py).
 """
 
 from __future__ import annotations
@@ -180,7 +205,8 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         )
         quarantine += [q.as_dict() for q in result.quarantined]
 
-    # Guard: the rows the parsers emitted are the rows they counted, before anything is written.
+    # Guard: the rows the parsers emitted are the rows they counted, before anything is written (tested: see
+    # the module docstring, as for every guard below).
     out.flush()
     parsed = sum(o["rows_out"] for o in objects)
     if out.emitted != parsed:
