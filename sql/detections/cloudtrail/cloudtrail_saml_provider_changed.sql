@@ -42,6 +42,21 @@ references:
   - https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_saml.html
   - https://attack.mitre.org/techniques/T1484/002/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'iam.amazonaws.com'"
+    reason: >-
+      CreateSAMLProvider, UpdateSAMLProvider and DeleteSAMLProvider are
+      operations of IAM only per the AWS SDK service models (botocore 1.43)
+      (Cognito's are CreateIdentityProvider and friends), so the eventname
+      list already implies eventsource iam.amazonaws.com.
+  - mutant: "drop main.where: NOT REGEXP_LIKE(COALESCE(useridentity.sessioncontext.sessionissuer.arn, ''), ':role/aws-service-role/sso\\.amazonaws\\...."
+    reason: >-
+      Implied by the invokedBy condition: AWSServiceRoleForSSO is a
+      service-linked role only sso.amazonaws.com can assume (its trust policy
+      cannot be edited), and Identity Center's calls through it are logged with
+      invokedBy sso.amazonaws.com (as in the identity_center_managed_provider
+      case), which the invokedBy condition already removes; the session-issuer
+      test is kept as a second guard.
 */
 SELECT
     event_time,
