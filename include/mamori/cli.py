@@ -29,8 +29,29 @@ def _embedded_env() -> None:
 
 
 def _parse_time(text: str) -> datetime:
-    t = datetime.fromisoformat(text)
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"invalid time {text!r}: expected ISO 8601 such as 2026-11-01T00:00 (UTC unless an offset is given)"
+        ) from None
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _time_range(
+    start: str, end: str, names: tuple[str, str] = ("--from", "--to")
+) -> tuple[datetime, datetime]:
+    """A range's bounds as UTC datetimes; an empty or reversed range is a mistake, not a quiet zero."""
+    lo, hi = _parse_time(start), _parse_time(end)
+    if hi <= lo:
+        raise ValueError(f"empty range: {names[1]} {hi.isoformat()} is not after {names[0]} {lo.isoformat()}")
+    return lo, hi
+
+
+def _usage_error(command: str, exc: Exception) -> int:
+    """Bad arguments or configuration: one line on stderr (`<command>: <why>`) and exit 2, no traceback."""
+    print(f"{command}: {' '.join(str(exc).split())}", file=sys.stderr)
+    return 2
 
 
 def generate(start: datetime, hours: int, seed: int, sources: list[str] | None = None) -> list[Any]:
@@ -85,8 +106,12 @@ def cmd_detections(args: argparse.Namespace) -> int:
     if args.action == "render":
         from mamori.detections.loader import get_detection
 
-        det = get_detection(s.sql_dir, args.id)
-        print(det.render(_parse_time(args.start), _parse_time(args.end)))
+        try:
+            det = get_detection(s.sql_dir, args.id)
+            start, end = _time_range(args.start, args.end, ("--start", "--end"))
+        except ValueError as exc:  # DetectionError is a ValueError
+            return _usage_error("render", exc)
+        print(det.render(start, end))
         return 0
     if args.action == "new":
         from mamori.detections.scaffold import scaffold
@@ -112,10 +137,14 @@ def cmd_detections(args: argparse.Namespace) -> int:
         from mamori.detections.loader import get_detection
         from mamori.engines import get_engine
 
-        det = get_detection(s.sql_dir, args.id)
+        try:
+            det = get_detection(s.sql_dir, args.id)
+            start, end = _time_range(args.start, args.end)
+        except ValueError as exc:  # DetectionError is a ValueError
+            return _usage_error("backtest", exc)
         engine = get_engine(s)
         try:
-            res = backtest(det, engine, _parse_time(args.start), _parse_time(args.end))
+            res = backtest(det, engine, start, end)
         finally:
             engine.close()
         print(
@@ -196,8 +225,11 @@ def cmd_suppressions(args: argparse.Namespace) -> int:
     from mamori.detections.suppressions import load_suppressions
 
     s = load_settings()
-    start, end = _parse_time(args.start), _parse_time(args.end)
-    entries = load_suppressions(s.sql_dir)
+    try:
+        start, end = _time_range(args.start, args.end)
+        entries = load_suppressions(s.sql_dir)
+    except ValueError as exc:  # SuppressionError is a ValueError
+        return _usage_error("suppressions", exc)
     hidden = Ledger(s.ledger_url).suppressed(start, end)
     for e in entries:
         state = "active" if e.active_at(end) else f"EXPIRED {e.expires}"
@@ -262,6 +294,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_tables(args: argparse.Namespace) -> int:
     """Create the Athena database, tables and view from sql/ddl/ (or print the statements)."""
+    import json
+
     from mamori.config import load_settings
     from mamori.tables import maintain_tables, table_statements
 
@@ -271,10 +305,14 @@ def cmd_tables(args: argparse.Namespace) -> int:
             for name, sql in table_statements(s, args.recreate):
                 print(f"-- {name}\n{sql.strip()};\n")
             return 0
-        print(maintain_tables(s, args.recreate))
+        if s.engine != "athena":
+            raise ValueError(
+                f"MAMORI_ENGINE is {s.engine}: there are no Athena tables to create (DuckDB builds its views "
+                "when an engine opens); set MAMORI_ENGINE=athena, or --print the statements"
+            )
+        print(json.dumps(maintain_tables(s, args.recreate)))
     except ValueError as exc:
-        print(f"tables: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error("tables", exc)
     return 0
 
 
@@ -287,8 +325,11 @@ def cmd_compact(args: argparse.Namespace) -> int:
     from mamori.sources import SOURCES
 
     s = load_settings()
-    before = _parse_time(args.before)
-    since = _parse_time(args.since) if args.since else None
+    try:
+        before = _parse_time(args.before)
+        since = _parse_time(args.since) if args.since else None
+    except ValueError as exc:
+        return _usage_error("compact", exc)
     rc = 0
     for table in args.table or list(SOURCES):
         try:
@@ -360,8 +401,13 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from mamori.sources import SOURCES
 
     s = load_settings()
-    start = _parse_time(args.start) if args.start else None
-    end = _parse_time(args.end) if args.end else None
+    try:
+        start = _parse_time(args.start) if args.start else None
+        end = _parse_time(args.end) if args.end else None
+        if start and end:
+            start, end = _time_range(args.start, args.end)
+    except ValueError as exc:
+        return _usage_error("quality", exc)
     if end is None:
         ends = [w["window_end"] for src in SOURCES for w in window_summaries(src, s)]
         if not ends:
