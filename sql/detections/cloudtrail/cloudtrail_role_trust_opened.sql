@@ -51,6 +51,21 @@ references:
   - https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html
   - https://attack.mitre.org/techniques/T1098/003/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'iam.amazonaws.com'"
+    reason: >-
+      UpdateAssumeRolePolicy and CreateRole are operations of IAM only per the
+      AWS SDK service models (botocore 1.43), so the eventname list already
+      implies eventsource iam.amazonaws.com.
+  - mutant: "drop main.where: eventname IN ('UpdateAssumeRolePolicy', 'CreateRole')"
+    reason: >-
+      The policy test needs a policyDocument or assumeRolePolicyDocument with
+      an Allow statement naming a Principal. Per the botocore 1.43 IAM model,
+      the only other IAM operations with a policy document in the request are
+      PutUserPolicy, PutGroupPolicy, PutRolePolicy, CreatePolicy and
+      CreatePolicyVersion, whose documents are identity-based policies: IAM
+      rejects a Principal element there (MalformedPolicyDocument), so such a
+      call carries an errorCode and errorcode IS NULL already removes it.
 */
 SELECT
     event_time,
