@@ -3,8 +3,9 @@ id: cloudtrail_ssm_parameter_decrypted
 title: SSM SecureString parameters decrypted by a person
 description: >-
   A human principal read Systems Manager parameters with decryption
-  (GetParameter, GetParameters or GetParametersByPath with withDecryption
-  true) three or more times in an aligned hour. Applications and AWS
+  (GetParameter, GetParameters, GetParametersByPath or GetParameterHistory,
+  which returns every past value, with withDecryption true) three or more
+  times in an aligned hour. Applications and AWS
   services read their parameters with decryption all day, so only callers
   that are people are counted: IAM users, root, federated users, and
   assumed-role sessions that come from IAM Identity Center
@@ -49,9 +50,23 @@ false_positives:
 references:
   - https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameter.html
   - https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParametersByPath.html
+  - https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameterHistory.html
   - https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html
   - https://attack.mitre.org/techniques/T1552/005/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'ssm.amazonaws.com'"
+    reason: >-
+      GetParameter, GetParameters, GetParametersByPath and GetParameterHistory
+      are operations of Systems Manager only per the AWS SDK service models
+      (botocore 1.43), so the eventname list already implies eventsource
+      ssm.amazonaws.com.
+  - mutant: "drop main.where: eventname IN ('GetParameter', 'GetParameters', 'GetParametersByPath', 'GetParameterHistory')"
+    reason: >-
+      The rule also needs withDecryption = true in the request, and per the
+      botocore 1.43 Systems Manager model the only operations with a
+      WithDecryption parameter are these four, so no other ssm.amazonaws.com
+      event can pass.
 */
 SELECT
     event_time,
@@ -72,7 +87,9 @@ FROM cloudtrail
 WHERE
     {{ window() }}
     AND eventsource = 'ssm.amazonaws.com'
-    AND eventname IN ('GetParameter', 'GetParameters', 'GetParametersByPath')
+    AND eventname IN (
+        'GetParameter', 'GetParameters', 'GetParametersByPath', 'GetParameterHistory'
+    )
     AND errorcode IS NULL
     AND lower(json_extract_scalar(requestparameters, '$.withDecryption')) = 'true'
     AND useridentity.invokedby IS NULL
