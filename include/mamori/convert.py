@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import io
 import os
 import shutil
@@ -66,8 +67,9 @@ def release_memory() -> None:
     climbed ~300 MB during its merges without this (bench memory section).
     """
     pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 _M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
@@ -80,15 +82,19 @@ def use_system_allocator() -> None:
     857 MiB with this (bench memory section), with Arrow's live bytes the same. Called by the convert task,
     which is its own process; a no-op where glibc is not the C library.
     """
-    if _LIBC is not None:
+    libc = _libc()
+    if libc is not None:
         # Buffers from 1 MB on (Parquet output, decompressed input) straight from mmap, so freeing one returns
         # it at once. glibc's default threshold adapts upward to the largest buffer freed, after which such
         # buffers come from the heap and stay there: the merges of a 256 MB object climbed ~250 MB that way.
-        _LIBC.mallopt(_M_MMAP_THRESHOLD, 1024 * 1024)
+        libc.mallopt(_M_MMAP_THRESHOLD, 1024 * 1024)
         pa.set_memory_pool(pa.system_memory_pool())
 
 
+@functools.cache
 def _libc() -> Any:
+    """glibc, or None where it is not the C library. Looked up on first use, not at import: find_library runs
+    `ldconfig -p` in a subprocess, and DAG files import this module (tests/dags: no I/O at parse time)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
@@ -96,9 +102,6 @@ def _libc() -> Any:
     if not hasattr(libc, "malloc_trim"):  # glibc only (not musl, not macOS)
         return None
     return libc  # tuned only by use_system_allocator: importing this module (a DAG file does) changes nothing
-
-
-_LIBC = _libc()
 
 
 def columnar_parser(src: Source, emit: Emit) -> ColumnarParser:
