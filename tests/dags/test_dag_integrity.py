@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -50,25 +51,41 @@ def test_dag_windows_are_real_intervals(dagbag):
             assert info.end - info.start == timedelta(hours=1), dag_id
 
 
+# Runs in a fresh interpreter. Airflow is imported first: the DAG processor has it loaded and configured before
+# it parses a file, and its startup (config, logging) is not the DAG file's doing. Nothing of mamori is loaded
+# at that point, so mamori's import-time I/O is audited like the DAG file's own.
 _PROBE = r"""
-import importlib.util, json, os, sys, sysconfig
-import airflow.sdk  # airflow's own startup reads its config; that is not the DAG file's doing
-import mamori.ingest, mamori.detect, mamori.dag_defaults  # noqa  (module import must be I/O-free too)
+import importlib.util, json, os, sys
+import airflow.sdk  # noqa: F401
+assert not [m for m in sys.modules if m == "mamori" or m.startswith("mamori.")], "mamori imported too early"
+WATCHED = {
+    "open", "os.listdir", "os.scandir", "os.mkdir", "os.remove", "os.rename", "os.rmdir", "shutil.copyfile",
+    "socket.connect", "socket.getaddrinfo", "sqlite3.connect", "subprocess.Popen", "os.system", "os.posix_spawn",
+}
+# Installed code reading its own files (cron_descriptor's locale when a cron timetable is built) is not I/O of
+# the deployment's data; everything else is: the repo, MAMORI_HOME, the lake, the network, subprocesses.
+INSTALLED = tuple({os.path.join(p, "") for p in (sys.prefix, sys.base_prefix)})
 events = []
-stdlib = sysconfig.get_paths()["stdlib"]
-def code_path(path):
-    # the import machinery reading modules and listing package directories is not the DAG's I/O
-    if path.endswith((".py", ".pyc", ".so", ".pth", ".typed")) or "site-packages" in path:
-        return True
-    return path.startswith(stdlib) or path.rstrip("/").endswith(("/include/mamori", "/dags")) \
-        or "/include/mamori/" in path
+def culprit():
+    # The line of the DAG file or of a mamori module that caused the event; None when the event belongs to the
+    # import machinery (reading code, listing package directories) or to a third-party module's own import.
+    f = sys._getframe(2)
+    while f is not None:
+        if f.f_code.co_filename.startswith("<frozen importlib"):
+            return None
+        name = f.f_globals.get("__name__") or ""
+        if name == "mamori" or name.startswith(("mamori.", "dagfile_")):
+            return f"{f.f_code.co_filename}:{f.f_lineno}"
+        f = f.f_back
+    return None
 def hook(event, args):
-    if event in ("open", "os.listdir", "os.scandir"):
-        path = str(args[0]) if args and args[0] is not None else "."
-        if not code_path(os.path.abspath(path)):
-            events.append([event, path])
-    elif event in ("socket.connect", "socket.getaddrinfo", "sqlite3.connect", "subprocess.Popen"):
-        events.append([event, str(args[:1])])
+    if event in WATCHED:
+        if event in ("open", "os.listdir", "os.scandir") and isinstance(args[0], str | bytes | os.PathLike):
+            if os.path.abspath(os.fsdecode(args[0])).startswith(INSTALLED):
+                return
+        where = culprit()
+        if where is not None:
+            events.append([event, str(args[0]) if args else "", where])
 sys.addaudithook(hook)
 for path in sys.argv[1:]:
     spec = importlib.util.spec_from_file_location("dagfile_" + os.path.basename(path)[:-3], path)
@@ -78,16 +95,25 @@ print("EVENTS=" + json.dumps(events))
 """
 
 
-@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
-def test_parsing_a_dag_file_does_no_io(dag_file):
-    """Open of data files, sockets, DB connections, directory listings or subprocesses while parsing = fail."""
+def probe(*dag_files: Path, env: dict[str, str] | None = None) -> list[list[str]]:
+    """[event, path or first argument, file:line that caused it] for each I/O of parsing the DAG files."""
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(dag_file)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _PROBE, *map(str, dag_files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout
-    events = json.loads(out.split("EVENTS=", 1)[1])
-    assert events == []
+    events: list[list[str]] = json.loads(proc.stdout.split("EVENTS=", 1)[1])
+    return events
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
+def test_parsing_a_dag_file_does_no_io(dag_file):
+    """Open of files, sockets, DB connections, directory listings or subprocesses while parsing = fail, whether
+    the DAG file or a mamori module it imports (at import time) does it."""
+    assert probe(dag_file) == []
 
 
 def test_io_probe_catches_io(tmp_path):
@@ -96,10 +122,22 @@ def test_io_probe_catches_io(tmp_path):
     tmp.write_text(
         f"import os\nopen({str(REPO / 'pyproject.toml')!r}).read()\nos.listdir({str(REPO / 'sql')!r})\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(tmp)], capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    events = json.loads(proc.stdout.split("EVENTS=", 1)[1])
+    events = [e[:2] for e in probe(tmp)]
     assert ["open", str(REPO / "pyproject.toml")] in events
     assert ["os.listdir", str(REPO / "sql")] in events
+
+
+def test_io_probe_catches_io_at_mamori_import_time(tmp_path):
+    """I/O done while a mamori module is imported counts too: the audit hook is in place before any of mamori
+    is loaded. A stand-in `mamori` package that reads a file on import is shadowed in front of the real one."""
+    package = tmp_path / "shadow" / "mamori"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(f"open({str(REPO / 'pyproject.toml')!r}).close()\n")
+    dag = tmp_path / "dag_importing_mamori.py"
+    dag.write_text("import mamori\n")
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "shadow"), os.environ.get("PYTHONPATH", "")])
+    )
+    events = probe(dag, env=env)
+    assert [e[:2] for e in events] == [["open", str(REPO / "pyproject.toml")]]
+    assert events[0][2] == f"{package / '__init__.py'}:1"
