@@ -10,7 +10,10 @@ description: >-
   typical preparation for ransomware or destruction of S3 data. Re-enabling
   versioning with MfaDelete omitted is not reported; a request that
   restates MfaDelete = Disabled on a bucket that never had MFA delete is
-  (CloudTrail does not record the previous state).
+  (CloudTrail does not record the previous state). Covers general purpose
+  buckets (s3.amazonaws.com) and S3 on Outposts buckets, whose versioning is
+  set through S3 Control (s3-outposts.amazonaws.com); directory buckets have
+  no versioning.
 severity: medium
 status: stable
 log_source: cloudtrail
@@ -24,7 +27,9 @@ threshold: 1
 runbook: |-
   1. Check the bucket now: `aws s3api get-bucket-versioning --bucket
      <target>` (Status, MFADelete) and request_parameters for what the
-     request set.
+     request set; for an Outposts bucket (event_source
+     s3-outposts.amazonaws.com) `aws s3control get-bucket-versioning
+     --account-id <account_id> --bucket <bucket ARN>`.
   2. Look for destruction that follows: DeleteObject / PutObject data
      events or S3 server access logs for the bucket after event_time, and
      lifecycle changes (cloudtrail_s3_data_protection_tampering alerts).
@@ -43,14 +48,31 @@ references:
   - https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html
   - https://docs.aws.amazon.com/AmazonS3/latest/userguide/MultiFactorAuthenticationDelete.html
   - https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketVersioning.html
+  - https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_PutBucketVersioning.html
   - https://attack.mitre.org/techniques/T1490/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource IN ('s3.amazonaws.com', 's3-outposts.amazonaws.com')"
+    reason: >-
+      PutBucketVersioning exists only in S3 and in S3 Control per the AWS SDK
+      service models (botocore 1.43); S3 Control's applies to Outposts buckets
+      and is logged as s3-outposts.amazonaws.com, and directory buckets
+      (s3express) do not support versioning, so every service that has the
+      operation is in the list.
+  - mutant: "drop main.where: eventname = 'PutBucketVersioning'"
+    reason: >-
+      The other conditions need a VersioningConfiguration Status or an
+      MfaDelete value in the request: among S3 and S3 Control operations only
+      PutBucketVersioning takes a VersioningConfiguration (MfaDelete is a
+      member of it; GetBucketVersioning returns it in the response, which the
+      rule does not read), so no other event can pass them.
 */
 SELECT
     event_time,
     account_id,
     sourceipaddress AS source_ip,
     eventname AS event_name,
+    eventsource AS event_source,
     awsregion AS aws_region,
     useragent AS user_agent,
     requestparameters AS request_parameters,
@@ -63,7 +85,7 @@ SELECT
 FROM cloudtrail
 WHERE
     {{ window() }}
-    AND eventsource = 's3.amazonaws.com'
+    AND eventsource IN ('s3.amazonaws.com', 's3-outposts.amazonaws.com')
     AND eventname = 'PutBucketVersioning'
     AND errorcode IS NULL
     AND (
