@@ -5,9 +5,11 @@ under nor edited later. Hence one message per alert, posted once: when the ledge
 (`previous_ref`), `deliver` posts nothing and returns it, and later hits on the same alert update the ticket
 (and PagerDuty), not Slack. The reference is the stable `slack:<alert key>`.
 
-Slack has no idempotency key, so delivery is at-least-once at the edge: if Slack processed a post but the
-response was lost (read timeout, connection reset), the retry posts a second copy. That is the only way a
-duplicate appears; a lost page is worse than a duplicate chat line.
+Slack has no idempotency key and a webhook returns no message id, so delivery is at-least-once. A duplicate
+appears in two ways: Slack processed a post but the response was lost (read timeout, connection reset) and
+the retry posts a copy; or the worker died after the post and before the ledger recorded it, and the next
+dispatch posts again (tests/alerts/test_dispatch_outputs.py::test_crash_between_send_and_record). A lost page
+is worse than a duplicate chat line.
 
 Inert text. The message is `mrkdwn`, and log fields are attacker-controlled. Every log-derived value is shown
 as an inline code span: inside one Slack renders no formatting, no link and no mention, so `@here`,
