@@ -8,8 +8,10 @@ a second backfill changes nothing and opens no second ticket. What is added here
 done are recorded in the lake after each step, so a killed backfill resumes where it stopped instead of
 starting over, and a crash inside a step only repeats that step.
 
-Alerts a backfill opens do not page by default (`page=False`): they are recorded and ticketed, because finding
-last month's intrusion is worth a ticket, but nobody is woken for it. `--page` turns paging on.
+Alerts a backfill opens do not page by default (`page=False`): they are recorded with ticket routes only,
+because finding last month's intrusion is worth a ticket, but nobody is woken for it. `--page` turns paging
+on. The backfill itself delivers nothing: tickets are opened by a dispatch, `--dispatch` at its end or the
+next `dispatch_alerts` run.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`mamori` command: demo, generate, detections test/render/list.
+"""`mamori` command: demo, generate, detections, suppressions, backfill, search/query/hunt, status, quality, ...
 
 Airflow reads AIRFLOW_HOME and friends when it is first imported, so `main()` fills in the embedded defaults
 before anything imports airflow, and every heavy import happens inside the command that needs it.
@@ -425,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mamori", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("generate", help="write realistic CloudTrail delivery files into the raw store")
+    g = sub.add_parser("generate", help="write realistic raw logs of every source into the raw store")
     g.add_argument("--start", default=DEFAULT_START)
     g.add_argument("--hours", type=int, default=24)
     g.add_argument("--seed", type=int, default=7)
@@ -482,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("--detections", help="comma-separated detection ids (default: every enabled one)")
     bf.add_argument("--skip-ingest", action="store_true", help="detections only, over the lake as it is")
     bf.add_argument("--no-detect", action="store_true", help="ingest only")
-    bf.add_argument("--page", action="store_true", help="let new alerts page (default: record and ticket)")
+    bf.add_argument("--page", action="store_true", help="let new alerts page (default: ticket routes only)")
     bf.add_argument(
         "--dispatch", action="store_true", help="deliver due alerts at the end (else the DAG does)"
     )

@@ -277,3 +277,29 @@ def test_quality_report_refuses_bad_arguments_and_says_when_there_is_nothing(
     monkeypatch.setenv("MAMORI_HOME", str(tmp_path / "empty"))
     assert main(["quality", "report"]) == 1
     assert capsys.readouterr().out.strip() == "no finalized ingest window yet"
+
+
+# -- mamori backfill: recorded, then ticketed only when dispatched ----------------------------------------------
+
+
+def test_backfill_records_alerts_and_tickets_them_only_with_dispatch(
+    lake: Lake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A backfill records its alerts with ticket routes only (no paging without --page); tickets are opened by
+    a dispatch: `--dispatch` at the end of the backfill, else the next dispatch_alerts run."""
+    s = load_settings()
+    argv = ["backfill", "--skip-ingest", "--detections", f"{SG},{ROOT}"]
+    argv += ["--from", iso(START + timedelta(hours=1)), "--to", iso(START + timedelta(hours=WINDOWS))]
+    tickets = Path(s.outbox_url.removeprefix("file://")) / "tickets"
+
+    assert main(argv) == 0
+    ours = [a for a in Ledger(s.ledger_url).alerts() if a.detection_id in (SG, ROOT)]
+    assert len(ours) == 3 and all(a.routes == ["github"] for a in ours)  # high severity, yet no page
+    assert not tickets.exists()
+
+    capsys.readouterr()
+    assert main([*argv, "--dispatch"]) == 0  # the work is done (resumed: nothing runs), then dispatch
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["ran"] == 0 and summary["dispatch"]["failed"] == 0
+    for a in ours:  # no GitHub connection here: the ticket is the local Markdown one
+        assert (tickets / a.detection_id / f"{a.key}.md").is_file()
