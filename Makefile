@@ -29,7 +29,7 @@ $(STAMP): requirements.lock.txt pyproject.toml
 
 venv: $(STAMP) ## create .venv from requirements.lock.txt (once; again when the lock changes)
 
-demo: $(STAMP) ## generate a day of CloudTrail, run ingest + detect through Airflow, print the summary
+demo: $(STAMP) ## generate a day of logs (six sources), run ingest, detect, health and dispatch through Airflow, print the summary
 	$(BIN)/mamori demo
 
 test: $(STAMP) ## the whole suite CI runs: lint, fast tests, then the slow end-to-end tier

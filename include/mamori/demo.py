@@ -1,4 +1,4 @@
-"""`make demo`: a day of generated CloudTrail, through the real DAGs, checked against the generator's truth.
+"""`make demo`: a day of generated logs of every source, through the real DAGs, checked against the generators' truth.
 
 The DAGs run through Airflow (`dag.test()` per hourly window: a real DagRun in the SQLite metadata DB, tasks
 executed by Airflow, XComs, mapped tasks, sensors), not by calling pipeline functions directly. Airflow's own
@@ -84,7 +84,7 @@ def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
         orjson.dumps([st.__dict__ for st in steps], option=orjson.OPT_INDENT_2, default=str)
     )
     _say(
-        f"1. generated {hours}h of CloudTrail from {start:%Y-%m-%d %H:%M}Z into {s.raw_url} "
+        f"1. generated {hours}h of logs ({len(SOURCES)} sources) from {start:%Y-%m-%d %H:%M}Z into {s.raw_url} "
         f"({len(steps)} attack steps injected)"
     )
 
