@@ -14,6 +14,10 @@ description: >-
   (DeleteBucketEncryption, back to SSE-S3); or default encryption set to a
   KMS key of another account (PutBucketEncryption with a KMSMasterKeyID ARN
   whose account differs from the bucket's), the S3 ransomware pattern.
+  Covers general purpose buckets (s3.amazonaws.com), S3 on Outposts
+  buckets, whose replication and lifecycle are set through S3 Control
+  (s3-outposts.amazonaws.com), and directory buckets, whose default
+  encryption calls are logged as s3express.amazonaws.com.
   Limitations: lifecycle rules are matched with a regular expression, so a
   short Expiration in a rule with Status Disabled is also reported;
   NoncurrentVersionExpiration and AbortIncompleteMultipartUpload are not.
@@ -34,9 +38,11 @@ runbook: |-
      replication Destination.Bucket / Account and Role, or the KMS key ARN.
   2. Check the bucket now: `aws s3api get-bucket-lifecycle-configuration
      --bucket <target>`, `aws s3api get-bucket-replication --bucket
-     <target>`, `aws s3api get-bucket-encryption --bucket <target>`; for a
-     replication destination, check whether the bucket belongs to one of
-     your accounts (organization account list).
+     <target>`, `aws s3api get-bucket-encryption --bucket <target>` (for
+     an Outposts bucket, event_source s3-outposts.amazonaws.com, the `aws
+     s3control get-bucket-*` commands with --account-id and the bucket
+     ARN); for a replication destination, check whether the bucket belongs
+     to one of your accounts (organization account list).
   3. Ask the bucket owner for the change ticket (retention for scratch
      buckets, disaster-recovery replication, key rotation).
   4. If unplanned: remove the change (`aws s3api
@@ -55,15 +61,28 @@ references:
   - https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketReplication.html
   - https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketEncryption.html
   - https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-s3-info.html
+  - https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-express-one-zone-logging.html
+  - https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_PutBucketReplication.html
   - https://attack.mitre.org/techniques/T1485/
   - https://attack.mitre.org/techniques/T1486/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource IN ('s3.amazonaws.com', 's3-outposts.amazonaws.com', 's3express.amazonaws.com')"
+    reason: >-
+      Per the AWS SDK service models (botocore 1.43) PutBucketReplication and
+      PutBucketLifecycleConfiguration exist only in S3 and S3 Control (S3
+      Control's apply to Outposts buckets, logged as
+      s3-outposts.amazonaws.com), and PutBucketLifecycle, PutBucketEncryption
+      and DeleteBucketEncryption only in S3 (logged as s3express.amazonaws.com
+      for directory buckets); every source that can log these names is in the
+      list.
 */
 SELECT
     event_time,
     account_id,
     sourceipaddress AS source_ip,
     eventname AS event_name,
+    eventsource AS event_source,
     awsregion AS aws_region,
     useragent AS user_agent,
     requestparameters AS request_parameters,
@@ -89,7 +108,9 @@ SELECT
 FROM cloudtrail
 WHERE
     {{ window() }}
-    AND eventsource = 's3.amazonaws.com'
+    AND eventsource IN (
+        's3.amazonaws.com', 's3-outposts.amazonaws.com', 's3express.amazonaws.com'
+    )
     AND errorcode IS NULL
     AND (
         eventname IN ('PutBucketReplication', 'DeleteBucketEncryption')
