@@ -17,6 +17,12 @@ description: >-
   (nesting up to Condition operator level); a public Allow statement that
   has some other condition (for example aws:SourceIp) is missed when
   another statement of the same policy uses one of the scoping keys.
+  Covers general purpose buckets and directory buckets (S3 Express One
+  Zone, event source s3express.amazonaws.com: their Block Public Access
+  is always on, so only a policy scoped by a key such as aws:SourceIp gets
+  through, and it is reported like the same policy on a general purpose
+  bucket). S3 on Outposts buckets (s3-outposts.amazonaws.com) are not
+  reported: they are reachable only through access points inside a VPC.
 severity: high
 status: stable
 log_source: cloudtrail
@@ -36,7 +42,10 @@ runbook: |-
      <target>` (IsPublic), `aws s3api get-bucket-acl --bucket <target>`,
      `aws s3api get-public-access-block --bucket <target>` and the
      account-level block (`aws s3control get-public-access-block
-     --account-id <account_id>`).
+     --account-id <account_id>`). For a directory bucket (event_source
+     s3express.amazonaws.com) read the policy with `aws s3api
+     get-bucket-policy --bucket <target>`: the exposure is whatever its
+     condition (aws:SourceIp ...) lets in, for s3express:CreateSession.
   3. Ask the bucket owner whether public access is intended (static
      website, public datasets) and approved.
   4. If not: remove it (`aws s3api delete-bucket-policy --bucket <target>`
@@ -55,6 +64,7 @@ references:
   - https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status
   - https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html
   - https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html
+  - https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-express-one-zone-logging.html
   - https://attack.mitre.org/techniques/T1530/
   - https://attack.mitre.org/techniques/T1537/
 owner: security-engineering
@@ -64,6 +74,7 @@ SELECT
     account_id,
     sourceipaddress AS source_ip,
     eventname AS event_name,
+    eventsource AS event_source,
     awsregion AS aws_region,
     useragent AS user_agent,
     requestparameters AS request_parameters,
@@ -73,7 +84,7 @@ SELECT
 FROM cloudtrail
 WHERE
     {{ window() }}
-    AND eventsource = 's3.amazonaws.com'
+    AND eventsource IN ('s3.amazonaws.com', 's3express.amazonaws.com')
     AND errorcode IS NULL
     AND (
         (
