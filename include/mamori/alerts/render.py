@@ -19,13 +19,22 @@ from mamori.detections.loader import Detection
 
 MAX_CELL = 256
 MAX_BLOCK = 20_000
-# C0/C1 controls (except \n, \t handled separately), bidi embeddings/overrides/isolates, zero-width chars.
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Every control (Cc, except \n and \t, handled by the callers), format (Cf: bidi marks, embeddings, overrides
+# and isolates, zero-width characters, soft hyphen, invisible operators, Unicode tags that can smuggle hidden
+# ASCII) and line/paragraph separator (Zl, Zp) character of Unicode 14 (Python 3.11's unicodedata); the
+# render tests check every output against unicodedata itself.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
 
 
 def visible(text: str) -> str:
     """Replace invisible/control characters with a visible escape so nothing hides or reorders text."""
-    return _INVISIBLE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+    return _INVISIBLE.sub(
+        lambda m: f"\\u{ord(m[0]):04x}" if ord(m[0]) <= 0xFFFF else f"\\U{ord(m[0]):08x}", text
+    )
 
 
 def _bounded(text: str, limit: int) -> str:
