@@ -292,6 +292,45 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """Operator actions on deliveries; exit 2 when nothing matched (a mistyped key must not look done)."""
+    from mamori.alerts.ledger import Ledger
+    from mamori.config import load_settings
+
+    ledger = Ledger(load_settings().ledger_url)
+    if args.action == "cancel":
+        n = ledger.cancel_delivery(args.key, args.output)
+    else:
+        n = ledger.redeliver(args.key, args.output)
+    if not n:
+        what = f"{args.key}" + (f" to {args.output}" if args.output else "")
+        print(f"mamori alerts {args.action}: no matching delivery for {what}", file=sys.stderr)
+        return 2
+    print(f"{args.action}: {n} deliver{'y' if n == 1 else 'ies'} of {args.key}")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """The ledger's schema revision, or migrate it (what every Ledger open does anyway)."""
+    import sqlalchemy as sa
+
+    from mamori.alerts import migrations
+    from mamori.config import load_settings
+
+    engine = sa.create_engine(load_settings().ledger_url)
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        Path(str(engine.url.database)).parent.mkdir(parents=True, exist_ok=True)
+    if args.action == "current":
+        print(migrations.current(engine) or "none (empty, or made before migrations)")
+        return 0
+    from mamori.alerts.ledger import Ledger
+
+    before = migrations.current(engine)
+    Ledger(load_settings().ledger_url)  # opening migrates (under the migration lock)
+    print(f"ledger schema: {before or 'none'} -> {migrations.current(engine)}")
+    return 0
+
+
 def cmd_tables(args: argparse.Namespace) -> int:
     """Create the Athena database, tables and view from sql/ddl/ (or print the statements)."""
     import json
@@ -521,6 +560,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_query_parser(sub).set_defaults(func=cmd_query)
     add_hunt_parser(sub).set_defaults(func=cmd_hunt)
 
+    al = sub.add_parser("alerts", help="operate deliveries: retry now, or stop retrying")
+    al_sub = al.add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("redeliver", "make a failed or cancelled delivery due at the next dispatch"),
+        ("cancel", "stop retrying a delivery (the output is gone, or the ticket was opened by hand)"),
+    ):
+        a = al_sub.add_parser(name, help=text)
+        a.add_argument("key", help="alert key (mamori status, or the ticket's mamori:<key> label)")
+        a.add_argument(
+            "--output", help="one output (github, pagerduty, slack, local); default: all of the alert"
+        )
+    al.set_defaults(func=cmd_alerts)
+
+    db = sub.add_parser("db", help="the alert ledger's schema: migrations (run at every open, or here)")
+    db_sub = db.add_subparsers(dest="action", required=True)
+    db_sub.add_parser(
+        "upgrade", help="migrate the ledger to the newest schema, keeping every alert and delivery"
+    )
+    db_sub.add_parser("current", help="print the ledger's schema revision")
+    db.set_defaults(func=cmd_db)
+
     qual = sub.add_parser("quality", help="data quality and freshness of the lake")
     qual_sub = qual.add_subparsers(dest="action", required=True)
     qrep = qual_sub.add_parser("report", help="expectations passed/failed per source, freshness per stream")
@@ -533,8 +593,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # `mamori detections list | head` should end quietly, like any Unix tool.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if argv is None:
+        # `mamori detections list | head` should end quietly, like any Unix tool. Only for the real command:
+        # a process calling main() as a library (tests, a server) must keep Python's EPIPE errors instead of
+        # being killed by the next write to a closed socket.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     _embedded_env()
     args = build_parser().parse_args(argv)
     rc: int = args.func(args)

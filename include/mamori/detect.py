@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mamori.alerts.builder import group_hits
@@ -32,7 +32,12 @@ from mamori.engines import Engine, get_engine, is_query_fault
 from mamori.ingest import window_complete
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5
+# A delivery failing this many times in a row raises a `mamori_delivery_failing` health alert and turns the
+# dispatch run red; it keeps being retried (with backoff) until it succeeds or an operator cancels it.
+DELIVERY_ALERT_AFTER = 3
+# Outputs whose delivery is an update in place (same dedup key), so it can be re-sent once the ticket exists
+# to add the link a page sent during a ticket outage lacked. A webhook message cannot be edited: not re-sent.
+UPDATES_IN_PLACE = frozenset({"pagerduty"})
 # Tickets first: a page or chat message can then link to the ticket it belongs to.
 OUTPUT_ORDER = {"github": 0, "local": 1, "pagerduty": 2, "slack": 3}
 
@@ -266,14 +271,17 @@ class _Enricher:
             self.engine.close()
 
 
-def dispatch(settings: Settings | None = None) -> dict[str, Any]:
+def dispatch(settings: Settings | None = None, now: datetime | None = None) -> dict[str, Any]:
     """Deliver every (alert, output) pair that has work: first delivery, a retry, or a recurrence update.
 
     The outbox pattern: the ledger says what is due, each output is idempotent per alert key (it finds its own
     earlier issue/incident before creating one), so any number of runs, retries and backfills converge on one
-    ticket per alert. Ticket outputs go first so pages can link to the ticket.
+    ticket per alert. Ticket outputs go first so pages can link to the ticket. A failed delivery is retried
+    after a growing backoff for as long as it takes (`now` is the wall clock, injectable for tests); past
+    DELIVERY_ALERT_AFTER failures it raises a health alert and the run fails until the output recovers.
     """
     s = settings or load_settings()
+    now = now or datetime.now(UTC)
     ledger = Ledger(s.ledger_url)
     configured: dict[str, bool] = {}  # one connection lookup per output per run
     for alert in ledger.alerts(status="open"):
@@ -282,33 +290,86 @@ def dispatch(settings: Settings | None = None) -> dict[str, Any]:
     outputs: dict[str, Output] = {}
     detections: dict[str, Detection | None] = {}
     enricher = _Enricher(s, ledger)
-    delivered = failed = skipped = 0
-    due = sorted(ledger.due(), key=lambda d: (d.alert.first_seen, d.alert.key, OUTPUT_ORDER.get(d.output, 9)))
+    delivered = failed = 0
+    due = sorted(
+        ledger.due(now), key=lambda d: (d.alert.first_seen, d.alert.key, OUTPUT_ORDER.get(d.output, 9))
+    )
     try:
         for d in due:
-            if d.failures >= MAX_ATTEMPTS:
-                skipped += 1
-                continue
             if d.alert.detection_id not in detections:
                 detections[d.alert.detection_id] = _detection_or_none(s, d.alert.detection_id)
             det = detections[d.alert.detection_id]
-            ok = _deliver(ledger, outputs, enricher, s, d, det)
+            ok = _deliver(ledger, outputs, enricher, s, d, det, now)
             delivered += ok
             failed += not ok
+        # Pages sent during a ticket outage, due again now that their ticket exists: add the link this run.
+        linked = {d.alert.key for d in due if d.output == "github"}
+        for d in ledger.due(now):
+            if d.output in UPDATES_IN_PLACE and d.alert.key in linked and d.previous_ref:
+                ok = _deliver(ledger, outputs, enricher, s, d, detections.get(d.alert.detection_id), now)
+                delivered += ok
+                failed += not ok
     finally:
         enricher.close()
+    failing = ledger.failing()
+    health = record_delivery_health(failing, now, s)
     index = LocalOutput(s).write_index(ledger.alerts())
     summary = {
         "delivered": delivered,
         "failed": failed,
-        "gave_up": skipped,
+        "failing": len(failing),
+        "failing_outputs": sorted({f["output"] for f in failing if f["failures"] >= DELIVERY_ALERT_AFTER}),
+        "health_alerts": health,
         "open_alerts": len(ledger.alerts("open")),
         "index": index,
     }
     log.info("dispatch: %s", summary)
-    if failed:
-        raise RuntimeError(f"{failed} deliveries failed; they stay due in the ledger and will be retried")
+    if failed or summary["failing_outputs"]:
+        raise RuntimeError(
+            f"{failed} deliveries failed this run, {len(failing)} failing in all "
+            f"(outputs failing past {DELIVERY_ALERT_AFTER} attempts: {summary['failing_outputs'] or 'none'}); "
+            "they stay due in the ledger and are retried with backoff until they succeed or are cancelled"
+        )
     return summary
+
+
+def record_delivery_health(failing: list[dict[str, Any]], now: datetime, s: Settings) -> list[str]:
+    """One `mamori_delivery_failing` alert per output failing past the threshold, for the current day.
+
+    Recorded every dispatch run (also with none, so a recovered output withdraws the day's contribution).
+    Samples carry no error text: an output's error may quote its URL, and a webhook URL is its secret.
+    """
+    from mamori.quality.alerts import DELIVERY_FAILING, candidate, health_detection, record
+
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    det = health_detection(s.sql_dir, DELIVERY_FAILING)
+    by_output: dict[str, list[dict[str, Any]]] = {}
+    for f in failing:
+        if f["failures"] >= DELIVERY_ALERT_AFTER and f["detection_id"] != DELIVERY_FAILING:
+            by_output.setdefault(f["output"], []).append(f)
+    cands = [
+        candidate(
+            det,
+            {"output": output},
+            day,
+            len(rows),
+            datetime.fromisoformat(rows[0]["failing_since"]),
+            now,
+            [
+                {
+                    "output": output,
+                    "alert_key": r["alert_key"],
+                    "detection": r["detection_id"],
+                    "failures": r["failures"],
+                    "failing_since": r["failing_since"],
+                    "next_attempt_at": r["next_attempt_at"],
+                }
+                for r in rows
+            ],
+        )
+        for output, rows in sorted(by_output.items())
+    ]
+    return record(DELIVERY_FAILING, day, day + timedelta(days=1), cands, s)
 
 
 def _detection_or_none(s: Settings, detection_id: str) -> Detection | None:
@@ -329,6 +390,7 @@ def _deliver(
     s: Settings,
     d: Delivery,
     det: Detection | None,
+    now: datetime,
 ) -> bool:
     """One (alert, output) delivery; the outcome is recorded in the ledger either way."""
     alert = enricher.enriched(d.alert, det)
@@ -340,10 +402,16 @@ def _deliver(
     try:
         ref = out.deliver(alert, det, d.previous_ref)
     except Exception as exc:  # one bad output must not block the others; recorded, retried
-        ledger.mark_failed(d.alert.key, d.output, f"{type(exc).__name__}: {exc}")
-        log.warning("delivery of %s to %s failed: %s", d.alert.key, d.output, type(exc).__name__)
+        n = ledger.mark_failed(d.alert.key, d.output, f"{type(exc).__name__}: {exc}", now)
+        log.warning(
+            "delivery of %s to %s failed (%d in a row): %s", d.alert.key, d.output, n, type(exc).__name__
+        )
         return False
     ledger.mark_delivered(d.alert.key, d.output, ref, d.alert.hit_count)
+    if d.output == "github" and d.previous_ref is None:
+        # The ticket exists only now: a page sent while the ticket output was down lacks its link.
+        for other in UPDATES_IN_PLACE:
+            ledger.mark_stale(d.alert.key, other)
     return True
 
 

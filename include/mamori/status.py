@@ -77,12 +77,11 @@ def collect(
 
 
 def _catalog(s: Settings) -> tuple[list[dict[str, Any]], str | None]:
-    from mamori.detections.loader import DetectionError, load_catalog
+    from mamori.detections.loader import load_catalog_tolerant
 
-    try:
-        catalog = load_catalog(s.sql_dir)
-    except DetectionError as exc:  # one broken rule must not blank the whole page
-        return [], str(exc)
+    # One broken rule must not blank the catalog: the others are listed, the broken files named with line.
+    catalog, broken = load_catalog_tolerant(s.sql_dir)
+    error = "\n".join(b.describe() for b in broken) or None
     return [
         {
             "id": d.id,
@@ -94,7 +93,7 @@ def _catalog(s: Settings) -> tuple[list[dict[str, Any]], str | None]:
             "enabled": d.header.status != "deprecated",
         }
         for d in catalog
-    ], None
+    ], error
 
 
 def _ledger_exists(s: Settings) -> bool:
@@ -337,7 +336,7 @@ def _metrics(value: Any) -> dict[str, Any] | None:
     """The numbers worth a column from a run's return value (ingest window, detect summary, dispatch)."""
     if not isinstance(value, dict):
         return None
-    keep = (*WINDOW_TOTALS, "detections", "hits", "delivered", "failed", "gave_up", "open_alerts")
+    keep = (*WINDOW_TOTALS, "detections", "hits", "delivered", "failed", "failing", "open_alerts")
     out: dict[str, Any] = {k: value[k] for k in keep if isinstance(value.get(k), int | float)}
     if isinstance(value.get("alerts"), list):
         out["alerts"] = len(value["alerts"])

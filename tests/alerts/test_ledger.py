@@ -139,6 +139,8 @@ def test_dispatch_delivers_once_and_retries_failures(settings, brute, monkeypatc
         return real(self, alert, det, previous_ref)
 
     monkeypatch.setattr(LocalOutput, "deliver", flaky)
+    # No backoff here (test_delivery_outage covers it): the next run retries at once.
+    monkeypatch.setattr("mamori.alerts.ledger.RETRY_FIRST", timedelta(0))
     with pytest.raises(RuntimeError, match="1 deliveries failed"):
         detect.dispatch(settings)
     states = {d["alert_key"]: (d["state"], d["failures"]) for d in ledger.deliveries()}

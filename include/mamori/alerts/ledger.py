@@ -5,7 +5,10 @@ Idempotency lives here. Each run window's contribution to an alert is one `alert
 from those contributions. So re-running a window leaves the ledger byte-for-byte as it was, while a later
 window inside the same dedup period adds to the same alert (and a threshold can be crossed across windows).
 Deliveries are one row per (alert, output): an output is never asked twice for a delivered alert.
-No wall clock: every timestamp stored is an event time or a window bound.
+No wall clock in what is detected: every alert timestamp is an event time or a window bound. The one
+exception is delivery scheduling (`next_attempt_at`, `failing_since`), which is about the outputs' uptime,
+not about the data, and never takes part in an alert key.
+The schema is under migrations (`mamori.alerts.migrations`), applied when a ledger is opened.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +77,13 @@ DELIVERIES = sa.Table(
     META,
     sa.Column("alert_key", sa.String(32), primary_key=True),
     sa.Column("output", sa.String(40), primary_key=True),
-    sa.Column("state", sa.String(16), nullable=False),  # pending | delivered | failed
+    sa.Column("state", sa.String(16), nullable=False),  # pending | delivered | failed | cancelled
     sa.Column("failures", sa.Integer, nullable=False),  # consecutive failed attempts; reset by a success
     sa.Column("delivered_hits", sa.Integer, nullable=False),  # alert.hit_count the output last saw
     sa.Column("external_ref", sa.Text),  # issue URL, dedup key, ... kept across failed updates
     sa.Column("last_error", sa.Text),
+    sa.Column("next_attempt_at", sa.String(40)),  # wall clock: not retried before (backoff after a failure)
+    sa.Column("failing_since", sa.String(40)),  # wall clock: first failure of the current failing episode
 )
 
 SUPPRESSED = sa.Table(
@@ -168,7 +173,9 @@ class Ledger:
         database = self.engine.url.database
         if self.engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)  # a fresh MAMORI_HOME has no folder yet
-        META.create_all(self.engine)
+        from mamori.alerts.migrations import upgrade
+
+        upgrade(self.engine)
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -347,13 +354,19 @@ class Ledger:
                     )
                 )
 
-    def due(self) -> list[Delivery]:
-        """Deliveries with work to do: never delivered, failed, or the alert grew since (recurrence)."""
+    def due(self, now: datetime | None = None) -> list[Delivery]:
+        """Deliveries with work to do: never delivered, failed, or the alert grew since (recurrence).
+
+        A failed delivery waits out its backoff (`next_attempt_at`); a cancelled one is never due again.
+        """
+        at = _iso(now)
         q = (
             sa.select(ALERTS, DELIVERIES.c.output, DELIVERIES.c.failures, DELIVERIES.c.external_ref)
             .join(DELIVERIES, DELIVERIES.c.alert_key == ALERTS.c.alert_key)
             .where(
-                sa.or_(DELIVERIES.c.state != "delivered", DELIVERIES.c.delivered_hits < ALERTS.c.hit_count)
+                sa.or_(DELIVERIES.c.state != "delivered", DELIVERIES.c.delivered_hits < ALERTS.c.hit_count),
+                DELIVERIES.c.state != "cancelled",
+                sa.or_(DELIVERIES.c.next_attempt_at.is_(None), DELIVERIES.c.next_attempt_at <= at),
             )
             .order_by(ALERTS.c.first_seen, ALERTS.c.alert_key, DELIVERIES.c.output)
         )
@@ -381,17 +394,93 @@ class Ledger:
                     delivered_hits=hits,
                     external_ref=external_ref,
                     last_error=None,
+                    next_attempt_at=None,
+                    failing_since=None,
                 )
             )
 
-    def mark_failed(self, key: str, output: str, error: str) -> None:
-        """Record a failure; a reference from an earlier success is kept (the issue still exists)."""
+    def mark_failed(self, key: str, output: str, error: str, now: datetime | None = None) -> int:
+        """Record a failure and when to try again; returns the consecutive failures so far.
+
+        A reference from an earlier success is kept (the issue still exists). The delivery stays due, after a
+        growing backoff, until it succeeds, an operator cancels it, or the alert is resolved: an outage of any
+        length delays a ticket but never loses it.
+        """
+        at = now or datetime.now(UTC)
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(DELIVERIES.c.failures, DELIVERIES.c.failing_since).where(
+                    DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output
+                )
+            ).one()
+            failures = row.failures + 1
+            conn.execute(
+                DELIVERIES.update()
+                .where(DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
+                .values(
+                    state="failed",
+                    failures=failures,
+                    last_error=error[:2000],
+                    next_attempt_at=_iso(at + retry_backoff(failures)),
+                    failing_since=row.failing_since or _iso(at),
+                )
+            )
+        return failures
+
+    def failing(self) -> list[dict[str, Any]]:
+        """Deliveries in a failing episode (not cancelled), oldest first, for health alerts and status."""
+        q = (
+            sa.select(DELIVERIES, ALERTS.c.detection_id, ALERTS.c.title)
+            .join(ALERTS, ALERTS.c.alert_key == DELIVERIES.c.alert_key)
+            .where(DELIVERIES.c.state == "failed", ALERTS.c.status == "open")
+            .order_by(DELIVERIES.c.failing_since, DELIVERIES.c.alert_key, DELIVERIES.c.output)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def cancel_delivery(self, key: str, output: str | None = None) -> int:
+        """An operator stops retrying (the output is gone for good, or the ticket was made by hand)."""
+        return self._set_deliveries(key, output, state="cancelled", next_attempt_at=None)
+
+    def redeliver(self, key: str, output: str | None = None) -> int:
+        """Due now: a cancelled or backing-off delivery is tried at the next dispatch (still idempotent)."""
+        with self._tx() as conn:
+            where = [DELIVERIES.c.alert_key == key, DELIVERIES.c.state.in_(("failed", "cancelled"))]
+            if output:
+                where.append(DELIVERIES.c.output == output)
+            return conn.execute(
+                DELIVERIES.update().where(*where).values(state="failed", next_attempt_at=None)
+            ).rowcount
+
+    def mark_stale(self, key: str, output: str) -> None:
+        """Deliver again (an update in place): e.g. a page sent before its ticket existed gets the link."""
         with self._tx() as conn:
             conn.execute(
                 DELIVERIES.update()
                 .where(DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
-                .values(state="failed", failures=DELIVERIES.c.failures + 1, last_error=error[:2000])
+                .where(DELIVERIES.c.state == "delivered")
+                .values(state="pending", next_attempt_at=None)
             )
+
+    def _set_deliveries(self, key: str, output: str | None, **values: Any) -> int:
+        with self._tx() as conn:
+            where = [DELIVERIES.c.alert_key == key]
+            if output:
+                where.append(DELIVERIES.c.output == output)
+            return conn.execute(DELIVERIES.update().where(*where).values(**values)).rowcount
+
+
+RETRY_FIRST = timedelta(minutes=5)
+RETRY_MAX = timedelta(hours=1)
+
+
+def retry_backoff(failures: int) -> timedelta:
+    """5, 10, 20, 40 minutes, then hourly: a short blip costs minutes, a long outage costs few requests."""
+    return min(RETRY_MAX, RETRY_FIRST * 2 ** max(0, failures - 1))
+
+
+def _iso(t: datetime | None) -> str:
+    return (t or datetime.now(UTC)).astimezone(UTC).isoformat()
 
 
 @dataclass(frozen=True)

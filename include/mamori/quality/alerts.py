@@ -33,6 +33,7 @@ VOLUME_DROP = "mamori_health_volume_drop"
 DRIFT = "mamori_schema_drift"
 RECONCILIATION = "mamori_reconciliation_gap"
 RULE_ERROR = "mamori_rule_error"
+DELIVERY_FAILING = "mamori_delivery_failing"
 
 
 def dq_id(source: str) -> str:
