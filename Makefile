@@ -12,7 +12,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export GX_ANALYTICS_ENABLED := False
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-fast test-slow lint fmt new-detection coverage bench bench-quick clean
+.PHONY: help venv demo test test-fast test-slow lint fmt new-detection mutate coverage bench bench-quick clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -57,7 +57,10 @@ new-detection: $(STAMP) ## scaffold sql/detections/<source>/$(ID).sql and its ca
 	@test -n "$(ID)" || { echo "usage: make new-detection ID=<source>_<name>"; exit 2; }
 	$(BIN)/mamori detections new $(ID)
 
-coverage: $(STAMP) ## regenerate docs/coverage.md + docs/coverage.svg (only detections whose cases pass)
+mutate: $(STAMP) ## break each rule on purpose; every mutant must be killed by a case (or declared equivalent): make mutate [ID=...]
+	$(BIN)/mamori detections mutate $(ID)
+
+coverage: $(STAMP) ## regenerate docs/coverage.md + .svg: ATT&CK matrix of rules whose cases pass and kill every mutant
 	$(BIN)/mamori detections coverage --out docs
 
 bench: $(STAMP) ## benchmarks vs same-run baselines → docs/benchmarks.md (minutes)
