@@ -184,8 +184,12 @@ def _open(raw: RawKey, data: bytes, result: ObjectResult) -> list[Any] | None:
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        result.quarantined.append(Quarantined(raw.key, f"not JSON: {exc}"))
-        return None
+        # One record the parser refuses (nested deeper than its 1024 levels, a raw NUL, a byte that is not
+        # UTF-8) must not hide the others: if the container is intact, each record is parsed on its own.
+        split = split_records(text)
+        if split is None:
+            result.quarantined.append(Quarantined(raw.key, f"not JSON: {exc}"))
+        return split
     del text
     if not isinstance(doc, dict):
         result.quarantined.append(Quarantined(raw.key, "not a JSON object with Records"))
@@ -201,8 +205,153 @@ def _open(raw: RawKey, data: bytes, result: ObjectResult) -> list[Any] | None:
     return records
 
 
+class Unparsed:
+    """A record of an intact Records array that the JSON parser refused: quarantined alone, as its own text."""
+
+    __slots__ = ("reason", "text")
+
+    def __init__(self, reason: str, text: str) -> None:
+        self.reason, self.text = reason, text
+
+
+# Bytes that matter to the structure of JSON text. None of them occurs inside a multi-byte UTF-8 sequence, so
+# the splitter below can scan bytes that are not valid UTF-8 (or hold a raw NUL) without misreading them.
+_STRUCTURE = re.compile(rb'[\[\]{}",]')
+_STRING_TAIL = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # from after an opening quote to its closer
+_SPACE = re.compile(rb"[ \t\n\r]*")  # JSON's whitespace
+_SCALAR = re.compile(rb"[-+.0-9A-Za-z]+")  # numbers, true, false, null (orjson judges which)
+_CLOSER = {ord("["): ord("]"), ord("{"): ord("}")}
+
+
+def split_records(text: bytes) -> list[Any] | None:
+    """The elements of the top-level `Records` array, each parsed on its own (an `Unparsed` for one the JSON
+    parser refuses), or None when the container itself is broken: not one object, a member without its value,
+    brackets or quotes that do not close, a second `Records` key, or bytes after the object.
+
+    Only the container's structure is checked here (quotes, escapes, brackets, commas, colons, all counted
+    iteratively so depth costs nothing); each element's JSON is judged by orjson, exactly as a whole-object
+    parse would have judged it. Used only after that whole-object parse failed.
+    """
+    pos = _skip(text, 0)
+    if text[pos : pos + 1] != b"{":
+        return None
+    pos = _skip(text, pos + 1)
+    records: list[Any] | None = None
+    if text[pos : pos + 1] == b"}":
+        pos += 1
+    else:
+        while True:
+            if text[pos : pos + 1] != b'"':
+                return None
+            end = _string_end(text, pos)
+            if end is None:
+                return None
+            try:
+                name = orjson.loads(text[pos:end])
+            except orjson.JSONDecodeError:
+                return None
+            pos = _skip(text, end)
+            if text[pos : pos + 1] != b":":
+                return None
+            pos = _skip(text, pos + 1)
+            if name.lower() == "records":
+                if records is not None or text[pos : pos + 1] != b"[":
+                    return None  # two spellings of Records, or Records not a list: the whole object decides
+                spans = _elements(text, pos)
+                if spans is None:
+                    return None
+                pos, elements = spans
+                records = [_parse_element(text[a:b]) for a, b in elements]
+            else:
+                end = _value_end(text, pos)
+                if end is None:
+                    return None
+                pos = end
+            pos = _skip(text, pos)
+            sep = text[pos : pos + 1]
+            pos = _skip(text, pos + 1)
+            if sep == b"}":
+                break
+            if sep != b",":
+                return None
+    if records is None or _skip(text, pos) != len(text):
+        return None
+    return records
+
+
+def _skip(text: bytes, pos: int) -> int:
+    """Position of the first byte from `pos` on that is not whitespace."""
+    m = _SPACE.match(text, pos)
+    return pos if m is None else m.end()
+
+
+def _string_end(text: bytes, pos: int) -> int | None:
+    """Position after the string opening at `pos` (a quote), or None when it never closes."""
+    m = _STRING_TAIL.match(text, pos + 1)
+    return None if m is None else m.end()
+
+
+def _value_end(text: bytes, pos: int) -> int | None:
+    """Position after the value starting at `pos`: a string, a bracketed value (closers must match), a scalar."""
+    first = text[pos : pos + 1]
+    if first == b'"':
+        return _string_end(text, pos)
+    if first not in (b"[", b"{"):
+        m = _SCALAR.match(text, pos)
+        return None if m is None else m.end()
+    stack = [_CLOSER[text[pos]]]
+    pos += 1
+    while stack:
+        m = _STRUCTURE.search(text, pos)
+        if m is None:
+            return None
+        c, pos = text[m.start()], m.end()
+        if c == 0x22:  # '"'
+            end = _string_end(text, m.start())
+            if end is None:
+                return None
+            pos = end
+        elif c in _CLOSER:
+            stack.append(_CLOSER[c])
+        elif c != 0x2C and stack.pop() != c:  # a closer that does not match (commas separate nothing here)
+            return None
+    return pos
+
+
+def _elements(text: bytes, pos: int) -> tuple[int, list[tuple[int, int]]] | None:
+    """(position after the array, each element's span) for the array opening at `pos`, or None if broken."""
+    spans: list[tuple[int, int]] = []
+    pos = _skip(text, pos + 1)
+    if text[pos : pos + 1] == b"]":
+        return pos + 1, spans
+    while True:
+        end = _value_end(text, pos)
+        if end is None or end == pos:
+            return None
+        spans.append((pos, end))
+        pos = _skip(text, end)
+        sep = text[pos : pos + 1]
+        if sep == b"]":
+            return pos + 1, spans
+        if sep != b",":
+            return None
+        pos = _skip(text, pos + 1)
+
+
+def _parse_element(piece: bytes) -> Any:
+    try:
+        return orjson.loads(piece)
+    except orjson.JSONDecodeError as exc:
+        text = piece[: _MAX_RAW + 4].decode("utf-8", "backslashreplace")  # invalid bytes shown as \xNN
+        if len(text) > _MAX_RAW or len(piece) > _MAX_RAW + 4:
+            text = text[:_MAX_RAW] + "…[truncated; full record in raw object]"
+        return Unparsed(f"record is not valid JSON: {str(exc)[:200]}", text)
+
+
 def normalize_record(rec: Any, raw: RawKey, source: str = NAME) -> tuple[dict[str, Any] | None, str]:
     """One CloudTrail record → one row of SCHEMA, or (None, reason) when it cannot be trusted as an event."""
+    if type(rec) is Unparsed:
+        return None, rec.reason
     if not isinstance(rec, dict):
         return None, f"record is {type(rec).__name__}, not an object"
     lowered: dict[str, Any] = {}
@@ -312,6 +461,8 @@ def _json_text(v: Any) -> str:
 
 
 def _raw_text(rec: Any) -> str:
+    if type(rec) is Unparsed:
+        return rec.text  # already bounded
     try:
         text = orjson.dumps(rec).decode()
     except orjson.JSONEncodeError:  # deeper than orjson writes: the stdlib encoder has no such limit
@@ -434,7 +585,7 @@ class CloudTrailColumns:
                 self._add(piece, base, raw, result)
                 base += len(piece)
             return result
-        if isinstance(data, LargeObject):  # not streamable: the whole-object path decides (quarantine or rows)
+        if isinstance(data, LargeObject):  # not streamable: the whole-object path decides (quarantine, rows)
             data = data.read_all()
         obj = ObjectResult(key=raw.key)
         records = _open(raw, data, obj)
@@ -699,7 +850,8 @@ def _expand(distinct: list[list[str]], index: list[int]) -> pa.Array:
 # need the fallback.
 
 STREAM_MIN_BYTES = LARGE_OBJECT_BYTES  # compressed object size from which the stream path is tried
-_PIECE = 1024 * 1024  # decompressed bytes per piece (a few times that as Python objects; 4 MB peaked ~50 MB higher)
+# decompressed bytes per piece (a few times that as Python objects; 4 MB peaked ~50 MB higher)
+_PIECE = 1024 * 1024
 _FEED = 1024 * 1024  # compressed bytes handed to zlib at a time
 _MAX_RECORD = 64 * 1024 * 1024  # one record larger than this: not streamable, let the fallback decide
 _HEAD = re.compile(rb'\s*\{\s*"Records"\s*:\s*\[\s*')

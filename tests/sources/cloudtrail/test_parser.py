@@ -181,3 +181,98 @@ def test_huge_and_hostile_strings_survive_intact_in_the_lake_row():
     ua = "A" * 20_000 + "\u202e<img src=x>@org/team"
     res = parse({"Records": [GOOD | {"userAgent": ua}]})
     assert res.rows[0][1]["useragent"] == ua  # the lake keeps evidence as-is; rendering makes it inert
+
+
+def _record_bytes(rec: dict, **raw_values: bytes) -> bytes:
+    """A record as JSON bytes with some values spliced in raw (bytes json.dumps cannot produce)."""
+    body = json.dumps(rec, separators=(",", ":")).encode()
+    for name, value in raw_values.items():
+        body = body[:-1] + b',"' + name.encode() + b'":' + value + b"}"
+    return body
+
+
+# Records the JSON parser refuses although the delivery file around them is intact: each must cost only itself.
+REFUSED = {
+    "deeper-than-1024": _record_bytes(GOOD, requestParameters=b"[" * 1100 + b"]" * 1100),
+    "raw-nul": _record_bytes(GOOD, userAgent=b'"aws-cli\x00/2.15"'),
+    "invalid-utf8": _record_bytes(GOOD, userAgent=b'"aws-cli\xff\xfe/2.15"'),
+    "cut-utf8-sequence": _record_bytes(GOOD, userAgent=b'"a\xc3"'),
+}
+
+
+def _delivery(middle: bytes) -> bytes:
+    first = json.dumps(GOOD | {"eventName": "First"}).encode()
+    last = json.dumps(GOOD | {"eventName": "Last"}).encode()
+    return gzip.compress(b'{"Records": [' + first + b", " + middle + b",\n" + last + b"]}", mtime=0)
+
+
+def _columnar(data: bytes, stream: bool, monkeypatch) -> tuple[int, list, list[str]]:
+    """The columnar parser itself (not through convert's factory): rows out, quarantine, event names."""
+    from mamori.sources import cloudtrail
+
+    if stream:  # small pieces: the streamed path must reach the same verdict
+        monkeypatch.setattr(cloudtrail, "STREAM_MIN_BYTES", 0)
+        monkeypatch.setattr(cloudtrail, "_PIECE", 64)
+    tables = []
+    cols = cloudtrail.CloudTrailColumns(lambda p, t, o: tables.append(t))
+    result = cols.parse(raw(), data)
+    cols.flush()
+    names = [n for t in tables for n in t.column("eventname").to_pylist()]
+    return result.rows_out, result.quarantined, names
+
+
+@pytest.mark.parametrize("middle", list(REFUSED.values()), ids=list(REFUSED))
+def test_a_record_the_json_parser_refuses_is_quarantined_alone(middle, monkeypatch):
+    data = _delivery(middle)
+    res = SOURCE.parse_object(raw(), data)
+    assert res.records_in == 3
+    assert [r["eventname"] for _, r in res.rows] == ["First", "Last"]
+    (q,) = res.quarantined
+    assert q.index == 1 and q.key == KEY
+    assert q.reason.startswith("record is not valid JSON")
+    assert q.raw and len(q.raw) <= 300 * 1024 and "eventTime" in q.raw  # the record's text, for replay
+    for stream in (False, True):
+        rows_out, quarantined, names = _columnar(data, stream, monkeypatch)
+        assert (rows_out, names) == (2, ["First", "Last"])
+        assert [x.as_dict() for x in quarantined] == [q.as_dict()]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"Records": [{"eventTime": "x"}, {"a": "\x00"}',  # truncated: the array never closes
+        b'{"Records": [{"a": 1}], "Records": [{"b": "\xff"}]}',  # two Records keys
+        b'{"Records": [{"a": 1}]} trailing',
+        b'{"Records": [{"a": "\xff"}] "Other": 1}',  # no comma between members
+        b'{"Records": [{"a": "unterminated}]}',
+    ],
+    ids=["truncated", "two-records-keys", "trailing-bytes", "missing-comma", "unterminated-string"],
+)
+def test_a_broken_container_is_still_one_quarantined_unit(body):
+    """Records can only be counted when the object around them is intact: otherwise the object is the unit."""
+    res = SOURCE.parse_object(raw(), gzip.compress(body, mtime=0))
+    assert res.rows == [] and res.records_in == 1
+    (q,) = res.quarantined
+    assert q.index is None and q.reason.startswith("not JSON")
+
+
+def test_the_record_splitter_reads_valid_json_as_the_parser_does():
+    """The fallback splitter must cut exactly where a JSON parser would: quotes, escapes and brackets inside
+    strings, nested arrays and objects, other members before and after Records, any whitespace."""
+    from mamori.sources.cloudtrail import split_records
+
+    tricky = GOOD | {
+        "requestParameters": {"a": 'x"],{"b":[', "c": '\\"}{', "d": [[], {}, [{"e": "]"}]], "f": -1.5e3},
+        "responseElements": None,
+        "readOnly": True,
+        "userAgent": "\u202e\x00 \\",
+    }
+    doc = {"Other": {"x": [1, "]"]}, "Records": [tricky, GOOD, [], "s", 1, None], "z": "}"}
+    for text in (
+        json.dumps(doc).encode(),
+        json.dumps(doc, indent=3).encode(),
+        json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(),
+        (SAMPLES / "aws_doc_records.json").read_bytes(),
+    ):
+        assert split_records(text) == json.loads(text)["Records"]
+    assert split_records(b' { "Records" : [ ] } \n') == []
