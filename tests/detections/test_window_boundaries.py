@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -414,12 +414,12 @@ def flow(t: datetime, src: str, dst: str, sport: int, dport: int, nbytes: int, a
     )
 
 
-def probes(times: list[datetime]) -> list[str]:
-    """A rejected SYN from 198.51.100.23 to a new port of 10.0.1.15 per instant."""
-    assert len(times) <= len(SCANNED_PORTS)
+def probes(times: list[datetime], ports: Sequence[int] = SCANNED_PORTS) -> list[str]:
+    """A rejected SYN from 198.51.100.23 to the next of `ports` of 10.0.1.15 per instant."""
+    assert len(times) <= len(ports)
     return [
         flow(t, "198.51.100.23", "10.0.1.15", 40000 + i, port, 44, "REJECT")
-        for i, (t, port) in enumerate(zip(times, SCANNED_PORTS, strict=False))
+        for i, (t, port) in enumerate(zip(times, ports, strict=False))
     ]
 
 
@@ -466,6 +466,10 @@ class Bursts:
     after: Callable[[], list[Any]]  # reaches the rule's limit after 11:00
     before: Callable[[], list[Any]]  # reaches it before 11:00, and goes on after it
     spread: Callable[[], list[Any]]  # like `after`, spread so that no sliding period reaches the limit
+    # Rules that report a burst once: a burst at the limit across 10:00, resumed after 11:00 while its last
+    # event at the limit is less than a period old (the same burst, even though the 11:00 run only sees
+    # that it was at the limit by reading back that event's own period too).
+    resumed: Callable[[], list[Any]] | None = None
 
 
 COUNTING_RULES: dict[str, Bursts] = {
@@ -477,6 +481,12 @@ COUNTING_RULES: dict[str, Bursts] = {
         before=lambda: denials(spread("10:46:40", "11:16:00", 45)),
         # one every 4 minutes from 10:02 to 11:58: at most 16 in any hour
         spread=lambda: denials(spread("10:02:00", "11:58:00", 30)),
+        # 25 from 09:55 to 10:05, at the limit from 10:02:55; 20 more from 11:00, at the limit at 11:00:57
+        # (with the 10 of 10:01:15 to 10:05)
+        resumed=lambda: [
+            *denials(spread("09:55:00", "10:05:00", 25)),
+            *denials(spread("11:00:00", "11:02:00", 20)),
+        ],
     ),
     # >= 10 distinct ports of one host within 10 minutes
     "vpcflow_port_scan": Bursts(
@@ -486,6 +496,12 @@ COUNTING_RULES: dict[str, Bursts] = {
         before=lambda: probes(spread("10:55:00", "11:04:30", 20)),
         # one every 75 s from 10:50: at most 9 in any 10 minutes
         spread=lambda: probes(spread("10:50:00", "11:08:45", 16)),
+        # 12 ports from 10:48 to 10:51:40, at the limit from 10:51; 10 other ports from 11:00, at the limit at
+        # 11:00:20 (with the 5 of 10:50:20 to 10:51:40)
+        resumed=lambda: [
+            *probes(spread("10:48:00", "10:51:40", 12)),
+            *probes(spread("11:00:00", "11:00:45", 10), ports=range(8000, 8010)),
+        ],
     ),
     # >= 100 MiB to one internet address within an hour
     "vpcflow_large_egress": Bursts(
@@ -495,6 +511,8 @@ COUNTING_RULES: dict[str, Bursts] = {
         before=lambda: uploads(spread("10:50:00", "11:10:00", 6), mib=40),
         # 25 MiB every 21 minutes from 10:12: at most 75 MiB in any hour
         spread=lambda: uploads(spread("10:12:00", "11:57:00", 6), mib=25),
+        # 60 MiB at 09:50 and 10:05 (at the limit at 10:05), 60 more at 11:00 (at the limit with the 10:05 one)
+        resumed=lambda: uploads([at("09:50:00"), at("10:05:00"), at("11:00:00")], mib=60),
     ),
     # sequence rules: >= 5 failed console logins in the 30 minutes before a success
     "cloudtrail_console_login_after_failures": Bursts(
@@ -552,6 +570,16 @@ def test_counting_burst_straddling_the_hour_is_one_alert_and_reruns_keep_it_one(
         alert.hit_count,
         alert.first_seen,
     )
+
+
+@pytest.mark.parametrize("rule", [r for r in COUNTING if COUNTING_RULES[r].resumed])
+def test_counting_burst_resuming_within_its_period_is_still_one_hit(lake, rule):
+    resumed = COUNTING_RULES[rule].resumed
+    assert resumed is not None
+    ct = lake(rule).add(*resumed())
+    run_both_windows(ct)
+    alerts = ct.alerts()
+    assert len(alerts) == 1 and alerts[0].hit_count == 1, f"{rule}: resumed burst gave {describe(alerts)}"
 
 
 @pytest.mark.parametrize("rule", COUNTING)
