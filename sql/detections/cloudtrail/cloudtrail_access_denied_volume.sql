@@ -55,6 +55,13 @@ references:
   - https://attack.mitre.org/techniques/T1580/
   - https://attack.mitre.org/techniques/T1069/003/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "before widen: 2h -> 4h"
+    reason: >-
+      A denial of the window is compared with the principal's denials at the
+      limit of the hour before it, each counted over its own hour: two hours
+      before the window start is the earliest denial either can involve, so
+      reading further back changes no hit.
 */
 WITH denials AS (
     SELECT
@@ -111,23 +118,25 @@ last_hour AS (
     FROM denials
 ),
 
-at_limit AS (
-    SELECT
-        *,
-        denied_calls >= 20 AND denied_actions >= 10 AS over_limit
+-- The denials at the limit.
+over_limit AS (
+    SELECT *
     FROM last_hour
+    WHERE
+        denied_calls >= 20
+        AND denied_actions >= 10
 ),
 
--- When the principal last had a denial at the limit before this one: a burst is reported by the denial
--- that reaches the limit after an hour without any, so each burst is one hit whichever runs it spans.
+-- A burst is reported by its first denial at the limit: the one with no other denial of the principal at
+-- the limit in the hour before. So it is one hit whichever runs it spans, and the run holding that denial
+-- owns it.
 bursts AS (
     SELECT
         *,
-        max(CASE WHEN over_limit THEN event_time END) OVER (
+        lag(event_time) OVER (
             PARTITION BY account_id, actor ORDER BY event_time, eventid
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
         ) AS previous_over_limit
-    FROM at_limit
+    FROM over_limit
 )
 
 SELECT
@@ -145,7 +154,6 @@ SELECT
 FROM bursts
 WHERE
     {{ window() }}
-    AND over_limit
     AND (
         previous_over_limit IS NULL
         OR previous_over_limit < event_time - INTERVAL '1' HOUR
