@@ -59,6 +59,27 @@ references:
   - https://attack.mitre.org/techniques/T1046/
   - https://attack.mitre.org/techniques/T1595/001/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop last_10_minutes.where: srcaddr IN (SELECT s.srcaddr FROM scanners AS s)"
+    reason: >-
+      `scanners` only leaves out sources that cannot reach the limit: a pair
+      with 10 distinct ports within 10 minutes has at least as many in the
+      whole range read. Without the filter the window functions see more
+      rows and return the same hits.
+  - mutant: "drop scanners.having: COUNT(DISTINCT dstport) >= 10"
+    reason: >-
+      Same as dropping the `scanners` filter: every source is kept, the
+      window functions see more rows and return the same hits.
+  - mutant: "threshold scanners.having: COUNT(DISTINCT dstport) >= 10 (-1)"
+    reason: >-
+      A laxer `scanners` keeps one more kind of source, one that cannot
+      reach the limit either (9 ports in the whole range read): same hits.
+  - mutant: "before widen: 20m -> 40m"
+    reason: >-
+      An attempt of the window is compared with the pair's attempts at the
+      limit in the 10 minutes before it, each counted over its own 10
+      minutes: 20 minutes before the window start is the earliest attempt
+      either involves, so reading further back changes no hit.
 */
 WITH attempts AS (
     SELECT
@@ -81,13 +102,10 @@ WITH attempts AS (
         AND (action = 'REJECT' OR srcport > dstport)
 ),
 
--- Only a pair with 10 ports in the whole range read can have 10 in 10 minutes: the window functions
--- below sort the attempts of those few pairs, not every flow of the VPC.
-candidates AS (
-    SELECT
-        account_id,
-        srcaddr,
-        dstaddr
+-- Sources with 10 ports of one destination in the whole range read: only they can have 10 in 10 minutes,
+-- so the window functions below sort their attempts, not every flow of the VPC.
+scanners AS (
+    SELECT srcaddr
     FROM attempts
     GROUP BY account_id, srcaddr, dstaddr
     HAVING count(DISTINCT dstport) >= 10
@@ -96,63 +114,58 @@ candidates AS (
 -- Each attempt with the pair's attempts of the 10 minutes up to it (same second included).
 last_10_minutes AS (
     SELECT
-        a.dt,
-        a.hour,
-        a.event_time,
-        a.account_id,
-        a.srcaddr,
-        a.dstaddr,
-        a.dstport,
-        min(a.event_time) OVER (
-            PARTITION BY a.account_id, a.srcaddr, a.dstaddr ORDER BY a.event_time
+        dt,
+        hour,
+        event_time,
+        account_id,
+        srcaddr,
+        dstaddr,
+        dstport,
+        min(event_time) OVER (
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time
             RANGE BETWEEN INTERVAL '10' MINUTE PRECEDING AND CURRENT ROW
         ) AS first_attempt,
-        approx_distinct(a.dstport) OVER (
-            PARTITION BY a.account_id, a.srcaddr, a.dstaddr ORDER BY a.event_time
+        approx_distinct(dstport) OVER (
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time
             RANGE BETWEEN INTERVAL '10' MINUTE PRECEDING AND CURRENT ROW
         ) AS distinct_ports,
         count(*) OVER (
-            PARTITION BY a.account_id, a.srcaddr, a.dstaddr ORDER BY a.event_time
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time
             RANGE BETWEEN INTERVAL '10' MINUTE PRECEDING AND CURRENT ROW
         ) AS flow_records,
-        count(CASE WHEN a.action = 'REJECT' THEN 1 END) OVER (
-            PARTITION BY a.account_id, a.srcaddr, a.dstaddr ORDER BY a.event_time
+        count(CASE WHEN action = 'REJECT' THEN 1 END) OVER (
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time
             RANGE BETWEEN INTERVAL '10' MINUTE PRECEDING AND CURRENT ROW
         ) AS rejected_records,
-        min(a.dstport) OVER (
-            PARTITION BY a.account_id, a.srcaddr, a.dstaddr ORDER BY a.event_time
+        min(dstport) OVER (
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time
             RANGE BETWEEN INTERVAL '10' MINUTE PRECEDING AND CURRENT ROW
         ) AS lowest_port,
-        max(a.dstport) OVER (
-            PARTITION BY a.account_id, a.srcaddr, a.dstaddr ORDER BY a.event_time
+        max(dstport) OVER (
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time
             RANGE BETWEEN INTERVAL '10' MINUTE PRECEDING AND CURRENT ROW
         ) AS highest_port
-    FROM attempts AS a
-    INNER JOIN candidates AS c
-        ON
-            a.account_id = c.account_id
-            AND a.srcaddr = c.srcaddr
-            AND a.dstaddr = c.dstaddr
+    FROM attempts
+    WHERE srcaddr IN (SELECT s.srcaddr FROM scanners AS s)
 ),
 
-at_limit AS (
-    SELECT
-        *,
-        distinct_ports >= 10 AS over_limit
+-- The attempts at the limit.
+over_limit AS (
+    SELECT *
     FROM last_10_minutes
+    WHERE distinct_ports >= 10
 ),
 
--- When the pair last had an attempt at the limit before this one: a scan is reported by the attempt
--- that reaches the limit after 10 minutes without any, so each scan is one hit whichever runs it spans.
--- Attempts of the same second have the same counts, so their order does not change the hit.
+-- A scan is reported by its first attempt at the limit: the one with no other attempt of the pair at the
+-- limit in the 10 minutes before. So it is one hit whichever runs it spans, and the run holding that
+-- attempt owns it. (Attempts of the same second have the same counts: their order does not matter.)
 scans AS (
     SELECT
         *,
-        max(CASE WHEN over_limit THEN event_time END) OVER (
+        lag(event_time) OVER (
             PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time, dstport
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
         ) AS previous_over_limit
-    FROM at_limit
+    FROM over_limit
 )
 
 SELECT
@@ -171,7 +184,6 @@ SELECT
 FROM scans
 WHERE
     {{ window() }}
-    AND over_limit
     AND (
         previous_over_limit IS NULL
         OR previous_over_limit < event_time - INTERVAL '10' MINUTE
