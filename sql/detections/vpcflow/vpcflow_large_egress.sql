@@ -56,6 +56,28 @@ references:
   - https://docs.aws.amazon.com/vpc/latest/userguide/aws-ip-ranges.html
   - https://attack.mitre.org/techniques/T1048/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop last_hour.where: srcaddr IN (SELECT s.srcaddr FROM senders AS s)"
+    reason: >-
+      `senders` only leaves out sources that cannot reach the limit: a pair
+      that sends 100 MiB within an hour sends at least as much in the whole
+      range read. Without the filter the window functions see more rows and
+      return the same hits.
+  - mutant: "drop senders.having: SUM(bytes) >= 104857600"
+    reason: >-
+      Same as dropping the `senders` filter: every source is kept, the
+      window functions see more rows and return the same hits.
+  - mutant: "threshold senders.having: SUM(bytes) >= 104857600 (-1)"
+    reason: >-
+      A laxer `senders` keeps one more kind of source, one that cannot reach
+      the limit either (it sends less than 100 MiB in the whole range read):
+      same hits.
+  - mutant: "before widen: 2h -> 4h"
+    reason: >-
+      A record of the window is compared with the pair's records at the
+      limit in the hour before it, each summed over its own hour: two hours
+      before the window start is the earliest record either involves, so
+      reading further back changes no hit.
 */
 WITH egress AS (
     SELECT
@@ -96,13 +118,10 @@ WITH egress AS (
         AND NOT regexp_like(dstaddr, '^52\.21[678]\.')
 ),
 
--- Only a pair with 100 MiB in the whole range read can have 100 MiB in an hour: the window functions
--- below sort the records of those few pairs, not every flow of the VPC.
-candidates AS (
-    SELECT
-        account_id,
-        srcaddr,
-        dstaddr
+-- Sources with 100 MiB to one address in the whole range read: only they can send 100 MiB in an hour, so
+-- the window functions below sort their records, not every flow of the VPC.
+senders AS (
+    SELECT srcaddr
     FROM egress
     GROUP BY account_id, srcaddr, dstaddr
     HAVING sum(bytes) >= 104857600
@@ -111,63 +130,58 @@ candidates AS (
 -- Each record with the pair's records of the hour up to it (same second included).
 last_hour AS (
     SELECT
-        e.dt,
-        e.hour,
-        e.event_time,
-        e.account_id,
-        e.srcaddr,
-        e.dstaddr,
-        e.dstport,
-        min(e.event_time) OVER (
-            PARTITION BY e.account_id, e.srcaddr, e.dstaddr ORDER BY e.event_time
+        dt,
+        hour,
+        event_time,
+        account_id,
+        srcaddr,
+        dstaddr,
+        dstport,
+        min(event_time) OVER (
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS first_record,
-        sum(e.bytes) OVER (
-            PARTITION BY e.account_id, e.srcaddr, e.dstaddr ORDER BY e.event_time
+        sum(bytes) OVER (
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS total_bytes,
-        sum(e.packets) OVER (
-            PARTITION BY e.account_id, e.srcaddr, e.dstaddr ORDER BY e.event_time
+        sum(packets) OVER (
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS total_packets,
         count(*) OVER (
-            PARTITION BY e.account_id, e.srcaddr, e.dstaddr ORDER BY e.event_time
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS flow_records,
-        min(e.dstport) OVER (
-            PARTITION BY e.account_id, e.srcaddr, e.dstaddr ORDER BY e.event_time
+        min(dstport) OVER (
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS lowest_dstport,
-        max(e.dstport) OVER (
-            PARTITION BY e.account_id, e.srcaddr, e.dstaddr ORDER BY e.event_time
+        max(dstport) OVER (
+            PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS highest_dstport
-    FROM egress AS e
-    INNER JOIN candidates AS c
-        ON
-            e.account_id = c.account_id
-            AND e.srcaddr = c.srcaddr
-            AND e.dstaddr = c.dstaddr
+    FROM egress
+    WHERE srcaddr IN (SELECT s.srcaddr FROM senders AS s)
 ),
 
-at_limit AS (
-    SELECT
-        *,
-        total_bytes >= 104857600 AS over_limit
+-- The records at the limit.
+over_limit AS (
+    SELECT *
     FROM last_hour
+    WHERE total_bytes >= 104857600
 ),
 
--- When the pair last had a record at the limit before this one: a transfer is reported by the record
--- that reaches the limit after an hour without any, so each transfer is one hit whichever runs it spans.
--- Records of the same second have the same sums, so their order does not change the hit.
+-- A transfer is reported by its first record at the limit: the one with no other record of the pair at
+-- the limit in the hour before. So it is one hit whichever runs it spans, and the run holding that record
+-- owns it. (Records of the same second have the same sums: their order does not matter.)
 transfers AS (
     SELECT
         *,
-        max(CASE WHEN over_limit THEN event_time END) OVER (
+        lag(event_time) OVER (
             PARTITION BY account_id, srcaddr, dstaddr ORDER BY event_time, dstport
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
         ) AS previous_over_limit
-    FROM at_limit
+    FROM over_limit
 )
 
 SELECT
@@ -187,7 +201,6 @@ SELECT
 FROM transfers
 WHERE
     {{ window() }}
-    AND over_limit
     AND (
         previous_over_limit IS NULL
         OR previous_over_limit < event_time - INTERVAL '1' HOUR
