@@ -3,6 +3,11 @@
 The parser tests hold the row path to the documented semantics with hostile inputs; wrapping parse_object
 here runs the columnar parser on each of those same inputs and requires identical tables, counts and
 quarantine entries, so the columnar path inherits every edge case without copying it.
+
+Only sources with a columnar parser of their own are checked (COLUMNAR): for the others ingest bridges the
+row parser's output into tables, and comparing that with the row path would compare the row path with itself.
+The check also requires that convert really uses the source's columnar parser, and a divergence fails the
+test even when the code under test swallowed the AssertionError.
 """
 
 from __future__ import annotations
@@ -15,7 +20,12 @@ import pytest
 
 from mamori import convert
 from mamori.sources import SOURCES, cloudtrail, textcols, vpcflow
-from mamori.sources.base import ObjectResult, Partition, RawKey, Source
+from mamori.sources.base import ObjectResult, Partition, RawKey, RowsAsColumns, Source
+
+# Sources with a columnar parser (a `columnar(emit)` method, own or inherited), by name.
+COLUMNAR: dict[str, Source] = {
+    n: s for n, s in sorted(SOURCES.items()) if callable(getattr(s, "columnar", None))
+}
 
 
 def expected_tables(src: Source, obj: ObjectResult) -> dict[Partition, pa.Table]:
@@ -27,6 +37,12 @@ def expected_tables(src: Source, obj: ObjectResult) -> dict[Partition, pa.Table]
 
 def assert_columnar_matches(src: Source, raw: RawKey, data: bytes, obj: ObjectResult) -> None:
     """`obj` is parse_object(raw, data); the columnar parse of the same bytes must say exactly the same."""
+    assert src.name in COLUMNAR, f"{src.name} has no columnar parser: there is nothing to compare"
+    parser = convert.columnar_parser(src, lambda p, t, o: None)
+    assert not isinstance(parser, RowsAsColumns), (
+        f"{src.name}: convert bridges its rows instead of using its columnar parser, so this check would "
+        "compare the row path with itself"
+    )
     result, emitted = convert.parse_tables(src, raw, data)
     assert result.key == obj.key
     assert result.skipped_reason == obj.skipped_reason
@@ -50,6 +66,16 @@ def assert_columnar_matches(src: Source, raw: RawKey, data: bytes, obj: ObjectRe
 
 
 _active = False
+_diverged: list[str] = []
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +83,8 @@ def _cross_check_columnar(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     if not getattr(request.module, "CROSS_CHECK", True):  # the module compares the paths itself
         yield
         return
-    classes = {type(src) for src in SOURCES.values()}
+    _diverged.clear()
+    classes = {type(src) for src in COLUMNAR.values()}
     for cls in classes:
         original = cls.parse_object
 
@@ -77,12 +104,21 @@ def _cross_check_columnar(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
                         mp.setattr(textcols, "MIN_BYTES", 0)  # ALB, S3 access: vectorise every line
                         mp.setattr(textcols, "MIN_GROUP", 1)
                         assert_columnar_matches(self, raw, data, obj)
+                except AssertionError as exc:
+                    _diverged.append(f"{self.name} {raw.key}: {exc}")
+                    raise
                 finally:
                     _active = False
             return obj
 
         monkeypatch.setattr(cls, "parse_object", checked)
     yield
+    if request.node.stash.get(_CALL_FAILED, False):
+        return  # the divergence already failed the test
+    assert not _diverged, (
+        "columnar and row paths diverged (the error was caught by the code under test):\n"
+        + ("\n".join(_diverged))
+    )
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 """The columnar path (mamori.convert + each source's columnar parser) against the row path it replaces.
 
 tests/sources/conftest.py already cross-checks every parse_object call of the parser tests; this module adds
-generated data for every source, whole batches (sorting, partitions, spilling to disk), CloudTrail's streamed
-objects and the inputs that steer CloudTrail's fast path away from or back onto the row path.
+generated data for every source with a columnar parser, proof that the check bites (convert uses each of those
+parsers, and a diverging one fails it), whole batches for every source (sorting, partitions, spilling to disk),
+CloudTrail's streamed objects and the inputs that steer CloudTrail's fast path away from or back onto the row
+path.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import importlib
 import io
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,11 +25,14 @@ import pytest
 
 from mamori import convert
 from mamori.sources import SOURCES, cloudtrail
-from mamori.sources.base import ObjectResult, Partition, RawKey, Source
+from mamori.sources.base import ObjectResult, Partition, RawKey, RowsAsColumns, Source
 
 CROSS_CHECK = False  # conftest's parse_object wrapper: this module compares the two paths explicitly
 START = datetime(2026, 11, 1, tzinfo=UTC)
 Check = Callable[[Source, RawKey, bytes, ObjectResult], None]
+# Sources with a columnar parser of their own; the others are bridged from their rows (RowsAsColumns), and a
+# row-path-against-columnar check on them would compare the row path with itself.
+COLUMNAR = sorted(name for name, src in SOURCES.items() if callable(getattr(src, "columnar", None)))
 
 
 @functools.cache
@@ -63,7 +68,52 @@ def row_path_batch(src: Source, items: list[tuple[RawKey, bytes]]) -> dict[Parti
     }
 
 
-@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_which_sources_have_a_columnar_parser() -> None:
+    """The cross-check runs for exactly these; a source losing its parser would otherwise drop out unseen."""
+    assert COLUMNAR == ["alb", "cloudtrail", "cloudtrail_insights", "s3access", "vpcflow"]
+    assert sorted(set(SOURCES) - set(COLUMNAR)) == ["cloudwatch"]
+
+
+@pytest.mark.parametrize("name", COLUMNAR)
+def test_convert_uses_the_sources_columnar_parser(name: str) -> None:
+    src = SOURCES[name]
+    parser = convert.columnar_parser(src, lambda p, t, o: None)
+    assert type(parser) is type(src.columnar(lambda p, t, o: None))  # type: ignore[attr-defined]
+    assert not isinstance(parser, RowsAsColumns)
+
+
+@pytest.mark.parametrize("name", COLUMNAR)
+def test_cross_check_fails_when_a_columnar_parser_diverges(
+    name: str, columnar_matches: Check, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One event_time a second off in the first table the columnar parser emits must fail the comparison."""
+    src = SOURCES[name]
+    real = type(src).columnar  # type: ignore[attr-defined]
+
+    def diverging(self: Source, emit: Any) -> Any:
+        changed: list[bool] = []
+
+        def off_by_one_second(p: Partition, t: pa.Table, origin: Any) -> None:
+            if not changed and t.num_rows:
+                changed.append(True)
+                i = t.schema.get_field_index("event_time")
+                times = t.column(i).to_pylist()
+                times[0] += timedelta(seconds=1)
+                t = t.set_column(i, t.schema.field(i), pa.array(times, t.schema.field(i).type))
+            emit(p, t, origin)
+
+        return real(self, off_by_one_second)
+
+    raw, data = generated(name)[0]
+    want = src.parse_object(raw, data)
+    assert want.rows, "the object must have rows to diverge on"
+    columnar_matches(src, raw, data, want)  # as shipped: equal
+    monkeypatch.setattr(type(src), "columnar", diverging)
+    with pytest.raises(AssertionError, match=r"column event_time row 0"):
+        columnar_matches(src, raw, data, want)
+
+
+@pytest.mark.parametrize("name", COLUMNAR)
 def test_generated_objects_match_row_path(name: str, columnar_matches: Check) -> None:
     src = SOURCES[name]
     items = generated(name)
@@ -74,6 +124,7 @@ def test_generated_objects_match_row_path(name: str, columnar_matches: Check) ->
 
 @pytest.mark.parametrize("name", sorted(SOURCES))
 def test_batch_tables_equal_sorted_row_path(name: str) -> None:
+    """Batch assembly (partitions, stable sort) for every source, bridged ones included."""
     src = SOURCES[name]
     items = generated(name)
     want = row_path_batch(src, items)
@@ -357,7 +408,9 @@ def test_large_object_read_as_a_stream_equals_bytes(monkeypatch: pytest.MonkeyPa
             want.quarantined,
             want.skipped_reason,
         ), name
-        assert [(p, t.to_pylist()) for p, t in got_tables] == [(p, t.to_pylist()) for p, t in want_tables], name
+        assert [(p, t.to_pylist()) for p, t in got_tables] == [(p, t.to_pylist()) for p, t in want_tables], (
+            name
+        )
     assert convert.parse_tables(cloudtrail.SOURCE, ct_raw(), data)[0].rows_out == 300
 
 
