@@ -52,7 +52,7 @@ DUCKDB_ONLY = re.compile(
 
 
 def event(t: datetime, i: int, **changes: Any) -> dict[str, Any]:
-    row = {
+    row: dict[str, Any] = {
         "event_time": t.replace(tzinfo=None),
         "account_id": ACCOUNT,
         "sourceipaddress": f"198.51.100.{i % 250}",

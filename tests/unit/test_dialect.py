@@ -45,7 +45,7 @@ def test_approx_distinct_is_exact_at_threshold_sizes(n):
     sql = f"SELECT approx_distinct(x) FROM (SELECT * FROM UNNEST(sequence(1, {n})) AS t (x))"
     # The size must be one where sqlglot's plain transpile is wrong, or this test cannot see the override go.
     plain = sqlglot.transpile(sql, read="athena", write="duckdb")[0]
-    assert duckdb.connect().execute(plain).fetchone()[0] != n, plain
+    assert duckdb.connect().execute(plain).fetchone() != (n,), plain
     assert one(sql)[0] == n
 
 
