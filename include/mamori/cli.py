@@ -169,7 +169,12 @@ def cmd_detections(args: argparse.Namespace) -> int:
     failures = 0
     for result in run_catalog_cases(s.sql_dir, Path(args.cases), only=args.id, detections=detections):
         mark = "ok  " if result.passed else "FAIL"
-        print(f"{mark} {result.detection_id:55} {result.kind:8} {result.case} alerts={result.alerts}")
+        pinned = (
+            f" hourly runs: {result.hourly} (pinned {result.expected_hourly})"
+            if result.expected_hourly is not None
+            else ""
+        )
+        print(f"{mark} {result.detection_id:55} {result.kind:8} {result.case} alerts={result.alerts}{pinned}")
         failures += not result.passed
     print(f"{failures} failed")
     broken = [b for b in broken if not args.id or b.id == args.id]

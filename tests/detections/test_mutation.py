@@ -231,3 +231,117 @@ def test_every_rule_kills_every_mutant():
         if not score.complete:
             failures.append(f"{det.id}: survivors {[r.mutant.id for r in score.survivors]} {score.problems}")
     assert not failures, "\n".join(failures)
+
+
+OLD_IN_WINDOW_COUNT = """SELECT
+    account_id,
+    coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    min(event_time) AS event_time,
+    min(sourceipaddress) AS source_ip,
+    min(eventname) AS event_name,
+    count(*) AS denied_calls
+FROM cloudtrail
+WHERE
+    {{ window() }}
+    AND errorcode IN ('AccessDenied', 'AccessDeniedException')
+GROUP BY account_id, coalesce(useridentity.arn, useridentity.principalid)
+HAVING count(*) >= 20 AND count(DISTINCT eventname) >= 10
+"""
+
+
+def _straddling_denials(path: Path) -> None:
+    """30 denied calls on 30 actions between 10:50 and 11:07: the issue's burst across the hour edge."""
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 11, 1, 10, 50, tzinfo=UTC)
+    records = [
+        {
+            "eventVersion": "1.10",
+            "userIdentity": {
+                "type": "IAMUser",
+                "principalId": "AIDAEXAMPLE",
+                "arn": "arn:aws:iam::123456789012:user/ci",
+                "accountId": "123456789012",
+                "userName": "ci",
+            },
+            "eventTime": (t0 + timedelta(seconds=35 * i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": "iam.amazonaws.com",
+            "eventName": f"List{i:02d}Things",
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": "198.51.100.23",
+            "userAgent": "aws-cli/2.22.4",
+            "errorCode": "AccessDenied",
+            "errorMessage": "not authorized",
+            "requestID": f"req-{i}",
+            "eventID": f"00000000-0000-4000-8000-{i:012d}",
+            "readOnly": True,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": "123456789012",
+            "eventCategory": "Management",
+        }
+        for i in range(30)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"description": "burst across 11:00", "Records": records}))
+
+
+def test_a_pinned_hourly_count_catches_a_burst_lost_at_the_hour_edge(tmp_path):
+    """The issue's defect as a case: counting inside one run window sees 17 + 13 denials, never 20."""
+    from mamori.detections.testing import run_catalog_cases
+
+    rule = SQL / "detections" / "cloudtrail" / "cloudtrail_access_denied_volume.sql"
+    sql = tmp_path / "sql"
+    (sql / "detections" / "cloudtrail").mkdir(parents=True)
+    header = rule.read_text().split("*/", 1)[0]
+    header = "\n".join(line for line in header.splitlines() if "before widen" not in line)
+    header = header.split("equivalent_mutants:")[0]
+    (sql / "detections" / "cloudtrail" / rule.name).write_text(header + "*/\n" + OLD_IN_WINDOW_COUNT)
+    cases = tmp_path / "cases"
+    base = cases / "cloudtrail_access_denied_volume"
+    _straddling_denials(base / "positive" / "burst_across_the_hour.json")
+    shutil.copytree(CASES / "cloudtrail_access_denied_volume" / "negative", base / "negative")
+
+    [pos] = [r for r in run_catalog_cases(sql, cases) if r.kind == "positive"]
+    assert pos.passed  # one window over the whole case sees all 30: "at least one alert" cannot tell
+
+    (base / "expected.yaml").write_text("positive/burst_across_the_hour.json: 1\n")
+    [pos] = [r for r in run_catalog_cases(sql, cases) if r.kind == "positive"]
+    assert (str(pos.hourly), str(pos.expected_hourly), pos.passed) == ("0 alert(s), 0 hit(s)", "1 alert(s)", False)
+
+
+def test_a_pinned_case_kills_a_mutant_that_reports_one_burst_twice(tmp_path):
+    det = load_detection(SQL / "detections" / "cloudtrail" / "cloudtrail_access_denied_volume.sql")
+    cases = tmp_path / "cases"
+    base = cases / det.id
+    _straddling_denials(base / "positive" / "burst_across_the_hour.json")
+    shutil.copytree(CASES / det.id / "negative", base / "negative")
+    unpinned = {r.mutant.id: r for r in score_rule(det, cases).results}
+    (base / "expected.yaml").write_text("positive/burst_across_the_hour.json: {alerts: 1, hits: 1}\n")
+    pinned = {r.mutant.id: r for r in score_rule(det, cases).results}
+    newly = [i for i, r in pinned.items() if "(hourly runs:" in (r.killed_by or "") and unpinned[i].survived]
+    # Without "no other denial at the limit in the hour before", every denial past the 20th is a hit.
+    assert (
+        "drop main.where: (previous_over_limit IS NULL OR previous_over_limit < event_time - INTERVAL '1' HOUR)"
+        in newly
+    )
+    assert all("pinned 1 alert(s), 1 hit(s)" in pinned[i].killed_by for i in newly)
+
+
+def test_expectations_file_is_validated(tmp_path):
+    from mamori.detections.testing import case_expectations
+
+    det = load_detection(ROOT_RULE)
+    cases = _copy_cases(tmp_path, det.id, det.id)
+    (cases / det.id / "expected.yaml").write_text(
+        "positive/nope.json: 1\nnegative/root_api_call_denied.json: 2\npositive/root_access_key_api_call.json: 0\n"
+    )
+    with pytest.raises(ValueError) as exc:
+        case_expectations(cases, det)
+    msg = str(exc.value)
+    assert "positive/nope.json: no such case file" in msg
+    assert (
+        "negative/root_api_call_denied.json: expected alerts must be an integer (0 for a negative case)"
+        in msg
+    )
+    assert "positive/root_access_key_api_call.json: a positive case expects at least one alert" in msg

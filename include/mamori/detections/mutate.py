@@ -16,7 +16,10 @@ visible mechanically, one small break at a time:
 
 Each mutant runs against every case in two run shapes: one window covering the whole case (what the catalog
 test does) and the run that owns the case's last event (its hour; earlier hours reachable only through
-`before`/`lookback`, as in production). Only (case, shape) pairs the unmutated rule passes can kill a mutant.
+`before`/`lookback`, as in production). A case pinned in the rule's `expected.yaml` also runs a third shape,
+consecutive hourly runs adding up as in the ledger, and must give exactly the pinned number of alerts: that is
+what kills a counting rule's mutant that reports one burst twice, or loses it at an hour edge.
+Only (case, shape) pairs the unmutated rule passes can kill a mutant.
 A mutant no pair kills *survives*; a surviving mutant that is truly equivalent (e.g. `eventsource = ...`
 redundant with `eventname = ...`) is listed under `equivalent_mutants:` in the rule's header with a reason,
 and everything else is a gap in the cases. Parsed cases are cached, and one DuckDB connection serves every
@@ -43,7 +46,15 @@ from mamori.detections.loader import BEFORE_MACRO, Detection, load_catalog
 from mamori.detections.model import MAX_LOOKBACK, parse_duration
 from mamori.detections.render import MAX_BEFORE
 from mamori.detections.runner import run_detection
-from mamori.detections.testing import case_files, case_table
+from mamori.detections.testing import (
+    Pinned,
+    case_expectations,
+    case_files,
+    case_hours,
+    case_table,
+    meets,
+    outcome_over_runs,
+)
 from mamori.engines.duckdb import DuckDBEngine
 from mamori.sources import get_source
 
@@ -296,6 +307,7 @@ class _Case:
     kind: str
     table: pa.Table
     shapes: tuple[tuple[str, datetime, datetime], ...]  # (shape, start, end)
+    pinned: Pinned | None = None  # exact outcome over consecutive hourly runs (expected.yaml)
 
 
 @functools.lru_cache(maxsize=2048)
@@ -305,6 +317,10 @@ def _parsed(source: str, path: str, digest: str) -> tuple[pa.Table, int]:
 
 def _load_cases(det: Detection, cases_dir: Path) -> tuple[list[_Case], list[str]]:
     cases, problems = [], []
+    try:
+        pinned = case_expectations(cases_dir, det)
+    except ValueError as exc:
+        pinned, problems = {}, [str(exc)]
     for kind, paths in case_files(cases_dir, det.id).items():
         if not paths:
             problems.append(f"no {kind} case")
@@ -320,7 +336,8 @@ def _load_cases(det: Detection, cases_dir: Path) -> tuple[list[_Case], list[str]
             shapes = [("owner run", last, last + HOUR)]
             if not det.header.lookback and first != last:
                 shapes.insert(0, ("covering window", first, last + HOUR))
-            cases.append(_Case(f"{kind}/{p.name}", kind, table, tuple(shapes)))
+            name = f"{kind}/{p.name}"
+            cases.append(_Case(name, kind, table, tuple(shapes), pinned.get(name)))
     return cases, problems
 
 
@@ -332,6 +349,37 @@ def _alerts(det: Detection, engine: DuckDBEngine, start: datetime, end: datetime
 def _variant(det: Detection, m: Mutant) -> Detection:
     header = det.header.model_copy(update={"threshold": m.threshold, "lookback": m.lookback})
     return Detection(header=header, body=m.body, path=det.path)
+
+
+def _run_pinned(
+    det: Detection,
+    identity: Detection,
+    engine: DuckDBEngine,
+    case: _Case,
+    todo: list[Mutant],
+    results: dict[str, MutantResult],
+    score: RuleScore,
+) -> None:
+    """The hourly-runs shape of a pinned case: exactly the pinned outcome, or the mutant is killed."""
+    assert case.pinned is not None
+    windows = case_hours(case.table)
+    if not meets(outcome_over_runs(det, engine, windows), case.pinned):
+        score.problems.append(f"{case.name} (hourly runs): the rule itself misses its pinned outcome")
+        return
+    if not meets(outcome_over_runs(identity, engine, windows), case.pinned):
+        score.problems.append(f"{case.name} (hourly runs): the SQL round trip changes the outcome")
+        return
+    for m in todo:
+        r = results[m.id]
+        if not r.survived:
+            continue
+        try:
+            got = outcome_over_runs(_variant(det, m), engine, windows)
+        except Exception as exc:  # any failure of the mutant fails the case run
+            r.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            continue
+        if not meets(got, case.pinned):
+            r.killed_by = f"{case.name} (hourly runs: {got}, pinned {case.pinned})"
 
 
 def score_rule(det: Detection, cases_dir: Path, mutants: Iterable[Mutant] | None = None) -> RuleScore:
@@ -369,6 +417,8 @@ def score_rule(det: Detection, cases_dir: Path, mutants: Iterable[Mutant] | None
                         continue
                     if fired != expect_alert:
                         r.killed_by = f"{case.name} ({shape})"
+            if case.pinned is not None:
+                _run_pinned(det, identity, engine, case, todo, results, score)
         finally:
             engine.close()
     for r in results.values():

@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow as pa
+import yaml
 
 from mamori.alerts.builder import group_hits
 from mamori.config import load_settings
@@ -39,12 +41,97 @@ class CaseResult:
     alerts: int
     quarantined: int
     missing: bool = False
+    expected_hourly: Pinned | None = None  # pinned in expected.yaml: outcome over consecutive hourly runs
+    hourly: Pinned | None = None
 
     @property
     def passed(self) -> bool:
         if self.missing or self.quarantined:
             return False  # a case the parser rejects tests the parser, not the rule
+        if self.expected_hourly is not None and (
+            self.hourly is None or not meets(self.hourly, self.expected_hourly)
+        ):
+            return False
         return self.alerts > 0 if self.kind == "positive" else self.alerts == 0
+
+
+EXPECTATIONS_FILE = "expected.yaml"
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """What a case must give over consecutive hourly runs: its alerts, and optionally their hits in all."""
+
+    alerts: int
+    hits: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.alerts} alert(s)" + (f", {self.hits} hit(s)" if self.hits is not None else "")
+
+
+def case_expectations(cases_dir: Path, det: Detection) -> dict[str, Pinned]:
+    """`<kind>/<file>` → exact outcome when the case runs as production does: one hourly run after another,
+    their hits adding up in one ledger. Optional, per rule, in `tests/detections/<id>/expected.yaml`:
+    `positive/x.json: 1` (alerts) or `positive/x.json: {alerts: 1, hits: 1}`.
+
+    A positive case says "at least one alert" over one window covering it; that cannot tell one alert from
+    one per hour, one hit from the same burst counted in every run, nor see a burst lost at an hour edge.
+    Pinning the outcome under hourly runs can, so window-edge behaviour (counting rules, sequence reach-back)
+    is proven by cases, and so by mutants too.
+    """
+    path = cases_dir / det.id / EXPECTATIONS_FILE
+    if not path.is_file():
+        return {}
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: must map '<positive|negative>/<case file>' to a number of alerts")
+    problems = []
+    if det.header.lookback:
+        problems.append("first-seen rules cannot pin hourly runs (their earlier hours are the baseline)")
+    out: dict[str, Pinned] = {}
+    for name, value in raw.items():
+        kind = str(name).split("/", 1)[0]
+        alerts, hits = (value.get("alerts"), value.get("hits")) if isinstance(value, dict) else (value, None)
+        if not (cases_dir / det.id / str(name)).is_file():
+            problems.append(f"{name}: no such case file")
+        elif isinstance(value, dict) and set(value) - {"alerts", "hits"}:
+            problems.append(f"{name}: only 'alerts' and 'hits' can be pinned")
+        elif not isinstance(alerts, int) or alerts < 0 or (kind == "negative" and alerts != 0):
+            problems.append(f"{name}: expected alerts must be an integer (0 for a negative case)")
+        elif kind == "positive" and alerts < 1:
+            problems.append(f"{name}: a positive case expects at least one alert")
+        elif hits is not None and (not isinstance(hits, int) or hits < alerts):
+            problems.append(f"{name}: hits must be an integer, at least the number of alerts")
+        else:
+            out[str(name)] = Pinned(alerts, hits)
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    return out
+
+
+def case_hours(table: pa.Table) -> list[tuple[datetime, datetime]]:
+    """The hourly run windows a case spans, first to last, as the scheduler would run them."""
+    times = [t.replace(tzinfo=UTC) for t in table.column("event_time").to_pylist()]
+    t = min(times).replace(minute=0, second=0, microsecond=0)
+    last = max(times).replace(minute=0, second=0, microsecond=0)
+    out = []
+    while t <= last:
+        out.append((t, t + HOUR))
+        t += HOUR
+    return out
+
+
+def outcome_over_runs(det: Detection, engine: Any, windows: list[tuple[datetime, datetime]]) -> Pinned:
+    """Alerts (and their hits) after running `det` once per window, every run's hits adding up as in the
+    ledger: what a pinned case is compared with."""
+    hits = [h for start, end in windows for h in run_detection(det, engine, start, end)]
+    alerts = [c for c in group_hits(det, hits) if c.hits >= det.header.threshold]
+    return Pinned(len(alerts), sum(c.hits for c in alerts))
+
+
+def meets(outcome: Pinned, pinned: Pinned) -> bool:
+    return outcome.alerts == pinned.alerts and (pinned.hits is None or outcome.hits == pinned.hits)
 
 
 CASE_SUFFIXES = (".json", ".log", ".txt")
@@ -101,10 +188,16 @@ def case_table(source: str, data: bytes) -> tuple[pa.Table, int]:
 
 def evaluate_case(det: Detection, path: Path) -> tuple[int, int]:
     """(alerts, quarantined records) for one case file."""
+    alerts, quarantined, _ = evaluate_case_runs(det, path, hourly=False)
+    return alerts, quarantined
+
+
+def evaluate_case_runs(det: Detection, path: Path, hourly: bool) -> tuple[int, int, Pinned | None]:
+    """(alerts over one covering window, quarantined records, outcome over hourly runs if asked)."""
     src = get_source(det.header.log_source)
     table, quarantined = case_table(det.header.log_source, path.read_bytes())
     if not table.num_rows:
-        return 0, quarantined
+        return 0, quarantined, Pinned(0, 0) if hourly else None
     # Zone-less in the table (as in Athena); the values are UTC.
     times = [t.replace(tzinfo=UTC) for t in table.column("event_time").to_pylist()]
     last_hour = max(times).replace(minute=0, second=0, microsecond=0)
@@ -118,10 +211,11 @@ def evaluate_case(det: Detection, path: Path) -> tuple[int, int]:
     try:
         engine.register_table(src.table, table)
         hits = run_detection(det, engine, start.astimezone(UTC), end.astimezone(UTC))
+        runs = outcome_over_runs(det, engine, case_hours(table)) if hourly else None
     finally:
         engine.close()
     alerts = [c for c in group_hits(det, hits) if c.hits >= det.header.threshold]
-    return len(alerts), quarantined
+    return len(alerts), quarantined, runs
 
 
 def run_catalog_cases(
@@ -136,9 +230,11 @@ def run_catalog_cases(
         if only and det.id != only:
             continue
         files = case_files(cases_dir, det.id)
+        pinned = case_expectations(cases_dir, det)
         for kind, paths in files.items():
             if not paths:  # every rule needs both: a rule with no negative case cannot prove it is quiet
                 yield CaseResult(det.id, kind, "<missing>", 0, 0, missing=True)
             for p in paths:
-                alerts, quarantined = evaluate_case(det, p)
-                yield CaseResult(det.id, kind, p.name, alerts, quarantined)
+                expected = pinned.get(f"{kind}/{p.name}")
+                alerts, quarantined, runs = evaluate_case_runs(det, p, hourly=expected is not None)
+                yield CaseResult(det.id, kind, p.name, alerts, quarantined, False, expected, runs)
