@@ -55,6 +55,7 @@ from mamori import compact, convert
 from mamori.config import Settings, load_settings
 from mamori.lake import ObjectInfo, Store, window_tag
 from mamori.quality.observe import BatchObserver
+from mamori.quality.quarantine import summarize as quarantine_classes
 from mamori.quality.validate import BatchQuality, merge_quality, validate_table
 from mamori.sources import get_source
 from mamori.sources.base import LARGE_OBJECT_BYTES, ColumnarResult, LargeObject, Source, gc_paused
@@ -246,12 +247,14 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         )
         raise ReconciliationError(f"batch {stem}: {rows_out} rows out but its Parquet files hold {written}")
 
+    parser_quarantine: dict[str, Any] = {}  # per reason class: count, file/line references (alerted)
     if quarantine:
         key = f"quarantine/{src.name}/dt={start:%Y-%m-%d}/{stem}.jsonl.gz"
         body = b"".join(orjson.dumps(q, default=str) + b"\n" for q in quarantine)
         lake.write_atomic(key, gzip.compress(body, mtime=0))
         files.append(key)
         file_rows[key] = len(quarantine)
+        parser_quarantine = quarantine_classes(src.name, quarantine, key)
 
     manifest = {
         "source": src.name,
@@ -268,6 +271,7 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         "spills": out.spills,  # times the batch outgrew MAMORI_CONVERT_BUDGET_MB and went to local disk
         "dq": dq.summary(),
         "observed": observer.finish() | {"quarantine_reasons": _reasons(quarantine)},
+        "parser_quarantine": parser_quarantine,
     }
 
     manifest_key = f"{mdir}/batch-{idx:04d}.json"
@@ -283,7 +287,9 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     )
     lake.write_atomic(manifest_key, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     summary = {
-        k: v for k, v in manifest.items() if k not in ("objects", "files", "file_rows", "observed", "dq")
+        k: v
+        for k, v in manifest.items()
+        if k not in ("objects", "files", "file_rows", "observed", "dq", "parser_quarantine")
     }
     return summary | {
         "files": len(files),
@@ -503,7 +509,10 @@ def _streams(src: Any, manifests: list[dict[str, Any]]) -> dict[str, dict[str, i
 def _dq_tally(manifests: list[dict[str, Any]]) -> dict[str, Any]:
     failed: dict[str, dict[str, Any]] = {}
     tally = {"batches": 0, "passed_batches": 0, "evaluated": 0, "passed": 0, "quarantined_rows": 0}
+    parser: Counter[str] = Counter()  # units the parsers quarantined, per reason class (each one is alerted)
     for m in manifests:
+        for cls, agg in (m.get("parser_quarantine") or {}).items():
+            parser[cls] += agg["count"]
         dq = m.get("dq") or {}
         if not dq.get("evaluated"):
             continue
@@ -516,7 +525,10 @@ def _dq_tally(manifests: list[dict[str, Any]]) -> dict[str, Any]:
             agg = failed.setdefault(f["id"], {"action": f["action"], "batches": 0, "unexpected": 0})
             agg["batches"] += 1
             agg["unexpected"] += f["unexpected_count"] or 0
-    return tally | {"failed": dict(sorted(failed.items()))}
+    return tally | {
+        "failed": dict(sorted(failed.items())),
+        "parser_quarantined": dict(sorted(parser.items())),
+    }
 
 
 def _merge_observed(manifests: list[dict[str, Any]]) -> dict[str, Any]:

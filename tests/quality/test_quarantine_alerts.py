@@ -1,7 +1,8 @@
-"""Which quarantines raise an alert (docs/data-quality.md §1): rows a data-quality check quarantines do (a
-`mamori_dq_<source>` alert per failed check), records the parser quarantines do not. Those are counted (records
-in = rows out + quarantined), kept in quarantine/ with their reason, and only a window whose parse failures
-exceed the drift threshold (1 % of at least 100 records) raises `mamori_schema_drift`."""
+"""Every quarantine raises an alert (docs/data-quality.md §1, "Every quarantine alerts"): rows a data-quality
+check quarantines add hits to the `mamori_dq_<source>` alert of that check, and records (or whole objects) the
+parser quarantines add hits to the alert of their reason class, `quarantine:<class>`: one per window and class,
+counted, with references to the quarantine file and line instead of the attacker's text.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from quality_helpers import alerts_of, ct_record, hour, land_ct, run_window
+import pytest
+from quality_helpers import alerts_of, ct_record, hour, land, land_ct, ledger, run_window
+from quarantine_cases import CASES, LANDED, LONG, WINDOW
 
 from mamori.quality import drift
 
 
-def test_parser_quarantines_are_counted_but_only_check_quarantines_alert(settings, only_sources):
+def test_parser_and_check_quarantines_both_alert(settings, only_sources):
     only_sources("cloudtrail")
     w = hour(4)
     no_name = ct_record(w + timedelta(minutes=2), "Nameless")
@@ -37,14 +40,80 @@ def test_parser_quarantines_are_counted_but_only_check_quarantines_alert(setting
     )
     assert len(reasons) == 3 and reasons.count("dq") == 1  # all three kept, each with its reason
 
-    # One alert, for the check; nothing for the parser's two.
-    (dq,) = alerts_of(settings, "mamori_dq_cloudtrail")
-    assert dq.dedup_values == {"source": "cloudtrail", "check": "event_time:not_after_window_plus_skew"}
-    assert dq.hit_count == 1
+    # One alert for the check, one per class of the parser's two.
+    dq = {a.dedup_values["check"]: a for a in alerts_of(settings, "mamori_dq_cloudtrail")}
+    assert set(dq) == {
+        "event_time:not_after_window_plus_skew",
+        "quarantine:record_not_an_object",
+        "quarantine:missing_identity",
+    }
+    assert all(a.hit_count == 1 and a.dedup_values["source"] == "cloudtrail" for a in dq.values())
 
-    # The drift check's parse-failure rate is the only alarm for parser quarantines, and 2 of 6 records is
-    # below its 100-record floor: no alert.
+    # The drift check's parse-failure rate is a separate, rate-based alarm: 2 of 6 records is below its
+    # 100-record floor, so no drift alert on top of the quarantine alerts.
     drift.run(w, w + timedelta(hours=1), settings)
     assert [
         a for a in alerts_of(settings, "mamori_schema_drift") if "parse_failure" in a.dedup_values["change"]
     ] == []
+
+
+def _lake(settings) -> Path:
+    return Path(settings.lake_url.removeprefix("file://"))
+
+
+def _quarantine_alerts(settings, source: str) -> dict[str, object]:
+    return {
+        a.dedup_values["check"].removeprefix("quarantine:"): a
+        for a in alerts_of(settings, f"mamori_dq_{source}")
+        if a.dedup_values["check"].startswith("quarantine:")
+    }
+
+
+@pytest.mark.parametrize("source", sorted(CASES))
+def test_every_parser_quarantine_class_raises_its_alert(source, settings, only_sources, no_gx):
+    """One object per reason class of the source, all in one window: one alert per class, with the count and
+    references (quarantine file and line) that lead to the quarantined record, and none of its text unbounded."""
+    only_sources(source)
+    for _, key, body in CASES[source]:
+        land(settings, key, body, LANDED)
+    summary = run_window(settings, source, WINDOW)
+    assert summary["objects"] == len(CASES[source]) and not summary["unclaimed"]
+    assert summary["records_in"] == summary["rows_out"] + summary["quarantined"]
+
+    expected: dict[str, int] = {}
+    for cls, _, _ in CASES[source]:
+        expected[cls] = expected.get(cls, 0) + 1
+    found = _quarantine_alerts(settings, source)
+    assert {c: a.hit_count for c, a in found.items()} == expected
+    assert summary["quarantined"] == sum(expected.values())
+
+    for cls, alert in found.items():
+        assert alert.status == "open" and alert.dedup_values == {
+            "source": source,
+            "check": f"quarantine:{cls}",
+        }
+        text = json.dumps(alert.samples)
+        assert LONG[:200] not in text and len(text) < 8000, "attacker text must stay bounded in the alert"
+        for sample in alert.samples:
+            assert sample["check"] == f"quarantine:{cls}" and sample["quarantined"] >= 1
+            entries = gzip.decompress((_lake(settings) / sample["quarantine_file"]).read_bytes()).splitlines()
+            for ex in sample["examples"]:
+                entry = json.loads(entries[ex["line"] - 1])  # the reference leads to the quarantined unit
+                assert (entry["object"], entry["index"]) == (ex["object"], ex["index"])
+                assert entry["reason"].startswith(ex["reason"].removesuffix("…"))
+
+
+def test_rerunning_a_window_keeps_one_alert_per_class_with_the_same_hits(settings, only_sources, no_gx):
+    only_sources("cloudtrail")
+    cases = dict((cls, (key, body)) for cls, key, body in CASES["cloudtrail"])
+    for cls in ("record_not_json", "missing_identity"):
+        key, body = cases[cls]
+        land(settings, key, body, LANDED)
+        land(settings, key.replace("_0000", "_1111"), body, LANDED)  # a second object of the same class
+    run_window(settings, "cloudtrail", WINDOW)
+    found = _quarantine_alerts(settings, "cloudtrail")
+    assert {c: a.hit_count for c, a in found.items()} == {"record_not_json": 2, "missing_identity": 2}
+
+    before = ledger(settings).dump()
+    run_window(settings, "cloudtrail", WINDOW)
+    assert ledger(settings).dump() == before

@@ -118,7 +118,8 @@ def record(
 def record_dq(
     source: str, start: datetime, end: datetime, manifests: list[dict[str, Any]], settings: Settings
 ) -> list[str]:
-    """The window's data-quality alerts: one candidate per failed check, hits = rows it rejected or flagged.
+    """The window's data-quality alerts: one candidate per failed check, hits = rows it rejected or flagged,
+    and one per class of parser quarantine (`quarantine:<class>`), hits = units the parsers quarantined.
 
     Called by ingest's finalize once per window (also with no failures, so a re-run that now passes
     withdraws its contribution).
@@ -154,7 +155,50 @@ def record_dq(
         cands.append(
             candidate(det, {"source": source, "check": check}, start, hits, start, end - _TICK, samples)
         )
+    cands += _parser_quarantine_candidates(det, source, start, end, manifests)
     return record(det.id, start, end, cands, settings)
+
+
+def _parser_quarantine_candidates(
+    det: Detection, source: str, start: datetime, end: datetime, manifests: list[dict[str, Any]]
+) -> list[Candidate]:
+    """One candidate per reason class the parsers quarantined in the window (batch manifests' summaries).
+
+    A quarantine is never silent: a record shaped to be refused (an evasion attempt) costs its author an alert.
+    The samples carry the count, the class and references (quarantine file, line, raw object, position), never
+    the record itself: its text is attacker-controlled and stays in the quarantine file.
+    """
+    from mamori.quality.quarantine import CHECK_PREFIX, what
+
+    by_class: dict[str, list[dict[str, Any]]] = {}
+    for m in manifests:
+        for cls, agg in (m.get("parser_quarantine") or {}).items():
+            by_class.setdefault(cls, []).append(agg | {"batch": m["batch"]})
+    tag = start.strftime("%Y%m%dT%H%MZ")
+    cands = []
+    for cls, aggs in sorted(by_class.items()):
+        check = CHECK_PREFIX + cls
+        unit, description = what(source, cls)
+        samples = [
+            {
+                "source": source,
+                "check": check,
+                "action": "quarantine",
+                "window": tag,
+                "batch": a["batch"],
+                "unit": unit,
+                "what": description,
+                "quarantined": a["count"],
+                "quarantine_file": a["file"],
+                "examples": a["samples"],
+            }
+            for a in aggs
+        ]
+        hits = sum(int(a["count"]) for a in aggs)
+        cands.append(
+            candidate(det, {"source": source, "check": check}, start, hits, start, end - _TICK, samples)
+        )
+    return cands
 
 
 _TICK = timedelta(microseconds=1)
