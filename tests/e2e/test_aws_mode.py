@@ -12,6 +12,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from moto_support import seed_athena
 
 from mamori import ingest, tables
 from mamori.config import load_settings
@@ -22,7 +23,21 @@ from mamori.engines.duckdb import DuckDBEngine
 from mamori.generate.cloudtrail import generate_cloudtrail
 
 from .aws_recorder import recording_proxy
-from .test_athena_engine import seed
+
+# What cloudtrail_root_activity selects first; moto's Athena returns the queued rows (its SQL is not run here:
+# tests/e2e/test_athena_engine.py runs the statement Athena receives).
+COLUMNS = [
+    ("event_time", "timestamp"),
+    ("account_id", "varchar"),
+    ("actor", "varchar"),
+    ("source_ip", "varchar"),
+    ("event_name", "varchar"),
+]
+
+
+def seed(moto_url: str, rows: list[list[str]]) -> None:
+    seed_athena(moto_url, COLUMNS, [list(r) for r in rows])
+
 
 pytestmark = pytest.mark.slow
 POLICY = Path(__file__).resolve().parents[2] / "docs" / "aws-iam-policy.json"
