@@ -144,15 +144,17 @@ def _format(args: argparse.Namespace) -> str:
 
 
 def _handled(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Expected failures (bad value, missing range, over budget) end with a message and exit code 2."""
+    """Expected failures (bad value, missing range, over budget, SQL the engine refuses) end with a one-line
+    message and exit code 2."""
 
     def run(args: argparse.Namespace) -> int:
-        from mamori.search.execute import Refused
+        from mamori.search.execute import QueryError, Refused
 
         try:
             return fn(args)
-        # HuntError, SearchError, ParamError and RangeError are ValueErrors: a bad value, not a crash.
-        except (Refused, ValueError) as exc:
+        # HuntError, SearchError, ParamError and RangeError are ValueErrors: a bad value, not a crash; a
+        # QueryError is the engine refusing the SQL (unknown function, file outside the lake): one line too.
+        except (Refused, QueryError, ValueError) as exc:
             _err(f"mamori {args.command}: {exc}")
             return 2
 

@@ -16,6 +16,7 @@ cursor reports it) are reported next to the estimate.
 from __future__ import annotations
 
 import decimal
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,35 @@ BATCH_ROWS = 10_000
 
 class Refused(RuntimeError):
     """The run would be unbounded or over budget; the message says how to proceed."""
+
+
+class QueryError(RuntimeError):
+    """The engine refused or failed the SQL (unknown function, table or column, a bad cast, a file outside
+    the lake): the message is one line for the terminal, the engine's own exception is the __cause__."""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+MAX_ERROR = 500
+
+
+def one_line(exc: BaseException) -> str:
+    """The engine's message without its SQL excerpt and caret (DuckDB's `LINE 1: ...`), on one line.
+
+    It can quote a value from the lake (a failed cast names the string), so control and bidi characters are
+    shown escaped, as in the terminal table.
+    """
+    from mamori.search.output import inert
+
+    kept = []
+    for line in _ANSI.sub("", str(exc)).splitlines():
+        if line.startswith("LINE "):
+            break
+        if line.strip():
+            kept.append(line.strip())
+    text = inert(" ".join(kept)) or type(exc).__name__
+    if "disabled by configuration" in text:
+        text += " (queries read only the lake's tables: see docs/search.md, 'What a query can read')"
+    return text if len(text) <= MAX_ERROR else text[:MAX_ERROR] + "…"
 
 
 @dataclass
@@ -103,7 +133,24 @@ class DuckLake:
         fs = self.lake.fs
         if fs is not None:  # s3:// lake: read through fsspec with the Airflow connection's credentials
             self.con.register_filesystem(fs)
+        self._sandbox()
         self._schemas = source_tables()
+
+    def _sandbox(self) -> None:
+        """Let SQL open files only under the lake's `curated/` prefix, and lock the configuration.
+
+        `mamori query` runs whatever the user typed, and DuckDB's table functions (read_text, read_csv,
+        read_parquet, glob, a quoted path in FROM) would open any file the process can read: a `.env`, the
+        Airflow config, the ledger, cloud credentials; on an S3 lake, any object the connection may read.
+        Statement checks cannot list every such function, so the engine itself refuses: external access
+        off except the tables' prefix (DuckDB normalises `..` before the check), extension loading off with
+        it, and the configuration locked so no later statement can switch it back on. Views created after
+        this still read the lake, since every table file lives under that prefix.
+        """
+        root = self.lake.tables_root()
+        self.con.execute(f"SET allowed_directories = [{sql_string(root)}]")
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
 
     def _parquet_view(self, table: str, paths: str) -> None:
         # A view takes no bind parameters; paths are the lake's own, quoted as literals all the same.
@@ -150,10 +197,15 @@ class DuckLake:
         self, sql: str, batch_rows: int = BATCH_ROWS, *, transpiled: bool = False
     ) -> pa.RecordBatchReader:
         """A reader over one Athena statement's result (or a DuckDB one, already transpiled)."""
+        import duckdb
+
         from mamori.engines.dialect import athena_to_duckdb
 
-        native = sql if transpiled else athena_to_duckdb(sql)
-        reader: pa.RecordBatchReader = self.con.execute(native).fetch_record_batch(batch_rows)
+        try:
+            native = sql if transpiled else athena_to_duckdb(sql)
+            reader: pa.RecordBatchReader = self.con.execute(native).fetch_record_batch(batch_rows)
+        except (duckdb.Error, sqlglot.errors.SqlglotError) as exc:
+            raise QueryError(one_line(exc)) from exc
         return reader
 
     def close(self) -> None:
@@ -201,10 +253,15 @@ def rows_to_batch(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.Record
 
 def athena_stream(engine: Any, sql: str, stats: RunStats, batch_rows: int = 1000) -> Results:
     """Execute on Athena and page through the result (GetQueryResults pages) as record batches."""
+    from pyathena.error import Error as AthenaError
+
     # Search needs the cursor itself (not AthenaEngine.query) for paging and the scanned-bytes statistic.
     cur = engine.cursor()
     try:
         cur.execute(sql)
+    except AthenaError as exc:  # Athena refused or failed the query: the user's SQL, not a crash
+        cur.close()
+        raise QueryError(one_line(exc)) from exc
     except Exception:
         cur.close()
         raise
@@ -217,6 +274,8 @@ def athena_stream(engine: Any, sql: str, stats: RunStats, batch_rows: int = 1000
             while rows := cur.fetchmany(batch_rows):
                 stats.rows += len(rows)
                 yield rows_to_batch(rows, schema)
+        except AthenaError as exc:
+            raise QueryError(one_line(exc)) from exc
         finally:
             cur.close()
             engine.close()
@@ -367,10 +426,14 @@ def run_sql(
     stats.sql.append(sql)
 
     def batches() -> Iterator[pa.RecordBatch]:
+        import duckdb
+
         try:
             for b in reader:
                 stats.rows += b.num_rows
                 yield b
+        except (duckdb.Error, pa.ArrowException) as exc:  # raised while reading, e.g. a cast that fails
+            raise QueryError(one_line(exc)) from exc
         finally:
             duck.close()
             stats.seconds = time.perf_counter() - started

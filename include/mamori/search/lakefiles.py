@@ -78,6 +78,13 @@ class Lake:
         """The fsspec filesystem DuckDB must read through, or None for local paths."""
         return None if self.local is not None else self.store.fs
 
+    def tables_root(self) -> str:
+        """The `curated/` prefix every table file lives under, as DuckDB opens it, with a trailing separator
+        (so a sibling such as `curated-old/` does not share the prefix)."""
+        if self.local is not None:
+            return str(self.local / "curated") + os.sep
+        return f"{self.url}/curated/"
+
     def table_glob(self, table: str) -> str | None:
         """`curated/<table>/**/*.parquet` as DuckDB opens it, or None while the table has no partitions."""
         if self.local is not None:

@@ -12,6 +12,7 @@ string literal) make a template bug fail loudly instead of silently matching not
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -95,6 +96,29 @@ def coerce(type_: str, raw: object, name: str = "value") -> Bound:
     return Bound("string", raw)
 
 
+def _parse_quietly(sql: str) -> list[exp.Expr | None]:
+    """Parse as Athena without sqlglot's own warning on stderr ("... contains unsupported syntax. Falling back
+    to parsing as a 'Command'"): the checks below refuse such a statement with a message of their own."""
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return sqlglot.parse(sql, read="athena")
+    finally:
+        logger.setLevel(level)
+
+
+def _parse_error(exc: sqlglot.ParseError) -> str:
+    """sqlglot's first error as one line: its own message quotes the SQL over several lines with terminal
+    colour codes around the offending token."""
+    if not exc.errors:
+        return " ".join(str(exc).split())[:300]
+    e = exc.errors[0]
+    # "Expected table name but got <Token token_type: TokenType.WHERE, text: WHERE, ...>" → "... got 'WHERE'"
+    what = re.sub(r"<Token token_type: [^,]*, text: (.*?), line: .*?>", r"'\1'", str(e.get("description")))
+    return f"{what} (line {e.get('line')}, column {e.get('col')})"
+
+
 def bind_sql(
     template: str,
     values: Mapping[str, Bound],
@@ -122,9 +146,9 @@ def bind_sql(
 
     rendered = _ENV.from_string(template).render(window=window or no_window, param=param)
     try:
-        statements = [s for s in sqlglot.parse(rendered, read="athena") if s is not None]
+        statements = [s for s in _parse_quietly(rendered) if s is not None]
     except sqlglot.ParseError as exc:
-        raise ParamError(f"not valid Athena SQL: {exc}") from exc
+        raise ParamError(f"not valid Athena SQL: {_parse_error(exc)}") from exc
     if len(statements) != 1:
         raise ParamError(f"expected exactly one SQL statement, got {len(statements)}")
     tree = statements[0]
