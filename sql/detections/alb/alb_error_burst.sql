@@ -40,6 +40,19 @@ references:
   - https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html
   - https://attack.mitre.org/techniques/T1595/003/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: NOT client_ip IS NULL"
+    reason: >-
+      No row has a NULL client_ip: every ALB access log entry carries
+      client:port, and the alb parser quarantines a line whose client
+      field is "-" ("missing client:port"), so the condition removes
+      nothing the lake can hold.
+  - mutant: "threshold main.where: elb_status_code >= 400 (-1)"
+    reason: >-
+      It only adds status 399, which HTTP does not define (RFC 9110
+      registers 300-308 as the only 3xx codes) and neither the load
+      balancer nor a real web server sends; every defined status below 400
+      is excluded by both versions.
 */
 SELECT
     event_time,

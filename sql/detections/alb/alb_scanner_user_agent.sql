@@ -42,6 +42,12 @@ references:
   - https://attack.mitre.org/techniques/T1595/002/
   - https://attack.mitre.org/techniques/T1595/003/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: NOT user_agent IS NULL"
+    reason: >-
+      Implied by the user-agent regexes: for a NULL user_agent (the log's
+      "-", a request without the header) both regexp_like(lower(...)) are
+      NULL, so the OR is NULL and the row is dropped either way.
 */
 SELECT
     event_time,
