@@ -8,7 +8,7 @@ and points at the quarantine file and line, instead of carrying (or being split 
 
 A reason no class matches is counted as `unclassified` and alerted all the same, so a parser change that
 rewords a reason, or a new reason, can make an alert vaguer but never silent. The tables here are plain data
-(like rules.py), listed in docs/data-quality.md (tests/quality/test_data_quality_doc.py keeps them equal), and
+(like rules.py), listed in docs/data-quality.md by doc_tables.py (tests/quality/test_data_quality_doc.py), and
 tests/quality/test_quarantine_alerts.py lands one object per class of every source and expects its alert.
 """
 
@@ -263,18 +263,3 @@ def what(source: str, cls: str) -> tuple[str, str]:
         if c.id == cls:
             return c.unit, c.what
     return "record", "a quarantine reason no declared class matches (see the reason and the parser)"
-
-
-def markdown_table() -> str:
-    """docs/data-quality.md's table of parser quarantines (the doc test compares the two)."""
-    rows = ["| source | class (`check` = `quarantine:<class>`) | unit | what |", "|---|---|---|---|"]
-    for source in sorted(CLASSES):
-        if source == "cloudtrail_insights":
-            continue  # same parser as cloudtrail: listed together below
-        name = "cloudtrail, cloudtrail_insights" if source == "cloudtrail" else source
-        for c in CLASSES[source]:
-            rows.append(f"| {name} | `{c.id}` | {c.unit} | {c.what} |")
-    rows.append(
-        f"| any | `{UNCLASSIFIED}` | record | a reason no class above matches: alerted all the same |"
-    )
-    return "\n".join(rows) + "\n"
