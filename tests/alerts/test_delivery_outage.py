@@ -5,13 +5,10 @@ All over HTTP against the fake GitHub / PagerDuty / Slack servers, with a simula
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_github import TOKEN, FakeGitHub
-from fake_pagerduty_slack import FakePagerDuty, FakeSlack
 
 from mamori import detect
 from mamori.alerts.builder import group_hits
@@ -20,7 +17,6 @@ from mamori.detections.loader import get_detection
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
-ROUTING_KEY = "R" * 32
 
 
 def hit(minute: int, actor: str) -> dict:
@@ -34,24 +30,8 @@ def hit(minute: int, actor: str) -> dict:
 
 
 @pytest.fixture
-def wired(
-    settings, monkeypatch, fake_github: FakeGitHub, fake_pagerduty: FakePagerDuty, fake_slack: FakeSlack
-):
-    gh = {
-        "conn_type": "github",
-        "password": TOKEN,
-        "host": fake_github.api_url,
-        "extra": {"repo": "acme/security-alerts"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_MAMORI_GITHUB", json.dumps(gh))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MAMORI_PAGERDUTY",
-        json.dumps({"conn_type": "pagerduty_events", "password": ROUTING_KEY, "host": fake_pagerduty.url}),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MAMORI_SLACK",
-        json.dumps({"conn_type": "slackwebhook", "password": fake_slack.webhook_url}),
-    )
+def wired(settings, monkeypatch, output_connections):
+    fake_github, fake_pagerduty, fake_slack = output_connections
     real = detect.make_output
 
     def no_wait(name, s):  # the output's own in-run retries without their sleeps (the backoff under test is

@@ -3,7 +3,6 @@ alerts and delivery state survive, and dispatching afterwards re-sends nothing t
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -12,8 +11,6 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from fake_github import TOKEN, FakeGitHub
-from fake_pagerduty_slack import FakePagerDuty, FakeSlack
 
 from mamori import detect
 from mamori.alerts import migrations
@@ -45,12 +42,7 @@ def test_a_new_ledger_is_created_by_the_migrations_and_matches_the_model(tmp_pat
 
 
 def test_a_previous_release_ledger_is_migrated_and_nothing_delivered_is_resent(
-    tmp_path,
-    settings,
-    monkeypatch,
-    fake_github: FakeGitHub,
-    fake_pagerduty: FakePagerDuty,
-    fake_slack: FakeSlack,
+    tmp_path, monkeypatch, output_connections
 ):
     url = _previous_release_ledger(tmp_path / "old.db")
     engine = sa.create_engine(url)
@@ -71,25 +63,7 @@ def test_a_previous_release_ledger_is_migrated_and_nothing_delivered_is_resent(
     assert len(ledger.alerts()) == 2 and sum(d["state"] == "delivered" for d in ledger.deliveries()) == 5
 
     monkeypatch.setenv("MAMORI_LEDGER_URL", url)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MAMORI_GITHUB",
-        json.dumps(
-            {
-                "conn_type": "github",
-                "password": TOKEN,
-                "host": fake_github.api_url,
-                "extra": {"repo": "acme/x"},
-            }
-        ),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MAMORI_PAGERDUTY",
-        json.dumps({"conn_type": "pagerduty_events", "password": "R" * 32, "host": fake_pagerduty.url}),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MAMORI_SLACK",
-        json.dumps({"conn_type": "slackwebhook", "password": fake_slack.webhook_url}),
-    )
+    fake_github, fake_pagerduty, fake_slack = output_connections
     from mamori.config import load_settings
 
     summary = detect.dispatch(load_settings())
