@@ -7,7 +7,10 @@ it. Airflow's own run history lives in Airflow's metadata DB: `airflow_runs()` r
 caller passes the result in, so `collect()` is testable without a scheduler and usable without Airflow.
 
 Every value that comes from a log (dedup values, titles of alerts copied from rules, ticket references) is
-attacker-controlled: `render_html()` escapes every value it prints, and links only http(s) URLs.
+attacker-controlled: `render_html()` makes control, bidi and zero-width characters visible exactly as tickets
+do (`mamori.alerts.render.visible`), escapes every value it prints, and links only http(s) URLs. The JSON keeps
+the exact values but escapes every non-ASCII character (`ensure_ascii`), so no raw control reaches a viewer.
+Who may read any of it is decided by the UI view (plugins/), from `view_dag_ids()`.
 """
 
 from __future__ import annotations
@@ -21,12 +24,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mamori.alerts.render import visible
 from mamori.config import Settings, load_settings
 
 WINDOW_TOTALS = ("objects", "records_in", "rows_out", "quarantined", "skipped_objects", "files")
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 # Tasks whose return value is the run's metrics (ingest: finalize; detect: record; dispatch_alerts: dispatch).
 METRIC_TASKS = {"finalize": "ingest", "record": "detect", "dispatch": "dispatch"}
+
+
+def view_dag_ids() -> list[str]:
+    """The DAGs whose results the status shows: their alerts (detect, health, ingest's data-quality alerts),
+    deliveries (dispatch_alerts), windows and runs. The UI view serves only users who may read all of them."""
+    from mamori.sources import SOURCES
+
+    return [*(f"ingest_{name}" for name in SOURCES), "detect", "dispatch_alerts", "health"]
 
 
 # -- data --------------------------------------------------------------------------------------------------
@@ -426,8 +438,10 @@ def _dash(v: Any) -> str:
 
 
 def _e(v: Any) -> str:
-    """Escape anything for HTML text and attribute values (quotes included)."""
-    return html.escape("" if v is None else str(v), quote=True)
+    """Escape anything for HTML text and attribute values (quotes included), after making control, format
+    (bidi overrides and isolates, zero-width) and separator characters visible as in tickets: a log value
+    could otherwise hide characters or reorder what an analyst reads, e.g. show an account id reversed."""
+    return html.escape(visible("" if v is None else str(v)), quote=True)
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], cls: str) -> str:
@@ -634,4 +648,7 @@ def _catalog_html(dets: list[dict[str, Any]]) -> str:
 
 
 def status_json(st: dict[str, Any]) -> str:
-    return json.dumps(st, indent=2, sort_keys=True, default=str)
+    """The status as JSON (`mamori status --json`, the view's status.json): exact values for machines, with
+    every non-ASCII character as a \\u escape, so no raw bidi or control character reaches a browser or a
+    terminal showing it."""
+    return json.dumps(st, indent=2, sort_keys=True, default=str, ensure_ascii=True)

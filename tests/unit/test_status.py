@@ -6,6 +6,7 @@ import dataclasses
 import html
 import json
 import shutil
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import orjson
 import pytest
 
 from mamori import status
+from mamori.alerts import render
 from mamori.alerts.builder import group_hits
 from mamori.alerts.ledger import Ledger
 from mamori.detections.loader import get_detection, load_catalog
@@ -291,3 +293,50 @@ def test_plugin_import_is_light_and_registers_a_nav_view():
     assert out["views"] == [
         {"name": "mamori", "href": "/mamori/", "destination": "nav", "url_route": "mamori"}
     ]
+
+
+# Bidi embeddings/overrides/isolates, zero-width characters, C0 and C1 controls, separators: each can hide or
+# reorder what an analyst reads (a reversed account id, an invisible character in a user name, a terminal
+# escape). They must reach the page only as visible escapes, wherever a log value can land.
+INVISIBLE = (
+    "a\u202eb\u202a\u202b\u202c\u202d \u2066c\u2067d\u2068e\u2069 f\u200bg\ufeffh"
+    " \x00\x07\x1b[31m\x7f \x85\x9b i\u2028j"
+)
+HIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def _hidden(text: str) -> list[str]:
+    """Control, format and separator characters in `text` (newline and tab are ordinary whitespace)."""
+    return sorted(
+        {f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in HIDDEN_CATEGORIES and c not in "\n\t"}
+    )
+
+
+def test_view_shows_invisible_and_control_characters_as_visible_escapes(settings):
+    """Hostile characters in an alert's title, entities, samples and ticket reference: none reaches the HTML
+    raw (nor as a character reference); the JSON carries the exact values, escaped, never as raw bytes."""
+    det = get_detection(settings.sql_dir, "cloudtrail_console_login_brute_force")
+    hostile = dataclasses.replace(det, header=det.header.model_copy(update={"title": "Brute " + INVISIBLE}))
+    hits = [
+        {**_hit(m, "root" + INVISIBLE), "source_ip": INVISIBLE, "event_name": INVISIBLE, INVISIBLE: 1}
+        for m in range(1, 7)
+    ]
+    ledger = Ledger(settings.ledger_url)
+    (key,) = ledger.record_window(hostile, T0, T0 + timedelta(hours=1), group_hits(hostile, hits))
+    ledger.ensure_delivery(key, "github")
+    ledger.ensure_delivery(key, "local")
+    ledger.mark_delivered(key, "github", "https://github.example/acme/sec/issues/7" + INVISIBLE, 6)
+    ledger.mark_failed(key, "local", "OSError: " + INVISIBLE, T0)
+
+    st = status.collect(NOW, settings, runs=RUNS)
+    (alert,) = st["alerts"]
+    assert alert["title"] == "Brute " + INVISIBLE and alert["dedup"]["actor"] == "root" + INVISIBLE
+
+    page = status.render_html(st)
+    assert _hidden(page) == [] and _hidden(html.unescape(page)) == []
+    assert render.visible("root" + INVISIBLE) in html.unescape(page)  # the entity, shown with its escapes
+    assert "Brute a\\u202eb" in page and "\\u2066c\\u2067d\\u2068e\\u2069" in page
+
+    body = status.status_json(st)
+    assert _hidden(body) == []
+    assert json.loads(body)["alerts"][0]["dedup"]["actor"] == "root" + INVISIBLE  # exact data for machines
