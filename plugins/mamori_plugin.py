@@ -7,7 +7,10 @@ page at /plugin/mamori (`external_views` with a `url_route`).
 
 Airflow imports plugin files in every component (scheduler, dag-processor, task processes), so this module
 does no I/O and imports neither FastAPI nor mamori at import time: the app is built on its first request.
-The page requires an authenticated Airflow user (plugin apps are not protected by default) and carries a
+Airflow does not protect plugin apps, and being logged in is not enough: the page and its JSON list every alert
+with its entities and tickets. A request needs read access, granted by Airflow's auth manager (Simple, FAB,
+Keycloak, ...), to every DAG whose results it shows (`mamori.status.view_dag_ids()`), to their runs and to their
+XComs (the runs' metrics): an Airflow Viewer has it, a user without a role gets 403. The page carries a
 Content-Security-Policy without scripts: it is static HTML whose values come from attacker-controlled logs.
 """
 
@@ -21,12 +24,42 @@ URL_PREFIX = "/mamori"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
 
 
+def requires_mamori_read() -> Any:
+    """A FastAPI dependency: 401 without a valid Airflow token or UI cookie, 403 unless the auth manager lets
+    the user read each of mamori's DAGs, their runs and XComs (one batch question, team-aware like Airflow's
+    own `requires_access_dag`)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.batch_apis import IsAuthorizedDagRequest
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+    from airflow.api_fastapi.core_api.security import get_user
+    from airflow.models.dag import DagModel
+    from fastapi import Depends, HTTPException
+
+    from mamori import status
+
+    entities = (None, DagAccessEntity.RUN, DagAccessEntity.XCOM)
+
+    # `Any`, not BaseUser: this module's annotations are strings that FastAPI resolves in module globals.
+    def inner(user: Any = Depends(get_user)) -> None:  # noqa: B008 - FastAPI's dependency idiom
+        dag_ids = status.view_dag_ids()
+        teams = DagModel.get_dag_id_to_team_name_mapping(dag_ids)
+        requests: list[IsAuthorizedDagRequest] = [
+            {"method": "GET", "access_entity": e, "details": DagDetails(id=d, team_name=teams.get(d))}
+            for d in dag_ids
+            for e in entities
+        ]
+        if not get_auth_manager().batch_is_authorized_dag(requests, user=user):
+            raise HTTPException(
+                403, "Forbidden: reading mamori needs read access to its DAGs, their runs and XComs"
+            )
+
+    return inner
+
+
 def build_app() -> Any:
     """The FastAPI app (imports Airflow's API security and mamori only now, in the api-server)."""
-    import json
     from datetime import UTC, datetime
 
-    from airflow.api_fastapi.core_api.security import requires_authenticated
     from fastapi import Depends, FastAPI
     from fastapi.responses import HTMLResponse, Response
 
@@ -34,7 +67,7 @@ def build_app() -> Any:
 
     app = FastAPI(
         title="mamori",
-        dependencies=[Depends(requires_authenticated())],
+        dependencies=[Depends(requires_mamori_read())],
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -56,7 +89,7 @@ def build_app() -> Any:
 
     @app.get("/status.json")
     def as_json() -> Response:
-        body = json.dumps(snapshot(), sort_keys=True, default=str)
+        body = status.status_json(snapshot())  # exact values, every non-ASCII character \u-escaped
         return Response(body, media_type="application/json", headers=headers)
 
     return app

@@ -1,0 +1,245 @@
+"""Who may read the mamori view: the plugin's FastAPI app, served over real HTTP on 127.0.0.1 by uvicorn (as
+the api-server serves it), with Airflow's own SimpleAuthManager deciding. The page and its JSON list every
+alert with its entities and tickets, so being logged in is not enough: the reader needs read access to the
+mamori DAGs and their runs (docs/operations.md, "The mamori view"). A user with no role is refused (403),
+a Viewer is served (200), on the page and on status.json alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
+ACTOR = "mallory-the-attacker"
+
+
+def _plugin() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "mamori_plugin_under_test", REPO / "plugins" / "mamori_plugin.py"
+    )
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def alert_in_ledger(settings) -> str:
+    """One open alert whose entity is ACTOR: what an unauthorised reader must not see."""
+    from mamori.alerts.builder import group_hits
+    from mamori.alerts.ledger import Ledger
+    from mamori.detections.loader import get_detection
+
+    det = get_detection(settings.sql_dir, "cloudtrail_console_login_brute_force")
+    hits = [
+        {
+            "event_time": T0 + timedelta(minutes=m),
+            "account_id": "111111111111",
+            "actor": ACTOR,
+            "source_ip": "198.51.100.23",
+            "event_name": "ConsoleLogin",
+        }
+        for m in range(1, 7)
+    ]
+    (key,) = Ledger(settings.ledger_url).record_window(
+        det, T0, T0 + timedelta(hours=1), group_hits(det, hits)
+    )
+    return key
+
+
+@pytest.fixture
+def auth_manager(airflow_db, monkeypatch) -> Iterator[Any]:
+    """Airflow's SimpleAuthManager with login on (not the all-admins mode of a local instance)."""
+    from airflow.api_fastapi import app as api_app
+
+    monkeypatch.setenv(
+        "AIRFLOW__CORE__AUTH_MANAGER",
+        "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+    )
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "mamori-test-only-" + "0123456789abcdef" * 4)
+    from airflow.api_fastapi.auth.managers.base_auth_manager import BaseAuthManager
+
+    # Token validators are cached per class with the secret of their first use: start and end clean.
+    BaseAuthManager._get_token_validator.cache_clear()
+    api_app.purge_cached_app()
+    yield api_app.create_auth_manager()
+    api_app.purge_cached_app()
+    BaseAuthManager._get_token_validator.cache_clear()
+
+
+@pytest.fixture
+def view_url(auth_manager) -> Iterator[str]:
+    """The plugin's app exactly as Airflow mounts it (`fastapi_apps[0]["app"]`), on a real port."""
+    import uvicorn
+
+    app = _plugin().MamoriPlugin.fastapi_apps[0]["app"]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _token(auth_manager: Any, role: str | None) -> str:
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return auth_manager.generate_jwt(SimpleAuthManagerUser(username=f"user-{role}", role=role))
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+PATHS = ("/", "/status.json")
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_user_without_a_role_is_refused(view_url, auth_manager, alert_in_ledger, path):
+    """Logged in (a valid token) but no role: 403, and nothing of the ledger in the answer."""
+    code, body = _get(view_url + path, {"Authorization": f"Bearer {_token(auth_manager, None)}"})
+    assert code == 403, body[:500]
+    assert ACTOR not in body and alert_in_ledger not in body
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_no_credentials_is_unauthenticated(view_url, alert_in_ledger, path):
+    code, body = _get(view_url + path)
+    assert code == 401 and ACTOR not in body
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_viewer_reads_the_view_by_token_and_by_ui_cookie(view_url, auth_manager, alert_in_ledger, path):
+    """A Viewer (read-only on DAGs and runs) is served, with the bearer token of the REST API and with the
+    `_token` cookie the Airflow UI's iframe sends."""
+    token = _token(auth_manager, "VIEWER")
+    for headers in ({"Authorization": f"Bearer {token}"}, {"Cookie": f"_token={token}"}):
+        code, body = _get(view_url + path, headers)
+        assert code == 200, body[:500]
+        assert ACTOR in body  # the alert's entity, on the page and in the JSON
+
+
+# -- the real api-server -------------------------------------------------------------------------------------
+_API_SERVER = (
+    '"$MAMORI_AIRFLOW_BIN" db migrate > db-migrate.log 2>&1 && exec "$MAMORI_AIRFLOW_BIN" api-server'
+)
+
+
+def _post_json(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, {"error": exc.read().decode()}
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return _get(url + "/api/v2/monitor/health")[0] == 200
+    except OSError:  # not listening yet
+        return False
+
+
+@pytest.fixture
+def api_server(settings, alert_in_ledger, tmp_path) -> Iterator[tuple[str, Path]]:
+    """`airflow api-server` as a process (this repo's plugins folder, SimpleAuthManager with login) with two
+    users: `viewer` (VIEWER) and `nobody` (no role); stopped by its process group."""
+    from mamori import local
+
+    airflow_home = tmp_path / "airflow"
+    airflow_home.mkdir()
+    port = local.free_port()
+    extra = {
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "viewer:VIEWER,nobody:",
+        "AIRFLOW__API__WORKERS": "1",
+    }
+    env = local.local_env(airflow_home, settings.home, port, extra, inherit=False)
+    env["MAMORI_AIRFLOW_BIN"] = str(Path(sys.executable).with_name("airflow"))
+    log = (airflow_home / "api-server.log").open("wb")
+    proc = subprocess.Popen(  # a constant script; paths come in through the environment
+        ["/bin/sh", "-c", _API_SERVER],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=str(airflow_home),
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while not _healthy(url):
+            assert proc.poll() is None, (airflow_home / "api-server.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "api-server not healthy in 240 s"
+            time.sleep(1)
+        yield url, airflow_home
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.mark.slow
+def test_the_api_server_serves_the_view_to_a_viewer_only(api_server):
+    """The plugin as Airflow itself loads and mounts it, users logged in through POST /auth/token."""
+    url, airflow_home = api_server
+    passwords = json.loads((airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
+    tokens = {}
+    for user in ("viewer", "nobody"):
+        code, body = _post_json(url + "/auth/token", {"username": user, "password": passwords[user]})
+        assert code == 201, body
+        tokens[user] = body["access_token"]
+    for path in PATHS:
+        code, body = _get(f"{url}/mamori{path}", {"Authorization": f"Bearer {tokens['nobody']}"})
+        assert code == 403 and ACTOR not in body, (path, code, body[:300])
+        code, body = _get(f"{url}/mamori{path}", {"Cookie": f"_token={tokens['nobody']}"})
+        assert code == 403 and ACTOR not in body, (path, code, body[:300])
+        code, body = _get(f"{url}/mamori{path}")
+        assert code == 401 and ACTOR not in body, (path, code, body[:300])
+        for headers in (
+            {"Authorization": f"Bearer {tokens['viewer']}"},
+            {"Cookie": f"_token={tokens['viewer']}"},
+        ):
+            code, body = _get(f"{url}/mamori{path}", headers)
+            assert code == 200 and ACTOR in body, (path, code, body[:300])
