@@ -117,3 +117,36 @@ def test_rerunning_a_window_keeps_one_alert_per_class_with_the_same_hits(setting
     before = ledger(settings).dump()
     run_window(settings, "cloudtrail", WINDOW)
     assert ledger(settings).dump() == before
+
+
+REFUSED_BY_THE_JSON_PARSER = {
+    "deeper-than-1024": b'"requestParameters":' + b"[" * 1100 + b"]" * 1100,
+    "raw-nul": b'"userAgent":"aws-cli\x00/2"',
+    "invalid-utf8": b'"userAgent":"aws-cli\xff\xfe/2"',
+}
+
+
+@pytest.mark.parametrize(
+    "field", list(REFUSED_BY_THE_JSON_PARSER.values()), ids=list(REFUSED_BY_THE_JSON_PARSER)
+)
+def test_one_record_the_json_parser_refuses_costs_only_itself(field, settings, only_sources, no_gx):
+    """Three records, the middle one unreadable to the JSON parser: two rows in the lake, one quarantined record
+    with its reason and alert, records_in 3 (not one unreadable object hiding the two good records)."""
+    only_sources("cloudtrail")
+    w = hour(4)
+    first, last = ct_record(w + timedelta(minutes=1), "First"), ct_record(w + timedelta(minutes=3), "Last")
+    bad = json.dumps(ct_record(w + timedelta(minutes=2), "Bad")).encode()[:-1] + b"," + field + b"}"
+    body = (
+        b'{"Records":[' + json.dumps(first).encode() + b"," + bad + b"," + json.dumps(last).encode() + b"]}"
+    )
+    key = land_ct(settings, [], w + timedelta(minutes=5))
+    land(settings, key, gzip.compress(body, mtime=0), w + timedelta(minutes=5))
+
+    summary = run_window(settings, "cloudtrail", w)
+    assert (summary["records_in"], summary["rows_out"], summary["quarantined"]) == (3, 2, 1)
+    (qfile,) = (_lake(settings) / "quarantine" / "cloudtrail").rglob("*.jsonl.gz")
+    (entry,) = [json.loads(x) for x in gzip.decompress(qfile.read_bytes()).splitlines()]
+    assert (entry["object"], entry["index"]) == (key, 1)
+    assert entry["reason"].startswith("record is not valid JSON") and '"Bad"' in entry["raw"]
+    (alert,) = _quarantine_alerts(settings, "cloudtrail").values()
+    assert alert.dedup_values["check"] == "quarantine:record_not_json" and alert.hit_count == 1
