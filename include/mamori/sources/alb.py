@@ -48,12 +48,15 @@ import pyarrow.compute as pc
 
 from mamori.sources import textcols
 from mamori.sources.base import (
+    ACCOUNT,
     COMMON_FIELDS,
+    REGION,
     Emit,
     ObjectResult,
     Partition,
     Quarantined,
     RawKey,
+    aws_partition,
     is_ip,
     unique,
 )
@@ -110,10 +113,23 @@ MAX_FIELDS = 33  # 29 documented + conn_trace_id, transformed_host, transformed_
 _TEXT_TAIL = [n for n, _ in NATIVE_COLUMNS[17:]]  # user_agent .. request_transform_status: fields 13..32
 assert len(_TEXT_TAIL) == MAX_FIELDS - 13
 
+# ASCII only (base.REGION says why).
 _KEY_RE = re.compile(
-    r"(?:^|/)AWSLogs/(?P<account>\d{12})/elasticloadbalancing/(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)/"
-    r"\d{4}/\d{2}/\d{2}/\d{12}_elasticloadbalancing_[a-z0-9-]+_app\.(?P<lb>[A-Za-z0-9-]+)\.(?P<lbid>[0-9a-f]+)"
-    r"_\d{8}T\d{4}Z_[0-9A-Fa-f.:]+_[A-Za-z0-9]+\.log(?:\.gz)?$"
+    rf"(?:^|/)AWSLogs/(?P<account>{ACCOUNT})/elasticloadbalancing/(?P<region>{REGION})/[0-9]{{4}}/[0-9]{{2}}/"
+    rf"[0-9]{{2}}/{ACCOUNT}_elasticloadbalancing_[a-z0-9-]+_app\.(?P<lb>[A-Za-z0-9-]+)\.(?P<lbid>[0-9a-f]+)"
+    r"_[0-9]{8}T[0-9]{4}Z_[0-9A-Fa-f.:]+_[A-Za-z0-9]+\.log(?:\.gz)?$",
+    re.ASCII,
+)
+# The other Elastic Load Balancing logs AWS delivers to the same folders, told apart by file name: connection
+# logs (`conn_log_…`), health-check logs (`health_check_log_…`), NLB access logs (`…_net.<lb>…`) and Classic
+# Load Balancer access logs (`…_<lb-name>_…`, no `app.`/`net.`). Claimed and routed away by kind (skipped
+# unread, counted in the manifest) rather than left unclaimed: an unclaimed key raises a data-quality alert,
+# which must mean "a layout nobody reads", not "this account also runs an NLB".
+_OTHER_ELB_RE = re.compile(
+    rf"(?:^|/)AWSLogs/(?P<account>{ACCOUNT})/elasticloadbalancing/(?P<region>{REGION})/[0-9]{{4}}/[0-9]{{2}}/"
+    rf"[0-9]{{2}}/(?P<log>conn_log_|health_check_log_)?{ACCOUNT}_elasticloadbalancing_{REGION}_"
+    r"(?P<name>[^/]+)\.log(?:\.gz)?$",
+    re.ASCII,
 )
 # A field: quoted (backslash escapes the next char; the closing quote must end the field) or bare.
 _TOKEN = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"(?= |$)|([^ ]+)')
@@ -125,7 +141,7 @@ _INT32, _INT64 = 2**31 - 1, 2**63 - 1
 class AlbSource:
     """Application Load Balancer access logs. Connection, health-check, NLB and CLB logs share the delivery
     folders but not the format: their file names differ (`conn_log_…`, `health_check_log_…`, `net.`, no
-    `app.`), so classify leaves them to other sources instead of quarantining every line."""
+    `app.`), so classify routes them away by kind (skipped unread) instead of quarantining every line."""
 
     name = NAME
     table = "alb"
@@ -133,9 +149,20 @@ class AlbSource:
 
     def classify(self, key: str) -> RawKey | None:
         m = _KEY_RE.search(key)
+        if m:
+            return RawKey(key=key, account=m["account"], region=m["region"], kind="events")
+        m = _OTHER_ELB_RE.search(key)
         if not m:
             return None
-        return RawKey(key=key, account=m["account"], region=m["region"], kind="events")
+        if m["log"]:
+            kind = "connection-log" if m["log"] == "conn_log_" else "health-check-log"
+        elif m["name"].startswith("net."):
+            kind = "nlb-access-log"
+        elif m["name"].startswith("app."):
+            return None  # named like an ALB access log but not one _KEY_RE reads: unclaimed, so alerted
+        else:
+            kind = "clb-access-log"
+        return RawKey(key=key, account=m["account"], region=m["region"], kind=kind)
 
     def list_prefixes(self, start: datetime, end: datetime) -> list[str]:
         # Folders are named by delivery date: one day of slack before the window covers files delivered just
@@ -218,7 +245,10 @@ class _Context:
         if t.tzinfo is None:
             return None, f"time without zone {time[:64]!r}"
         if t.utcoffset():
-            t = t.astimezone(UTC)
+            try:
+                t = t.astimezone(UTC)
+            except OverflowError:  # year 1 at +01:00, year 9999 at -01:00: this line, not the whole batch
+                return None, f"time out of range {time[:64]!r}"
         try:
             client_ip, client_port = _host_port(vals[3])
             target_ip, target_port = _host_port(vals[4])
@@ -467,10 +497,7 @@ def _fast(raw: RawKey, g: Group) -> Fast | None:
 
 
 def _arn_prefix(raw: RawKey) -> str:
-    partition = "aws-cn" if raw.region.startswith("cn-") else "aws"
-    if raw.region.startswith("us-gov-"):
-        partition = "aws-us-gov"
-    return f"arn:{partition}:elasticloadbalancing:{raw.region}:{raw.account}:loadbalancer/"
+    return f"arn:{aws_partition(raw.region)}:elasticloadbalancing:{raw.region}:{raw.account}:loadbalancer/"
 
 
 def _times(time: pa.Array, ok: np.ndarray[Any, Any]) -> pa.Array:

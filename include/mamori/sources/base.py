@@ -13,7 +13,7 @@ import gc
 import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
 
 import numpy as np
@@ -34,6 +34,38 @@ COMMON_FIELDS: list[pa.Field] = [
 ]
 
 PARTITION_KEYS: tuple[str, ...] = ("account", "region", "dt", "hour")
+
+# A region segment of a key, in every AWS partition: aws (us-east-1, ap-southeast-7), aws-cn (cn-north-1),
+# aws-us-gov (us-gov-west-1), aws-iso* (us-iso-east-1, us-isob-east-1, eu-isoe-west-1, us-isof-south-1) and
+# aws-eusc (eusc-de-east-1). Explicit ASCII classes, never \d: the account and region of a key become hive
+# partition values, and Athena's projection only enumerates ASCII ones, so a `us-east-١` folder would be data
+# DuckDB reads and Athena never does. Key patterns are also compiled with re.ASCII. A segment of another shape
+# under a source's prefix stays unclaimed, which raises a data-quality alert (new region, or tampering).
+REGION = r"[a-z]{2,4}(?:-[a-z]+){1,3}-[0-9]{1,2}"
+ACCOUNT = r"[0-9]{12}"
+
+# The earliest event time any source can plausibly carry: every AWS log mamori reads appeared after it
+# (CloudTrail 2013, VPC Flow Logs 2015, ALB 2016). A record claiming an earlier time is corrupt or forged, and
+# written to the lake it would sit under `dt=1970-01-01`, outside the range Athena's projection reads.
+PLAUSIBLE_SINCE = datetime(2010, 1, 1, tzinfo=UTC)
+
+
+def aws_partition(region: str) -> str:
+    """The ARN partition of a region (arn:<partition>:...), from its name as AWS's partitions define it."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("eusc-"):
+        return "aws-eusc"
+    for prefix, partition in (
+        ("us-isob-", "aws-iso-b"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-isof-", "aws-iso-f"),
+    ):
+        if region.startswith(prefix):
+            return partition
+    return "aws-iso" if region.startswith("us-iso-") else "aws"
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,9 @@ import orjson
 import pyarrow as pa
 
 from mamori.sources.base import (
+    ACCOUNT,
     COMMON_FIELDS,
+    REGION,
     ObjectResult,
     Partition,
     Quarantined,
@@ -85,15 +87,18 @@ NATIVE_FIELDS: list[pa.Field] = [
 ]
 SCHEMA = pa.schema(NATIVE_FIELDS + COMMON_FIELDS)
 
-_REGION = r"(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)"
+# ASCII only, \d included (base.REGION says why).
+_REGION = rf"(?P<region>{REGION})"
 _FIREHOSE_RE = re.compile(
-    r"(?:^|/)AWSLogs/(?P<account>\d{12})/CloudWatchLogs/" + _REGION + r"/\d{4}/\d{2}/\d{2}/\d{2}/"
-    r"[^/]+-\d+-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[^/]+$"
+    rf"(?:^|/)AWSLogs/(?P<account>{ACCOUNT})/CloudWatchLogs/" + _REGION + r"/\d{4}/\d{2}/\d{2}/\d{2}/"
+    r"[^/]+-\d+-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[^/]+$",
+    re.ASCII,
 )
 _EXPORT_RE = re.compile(
-    r"(?:^|/)AWSLogs/(?P<account>\d{12})/CloudWatchLogsExport/" + _REGION + r"/(?P<group>[^/]+)/"
+    rf"(?:^|/)AWSLogs/(?P<account>{ACCOUNT})/CloudWatchLogsExport/" + _REGION + r"/(?P<group>[^/]+)/"
     r"(?:(?P<task>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
-    r"/(?P<stream>.+)/\d{6}\.gz|(?P<probe>aws-logs-write-test))$"
+    r"/(?P<stream>.+)/\d{6}\.gz|(?P<probe>aws-logs-write-test))$",
+    re.ASCII,
 )
 _MAX_RAW = 256 * 1024  # quarantine keeps the unit's text up to this size; the raw object keeps the rest
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

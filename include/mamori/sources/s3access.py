@@ -33,8 +33,8 @@ Key layouts (both under the raw root; account and region of the *source* bucket 
 
 (a) AWS's partitioned-prefix format with mamori's documented destination prefix `AWSLogs/`:
     `AWSLogs/<SourceAccountId>/<SourceRegion>/<SourceBucket>/YYYY/MM/DD/YYYY-MM-DD-hh-mm-ss-<UniqueString>`
-    Its third segment is a region (`[a-z]{2}(-[a-z]+)+-\\d`), which never collides with the service folders
-    CloudTrail, ELB or VPC Flow Logs put there (`AWSLogs/<acct>/CloudTrail/<region>/...`).
+    Its third segment is a region (`base.REGION`: every AWS partition's, ASCII only), which never collides
+    with the service folders CloudTrail, ELB or VPC Flow Logs put there (`AWSLogs/<acct>/CloudTrail/<region>/...`).
 (b) AWS's simple format, which has no account/region of its own, under the documented destination prefix
     `s3-access-logs/<SourceAccountId>/<SourceRegion>/<SourceBucket>/`:
     `s3-access-logs/<acct>/<region>/<bucket>/YYYY-MM-DD-hh-mm-ss-<UniqueString>`
@@ -61,7 +61,9 @@ import pyarrow.compute as pc
 
 from mamori.sources import textcols
 from mamori.sources.base import (
+    ACCOUNT,
     COMMON_FIELDS,
+    REGION,
     Emit,
     ObjectResult,
     Partition,
@@ -116,17 +118,17 @@ KNOWN_FIELDS = 27  # through sourceregion; later fields are dropped
 _FIELD_NAMES = [n for n, _ in NATIVE_COLUMNS[:KNOWN_FIELDS]]
 _INTS = {9: 9, 11: 18, 12: 18, 13: 18, 14: 18}  # field position -> max digits (INT, BIGINT)
 
-_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"
+_REGION = REGION
 _BUCKET = r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]"
 _FILE = r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-Za-z]{16}"
 _KEY_RE = re.compile(
-    rf"^(?:AWSLogs/(?P<a1>\d{{12}})/(?P<r1>{_REGION})/{_BUCKET}/\d{{4}}/\d{{2}}/\d{{2}}/{_FILE}"
-    rf"|s3-access-logs/(?P<a2>\d{{12}})/(?P<r2>{_REGION})/{_BUCKET}/{_FILE})$",
+    rf"^(?:AWSLogs/(?P<a1>{ACCOUNT})/(?P<r1>{_REGION})/{_BUCKET}/\d{{4}}/\d{{2}}/\d{{2}}/{_FILE}"
+    rf"|s3-access-logs/(?P<a2>{ACCOUNT})/(?P<r2>{_REGION})/{_BUCKET}/{_FILE})$",
     re.ASCII,  # \d must not accept non-ASCII digits in an account id
 )
 # fnmatch patterns for one listing level: only 12-digit folders, only region-shaped folders.
 _ACCOUNT_GLOB = "[0-9]" * 12
-_REGION_GLOB = "[a-z][a-z]-*-[0-9]"
+_REGION_GLOB = "[a-z][a-z]*-*[0-9]"  # us-east-1 and eusc-de-east-1; never CloudTrail, vpcflowlogs, ...
 
 # One line, fields at the positions AWS writes them. Quoted fields use the unrolled form of
 # "(?:[^"\\]|\\.)*" (linear on a 20 KB User-Agent); the lenient variant takes backslashes literally.
@@ -357,7 +359,10 @@ def parse_request_time(value: str) -> datetime | None:
     except ValueError:
         return None
     offset = timedelta(hours=int(oh), minutes=int(om))
-    return t - offset if sign == "+" else t + offset
+    try:
+        return t - offset if sign == "+" else t + offset
+    except OverflowError:  # year 1 at +0100, year 9999 at -0100: this line, not the whole batch
+        return None
 
 
 def _related(

@@ -18,7 +18,9 @@ convert. `-` means "not available" and becomes NULL; NODATA/SKIPDATA records are
 interface was quiet or that records were lost) with NULL addresses, ports and action.
 
 event_time is `start` (epoch seconds, UTC), or `end` when start is `-`; a record with neither cannot be
-placed in a partition and is quarantined, as is a whole file whose format carries neither field. Quarantine
+placed in a partition and is quarantined, as is a whole file whose format carries neither field. A `start` or
+`end` before 2010-01-01 (base.PLAUSIBLE_SINCE) or from 2100 on quarantines its record alone, naming the field.
+Quarantine
 entries carry the 0-based line number in the decompressed file (header = line 0) and the line text, so a
 fixed parser can replay them. Parquet-delivered flow logs (columns named with `_`) go through the same rules.
 """
@@ -41,7 +43,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from mamori.sources.base import (
+    ACCOUNT,
     COMMON_FIELDS,
+    PLAUSIBLE_SINCE,
+    REGION,
     ColumnarResult,
     Emit,
     ObjectResult,
@@ -117,18 +122,23 @@ _TYPES: dict[str, pa.DataType] = {c: t for _, c, t in FIELDS}
 _ARN_COLUMNS = ("ecs_cluster_arn", "ecs_container_instance_arn", "ecs_task_definition_arn", "ecs_task_arn")
 _INT_MAX = {_I32: 2**31 - 1, _I64: 2**63 - 1}
 
-_REGION = r"(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)"
+# ASCII only, \d included (base.REGION says why).
+_REGION = rf"(?P<region>{REGION})"
 _FILE = r"[^/]+\.(?:log(?:\.gz)?|gz|parquet)"
 _KEY_RE = re.compile(
-    rf"(?:^|/)AWSLogs/(?:(?P<account>\d{{12}})/vpcflowlogs/{_REGION}/\d{{4}}/\d{{2}}/\d{{2}}/(?:\d{{2}}/)?"
-    rf"|aws-account-id=(?P<haccount>\d{{12}})/aws-service=vpcflowlogs/aws-region=(?P<hregion>[a-z]{{2}}"
-    rf"(?:-[a-z]+)+-\d)/year=\d{{4}}/month=\d{{2}}/day=\d{{2}}/(?:hour=\d{{2}}/)?){_FILE}$"
+    rf"(?:^|/)AWSLogs/(?:(?P<account>{ACCOUNT})/vpcflowlogs/{_REGION}/\d{{4}}/\d{{2}}/\d{{2}}/(?:\d{{2}}/)?"
+    rf"|aws-account-id=(?P<haccount>{ACCOUNT})/aws-service=vpcflowlogs/aws-region=(?P<hregion>{REGION})"
+    rf"/year=\d{{4}}/month=\d{{2}}/day=\d{{2}}/(?:hour=\d{{2}}/)?){_FILE}$",
+    re.ASCII,
 )
 _HEADER_TOKEN = re.compile(r"(?:\$\{)?[a-z][a-z0-9_-]*\}?")
-# A record's time must be a plausible instant: flow logs exist since 2015, and a value far outside would
-# create a partition decades away (or overflow datetime) instead of being flagged.
-_MIN_EPOCH = int(datetime(2010, 1, 1, tzinfo=UTC).timestamp())
+# A record's times (`start` and `end`) must be plausible instants: flow logs exist since 2015, and a value far
+# outside would create a partition decades away (or overflow datetime). One implausible field quarantines its
+# record alone, with the field named; the window-relative bound (window end + skew) is data quality's
+# (mamori.quality.rules), since a parser does not know the window.
+_MIN_EPOCH = int(PLAUSIBLE_SINCE.timestamp())
 _MAX_EPOCH = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())
+_RANGE_TEXT = f"{PLAUSIBLE_SINCE:%Y-%m-%d}..2100-01-01"
 _MAX_RAW = 64 * 1024  # quarantine keeps a line up to this size; the raw object keeps the rest
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -303,17 +313,18 @@ class _RowMaker:
                 if not (v.isdigit() and v.isascii()) or (n := int(v)) > hi:
                     raise _BadRecord(f"{col} {v[:40]!r} is not an integer in [0, {hi}]")
                 rec[col] = n
-        when = rec.get("start")
+        start, end = rec.get("start"), rec.get("end")
+        when = start if start is not None else end
         if when is None:
-            when = rec.get("end")
-            if when is None:
-                raise _BadRecord("neither start nor end: record cannot be timed")
+            raise _BadRecord("neither start nor end: record cannot be timed")
         timed = self.times.get(when)
         if timed is None:
             if not _MIN_EPOCH <= when < _MAX_EPOCH:
-                raise _BadRecord(f"start/end {when} outside 2010..2100")
+                raise _BadRecord(_implausible("start" if start is not None else "end", when))
             t = _EPOCH + timedelta(seconds=when)
             timed = self.times[when] = (t, Partition.for_event(self.raw.account, self.raw.region, t))
+        if start is not None and end is not None and not _MIN_EPOCH <= end < _MAX_EPOCH:
+            raise _BadRecord(_implausible("end", end))
         acct = rec["account_id"] if self.has_account else None
         if acct is None or len(acct) != 12 or not acct.isdigit():
             acct = self.raw.account  # absent from the format, or `unknown` (interface owned by AWS)
@@ -336,6 +347,10 @@ class _RowMaker:
         row["related_arns"] = [a for c in self.arn_cols if (a := rec[c]) is not None]
         row["related_accounts"] = [acct]
         return timed[1], row
+
+
+def _implausible(field: str, value: int) -> str:
+    return f"{field} {value} outside {_RANGE_TEXT}: not a plausible flow time"
 
 
 def _parse_parquet(raw: RawKey, data: bytes, result: ObjectResult) -> ObjectResult:
@@ -487,6 +502,11 @@ def _csv_tables(raw: RawKey, data: bytes) -> list[tuple[Partition, pa.Table]] | 
     lo, hi = pc.min_max(when).values()
     if lo.as_py() < _MIN_EPOCH or hi.as_py() >= _MAX_EPOCH:
         return None
+    ends = cols.get("end")
+    if ends is not None and ends.null_count < len(ends):  # `end` is held to the same range (row path: make)
+        lo, hi = pc.min_max(ends).values()
+        if lo.as_py() < _MIN_EPOCH or hi.as_py() >= _MAX_EPOCH:
+            return None
 
     n = table.num_rows
     acct = cols.get("account_id")

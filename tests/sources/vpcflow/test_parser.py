@@ -198,8 +198,8 @@ def test_no_header_reads_the_default_v2_format():
         (V2.replace(" 20641 ", " 4294967296 "), "srcport '4294967296' is not an integer"),
         (V2.replace(" 20 4249 ", " 20 1_000 "), "bytes '1_000' is not an integer"),
         (V2.replace("1418530010 1418530070", "- -"), "neither start nor end"),
-        (V2.replace("1418530010 1418530070", "99999999999 -"), "outside 2010..2100"),
-        (V2.replace("1418530010 1418530070", "12 13"), "outside 2010..2100"),
+        (V2.replace("1418530010 1418530070", "99999999999 -"), "start 99999999999 outside 2010-01-01..2100"),
+        (V2.replace("1418530010 1418530070", "12 13"), "start 12 outside 2010-01-01..2100"),
     ],
 )
 def test_bad_values_are_quarantined(line, reason):
