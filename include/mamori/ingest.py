@@ -399,7 +399,8 @@ def finalize_window(
     The summary also carries what the health checks read instead of every batch manifest: deliveries per
     stream (account/region), the window's data-quality tally, drift observations, and the event-time hours
     this window wrote that detection has already evaluated (late data, re-evaluated by the health DAG).
-    The window's data-quality alerts are recorded here, once per window (a re-run replaces them).
+    The window's data-quality alerts are recorded here, once per window (a re-run replaces them), including
+    one naming the plan's unclaimed keys: objects under the source's prefixes that no key pattern recognises.
     """
     s = settings or load_settings()
     _, lake = _stores(s)
@@ -474,7 +475,7 @@ def finalize_window(
     }
     from mamori.quality.alerts import record_dq
 
-    summary["dq"]["alerts"] = record_dq(source, start, end, manifests, s)
+    summary["dq"]["alerts"] = record_dq(source, start, end, manifests, s, unclaimed=unclaimed)
     lake.write_atomic(f"{mdir}/_SUCCESS.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     log.info("%s window %s complete: %s", source, window_tag(start), totals)
     dq = summary["dq"]

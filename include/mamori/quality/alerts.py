@@ -116,13 +116,19 @@ def record(
 
 
 def record_dq(
-    source: str, start: datetime, end: datetime, manifests: list[dict[str, Any]], settings: Settings
+    source: str,
+    start: datetime,
+    end: datetime,
+    manifests: list[dict[str, Any]],
+    settings: Settings,
+    unclaimed: list[str] | None = None,
 ) -> list[str]:
     """The window's data-quality alerts: one candidate per failed check, hits = rows it rejected or flagged,
     and one per class of parser quarantine (`quarantine:<class>`), hits = units the parsers quarantined.
 
     Called by ingest's finalize once per window (also with no failures, so a re-run that now passes
-    withdraws its contribution).
+    withdraws its contribution). `unclaimed` (the plan's keys under the source's prefixes that its key
+    pattern does not recognise) adds one `unclaimed_key` candidate naming them.
     """
     try:
         det = health_detection(settings.sql_dir, dq_id(source))
@@ -156,7 +162,41 @@ def record_dq(
             candidate(det, {"source": source, "check": check}, start, hits, start, end - _TICK, samples)
         )
     cands += _parser_quarantine_candidates(det, source, start, end, manifests)
+    cands += _unclaimed_candidates(det, source, start, end, unclaimed or [])
     return record(det.id, start, end, cands, settings)
+
+
+UNCLAIMED = "unclaimed_key"
+
+
+def _unclaimed_candidates(
+    det: Detection, source: str, start: datetime, end: datetime, keys: list[str]
+) -> list[Candidate]:
+    """One candidate for the window's unclaimed keys, hits = how many, samples naming the first of them.
+
+    An object under a prefix the source lists (e.g. `AWSLogs/<acct>/CloudTrail/`) that its key pattern does not
+    recognise is a layout nobody reads: a region or partition AWS added since the pattern was written, or an
+    object someone put there. Either must reach a person. The key is attacker-controlled text (anyone who can
+    write to the bucket chooses it): it travels as a sample value, rendered inert like any log field, never
+    as a dedup value, and the full list is in the window's plan.
+    """
+    if not keys:
+        return []
+    tag = start.strftime("%Y%m%dT%H%MZ")
+    samples = [
+        {
+            "source": source,
+            "check": UNCLAIMED,
+            "action": "unclaimed",
+            "window": tag,
+            "key": k,
+            "unclaimed_in_window": len(keys),
+            "plan": f"_manifests/{source}/window={tag}/_plan.json",
+        }
+        for k in keys[:5]
+    ]
+    values = {"source": source, "check": UNCLAIMED}
+    return [candidate(det, values, start, len(keys), start, end - _TICK, samples)]
 
 
 def _parser_quarantine_candidates(

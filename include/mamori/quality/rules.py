@@ -17,8 +17,10 @@ docs/data-quality.md explains each decision. Every check has an *action*:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+
+from mamori.sources.base import PLAUSIBLE_SINCE, REGION
 
 Action = Literal["flag", "quarantine", "quarantine_batch", "fail"]
 
@@ -30,7 +32,7 @@ IPV4 = (
 _HEX_GROUPS = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4})"
 IP_REGEX = rf"^(?:{IPV4}|{_HEX_GROUPS}{{2,7}}|{_HEX_GROUPS}{{1,6}}:{IPV4})$"
 ACCOUNT_REGEX = r"^[0-9]{12}$"
-REGION_REGEX = r"^[a-z]{2}(?:-[a-z]+)+-[0-9]$"
+REGION_REGEX = rf"^{REGION}$"  # every AWS partition's region names (eusc-de-east-1, us-isob-east-1, ...)
 # The derived column holding event_time as epoch microseconds: GX compares numbers vectorised, datetimes per row.
 EVENT_TIME_US = "event_time_us"
 
@@ -51,13 +53,16 @@ class Check:
 class SourceRules:
     """A source's promises. `late`/`skew` bound event time against the landing window: events may arrive up to
     `late` after they happened (older ones are flagged), and no event may claim a time more than `skew` after
-    the window closed (quarantined)."""
+    the window closed (quarantined). [`earliest`, window end + `skew`) is the plausible range: a row before
+    `earliest` is quarantined too (a corrupt or forged time, which would otherwise be written under a
+    partition such as dt=1970-01-01 that Athena's projection never reads)."""
 
     required: tuple[str, ...]  # identity: a row without these cannot be matched (quarantine)
     expected: tuple[str, ...]  # always present in real deliveries; absence is flagged, the row kept
     checks: tuple[Check, ...]
     late: timedelta
     skew: timedelta
+    earliest: datetime = PLAUSIBLE_SINCE
 
 
 COMMON_REQUIRED = ("event_time", "source", "account_id")
@@ -233,12 +238,29 @@ def rules_for(source: str) -> SourceRules:
     return RULES.get(source, SourceRules((), (), (), late=timedelta(days=1), skew=timedelta(minutes=15)))
 
 
+def _epoch_us(t: datetime) -> int:
+    """Exact epoch microseconds (integer arithmetic: a float loses the last digits of year-9999 instants)."""
+    return (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
 def checks_for(source: str) -> list[Check]:
     """Every row-level check of a source, in suite order (time window last: it needs the derived column)."""
     r = rules_for(source)
     out = list(_not_null(tuple(dict.fromkeys((*COMMON_REQUIRED, *r.required)))))
     out += _present(r.expected)
     out += r.checks
+    earliest = _epoch_us(r.earliest)
+    out.append(
+        Check(
+            "event_time:not_before_earliest",
+            "between",
+            EVENT_TIME_US,
+            "quarantine",
+            f"no {source} event happened before {r.earliest:%Y-%m-%d}: a corrupt or forged time, which would sit "
+            "in a partition no detection window or Athena projection reads",
+            {"min_value": earliest},
+        )
+    )
     out.append(
         Check(
             "event_time:not_older_than_late",
@@ -246,6 +268,8 @@ def checks_for(source: str) -> list[Check]:
             EVENT_TIME_US,
             "flag",
             f"events land within {r.late} of happening; older ones are genuine but late (re-evaluated)",
+            # Rows before `earliest` are quarantined by the check above, not kept as merely late.
+            {"row_condition": f"{EVENT_TIME_US} >= {earliest}", "condition_parser": "pandas"},
         )
     )
     out.append(

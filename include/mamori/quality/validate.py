@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -119,6 +119,9 @@ def merge_quality(source: str, verdicts: list[BatchQuality]) -> BatchQuality:
     return out
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _window_bound(t: datetime) -> int:
     return int(t.astimezone(UTC).timestamp() * 1_000_000)
 
@@ -139,7 +142,9 @@ def _expectation(gx: Any, check: Check, start: datetime, end: datetime, source: 
     if check.kind == "event_time_after":
         lo = start - r.late
         meta["bound"] = lo.isoformat()
-        return e.ExpectColumnValuesToBeBetween(column=col, min_value=_window_bound(lo), meta=meta)
+        return e.ExpectColumnValuesToBeBetween(
+            column=col, min_value=_window_bound(lo), meta=meta, **check.params
+        )
     if check.kind == "event_time_before":
         hi = end + r.skew
         meta["bound"] = hi.isoformat()
@@ -188,9 +193,9 @@ def _result(r: Any, check_id: str, action: str, column: str | None) -> dict[str,
     error = exc.get("exception_message") if exc.get("raised_exception") else None
     examples = [_example(v) for v in (res.get("partial_unexpected_list") or [])[:MAX_EXAMPLES]]
     if column == EVENT_TIME_US:  # show instants, not epoch microseconds
+        # Integer arithmetic: v / 1e6 rounds 9999-12-31T23:59:59.999999 up into year 10000 (ValueError).
         examples = [
-            datetime.fromtimestamp(v / 1_000_000, tz=UTC).isoformat() if isinstance(v, int) else v
-            for v in examples
+            (_EPOCH + timedelta(microseconds=v)).isoformat() if isinstance(v, int) else v for v in examples
         ]
     if "observed_value" in res and not r.success and not examples:
         examples = [_example(res["observed_value"])]
