@@ -44,6 +44,17 @@ references:
   - https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
   - https://attack.mitre.org/techniques/T1619/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "threshold main.where: httpstatus >= 400 (-1)"
+    reason: >-
+      It only adds status 399, which HTTP does not define and S3 never
+      answers: its REST responses below 400 are 200, 204, 206, 301, 304 and
+      307 (S3 API Reference, Error responses), all excluded by both.
+  - mutant: "threshold main.where: httpstatus < 500 (-1)"
+    reason: >-
+      It only removes status 499, which S3 never answers: the 4xx codes of
+      its error list (S3 API Reference, List of error codes) are 400, 403,
+      404, 405, 409, 411, 412 and 416, all counted by both.
 */
 SELECT
     event_time,

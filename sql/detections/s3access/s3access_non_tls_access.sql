@@ -40,6 +40,18 @@ references:
   - https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html
   - https://attack.mitre.org/techniques/T1040/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: tlsversion IS NULL"
+    reason: >-
+      Implied by ciphersuite IS NULL: S3 logs a cipher suite for every
+      HTTPS request and "-" only for HTTP, and a TLS version for every
+      request that used TLS and "-" only when it did not (S3 User Guide,
+      server access log format), so both fields are empty on the same
+      requests.
+  - mutant: "drop main.where: ciphersuite IS NULL"
+    reason: >-
+      Implied by tlsversion IS NULL, for the same reason: the two fields
+      are "-" together, exactly on requests made without TLS.
 */
 SELECT
     event_time,
