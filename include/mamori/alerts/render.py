@@ -4,7 +4,8 @@ Log fields are attacker-controlled. In a GitHub-flavoured Markdown ticket a valu
 auto-link, inject HTML or images, break a table, or reverse text with bidi controls. Every log-derived value
 therefore goes through `cell()` (an inline code span in a table) or `block()` (a fenced code block), where
 Markdown, HTML, mentions and links are not interpreted, after control and bidi characters are made visible
-and the size is bounded. Only our own text (detection header, which is reviewed code) is rendered as Markdown.
+and the size is bounded. Only our own text (detection header, which is reviewed code) is rendered as Markdown,
+through `prose()`: GitHub would otherwise drop its `<placeholder>`s as unknown HTML tags and link its `#1`s.
 """
 
 from __future__ import annotations
@@ -41,6 +42,82 @@ def _bounded(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"…[+{len(text) - limit} chars]"
 
 
+# GitHub turns `#26`, `user#26`, `owner/repo#26` and `GH-26` in text (not in code) into links that also put a
+# cross-reference on the target issue; a closing keyword in front ("closes #1") reads as one more.
+_REFERENCE_HASH = re.compile(r"#(?=\d)")
+_REFERENCE_GH = re.compile(r"(?i)\b(gh)-(?=\d)")
+
+
+def inert_references(text: str) -> str:
+    """Issue references made unlinkable, the way mentions get a fullwidth `＠`: a fullwidth number sign (`＃26`)
+    and a non-breaking hyphen (`GH‑26`) read the same but are not what GitHub's reference filter matches."""
+    return _REFERENCE_GH.sub(lambda m: m[1] + "\u2011", _REFERENCE_HASH.sub("\uff03", text))
+
+
+_FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")
+_FENCE_CLOSE = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*")
+
+
+def _prose_text(text: str) -> str:
+    # Entities rather than backslashes: an author's own backslash in front cannot undo them into a tag.
+    return inert_references(text.replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _prose_paragraph(para: str) -> str:
+    """Text outside code spans escaped; a span is a backtick run closed by the next run of the same length
+    (CommonMark), an unclosed run is literal text."""
+    out, i, j = [], 0, 0
+    runs = list(re.finditer(r"`+", para))
+    while j < len(runs):
+        opener = runs[j]
+        closer = next((k for k in range(j + 1, len(runs)) if len(runs[k][0]) == len(opener[0])), None)
+        if closer is None:
+            j += 1
+            continue
+        out += [_prose_text(para[i : opener.start()]), para[opener.start() : runs[closer].end()]]
+        i, j = runs[closer].end(), closer + 1
+    out.append(_prose_text(para[i:]))
+    return "".join(out)
+
+
+def prose(text: str) -> str:
+    """Reviewed Markdown (a detection's title, description, runbook, false positives) as GitHub should show it.
+
+    Outside code spans and fenced blocks, `<` and `>` become entities, so a placeholder such as `<day>` stays
+    text instead of an HTML tag that GitHub's sanitizer drops (the runbook's SQL would read `dt = ''`), and
+    issue references are made inert (see inert_references). Code is left as written: `<day>` is literal there
+    and an escape would show. Lists, emphasis and links keep working.
+    """
+    out: list[str] = []
+    para: list[str] = []
+    fence: str | None = None
+
+    def flush() -> None:
+        if para:
+            out.append(_prose_paragraph("\n".join(para)))
+            para.clear()
+
+    for line in text.split("\n"):
+        if fence is not None:
+            out.append(line)
+            m = _FENCE_CLOSE.fullmatch(line)
+            if m and m[1][0] == fence[0] and len(m[1]) >= len(fence):
+                fence = None
+            continue
+        m = _FENCE_OPEN.match(line)
+        if m and not (m[1][0] == "`" and "`" in m[2]):
+            flush()
+            fence = m[1]
+            out.append(line)
+        elif not line.strip():
+            flush()
+            out.append(line)
+        else:
+            para.append(line)
+    flush()
+    return "\n".join(out)
+
+
 def cell(value: Any, limit: int = MAX_CELL) -> str:
     """One value as an inert inline code span, safe inside a Markdown table row."""
     if value is None or value == "":
@@ -74,7 +151,8 @@ def enrichment_markdown(results: list[dict[str, Any]]) -> list[str]:
         return []
     lines = ["", "### Related activity"]
     for r in results:
-        lines += ["", f"**{visible(str(r.get('title', r.get('id'))))}** for {cell(r.get('entity'))}", ""]
+        title = prose(visible(str(r.get("title", r.get("id")))))
+        lines += ["", f"**{title}** for {cell(r.get('entity'))}", ""]
         if "error" in r:
             lines.append(f"Query failed: {cell(r['error'])}")
             continue
@@ -95,7 +173,7 @@ def ticket_markdown(alert: Alert, det: Detection | None) -> str:
     h = det.header if det else None
     lines = [
         f"<!-- mamori:alert_key={alert.key} -->",
-        f"## [{alert.severity.upper()}] {h.title if h else alert.title}",
+        f"## [{alert.severity.upper()}] {prose(h.title if h else alert.title)}",
         "",
         "| | |",
         "|---|---|",
@@ -125,13 +203,13 @@ def ticket_markdown(alert: Alert, det: Detection | None) -> str:
             "",
             "### What this detects",
             "",
-            h.description.strip(),
+            prose(h.description.strip()),
             "",
             "### Runbook",
             "",
-            h.runbook.strip(),
+            prose(h.runbook.strip()),
         ]
-        lines += ["", "### Known false positives", "", *[f"- {fp}" for fp in h.false_positives]]
+        lines += ["", "### Known false positives", "", *[f"- {prose(fp)}" for fp in h.false_positives]]
     lines += enrichment_markdown(alert.enrichment or [])
     lines += [
         "",

@@ -32,7 +32,7 @@ from github import Auth, Github, GithubException
 from github.GithubException import RateLimitExceededException
 
 from mamori.alerts.ledger import Alert
-from mamori.alerts.render import block, cell, ticket_markdown, visible
+from mamori.alerts.render import block, cell, inert_references, ticket_markdown, visible
 from mamori.config import Settings
 from mamori.detections.loader import Detection
 
@@ -91,10 +91,12 @@ class GitHubOutputError(RuntimeError):
 
 
 def _plain(value: Any, limit: int) -> str:
-    """A log-derived value made safe for a plain-text title: visible controls, one line, no mention, bounded."""
+    """A log-derived value made safe for a plain-text title: visible controls, one line, no mention, no issue
+    reference, bounded."""
     text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
     text = visible(text).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
     text = _MENTION_AT.sub("\uff20", text)  # fullwidth '@': visible, never a mention
+    text = inert_references(text)  # `#12`, `owner/repo#12`, `GH-12` (so `closes #12` too): never a link
     return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
