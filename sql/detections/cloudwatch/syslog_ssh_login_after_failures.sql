@@ -37,6 +37,21 @@ references:
   - https://attack.mitre.org/techniques/T1110/001/
   - https://man.openbsd.org/sshd_config
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop failures.where: NOT ssh_src_ip IS NULL"
+    reason: >-
+      Implied by the join: a failure with a NULL ssh_src_ip makes
+      l.ssh_src_ip = f.ssh_src_ip NULL, so it never pairs with a login.
+  - mutant: "drop logins.where: NOT ssh_src_ip IS NULL"
+    reason: >-
+      Implied by the join, as for failures: a login with a NULL
+      ssh_src_ip matches no failure, so it never has ten before it.
+  - mutant: "before widen: 30m -> 1h"
+    reason: >-
+      The join keeps only failures at most 30 minutes before a login, and
+      every login is inside the window, so no failure earlier than 30
+      minutes before the window can pair: reading from 1h before only
+      reads rows the ON clause drops.
 */
 WITH failures AS (
     SELECT
