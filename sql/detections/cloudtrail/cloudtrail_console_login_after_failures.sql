@@ -38,6 +38,70 @@ references:
   - https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-aws-console-sign-in-events.html
   - https://attack.mitre.org/techniques/T1110/001/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop failures.where: eventsource = 'signin.amazonaws.com'"
+    reason: >-
+      ConsoleLogin is not a service API (no botocore service model has an
+      operation of that name): it is AWS Sign-In's non-API sign-in event,
+      which CloudTrail records only with eventsource signin.amazonaws.com
+      for console, Discussion Forums and Support Center sign-ins alike
+      (CloudTrail user guide, AWS Management Console sign-in events;
+      Identity Center sign-ins are
+      CredentialChallenge/CredentialVerification/UserAuthentication), so
+      eventname = 'ConsoleLogin' already implies it.
+  - mutant: "drop successes.where: eventsource = 'signin.amazonaws.com'"
+    reason: >-
+      ConsoleLogin is not a service API (no botocore service model has an
+      operation of that name): it is AWS Sign-In's non-API sign-in event,
+      which CloudTrail records only with eventsource signin.amazonaws.com
+      for console, Discussion Forums and Support Center sign-ins alike
+      (CloudTrail user guide, AWS Management Console sign-in events;
+      Identity Center sign-ins are
+      CredentialChallenge/CredentialVerification/UserAuthentication), so
+      eventname = 'ConsoleLogin' already implies it.
+  - mutant: "drop failures.where: eventname = 'ConsoleLogin'"
+    reason: >-
+      Both failure markers belong to ConsoleLogin records only: AWS Sign-In
+      names the response key after the event (SwitchRole, CheckMfa,
+      GetSigninToken ...), so responseElements.ConsoleLogin exists only on
+      ConsoleLogin, and AWS documents errorMessage 'Failed authentication'
+      only on failed ConsoleLogin records (Identity Center's failed
+      CredentialVerification reports it in serviceEventDetails with no
+      errorMessage). The signin event source plus either marker already
+      implies eventname = 'ConsoleLogin'.
+  - mutant: "drop successes.where: eventname = 'ConsoleLogin'"
+    reason: >-
+      responseElements.ConsoleLogin = 'Success' exists only on ConsoleLogin
+      records (AWS Sign-In names each record's response key after its
+      event: SwitchRole, CheckMfa, GetSigninToken, ExitRole ...), so the
+      remaining conditions already imply eventname = 'ConsoleLogin'.
+  - mutant: "negate failures.where: errormessage = 'Failed authentication'"
+    reason: >-
+      The two arms differ only on a ConsoleLogin that has an errorMessage
+      but not responseElements.ConsoleLogin = 'Failure', and no such record
+      exists: a ConsoleLogin with an errorMessage is a failed sign-in and
+      CloudTrail marks every failed one ConsoleLogin = 'Failure' (wrong
+      password 'Failed authentication', unknown user 'No username found in
+      supplied account'), while successes have no errorMessage (NULL <> x
+      is NULL). The errorMessage arm never decides, so negating it changes
+      no result.
+  - mutant: "drop successes.where: JSON_EXTRACT_SCALAR(responseelements, '$.ConsoleLogin') = 'Success'"
+    reason: >-
+      Implied by errormessage IS NULL on a ConsoleLogin: CloudTrail records
+      ConsoleLogin with one of two results, and every 'Failure' carries an
+      errorMessage ('Failed authentication', 'No username found in
+      supplied account'), so a ConsoleLogin without one is a success.
+  - mutant: "drop successes.where: errormessage IS NULL"
+    reason: >-
+      Implied by responseElements.ConsoleLogin = 'Success': successful
+      sign-ins carry no errorMessage (only the 'Failure' result does), so
+      no record passes one condition and fails the other.
+  - mutant: "before widen: 30m -> 1h"
+    reason: >-
+      The join keeps only failures at most 30 minutes before a success,
+      and every success is inside the window, so no failure earlier than
+      30 minutes before the window can pair: reading from 1h before only
+      reads rows the ON clause drops.
 */
 WITH failures AS (
     SELECT
