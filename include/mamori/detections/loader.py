@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlglot import exp
 
 from mamori.detections.dialect_lint import dialect_problems
+from mamori.detections.lookups import LookupFileError, load_lookup
 from mamori.detections.model import DetectionHeader, parse_duration
 from mamori.sources import SOURCES
 
@@ -25,6 +26,7 @@ _FILE = re.compile(r"\A\s*/\*(?P<header>.*?)\*/(?P<body>.*)\Z", re.S)
 WINDOW_MACRO = re.compile(r"\{\{\s*window\(\s*\)\s*\}\}")
 BEFORE_MACRO = re.compile(r"\{\{\s*window\(\s*before\s*=\s*'(?P<d>[^']*)'\s*\)\s*\}\}")
 LOOKBACK_MACRO = re.compile(r"\{\{\s*lookback\(\s*\)\s*\}\}")
+LOOKUP_MACRO = re.compile(r"\{\{\s*lookup\(\s*'(?P<name>[^']*)'\s*\)\s*\}\}")
 ANY_MACRO = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
@@ -73,7 +75,16 @@ class Detection:
         """The exact SQL a run over [start, end) executes, baseline included for first-seen rules."""
         from mamori.detections.render import render_sql
 
-        return render_sql(self.body, start, end, lookback=self.header.lookback_td)
+        return render_sql(self.body, start, end, lookback=self.header.lookback_td, lookups=self.lookups())
+
+    def lookups(self) -> dict[str, tuple[str, ...]]:
+        """The reviewed lists the body names (`{{ lookup('x') }}`), read from `sql/lookups/` beside the
+        detections folder this file lives in (read again when a file changes)."""
+        return read_lookups(self.body, self.path.parents[2])
+
+
+def read_lookups(body: str, sql_dir: Path) -> dict[str, tuple[str, ...]]:
+    return {m["name"]: load_lookup(sql_dir, m["name"]) for m in LOOKUP_MACRO.finditer(body)}
 
 
 def load_detection(path: Path) -> Detection:
@@ -110,10 +121,17 @@ def load_detection(path: Path) -> Detection:
     body = m["body"].strip()
     if len(WINDOW_MACRO.findall(body)) != 1:
         problems.append("body must use {{ window() }} exactly once (the step a hit comes from)")
-    known = (WINDOW_MACRO, BEFORE_MACRO, LOOKBACK_MACRO)
+    known = (WINDOW_MACRO, BEFORE_MACRO, LOOKBACK_MACRO, LOOKUP_MACRO)
     stray = [t for t in ANY_MACRO.findall(body) if not any(m.fullmatch(t) for m in known)]
     if stray:
-        problems.append(f"unknown template syntax {stray}: only window(), window(before='15m'), lookback()")
+        problems.append(
+            f"unknown template syntax {stray}: only window(), window(before='15m'), lookback(), lookup('name')"
+        )
+    lookups: dict[str, tuple[str, ...]] = {}
+    try:
+        lookups = read_lookups(body, path.parents[2])
+    except LookupFileError as exc:
+        problems.append(str(exc))
     for before in BEFORE_MACRO.finditer(body):
         try:
             parse_duration(before["d"])
@@ -134,7 +152,9 @@ def load_detection(path: Path) -> Detection:
 
         sample = datetime(2026, 1, 1, tzinfo=UTC)
         try:
-            sql = render_sql(body, sample, sample.replace(hour=1), lookback=header.lookback_td)
+            sql = render_sql(
+                body, sample, sample.replace(hour=1), lookback=header.lookback_td, lookups=lookups
+            )
             tree = sqlglot.parse(sql, read="athena")
         except ValueError as exc:  # a macro argument out of range
             problems.append(str(exc))

@@ -10,14 +10,18 @@ The macros are the single place that turns a window into SQL, so every rule prun
 - `{{ lookback() }}`: [start - lookback, start), the baseline of a first-seen rule (the header's `lookback`).
   It ends where the window starts, so "first seen" means "not seen before this window", and a re-run of the
   window compares against the same baseline.
+- `{{ lookup('known_accounts') }}`: the reviewed list `sql/lookups/known_accounts.yaml` as an array literal
+  (`mamori.detections.lookups`), for facts about the organization that no log carries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from jinja2 import Environment, StrictUndefined
 
+from mamori.detections.lookups import sql_array
 from mamori.detections.model import parse_duration
 
 # SQL, not HTML: autoescaping would corrupt it. Nothing log-derived ever reaches a template.
@@ -56,8 +60,15 @@ def window_predicate(start: datetime, end: datetime) -> str:
 MAX_BEFORE = timedelta(days=1)
 
 
-def render_sql(body: str, start: datetime, end: datetime, lookback: timedelta | None = None) -> str:
-    """The exact Athena SQL a run executes (also what `mamori detections render` prints)."""
+def render_sql(
+    body: str,
+    start: datetime,
+    end: datetime,
+    lookback: timedelta | None = None,
+    lookups: Mapping[str, tuple[str, ...]] | None = None,
+) -> str:
+    """The exact Athena SQL a run executes (also what `mamori detections render` prints). `lookups` holds the
+    values of every list the body names with `{{ lookup('<name>') }}`."""
 
     def window(before: str | None = None) -> str:
         if before is None:
@@ -72,4 +83,9 @@ def render_sql(body: str, start: datetime, end: datetime, lookback: timedelta | 
             raise ValueError("lookback() needs `lookback:` in the detection header")
         return window_predicate(start - lookback, start)
 
-    return _ENV.from_string(body).render(window=window, lookback=baseline).strip()
+    def lookup(name: str) -> str:
+        if lookups is None or name not in lookups:
+            raise ValueError(f"lookup({name!r}): no such list was loaded (sql/lookups/{name}.yaml)")
+        return sql_array(lookups[name])
+
+    return _ENV.from_string(body).render(window=window, lookback=baseline, lookup=lookup).strip()
