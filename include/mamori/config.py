@@ -45,6 +45,11 @@ class Settings:
     # How long after an hour partition (and the ingest windows that wrote into it) ended compaction waits before
     # merging its files (mamori.compact): detections and reconciliation only read younger hours and windows.
     compact_settle: timedelta = timedelta(hours=48)
+    # How long a dispatcher holds the one right to send an (alert, output) (mamori.alerts.ledger.Ledger.claim):
+    # longer than one delivery with the output's own retries (GitHub: 4 tries, waits capped at 60 s, ~6 min
+    # at worst), because an expired lease lets another dispatcher send too; a killed dispatcher's deliveries
+    # wait this long before another one takes them over.
+    delivery_lease: timedelta = timedelta(minutes=15)
 
 
 def _url(value: str | None, default: Path) -> str:
@@ -81,7 +86,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         projection_start=e.get("MAMORI_PROJECTION_START", "2024-01-01"),
         convert_budget_bytes=int(e.get("MAMORI_CONVERT_BUDGET_MB", "128")) * 1024 * 1024,
         compact_settle=timedelta(hours=int(e.get("MAMORI_COMPACT_SETTLE_HOURS", "48"))),
+        delivery_lease=_positive_seconds(e, "MAMORI_DELIVERY_LEASE_SECONDS", 15 * 60),
     )
+
+
+def _positive_seconds(e: Mapping[str, str], name: str, default: int) -> timedelta:
+    value = e.get(name) or str(default)
+    if not value.isdigit() or int(value) <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    return timedelta(seconds=int(value))
 
 
 def _csv(value: str) -> tuple[str, ...]:

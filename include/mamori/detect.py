@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import socket
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -279,10 +282,16 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
     ticket per alert. Ticket outputs go first so pages can link to the ticket. A failed delivery is retried
     after a growing backoff for as long as it takes (`now` is the wall clock, injectable for tests); past
     DELIVERY_ALERT_AFTER failures it raises a health alert and the run fails until the output recovers.
+
+    Several dispatchers may run at once (the DAG's run, `mamori backfill --dispatch`, a zombie task try):
+    each delivery is sent only after this run claimed it in the ledger (`Ledger.claim`, a lease), so exactly
+    one process sends it. A delivery held by another live dispatcher is left to it, and so are that alert's
+    later outputs in this run: the holder sends them in order after the ticket, so pages keep their link.
     """
     s = settings or load_settings()
     now = now or datetime.now(UTC)
     ledger = Ledger(s.ledger_url)
+    owner = lease_owner()
     configured: dict[str, bool] = {}  # one connection lookup per output per run
     for alert in ledger.alerts(status="open"):
         for output in resolve_outputs(alert.routes, s, configured):
@@ -290,23 +299,39 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
     outputs: dict[str, Output] = {}
     detections: dict[str, Detection | None] = {}
     enricher = _Enricher(s, ledger)
-    delivered = failed = 0
+    delivered = failed = in_flight = 0
     due = sorted(
         ledger.due(now), key=lambda d: (d.alert.first_seen, d.alert.key, OUTPUT_ORDER.get(d.output, 9))
     )
+    elsewhere: set[str] = set()  # alerts another dispatcher is delivering right now
+    linked: set[str] = set()  # alerts whose ticket this run delivered
     try:
         for d in due:
+            if d.alert.key in elsewhere:
+                continue
+            claim = ledger.claim(d.alert.key, d.output, owner, s.delivery_lease, now)
+            if claim.delivery is None:
+                if claim.held_by:
+                    log.info("%s to %s: in flight in %s, left to it", d.alert.key, d.output, claim.held_by)
+                    elsewhere.add(d.alert.key)
+                    in_flight += 1
+                continue  # otherwise nothing left to do: another dispatcher delivered it meanwhile
             if d.alert.detection_id not in detections:
                 detections[d.alert.detection_id] = _detection_or_none(s, d.alert.detection_id)
             det = detections[d.alert.detection_id]
-            ok = _deliver(ledger, outputs, enricher, s, d, det, now)
+            ok = _deliver(ledger, outputs, enricher, s, claim.delivery, det, now, owner)
             delivered += ok
             failed += not ok
+            if ok and d.output == "github":
+                linked.add(d.alert.key)
         # Pages sent during a ticket outage, due again now that their ticket exists: add the link this run.
-        linked = {d.alert.key for d in due if d.output == "github"}
         for d in ledger.due(now):
             if d.output in UPDATES_IN_PLACE and d.alert.key in linked and d.previous_ref:
-                ok = _deliver(ledger, outputs, enricher, s, d, detections.get(d.alert.detection_id), now)
+                claim = ledger.claim(d.alert.key, d.output, owner, s.delivery_lease, now)
+                if claim.delivery is None:
+                    continue
+                det = detections.get(d.alert.detection_id)
+                ok = _deliver(ledger, outputs, enricher, s, claim.delivery, det, now, owner)
                 delivered += ok
                 failed += not ok
     finally:
@@ -317,6 +342,7 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
     summary = {
         "delivered": delivered,
         "failed": failed,
+        "in_flight_elsewhere": in_flight,
         "failing": len(failing),
         "failing_outputs": sorted({f["output"] for f in failing if f["failures"] >= DELIVERY_ALERT_AFTER}),
         "health_alerts": health,
@@ -383,6 +409,11 @@ def _detection_or_none(s: Settings, detection_id: str) -> Detection | None:
     return None  # a deleted rule must not strand its open alerts
 
 
+def lease_owner() -> str:
+    """Who holds a delivery lease: host, this dispatch run, process id (shown to operators as is)."""
+    return f"{socket.gethostname()[:120]}:{uuid.uuid4().hex[:8]}:{os.getpid()}"
+
+
 def _deliver(
     ledger: Ledger,
     outputs: dict[str, Output],
@@ -391,28 +422,43 @@ def _deliver(
     d: Delivery,
     det: Detection | None,
     now: datetime,
+    owner: str,
 ) -> bool:
-    """One (alert, output) delivery; the outcome is recorded in the ledger either way."""
-    alert = enricher.enriched(d.alert, det)
-    out = outputs.get(d.output) or outputs.setdefault(d.output, make_output(d.output, s))
-    if hasattr(out, "ticket_urls"):  # pages and messages link to the ticket (delivered first)
-        ticket = ledger.refs(d.alert.key).get("github")
-        if ticket:
-            out.ticket_urls[d.alert.key] = ticket
+    """One claimed (alert, output) delivery; the outcome is recorded in the ledger either way, which ends
+    the lease. If the dispatcher is stopped first (an exception that is not the output's failure, e.g. the
+    task being terminated), the lease is handed back so the next run need not wait for it to expire; a
+    SIGKILL cannot do that, and then the lease expires."""
     try:
-        ref = out.deliver(alert, det, d.previous_ref)
-    except Exception as exc:  # one bad output must not block the others; recorded, retried
-        n = ledger.mark_failed(d.alert.key, d.output, f"{type(exc).__name__}: {exc}", now)
-        log.warning(
-            "delivery of %s to %s failed (%d in a row): %s", d.alert.key, d.output, n, type(exc).__name__
-        )
-        return False
-    ledger.mark_delivered(d.alert.key, d.output, ref, d.alert.hit_count)
+        alert = enricher.enriched(d.alert, det)
+        out = outputs.get(d.output) or outputs.setdefault(d.output, make_output(d.output, s))
+        if hasattr(out, "ticket_urls"):  # pages and messages link to the ticket (delivered first)
+            ticket = ledger.refs(d.alert.key).get("github")
+            if ticket:
+                out.ticket_urls[d.alert.key] = ticket
+        try:
+            ref = out.deliver(alert, det, d.previous_ref)
+        except Exception as exc:  # one bad output must not block the others; recorded, retried
+            n = ledger.mark_failed(d.alert.key, d.output, f"{type(exc).__name__}: {exc}", now, owner)
+            log.warning(
+                "delivery of %s to %s failed (%d in a row): %s", d.alert.key, d.output, n, type(exc).__name__
+            )
+            return False
+        ledger.mark_delivered(d.alert.key, d.output, ref, d.alert.hit_count, owner)
+    except BaseException:
+        _release_quietly(ledger, d, owner)
+        raise
     if d.output == "github" and d.previous_ref is None:
         # The ticket exists only now: a page sent while the ticket output was down lacks its link.
         for other in UPDATES_IN_PLACE:
             ledger.mark_stale(d.alert.key, other)
     return True
+
+
+def _release_quietly(ledger: Ledger, d: Delivery, owner: str) -> None:
+    try:
+        ledger.release(d.alert.key, d.output, owner)
+    except Exception as exc:  # the ledger itself is the problem: the lease will expire on its own
+        log.warning("could not release the lease on %s to %s: %s", d.alert.key, d.output, type(exc).__name__)
 
 
 # Labels a responder puts on the ticket before closing it; the first one found is recorded as the resolution.

@@ -7,7 +7,7 @@ output must respect (token auth, 50-char label names, 256-char titles, 65536-cha
 request (`received()` counts them per method and path, `writes_for()` per alert: the issue list merges a
 re-send into the issue it finds, the counts do not), and can be scripted to fail the next requests with
 429 + Retry-After, 502, or a hang past the client timeout (before or after the request takes effect, the
-latter being a POST that succeeded but whose response was lost).
+latter being a POST that succeeded but whose response was lost). `delay` slows every request down.
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ class FakeGitHub:
 
     token: str = TOKEN
     hang_seconds: float = 3.0
+    # Every request waits this long before it is served (after being recorded): a slow GitHub, so that
+    # concurrent dispatchers really overlap between "search for the issue" and "create it".
+    delay: float = 0.0
     echo_auth_in_errors: bool = False  # a hostile/buggy proxy echoing the request's Authorization header
     repos: set[str] = field(default_factory=lambda: {"acme/security-alerts"})
     issues: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
@@ -201,6 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
             if failure and not fake.fail_always:
                 idx = next(i for i, f in enumerate(fake.failures) if f.method in (None, method))
                 del fake.failures[idx]
+        if fake.delay:
+            time.sleep(fake.delay)
         echo = f" (request had Authorization: {auth})" if fake.echo_auth_in_errors else ""
         if failure == "429":
             return self._send(

@@ -65,6 +65,8 @@ class _Handler(BaseHTTPRequestHandler):
             fake.requests += 1
             fake.received[(self.path, key)] += 1
             failure = fake._failures.pop(0) if fake._failures else None
+        if fake.delay:
+            fake._stopping.wait(fake.delay)
         if failure == "429":
             self._reply(429, b'{"status":"throttle event"}', {"Retry-After": str(fake.retry_after)})
             return
@@ -107,6 +109,7 @@ class FakeServer:
 
     retry_after = 1  # seconds sent with scripted 429s
     hold_seconds = 2.0  # how long "timeout"/"lost_response" hold a request; > the client's timeout
+    delay = 0.0  # every request waits this long before it is served: a slow service, so dispatchers overlap
 
     def __init__(self) -> None:
         self.lock = threading.Lock()

@@ -108,11 +108,11 @@ def test_crash_between_send_and_record(wired, monkeypatch, crashed):
     real = Ledger.mark_delivered
     victim: list[str] = []
 
-    def crash(self, key, output, ref, hits):
+    def crash(self, key, output, ref, hits, owner=None):
         if output == crashed and not victim:
             victim.append(key)
             raise SystemExit(f"worker killed after the {output} call, before the ledger write")
-        return real(self, key, output, ref, hits)
+        return real(self, key, output, ref, hits, owner)
 
     monkeypatch.setattr(Ledger, "mark_delivered", crash)
     with pytest.raises(SystemExit):

@@ -4,10 +4,13 @@ Idempotency lives here. Each run window's contribution to an alert is one `alert
 (alert key, window start) and is replaced, not added, when the window re-runs; the alert row is recomputed
 from those contributions. So re-running a window leaves the ledger byte-for-byte as it was, while a later
 window inside the same dedup period adds to the same alert (and a threshold can be crossed across windows).
-Deliveries are one row per (alert, output): an output is never asked twice for a delivered alert.
+Deliveries are one row per (alert, output): an output is never asked twice for a delivered alert, and
+never by two dispatchers at once: a dispatcher sends only what it has claimed, with one conditional UPDATE
+that sets a lease on the row (`claim`), so of several processes exactly one wins; a killed holder's lease
+expires (see `Ledger.claim` and docs/adr/0003-windows-and-idempotency.md).
 No wall clock in what is detected: every alert timestamp is an event time or a window bound. The one
-exception is delivery scheduling (`next_attempt_at`, `failing_since`), which is about the outputs' uptime,
-not about the data, and never takes part in an alert key.
+exception is delivery scheduling (`next_attempt_at`, `failing_since`, the lease), which is about the outputs'
+uptime and the dispatchers' liveness, not about the data, and never takes part in an alert key.
 The schema is under migrations (`mamori.alerts.migrations`), applied when a ledger is opened.
 """
 
@@ -22,6 +25,8 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from mamori.alerts.builder import MAX_SAMPLES, Candidate
@@ -84,6 +89,8 @@ DELIVERIES = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("next_attempt_at", sa.String(40)),  # wall clock: not retried before (backoff after a failure)
     sa.Column("failing_since", sa.String(40)),  # wall clock: first failure of the current failing episode
+    sa.Column("lease_owner", sa.String(200)),  # the dispatcher sending it now: host:run:pid
+    sa.Column("lease_until", sa.String(40)),  # wall clock: past it the lease is void (its holder was killed)
 )
 
 SUPPRESSED = sa.Table(
@@ -341,39 +348,88 @@ class Ledger:
 
     # -- deliveries ------------------------------------------------------------------------------------------
     def ensure_delivery(self, key: str, output: str) -> None:
+        """A pending delivery row for (alert, output) unless there is one; safe when dispatchers race."""
+        where = (DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
+        with self.engine.connect() as conn:  # the common case (it exists) costs a read, not a write
+            if conn.execute(sa.select(DELIVERIES.c.state).where(*where)).first() is not None:
+                return
+        values = {"alert_key": key, "output": output, "state": "pending", "failures": 0, "delivered_hits": 0}
+        dialect = self.engine.dialect.name
         with self._tx() as conn:
-            found = conn.execute(
-                sa.select(DELIVERIES.c.state).where(
-                    DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output
-                )
-            ).first()
-            if found is None:
+            if dialect in ("sqlite", "postgresql"):
+                # Two dispatchers may both have found no row: the loser's insert becomes a no-op instead of
+                # a unique-key error that would fail its run.
+                insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
                 conn.execute(
-                    DELIVERIES.insert().values(
-                        alert_key=key, output=output, state="pending", failures=0, delivered_hits=0
-                    )
+                    insert(DELIVERIES)
+                    .values(**values)
+                    .on_conflict_do_nothing(index_elements=["alert_key", "output"])
                 )
+            elif conn.execute(sa.select(DELIVERIES.c.state).where(*where)).first() is None:
+                conn.execute(DELIVERIES.insert().values(**values))
 
     def due(self, now: datetime | None = None) -> list[Delivery]:
         """Deliveries with work to do: never delivered, failed, or the alert grew since (recurrence).
 
         A failed delivery waits out its backoff (`next_attempt_at`); a cancelled one is never due again.
+        Leases are not looked at: a delivery another dispatcher is sending is listed (its claim will fail),
+        so the caller knows the alert is in flight and keeps its later outputs for the holder (`claim`).
         """
-        at = _iso(now)
-        q = (
-            sa.select(ALERTS, DELIVERIES.c.output, DELIVERIES.c.failures, DELIVERIES.c.external_ref)
-            .join(DELIVERIES, DELIVERIES.c.alert_key == ALERTS.c.alert_key)
-            .where(
-                sa.or_(DELIVERIES.c.state != "delivered", DELIVERIES.c.delivered_hits < ALERTS.c.hit_count),
-                DELIVERIES.c.state != "cancelled",
-                sa.or_(DELIVERIES.c.next_attempt_at.is_(None), DELIVERIES.c.next_attempt_at <= at),
-            )
-            .order_by(ALERTS.c.first_seen, ALERTS.c.alert_key, DELIVERIES.c.output)
+        q = _DELIVERY_VIEW.where(*_has_work(_iso(now))).order_by(
+            ALERTS.c.first_seen, ALERTS.c.alert_key, DELIVERIES.c.output
         )
         with self.engine.connect() as conn:
             return [
                 Delivery(Alert.from_row(r), r.output, r.failures, r.external_ref) for r in conn.execute(q)
             ]
+
+    def claim(
+        self, key: str, output: str, owner: str, lease: timedelta, now: datetime | None = None
+    ) -> Claim:
+        """Take the one right to send (alert, output) for `lease`, if it still has work and nobody holds it.
+
+        One conditional UPDATE: it sets the lease only on a row that is due (same test as `due`, at `now`)
+        and unleased or whose lease has expired, so of any number of dispatcher processes exactly one sees
+        rowcount 1, on SQLite (writers serialize on the file lock) and on PostgreSQL (the second UPDATE waits
+        for the first's row lock, then re-checks the WHERE against the committed row). The winner gets the
+        row as it is now, not as its earlier `due` listing saw it (another process may have delivered it
+        since, or the alert may have grown). A loser learns who holds the row, if anyone: the alert is in
+        flight elsewhere. Leases use this host's wall clock, not the injectable `now` (they are about
+        processes, not about the retry schedule): hosts must agree within a small part of the lease (NTP).
+        The lease must outlast one delivery attempt with the output's own retries (minutes), else an
+        expired lease lets a second dispatcher in while the first is still sending.
+        """
+        held = datetime.now(UTC)
+        this = (DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
+        with self._tx() as conn:
+            won = conn.execute(
+                DELIVERIES.update()
+                .where(
+                    *this,
+                    *_has_work(_iso(now)),
+                    sa.or_(DELIVERIES.c.lease_until.is_(None), DELIVERIES.c.lease_until < _lease_iso(held)),
+                )
+                .values(lease_owner=owner, lease_until=_lease_iso(held + lease))
+            ).rowcount
+            if won == 1:
+                r = conn.execute(_DELIVERY_VIEW.where(*this)).one()
+                return Claim(Delivery(Alert.from_row(r), r.output, r.failures, r.external_ref), None)
+            holder = conn.execute(
+                sa.select(DELIVERIES.c.lease_owner).where(
+                    *this, DELIVERIES.c.lease_owner != owner, DELIVERIES.c.lease_until >= _lease_iso(held)
+                )
+            ).scalar()
+        return Claim(None, holder)
+
+    def release(self, key: str, output: str, owner: str) -> None:
+        """Give a claimed delivery back without an outcome (the dispatcher is stopping): due again at once."""
+        with self._tx() as conn:
+            conn.execute(
+                DELIVERIES.update()
+                .where(DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
+                .where(DELIVERIES.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
 
     def refs(self, key: str) -> dict[str, str]:
         """Output name → external reference for an alert (e.g. the GitHub issue URL for PagerDuty's link)."""
@@ -383,7 +439,11 @@ class Ledger:
             )
             return {r.output: r.external_ref for r in rows if r.external_ref}
 
-    def mark_delivered(self, key: str, output: str, external_ref: str, hits: int) -> None:
+    def mark_delivered(
+        self, key: str, output: str, external_ref: str, hits: int, owner: str | None = None
+    ) -> None:
+        """Record a send and end `owner`'s lease. Recorded even if the lease was lost meanwhile: the output
+        has the alert, whoever else also sent it; only someone else's live lease is left alone."""
         with self._tx() as conn:
             conn.execute(
                 DELIVERIES.update()
@@ -396,35 +456,47 @@ class Ledger:
                     last_error=None,
                     next_attempt_at=None,
                     failing_since=None,
+                    **_lease_ended(owner),
                 )
             )
 
-    def mark_failed(self, key: str, output: str, error: str, now: datetime | None = None) -> int:
-        """Record a failure and when to try again; returns the consecutive failures so far.
+    def mark_failed(
+        self, key: str, output: str, error: str, now: datetime | None = None, owner: str | None = None
+    ) -> int:
+        """Record a failure and when to try again, ending the lease; returns the consecutive failures so far.
 
         A reference from an earlier success is kept (the issue still exists). The delivery stays due, after a
         growing backoff, until it succeeds, an operator cancels it, or the alert is resolved: an outage of any
         length delays a ticket but never loses it.
+        With `owner`, the failure is recorded only while `owner` still holds the lease: a dispatcher whose
+        lease expired and was taken over must not overwrite the newer holder's outcome (a success turned
+        back into "failed" would be sent again). The count is incremented in SQL, read and written by one
+        statement.
         """
         at = now or datetime.now(UTC)
+        this = [DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output]
+        if owner is not None:
+            this.append(DELIVERIES.c.lease_owner == owner)
         with self._tx() as conn:
-            row = conn.execute(
-                sa.select(DELIVERIES.c.failures, DELIVERIES.c.failing_since).where(
-                    DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output
-                )
-            ).one()
-            failures = row.failures + 1
-            conn.execute(
+            recorded = conn.execute(
                 DELIVERIES.update()
-                .where(DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
+                .where(*this)
                 .values(
                     state="failed",
-                    failures=failures,
+                    failures=DELIVERIES.c.failures + 1,
                     last_error=error[:2000],
-                    next_attempt_at=_iso(at + retry_backoff(failures)),
-                    failing_since=row.failing_since or _iso(at),
+                    failing_since=sa.func.coalesce(DELIVERIES.c.failing_since, _iso(at)),
+                    lease_owner=None,
+                    lease_until=None,
                 )
-            )
+            ).rowcount
+            failures: int = conn.execute(sa.select(DELIVERIES.c.failures).where(*this[:2])).scalar_one()
+            if recorded:
+                conn.execute(
+                    DELIVERIES.update()
+                    .where(*this[:2])
+                    .values(next_attempt_at=_iso(at + retry_backoff(failures)))
+                )
         return failures
 
     def failing(self) -> list[dict[str, Any]]:
@@ -483,6 +555,38 @@ def _iso(t: datetime | None) -> str:
     return (t or datetime.now(UTC)).astimezone(UTC).isoformat()
 
 
+def _lease_iso(t: datetime) -> str:
+    """Fixed width (always microseconds), so lease times compare correctly as text in any database."""
+    return t.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _has_work(at: str) -> list[sa.ColumnElement[bool]]:
+    """A delivery has work at `at`: never delivered, failed, or its alert grew since; not cancelled, not
+    backing off. One definition for `due` (what to try) and `claim` (what may be taken)."""
+    hit_count = (
+        sa.select(ALERTS.c.hit_count)
+        .where(ALERTS.c.alert_key == DELIVERIES.c.alert_key)
+        .correlate(DELIVERIES)
+        .scalar_subquery()
+    )
+    return [
+        sa.or_(DELIVERIES.c.state != "delivered", DELIVERIES.c.delivered_hits < hit_count),
+        DELIVERIES.c.state != "cancelled",
+        sa.or_(DELIVERIES.c.next_attempt_at.is_(None), DELIVERIES.c.next_attempt_at <= at),
+    ]
+
+
+def _lease_ended(owner: str | None) -> dict[str, Any]:
+    """SET values ending `owner`'s lease and leaving anyone else's (None: end whatever lease there is)."""
+    if owner is None:
+        return {"lease_owner": None, "lease_until": None}
+    mine = DELIVERIES.c.lease_owner == owner
+    return {
+        "lease_owner": sa.case((mine, sa.null()), else_=DELIVERIES.c.lease_owner),
+        "lease_until": sa.case((mine, sa.null()), else_=DELIVERIES.c.lease_until),
+    }
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One (alert, output) pair with work to do; previous_ref is set when the output already has it."""
@@ -491,3 +595,17 @@ class Delivery:
     output: str
     failures: int
     previous_ref: str | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What `Ledger.claim` got: the delivery to send (won), or who holds it (in flight elsewhere), or
+    neither (nothing left to do: delivered meanwhile, backing off or cancelled)."""
+
+    delivery: Delivery | None
+    held_by: str | None = None
+
+
+_DELIVERY_VIEW = sa.select(
+    ALERTS, DELIVERIES.c.output, DELIVERIES.c.failures, DELIVERIES.c.external_ref
+).join(DELIVERIES, DELIVERIES.c.alert_key == ALERTS.c.alert_key)
