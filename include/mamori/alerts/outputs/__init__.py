@@ -46,7 +46,9 @@ OUTPUTS: dict[str, OutputFactory] = {
 }
 
 
-def resolve_outputs(requested: list[str], settings: Settings, known: dict[str, bool] | None = None) -> list[str]:
+def resolve_outputs(
+    requested: list[str], settings: Settings, known: dict[str, bool] | None = None
+) -> list[str]:
     """Requested outputs that are registered and configured; the local output when none is.
 
     The embedded default has no GitHub/PagerDuty/Slack connection, so everything lands as local tickets.
