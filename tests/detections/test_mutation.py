@@ -307,7 +307,11 @@ def test_a_pinned_hourly_count_catches_a_burst_lost_at_the_hour_edge(tmp_path):
 
     (base / "expected.yaml").write_text("positive/burst_across_the_hour.json: 1\n")
     [pos] = [r for r in run_catalog_cases(sql, cases) if r.kind == "positive"]
-    assert (str(pos.hourly), str(pos.expected_hourly), pos.passed) == ("0 alert(s), 0 hit(s)", "1 alert(s)", False)
+    assert (str(pos.hourly), str(pos.expected_hourly), pos.passed) == (
+        "0 alert(s), 0 hit(s)",
+        "1 alert(s)",
+        False,
+    )
 
 
 def test_a_pinned_case_kills_a_mutant_that_reports_one_burst_twice(tmp_path):

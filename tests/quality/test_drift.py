@@ -147,5 +147,7 @@ def test_a_big_delivery_is_sampled_from_its_first_piece_not_loaded_whole(monkeyp
     garbage = gzip.compress(b"".join(b"not a CloudTrail delivery %d " % i for i in range(2000)))
     assert len(garbage) > 1024
     other = BatchObserver("cloudtrail", src.schema, 1)
-    other.feed(0, src.classify(key), garbage)  # not streamable: nothing sampled, no error (parser quarantines)
+    other.feed(
+        0, src.classify(key), garbage
+    )  # not streamable: nothing sampled, no error (parser quarantines)
     assert other.finish()["sampled_records"] == 0

@@ -112,7 +112,9 @@ def test_silent_region_and_volume_drop_alert_then_resolve(settings, only_sources
     tickets = Path(settings.outbox_url.removeprefix("file://")) / "tickets"
     (ticket,) = [p for p in tickets.rglob("*.md") if silence.key in p.read_text()]
     text = ticket.read_text()
-    assert "mamori_health_silence" in text and tamper.key in text  # the tamper alert, inside the inert samples
+    assert (
+        "mamori_health_silence" in text and tamper.key in text
+    )  # the tamper alert, inside the inert samples
 
     # Still silent an hour later: the same alert (same key), one more hit; us-east-1 now drops to 3 records.
     deliver(settings, hour(6), {"us-east-1": 3})
