@@ -401,6 +401,22 @@ def denials(times: list[datetime]) -> list[dict[str, Any]]:
     ]
 
 
+def password_requests(times: list[datetime]) -> list[dict[str, Any]]:
+    """One denied GetPasswordData per instant for the IAM user mallory, each for another Windows instance."""
+    return [
+        _ct(
+            t,
+            "GetPasswordData",
+            "ec2.amazonaws.com",
+            user("mallory"),
+            errorCode="Client.UnauthorizedOperation",
+            errorMessage="You are not authorized to perform this operation.",
+            requestParameters={"instanceId": f"i-0a1b2c3d4e5f{i:05d}"},
+        )
+        for i, t in enumerate(times)
+    ]
+
+
 SCANNED_PORTS = (21, 22, 23, 25, 53, 80, 88, 110, 111, 135, 139, 143, 389, 443, 445, 636, 873, 993, 995, 1433)
 
 
@@ -487,6 +503,20 @@ COUNTING_RULES: dict[str, Bursts] = {
             *denials(spread("09:55:00", "10:05:00", 25)),
             *denials(spread("11:00:00", "11:02:00", 20)),
         ],
+    ),
+    # >= 3 denials of one sensitive API by one principal within an hour
+    "cloudtrail_sensitive_api_denied": Bursts(
+        # 10:40, 10:55 and the third at 11:10
+        after=lambda: password_requests(spread("10:40:00", "11:10:00", 3)),
+        # one every 5 minutes from 10:45: the third at 10:55, then 5 more from 11:00
+        before=lambda: password_requests(spread("10:45:00", "11:20:00", 8)),
+        # one every 39 minutes from 10:00: at most 2 in any hour
+        spread=lambda: password_requests(spread("10:00:00", "11:57:00", 4)),
+        # at the limit at 10:05 (with 09:58 and 10:02), resumed at 11:00 and 11:02: the 10:05 attempt at the
+        # limit is less than an hour before either
+        resumed=lambda: password_requests(
+            [at("09:58:00"), at("10:02:00"), at("10:05:00"), at("11:00:00"), at("11:02:00")]
+        ),
     ),
     # >= 10 distinct ports of one host within 10 minutes
     "vpcflow_port_scan": Bursts(
