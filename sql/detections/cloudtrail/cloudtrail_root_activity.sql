@@ -8,8 +8,13 @@ description: >-
   using it only for the few tasks that require it, so any use outside a
   planned, ticketed task is a possible account takeover. Failed root
   sign-ins are not activity (cloudtrail_console_login_brute_force counts
-  them), and events AWS records on root's behalf (eventType AwsServiceEvent,
-  or userIdentity.invokedBy set) are ignored.
+  them): sign-in events (ConsoleLogin, PasswordUpdated, CheckMfa, ...)
+  report failure as "Failure" in responseElements with no errorCode, so a
+  sign-in event counts only without that marker. Events AWS records on
+  root's behalf (eventType AwsServiceEvent, or userIdentity.invokedBy set
+  to a service) are ignored, except invokedBy signin.amazonaws.com: that is
+  how AWS records root's own console actions on its Security credentials
+  page (access keys, MFA devices).
 severity: high
 status: stable
 log_source: cloudtrail
@@ -64,10 +69,14 @@ FROM cloudtrail
 WHERE
     {{ window() }}
     AND useridentity.type = 'Root'
-    AND useridentity.invokedby IS NULL
+    AND (
+        useridentity.invokedby IS NULL
+        OR useridentity.invokedby = 'signin.amazonaws.com'
+    )
     AND coalesce(eventtype, '') <> 'AwsServiceEvent'
     AND errorcode IS NULL
+    -- Sign-in events carry their outcome in responseElements ({"PasswordUpdated": "Failure"}), not errorCode.
     AND (
-        eventname <> 'ConsoleLogin'
-        OR json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success'
+        eventsource <> 'signin.amazonaws.com'
+        OR NOT regexp_like(coalesce(responseelements, ''), ':\s*"Failure"')
     )
