@@ -76,7 +76,9 @@ WHERE
     AND eventsource = 'ec2.amazonaws.com'
     AND eventname = 'ModifySnapshotAttribute'
     AND errorcode IS NULL
+    -- An account (userId) or the group "all" (every AWS account), the one group EC2 defines; any other
+    -- group value makes nothing public.
     AND regexp_like(
         requestparameters,
-        '"add"\s*:\s*\{\s*"items"\s*:\s*\[\s*\{[^\]]*"(userId|group)"\s*:'
+        '"add"\s*:\s*\{\s*"items"\s*:\s*\[\s*\{[^\]]*("userId"\s*:|"group"\s*:\s*"(?i:all)")'
     )
