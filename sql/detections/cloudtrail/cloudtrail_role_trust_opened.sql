@@ -11,8 +11,9 @@ description: >-
   protection). The test is a regular expression over the policy JSON that
   stays inside one statement (nested Condition objects are skipped), so a
   Deny statement with Principal "*" does not match. Trust granted to a
-  specific external account is not reported by this rule (it would need
-  the organization's account list). Only successful calls are reported.
+  specific account outside the organization is
+  cloudtrail_role_trust_external_account's (it reads the reviewed list
+  sql/lookups/known_accounts.yaml). Only successful calls are reported.
 severity: high
 status: stable
 log_source: cloudtrail
