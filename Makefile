@@ -44,13 +44,15 @@ test-fast: $(STAMP) ## unit tier only (seconds)
 test-slow: $(STAMP) ## end-to-end tier: dag.test over generated data, moto S3 server
 	$(BIN)/python -m pytest -m slow -q
 
-lint: $(STAMP) ## ruff + mypy + sqlfluff (athena) must be clean
+lint: $(STAMP) ## ruff (check + format) + mypy + sqlfluff (athena) must be clean
 	$(BIN)/ruff check include dags plugins tests
+	$(BIN)/ruff format --check include dags plugins tests
 	$(BIN)/mypy
 	$(BIN)/sqlfluff lint sql --dialect athena
 
-fmt: $(STAMP) ## apply ruff fixes and sqlfluff fixes
+fmt: $(STAMP) ## apply ruff fixes and formatting, and sqlfluff fixes
 	$(BIN)/ruff check --fix include dags plugins tests
+	$(BIN)/ruff format include dags plugins tests
 	$(BIN)/sqlfluff fix sql --dialect athena
 
 new-detection: $(STAMP) ## scaffold sql/detections/<source>/$(ID).sql and its case folders: make new-detection ID=cloudtrail_x
