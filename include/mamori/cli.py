@@ -1,4 +1,4 @@
-"""`mamori` command: demo, generate, detections, suppressions, backfill, search/query/hunt, status, quality, ...
+"""`mamori` command: demo, generate, detections, suppressions, backfill, incidents, search/query/hunt, status, quality, ...
 
 Airflow reads AIRFLOW_HOME and friends when it is first imported, so `main()` fills in the embedded defaults
 before anything imports airflow, and every heavy import happens inside the command that needs it.
@@ -315,6 +315,22 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_incidents(args: argparse.Namespace) -> int:
+    """Incidents (alerts grouped by shared entities) with their alerts, oldest first."""
+    from mamori.alerts.incidents import describe, list_incidents
+    from mamori.alerts.ledger import Ledger
+    from mamori.config import load_settings
+
+    found = list_incidents(Ledger(load_settings().ledger_url), open_only=args.open)
+    alerts = sum(len(i.members) for i in found)
+    print(f"{len(found)} {'open ' if args.open else ''}incidents ({alerts} alerts)")
+    for inc in found:
+        print()
+        for line in describe(inc):
+            print(line)
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     """The ledger's schema revision, or migrate it (what every Ledger open does anyway)."""
     import sqlalchemy as sa
@@ -418,15 +434,20 @@ def cmd_up(args: argparse.Namespace) -> int:
     from mamori import local
 
     home, airflow_home = Path(os.environ["MAMORI_HOME"]), Path(os.environ["AIRFLOW_HOME"])
-    inst = local.up(
-        airflow_home,
-        home,
-        args.port,
-        datetime.now(UTC),
-        hours=args.hours,
-        generate=not args.no_generate,
-        backfill=not args.no_backfill,
-    )
+    try:
+        inst = local.up(
+            airflow_home,
+            home,
+            args.port,
+            datetime.now(UTC),
+            hours=args.hours,
+            generate=not args.no_generate,
+            backfill=not args.no_backfill,
+        )
+    except local.LocalAirflowError as exc:
+        # What failed and which log says why, in one line: the messages are built to be one line already.
+        print(f"mamori up failed: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
     print(f"Airflow UI: {inst.url}  ·  mamori view: {inst.url}/plugin/mamori  ·  stop: make down")
     return 0
 
@@ -578,6 +599,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
     al.set_defaults(func=cmd_alerts)
 
+    inc = sub.add_parser(
+        "incidents", help="alerts grouped by the entities they share (principal, IP, key, ...)"
+    )
+    inc_sub = inc.add_subparsers(dest="action", required=True)
+    inc_list = inc_sub.add_parser("list", help="incidents with severity, reason, shared entities and alerts")
+    inc_list.add_argument("--open", action="store_true", help="only incidents with an alert still open")
+    inc.set_defaults(func=cmd_incidents)
+
     db = sub.add_parser("db", help="the alert ledger's schema: migrations (run at every open, or here)")
     db_sub = db.add_subparsers(dest="action", required=True)
     db_sub.add_parser(
@@ -605,6 +634,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     _embedded_env()
     args = build_parser().parse_args(argv)
+    if args.command not in ("up", "down", "demo"):  # demo runs in-process on its own SQLite files
+        from mamori import local
+
+        local.attach_env(Path(os.environ["AIRFLOW_HOME"]))
     rc: int = args.func(args)
     return rc
 

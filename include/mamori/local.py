@@ -3,6 +3,10 @@
 `mamori up` / `make up-local` and the scheduler end-to-end test use this module, so the way a developer runs
 mamori and the way CI proves it works are the same code.
 
+Airflow's metadata DB and the alert ledger are databases of an embedded PostgreSQL (mamori.local_pg) under
+`$AIRFLOW_HOME/postgres`, started first and stopped last: every component and task process writes to them at
+once, which SQLite serializes (60 s lock waits, REST 500s and failed task tries on a loaded machine).
+
 Stopping is the sharp edge (see docs/operations.md): SIGTERM to one component's PID orphans its children, and
 LocalExecutor workers ignore SIGTERM. So the components are started by one shell that leads a new session
 (`setsid`); its PGID (= SID) goes into a pid file, and `stop()` sends SIGTERM to the process group, waits, then
@@ -12,10 +16,10 @@ supervisor calls setpgid) but stay in the session, so the session is what "every
 
 from __future__ import annotations
 
-import contextlib
+import http.client
 import json
 import os
-import signal
+import shlex
 import socket
 import subprocess
 import sys
@@ -29,18 +33,24 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from mamori import local_pg, sessions
+
 REPO = Path(__file__).resolve().parents[2]
 PID_FILE = "mamori-local.pid"
+# The database URLs of the running instance, as shell assignments: `mamori` commands read it (attach_env) and
+# `set -a; . $AIRFLOW_HOME/mamori-local.env; set +a` gives the `airflow` CLI the same metadata DB.
+ENV_FILE = "mamori-local.env"
 LOG_DIR = "local-logs"
+PG_DIR = "postgres"  # the embedded PostgreSQL's root under AIRFLOW_HOME
+METADATA_DB, LEDGER_DB = "airflow", "mamori"
+DB_VARS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "MAMORI_LEDGER_URL")
 # Environment a caller's shell may carry that would point the local instance somewhere else (tests set
 # UNIT_TEST_MODE, for one): dropped unless inherit=True.
 _OWN_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "MAMORI_")
 
-
-# Airflow's metadata DB is SQLite locally, shared by scheduler, dag-processor, api-server and every task
-# process. sqlite3 gives up on a lock after 5 s, which a loaded laptop (or CI box) exceeds: heartbeats and API
-# writes then fail. Airflow imports this dict by name (`[database] sql_alchemy_connect_args`).
-SQLITE_CONNECT_ARGS: dict[str, Any] = {"timeout": 60}
+# Waits between attempts of a REST call that met a 5xx, a 429, a timeout or a refused/reset connection:
+# ~31 s in all, so a busy api-server gets time to recover before `mamori up` gives up.
+RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 16)
 
 
 class LocalAirflowError(RuntimeError):
@@ -61,7 +71,8 @@ def local_env(
     inherit: bool = True,
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment of every Airflow process: embedded mamori (SQLite, DuckDB, files), 127.0.0.1 only.
+    """The environment of every Airflow process: embedded mamori (DuckDB, files), 127.0.0.1 only; start() adds
+    the embedded PostgreSQL's URLs (DB_VARS) unless the caller's environment or `extra` sets them.
 
     inherit=False drops AIRFLOW__*/AIRFLOW_CONN_*/MAMORI_* from `base` (a test's own settings must not leak
     into the instance); inherit=True keeps them, so `mamori up` honours a developer's connections.
@@ -96,39 +107,15 @@ def local_env(
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), src.get("PATH", os.defpath)]),
         }
     )
-    if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env:  # the default: SQLite in AIRFLOW_HOME
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = "mamori.local.SQLITE_CONNECT_ARGS"
     env.update(extra or {})
     return env
 
 
 # -- processes -----------------------------------------------------------------------------------------------
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, pgid, sid) of a process, None if it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp session ...
-    return fields[0], int(fields[2]), int(fields[3])
-
-
-def session_members(sid: int) -> list[int]:
-    """Live processes (zombies excluded: they are dead, only not yet reaped) of a session."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            st = _stat(int(entry.name))
-            if st and st[2] == sid and st[0] != "Z":
-                out.append(int(entry.name))
-    return sorted(out)
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
+# Kept under their old names: tests and callers use them.
+_stat = sessions.stat
+session_members = sessions.members
+_cmdline = sessions.cmdline
 
 
 def pid_file(airflow_home: Path) -> Path:
@@ -162,6 +149,8 @@ class Instance:
     mamori_home: Path
     log: Path
     proc: subprocess.Popen[bytes] | None = None  # set when this process started it (a test); None after `up`
+    db_url: str = ""  # Airflow's metadata DB (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN of every component)
+    ledger_url: str = ""  # the alert ledger (MAMORI_LEDGER_URL of every task process)
 
 
 # The four components `airflow standalone` runs, started by one shell that leads the session. Not standalone
@@ -184,8 +173,9 @@ def start(
     extra_env: Mapping[str, str] | None = None,
     inherit: bool = True,
 ) -> Instance:
-    """Start scheduler, dag-processor, triggerer and api-server in a new session; refuses when an instance
-    already runs on this AIRFLOW_HOME (two on one SQLite metadata DB corrupt each other)."""
+    """Start the embedded PostgreSQL (unless the environment names both databases), then scheduler,
+    dag-processor, triggerer and api-server in a new session; refuses when an instance already runs on this
+    AIRFLOW_HOME (two schedulers on one metadata DB would run every task twice)."""
     airflow_home.mkdir(parents=True, exist_ok=True)
     mamori_home.mkdir(parents=True, exist_ok=True)
     existing = running(airflow_home)
@@ -194,6 +184,14 @@ def start(
             f"already running on {airflow_home} (PGID {existing}); stop it with `mamori down`"
         )
     env = local_env(airflow_home, mamori_home, port, extra_env, inherit=inherit)
+    if not all(env.get(v) for v in DB_VARS):
+        try:
+            pg = local_pg.start(airflow_home / PG_DIR, databases=(METADATA_DB, LEDGER_DB))
+        except local_pg.PostgresError as exc:
+            raise LocalAirflowError(f"embedded PostgreSQL: {exc}") from None
+        env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", pg.url(METADATA_DB))
+        env.setdefault("MAMORI_LEDGER_URL", pg.url(LEDGER_DB))
+    write_env_file(airflow_home, env)
     env["MAMORI_AIRFLOW_BIN"] = str(Path(sys.executable).with_name("airflow"))
     logs = airflow_home / LOG_DIR
     logs.mkdir(exist_ok=True)
@@ -208,42 +206,106 @@ def start(
     )
     url = env["AIRFLOW__API__BASE_URL"]
     pid_file(airflow_home).write_text(f"{proc.pid}\n{url}\n")
-    return Instance(proc.pid, url, airflow_home, mamori_home, logs, proc)
+    return Instance(proc.pid, url, airflow_home, mamori_home, logs, proc, env[DB_VARS[0]], env[DB_VARS[1]])
 
 
 def stop(airflow_home: Path, term_timeout: float = 30.0, pgid: int | None = None) -> list[int]:
-    """SIGTERM the process group, wait, SIGKILL what is left of the session; returns survivors (normally [])."""
+    """SIGTERM Airflow's process group, wait, SIGKILL what is left of its session; then stop the embedded
+    PostgreSQL (last: the components are its clients). Returns survivors of either (normally [])."""
     if pgid is None:
         pgid = running(airflow_home)  # a stale pid file (number reused by another process) is not ours
-        if pgid is None:
-            pid_file(airflow_home).unlink(missing_ok=True)
-            return []
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + term_timeout
-    while session_members(pgid) and time.monotonic() < deadline:
-        time.sleep(0.25)
-    for pid in session_members(pgid):  # LocalExecutor workers ignore SIGTERM; stray task runners
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while session_members(pgid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    survivors = session_members(pgid)
+    survivors = []
+    if pgid is not None:
+        # LocalExecutor workers ignore SIGTERM; stray task runners left the group but not the session
+        survivors = sessions.terminate(pgid, term_timeout)
     if not survivors:
         pid_file(airflow_home).unlink(missing_ok=True)
+        survivors = local_pg.stop(airflow_home / PG_DIR)
+        if not survivors:
+            (airflow_home / ENV_FILE).unlink(missing_ok=True)
     return survivors
 
 
-# -- REST API ------------------------------------------------------------------------------------------------
-class Api:
-    """The few Airflow REST v2 calls mamori needs, over urllib (no client library to pin)."""
+def write_env_file(airflow_home: Path, env: Mapping[str, str]) -> Path:
+    """Record the instance's database URLs (DB_VARS) as shell assignments for attach_env and the shell."""
+    path = airflow_home / ENV_FILE
+    path.write_text("".join(f"{v}={shlex.quote(env[v])}\n" for v in DB_VARS), encoding="utf-8")
+    return path
 
-    def __init__(self, url: str, airflow_home: Path | None = None, timeout: float = 30.0) -> None:
+
+def attach_env(airflow_home: Path, environ: dict[str, str] | os._Environ[str] = os.environ) -> list[str]:
+    """Point a `mamori` command at the databases of the local instance running on this AIRFLOW_HOME (so
+    `mamori status` after `mamori up` shows that instance's alerts and runs); variables already set win.
+    Returns the names it set."""
+    path = airflow_home / ENV_FILE
+    if local_pg.running(airflow_home / PG_DIR) is None or not path.is_file():
+        return []
+    set_now = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, _, value = line.partition("=")
+        if name in DB_VARS and not environ.get(name):
+            environ[name] = " ".join(shlex.split(value))
+            set_now.append(name)
+    return set_now
+
+
+# -- REST API ------------------------------------------------------------------------------------------------
+def _one_line(value: Any, limit: int = 200) -> str:
+    """A response body or error for a one-line message: whitespace collapsed, cut at `limit`."""
+    flat = " ".join(str(value).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _retryable(status: int) -> bool:
+    return status >= 500 or status == 429
+
+
+class Api:
+    """The few Airflow REST v2 calls mamori needs, over urllib (no client library to pin).
+
+    Every call but health() is retried with backoff (retry_delays) on a 5xx, a 429, a timeout or a refused or
+    reset connection: an api-server under load answers late or not at all for a while, and the calls made here
+    are idempotent (a POST of a run names its run id: a second attempt meets 409 for the run the first one
+    created). When the attempts run out the error is one line naming the call and the api-server's log.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        airflow_home: Path | None = None,
+        timeout: float = 30.0,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+    ) -> None:
         self.url = url.rstrip("/")
         self.airflow_home = airflow_home
         self.timeout = timeout
+        self.retry_delays = retry_delays
         self._token: str | None = None
+
+    def _log_hint(self) -> str:
+        if self.airflow_home is None:
+            return "see the api-server's log"
+        return f"see {self.airflow_home / LOG_DIR / 'api-server.log'}"
+
+    def _request(self, method: str, path: str, body: Any = None, auth: bool = True) -> tuple[int, Any, int]:
+        """(status, payload, attempts) of the first answer that is not retryable; LocalAirflowError (one line)
+        when every attempt failed."""
+        attempts, last = 0, ""
+        for delay in (*self.retry_delays, None):
+            attempts += 1
+            try:
+                status, payload = self._raw(method, path, body, auth)
+            except (OSError, http.client.HTTPException) as exc:  # timeouts, refused/reset, torn responses
+                last = _one_line(f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}")
+            else:
+                if not _retryable(status):
+                    return status, payload, attempts
+                last = f"HTTP {status}: {_one_line(payload)}"
+            if delay is not None:
+                time.sleep(delay)
+        raise LocalAirflowError(
+            f"{method} {path} failed, {attempts} attempts, last: {last}; {self._log_hint()}"
+        )
 
     def _raw(self, method: str, path: str, body: Any = None, auth: bool = True) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
@@ -264,35 +326,28 @@ class Api:
             except ValueError:
                 return exc.code, text.decode(errors="replace")
 
-    def _retried(self, method: str, path: str, body: Any = None, retries: int = 5) -> tuple[int, Any]:
-        """A busy SQLite metadata DB (503, or a 500 "Database error": the transaction was rolled back) is
-        retried a few times; POSTs here are idempotent by run id."""
-        status, payload = self._raw(method, path, body)
-        for attempt in range(retries):
-            if not (status == 503 or (status == 500 and "Database error" in str(payload))):
-                break
-            time.sleep(1 + attempt)
-            status, payload = self._raw(method, path, body)
-        return status, payload
-
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        status, payload = self._retried(method, path, body)
+        status, payload, _ = self._request(method, path, body)
         if status >= 400:
-            raise LocalAirflowError(f"{method} {path}: HTTP {status}: {payload}")
+            raise LocalAirflowError(
+                f"{method} {path}: HTTP {status}: {_one_line(payload)}; {self._log_hint()}"
+            )
         return payload
 
     def token(self) -> str:
         """GET /auth/token without credentials in all-admins mode; else POST the generated admin password."""
         if self._token is None:
-            status, payload = self._raw("GET", "/auth/token", auth=False)
+            status, payload, _ = self._request("GET", "/auth/token", auth=False)
             if status >= 400:
                 users = self._generated_passwords()
                 user, password = next(iter(users.items()))
-                status, payload = self._raw(
+                status, payload, _ = self._request(
                     "POST", "/auth/token", {"username": user, "password": password}, auth=False
                 )
             if status >= 400 or not isinstance(payload, dict):
-                raise LocalAirflowError(f"cannot get an API token: HTTP {status}: {payload}")
+                raise LocalAirflowError(
+                    f"cannot get an API token: HTTP {status}: {_one_line(payload)}; {self._log_hint()}"
+                )
             self._token = str(payload["access_token"])
         return self._token
 
@@ -304,6 +359,7 @@ class Api:
         return users
 
     def health(self) -> dict[str, Any]:
+        """One attempt (wait_healthy is the retry loop); OSError while the api-server is not listening yet."""
         status, payload = self._raw("GET", "/api/v2/monitor/health", auth=False)
         if status != 200 or not isinstance(payload, dict):
             raise LocalAirflowError(f"health: HTTP {status}")
@@ -320,7 +376,8 @@ class Api:
         self, dag_id: str, start: datetime, end: datetime, run_id: str | None = None, exist_ok: bool = False
     ) -> str:
         """A manual run for exactly the data interval [start, end) (logical date = start, as scheduled).
-        exist_ok: a run with this id already there (a second `mamori up` on the same home) is fine."""
+        exist_ok: a run with this id already there (a second `mamori up` on the same home) is fine. A 409
+        after a failed attempt is this call's own run (the attempt committed but its answer was lost)."""
         run_id = run_id or f"mamori__{start:%Y%m%dT%H%M}"
         body = {
             "dag_run_id": run_id,
@@ -329,14 +386,11 @@ class Api:
             "data_interval_end": end.isoformat(),
         }
         path = f"/api/v2/dags/{urllib.parse.quote(dag_id)}/dagRuns"
-        if exist_ok:
-            status, payload = self._retried("POST", path, body)
-            if status == 409:
-                return run_id
-            if status >= 400:
-                raise LocalAirflowError(f"POST {path}: HTTP {status}: {payload}")
-        else:
-            payload = self.call("POST", path, body)
+        status, payload, attempts = self._request("POST", path, body)
+        if status == 409 and (exist_ok or attempts > 1):
+            return run_id
+        if status >= 400:
+            raise LocalAirflowError(f"POST {path}: HTTP {status}: {_one_line(payload)}; {self._log_hint()}")
         return str(payload["dag_run_id"])
 
     def run_state(self, dag_id: str, run_id: str) -> str:
@@ -361,24 +415,51 @@ class Api:
         ]
 
 
+# Each part of /api/v2/monitor/health, and the component log that says why it is not healthy.
+_HEALTH_LOGS = {
+    "metadatabase": "api-server.log",
+    "scheduler": "scheduler.log",
+    "dag_processor": "dag-processor.log",
+    "triggerer": "triggerer.log",
+}
+
+
+def _log_dir(api: Api, instance: Instance | None) -> Path:
+    if instance is not None:
+        return instance.log
+    return (api.airflow_home or Path(".")) / LOG_DIR
+
+
 def wait_healthy(api: Api, timeout: float = 180.0, instance: Instance | None = None) -> dict[str, Any]:
-    """Until the metadata DB, scheduler, dag-processor and triggerer all report healthy."""
+    """Until the metadata DB, scheduler, dag-processor and triggerer all report healthy; else one line naming
+    what is not, and the log to read."""
+    logs = _log_dir(api, instance)
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: dict[str, Any] | None = None
+    error = "no answer"
     while time.monotonic() < deadline:
         if instance is not None and instance.proc is not None and instance.proc.poll() is not None:
-            raise LocalAirflowError(
-                f"the local Airflow exited ({instance.proc.returncode}); see {instance.log}/"
-            )
+            rc = instance.proc.returncode
+            if rc == 3:  # the launcher's code for a failed `airflow db migrate`
+                raise LocalAirflowError(f"airflow db migrate failed; see {logs / 'db-migrate.log'}")
+            raise LocalAirflowError(f"the local Airflow's launcher exited ({rc}); see the logs in {logs}/")
         try:
             last = api.health()
-            parts = ("metadatabase", "scheduler", "dag_processor", "triggerer")
-            if all((last.get(p) or {}).get("status") == "healthy" for p in parts):
+            if all((last.get(p) or {}).get("status") == "healthy" for p in _HEALTH_LOGS):
                 return last
         except (OSError, LocalAirflowError) as exc:
-            last = exc
+            error = _one_line(f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}")
         time.sleep(1)
-    raise LocalAirflowError(f"not healthy after {timeout:.0f}s: {last}")
+    if last is None:
+        raise LocalAirflowError(
+            f"the api-server did not answer at {api.url} within {timeout:.0f}s ({error}); "
+            f"see {logs / 'api-server.log'}"
+        )
+    bad = [p for p in _HEALTH_LOGS if (last.get(p) or {}).get("status") != "healthy"]
+    raise LocalAirflowError(
+        f"not healthy after {timeout:.0f}s: {', '.join(bad)}; see "
+        + ", ".join(str(logs / _HEALTH_LOGS[p]) for p in bad)
+    )
 
 
 def wait_dags(api: Api, wanted: set[str], timeout: float = 180.0) -> list[str]:
@@ -390,7 +471,8 @@ def wait_dags(api: Api, wanted: set[str], timeout: float = 180.0) -> list[str]:
         if wanted <= set(have):
             return have
         time.sleep(1)
-    raise LocalAirflowError(f"DAGs missing after {timeout:.0f}s: {sorted(wanted - set(have))}")
+    where = (api.airflow_home or Path(".")) / LOG_DIR / "dag-processor.log"
+    raise LocalAirflowError(f"DAGs missing after {timeout:.0f}s: {sorted(wanted - set(have))}; see {where}")
 
 
 def wait_run(api: Api, dag_id: str, run_id: str, timeout: float = 300.0) -> str:
@@ -444,6 +526,11 @@ def up(
             f"({len(steps)} attack steps)"
         )
     inst = start(airflow_home, mamori_home, port)
+    pg = local_pg.running(airflow_home / PG_DIR)
+    if pg is not None:
+        say(
+            f"started PostgreSQL (PID {pg.pid}, socket in {pg.socket_dir}, log {pg.root / local_pg.SERVER_LOG})"
+        )
     say(f"started Airflow (PGID {inst.pgid}), logs in {inst.log}/; waiting until healthy...")
     api = Api(inst.url, airflow_home)
     try:
@@ -456,16 +543,17 @@ def up(
         if generate and backfill and hours > 1:
             n = catch_up(api, hour - timedelta(hours=hours), hour, load_settings().detect_lag)
             say(f"triggered {n} runs for the sample hours; the scheduler runs the latest hour itself")
-    except Exception:
+    except BaseException:  # also Ctrl-C: nothing of a half-started instance stays behind
         stop(airflow_home, pgid=inst.pgid)
         raise
     return inst
 
 
 def catch_up(api: Api, start_at: datetime, hour: datetime, lag: timedelta) -> int:
-    """Manual runs for the hours before the scheduler's first one (catchup is off; Airflow's backfill API
-    refuses SQLite under concurrent access): ingest landing windows [start_at, hour - 1h), and the detect
-    runs whose lag-shifted windows cover the sample up to there. Returns the number of runs triggered."""
+    """Manual runs for the hours before the scheduler's first one (catchup is off): ingest landing windows
+    [start_at, hour - 1h), and the detect runs whose lag-shifted windows cover the sample up to there. Runs,
+    not a backfill: Airflow allows one active backfill per DAG, and these run ids make a second `mamori up`
+    on the same home a no-op (409). Returns the number of runs triggered."""
     n = 0
     last = hour - timedelta(hours=1)  # [last, hour) is the scheduler's own first run of every hourly DAG
     for dag_id in sorted(d for d in mamori_dag_ids() if d.startswith("ingest_")):
@@ -483,9 +571,12 @@ def catch_up(api: Api, start_at: datetime, hour: datetime, lag: timedelta) -> in
 
 
 def down(airflow_home: Path, say: Any = print) -> int:
-    """Stop the instance recorded for this AIRFLOW_HOME; 0 when no process of it survives."""
+    """Stop the instance recorded for this AIRFLOW_HOME, then its PostgreSQL (also when Airflow is already
+    gone); 0 when no process of either survives."""
     pgid = running(airflow_home)
-    if pgid is None:
+    pg_root = airflow_home / PG_DIR
+    pg = local_pg.running(pg_root)
+    if pgid is None and pg is None and not local_pg.processes(pg_root):
         pid_file(airflow_home).unlink(missing_ok=True)
         say(f"nothing running on {airflow_home}")
         return 0
@@ -494,5 +585,9 @@ def down(airflow_home: Path, say: Any = print) -> int:
     if survivors:
         say(f"still alive after SIGKILL: {survivors}")
         return 1
-    say(f"stopped (PGID {pgid}) in {time.monotonic() - t0:.1f}s; no process of its session is left")
+    what = [f"Airflow (PGID {pgid})"] if pgid is not None else []
+    what += [f"PostgreSQL (PID {pg.pid})"] if pg is not None else []
+    say(
+        f"stopped {' and '.join(what) or 'leftovers'} in {time.monotonic() - t0:.1f}s; no process of them is left"
+    )
     return 0

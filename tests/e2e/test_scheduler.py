@@ -6,7 +6,8 @@ One module-scoped instance serves every test here (starting Airflow is most of t
 generated CloudTrail; the runs cover one detection window, [03:00, 04:00), whose events land in the ingest
 windows [03:00, 04:00) and [04:00, 05:00); detect's data interval is [04:00, 05:00) (detection lag 60 min).
 Tickets go to a fake GitHub server in this process, reached by the task processes over HTTP through the
-`mamori_github` connection given as AIRFLOW_CONN_MAMORI_GITHUB.
+`mamori_github` connection given as AIRFLOW_CONN_MAMORI_GITHUB. Airflow's metadata DB and the alert ledger
+are databases of the embedded PostgreSQL that `mamori up` runs too (mamori.local_pg), never SQLite.
 
 The catalog is this repo's sql/ with the CloudTrail rules only (MAMORI_SQL_DIR), because detect waits for
 every source that has enabled rules, and ingesting all six sources would triple the runtime.
@@ -19,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -67,7 +69,9 @@ def _cloudtrail_only_sql(dest: Path) -> Path:
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
     t0 = time.monotonic()
     base = tmp_path_factory.mktemp("scheduler")
-    airflow_home, mamori_home = base / "airflow", base / "mamori"
+    # AIRFLOW_HOME (and the embedded PostgreSQL under it) outside pytest's tmp dir: as root the server runs as
+    # another user, who must traverse every parent, and each pytest session resets /tmp/pytest-of-root to 0700.
+    airflow_home, mamori_home = Path(tempfile.mkdtemp(prefix="mamori-scheduler-")), base / "mamori"
     sql_dir = _cloudtrail_only_sql(base / "sql")
     fake, server = fake_github.start()
     with pytest.MonkeyPatch.context() as mp:
@@ -102,7 +106,8 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
         if inst.proc is not None:
             inst.proc.wait(timeout=30)
         fake_github.stop(server)
-        print(f"\nscheduler e2e timings (s): {ctx.timings}; output in {base}")
+        shutil.rmtree(airflow_home / local.PG_DIR, ignore_errors=True)  # the database files; logs stay
+        print(f"\nscheduler e2e timings (s): {ctx.timings}; output in {base} and {airflow_home}")
 
 
 def _run(ctx: Ctx, dag_id: str, windows: list[tuple[datetime, datetime]], timeout: float = 300) -> None:
@@ -123,6 +128,10 @@ def _failed_logs(ctx: Ctx, dag_id: str) -> str:
 
 def test_ingest_detect_dispatch_through_the_scheduler(airflow: Ctx) -> None:
     ctx = airflow
+    # Everything concurrent runs on the embedded PostgreSQL: no SQLite file for Airflow or the ledger.
+    assert ctx.inst.db_url.startswith("postgresql+psycopg2://") and "?host=/" in ctx.inst.db_url
+    assert ctx.inst.ledger_url.startswith("postgresql+psycopg2://")
+    assert ctx.api.health()["metadatabase"]["status"] == "healthy"
     t0 = time.monotonic()
     ws, we = DETECT_WINDOW
     for dag_id in ("ingest_cloudtrail", "detect", "dispatch_alerts"):
@@ -149,7 +158,7 @@ def test_ingest_detect_dispatch_through_the_scheduler(airflow: Ctx) -> None:
 
     # Every attack step of the window raised an alert of each expected rule on the entities the step names,
     # with a GitHub issue.
-    ledger = Ledger(s.ledger_url)
+    ledger = Ledger(ctx.inst.ledger_url)
     alerts = ledger.alerts()
     in_window = [st for st in ctx.steps if ws <= st.time < we]
     assert in_window, "the generator's story must have a step in the chosen window"
@@ -169,6 +178,8 @@ def test_ingest_detect_dispatch_through_the_scheduler(airflow: Ctx) -> None:
     assert all(d["state"] == "delivered" for d in refs.values())
     assert sorted(d["external_ref"] for d in refs.values()) == sorted(i["html_url"] for i in issues)
     assert all(c.authorized for c in ctx.fake.calls())
+    assert not (ctx.inst.airflow_home / "airflow.db").exists()
+    assert not (ctx.inst.mamori_home / "ledger.db").exists()
 
 
 def _get(url: str) -> Any:
@@ -191,10 +202,10 @@ def test_status_json_has_runs_with_metrics(airflow: Ctx) -> None:
     enabled = [d for d in st["detections"] if d["enabled"]]
     assert detect["metrics"]["detections"] == len(enabled) and detect["metrics"]["alerts"] >= 1
     from mamori.alerts.ledger import Ledger
-    from mamori.config import load_settings
 
-    s = load_settings({"MAMORI_HOME": str(airflow.inst.mamori_home)})
-    assert by_dag["dispatch_alerts"][0]["metrics"]["delivered"] == len(Ledger(s.ledger_url).deliveries())
+    assert by_dag["dispatch_alerts"][0]["metrics"]["delivered"] == len(
+        Ledger(airflow.inst.ledger_url).deliveries()
+    )
     # Every enabled rule ran in that detect run's window (the lag applied).
     assert {d["last_run"]["window_start"] for d in enabled} == {DETECT_WINDOW[0].isoformat()}
     cloudtrail = next(src for src in st["sources"] if src["source"] == "cloudtrail")
@@ -248,7 +259,7 @@ def test_mamori_view_in_a_headless_browser(airflow: Ctx) -> None:
     for det in load_catalog(s.sql_dir):
         assert f"<code>{det.id}</code>" in catalog, det.id
     alerts_table = dom.split('<table class="alerts">', 1)[1].split("</table>", 1)[0]
-    ledger = Ledger(s.ledger_url)
+    ledger = Ledger(ctx.inst.ledger_url)
     for a in ledger.alerts():
         assert f"<code>{a.detection_id}</code>" in alerts_table
     for ref in (d["external_ref"] for d in ledger.deliveries()):
@@ -288,5 +299,6 @@ def test_stop_leaves_no_process(airflow: Ctx) -> None:
     assert local.session_members(pgid) == []
     assert local.running(ctx.inst.airflow_home) is None
     assert not local.pid_file(ctx.inst.airflow_home).exists()
+    assert local.local_pg.processes(ctx.inst.airflow_home / local.PG_DIR) == []  # PostgreSQL stopped too
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{ctx.inst.url}/api/v2/monitor/health", timeout=5)

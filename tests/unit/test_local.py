@@ -4,9 +4,12 @@ The real instance is exercised by tests/e2e/test_scheduler.py."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
+
+import pytest
 
 from mamori import local
 
@@ -73,7 +76,8 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "True"
     assert "AIRFLOW__CORE__UNIT_TEST_MODE" not in env and "AIRFLOW_CONN_MAMORI_GITHUB" not in env
     assert "MAMORI_ENGINE" not in env and env["HOME"] == "/root" and env["X"] == "1"
-    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] == "mamori.local.SQLITE_CONNECT_ARGS"
+    # No SQLite lock-timeout workaround: the metadata DB is the embedded PostgreSQL (start() adds its URL).
+    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS" not in env
     assert env["PATH"].split(":")[0] == str(local.Path(sys.executable).parent)
     kept = local.local_env(tmp_path / "af", tmp_path / "m", 8123, inherit=True, base=base)
     assert kept["AIRFLOW_CONN_MAMORI_GITHUB"] == "{}" and kept["MAMORI_ENGINE"] == "athena"
@@ -85,4 +89,174 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
         inherit=True,
         base={**base, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql://x"},
     )
-    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS" not in on_postgres  # sqlite3's timeout arg only
+    assert on_postgres["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql://x"  # the developer's own DB
+
+
+# -- `mamori up`'s REST calls: retried when the server is busy, one line when they finally fail -------------
+class _ScriptedAirflow:
+    """A stand-in for Airflow's REST API on 127.0.0.1: POST dagRuns answers from a script of (status, body,
+    delay) steps (the last repeats); a run whose POST ever reached the server exists afterwards (409), as
+    Airflow behaves when a slow request commits after its client gave up."""
+
+    def __init__(self, script: list[tuple[int, str, float]]) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.script = list(script)
+        self.posts: list[str] = []
+        self.created: set[str] = set()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, status: int, body: str, ctype: str = "application/json") -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path == "/auth/token":
+                    self._send(201, json.dumps({"access_token": "t"}))
+                else:
+                    self._send(404, "{}")
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                run_id = body["dag_run_id"]
+                outer.posts.append(run_id)
+                status, text, delay = outer.script.pop(0) if len(outer.script) > 1 else outer.script[0]
+                if run_id in outer.created:
+                    status, text, delay = 409, json.dumps({"detail": "exists"}), 0.0
+                elif status < 300 or delay:  # a slow request still commits
+                    outer.created.add(run_id)
+                time.sleep(delay)
+                with contextlib.suppress(OSError):  # the client gave up
+                    self._send(status, text or json.dumps({"dag_run_id": run_id}))
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+_TRACEBACK = "Traceback (most recent call last):\n  File ...\nsqlalchemy.exc.OperationalError: locked\n"
+
+
+def _window():
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2026, 11, 1, 3, tzinfo=UTC)
+    return start, start + timedelta(hours=1)
+
+
+def test_trigger_retries_a_500_then_succeeds(tmp_path):
+    fake = _ScriptedAirflow([(500, _TRACEBACK, 0.0), (502, "bad gateway", 0.0), (200, "", 0.0)])
+    try:
+        api = local.Api(fake.url, tmp_path, timeout=5, retry_delays=(0.05, 0.05, 0.05))
+        run_id = api.trigger("detect", *_window())
+        assert run_id == "mamori__20261101T0300" and len(fake.posts) == 3
+    finally:
+        fake.close()
+
+
+def test_trigger_that_timed_out_but_committed_is_not_an_error(tmp_path):
+    """The defect: the POST took longer than the client waits; Airflow created the run anyway. The retry
+    meets 409 for the run id it asked for: that is success, not a raw TimeoutError."""
+    fake = _ScriptedAirflow([(200, "", 1.5), (200, "", 0.0)])
+    try:
+        api = local.Api(fake.url, tmp_path, timeout=0.5, retry_delays=(0.05,))
+        assert api.trigger("detect", *_window()) == "mamori__20261101T0300"
+        assert len(fake.posts) == 2
+    finally:
+        fake.close()
+
+
+def test_trigger_that_keeps_failing_reports_one_line(tmp_path):
+    fake = _ScriptedAirflow([(500, _TRACEBACK, 0.0)])
+    try:
+        api = local.Api(fake.url, tmp_path, timeout=5, retry_delays=(0.05, 0.05))
+        with pytest.raises(local.LocalAirflowError) as info:
+            api.trigger("detect", *_window())
+        message = str(info.value)
+        assert len(fake.posts) == 3  # the first try and one per retry delay
+        assert "\n" not in message
+        assert "POST /api/v2/dags/detect/dagRuns" in message and "HTTP 500" in message
+        assert "3 attempts" in message and str(tmp_path / "local-logs" / "api-server.log") in message
+    finally:
+        fake.close()
+
+
+def test_mamori_up_failure_is_one_line_on_stderr(tmp_path, monkeypatch, capsys):
+    """`mamori up` ends with one line saying what failed and which log to read, exit status 1: no traceback.
+    Its REST calls are the real ones (catch_up against the always-500 server)."""
+    from datetime import timedelta
+
+    from mamori import cli
+
+    fake = _ScriptedAirflow([(500, _TRACEBACK, 0.0)])
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
+    monkeypatch.setenv("MAMORI_HOME", str(tmp_path / "mamori"))
+
+    def up(airflow_home, *args, **kwargs):
+        api = local.Api(fake.url, airflow_home, timeout=5, retry_delays=(0.01,))
+        start, _ = _window()
+        local.catch_up(api, start, start + timedelta(hours=3), timedelta(hours=1))
+        raise AssertionError("catch_up must fail against a server that always answers 500")
+
+    monkeypatch.setattr(local, "up", up)
+    try:
+        rc = cli.main(["up", "--no-generate"])
+    finally:
+        fake.close()
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err.count("\n") == 1  # the server's multi-line error body is flattened into it
+    assert err.startswith("mamori up failed: POST /api/v2/dags/") and "api-server.log" in err
+
+
+def test_commands_attach_to_the_running_instances_databases():
+    """After `mamori up`, `mamori status` and friends must read the instance's PostgreSQL ledger and metadata
+    DB, not the SQLite files of the demo; a variable the caller set wins; nothing is attached once stopped."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    base = Path(tempfile.mkdtemp(prefix="mamori-attach-"))  # not tmp_path: see tests/unit/test_local_pg.py
+    airflow_home = base / "airflow"
+    try:
+        pg = local.local_pg.start(airflow_home / local.PG_DIR, databases=(local.LEDGER_DB,))
+        urls = {
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url("airflow"),
+            "MAMORI_LEDGER_URL": pg.url("mamori"),
+        }
+        local.write_env_file(airflow_home, urls)
+
+        environ: dict[str, str] = {}
+        assert sorted(local.attach_env(airflow_home, environ)) == sorted(urls)
+        assert environ == urls
+        mine = {"MAMORI_LEDGER_URL": "postgresql+psycopg2://me@db/ledger"}
+        assert local.attach_env(airflow_home, mine) == ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        assert mine["MAMORI_LEDGER_URL"] == "postgresql+psycopg2://me@db/ledger"
+
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(environ["MAMORI_LEDGER_URL"])
+        with engine.connect() as conn:  # the attached URL reaches the server
+            assert conn.execute(sa.text("SELECT current_database()")).scalar() == "mamori"
+        engine.dispose()
+
+        assert local.stop(airflow_home) == []
+        assert local.attach_env(airflow_home, {}) == []
+        assert not (airflow_home / local.ENV_FILE).exists()
+    finally:
+        local.local_pg.stop(airflow_home / local.PG_DIR, timeout=5)
+        shutil.rmtree(base, ignore_errors=True)
