@@ -41,12 +41,12 @@ def _rule(tmp_path: Path, body: str = BODY, lookup: str | None = LIST) -> Path:
     return path
 
 
-def test_a_lookup_renders_as_an_array_literal_of_its_values(tmp_path):
+def test_a_lookup_renders_as_an_array_literal_of_its_values(tmp_path: Path) -> None:
     sql = load_detection(_rule(tmp_path)).render(START, END)
     assert "NOT contains(ARRAY['111111111111'], account_id)" in sql
 
 
-def test_values_are_escaped_and_an_empty_list_is_a_typed_empty_array():
+def test_values_are_escaped_and_an_empty_list_is_a_typed_empty_array() -> None:
     assert sql_array(["o'brien"]) == "ARRAY['o''brien']"
     assert sql_array([]) == "CAST(ARRAY[] AS ARRAY(VARCHAR))"
 
@@ -61,12 +61,14 @@ def test_values_are_escaped_and_an_empty_list_is_a_typed_empty_array():
         (LIST.replace("description:", "descripton:"), "descripton"),
     ],
 )
-def test_a_missing_or_malformed_list_stops_the_rule_from_loading(tmp_path, lookup, message):
+def test_a_missing_or_malformed_list_stops_the_rule_from_loading(
+    tmp_path: Path, lookup: str | None, message: str
+) -> None:
     with pytest.raises(DetectionError, match=message):
         load_detection(_rule(tmp_path, lookup=lookup))
 
 
-def test_a_changed_list_is_read_again(tmp_path):
+def test_a_changed_list_is_read_again(tmp_path: Path) -> None:
     det = load_detection(_rule(tmp_path))
     path = tmp_path / "sql" / "lookups" / "approved.yaml"
     path.write_text(LIST + '  - value: "222222222222"\n    note: staging\n')
@@ -77,7 +79,7 @@ def test_a_changed_list_is_read_again(tmp_path):
 
 
 @pytest.mark.parametrize("values", [LIST, "description: nothing approved yet\nvalues: []\n"])
-def test_the_rendered_lookup_runs_on_duckdb(tmp_path, values):
+def test_the_rendered_lookup_runs_on_duckdb(tmp_path: Path, values: str) -> None:
     body = (
         "SELECT event_time, account_id, actor, source_ip, event_name FROM probe\n"
         "WHERE {{ window() }} AND NOT contains({{ lookup('approved') }}, account_id)"
@@ -103,11 +105,11 @@ def test_the_rendered_lookup_runs_on_duckdb(tmp_path, values):
     assert got == (["333333333333"] if values == LIST else ["111111111111", "333333333333"])
 
 
-def test_the_shipped_known_accounts_list_loads():
+def test_the_shipped_known_accounts_list_loads() -> None:
     assert load_lookup(REPO / "sql", "known_accounts")
 
 
-def test_copying_a_lookup_rule_without_its_lists_fails_loudly(tmp_path):
+def test_copying_a_lookup_rule_without_its_lists_fails_loudly(tmp_path: Path) -> None:
     """A rule copied elsewhere without sql/lookups must not run with an empty list by accident."""
     path = _rule(tmp_path)
     shutil.rmtree(tmp_path / "sql" / "lookups")
