@@ -582,10 +582,17 @@ def _absorbing(lake: Store, key: str) -> tuple[str, str, str, dict[str, Any], bo
     return table, relpath, stem, rec, present
 
 
-def absorbed(lake: Store, key: str, body: bytes) -> bool:
-    """Called by ingest before writing a curated file: True when the partition's compacted file already holds
-    exactly these bytes' rows (skip the write: re-running a window changes nothing). When it holds an older
-    parse of this file, those rows are removed from it first and False is returned (write the new file)."""
+def absorbed(lake: Store, key: str, body: bytes | None = None, digest: str | None = None) -> bool:
+    """Called by ingest before publishing a curated file: True when the partition's compacted file already
+    holds exactly these bytes' rows (skip the write: re-running a window changes nothing). When it holds an
+    older parse of this file, those rows are removed from it first and False is returned (write the new file).
+
+    The file is given by its bytes or by their sha256 (`digest`: ingest publishes staged files it no longer
+    holds in memory)."""
+    if digest is None:
+        if body is None:
+            raise TypeError("absorbed() needs the file's bytes or their digest")
+        digest = _sha(body)
     found = _absorbing(lake, key)
     if found is None:
         return False
@@ -596,7 +603,7 @@ def absorbed(lake: Store, key: str, body: bytes) -> bool:
         log.error("the compacted file named by %s's record is missing; %s is written again", relpath, key)
         _forget(lake, table, relpath, rec, stem)
         return False
-    if rec["absorbed"][stem]["sha256"] == _sha(body):
+    if rec["absorbed"][stem]["sha256"] == digest:
         if lake.exists(key):  # left by a compaction interrupted after its record: a duplicate
             lake.delete(key)
         return True

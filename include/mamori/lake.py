@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import glob
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,9 +125,49 @@ class Store:
             # One PUT (or a multipart upload that only appears on completion): atomic on S3.
             self.fs.pipe_file(full, data)
 
+    def move(self, pairs: list[tuple[str, str]]) -> None:
+        """Move each (source key, destination key): how a staged batch is published into the lake.
+
+        Locally a rename (same filesystem: the destination appears whole, in microseconds); on S3 server-side
+        copies run concurrently, then the sources are deleted in bulk. Moving N objects is N steps, not one:
+        callers keep the step short and record what they publish first (ingest's `_publishing` record).
+        """
+        if not pairs:
+            return
+        if self.protocol == "file":
+            for src, dst in pairs:
+                full = self.full(dst)
+                os.makedirs(os.path.dirname(full), exist_ok=True)
+                os.replace(self.full(src), full)
+            return
+        self.fs.copy([self.full(s) for s, _ in pairs], [self.full(d) for _, d in pairs])
+        self.fs.rm([self.full(s) for s, _ in pairs])
+
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self.full(key))
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Delete every object under a prefix (a staging area), temporaries included; absent is fine."""
+        path = self.full(prefix).rstrip("/")
+        if self.protocol == "file":
+            shutil.rmtree(path, ignore_errors=True)
+            return
+        self.fs.invalidate_cache(path)
+        with contextlib.suppress(FileNotFoundError):
+            if self.fs.find(path):
+                self.fs.rm(path, recursive=True)
+
+    def remove_temps(self, key: str) -> None:
+        """Delete the temporaries a killed `write_atomic` of this key left beside it (local stores only: an S3
+        PUT leaves none). Call it only for keys the caller alone writes, or it could take a live writer's temp."""
+        if self.protocol != "file":
+            return
+        full = self.full(key)
+        pattern = f".{glob.escape(os.path.basename(full))}.*.tmp"
+        for tmp in glob.glob(os.path.join(glob.escape(os.path.dirname(full)), pattern)):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
 
     def set_landed(self, key: str, when: datetime) -> None:
         """Local stores only: give a file the landing time S3 would record (generator and tests)."""
