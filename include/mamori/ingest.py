@@ -29,9 +29,15 @@ Guarantees, each with the tests that fail when it is broken:
 - output names derive from (window, batch, partition), writes are atomic and the batch manifest is written
   last, so a retry or a re-run overwrites instead of duplicating, and files a re-run no longer produces are
   removed (tests/unit/test_ingest.py: test_rerunning_a_window_leaves_an_identical_lake,
-  test_files_a_rerun_no_longer_produces_are_removed, test_a_crash_mid_write_leaves_no_partial_file). A batch
-  that fails a guard checked after its Parquet files are written leaves those files without a manifest until
-  a retry overwrites them (same names);
+  test_files_a_rerun_no_longer_produces_are_removed, test_a_crash_mid_write_leaves_no_partial_file);
+- a batch becomes visible whole (docs/adr/0004-batches-publish-whole.md): its files are staged under
+  `_staging/` and moved to their keys only once every guard passed, so a task killed or failing before that
+  shows no row of the batch to any reader (DuckDB views, search, Athena), and its next attempt clears what it
+  left, temporaries included (tests/unit/test_ingest_kill.py, a real SIGKILL; a failed guard:
+  test_rows_missing_from_the_written_files_fail_the_batch). A kill between the publish's moves is the one
+  stretch that exposes part of a batch: its `_publishing` record makes finalize refuse the window until the
+  re-run has replaced or removed every file it lists
+  (test_a_batch_killed_while_publishing_blocks_its_window_until_a_rerun_cleans_up);
 - every batch is validated (mamori.quality) before anything is written: rows a check rejects are quarantined
   with the check as reason and still counted, and the window's data-quality alerts are recorded by finalize
   (tests/quality/test_dq_validate.py, tests/quality/test_dq_guards.py).
@@ -40,6 +46,7 @@ Guarantees, each with the tests that fail when it is broken:
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import logging
 from collections import Counter, defaultdict
@@ -63,6 +70,9 @@ from mamori.sources.base import LARGE_OBJECT_BYTES, ColumnarResult, LargeObject,
 log = logging.getLogger(__name__)
 
 MANIFESTS = "_manifests"
+# Where a batch's files are written before they are published: outside `curated/` (Athena reads every object
+# under a table's location, DuckDB globs it) and outside `_manifests/` (finalize and the health DAG list it).
+STAGING = "_staging"
 
 
 class ReconciliationError(RuntimeError):
@@ -75,6 +85,12 @@ def _stores(s: Settings) -> tuple[Store, Store]:
 
 def _manifest_dir(source: str, start: datetime) -> str:
     return f"{MANIFESTS}/{source}/window={window_tag(start)}"
+
+
+def _staging_dir(source: str, start: datetime, idx: int | None = None) -> str:
+    """A window's staging prefix, or one batch's (its files under the keys they are published to)."""
+    base = f"{STAGING}/{source}/window={window_tag(start)}"
+    return base if idx is None else f"{base}/b{idx:04d}"
 
 
 def list_landed(
@@ -138,10 +154,22 @@ def plan_window(
 
 
 def convert_batch(batch: dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
-    """Parse a batch's objects and write its partitions, quarantine and manifest (manifest last)."""
+    """Parse a batch's objects and write its partitions, quarantine and manifest (manifest last).
+
+    The files are staged outside `curated/` and published together once every guard passed, so no reader
+    sees part of a batch while it is written, nor any of a batch that failed (docs/adr/0004).
+    """
     convert.use_system_allocator()
-    with gc_paused():
-        return _convert_batch(batch, settings or load_settings())
+    s = settings or load_settings()
+    try:
+        with gc_paused():
+            return _convert_batch(batch, s)
+    finally:
+        # Empty after a publish; after a failed guard it holds files nobody will publish. (A killed task runs
+        # no finally: its batch's next attempt clears the prefix first.)
+        _stores(s)[1].delete_prefix(
+            _staging_dir(batch["source"], datetime.fromisoformat(batch["window_start"]), int(batch["index"]))
+        )
 
 
 def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
@@ -152,6 +180,16 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     idx = int(batch["index"])
     stem = f"{window_tag(start)}-b{idx:04d}"
     mdir = _manifest_dir(src.name, start)
+    manifest_key = f"{mdir}/batch-{idx:04d}.json"
+    publishing_key = f"{mdir}/_publishing-b{idx:04d}.json"
+    quarantine_key = f"quarantine/{src.name}/dt={start:%Y-%m-%d}/{stem}.jsonl.gz"
+    # What a killed attempt of this batch left: its staged files (with their temporaries), and temporaries of
+    # keys only this batch writes. Files it published are the publish step's business (`_publishing` record).
+    staging = _staging_dir(src.name, start, idx)
+    lake.delete_prefix(staging)
+    for key in (manifest_key, publishing_key, quarantine_key, f"{mdir}/dq-batch-{idx:04d}.json"):
+        lake.remove_temps(key)
+    lake.remove_temps(f"{mdir}/_gap-b{idx:04d}.json")
 
     quarantine: list[dict[str, Any]] = []
     objects: list[dict[str, Any]] = []
@@ -216,13 +254,14 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
 
     files: list[str] = []
     file_rows: dict[str, int] = {}
-    # validates the rows still held (the whole batch unless it spilled), then writes partition by partition
+    digests: dict[str, str] = {}  # sha256 of each curated file's bytes: how compaction recognises a file
+    # validates the rows still held (the whole batch unless it spilled), then stages partition by partition
     for part, body in out.parquet_files():
         key = f"curated/{src.table}/{part.relpath()}/{stem}.parquet"
-        if not compact.absorbed(lake, key, body):  # a compacted partition may already hold these exact rows
-            lake.write_atomic(key, body)
+        lake.write_atomic(f"{staging}/{key}", body)
         files.append(key)
         file_rows[key] = pq.read_metadata(io.BytesIO(body)).num_rows
+        digests[key] = hashlib.sha256(body).hexdigest()
         del body  # before the next partition's file is built (a merged one can be tens of MB)
     written = sum(file_rows.values())
     for oi, n in sorted(dropped.items()):  # validation's verdicts, against the objects the rows came from
@@ -232,8 +271,8 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     dq = merge_quality(src.name, verdicts)
     _log_quality(stem, dq)
 
-    # Guards, before the quarantine file and the manifest are written (a failed batch leaves neither):
-    # records in == rows out + quarantined, and the Parquet files hold the rows the manifest will count.
+    # Guards, before the quarantine file is staged and anything is published (a failed batch publishes
+    # nothing): records in == rows out + quarantined, and the Parquet files hold the rows the manifest counts.
     records_in = sum(o["records_in"] for o in objects)
     rows_out = sum(o["rows_out"] for o in objects)
     if records_in != rows_out + len(quarantine):
@@ -249,12 +288,11 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
 
     parser_quarantine: dict[str, Any] = {}  # per reason class: count, file/line references (alerted)
     if quarantine:
-        key = f"quarantine/{src.name}/dt={start:%Y-%m-%d}/{stem}.jsonl.gz"
         body = b"".join(orjson.dumps(q, default=str) + b"\n" for q in quarantine)
-        lake.write_atomic(key, gzip.compress(body, mtime=0))
-        files.append(key)
-        file_rows[key] = len(quarantine)
-        parser_quarantine = quarantine_classes(src.name, quarantine, key)
+        lake.write_atomic(f"{staging}/{quarantine_key}", gzip.compress(body, mtime=0))
+        files.append(quarantine_key)
+        file_rows[quarantine_key] = len(quarantine)
+        parser_quarantine = quarantine_classes(src.name, quarantine, quarantine_key)
 
     manifest = {
         "source": src.name,
@@ -274,8 +312,7 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         "parser_quarantine": parser_quarantine,
     }
 
-    manifest_key = f"{mdir}/batch-{idx:04d}.json"
-    _remove_stale(lake, manifest_key, keep=set(files))
+    _publish(lake, staging, files, digests, manifest_key, publishing_key)
     lake.delete(f"{mdir}/_gap-b{idx:04d}.json")  # an earlier failed attempt's record, now reconciled
     # Full GX results beside the manifest (deterministic: no run ids or timestamps), then the manifest, last.
     lake.write_atomic(
@@ -286,6 +323,7 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         ),
     )
     lake.write_atomic(manifest_key, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    lake.delete(publishing_key)  # the manifest now vouches for what was published
     summary = {
         k: v
         for k, v in manifest.items()
@@ -296,6 +334,38 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         "dq_passed": manifest["dq"]["passed"],
         "dq_failed": [f["id"] for f in manifest["dq"]["failed"]],
     }
+
+
+def _publish(
+    lake: Store,
+    staging: str,
+    files: list[str],
+    digests: dict[str, str],
+    manifest_key: str,
+    publishing_key: str,
+) -> None:
+    """Move a reconciled batch's staged files to their keys and remove what its earlier attempts left.
+
+    A record of what is being published (and what it replaces) is written first: a task killed between two
+    moves leaves it, finalize refuses the window while it is there, and the batch's re-run deletes whatever
+    it lists that the re-run does not produce. The moves themselves are renames locally and concurrent
+    server-side copies on S3: the only stretch in which a reader can see part of a batch (docs/adr/0004).
+    """
+    previous = _listed_files(lake, manifest_key) | _listed_files(lake, publishing_key)
+    stale = sorted(previous - set(files))
+    lake.write_atomic(
+        publishing_key, orjson.dumps({"files": files, "replaces": stale}, option=orjson.OPT_INDENT_2)
+    )
+    moves = []
+    for key in files:
+        if key in digests and compact.absorbed(lake, key, digest=digests[key]):
+            continue  # a compacted file already holds exactly these rows (the staged copy is cleared later)
+        lake.remove_temps(key)  # left by a writer killed mid-write before staging existed
+        moves.append((f"{staging}/{key}", key))
+    lake.move(moves)
+    for key in stale:  # an earlier attempt's file this one does not produce (e.g. a partition that vanished)
+        compact.release(lake, key)  # its rows may have been absorbed into a compacted file
+        lake.delete(key)
 
 
 def _read(raw: Store, key: str, size: int | None, streams: bool) -> bytes | LargeObject:
@@ -418,10 +488,22 @@ def finalize_window(
     }
     manifests: list[dict[str, Any]] = []
     failed: list[int] = []  # batches whose last attempt left a gap record
+    unpublished: list[int] = []  # batches whose last attempt was killed while publishing its files
+    temps: list[str] = []  # left by writers killed mid-write (local lakes only)
     for obj in lake.find(mdir):
         name = obj.key.rsplit("/", 1)[-1]
         if name.startswith("_gap-b") and int(name[6:10]) < n_batches:
             failed.append(int(name[6:10]))
+            continue
+        if name.startswith("_publishing-b"):
+            if int(name[13:17]) < n_batches:
+                unpublished.append(int(name[13:17]))
+            else:  # a batch an earlier run had, killed mid-publish: nothing vouches for its files
+                _remove_stale(lake, obj.key, keep=set())
+                lake.delete(obj.key)
+            continue
+        if name.startswith(".") and name.endswith(".tmp"):
+            temps.append(obj.key)
             continue
         if name.startswith("dq-batch-") and int(name[9:13]) >= n_batches:
             lake.delete(obj.key)
@@ -447,6 +529,10 @@ def finalize_window(
         problems.append(f"{len(manifests)} batch manifests for {n_batches} batches (missing: {missing})")
     if failed:
         problems.append(f"batch(es) {sorted(failed)} failed their last attempt (see their _gap-b*.json)")
+    if unpublished:
+        problems.append(
+            f"batch(es) {sorted(unpublished)} were stopped while publishing (see their _publishing-b*.json)"
+        )
     if totals["records_in"] != totals["rows_out"] + totals["quarantined"]:
         problems.append(f"records_in != rows_out + quarantined: {totals}")
     if problems:
@@ -454,12 +540,17 @@ def finalize_window(
             o for m in manifests for o in m["objects"] if o["records_in"] != o["rows_out"] + o["quarantined"]
         ]
         keys = plan.get("batch_keys") or []
-        done = {m["batch"] for m in manifests} - set(failed)
+        done = {m["batch"] for m in manifests} - set(failed) - set(unpublished)
         involved += [{"key": k, "missing_batch": i} for i, ks in enumerate(keys) if i not in done for k in ks]
         _write_gap(lake, mdir, "gap-window", f"{source} {window_tag(start)}", problems, involved)
         lake.delete(f"{mdir}/_SUCCESS.json")  # an earlier run's: the window no longer reconciles
         raise ReconciliationError(f"{source} {window_tag(start)}: " + "; ".join(problems))
     lake.delete(f"{mdir}/_gap-window.json")  # an earlier failed attempt's record, now reconciled
+    # Every batch published: what killed attempts left is garbage now (staging of batches a re-run no longer
+    # has; temporaries of writes that never completed).
+    lake.delete_prefix(_staging_dir(source, start))
+    for key in temps:
+        lake.delete(key)
     manifests.sort(key=lambda m: int(m["batch"]))
     summary = {
         "source": source,
@@ -578,12 +669,18 @@ def window_summaries(source: str, settings: Settings | None = None) -> list[dict
     ]
 
 
-def _remove_stale(lake: Store, manifest_key: str, keep: set[str]) -> None:
-    """Delete files an earlier run of this batch wrote that this run did not (e.g. a partition that vanished)."""
-    if not lake.exists(manifest_key):
-        return
-    old = orjson.loads(lake.read_bytes(manifest_key))
-    for key in old.get("files", []):
-        if key not in keep:
-            compact.release(lake, key)  # its rows may have been absorbed into a compacted file
-            lake.delete(key)
+def _listed_files(lake: Store, record_key: str) -> set[str]:
+    """The lake files a batch manifest or `_publishing` record accounts for (none when it does not exist)."""
+    try:
+        rec = orjson.loads(lake.read_bytes(record_key))
+    except FileNotFoundError:
+        return set()
+    return set(rec.get("files", [])) | set(rec.get("replaces", []))
+
+
+def _remove_stale(lake: Store, record_key: str, keep: set[str]) -> None:
+    """Delete the files a batch's manifest or `_publishing` record lists that are not in `keep` (a batch
+    an earlier run had and this one does not)."""
+    for key in sorted(_listed_files(lake, record_key) - keep):
+        compact.release(lake, key)  # its rows may have been absorbed into a compacted file
+        lake.delete(key)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
@@ -70,6 +77,8 @@ def test_ingest_and_detect_on_s3(s3_settings):
         return {o["Key"]: o["ETag"] for p in pages for o in p.get("Contents", [])}
 
     first = lake_objects()
+    # published, not staged: nothing of the batches' staging or publish records is left
+    assert [k for k in first if k.startswith("_staging/") or "/_publishing-" in k] == []
     parquet = [k for k in first if k.endswith(".parquet")]
     assert all(k.startswith("curated/cloudtrail/account=111111111111/region=us-east-1/dt=") for k in parquet)
     assert len({k.split("/dt=")[1][:19] for k in parquet}) == 6  # one partition per event hour
@@ -90,3 +99,87 @@ def test_ingest_and_detect_on_s3(s3_settings):
     finally:
         engine.close()
     assert [h["event_name"] for h in hits] == ["ConsoleLogin"]
+
+
+def test_a_batch_killed_mid_upload_leaves_nothing_under_curated_on_s3(s3_settings, tmp_path):
+    """The S3 form of tests/unit/test_ingest_kill.py: what Athena reads is every object under `curated/`, so a
+    convert task SIGKILLed between two uploads must have put none there; the re-run lands every row once and
+    deletes the staged objects the killed attempt uploaded."""
+    settings, s3, raw_bucket, lake_bucket = s3_settings
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    account, regions = "111111111111", ("us-east-1", "us-west-2", "eu-west-1")
+    for region in regions:
+        records = [
+            {
+                "eventVersion": "1.08",
+                "eventTime": (now - timedelta(hours=3) + timedelta(seconds=6 * n)).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                ),
+                "eventSource": "ec2.amazonaws.com",
+                "eventName": "DescribeInstances",
+                "eventType": "AwsApiCall",
+                "awsRegion": region,
+                "sourceIPAddress": "203.0.113.10",
+                "eventID": f"{region}-{n:05d}",
+                "recipientAccountId": account,
+                "userIdentity": {"type": "IAMUser", "userName": "dana", "accountId": account},
+            }
+            for n in range(1500)  # 2.5 hours: 3 or 4 hour partitions per region
+        ]
+        key = (
+            f"AWSLogs/{account}/CloudTrail/{region}/{now:%Y/%m/%d}/"
+            f"{account}_CloudTrail_{region}_{now:%Y%m%dT%H%MZ}_{region.replace('-', ''):0>16}.json.gz"
+        )
+        s3.put_object(
+            Bucket=raw_bucket, Key=key, Body=gzip.compress(json.dumps({"Records": records}).encode())
+        )
+    wstart = now.replace(minute=0) - timedelta(hours=1)
+    wend = wstart + timedelta(hours=3)
+    (batch,) = ingest.plan_window("cloudtrail", wstart, wend, settings)
+
+    def keys(prefix: str = "") -> list[str]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=lake_bucket, Prefix=prefix)
+        return sorted(o["Key"] for p in pages for o in p.get("Contents", []))
+
+    spec = tmp_path / "batch.json"
+    spec.write_text(json.dumps(batch))
+    child = Path(__file__).parents[1] / "unit" / "convert_child.py"
+    env = os.environ | {
+        "MAMORI_HOME": str(settings.home),
+        "MAMORI_RAW_URL": settings.raw_url,
+        "MAMORI_LAKE_URL": settings.lake_url,
+        "MAMORI_RAW_CONN_ID": "mamori_s3",
+        "MAMORI_LAKE_CONN_ID": "mamori_s3",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(child), str(spec), "1.0", "put"], env=env, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not any(k.endswith(".parquet") for k in keys()):
+            assert proc.poll() is None, "the batch finished before it could be killed"
+            assert time.monotonic() < deadline, "the batch never wrote a file"
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    assert keys("curated/") == []  # what Athena would read
+    engine = DuckDBEngine(settings)
+    try:
+        assert engine.query("SELECT count(*) AS n FROM cloudtrail").to_pylist() == [{"n": 0}]
+    finally:
+        engine.close()
+
+    ingest.convert_batch(batch, settings)
+    summary = ingest.finalize_window("cloudtrail", wstart, wend, settings)
+    assert (summary["records_in"], summary["rows_out"]) == (4500, 4500)
+    assert keys("_staging/") == [] and not [k for k in keys() if "/_publishing-" in k]
+    engine = DuckDBEngine(settings)
+    try:
+        sql = "SELECT count(*) AS n, count(DISTINCT eventid) AS ids FROM cloudtrail"
+        assert engine.query(sql).to_pylist() == [{"n": 4500, "ids": 4500}]
+    finally:
+        engine.close()

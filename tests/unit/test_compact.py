@@ -78,13 +78,18 @@ def record(settings, part: str = H00) -> dict:
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Every write and delete the lake Store makes from now on (key by key)."""
+    """Every write and delete the lake Store makes from now on (key by key). Ingest publishes a staged file by
+    moving it to its key: that is the key's write."""
     seen: list[tuple[str, str]] = []
-    write, delete = Store.write_atomic, Store.delete
+    write, delete, move = Store.write_atomic, Store.delete, Store.move
 
     def spy_write(self, key, data):
         seen.append(("write", key))
         return write(self, key, data)
+
+    def spy_move(self, pairs):
+        seen.extend(("write", dst) for _, dst in pairs)
+        return move(self, pairs)
 
     def spy_delete(self, key):
         seen.append(("delete", key))
@@ -92,6 +97,7 @@ def calls(monkeypatch):
 
     monkeypatch.setattr(Store, "write_atomic", spy_write)
     monkeypatch.setattr(Store, "delete", spy_delete)
+    monkeypatch.setattr(Store, "move", spy_move)
     return seen
 
 

@@ -208,6 +208,8 @@ def test_rows_missing_from_the_written_files_fail_the_batch(lake, monkeypatch, f
     ):
         ingest.convert_batch(batch, lake)
     assert_batch_claims_nothing(lake, batch, ["rows_out != rows in the batch's Parquet files"])
+    # its files were written (staged) before the guard ran: none was published, none is left behind
+    assert [k for k in keys(lake) if k.startswith(("curated/", "quarantine/", "_staging/"))] == []
 
 
 # -- a data-quality check with action `fail` (ingest._convert_batch's check_segment) ----------------------------
