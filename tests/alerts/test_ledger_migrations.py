@@ -48,7 +48,8 @@ def test_a_previous_release_ledger_is_migrated_and_nothing_delivered_is_resent(
     engine = sa.create_engine(url)
     assert migrations.current(engine) is None
     with engine.connect() as conn:
-        before = {t: conn.execute(sa.text(f"SELECT * FROM {t} ORDER BY 1, 2")).all() for t in META.tables}
+        old_tables = [t for t in META.tables if sa.inspect(conn).has_table(t)]
+        before = {t: conn.execute(sa.text(f"SELECT * FROM {t} ORDER BY 1, 2")).all() for t in old_tables}
 
     ledger = Ledger(url)  # opening migrates
 
@@ -60,6 +61,12 @@ def test_a_previous_release_ledger_is_migrated_and_nothing_delivered_is_resent(
         assert [tuple(r)[: len(rows[0]) if rows else 0] for r in after[table]] == [tuple(r) for r in rows], (
             table
         )
+    # Tables added since (the incidents of 0004) start empty: the next detect window groups the alerts.
+    assert {t: rows for t, rows in after.items() if t not in old_tables} == {
+        "incidents": [],
+        "incident_alerts": [],
+        "incident_merges": [],
+    }
     assert len(ledger.alerts()) == 2 and sum(d["state"] == "delivered" for d in ledger.deliveries()) == 5
 
     monkeypatch.setenv("MAMORI_LEDGER_URL", url)

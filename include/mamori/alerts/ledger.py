@@ -103,6 +103,40 @@ SUPPRESSED = sa.Table(
     sa.Column("hits", sa.Integer, nullable=False),
 )
 
+# Incidents (mamori.alerts.incidents): alerts that share an entity within the horizon. Written only by the
+# grouping that runs after a detect window is recorded; derived from the alerts, so a re-run rewrites the same.
+INCIDENTS = sa.Table(
+    "incidents",
+    META,
+    sa.Column("incident_id", sa.String(32), primary_key=True),  # hash of the founding (earliest) alert's key
+    sa.Column("status", sa.String(16), nullable=False),  # open | merged (into another: see incident_merges)
+    sa.Column("severity", sa.String(10), nullable=False),
+    sa.Column("severity_reason", sa.Text, nullable=False),
+    sa.Column("tactics", sa.Text, nullable=False),  # JSON: ATT&CK tactic ids of the members' rules
+    sa.Column("entities", sa.Text, nullable=False),  # JSON: the entities its alerts share, most shared first
+    sa.Column("alert_count", sa.Integer, nullable=False),
+    sa.Column("first_seen", sa.String(40), nullable=False),
+    sa.Column("last_seen", sa.String(40), nullable=False),
+    sa.Column("opened_window_end", sa.String(40), nullable=False),
+)
+
+INCIDENT_ALERTS = sa.Table(
+    "incident_alerts",
+    META,
+    sa.Column("alert_key", sa.String(32), primary_key=True),  # an alert belongs to one incident
+    sa.Column("incident_id", sa.String(32), nullable=False, index=True),
+    sa.Column("joined_window_end", sa.String(40), nullable=False),
+)
+
+INCIDENT_MERGES = sa.Table(
+    "incident_merges",
+    META,
+    sa.Column("merged_id", sa.String(32), primary_key=True),  # an incident is merged away once
+    sa.Column("into_id", sa.String(32), nullable=False, index=True),
+    sa.Column("bridge_alert", sa.String(32)),  # the alert whose arrival connected them
+    sa.Column("window_end", sa.String(40), nullable=False),
+)
+
 DEFAULT_ROUTES: dict[str, list[str]] = {
     "critical": ["github", "pagerduty", "slack"],
     "high": ["github", "pagerduty", "slack"],
@@ -342,7 +376,15 @@ class Ledger:
         """Every row of every table, ordered: what 're-running changes nothing' is checked against."""
         out = {}
         with self.engine.connect() as conn:
-            for t in (ALERTS, ALERT_HITS, DELIVERIES, SUPPRESSED):
+            for t in (
+                ALERTS,
+                ALERT_HITS,
+                DELIVERIES,
+                SUPPRESSED,
+                INCIDENTS,
+                INCIDENT_ALERTS,
+                INCIDENT_MERGES,
+            ):
                 out[t.name] = [dict(r._mapping) for r in conn.execute(sa.select(t).order_by(*t.primary_key))]
         return out
 
