@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from mamori import detect, ingest
+from mamori.alerts.incidents import record_incidents
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import load_catalog_tolerant
 from mamori.lake import Store
@@ -132,6 +133,8 @@ def run_backfill(
             alerts += sum(len(r["alerts"]) for r in results)
             errors = [r for r in results if r.get("error")]
             alerts += len(detect.record_rule_errors(errors, t, t + s.ingest_interval, s))
+            # As the detect DAG's record task does: the window's alerts join incidents once all are in.
+            record_incidents(*detect.detection_window(t, t + s.ingest_interval, s), s)
             rule_errors.update(
                 f"{r['detection']}: {r['error']['file']}:{r['error']['line'] or '?'}" for r in errors
             )

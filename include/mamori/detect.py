@@ -23,6 +23,7 @@ from mamori.alerts.enrichment import (
     run_enrichments,
     run_lookups,
 )
+from mamori.alerts.incidents import record_incidents
 from mamori.alerts.ledger import Alert, Delivery, Ledger
 from mamori.alerts.lookups import configured_lookups
 from mamori.alerts.outputs import OUTPUTS, LocalOutput, Output, make_output, resolve_outputs
@@ -183,6 +184,7 @@ def summarize_window(
 
     Given the run's data interval, it also records the window's rule errors as `mamori_rule_error` alerts:
     one call for the whole window, because the ledger replaces a window's contribution per (pseudo-)rule.
+    Then it groups the window's alerts into incidents, once every rule's alerts are in (`alerts.incidents`).
     """
     results = [r for chunk in chunks for r in chunk]
     errors = [r for r in results if r.get("error")]
@@ -196,6 +198,7 @@ def summarize_window(
     }
     if start is not None and end is not None:
         summary["alerts"] = sorted([*summary["alerts"], *record_rule_errors(errors, start, end, settings)])
+        summary["incidents"] = record_incidents(*detection_window(start, end, settings), settings)
     log.info(
         "detect window: %d detections, %d hits, %d alerts, %d rule error(s)",
         summary["detections"],

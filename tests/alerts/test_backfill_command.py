@@ -18,6 +18,7 @@ import orjson
 import pytest
 from fake_github import TOKEN
 
+from mamori.alerts.incidents import list_incidents
 from mamori.alerts.ledger import Ledger
 from mamori.backfill import make_plan, run_backfill
 from mamori.config import load_settings
@@ -42,6 +43,12 @@ def lake_digest(home: Path) -> dict[str, str]:
 def alert_state(home: Path) -> list[tuple[str, str, int, list[str]]]:
     ledger = Ledger(f"sqlite:///{home / 'ledger.db'}")
     return sorted((a.key, a.detection_id, a.hit_count, a.routes) for a in ledger.alerts())
+
+
+def incident_state(home: Path) -> dict[str, list[str]]:
+    """Incident id → its alerts' keys: what a backfill must reproduce exactly, however it was interrupted."""
+    ledger = Ledger(f"sqlite:///{home / 'ledger.db'}")
+    return {i.incident_id: sorted(a.key for a in i.members) for i in list_incidents(ledger)}
 
 
 @pytest.fixture
@@ -98,6 +105,11 @@ def test_backfill_twice_and_killed_then_resumed_give_one_result(tmp_path, monkey
     issues_a = sorted(i["title"] for i in fake_github.issue_list())
     assert len(alerts_a) >= 5 and len(issues_a) == len(alerts_a)
     assert all("pagerduty" not in routes and "slack" not in routes for *_, routes in alerts_a)  # no paging
+    incidents_a = incident_state(home)  # the backfill grouped what it detected
+    assert sorted(k for keys in incidents_a.values() for k in keys) == sorted(
+        k for k, det, *_ in alerts_a if not det.startswith("mamori_")
+    )
+    assert len(incidents_a) < len(alerts_a)
 
     # 2. resuming a finished backfill does nothing; forcing it again rewrites the same bytes and tickets
     assert run_backfill(plan, s)["ran"] == 0
@@ -105,6 +117,7 @@ def test_backfill_twice_and_killed_then_resumed_give_one_result(tmp_path, monkey
     assert again["ran"] == again["steps"]
     dispatch(s)
     assert lake_digest(home) == lake_a and alert_state(home) == alerts_a
+    assert incident_state(home) == incidents_a
     assert sorted(i["title"] for i in fake_github.issue_list()) == issues_a
 
     # 3. the same backfill in a fresh home through the CLI, SIGKILLed mid-way, then resumed
@@ -146,3 +159,4 @@ def test_backfill_twice_and_killed_then_resumed_give_one_result(tmp_path, monkey
     assert summary["already_done"] >= done and summary["ran"] == summary["steps"] - summary["already_done"]
     assert lake_digest(home_b) == lake_a
     assert alert_state(home_b) == alerts_a
+    assert incident_state(home_b) == incidents_a
