@@ -177,6 +177,23 @@ def _quality_summary(s: Any, health_end: datetime) -> None:
     _say("")
 
 
+def _incidents_summary(s: Any, noise: set[str]) -> None:
+    """The alerts as a responder gets them: incidents (alerts sharing an entity), each with its severity and
+    why, the entities its alerts share and its rules. An incident of background alerts only is noise."""
+    from mamori.alerts.incidents import describe, list_incidents
+    from mamori.alerts.ledger import Ledger
+
+    found = list_incidents(Ledger(s.ledger_url))
+    background = [i for i in found if all(a.key in noise for a in i.members)]
+    _say(
+        f"   incidents          {len(found)} from {sum(len(i.members) for i in found)} alerts: "
+        f"{len(found) - len(background)} from the attack story, {len(background)} from background"
+    )
+    for inc in found:
+        for line in describe(inc, members=False):
+            _say(f"     {line}")
+
+
 def _summary(
     s: Any, steps: list[Any], detect_windows: int, elapsed: float, health_end: datetime | None = None
 ) -> int:
@@ -207,8 +224,9 @@ def _summary(
     _say("   alerts by severity " + ", ".join(f"{sev} {by_sev[sev]}" for sev in SEV_ORDER if by_sev[sev]))
     _say(f"   tickets            {s.outbox_url}/tickets/  (index: {s.outbox_url}/alerts.jsonl)")
     _say(f"   pivot on {ATTACKER}: " + ", ".join(f"{src} {n}" for src, n in pivot(s, ATTACKER)) + " events")
-
     missed, noise = compare_ground_truth(steps, alerts)
+    _incidents_summary(s, {a.key for a in noise})
+
     _say("\n4. ground truth")
     for st in steps:
         rules = ", ".join(st.detections) or "(story context: no rule for this source yet)"
