@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -191,19 +191,23 @@ def start(
             raise LocalAirflowError(f"embedded PostgreSQL: {exc}") from None
         env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", pg.url(METADATA_DB))
         env.setdefault("MAMORI_LEDGER_URL", pg.url(LEDGER_DB))
-    write_env_file(airflow_home, env)
     env["MAMORI_AIRFLOW_BIN"] = str(Path(sys.executable).with_name("airflow"))
     logs = airflow_home / LOG_DIR
-    logs.mkdir(exist_ok=True)
-    proc = subprocess.Popen(  # noqa: S603 - constant script; paths come in through the environment
-        ["/bin/sh", "-c", _LAUNCHER],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=str(airflow_home),
-        start_new_session=True,  # setsid: PGID = SID = this PID, inherited by every component
-    )
+    try:
+        write_env_file(airflow_home, env)
+        logs.mkdir(exist_ok=True)
+        proc = subprocess.Popen(  # noqa: S603 - constant script; paths come in through the environment
+            ["/bin/sh", "-c", _LAUNCHER],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=str(airflow_home),
+            start_new_session=True,  # setsid: PGID = SID = this PID, inherited by every component
+        )
+    except OSError as exc:
+        local_pg.stop(airflow_home / PG_DIR)  # nothing of a start that failed stays running
+        raise LocalAirflowError(f"cannot start Airflow's components in {airflow_home}: {exc}") from None
     url = env["AIRFLOW__API__BASE_URL"]
     pid_file(airflow_home).write_text(f"{proc.pid}\n{url}\n")
     return Instance(proc.pid, url, airflow_home, mamori_home, logs, proc, env[DB_VARS[0]], env[DB_VARS[1]])
@@ -233,7 +237,7 @@ def write_env_file(airflow_home: Path, env: Mapping[str, str]) -> Path:
     return path
 
 
-def attach_env(airflow_home: Path, environ: dict[str, str] | os._Environ[str] = os.environ) -> list[str]:
+def attach_env(airflow_home: Path, environ: MutableMapping[str, str] = os.environ) -> list[str]:
     """Point a `mamori` command at the databases of the local instance running on this AIRFLOW_HOME (so
     `mamori status` after `mamori up` shows that instance's alerts and runs); variables already set win.
     Returns the names it set."""
@@ -318,7 +322,10 @@ class Api:
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
                 text = resp.read()
-                return resp.status, json.loads(text) if text else None
+                try:
+                    return resp.status, json.loads(text) if text else None
+                except ValueError:  # not JSON (a proxy's page): the caller's message shows it
+                    return resp.status, text.decode(errors="replace")
         except urllib.error.HTTPError as exc:
             text = exc.read()
             try:
@@ -447,7 +454,7 @@ def wait_healthy(api: Api, timeout: float = 180.0, instance: Instance | None = N
             last = api.health()
             if all((last.get(p) or {}).get("status") == "healthy" for p in _HEALTH_LOGS):
                 return last
-        except (OSError, LocalAirflowError) as exc:
+        except (OSError, http.client.HTTPException, LocalAirflowError) as exc:
             error = _one_line(f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}")
         time.sleep(1)
     if last is None:
