@@ -177,13 +177,12 @@ def _quality_summary(s: Any, health_end: datetime) -> None:
     _say("")
 
 
-def _incidents_summary(s: Any, noise: set[str]) -> None:
+def _incidents_summary(ledger: Any, noise: set[str]) -> None:
     """The alerts as a responder gets them: incidents (alerts sharing an entity), each with its severity and
     why, the entities its alerts share and its rules. An incident of background alerts only is noise."""
     from mamori.alerts.incidents import describe, list_incidents
-    from mamori.alerts.ledger import Ledger
 
-    found = list_incidents(Ledger(s.ledger_url))
+    found = list_incidents(ledger)
     background = [i for i in found if all(a.key in noise for a in i.members)]
     _say(
         f"   incidents          {len(found)} from {sum(len(i.members) for i in found)} alerts: "
@@ -218,14 +217,15 @@ def _summary(
         )
     if health_end is not None:
         _quality_summary(s, health_end)
-    alerts = Ledger(s.ledger_url).alerts()
+    ledger = Ledger(s.ledger_url)  # opened once: each open logs the migration check
+    alerts = ledger.alerts()
     by_sev = Counter(a.severity for a in alerts)
     _say(f"   detections run     {len(enabled_detections(s))} rules × {detect_windows} windows")
     _say("   alerts by severity " + ", ".join(f"{sev} {by_sev[sev]}" for sev in SEV_ORDER if by_sev[sev]))
     _say(f"   tickets            {s.outbox_url}/tickets/  (index: {s.outbox_url}/alerts.jsonl)")
     _say(f"   pivot on {ATTACKER}: " + ", ".join(f"{src} {n}" for src, n in pivot(s, ATTACKER)) + " events")
     missed, noise = compare_ground_truth(steps, alerts)
-    _incidents_summary(s, {a.key for a in noise})
+    _incidents_summary(ledger, {a.key for a in noise})
 
     _say("\n4. ground truth")
     for st in steps:
