@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
+import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,11 +30,15 @@ def _embedded_env() -> None:
         os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(repo_dags))
 
 
+class UsageError(ValueError):
+    """A command-line argument mamori cannot use (a bad time, an empty range)."""
+
+
 def _parse_time(text: str) -> datetime:
     try:
         t = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(
+        raise UsageError(
             f"invalid time {text!r}: expected ISO 8601 such as 2026-11-01T00:00 (UTC unless an offset is given)"
         ) from None
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
@@ -44,14 +50,33 @@ def _time_range(
     """A range's bounds as UTC datetimes; an empty or reversed range is a mistake, not a quiet zero."""
     lo, hi = _parse_time(start), _parse_time(end)
     if hi <= lo:
-        raise ValueError(f"empty range: {names[1]} {hi.isoformat()} is not after {names[0]} {lo.isoformat()}")
+        raise UsageError(f"empty range: {names[1]} {hi.isoformat()} is not after {names[0]} {lo.isoformat()}")
     return lo, hi
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of one of mamori's own errors on one line; a detection's starts with `file:line:`, the
+    form editors and CI annotations jump to."""
+    text = " ".join(str(exc).split())
+    line = getattr(exc, "line", None)
+    if line is not None:  # DetectionError: "<path>.sql: why" -> "<path>.sql:<line>: why"
+        text = re.sub(r"\A(\S+?\.sql): ", lambda m: f"{m[1]}:{line}: ", text, count=1)
+    return text
 
 
 def _usage_error(command: str, exc: Exception) -> int:
     """Bad arguments or configuration: one line on stderr (`<command>: <why>`) and exit 2, no traceback."""
-    print(f"{command}: {' '.join(str(exc).split())}", file=sys.stderr)
+    print(f"{command}: {_one_line(exc)}", file=sys.stderr)
     return 2
+
+
+def _is_ours(exc: BaseException) -> bool:
+    """mamori's own bad-input errors (DetectionError, ConfigError, SuppressionError, UsageError, ...): a
+    ValueError subclass defined in a mamori module. A plain ValueError is a bug somewhere and keeps its
+    traceback."""
+    return isinstance(exc, ValueError) and any(
+        t.__module__.startswith("mamori.") for t in type(exc).__mro__ if issubclass(t, ValueError)
+    )
 
 
 def generate(start: datetime, hours: int, seed: int, sources: list[str] | None = None) -> list[Any]:
@@ -488,6 +513,9 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mamori", description=__doc__)
+    p.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error instead of its one-line message"
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write realistic raw logs of every source into the raw store")
@@ -634,11 +662,26 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     _embedded_env()
     args = build_parser().parse_args(argv)
-    if args.command not in ("up", "down", "demo"):  # demo runs in-process on its own SQLite files
-        from mamori import local
+    try:
+        if args.command not in ("up", "down", "demo"):  # demo runs in-process on its own SQLite files
+            from mamori import local
 
-        local.attach_env(Path(os.environ["AIRFLOW_HOME"]))
-    rc: int = args.func(args)
+            local.attach_env(Path(os.environ["AIRFLOW_HOME"]))
+        rc: int = args.func(args)
+    except Exception as exc:
+        # The one error boundary: a mistyped header, a bad setting or SQL that does not parse is the
+        # user's to fix, and one line (file:line, or the variable's name) says what; the traceback around
+        # it only hides that line. `mamori --debug ...` keeps it for whoever debugs mamori itself.
+        if not _is_ours(exc):
+            raise
+        if args.debug:
+            traceback.print_exc()
+            return 2
+        print(
+            _one_line(exc) if getattr(exc, "line", None) else f"mamori {args.command}: {_one_line(exc)}",
+            file=sys.stderr,
+        )
+        return 2
     return rc
 
 

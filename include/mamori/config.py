@@ -16,6 +16,14 @@ from pathlib import Path
 _REPO_SQL = Path(__file__).resolve().parents[2] / "sql"
 
 
+class ConfigError(ValueError):
+    """A MAMORI_* variable with a value mamori cannot use; `.setting` names the variable to fix."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
 @dataclass(frozen=True)
 class Settings:
     """One place for every knob; built once per task from the environment."""
@@ -72,7 +80,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     home = Path(e.get("MAMORI_HOME") or Path.home() / ".mamori")
     engine = e.get("MAMORI_ENGINE", "duckdb")
     if engine not in ("duckdb", "athena"):
-        raise ValueError(f"MAMORI_ENGINE must be duckdb or athena, not {engine!r}")
+        raise ConfigError("MAMORI_ENGINE", f"MAMORI_ENGINE must be duckdb or athena, not {engine!r}")
     return Settings(
         home=home,
         raw_url=_url(e.get("MAMORI_RAW_URL"), home / "raw"),
@@ -85,32 +93,41 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ledger_url=e.get("MAMORI_LEDGER_URL") or f"sqlite:///{(home / 'ledger.db').resolve()}",
         outbox_url=_url(e.get("MAMORI_OUTBOX_URL"), home / "outbox"),
         sql_dir=Path(e.get("MAMORI_SQL_DIR") or _REPO_SQL),
-        ingest_interval=timedelta(minutes=int(e.get("MAMORI_INGEST_INTERVAL_MINUTES", "60"))),
-        detect_lag=timedelta(minutes=int(e.get("MAMORI_DETECT_LAG_MINUTES", "60"))),
-        batch_max_objects=int(e.get("MAMORI_BATCH_MAX_OBJECTS", "500")),
-        batch_max_bytes=int(e.get("MAMORI_BATCH_MAX_BYTES", str(256 * 1024 * 1024))),
+        ingest_interval=timedelta(minutes=_int(e, "MAMORI_INGEST_INTERVAL_MINUTES", "60")),
+        detect_lag=timedelta(minutes=_int(e, "MAMORI_DETECT_LAG_MINUTES", "60")),
+        batch_max_objects=_int(e, "MAMORI_BATCH_MAX_OBJECTS", "500"),
+        batch_max_bytes=_int(e, "MAMORI_BATCH_MAX_BYTES", str(256 * 1024 * 1024)),
         accounts=_csv(e.get("MAMORI_ACCOUNTS", "")),
         regions=_csv(e.get("MAMORI_REGIONS", "")),
         projection_start=e.get("MAMORI_PROJECTION_START", "2024-01-01"),
-        convert_budget_bytes=int(e.get("MAMORI_CONVERT_BUDGET_MB", "128")) * 1024 * 1024,
-        compact_settle=timedelta(hours=int(e.get("MAMORI_COMPACT_SETTLE_HOURS", "48"))),
+        convert_budget_bytes=_int(e, "MAMORI_CONVERT_BUDGET_MB", "128") * 1024 * 1024,
+        compact_settle=timedelta(hours=_int(e, "MAMORI_COMPACT_SETTLE_HOURS", "48")),
         delivery_lease=_positive_seconds(e, "MAMORI_DELIVERY_LEASE_SECONDS", 15 * 60),
         incident_horizon=timedelta(hours=_positive_int(e, "MAMORI_INCIDENT_HORIZON_HOURS", 24)),
         incident_max_entity_alerts=_positive_int(e, "MAMORI_INCIDENT_MAX_ENTITY_ALERTS", 50),
     )
 
 
+def _int(e: Mapping[str, str], name: str, default: str) -> int:
+    """A whole-number setting; a typo names its variable instead of surfacing as int()'s bare complaint."""
+    value = e.get(name, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(name, f"{name} must be a whole number, not {value!r}") from None
+
+
 def _positive_seconds(e: Mapping[str, str], name: str, default: int) -> timedelta:
     value = e.get(name) or str(default)
     if not value.isdigit() or int(value) <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+        raise ConfigError(name, f"{name} must be a positive number of seconds, not {value!r}")
     return timedelta(seconds=int(value))
 
 
 def _positive_int(e: Mapping[str, str], name: str, default: int) -> int:
     value = e.get(name) or str(default)
     if not value.isdigit() or int(value) <= 0:
-        raise ValueError(f"{name} must be a positive whole number, not {value!r}")
+        raise ConfigError(name, f"{name} must be a positive whole number, not {value!r}")
     return int(value)
 
 

@@ -59,6 +59,22 @@ def _line_of_key(text: str, key: object) -> int | None:
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 
+def _header_problems(exc: ValidationError) -> str:
+    """Pydantic's errors as `key: why (got 'value')`, one clause each: its own text repeats whole input
+    mappings and a documentation URL per error, which buries the key to fix."""
+    out = []
+    for e in exc.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "header"
+        got = e.get("input")
+        shown = (
+            f" (got {str(got)[:80]!r})"
+            if isinstance(got, str | int | float) and e["type"] != "missing"
+            else ""
+        )
+        out.append(f"{where}: {e['msg']}{shown}")
+    return "; ".join(out)
+
+
 @dataclass(frozen=True)
 class Detection:
     """A validated detection: its header and the Jinja-templated Athena SQL body."""
@@ -104,9 +120,11 @@ def load_detection(path: Path) -> Detection:
     try:
         header = DetectionHeader.model_validate(raw)
     except ValidationError as exc:
-        loc = exc.errors()[0]["loc"] if exc.errors() else ()
+        # The first error whose key is in the file: a typo (`severty:`) also makes `severity` "missing",
+        # and the missing key has no line, the mistyped one has.
+        lines = [_line_of_key(text, e["loc"][0]) for e in exc.errors() if e["loc"]]
         raise DetectionError(
-            f"{path}: invalid header:\n{exc}", _line_of_key(text, loc[0] if loc else None) or 1
+            f"{path}: invalid header: {_header_problems(exc)}", min((n for n in lines if n), default=1)
         ) from exc
     problems = []
     if header.id != path.stem:

@@ -1,0 +1,123 @@
+"""The command line's one error boundary, through the installed console script (`.venv/bin/mamori`).
+
+A reviewer who mistypes a header key, a severity or a line of SQL, or an operator who sets a variable wrong,
+must get one line naming the file and line (or the setting) and exit status 2, not a traceback with the one
+good message buried in it; `mamori --debug ...` keeps the traceback for whoever debugs mamori itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MAMORI = Path(sys.executable).with_name("mamori")
+RULE = "cloudtrail_console_login_without_mfa"
+
+
+def _catalog(tmp_path: Path, edit: tuple[str, str] | None = None) -> Path:
+    """A sql/ with one rule, optionally with one edit of its text (old -> new)."""
+    sql = tmp_path / "sql"
+    for part in ("enrichments", "lookups"):
+        shutil.copytree(REPO / "sql" / part, sql / part)
+    (sql / "detections" / "cloudtrail").mkdir(parents=True)
+    src = (REPO / "sql" / "detections" / "cloudtrail" / f"{RULE}.sql").read_text()
+    if edit is not None:
+        assert edit[0] in src
+        src = src.replace(edit[0], edit[1], 1)
+    (sql / "detections" / "cloudtrail" / f"{RULE}.sql").write_text(src)
+    return sql
+
+
+def _run(
+    tmp_path: Path, sql: Path, *argv: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MAMORI_")}
+    full |= {"MAMORI_HOME": str(tmp_path / "home"), "MAMORI_SQL_DIR": str(sql)} | (env or {})
+    return subprocess.run(
+        [str(MAMORI), *argv], env=full, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+
+
+def _line_of(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def _coverage(tmp_path: Path, sql: Path, *pre: str) -> subprocess.CompletedProcess[str]:
+    cases = tmp_path / "cases"
+    cases.mkdir(exist_ok=True)
+    return _run(
+        tmp_path, sql, *pre, "detections", "coverage", "--cases", str(cases), "--out", str(tmp_path / "o")
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle", "says"),
+    [
+        (("severity:", "severty:"), "severty:", "severty"),
+        (("severity: medium", "severity: urgent"), "severity: urgent", "severity"),
+        (
+            ("AND eventname = 'ConsoleLogin'", "AND eventname = = 'ConsoleLogin'"),
+            "= =",
+            "not valid Athena SQL",
+        ),
+    ],
+    ids=["header-typo", "bad-severity", "sql-syntax"],
+)
+def test_a_broken_rule_is_one_line_with_its_file_and_line(
+    tmp_path: Path, edit: tuple[str, str], needle: str, says: str
+) -> None:
+    sql = _catalog(tmp_path, edit)
+    path = sql / "detections" / "cloudtrail" / f"{RULE}.sql"
+    done = _coverage(tmp_path, sql)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert re.match(rf"{re.escape(str(path))}:\d+: ", lines[0]), lines[0]
+    if says != "not valid Athena SQL":  # where in the SQL: test_sql_errors_name_the_line_of_the_file
+        assert lines[0].startswith(f"{path}:{_line_of(path, needle)}: ")
+    assert says in lines[0]
+    assert "Traceback" not in done.stderr
+
+    debug = _coverage(tmp_path, sql, "--debug")
+    assert debug.returncode == 2
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert says in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAMORI_INCIDENT_HORIZON_HOURS", "x"),
+        ("MAMORI_INGEST_INTERVAL_MINUTES", "sixty"),
+        ("MAMORI_ENGINE", "postgres"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path, name: str, value: str) -> None:
+    sql = _catalog(tmp_path)
+    done = _run(tmp_path, sql, "detections", "list", env={name: value})
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert name in lines[0] and repr(value) in lines[0]
+    assert "Traceback" not in done.stderr
+
+    debug = _run(tmp_path, sql, "--debug", "detections", "list", env={name: value})
+    assert debug.returncode == 2
+    assert "Traceback (most recent call last)" in debug.stderr
+
+
+def test_render_names_the_line_of_a_broken_header(tmp_path: Path) -> None:
+    """Commands that already catch their own errors keep doing so, and say the line too."""
+    sql = _catalog(tmp_path, ("severity: medium", "severity: urgent"))
+    path = sql / "detections" / "cloudtrail" / f"{RULE}.sql"
+    done = _run(tmp_path, sql, "detections", "render", RULE, "--start", "2026-11-01", "--end", "2026-11-02")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [done.stderr.strip()]
+    assert f"{path}:{_line_of(path, 'severity: urgent')}:" in done.stderr
