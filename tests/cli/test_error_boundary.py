@@ -8,7 +8,6 @@ good message buried in it; `mamori --debug ...` keeps the traceback for whoever 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -79,9 +78,7 @@ def test_a_broken_rule_is_one_line_with_its_file_and_line(
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
-    assert re.match(rf"{re.escape(str(path))}:\d+: ", lines[0]), lines[0]
-    if says != "not valid Athena SQL":  # where in the SQL: test_sql_errors_name_the_line_of_the_file
-        assert lines[0].startswith(f"{path}:{_line_of(path, needle)}: ")
+    assert lines[0].startswith(f"{path}:{_line_of(path, needle)}: "), lines[0]
     assert says in lines[0]
     assert "Traceback" not in done.stderr
 
@@ -121,3 +118,17 @@ def test_render_names_the_line_of_a_broken_header(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.splitlines() == [done.stderr.strip()]
     assert f"{path}:{_line_of(path, 'severity: urgent')}:" in done.stderr
+
+
+def test_sql_errors_name_the_line_of_the_file(tmp_path: Path) -> None:
+    """The line of a parse error counts in the .sql file (header included), not inside the rendered SQL."""
+    from mamori.detections.loader import DetectionError, load_detection
+
+    bad = "    AND eventname = = 'ConsoleLogin'"
+    sql = _catalog(tmp_path, ("    AND eventname = 'ConsoleLogin'", bad))
+    path = sql / "detections" / "cloudtrail" / f"{RULE}.sql"
+    with pytest.raises(DetectionError) as err:
+        load_detection(path)
+    assert err.value.line == _line_of(path, bad)
+    assert f"line {_line_of(path, bad)}" in str(err.value)
+    assert "\x1b[" not in str(err.value)  # no terminal underline codes in a review comment

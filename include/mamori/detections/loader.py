@@ -103,6 +103,12 @@ def read_lookups(body: str, sql_dir: Path) -> dict[str, tuple[str, ...]]:
     return {m["name"]: load_lookup(sql_dir, m["name"]) for m in LOOKUP_MACRO.finditer(body)}
 
 
+def _body_start(text: str, m: re.Match[str]) -> int:
+    """The file line of the body's first non-blank character (the body is stripped before rendering)."""
+    body = m["body"]
+    return text.count("\n", 0, m.start("body") + len(body) - len(body.lstrip())) + 1
+
+
 def load_detection(path: Path) -> Detection:
     """Parse and validate one file; raises DetectionError with a message fit for a code review."""
     text = path.read_text(encoding="utf-8")
@@ -165,6 +171,7 @@ def load_detection(path: Path) -> Detection:
     missing = [k for k in header.dedup.keys if not re.search(rf"\b{re.escape(k)}\b", body)]
     if missing:
         problems.append(f"dedup keys {missing} do not appear in the SELECT")
+    sql_error_line: int | None = None
     if not problems:
         from mamori.detections.render import render_sql
 
@@ -177,7 +184,18 @@ def load_detection(path: Path) -> Detection:
         except ValueError as exc:  # a macro argument out of range
             problems.append(str(exc))
         except sqlglot.ParseError as exc:
-            problems.append(f"not valid Athena SQL: {exc}")
+            # sqlglot counts lines inside the rendered SQL, which starts at the body's first line; every
+            # macro renders to one line, so adding the body's offset gives the line of the file.
+            first = exc.errors[0] if exc.errors else {}
+            if isinstance(first.get("line"), int):
+                sql_error_line = _body_start(text, m) + first["line"] - 1
+                near = " ".join(str(first.get("highlight") or "").split())
+                problems.append(
+                    f"not valid Athena SQL at line {sql_error_line}: {first.get('description')}"
+                    + (f" (near {near[:80]!r})" if near else "")
+                )
+            else:
+                problems.append(f"not valid Athena SQL: {' '.join(str(exc).split())}")
         else:
             if len(tree) != 1 or not isinstance(tree[0], exp.Select):
                 problems.append("body must be exactly one SELECT statement")
@@ -185,7 +203,7 @@ def load_detection(path: Path) -> Detection:
                 problems += dialect_problems(tree[0])
     if problems:
         body_line = text.count("\n", 0, m.start("body")) + 1
-        raise DetectionError(f"{path}: " + "; ".join(problems), body_line)
+        raise DetectionError(f"{path}: " + "; ".join(problems), sql_error_line or body_line)
     return Detection(header=header, body=body, path=path)
 
 
