@@ -12,9 +12,11 @@ from mamori.detections.coverage import compute, markdown
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # computes the whole matrix, mutation runs included (~2 min)
 def test_a_rule_whose_cases_fail_is_not_counted(tmp_path):
     sql = tmp_path / "sql"
     shutil.copytree(REPO / "sql" / "detections", sql / "detections")
+    shutil.copytree(REPO / "sql" / "lookups", sql / "lookups")  # reviewed lists rules read
     rule = sql / "detections" / "cloudtrail" / "cloudtrail_root_activity.sql"
     rule.write_text(rule.read_text().replace("'Root'", "'NotRoot'"))
     cov = compute(sql, REPO / "tests" / "detections")
