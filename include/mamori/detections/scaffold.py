@@ -1,5 +1,7 @@
 """`make new-detection ID=<source>_<name>`: a rule file and its case folders, ready to be filled in.
 
+The SELECT lists plain columns before computed ones (sqlfluff ST06), so the new file passes `make lint`.
+
 The scaffold is deliberately incomplete (status experimental, placeholder condition, TODO runbook) and its
 cases are empty, so the catalog test fails until the author has written a real positive and negative case.
 """
@@ -37,9 +39,9 @@ owner: security-engineering
 SELECT
     event_time,
     account_id,
-    {actor} AS actor,
     {source_ip} AS source_ip,
-    {event_name} AS event_name
+    {event_name} AS event_name,
+    {actor} AS actor
 FROM {table}
 WHERE
     {{{{ window() }}}}
