@@ -59,6 +59,10 @@ def _one_line(exc: BaseException) -> str:
     form editors and CI annotations jump to."""
     text = " ".join(str(exc).split())
     line = getattr(exc, "line", None)
+    path = getattr(exc, "path", None)
+    if path is not None and not isinstance(exc, ValueError):  # an engine error located by run_detection
+        first = str(exc).split("\n")[0]
+        return f"{path}:{line}: {first}" if line else f"{path}: {first}"
     if line is not None:  # DetectionError: "<path>.sql: why" -> "<path>.sql:<line>: why"
         text = re.sub(r"\A(\S+?\.sql): ", lambda m: f"{m[1]}:{line}: ", text, count=1)
     return text
@@ -74,6 +78,8 @@ def _is_ours(exc: BaseException) -> bool:
     """mamori's own bad-input errors (DetectionError, ConfigError, SuppressionError, UsageError, ...): a
     ValueError subclass defined in a mamori module. A plain ValueError is a bug somewhere and keeps its
     traceback."""
+    if getattr(exc, "path", None) is not None:  # the rule's own SQL failed on the engine (run_detection)
+        return True
     return isinstance(exc, ValueError) and any(
         t.__module__.startswith("mamori.") for t in type(exc).__mro__ if issubclass(t, ValueError)
     )
@@ -678,7 +684,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             return 2
         print(
-            _one_line(exc) if getattr(exc, "line", None) else f"mamori {args.command}: {_one_line(exc)}",
+            _one_line(exc)
+            if getattr(exc, "line", None) or getattr(exc, "path", None)
+            else f"mamori {args.command}: {_one_line(exc)}",
             file=sys.stderr,
         )
         return 2

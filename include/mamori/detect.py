@@ -127,7 +127,8 @@ def _rule_error(
     wstart, _ = detection_window(start, end, s)
     matches = sorted((s.sql_dir / "detections").glob(f"*/{detection_id}.sql"))
     path = str(matches[0]) if matches else f"sql/detections/*/{detection_id}.sql"
-    line = exc.line if isinstance(exc, DetectionError) and exc.line else None
+    # DetectionError's line, or the file line run_detection found for a failing query (not the SQL's own LINE)
+    line = getattr(exc, "line", None) if isinstance(getattr(exc, "line", None), int) else None
     reason = " ".join(str(exc).removeprefix(f"{path}: ").split())[:500]
     log.error("%s: rule error, skipped for this window (%s:%s): %s", detection_id, path, line or "?", reason)
     return {

@@ -111,9 +111,11 @@ def test_a_rule_whose_sql_fails_on_the_engine_is_isolated(env):
     [err] = [a for a in alerts if a.detection_id == "mamori_rule_error"]
     assert err.dedup_values == {"detection": "cloudtrail_root_activity_badcol", "reason": "BinderException"}
     assert "no_such_column" in err.samples[0]["reason"]
-    assert summary["rule_errors"] == [
-        f"cloudtrail_root_activity_badcol: {sql}/detections/cloudtrail/cloudtrail_root_activity_badcol.sql:?"
-    ]
+    # The line of the .sql file that names the column, not DuckDB's LINE inside the transpiled SQL.
+    path = sql / "detections" / "cloudtrail" / "cloudtrail_root_activity_badcol.sql"
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "no_such_column" in t)
+    assert err.samples[0]["line"] == line
+    assert summary["rule_errors"] == [f"cloudtrail_root_activity_badcol: {path}:{line}"]
 
 
 def test_an_engine_outage_still_fails_the_chunk_so_airflow_retries(env, monkeypatch):

@@ -132,3 +132,16 @@ def test_sql_errors_name_the_line_of_the_file(tmp_path: Path) -> None:
     assert err.value.line == _line_of(path, bad)
     assert f"line {_line_of(path, bad)}" in str(err.value)
     assert "\x1b[" not in str(err.value)  # no terminal underline codes in a review comment
+
+
+def test_a_rule_failing_on_duckdb_names_its_file_line(tmp_path: Path) -> None:
+    """DuckDB's LINE counts in the transpiled SQL; the message names the line of the .sql file instead."""
+    bad = "    url_extract_host(useragent) AS user_agent,"
+    sql = _catalog(tmp_path, ("    useragent AS user_agent,", bad))
+    path = sql / "detections" / "cloudtrail" / f"{RULE}.sql"
+    argv = ["detections", "backtest", RULE, "--from", "2026-11-01T00:00", "--to", "2026-11-01T02:00"]
+    done = _run(tmp_path, sql, *argv)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith(f"{path}:{_line_of(path, 'url_extract_host')}: ")
+    assert "url_extract_host" in done.stderr

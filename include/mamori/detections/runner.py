@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +17,34 @@ class DetectionOutputError(ValueError):
     """The rule's SELECT does not return the columns the alert path needs."""
 
 
+def _locate(det: Detection, exc: Exception) -> None:
+    """Give a failure of the rule's own SQL the .sql file and line (`exc.path`, `exc.line`) it comes from.
+
+    The engine's own LINE counts inside the transpiled SQL, which the author never sees; the column or
+    function it names is found in the file instead. The exception keeps its type (rule-error alerts are
+    keyed on it); only a query fault is located, an engine outage is not the rule's.
+    """
+    from mamori.detections.dialect_lint import _line_of_word
+    from mamori.engines import is_query_fault
+
+    if not is_query_fault(exc):
+        return
+    name = re.search(r'with name "?(\w+)"?|"(\w+)" not found|column "?(\w+)"?', str(exc).split("\n")[0])
+    line = _line_of_word(det.path, next(g for g in name.groups() if g)) if name else None
+    try:
+        exc.path = det.path  # type: ignore[attr-defined]
+        exc.line = line  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type without a __dict__: unlocated, not hidden
+        pass
+
+
 def run_detection(det: Detection, engine: Engine, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Hits of `det` with event_time in [start, end), ordered by event time (deterministic samples)."""
-    table = engine.query(det.render(start, end))
+    try:
+        table = engine.query(det.render(start, end))
+    except Exception as exc:
+        _locate(det, exc)
+        raise
     needed = [*REQUIRED_COLUMNS, *det.header.dedup.keys]
     missing = [c for c in dict.fromkeys(needed) if c not in table.column_names]
     if missing:
