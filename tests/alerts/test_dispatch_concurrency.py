@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_github import TOKEN, FakeGitHub
+from fake_github import FakeGitHub
 from fake_pagerduty_slack import FakePagerDuty, FakeSlack
 
 from mamori import detect
@@ -41,7 +41,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 WORKER = HERE / "dispatch_worker.py"
 T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
-ROUTING_KEY = "R" * 32
 ACTORS = ("alice", "bob", "carol")  # three alerts of a high rule: GitHub + PagerDuty + Slack each
 
 pytestmark = pytest.mark.slow
@@ -105,24 +104,8 @@ class Wired:
 
 
 @pytest.fixture
-def wired(
-    ledger_url, monkeypatch, fake_github: FakeGitHub, fake_pagerduty: FakePagerDuty, fake_slack: FakeSlack
-) -> Wired:
-    gh = {
-        "conn_type": "github",
-        "password": TOKEN,
-        "host": fake_github.api_url,
-        "extra": {"repo": "acme/security-alerts"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_MAMORI_GITHUB", json.dumps(gh))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MAMORI_PAGERDUTY",
-        json.dumps({"conn_type": "pagerduty_events", "password": ROUTING_KEY, "host": fake_pagerduty.url}),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MAMORI_SLACK",
-        json.dumps({"conn_type": "slackwebhook", "password": fake_slack.webhook_url}),
-    )
+def wired(ledger_url, output_connections) -> Wired:
+    fake_github, fake_pagerduty, fake_slack = output_connections
     settings = load_settings()
     assert settings.ledger_url == ledger_url
     det = get_detection(REPO / "sql", "cloudtrail_trail_stopped_or_changed")  # high: github+pagerduty+slack

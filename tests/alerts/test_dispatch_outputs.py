@@ -5,12 +5,11 @@ at-least-once); and the lifecycle sync (issue closed → incident resolved, reso
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_github import TOKEN, FakeGitHub
+from fake_github import FakeGitHub
 from fake_pagerduty_slack import FakePagerDuty, FakeSlack
 
 from mamori import detect
@@ -20,7 +19,6 @@ from mamori.detections.loader import get_detection
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
-ROUTING_KEY = "R" * 32
 
 
 def hit(minute: int, actor: str) -> dict:
@@ -34,24 +32,8 @@ def hit(minute: int, actor: str) -> dict:
 
 
 @pytest.fixture
-def wired(
-    settings, monkeypatch, fake_github: FakeGitHub, fake_pagerduty: FakePagerDuty, fake_slack: FakeSlack
-):
-    gh = {
-        "conn_type": "github",
-        "password": TOKEN,
-        "host": fake_github.api_url,
-        "extra": {"repo": "acme/security-alerts"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_MAMORI_GITHUB", json.dumps(gh))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MAMORI_PAGERDUTY",
-        json.dumps({"conn_type": "pagerduty_events", "password": ROUTING_KEY, "host": fake_pagerduty.url}),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MAMORI_SLACK",
-        json.dumps({"conn_type": "slackwebhook", "password": fake_slack.webhook_url}),
-    )
+def wired(settings, output_connections):
+    fake_github, fake_pagerduty, fake_slack = output_connections
     det = get_detection(REPO / "sql", "cloudtrail_trail_stopped_or_changed")  # high: github+pagerduty+slack
     ledger = Ledger(settings.ledger_url)
     ledger.record_window(det, T0, T0 + timedelta(hours=1), group_hits(det, [hit(1, "alice"), hit(2, "bob")]))
