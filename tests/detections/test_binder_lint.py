@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mamori.detections.dialect_lint import binder_problems
+from mamori.detections.binder_lint import binder_problems
 from mamori.detections.loader import load_catalog, load_detection
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,12 +10,8 @@ approx_distinct, json_extract_scalar on objects) are allowed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlglot import exp
-
-if TYPE_CHECKING:
-    from mamori.detections.loader import Detection
 
 # Anonymous (not sqlglot-modelled) functions: name → why and what to use instead.
 _REFUSED_FUNCTIONS: dict[str, str] = {
@@ -54,53 +50,13 @@ def _is_date_literal(node: exp.Expression | None) -> bool:
     return isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.DATE)
 
 
-def binder_problems(detections: list[Detection]) -> dict[str, str]:
-    """Detection id → why DuckDB cannot bind its rendered SQL (empty = every rule binds).
-
-    sqlglot parses anything shaped like a function call, so a Trino-only function (`url_extract_host`)
-    passes the parse and the lint above and fails only when DuckDB runs it. `EXPLAIN` on empty tables of
-    every source's schema runs DuckDB's binder (names, types, functions) without reading data; one
-    connection serves the whole catalog, so the catalog test stays fast.
-    """
+def fault_line(path: Path, message: str) -> int | None:
+    """The .sql file line of the function or column an engine error names (its own LINE counts in the
+    transpiled SQL, which the author never sees); None when the message names neither."""
     import re
-    from datetime import UTC, datetime
 
-    import duckdb
-    import pyarrow as pa
-
-    from mamori.ddl import all_events_select
-    from mamori.engines.dialect import athena_to_duckdb
-    from mamori.sources import SOURCES
-    from mamori.sources.base import PARTITION_KEYS
-
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        for src in SOURCES.values():
-            empty = src.schema.empty_table()
-            for key in PARTITION_KEYS:
-                empty = empty.append_column(key, pa.array([], pa.string()))
-            con.register(f"_{src.table}_arrow", empty)
-            con.execute(f"CREATE VIEW {src.table} AS SELECT * FROM _{src.table}_arrow")
-        con.execute(
-            "CREATE VIEW all_events AS "
-            + athena_to_duckdb(all_events_select([s.table for s in SOURCES.values()]))
-        )
-        sample = datetime(2026, 1, 1, tzinfo=UTC)
-        out: dict[str, str] = {}
-        for det in detections:
-            try:
-                con.execute("EXPLAIN " + athena_to_duckdb(det.render(sample, sample.replace(hour=1))))
-            except duckdb.Error as exc:
-                why = str(exc).split("\n")[0]
-                # DuckDB's LINE counts in the transpiled SQL; the function or column it names is in the file.
-                name = re.search(r'with name "?(\w+)"?|column with name "?(\w+)"?|"(\w+)" not found', why)
-                line = _line_of_word(det.path, next(g for g in name.groups() if g)) if name else None
-                where = f"{det.path}:{line}" if line else str(det.path)
-                out[det.id] = f"{where}: DuckDB cannot run this rule: {why}"
-        return out
-    finally:
-        con.close()
+    name = re.search(r'with name "?(\w+)"?|"(\w+)" not found|column "?(\w+)"?', message.split("\n")[0])
+    return _line_of_word(path, next(g for g in name.groups() if g)) if name else None
 
 
 def _line_of_word(path: Path, word: str) -> int | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,13 +23,12 @@ def _locate(det: Detection, exc: Exception) -> None:
     function it names is found in the file instead. The exception keeps its type (rule-error alerts are
     keyed on it); only a query fault is located, an engine outage is not the rule's.
     """
-    from mamori.detections.dialect_lint import _line_of_word
+    from mamori.detections.dialect_lint import fault_line
     from mamori.engines import is_query_fault
 
     if not is_query_fault(exc):
         return
-    name = re.search(r'with name "?(\w+)"?|"(\w+)" not found|column "?(\w+)"?', str(exc).split("\n")[0])
-    line = _line_of_word(det.path, next(g for g in name.groups() if g)) if name else None
+    line = fault_line(det.path, str(exc))
     try:
         exc.path = det.path  # type: ignore[attr-defined]
         exc.line = line  # type: ignore[attr-defined]
