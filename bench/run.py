@@ -69,7 +69,7 @@ def machine() -> str:
 
 
 def cloudtrail_objects(hours: int, events_per_file: int = 40) -> list[tuple[str, bytes]]:
-    from mamori.generate.cloudtrail import generate_cloudtrail
+    from mamori.sources.cloudtrail.generate import generate_cloudtrail
 
     out: list[tuple[str, bytes]] = []
     generate_cloudtrail(
@@ -101,9 +101,9 @@ def hourly_batches(keys: list[str]) -> list[dict[str, Any]]:
 
 
 def convert_without_dq(batch: dict[str, Any], settings: Any) -> int:
-    """convert_batch's conversion alone (mamori.convert, lake writes) without data-quality validation,
+    """convert_batch's conversion alone (mamori.lake.convert, lake writes) without data-quality validation,
     observations or manifest: what the validation costs is the difference."""
-    from mamori import convert
+    from mamori.lake import convert
     from mamori.sources import get_source
 
     src = get_source(batch["source"])
@@ -121,9 +121,9 @@ def convert_without_dq(batch: dict[str, Any], settings: Any) -> int:
 
 
 def row_path_convert(batch: dict[str, Any], settings: Any) -> None:
-    """The converter before mamori.convert (sessions 1-2): one dict per row through parse_object, rows sorted
+    """The converter before mamori.lake.convert (sessions 1-2): one dict per row through parse_object, rows sorted
     per partition, `pa.Table.from_pylist`, the same Parquet writer and lake writes; no validation."""
-    from mamori.convert import parquet_bytes
+    from mamori.lake.convert import parquet_bytes
     from mamori.sources import get_source
 
     src = get_source(batch["source"])
@@ -181,7 +181,7 @@ def duckdb_reader(folder: str) -> Callable[[], None]:
 
 
 def bench_cloudtrail(hours: int, events_per_file: int, runs: int) -> list[str]:
-    from mamori import convert
+    from mamori.lake import convert
     from mamori.sources import cloudtrail
 
     objects = cloudtrail_objects(hours, events_per_file)
@@ -297,8 +297,7 @@ def bench_cloudtrail(hours: int, events_per_file: int, runs: int) -> list[str]:
 def _profile_steps() -> list[tuple[str, list[tuple[Any, str]]]]:
     """convert_batch's steps as (label, [(owner, attribute)]): the functions doing each step (they do not
     nest in one another, so their times add up)."""
-    from mamori import convert
-    from mamori.lake import Store
+    from mamori.lake import Store, convert
     from mamori.quality.observe import BatchObserver
     from mamori.sources import cloudtrail
 
@@ -397,7 +396,7 @@ def bench_scaling(batches: list[dict[str, Any]], settings: Any, n_events: int, r
 
 def sample_raw_key(name: str, src: Source) -> RawKey:
     """A real landed key of the source (from its generator), so parse_object sees what ingest would give it."""
-    gen = importlib.import_module(f"mamori.generate.{name}")
+    gen = importlib.import_module(f"mamori.dev.generate.{name}")
     keys: list[str] = []
     getattr(gen, f"generate_{name}")(
         lambda k, d, t: keys.append(k), datetime(2026, 11, 1, tzinfo=UTC), hours=6
@@ -410,14 +409,14 @@ def sample_raw_key(name: str, src: Source) -> RawKey:
 
 
 def bench_parsers(n_lines: int, runs: int) -> list[str]:
-    from mamori import convert
+    from mamori.lake import convert
     from mamori.sources import SOURCES
 
     rows = [
         f"Parsers, one core, {n_lines:,} records each, same bytes to all. naive = the split/regex-into-dicts loop"
         " a user would write (no Arrow, no validation); row = the source's parse_object (GC paused, as ingest"
         " runs it); row → Arrow adds the `pa.Table.from_pylist` ingest runs on those rows; columnar ="
-        " `mamori.convert.parse_tables` (validated rows as Arrow tables, the same tables as row → Arrow):",
+        " `mamori.lake.convert.parse_tables` (validated rows as Arrow tables, the same tables as row → Arrow):",
         "",
         "| source | naive rec/s | row rec/s | row → Arrow rec/s | columnar → Arrow rec/s | row / naive "
         "| columnar / naive |",

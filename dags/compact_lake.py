@@ -22,8 +22,8 @@ from typing import Any
 from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from mamori import compact
 from mamori.dag_defaults import DEFAULT_ARGS, START_DATE
+from mamori.lake import compact
 from mamori.sources import SOURCES
 
 

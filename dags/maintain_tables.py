@@ -15,8 +15,8 @@ from typing import Any
 from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from mamori import tables
 from mamori.dag_defaults import DEFAULT_ARGS, START_DATE
+from mamori.lake import tables
 
 
 @dag(

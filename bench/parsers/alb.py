@@ -13,8 +13,8 @@ import random
 import re
 from datetime import UTC, datetime, timedelta
 
-from mamori.generate.alb import _LB, _Gen
 from mamori.sources.alb import NATIVE_COLUMNS
+from mamori.sources.alb.generate import _LB, _Gen
 
 _NAMES = [name for name, _ in NATIVE_COLUMNS[:34]]  # type .. conn_trace_id, as the regex's groups
 _LINE = re.compile(

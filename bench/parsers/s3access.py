@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from mamori.generate.s3access import render_sample
+from mamori.sources.s3access.generate import render_sample
 
 _NAMES = [
     "bucketowner", "bucket_name", "requestdatetime", "remoteip", "requester", "requestid", "operation", "key",

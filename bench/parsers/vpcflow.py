@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from mamori.generate.vpcflow import _Stream
+from mamori.sources.vpcflow.generate import _Stream
 
 _INTS = frozenset(
     "version srcport dstport protocol packets bytes start end tcp-flags traffic-path".split()  # noqa: SIM905

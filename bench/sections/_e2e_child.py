@@ -37,10 +37,10 @@ Obj = tuple[str, bytes, datetime]
 
 def hour_objects(quick: bool, seed: int) -> tuple[dict[str, list[Obj]], list[Any]]:
     """Raw objects of HOUR per source, with landing times mapped into WINDOW, and the hour's story steps."""
-    from mamori.generate import get_generator
-    from mamori.generate.alb import generate_alb
-    from mamori.generate.cloudtrail import generate_cloudtrail
+    from mamori.dev.generate import get_generator
     from mamori.sources import SOURCES
+    from mamori.sources.alb.generate import generate_alb
+    from mamori.sources.cloudtrail.generate import generate_cloudtrail
 
     sizes: dict[str, Callable[..., list[Any]]] = {
         "cloudtrail": functools.partial(generate_cloudtrail, events_per_file=10 if quick else 40),
@@ -228,7 +228,7 @@ def airflow(objects: dict[str, list[Obj]], home: Path, bag: Any, log_path: Path)
     from airflow.utils.session import create_session
     from sqlalchemy import func
 
-    from mamori.demo import _output_to
+    from mamori.dev.demo import _output_to
     from mamori.ingest import window_summaries
 
     s = use_home(home)
@@ -293,7 +293,7 @@ def cold_start(bag: Any, log_path: Path) -> dict[str, float]:
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
-    from mamori.demo import _output_to
+    from mamori.dev.demo import _output_to
 
     dag_id = "ingest_cloudtrail_insights"
     w0 = time.perf_counter()
@@ -318,7 +318,7 @@ def main(cfg: dict[str, Any]) -> dict[str, Any]:
     from airflow.utils import db
 
     from mamori.cli import _embedded_env
-    from mamori.demo import _output_to
+    from mamori.dev.demo import _output_to
 
     work = Path(cfg["work"])
     _embedded_env()

@@ -1,7 +1,7 @@
 """Compaction: a day of CloudTrail (six hours in quick mode) ingested as many small batches, before and after
-`mamori.compact`.
+`mamori.lake.compact`.
 
-The lake is built with the real converter (mamori.convert.BatchTables, the bytes ingest writes), one batch per
+The lake is built with the real converter (mamori.lake.convert.BatchTables, the bytes ingest writes), one batch per
 5 minutes of deliveries, i.e. what a small MAMORI_BATCH_MAX_OBJECTS or many accounts and late deliveries do to
 an hour partition: a dozen files or more each. Measured: files per partition, the compaction's own time, and
 what one representative hourly detection (an aggregate over every event of its window) costs over every
@@ -33,10 +33,11 @@ def build_lake(
 ) -> int:
     """Generated CloudTrail converted one 5-minute landing batch at a time; returns rows written."""
     from mamori.config import load_settings
-    from mamori.convert import BatchTables
-    from mamori.generate.cloudtrail import generate_cloudtrail
-    from mamori.lake import Store, window_tag
+    from mamori.lake import Store
+    from mamori.lake.convert import BatchTables
     from mamori.sources import get_source
+    from mamori.sources.cloudtrail.generate import generate_cloudtrail
+    from mamori.windows import window_tag
 
     src = get_source("cloudtrail")
     settings = load_settings({"MAMORI_HOME": str(home)})
@@ -101,8 +102,8 @@ def detection_windows(home: Path, hours: int, runs: int) -> tuple[float, int]:
 
 
 def run(quick: bool, runs: int) -> list[str]:
-    from mamori.compact import compact_partitions
     from mamori.config import load_settings
+    from mamori.lake.compact import compact_partitions
 
     # quick (CI): six hours of one account and region; full: a day of two accounts in two regions
     hours, accounts, regions, epf = (

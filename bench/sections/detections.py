@@ -27,10 +27,10 @@ def build_lake(home: str, hours: int, ct_events_per_file: int) -> dict[str, int]
     """Generate every source for `hours` and convert it through the real ingest code; rows per source."""
     from mamori import ingest
     from mamori.config import load_settings
-    from mamori.generate import get_generator
-    from mamori.generate.cloudtrail import generate_cloudtrail
+    from mamori.dev.generate import get_generator
     from mamori.lake import Store
     from mamori.sources import SOURCES
+    from mamori.sources.cloudtrail.generate import generate_cloudtrail
 
     settings = load_settings({"MAMORI_HOME": home, "MAMORI_SQL_DIR": str(REPO / "sql")})
     raw = Store(settings.raw_url)

@@ -7,7 +7,7 @@ replayed under other account ids until the event count is reached, so 10M events
 run; the child's raw store reads those template files.
 
 Rows: convert_batch for 1M and 10M events, and for one delivery object of 256 MB (gzip; ~1.6M events, the
-largest object a batch may hold), plus the row path ingest used before mamori.convert on the same shapes
+largest object a batch may hold), plus the row path ingest used before mamori.lake.convert on the same shapes
 (200k events, whose batches peak like 1M's; a 32 MB object, since its peak grows with the object).
 """
 
@@ -83,7 +83,7 @@ def _write_templates(folder: Path, hours: int) -> int:
     """The generator's day of CloudTrail event files, one file each (children read them per batch)."""
     from datetime import UTC, datetime
 
-    from mamori.generate.cloudtrail import generate_cloudtrail
+    from mamori.sources.cloudtrail.generate import generate_cloudtrail
 
     folder.mkdir(parents=True)
     objects: list[bytes] = []
@@ -215,7 +215,7 @@ def _convert_rows(batch: list[tuple[str, Path]]) -> int:
     """ingest._convert_batch's row path today: rows per partition, sorted, from_pylist, Parquet bytes."""
     import pyarrow as pa
 
-    from mamori.convert import parquet_bytes
+    from mamori.lake.convert import parquet_bytes
     from mamori.sources import cloudtrail
 
     src = cloudtrail.SOURCE

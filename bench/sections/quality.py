@@ -43,7 +43,7 @@ def _batch(home: Path, source: str, hours: int, wide: bool) -> tuple[dict[str, A
     """Write `hours` of generated raw objects (the generator's 2 accounts x 2 regions when `wide`, else one
     stream); return one batch over all of them and the settings."""
     from mamori.config import load_settings
-    from mamori.generate import get_generator
+    from mamori.dev.generate import get_generator
     from mamori.lake import Store
     from mamori.sources import get_source
 

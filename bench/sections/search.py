@@ -31,7 +31,7 @@ def build_lake(home: Path, days: int, tables: tuple[str, ...]) -> tuple[int, int
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mamori.generate import get_generator
+    from mamori.dev.generate import get_generator
     from mamori.sources import get_source
 
     rows = files = size = 0

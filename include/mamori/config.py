@@ -47,11 +47,11 @@ class Settings:
     accounts: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     projection_start: str = "2024-01-01"  # first dt= Athena projects
-    # Arrow bytes a convert task holds before it spills sorted runs to local disk (mamori.convert): with the
+    # Arrow bytes a convert task holds before it spills sorted runs to local disk (mamori.lake.convert): with the
     # interpreter and one object's parse this bounds a task's memory, whatever the batch's size.
     convert_budget_bytes: int = 128 * 1024 * 1024
     # How long after an hour partition (and the ingest windows that wrote into it) ended compaction waits before
-    # merging its files (mamori.compact): detections and reconciliation only read younger hours and windows.
+    # merging its files (mamori.lake.compact): detections and reconciliation only read younger hours and windows.
     compact_settle: timedelta = timedelta(hours=48)
     # How long a dispatcher holds the one right to send an (alert, output) (mamori.alerts.ledger.Ledger.claim):
     # longer than one delivery with the output's own retries (GitHub: 4 tries, waits capped at 60 s, ~6 min

@@ -58,14 +58,14 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mamori import compact, convert
 from mamori.config import Settings, load_settings
-from mamori.lake import ObjectInfo, Store, window_tag
+from mamori.lake import ObjectInfo, Store, compact, convert
 from mamori.quality.observe import BatchObserver
 from mamori.quality.quarantine import summarize as quarantine_classes
 from mamori.quality.validate import BatchQuality, merge_quality, validate_table
 from mamori.sources import get_source
 from mamori.sources.base import LARGE_OBJECT_BYTES, ColumnarResult, LargeObject, Source, gc_paused
+from mamori.windows import window_tag
 
 log = logging.getLogger(__name__)
 

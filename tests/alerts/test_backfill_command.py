@@ -22,8 +22,8 @@ from mamori.alerts.incidents import list_incidents
 from mamori.alerts.ledger import Ledger
 from mamori.backfill import make_plan, run_backfill
 from mamori.config import load_settings
-from mamori.generate.cloudtrail import generate_cloudtrail
 from mamori.lake import Store
+from mamori.sources.cloudtrail.generate import generate_cloudtrail
 
 pytestmark = pytest.mark.slow
 START = datetime(2026, 11, 1, tzinfo=UTC)

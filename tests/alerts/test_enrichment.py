@@ -16,9 +16,9 @@ from mamori.alerts.builder import group_hits
 from mamori.alerts.enrichment import load_enrichments, render_enrichment
 from mamori.alerts.ledger import Alert, Ledger
 from mamori.alerts.render import enrichment_markdown
-from mamori.cli import generate
 from mamori.detections.loader import get_detection
 from mamori.detections.runner import run_detection
+from mamori.dev.generate import write_samples as generate
 from mamori.engines import get_engine
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from fake_github import TOKEN
 
 from mamori import detect, ingest
 from mamori.alerts.ledger import Ledger
-from mamori.cli import generate
+from mamori.dev.generate import write_samples as generate
 
 pytestmark = pytest.mark.slow
 START = datetime(2026, 11, 1, tzinfo=UTC)

@@ -59,8 +59,8 @@ def _odd_record(t: datetime) -> dict[str, Any]:
 def build(home: Path) -> Lake:
     from mamori import ingest
     from mamori.config import load_settings
-    from mamori.generate.cloudtrail import generate_cloudtrail
     from mamori.lake import Store
+    from mamori.sources.cloudtrail.generate import generate_cloudtrail
 
     s = load_settings({"MAMORI_HOME": str(home)})
     raw = Store(s.raw_url)

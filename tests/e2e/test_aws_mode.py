@@ -15,13 +15,14 @@ import boto3
 import pytest
 from moto_support import seed_athena
 
-from mamori import ingest, tables
+from mamori import ingest
 from mamori.config import load_settings
 from mamori.detections.loader import get_detection
 from mamori.detections.runner import run_detection
 from mamori.engines import get_engine
 from mamori.engines.duckdb import DuckDBEngine
-from mamori.generate.cloudtrail import generate_cloudtrail
+from mamori.lake import tables
+from mamori.sources.cloudtrail.generate import generate_cloudtrail
 
 from .aws_recorder import recording_proxy
 

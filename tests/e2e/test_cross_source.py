@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mamori import ingest
-from mamori.cli import generate
+from mamori.dev.generate import write_samples as generate
 from mamori.engines import get_engine
 from mamori.sources import SOURCES
 

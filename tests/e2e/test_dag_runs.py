@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from mamori.alerts.ledger import Ledger
-from mamori.cli import generate, hours_between
-from mamori.demo import compare_ground_truth, run_windows
 from mamori.detect import sources_ready
+from mamori.dev.demo import compare_ground_truth, run_windows
+from mamori.dev.generate import write_samples as generate
 from mamori.ingest import window_summaries
 from mamori.sources import SOURCES
+from mamori.windows import hours_between
 
 pytestmark = pytest.mark.slow
 START = datetime(2026, 11, 1, tzinfo=UTC)

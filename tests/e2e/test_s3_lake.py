@@ -20,7 +20,7 @@ from mamori.config import load_settings
 from mamori.detections.loader import get_detection
 from mamori.detections.runner import run_detection
 from mamori.engines.duckdb import DuckDBEngine
-from mamori.generate.cloudtrail import generate_cloudtrail
+from mamori.sources.cloudtrail.generate import generate_cloudtrail
 
 pytestmark = pytest.mark.slow
 

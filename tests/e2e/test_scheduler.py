@@ -1,4 +1,4 @@
-"""The real thing: scheduler, dag-processor, triggerer and api-server as processes (mamori.local, the code behind
+"""The real thing: scheduler, dag-processor, triggerer and api-server as processes (mamori.dev.local, the code behind
 `make up-local`), driven only through the REST API, then the mamori view in a headless browser, then a stop
 that must leave no process behind.
 
@@ -7,7 +7,7 @@ generated CloudTrail; the runs cover one detection window, [03:00, 04:00), whose
 windows [03:00, 04:00) and [04:00, 05:00); detect's data interval is [04:00, 05:00) (detection lag 60 min).
 Tickets go to a fake GitHub server in this process, reached by the task processes over HTTP through the
 `mamori_github` connection given as AIRFLOW_CONN_MAMORI_GITHUB. Airflow's metadata DB and the alert ledger
-are databases of the embedded PostgreSQL that `mamori up` runs too (mamori.local_pg), never SQLite.
+are databases of the embedded PostgreSQL that `mamori up` runs too (mamori.dev.local_pg), never SQLite.
 
 The catalog is this repo's sql/ with the CloudTrail rules only (MAMORI_SQL_DIR), because detect waits for
 every source that has enabled rules, and ingesting all six sources would triple the runtime.
@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from mamori import local
+from mamori.dev import local
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "alerts"))
@@ -78,7 +78,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
         mp.setenv("MAMORI_HOME", str(mamori_home))
         for var in ("MAMORI_RAW_URL", "MAMORI_LAKE_URL", "MAMORI_LEDGER_URL", "MAMORI_OUTBOX_URL"):
             mp.delenv(var, raising=False)
-        from mamori.cli import generate
+        from mamori.dev.generate import write_samples as generate
 
         steps = generate(START, HOURS, seed=7, sources=["cloudtrail"])
     conn = {

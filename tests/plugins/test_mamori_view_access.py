@@ -179,7 +179,7 @@ def _healthy(url: str) -> bool:
 def api_server(settings, alert_in_ledger, tmp_path) -> Iterator[tuple[str, Path]]:
     """`airflow api-server` as a process (this repo's plugins folder, SimpleAuthManager with login) with two
     users: `viewer` (VIEWER) and `nobody` (no role); stopped by its process group."""
-    from mamori import local
+    from mamori.dev import local
 
     airflow_home = tmp_path / "airflow"
     airflow_home.mkdir()

@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 import pytest
 from quality_helpers import HOUR, alerts_of, ct_record, hour, land_ct, land_vpc, run_window, vpc_line
 
-from mamori import convert, ingest
-from mamori.lake import Store
+from mamori import ingest
+from mamori.lake import Store, convert
 from mamori.quality import reconcile
 
 W = hour(10)

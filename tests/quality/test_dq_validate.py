@@ -109,7 +109,7 @@ def test_required_identity_missing_is_quarantined_expected_field_missing_is_flag
     missing eventID only flags."""
     import pyarrow.compute as pc
 
-    from mamori import convert
+    from mamori.lake import convert
 
     real = convert.BatchTables.add
 

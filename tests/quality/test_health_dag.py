@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_health_dag_raises_a_silence_alert(settings, airflow_db, only_sources, no_gx, monkeypatch, tmp_path):
     from airflow.dag_processing.dagbag import DagBag
 
-    from mamori.demo import run_windows
+    from mamori.dev.demo import run_windows
 
     only_sources("cloudtrail")
     monkeypatch.setattr(freshness, "load_health_settings", lambda _dir: HealthSettings(min_history_windows=3))

@@ -82,7 +82,7 @@ def build_lake(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mamori.generate import get_generator
+    from mamori.dev.generate import get_generator
     from mamori.sources import get_source
 
     total = 0

@@ -18,9 +18,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from mamori import convert
-from mamori.sources import SOURCES, cloudtrail, textcols, vpcflow
+from mamori.lake import convert
+from mamori.sources import SOURCES, cloudtrail, vpcflow
 from mamori.sources.base import ObjectResult, Partition, RawKey, RowsAsColumns, Source
+from mamori.sources.formats import textcols
 
 # Sources with a columnar parser (a `columnar(emit)` method, own or inherited), by name.
 COLUMNAR: dict[str, Source] = {

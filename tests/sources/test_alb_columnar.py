@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from mamori.generate.alb import generate_alb
-from mamori.sources import alb, textcols
+from mamori.sources import alb
 from mamori.sources.alb import SOURCE
+from mamori.sources.alb.generate import generate_alb
 from mamori.sources.base import ObjectResult, RawKey, Source
+from mamori.sources.formats import textcols
 
 CROSS_CHECK = False  # conftest's parse_object wrapper: this module compares the two paths itself
 Check = Callable[[Source, RawKey, bytes, ObjectResult], None]

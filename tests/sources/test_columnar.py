@@ -1,4 +1,4 @@
-"""The columnar path (mamori.convert + each source's columnar parser) against the row path it replaces.
+"""The columnar path (mamori.lake.convert + each source's columnar parser) against the row path it replaces.
 
 tests/sources/conftest.py already cross-checks every parse_object call of the parser tests; this module adds
 generated data for every source with a columnar parser, proof that the check bites (convert uses each of those
@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mamori import convert
+from mamori.lake import convert
 from mamori.sources import SOURCES, cloudtrail
 from mamori.sources.base import ObjectResult, Partition, RawKey, RowsAsColumns, Source
 
@@ -38,7 +38,7 @@ COLUMNAR = sorted(name for name, src in SOURCES.items() if callable(getattr(src,
 @functools.cache
 def _objects(module: str, hours: int) -> tuple[tuple[str, bytes], ...]:
     out: list[tuple[str, bytes]] = []
-    gen = importlib.import_module(f"mamori.generate.{module}")
+    gen = importlib.import_module(f"mamori.dev.generate.{module}")
     getattr(gen, f"generate_{module}")(lambda k, d, t: out.append((k, d)), START, hours=hours)
     return tuple(out)
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from mamori.generate.s3access import render_sample
-from mamori.sources import s3access, textcols
+from mamori.sources import s3access
 from mamori.sources.base import ObjectResult, RawKey, Source
+from mamori.sources.formats import textcols
 from mamori.sources.s3access import SOURCE
+from mamori.sources.s3access.generate import render_sample
 
 CROSS_CHECK = False  # conftest's parse_object wrapper: this module compares the two paths itself
 Check = Callable[[Source, RawKey, bytes, ObjectResult], None]

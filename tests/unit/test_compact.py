@@ -1,4 +1,4 @@
-"""Compaction of settled partitions (mamori.compact): rows kept exactly, idempotent, crash-safe at every step,
+"""Compaction of settled partitions (mamori.lake.compact): rows kept exactly, idempotent, crash-safe at every step,
 and re-running an ingest window after compaction changes nothing (or swaps exactly the rows it changed).
 
 The lake comes from the real ingest: two landing windows whose rows share the hour-00 partition."""
@@ -23,8 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "quality"))
 import quality_helpers
 from quality_helpers import ct_record, hour, land_ct, run_window
 
-from mamori import compact
-from mamori.lake import Store
+from mamori.lake import Store, compact
 
 no_gx = quality_helpers.no_gx  # GX is tested elsewhere; it costs seconds per test here
 

@@ -8,7 +8,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from mamori.ddl import hive_type, render_ddl
+from mamori.lake.ddl import hive_type, render_ddl
 from mamori.sources import SOURCES
 from mamori.sources.base import PARTITION_KEYS
 
@@ -67,7 +67,7 @@ def test_a_drifted_column_is_caught():
 
 
 def test_all_events_view_is_one_athena_view_over_every_table():
-    from mamori.ddl import ALL_EVENTS_COLUMNS, render_all_events_view
+    from mamori.lake.ddl import ALL_EVENTS_COLUMNS, render_all_events_view
 
     tables = [s.table for s in SOURCES.values()]
     tree = sqlglot.parse_one(render_all_events_view("mamori", tables), read="athena")

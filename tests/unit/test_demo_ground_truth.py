@@ -11,8 +11,8 @@ import pytest
 
 from mamori.alerts.builder import alert_key
 from mamori.alerts.ledger import Alert
-from mamori.demo import compare_ground_truth
-from mamori.generate import AttackStep
+from mamori.dev.demo import compare_ground_truth
+from mamori.dev.generate import AttackStep
 
 ACCT = "111111111111"
 T = datetime(2026, 11, 1, 5, 23, 38, tzinfo=UTC)

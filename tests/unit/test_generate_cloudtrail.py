@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from mamori.generate.cloudtrail import ATTACKER_IP, AttackStep, generate_cloudtrail
 from mamori.sources.cloudtrail import SOURCE
+from mamori.sources.cloudtrail.generate import ATTACKER_IP, AttackStep, generate_cloudtrail
 
 START = datetime(2026, 3, 14, tzinfo=UTC)
 END = START + timedelta(hours=24)

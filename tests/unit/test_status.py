@@ -18,7 +18,8 @@ from mamori.alerts import render
 from mamori.alerts.builder import group_hits
 from mamori.alerts.ledger import Ledger
 from mamori.detections.loader import get_detection, load_catalog
-from mamori.lake import Store, window_tag
+from mamori.lake import Store
+from mamori.windows import window_tag
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)

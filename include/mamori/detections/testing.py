@@ -24,8 +24,8 @@ from mamori.alerts.builder import group_hits
 from mamori.config import load_settings
 from mamori.detections.loader import Detection, load_catalog
 from mamori.detections.runner import run_detection
+from mamori.dev.generate import get_generator
 from mamori.engines.duckdb import DuckDBEngine
-from mamori.generate import get_generator
 from mamori.sources import get_source
 from mamori.sources.base import PARTITION_KEYS, RawKey
 

@@ -13,9 +13,9 @@ import duckdb
 import pyarrow as pa
 
 from mamori.config import Settings
-from mamori.ddl import all_events_select
 from mamori.engines.dialect import athena_to_duckdb
 from mamori.lake import Store
+from mamori.lake.ddl import all_events_select
 from mamori.sources import SOURCES
 from mamori.sources.base import PARTITION_KEYS
 

@@ -14,7 +14,8 @@ import orjson
 
 from mamori.config import Settings
 from mamori.ingest import MANIFESTS
-from mamori.lake import Store, window_tag
+from mamori.lake import Store
+from mamori.windows import window_tag
 
 
 def lake(settings: Settings) -> Store:

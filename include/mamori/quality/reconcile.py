@@ -26,10 +26,11 @@ import pyarrow.parquet as pq
 from mamori.alerts.builder import Candidate
 from mamori.config import Settings, load_settings
 from mamori.ingest import list_landed
-from mamori.lake import Store, window_tag
+from mamori.lake import Store
 from mamori.quality import alerts
 from mamori.quality.history import lake, read_json, window_dir
 from mamori.sources import SOURCES, get_source
+from mamori.windows import window_tag
 
 log = logging.getLogger(__name__)
 _TICK = timedelta(microseconds=1)

@@ -183,8 +183,8 @@ class DuckLake:
 
     def view_all_tables(self) -> None:
         """Every source table over the whole lake, plus `all_events`, as the detection engine exposes them."""
-        from mamori.ddl import all_events_select
         from mamori.engines.dialect import athena_to_duckdb
+        from mamori.lake.ddl import all_events_select
 
         for table in self._schemas:
             self.view_table(table)

@@ -196,7 +196,7 @@ class Source(Protocol):
 
 
 class ColumnarParser(Protocol):
-    """Parses the objects of one batch into Arrow tables handed to an Emit (see mamori.convert).
+    """Parses the objects of one batch into Arrow tables handed to an Emit (see mamori.lake.convert).
 
     parse() returns each object's counts and quarantine at once; the tables may be emitted later, batched
     across objects (Arrow's per-call cost would dominate a 40-record delivery file), but always in input

@@ -10,9 +10,9 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pytest
 
-from mamori.generate.alb import ATTACK_OFFSET, generate_alb
-from mamori.generate.cloudtrail import ATTACKER_IP
 from mamori.sources.alb import SCHEMA, SOURCE
+from mamori.sources.alb.generate import ATTACK_OFFSET, generate_alb
+from mamori.sources.cloudtrail.generate import ATTACKER_IP
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 

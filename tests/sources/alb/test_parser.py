@@ -16,7 +16,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from mamori.ddl import hive_type, render_ddl
+from mamori.lake.ddl import hive_type, render_ddl
 from mamori.sources.alb import MAX_FIELDS, MIN_FIELDS, SCHEMA, SOURCE
 from mamori.sources.base import RawKey
 
@@ -346,8 +346,8 @@ def test_fast_and_escaped_field_splitters_agree():
     """Lines without a backslash take a str.split fast path; it must give what the tokenizer gives."""
     import random
 
-    from mamori.generate.alb import _LB, _Gen
     from mamori.sources.alb import _split_escaped, split_fields
+    from mamori.sources.alb.generate import _LB, _Gen
 
     rng = random.Random(3)
     lb, gen = _LB(rng, ACCT, "us-east-1"), _Gen(rng)

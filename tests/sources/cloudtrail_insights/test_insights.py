@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from mamori.generate.cloudtrail_insights import generate_cloudtrail_insights
 from mamori.sources import cloudtrail, cloudtrail_insights
+from mamori.sources.cloudtrail_insights.generate import generate_cloudtrail_insights
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 

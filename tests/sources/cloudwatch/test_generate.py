@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from mamori.generate.cloudwatch import (
+from mamori.sources.cloudwatch import SOURCE
+from mamori.sources.cloudwatch.generate import (
     ATTACK_INSTANCE,
     ATTACKER_IP,
     BASTION_IP,
     generate_cloudwatch,
 )
-from mamori.sources.cloudwatch import SOURCE
 
 START = datetime(2026, 3, 14, tzinfo=UTC)
 KEY_RE = re.compile(

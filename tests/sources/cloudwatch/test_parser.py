@@ -19,7 +19,7 @@ import pytest
 from mamori.sources.base import ObjectResult, RawKey
 from mamori.sources.cloudtrail import SOURCE as CLOUDTRAIL
 from mamori.sources.cloudwatch import SCHEMA, SOURCE
-from mamori.sources.syslog import parse_message
+from mamori.sources.formats.syslog import parse_message
 
 SAMPLES = Path(__file__).parent / "samples"
 KEY = (

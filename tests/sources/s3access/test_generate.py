@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from mamori.generate.cloudtrail import ATTACKER_IP, AttackStep
-from mamori.generate.s3access import PAYROLL_BUCKET, generate_s3access, render_sample
+from mamori.sources.cloudtrail.generate import ATTACKER_IP, AttackStep
 from mamori.sources.s3access import SOURCE
+from mamori.sources.s3access.generate import PAYROLL_BUCKET, generate_s3access, render_sample
 
 START = datetime(2026, 3, 14, tzinfo=UTC)
 BOB = "arn:aws:iam::111111111111:user/admin-bob"

@@ -16,7 +16,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from mamori.ddl import hive_type, render_ddl
+from mamori.lake.ddl import hive_type, render_ddl
 from mamori.sources.base import ObjectResult, RawKey
 from mamori.sources.s3access import KNOWN_FIELDS, MIN_FIELDS, SCHEMA, SOURCE, parse_request_time
 

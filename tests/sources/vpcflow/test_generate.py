@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 
-from mamori.generate.vpcflow import (
+from mamori.ingest import list_landed
+from mamori.lake import Store
+from mamori.sources.vpcflow import SOURCE
+from mamori.sources.vpcflow.generate import (
     ATTACKER_IP,
     EXFIL_BYTES,
     SCAN_PORTS,
@@ -22,9 +25,6 @@ from mamori.generate.vpcflow import (
     WEB_IP,
     generate_vpcflow,
 )
-from mamori.ingest import list_landed
-from mamori.lake import Store
-from mamori.sources.vpcflow import SOURCE
 
 START = datetime(2026, 3, 14, tzinfo=UTC)
 END = START + timedelta(hours=24)

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlglot
 
-from mamori.ddl import hive_type, render_ddl
+from mamori.lake.ddl import hive_type, render_ddl
 from mamori.sources.base import PARTITION_KEYS, RawKey
 from mamori.sources.vpcflow import DEFAULT_FORMAT, SCHEMA, SOURCE
 

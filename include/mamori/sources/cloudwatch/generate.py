@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from mamori.generate.cloudtrail import AttackStep, Put
+from mamori.sources.cloudtrail.generate import AttackStep, Put
 
 ATTACKER_IP = "198.51.100.23"
 ATTACK_ACCOUNT, ATTACK_REGION = "111111111111", "us-east-1"

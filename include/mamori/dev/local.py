@@ -3,7 +3,7 @@
 `mamori up` / `make up-local` and the scheduler end-to-end test use this module, so the way a developer runs
 mamori and the way CI proves it works are the same code.
 
-Airflow's metadata DB and the alert ledger are databases of an embedded PostgreSQL (mamori.local_pg) under
+Airflow's metadata DB and the alert ledger are databases of an embedded PostgreSQL (mamori.dev.local_pg) under
 `$AIRFLOW_HOME/postgres`, started first and stopped last: every component and task process writes to them at
 once, which SQLite serializes (60 s lock waits, REST 500s and failed task tries on a loaded machine).
 
@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mamori import local_pg, sessions
+from mamori.dev import local_pg, sessions
 
 REPO = Path(__file__).resolve().parents[2]
 PID_FILE = "mamori-local.pid"
@@ -525,7 +525,7 @@ def up(
     if running(airflow_home) is not None:
         raise LocalAirflowError(f"already running on {airflow_home}; `mamori down` first")
     if generate:
-        from mamori.cli import generate as gen
+        from mamori.dev.generate import write_samples as gen
 
         steps = gen(start_at, hours, seed=7)
         say(

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from mamori.generate.cloudtrail import ATTACKER_IP, AttackStep, Put
+from mamori.sources.cloudtrail.generate import ATTACKER_IP, AttackStep, Put
 
 LB_NAME = "web-prod"
 NIKTO_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Nikto/2.5.0"

@@ -31,7 +31,7 @@ Line format decisions (each is tested in tests/sources/alb):
 
 parse_object is the reference; `columnar()` gives the same rows as Arrow tables several times faster on large
 objects, converting whole columns and leaving every line it cannot prove equal to parse_line (see "columnar
-path" at the end and mamori.sources.textcols).
+path" at the end and mamori.sources.formats.textcols).
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mamori.sources import textcols
 from mamori.sources.base import (
     ACCOUNT,
     COMMON_FIELDS,
@@ -60,7 +59,8 @@ from mamori.sources.base import (
     is_ip,
     unique,
 )
-from mamori.sources.textcols import Fast, Group, LineColumns, LineParse, dash_null, matches
+from mamori.sources.formats import textcols
+from mamori.sources.formats.textcols import Fast, Group, LineColumns, LineParse, dash_null, matches
 
 NAME = "alb"
 

@@ -23,7 +23,7 @@ mamori fixes them; the account and region must be in the key because the payload
    multi-line message); a continuation line that itself starts with a timestamp is indistinguishable from a
    new event, a limit of the export format.
 
-Row policy: one row per log event; the raw message is always kept. Syslog parsing (:mod:`mamori.sources.syslog`)
+Row policy: one row per log event; the raw message is always kept. Syslog parsing (:mod:`mamori.sources.formats.syslog`)
 is best effort: text that does not parse leaves the parsed columns NULL, it is not quarantined. Only events
 that are not objects or lack a usable timestamp or a string message are quarantined, each as one unit, as is a
 Firehose JSON object that cannot be decoded (earlier and later objects in the stream are kept). Quarantine
@@ -56,7 +56,7 @@ from mamori.sources.base import (
     RawKey,
     unique,
 )
-from mamori.sources.syslog import parse_message
+from mamori.sources.formats.syslog import parse_message
 
 NAME = "cloudwatch"
 

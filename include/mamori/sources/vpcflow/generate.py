@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mamori.generate.cloudtrail import AttackStep, Put
+from mamori.sources.cloudtrail.generate import AttackStep, Put
 from mamori.sources.vpcflow import DEFAULT_FORMAT
 
 ATTACKER_IP = "198.51.100.23"

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mamori.generate.cloudtrail import ATTACKER_IP, BOTO_UA, CLI_UA, AttackStep, Put
+from mamori.sources.cloudtrail.generate import ATTACKER_IP, BOTO_UA, CLI_UA, AttackStep, Put
 
 PAYROLL_BUCKET = "acme-payroll-exports"
 ATTACK_USER = "admin-bob"

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from mamori.config import Settings, load_settings
-from mamori.ddl import render_all_events_view, render_ddl
+from mamori.lake.ddl import render_all_events_view, render_ddl
 from mamori.sources import SOURCES
 
 log = logging.getLogger(__name__)

@@ -184,8 +184,3 @@ def _landed(info: dict[str, Any]) -> datetime:
     if isinstance(mtime, datetime):
         return mtime.astimezone(UTC)
     return datetime.fromtimestamp(float(mtime), tz=UTC)
-
-
-def window_tag(start: datetime) -> str:
-    """Stable name of a window used in file names and manifest paths (UTC, minute resolution)."""
-    return start.astimezone(UTC).strftime("%Y%m%dT%H%MZ")

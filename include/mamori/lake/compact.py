@@ -56,8 +56,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mamori.config import Settings, load_settings
-from mamori.convert import COMPRESSION, ROW_GROUP_ROWS
 from mamori.lake import Store
+from mamori.lake.convert import COMPRESSION, ROW_GROUP_ROWS
 from mamori.sources import SOURCES
 
 log = logging.getLogger(__name__)

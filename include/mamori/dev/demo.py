@@ -66,7 +66,8 @@ def run_windows(dag: Any, logical_dates: list[datetime], log_path: Path) -> list
 
 def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
     """Generate, ingest, detect, dispatch; print the summary; non-zero when alerts ≠ ground truth."""
-    from mamori.cli import generate, hours_between
+    from mamori.dev.generate import write_samples
+    from mamori.windows import hours_between
 
     s = load_settings()
     s.home.mkdir(parents=True, exist_ok=True)
@@ -79,7 +80,7 @@ def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
     t0 = time.monotonic()
 
     _say(f"mamori demo — home {s.home}")
-    steps = generate(start, hours, seed)
+    steps = write_samples(start, hours, seed)
     (s.home / "ground_truth.json").write_bytes(
         orjson.dumps([st.__dict__ for st in steps], option=orjson.OPT_INDENT_2, default=str)
     )

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mamori import sessions
+from mamori.dev import sessions
 
 DATA = "data"
 RUN = "run"

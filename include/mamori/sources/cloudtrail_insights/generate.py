@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from mamori.generate.cloudtrail import AttackStep, Put
+from mamori.sources.cloudtrail.generate import AttackStep, Put
 
 
 def _insight(

@@ -12,7 +12,7 @@ import re
 import signal
 import sys
 import traceback
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,31 +85,10 @@ def _is_ours(exc: BaseException) -> bool:
     )
 
 
-def generate(start: datetime, hours: int, seed: int, sources: list[str] | None = None) -> list[Any]:
-    """Write generated raw objects of every (or the given) source into the raw store with their landing
-    times; returns the ground truth of all attack stories, in time order."""
-    from mamori.config import load_settings
-    from mamori.generate import get_generator
-    from mamori.lake import Store
-    from mamori.sources import SOURCES
-
-    s = load_settings()
-    raw = Store(s.raw_url, s.raw_conn_id)
-
-    def put(key: str, data: bytes, landed_at: datetime) -> None:
-        raw.write_atomic(key, data)
-        raw.set_landed(key, landed_at)
-
-    steps: list[Any] = []
-    for name in sources or list(SOURCES):
-        gen = get_generator(name)
-        if gen is not None:
-            steps += [(name, st) for st in gen(put, start, hours=hours, seed=seed)]
-    return [st for _, st in sorted(steps, key=lambda p: (p[1].time, p[0]))]
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
-    steps = generate(_parse_time(args.start), args.hours, args.seed, args.source)
+    from mamori.dev.generate import write_samples
+
+    steps = write_samples(_parse_time(args.start), args.hours, args.seed, args.source)
     print(f"generated {args.hours}h of logs from {args.start}; attack story of {len(steps)} steps:")
     for st in steps:
         print(f"  {st.time:%Y-%m-%d %H:%M} {st.account} {','.join(st.detections):55} {st.summary}")
@@ -117,7 +96,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mamori.demo import run_demo
+    from mamori.dev.demo import run_demo
 
     return run_demo(_parse_time(args.start), args.hours, args.seed, keep=args.keep)
 
@@ -388,7 +367,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
     import json
 
     from mamori.config import load_settings
-    from mamori.tables import maintain_tables, table_statements
+    from mamori.lake.tables import maintain_tables, table_statements
 
     s = load_settings()
     try:
@@ -411,8 +390,8 @@ def cmd_compact(args: argparse.Namespace) -> int:
     """Merge the small files of settled partitions (hour and ingest windows ended by --before)."""
     import json
 
-    from mamori.compact import CompactionError, compact_partitions
     from mamori.config import load_settings
+    from mamori.lake.compact import CompactionError, compact_partitions
     from mamori.sources import SOURCES
 
     s = load_settings()
@@ -434,19 +413,19 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from mamori.search.cli import search_command
+    from mamori.cli.search import search_command
 
     return search_command(args)
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from mamori.search.cli import query_command
+    from mamori.cli.search import query_command
 
     return query_command(args)
 
 
 def cmd_hunt(args: argparse.Namespace) -> int:
-    from mamori.search.cli import hunt_command
+    from mamori.cli.search import hunt_command
 
     return hunt_command(args)
 
@@ -462,7 +441,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from mamori import local
+    from mamori.dev import local
 
     home, airflow_home = Path(os.environ["MAMORI_HOME"]), Path(os.environ["AIRFLOW_HOME"])
     try:
@@ -484,7 +463,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from mamori import local
+    from mamori.dev import local
 
     return local.down(Path(os.environ["AIRFLOW_HOME"]))
 
@@ -614,7 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.set_defaults(func=cmd_compact)
 
     # Search and hunt: argument definitions live beside the commands (a light module: argparse only).
-    from mamori.search.cli import add_hunt_parser, add_query_parser, add_search_parser
+    from mamori.cli.search import add_hunt_parser, add_query_parser, add_search_parser
 
     add_search_parser(sub).set_defaults(func=cmd_search)
     add_query_parser(sub).set_defaults(func=cmd_query)
@@ -670,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command not in ("up", "down", "demo"):  # demo runs in-process on its own SQLite files
-            from mamori import local
+            from mamori.dev import local
 
             local.attach_env(Path(os.environ["AIRFLOW_HOME"]))
         rc: int = args.func(args)
@@ -691,15 +670,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     return rc
-
-
-def hours_between(start: datetime, end: datetime) -> list[datetime]:
-    """Hour marks in (start, end], the logical dates of hourly runs whose windows tile [start, end)."""
-    out, t = [], start + timedelta(hours=1)
-    while t <= end:
-        out.append(t)
-        t += timedelta(hours=1)
-    return out
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ Partitions: account/region from the key, dt/hour from each line's time.
 
 parse_object is the reference; `columnar()` gives the same rows as Arrow tables several times faster on large
 objects, converting whole columns and leaving every line it cannot prove equal to the line regex's reading to
-the row parser (see "columnar path" at the end and mamori.sources.textcols).
+the row parser (see "columnar path" at the end and mamori.sources.formats.textcols).
 """
 
 from __future__ import annotations
@@ -59,7 +59,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mamori.sources import textcols
 from mamori.sources.base import (
     ACCOUNT,
     COMMON_FIELDS,
@@ -72,7 +71,8 @@ from mamori.sources.base import (
     is_ip,
     unique,
 )
-from mamori.sources.textcols import Fast, Group, LineColumns, LineParse, dash_null, nulls_as_false
+from mamori.sources.formats import textcols
+from mamori.sources.formats.textcols import Fast, Group, LineColumns, LineParse, dash_null, nulls_as_false
 
 NAME = "s3access"
 

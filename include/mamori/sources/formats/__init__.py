@@ -1,0 +1,1 @@
+"""Formats and transports that several sources share (syslog lines, delimited text, CloudWatch Logs delivery)."""
