@@ -396,7 +396,7 @@ def bench_scaling(batches: list[dict[str, Any]], settings: Any, n_events: int, r
 
 def sample_raw_key(name: str, src: Source) -> RawKey:
     """A real landed key of the source (from its generator), so parse_object sees what ingest would give it."""
-    gen = importlib.import_module(f"mamori.dev.generate.{name}")
+    gen = importlib.import_module(f"mamori.sources.{name}.generate")
     keys: list[str] = []
     getattr(gen, f"generate_{name}")(
         lambda k, d, t: keys.append(k), datetime(2026, 11, 1, tzinfo=UTC), hours=6

@@ -38,7 +38,7 @@ COLUMNAR = sorted(name for name, src in SOURCES.items() if callable(getattr(src,
 @functools.cache
 def _objects(module: str, hours: int) -> tuple[tuple[str, bytes], ...]:
     out: list[tuple[str, bytes]] = []
-    gen = importlib.import_module(f"mamori.dev.generate.{module}")
+    gen = importlib.import_module(f"mamori.sources.{module}.generate")
     getattr(gen, f"generate_{module}")(lambda k, d, t: out.append((k, d)), START, hours=hours)
     return tuple(out)
 
