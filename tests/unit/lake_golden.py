@@ -1,0 +1,82 @@
+"""A small lake written by today's code from a fixed generator seed: the reference the layout tests hold every
+later change to (key names and bytes must not move when lake keys or manifests change how they are built).
+
+`build_lake` runs what the DAGs and the CLI run: a resumable backfill (ingest of every source over the first
+windows, which also writes its progress record) and then compaction of every table, so the lake holds every kind
+of key ingest, compaction and backfill write. `python tests/unit/lake_golden.py` rewrites the golden file, which
+is only right when a change of the lake's bytes is intended (and said so in the commit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+START = datetime(2026, 11, 1, 10, tzinfo=UTC)
+HOURS = 6  # the generators' shortest story (CloudTrail's attack needs six hours)
+WINDOWS = 3  # ingested: enough for late objects, several batches and compaction, in seconds
+SEED = 7
+BATCH_MAX_OBJECTS = 8
+ACCT = "111111111111"
+GOLDEN = Path(__file__).with_name("golden") / "lake_keys.json"
+
+
+def build_lake(settings: Any) -> Path:
+    """Generate, ingest (through a backfill) and compact a small lake; returns its root directory."""
+    from mamori.backfill import make_plan, run_backfill
+    from mamori.dev.generate import write_samples
+    from mamori.lake import Store, compact
+    from mamori.sources import SOURCES
+
+    write_samples(START, HOURS, seed=SEED)
+    # A delivery holding a record no parser accepts, so the lake has a quarantine file and the manifests count it.
+    raw = Store(settings.raw_url, settings.raw_conn_id)
+    key = (
+        f"AWSLogs/{ACCT}/CloudTrail/us-east-1/{START:%Y/%m/%d}/"
+        f"{ACCT}_CloudTrail_us-east-1_{START:%Y%m%dT%H%MZ}_JUNK.json.gz"
+    )
+    raw.write_atomic(key, gzip.compress(b'{"Records": [{"eventName": "x"}, "junk"]}', mtime=0))
+    raw.set_landed(key, START + timedelta(minutes=10))
+    # Small batches, so windows have several batch manifests and partitions several files to compact.
+    settings = dataclasses.replace(settings, batch_max_objects=BATCH_MAX_OBJECTS)
+    end = START + timedelta(hours=WINDOWS)
+    run_backfill(make_plan(START, end, sources=list(SOURCES), detections=[], settings=settings), settings)
+    for name in SOURCES:
+        compact.compact_partitions(name, end + timedelta(days=2), settings)
+    return Path(settings.lake_url.removeprefix("file://"))
+
+
+def digest(root: Path) -> dict[str, str]:
+    """Every file of the lake (temporaries included, so a leftover shows) → sha256 of its bytes."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+if __name__ == "__main__":  # regenerate the golden file (a deliberate change of the lake's bytes only)
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="mamori-golden-")
+    os.environ["MAMORI_HOME"] = home
+    for var in (
+        "MAMORI_RAW_URL",
+        "MAMORI_LAKE_URL",
+        "MAMORI_LEDGER_URL",
+        "MAMORI_OUTBOX_URL",
+        "MAMORI_ENGINE",
+    ):
+        os.environ.pop(var, None)
+    from mamori.config import load_settings
+
+    root = build_lake(load_settings())
+    GOLDEN.write_text(json.dumps(digest(root), indent=1, sort_keys=True) + "\n")
+    print(f"{GOLDEN}: {len(digest(root))} files", file=sys.stderr)
