@@ -28,6 +28,19 @@ ACCT = "111111111111"
 GOLDEN = Path(__file__).with_name("golden") / "lake_keys.json"
 
 
+def _ct_record(when: datetime) -> dict[str, Any]:
+    return {
+        "eventVersion": "1.08",
+        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "DescribeInstances",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.10",
+        "recipientAccountId": ACCT,
+        "userIdentity": {"type": "IAMUser", "userName": "dana", "accountId": ACCT},
+    }
+
+
 def build_lake(settings: Any) -> Path:
     """Generate, ingest (through a backfill) and compact a small lake; returns its root directory."""
     from mamori.backfill import make_plan, run_backfill
@@ -42,7 +55,15 @@ def build_lake(settings: Any) -> Path:
         f"AWSLogs/{ACCT}/CloudTrail/us-east-1/{START:%Y/%m/%d}/"
         f"{ACCT}_CloudTrail_us-east-1_{START:%Y%m%dT%H%MZ}_JUNK.json.gz"
     )
-    raw.write_atomic(key, gzip.compress(b'{"Records": [{"eventName": "x"}, "junk"]}', mtime=0))
+    # Beside them, records data-quality checks reject (an event after the window: quarantined) or flag (an
+    # event older than the late horizon: kept), so manifests and summaries carry failed checks too.
+    records = [
+        {"eventName": "x"},
+        "junk",
+        _ct_record(START + timedelta(hours=3)),
+        _ct_record(START - timedelta(days=3)),
+    ]
+    raw.write_atomic(key, gzip.compress(json.dumps({"Records": records}).encode(), mtime=0))
     raw.set_landed(key, START + timedelta(minutes=10))
     # Small batches, so windows have several batch manifests and partitions several files to compact.
     settings = dataclasses.replace(settings, batch_max_objects=BATCH_MAX_OBJECTS)
