@@ -103,7 +103,7 @@ def hourly_batches(keys: list[str]) -> list[dict[str, Any]]:
 def convert_without_dq(batch: dict[str, Any], settings: Any) -> int:
     """convert_batch's conversion alone (mamori.lake.convert, lake writes) without data-quality validation,
     observations or manifest: what the validation costs is the difference."""
-    from mamori.lake import convert
+    from mamori.lake import convert, layout
     from mamori.sources import get_source
 
     src = get_source(batch["source"])
@@ -115,7 +115,9 @@ def convert_without_dq(batch: dict[str, Any], settings: Any) -> int:
         out.parse(raw_key, raw.read_bytes(key))
     files = 0
     for part, body in out.parquet_files():
-        lake.write_atomic(f"curated/{src.table}/{part.relpath()}/bench-b{batch['index']:04d}.parquet", body)
+        lake.write_atomic(
+            layout.curated_file(src.table, part.relpath(), f"bench-b{batch['index']:04d}"), body
+        )
         files += 1
     return files
 
@@ -123,6 +125,7 @@ def convert_without_dq(batch: dict[str, Any], settings: Any) -> int:
 def row_path_convert(batch: dict[str, Any], settings: Any) -> None:
     """The converter before mamori.lake.convert (sessions 1-2): one dict per row through parse_object, rows sorted
     per partition, `pa.Table.from_pylist`, the same Parquet writer and lake writes; no validation."""
+    from mamori.lake import layout
     from mamori.lake.convert import parquet_bytes
     from mamori.sources import get_source
 
@@ -137,7 +140,9 @@ def row_path_convert(batch: dict[str, Any], settings: Any) -> None:
     for part in sorted(by_part, key=lambda p: p.relpath()):
         rows = sorted(by_part[part], key=lambda r: r["event_time"])
         body = parquet_bytes(pa.Table.from_pylist(rows, schema=src.schema))
-        lake.write_atomic(f"curated/{src.table}/{part.relpath()}/before-b{batch['index']:04d}.parquet", body)
+        lake.write_atomic(
+            layout.curated_file(src.table, part.relpath(), f"before-b{batch['index']:04d}"), body
+        )
 
 
 def _convert_in_child(batches: list[dict[str, Any]], settings: Any) -> None:

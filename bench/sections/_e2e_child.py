@@ -281,7 +281,10 @@ def airflow(objects: dict[str, list[Obj]], home: Path, bag: Any, log_path: Path)
     res["total"] = res["land"] + sum(r["wall"] for r in res["runs"])  # not the read-back of timings
     res["tickets"] = tickets(s)
     res["rows"] = {
-        name: {k: sum(w[k] for w in window_summaries(name, s)) for k in ("objects", "records_in", "rows_out")}
+        name: {
+            k: sum(w.totals()[k] for w in window_summaries(name, s))
+            for k in ("objects", "records_in", "rows_out")
+        }
         for name in objects
     }
     return res

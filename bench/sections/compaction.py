@@ -33,11 +33,10 @@ def build_lake(
 ) -> int:
     """Generated CloudTrail converted one 5-minute landing batch at a time; returns rows written."""
     from mamori.config import load_settings
-    from mamori.lake import Store
+    from mamori.lake import Store, layout
     from mamori.lake.convert import BatchTables
     from mamori.sources import get_source
     from mamori.sources.cloudtrail.generate import generate_cloudtrail
-    from mamori.windows import window_tag
 
     src = get_source("cloudtrail")
     settings = load_settings({"MAMORI_HOME": str(home)})
@@ -59,7 +58,9 @@ def build_lake(
             if raw is not None and raw.kind == "events":
                 rows += out.parse(raw, data, origin=i).rows_out
         for part, body in out.parquet_files():
-            lake.write_atomic(f"curated/{src.table}/{part.relpath()}/{window_tag(slot)}-b0000.parquet", body)
+            lake.write_atomic(
+                layout.curated_file(src.table, part.relpath(), layout.batch_stem(slot, 0)), body
+            )
     return rows
 
 

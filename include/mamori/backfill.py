@@ -29,11 +29,10 @@ from mamori import detect, ingest
 from mamori.alerts.incidents import record_incidents
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import load_catalog_tolerant
-from mamori.lake import Store
+from mamori.lake import Store, layout
 from mamori.sources import SOURCES
 
 log = logging.getLogger(__name__)
-STATE_PREFIX = "_backfill"
 
 Progress = Callable[[int, int, str], None]
 
@@ -60,7 +59,7 @@ class BackfillPlan:
     def state_key(self) -> str:
         """One state file per distinct plan: a different range or rule set is a different backfill."""
         doc = orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
-        return f"{STATE_PREFIX}/{hashlib.sha256(doc).hexdigest()[:16]}.json"
+        return layout.backfill_progress(hashlib.sha256(doc).hexdigest()[:16])
 
 
 def make_plan(

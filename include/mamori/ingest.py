@@ -59,7 +59,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mamori.config import Settings, load_settings
-from mamori.lake import ObjectInfo, Store, compact, convert
+from mamori.lake import ObjectInfo, Store, compact, convert, layout
+from mamori.lake.manifests import (
+    BatchDq,
+    BatchManifest,
+    DqBatchResult,
+    FailedTally,
+    GapRecord,
+    ObjectCount,
+    PublishingRecord,
+    QuarantineClass,
+    StreamCount,
+    WindowDq,
+    WindowPlan,
+    WindowSummary,
+    listed_files,
+)
 from mamori.quality.observe import BatchObserver
 from mamori.quality.quarantine import summarize as quarantine_classes
 from mamori.quality.validate import BatchQuality, merge_quality, validate_table
@@ -69,11 +84,6 @@ from mamori.windows import window_tag
 
 log = logging.getLogger(__name__)
 
-MANIFESTS = "_manifests"
-# Where a batch's files are written before they are published: outside `curated/` (Athena reads every object
-# under a table's location, DuckDB globs it) and outside `_manifests/` (finalize and the health DAG list it).
-STAGING = "_staging"
-
 
 class ReconciliationError(RuntimeError):
     """records in != rows out + quarantined: something was lost, and the run must not pretend otherwise."""
@@ -81,16 +91,6 @@ class ReconciliationError(RuntimeError):
 
 def _stores(s: Settings) -> tuple[Store, Store]:
     return Store(s.raw_url, s.raw_conn_id), Store(s.lake_url, s.lake_conn_id)
-
-
-def _manifest_dir(source: str, start: datetime) -> str:
-    return f"{MANIFESTS}/{source}/window={window_tag(start)}"
-
-
-def _staging_dir(source: str, start: datetime, idx: int | None = None) -> str:
-    """A window's staging prefix, or one batch's (its files under the keys they are published to)."""
-    base = f"{STAGING}/{source}/window={window_tag(start)}"
-    return base if idx is None else f"{base}/b{idx:04d}"
 
 
 def list_landed(
@@ -137,18 +137,16 @@ def plan_window(
         batches.append({"keys": [o.key for o in current], "sizes": [o.size for o in current]})
     for i, b in enumerate(batches):
         b.update(source=source, window_start=start.isoformat(), window_end=end.isoformat(), index=i)
-    plan = {
-        "source": source,
-        "window_start": start.isoformat(),
-        "window_end": end.isoformat(),
-        "batches": len(batches),
-        "objects": len(objects),
-        "unclaimed": unclaimed,
-        "batch_keys": [b["keys"] for b in batches],  # lets finalize name the objects of a lost batch
-    }
-    lake.write_atomic(
-        f"{_manifest_dir(source, start)}/_plan.json", orjson.dumps(plan, option=orjson.OPT_INDENT_2)
+    plan = WindowPlan(
+        source=source,
+        window_start=start.isoformat(),
+        window_end=end.isoformat(),
+        batches=len(batches),
+        objects=len(objects),
+        unclaimed=unclaimed,
+        batch_keys=[b["keys"] for b in batches],
     )
+    lake.write_atomic(layout.plan_key(source, start), plan.to_json())
     log.info("%s window %s: %d objects in %d batches", source, window_tag(start), len(objects), len(batches))
     return batches
 
@@ -168,7 +166,9 @@ def convert_batch(batch: dict[str, Any], settings: Settings | None = None) -> di
         # Empty after a publish; after a failed guard it holds files nobody will publish. (A killed task runs
         # no finally: its batch's next attempt clears the prefix first.)
         _stores(s)[1].delete_prefix(
-            _staging_dir(batch["source"], datetime.fromisoformat(batch["window_start"]), int(batch["index"]))
+            layout.staging_dir(
+                batch["source"], datetime.fromisoformat(batch["window_start"]), int(batch["index"])
+            )
         )
 
 
@@ -178,21 +178,22 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     start = datetime.fromisoformat(batch["window_start"])
     end = datetime.fromisoformat(batch["window_end"])
     idx = int(batch["index"])
-    stem = f"{window_tag(start)}-b{idx:04d}"
-    mdir = _manifest_dir(src.name, start)
-    manifest_key = f"{mdir}/batch-{idx:04d}.json"
-    publishing_key = f"{mdir}/_publishing-b{idx:04d}.json"
-    quarantine_key = f"quarantine/{src.name}/dt={start:%Y-%m-%d}/{stem}.jsonl.gz"
+    stem = layout.batch_stem(start, idx)
+    manifest_key = layout.batch_manifest_key(src.name, start, idx)
+    publishing_key = layout.publishing_key(src.name, start, idx)
+    quarantine_key = layout.quarantine_file(src.name, start, idx)
+    dq_key = layout.dq_batch_key(src.name, start, idx)
+    gap_key = layout.batch_gap_key(src.name, start, idx)
     # What a killed attempt of this batch left: its staged files (with their temporaries), and temporaries of
     # keys only this batch writes. Files it published are the publish step's business (`_publishing` record).
-    staging = _staging_dir(src.name, start, idx)
+    staging = layout.staging_dir(src.name, start, idx)
     lake.delete_prefix(staging)
-    for key in (manifest_key, publishing_key, quarantine_key, f"{mdir}/dq-batch-{idx:04d}.json"):
+    for key in (manifest_key, publishing_key, quarantine_key, dq_key):
         lake.remove_temps(key)
-    lake.remove_temps(f"{mdir}/_gap-b{idx:04d}.json")
+    lake.remove_temps(gap_key)
 
     quarantine: list[dict[str, Any]] = []
-    objects: list[dict[str, Any]] = []
+    objects: list[ObjectCount] = []
     observer = BatchObserver(src.name, src.schema, len(batch["keys"]))
     verdicts: list[BatchQuality] = []
     dropped: Counter[int] = Counter()  # rows validation rejected, per object (origin)
@@ -210,7 +211,7 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         dq = validate_table(src.name, combined, src.schema, start, end, out.segment_rows)
         verdicts.append(dq)
         if dq.failed_fatal:
-            _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, dq.failed_fatal, objects)
+            _write_gap(lake, gap_key, stem, dq.failed_fatal, objects)
             raise ReconciliationError(
                 f"batch {stem}: data-quality check(s) {dq.failed_fatal} failed: rows were lost"
             )
@@ -234,22 +235,22 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
             observer.feed(oi, raw_key, data)
             del data
         objects.append(
-            {
-                "key": key,
-                "records_in": result.records_in,
-                "rows_out": result.rows_out,
-                "quarantined": len(result.quarantined),
-                "skipped": result.skipped_reason,
-            }
+            ObjectCount(
+                key=key,
+                records_in=result.records_in,
+                rows_out=result.rows_out,
+                quarantined=len(result.quarantined),
+                skipped=result.skipped_reason,
+            )
         )
         quarantine += [q.as_dict() for q in result.quarantined]
 
     # Guard: the rows the parsers emitted are the rows they counted, before anything is written (tested: see
     # the module docstring, as for every guard below).
     out.flush()
-    parsed = sum(o["rows_out"] for o in objects)
+    parsed = sum(o.rows_out for o in objects)
     if out.emitted != parsed:
-        _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, ["parser rows != rows emitted"], objects)
+        _write_gap(lake, gap_key, stem, ["parser rows != rows emitted"], objects)
         raise ReconciliationError(f"batch {stem}: parsers counted {parsed} rows but emitted {out.emitted}")
 
     files: list[str] = []
@@ -257,82 +258,83 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     digests: dict[str, str] = {}  # sha256 of each curated file's bytes: how compaction recognises a file
     # validates the rows still held (the whole batch unless it spilled), then stages partition by partition
     for part, body in out.parquet_files():
-        key = f"curated/{src.table}/{part.relpath()}/{stem}.parquet"
-        lake.write_atomic(f"{staging}/{key}", body)
+        key = layout.curated_file(src.table, part.relpath(), stem)
+        lake.write_atomic(layout.staged(staging, key), body)
         files.append(key)
         file_rows[key] = pq.read_metadata(io.BytesIO(body)).num_rows
         digests[key] = hashlib.sha256(body).hexdigest()
         del body  # before the next partition's file is built (a merged one can be tens of MB)
     written = sum(file_rows.values())
     for oi, n in sorted(dropped.items()):  # validation's verdicts, against the objects the rows came from
-        objects[oi]["rows_out"] -= n
-        objects[oi]["quarantined"] += n
-        objects[oi]["dq_quarantined"] = n
+        objects[oi].rows_out -= n
+        objects[oi].quarantined += n
+        objects[oi].dq_quarantined = n
     dq = merge_quality(src.name, verdicts)
     _log_quality(stem, dq)
 
     # Guards, before the quarantine file is staged and anything is published (a failed batch publishes
     # nothing): records in == rows out + quarantined, and the Parquet files hold the rows the manifest counts.
-    records_in = sum(o["records_in"] for o in objects)
-    rows_out = sum(o["rows_out"] for o in objects)
+    records_in = sum(o.records_in for o in objects)
+    rows_out = sum(o.rows_out for o in objects)
     if records_in != rows_out + len(quarantine):
-        _write_gap(lake, mdir, f"gap-b{idx:04d}", stem, ["records_in != rows_out + quarantined"], objects)
+        _write_gap(lake, gap_key, stem, ["records_in != rows_out + quarantined"], objects)
         raise ReconciliationError(
             f"batch {stem}: {records_in} in != {rows_out} rows + {len(quarantine)} quarantined"
         )
     if written != rows_out:
-        _write_gap(
-            lake, mdir, f"gap-b{idx:04d}", stem, ["rows_out != rows in the batch's Parquet files"], objects
-        )
+        _write_gap(lake, gap_key, stem, ["rows_out != rows in the batch's Parquet files"], objects)
         raise ReconciliationError(f"batch {stem}: {rows_out} rows out but its Parquet files hold {written}")
 
-    parser_quarantine: dict[str, Any] = {}  # per reason class: count, file/line references (alerted)
+    parser_quarantine: dict[
+        str, QuarantineClass
+    ] = {}  # per reason class: count, file/line references (alerted)
     if quarantine:
         body = b"".join(orjson.dumps(q, default=str) + b"\n" for q in quarantine)
-        lake.write_atomic(f"{staging}/{quarantine_key}", gzip.compress(body, mtime=0))
+        lake.write_atomic(layout.staged(staging, quarantine_key), gzip.compress(body, mtime=0))
         files.append(quarantine_key)
         file_rows[quarantine_key] = len(quarantine)
-        parser_quarantine = quarantine_classes(src.name, quarantine, quarantine_key)
+        parser_quarantine = {
+            cls: QuarantineClass.from_dict(agg)
+            for cls, agg in quarantine_classes(src.name, quarantine, quarantine_key).items()
+        }
 
-    manifest = {
-        "source": src.name,
-        "window_start": batch["window_start"],
-        "window_end": batch["window_end"],
-        "batch": idx,
-        "objects": objects,
-        "records_in": records_in,
-        "rows_out": rows_out,
-        "quarantined": len(quarantine),
-        "skipped_objects": sum(1 for o in objects if o["skipped"]),
-        "files": files,
-        "file_rows": file_rows,
-        "spills": out.spills,  # times the batch outgrew MAMORI_CONVERT_BUDGET_MB and went to local disk
-        "dq": dq.summary(),
-        "observed": observer.finish() | {"quarantine_reasons": _reasons(quarantine)},
-        "parser_quarantine": parser_quarantine,
-    }
+    manifest = BatchManifest(
+        source=src.name,
+        window_start=batch["window_start"],
+        window_end=batch["window_end"],
+        batch=idx,
+        objects=objects,
+        records_in=records_in,
+        rows_out=rows_out,
+        quarantined=len(quarantine),
+        skipped_objects=sum(1 for o in objects if o.skipped),
+        files=files,
+        file_rows=file_rows,
+        spills=out.spills,
+        dq=BatchDq.from_dict(dq.summary()),
+        observed=observer.finish() | {"quarantine_reasons": _reasons(quarantine)},
+        parser_quarantine=parser_quarantine,
+    )
 
     _publish(lake, staging, files, digests, manifest_key, publishing_key)
-    lake.delete(f"{mdir}/_gap-b{idx:04d}.json")  # an earlier failed attempt's record, now reconciled
+    lake.delete(gap_key)  # an earlier failed attempt's record, now reconciled
     # Full GX results beside the manifest (deterministic: no run ids or timestamps), then the manifest, last.
-    lake.write_atomic(
-        f"{mdir}/dq-batch-{idx:04d}.json",
-        orjson.dumps(
-            {"source": src.name, "window_start": batch["window_start"], "batch": idx, "checks": dq.checks},
-            option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
-        ),
-    )
-    lake.write_atomic(manifest_key, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    lake.write_atomic(dq_key, DqBatchResult(src.name, batch["window_start"], idx, dq.checks).to_json())
+    lake.write_atomic(manifest_key, manifest.to_json())
     lake.delete(publishing_key)  # the manifest now vouches for what was published
-    summary = {
-        k: v
-        for k, v in manifest.items()
-        if k not in ("objects", "files", "file_rows", "observed", "dq", "parser_quarantine")
-    }
-    return summary | {
+    return {
+        "source": manifest.source,
+        "window_start": manifest.window_start,
+        "window_end": manifest.window_end,
+        "batch": idx,
+        "records_in": records_in,
+        "rows_out": rows_out,
+        "quarantined": manifest.quarantined,
+        "skipped_objects": manifest.skipped_objects,
+        "spills": manifest.spills,
         "files": len(files),
-        "dq_passed": manifest["dq"]["passed"],
-        "dq_failed": [f["id"] for f in manifest["dq"]["failed"]],
+        "dq_passed": manifest.dq.passed,
+        "dq_failed": [f.id for f in manifest.dq.failed],
     }
 
 
@@ -353,15 +355,13 @@ def _publish(
     """
     previous = _listed_files(lake, manifest_key) | _listed_files(lake, publishing_key)
     stale = sorted(previous - set(files))
-    lake.write_atomic(
-        publishing_key, orjson.dumps({"files": files, "replaces": stale}, option=orjson.OPT_INDENT_2)
-    )
+    lake.write_atomic(publishing_key, PublishingRecord(files=files, replaces=stale).to_json())
     moves = []
     for key in files:
         if key in digests and compact.absorbed(lake, key, digest=digests[key]):
             continue  # a compacted file already holds exactly these rows (the staged copy is cleared later)
         lake.remove_temps(key)  # left by a writer killed mid-write before staging existed
-        moves.append((f"{staging}/{key}", key))
+        moves.append((layout.staged(staging, key), key))
     lake.move(moves)
     for key in stale:  # an earlier attempt's file this one does not produce (e.g. a partition that vanished)
         compact.release(lake, key)  # its rows may have been absorbed into a compacted file
@@ -452,13 +452,11 @@ def _log_quality(stem: str, dq: BatchQuality) -> None:
 
 
 def _write_gap(
-    lake: Store, mdir: str, name: str, what: str, problems: list[str], objects: list[dict[str, Any]]
+    lake: Store, key: str, what: str, problems: list[str], objects: list[ObjectCount] | list[dict[str, Any]]
 ) -> None:
     """Leave a record of a reconciliation gap beside the manifests before raising, for the health DAG's alert."""
-    body = {"where": what, "problems": problems, "objects": objects}
-    lake.write_atomic(
-        f"{mdir}/_{name}.json", orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    )
+    listed = [o.to_dict() if isinstance(o, ObjectCount) else o for o in objects]
+    lake.write_atomic(key, GapRecord(where=what, problems=problems, objects=listed).to_json())
 
 
 def finalize_window(
@@ -471,60 +469,63 @@ def finalize_window(
     this window wrote that detection has already evaluated (late data, re-evaluated by the health DAG).
     The window's data-quality alerts are recorded here, once per window (a re-run replaces them), including
     one naming the plan's unclaimed keys: objects under the source's prefixes that no key pattern recognises.
+    Returns the summary without its per-stream and drift parts (the DAG's XCom).
     """
     s = settings or load_settings()
     _, lake = _stores(s)
     src = get_source(source)
-    mdir = _manifest_dir(source, start)
-    plan = orjson.loads(lake.read_bytes(f"{mdir}/_plan.json"))
-    n_batches, unclaimed = plan["batches"], plan["unclaimed"]
-    totals = {
-        "objects": 0,
-        "records_in": 0,
-        "rows_out": 0,
-        "quarantined": 0,
-        "skipped_objects": 0,
-        "files": 0,
-    }
-    manifests: list[dict[str, Any]] = []
+    mdir = layout.manifest_dir(source, start)
+    plan = WindowPlan.from_json(lake.read_bytes(layout.plan_key(source, start)))
+    n_batches, unclaimed = plan.batches, plan.unclaimed
+    summary = WindowSummary(
+        source=source,
+        window_start=start.isoformat(),
+        window_end=end.isoformat(),
+        batches=n_batches,
+        unclaimed=unclaimed,
+    )
+    manifests: list[BatchManifest] = []
     failed: list[int] = []  # batches whose last attempt left a gap record
     unpublished: list[int] = []  # batches whose last attempt was killed while publishing its files
     temps: list[str] = []  # left by writers killed mid-write (local lakes only)
     for obj in lake.find(mdir):
-        name = obj.key.rsplit("/", 1)[-1]
-        if name.startswith("_gap-b") and int(name[6:10]) < n_batches:
-            failed.append(int(name[6:10]))
+        name = layout.parse_manifest_name(layout.key_name(obj.key))
+        if name.kind == "gap" and name.batch is not None and name.batch < n_batches:
+            failed.append(name.batch)
             continue
-        if name.startswith("_publishing-b"):
-            if int(name[13:17]) < n_batches:
-                unpublished.append(int(name[13:17]))
+        if name.kind == "publishing" and name.batch is not None:
+            if name.batch < n_batches:
+                unpublished.append(name.batch)
             else:  # a batch an earlier run had, killed mid-publish: nothing vouches for its files
                 _remove_stale(lake, obj.key, keep=set())
                 lake.delete(obj.key)
             continue
-        if name.startswith(".") and name.endswith(".tmp"):
+        if name.kind == "temp":
             temps.append(obj.key)
             continue
-        if name.startswith("dq-batch-") and int(name[9:13]) >= n_batches:
+        if name.kind == "dq_batch" and name.batch is not None and name.batch >= n_batches:
             lake.delete(obj.key)
             continue
-        if not name.startswith("batch-"):
+        if name.kind != "batch" or name.batch is None:
             continue
-        if int(name[6:10]) >= n_batches:  # left by an earlier run that had more batches
+        if name.batch >= n_batches:  # left by an earlier run that had more batches
             _remove_stale(lake, obj.key, keep=set())
             lake.delete(obj.key)
             continue
-        m = orjson.loads(lake.read_bytes(obj.key))
+        m = BatchManifest.from_json(lake.read_bytes(obj.key))
         manifests.append(m)
-        totals["objects"] += len(m["objects"])
-        totals["files"] += len(m["files"])
-        for k in ("records_in", "rows_out", "quarantined", "skipped_objects"):
-            totals[k] += m[k]
+        summary.objects += len(m.objects)
+        summary.files += len(m.files)
+        summary.records_in += m.records_in
+        summary.rows_out += m.rows_out
+        summary.quarantined += m.quarantined
+        summary.skipped_objects += m.skipped_objects
+    totals = summary.totals()
     # Guards: every planned batch has a manifest from its last attempt (not an earlier run's, left beside a
     # newer gap record), and the window adds up.
     problems = []
     if len(manifests) != n_batches:
-        done = {m["batch"] for m in manifests}
+        done = {m.batch for m in manifests}
         missing = [i for i in range(n_batches) if i not in done]
         problems.append(f"{len(manifests)} batch manifests for {n_batches} batches (missing: {missing})")
     if failed:
@@ -536,98 +537,95 @@ def finalize_window(
     if totals["records_in"] != totals["rows_out"] + totals["quarantined"]:
         problems.append(f"records_in != rows_out + quarantined: {totals}")
     if problems:
-        involved = [
-            o for m in manifests for o in m["objects"] if o["records_in"] != o["rows_out"] + o["quarantined"]
+        involved: list[dict[str, Any]] = [
+            o.to_dict() for m in manifests for o in m.objects if not o.balanced()
         ]
-        keys = plan.get("batch_keys") or []
-        done = {m["batch"] for m in manifests} - set(failed) - set(unpublished)
-        involved += [{"key": k, "missing_batch": i} for i, ks in enumerate(keys) if i not in done for k in ks]
-        _write_gap(lake, mdir, "gap-window", f"{source} {window_tag(start)}", problems, involved)
-        lake.delete(f"{mdir}/_SUCCESS.json")  # an earlier run's: the window no longer reconciles
+        done = {m.batch for m in manifests} - set(failed) - set(unpublished)
+        involved += [
+            {"key": k, "missing_batch": i}
+            for i, ks in enumerate(plan.batch_keys)
+            if i not in done
+            for k in ks
+        ]
+        _write_gap(
+            lake, layout.window_gap_key(source, start), f"{source} {window_tag(start)}", problems, involved
+        )
+        lake.delete(layout.success_key(source, start))  # an earlier run's: the window no longer reconciles
         raise ReconciliationError(f"{source} {window_tag(start)}: " + "; ".join(problems))
-    lake.delete(f"{mdir}/_gap-window.json")  # an earlier failed attempt's record, now reconciled
+    lake.delete(layout.window_gap_key(source, start))  # an earlier failed attempt's record, now reconciled
     # Every batch published: what killed attempts left is garbage now (staging of batches a re-run no longer
     # has; temporaries of writes that never completed).
-    lake.delete_prefix(_staging_dir(source, start))
+    lake.delete_prefix(layout.staging_dir(source, start))
     for key in temps:
         lake.delete(key)
-    manifests.sort(key=lambda m: int(m["batch"]))
-    summary = {
-        "source": source,
-        "window_start": start.isoformat(),
-        "window_end": end.isoformat(),
-        "batches": n_batches,
-        "unclaimed": unclaimed,
-        **totals,
-        "streams": _streams(src, manifests),
-        "dq": _dq_tally(manifests),
-        "observed": _merge_observed(manifests),
-        "late_hours": _late_hours(manifests, start - s.detect_lag),
-    }
+    manifests.sort(key=lambda m: m.batch)
+    summary.streams = _streams(src, manifests)
+    summary.dq = _dq_tally(manifests)
+    summary.observed = _merge_observed(manifests)
+    summary.late_hours = _late_hours(manifests, start - s.detect_lag)
     from mamori.quality.alerts import record_dq
 
-    summary["dq"]["alerts"] = record_dq(source, start, end, manifests, s, unclaimed=unclaimed)
-    lake.write_atomic(f"{mdir}/_SUCCESS.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    summary.dq.alerts = record_dq(source, start, end, manifests, s, unclaimed=unclaimed)
+    lake.write_atomic(layout.success_key(source, start), summary.to_json())
     log.info("%s window %s complete: %s", source, window_tag(start), totals)
-    dq = summary["dq"]
+    dq = summary.dq
     log.info(
         "DQ %s window %s: %d/%d batches passed; %d/%d expectations passed; failed: %s; late hours: %s",
         source,
         window_tag(start),
-        dq["passed_batches"],
-        dq["batches"],
-        dq["passed"],
-        dq["evaluated"],
-        sorted(dq["failed"]) or "none",
-        summary["late_hours"] or "none",
+        dq.passed_batches,
+        dq.batches,
+        dq.passed,
+        dq.evaluated,
+        sorted(dq.failed) or "none",
+        summary.late_hours or "none",
     )
-    return {k: v for k, v in summary.items() if k not in ("streams", "observed")}
+    return summary.result()
 
 
-def _streams(src: Any, manifests: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+def _streams(src: Source, manifests: list[BatchManifest]) -> dict[str, StreamCount]:
     """Event deliveries per account/region (the freshness check's history), from the keys' own layout."""
-    out: dict[str, dict[str, int]] = {}
+    out: dict[str, StreamCount] = {}
     for m in manifests:
-        for o in m["objects"]:
-            rk = src.classify(o["key"])
-            if o["skipped"] or rk is None:
+        for o in m.objects:
+            rk = src.classify(o.key)
+            if o.skipped or rk is None:
                 continue
-            st = out.setdefault(f"{rk.account}/{rk.region}", {"objects": 0, "records": 0})
-            st["objects"] += 1
-            st["records"] += o["records_in"]
+            st = out.setdefault(f"{rk.account}/{rk.region}", StreamCount())
+            st.objects += 1
+            st.records += o.records_in
     return dict(sorted(out.items()))
 
 
-def _dq_tally(manifests: list[dict[str, Any]]) -> dict[str, Any]:
-    failed: dict[str, dict[str, Any]] = {}
-    tally = {"batches": 0, "passed_batches": 0, "evaluated": 0, "passed": 0, "quarantined_rows": 0}
+def _dq_tally(manifests: list[BatchManifest]) -> WindowDq:
+    failed: dict[str, FailedTally] = {}
+    tally = WindowDq()
     parser: Counter[str] = Counter()  # units the parsers quarantined, per reason class (each one is alerted)
     for m in manifests:
-        for cls, agg in (m.get("parser_quarantine") or {}).items():
-            parser[cls] += agg["count"]
-        dq = m.get("dq") or {}
-        if not dq.get("evaluated"):
+        for cls, agg in m.parser_quarantine.items():
+            parser[cls] += agg.count
+        dq = m.dq
+        if not dq.evaluated:
             continue
-        tally["batches"] += 1
-        tally["passed_batches"] += bool(dq["success"])
-        tally["evaluated"] += dq["evaluated"]
-        tally["passed"] += dq["passed"]
-        tally["quarantined_rows"] += sum(o.get("dq_quarantined", 0) for o in m["objects"])
-        for f in dq["failed"]:
-            agg = failed.setdefault(f["id"], {"action": f["action"], "batches": 0, "unexpected": 0})
-            agg["batches"] += 1
-            agg["unexpected"] += f["unexpected_count"] or 0
-    return tally | {
-        "failed": dict(sorted(failed.items())),
-        "parser_quarantined": dict(sorted(parser.items())),
-    }
+        tally.batches += 1
+        tally.passed_batches += bool(dq.success)
+        tally.evaluated += dq.evaluated
+        tally.passed += dq.passed
+        tally.quarantined_rows += sum(o.dq_quarantined or 0 for o in m.objects)
+        for f in dq.failed:
+            agg_f = failed.setdefault(f.id, FailedTally(f.action))
+            agg_f.batches += 1
+            agg_f.unexpected += f.unexpected_count or 0
+    tally.failed = dict(sorted(failed.items()))
+    tally.parser_quarantined = dict(sorted(parser.items()))
+    return tally
 
 
-def _merge_observed(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+def _merge_observed(manifests: list[BatchManifest]) -> dict[str, Any]:
     """Add up the batches' drift observations (counters add; everything stays sorted for stable bytes)."""
     out: dict[str, Any] = {}
     for m in manifests:
-        for k, v in (m.get("observed") or {}).items():
+        for k, v in m.observed.items():
             if isinstance(v, dict):
                 acc = out.setdefault(k, {})
                 for name, n in v.items():
@@ -637,16 +635,15 @@ def _merge_observed(manifests: list[dict[str, Any]]) -> dict[str, Any]:
     return {k: dict(sorted(v.items())) if isinstance(v, dict) else v for k, v in sorted(out.items())}
 
 
-def _late_hours(manifests: list[dict[str, Any]], horizon: datetime) -> list[str]:
+def _late_hours(manifests: list[BatchManifest], horizon: datetime) -> list[str]:
     """Event-time hours this window wrote rows into that start before `horizon` (the earliest detection
     window still to run after this ingest window): detection already evaluated them without these rows."""
     hours = set()
     for m in manifests:
-        for key in m["files"]:
-            if not key.startswith("curated/"):
+        for key in m.files:
+            if not layout.is_curated(key):
                 continue
-            parts = dict(p.split("=", 1) for p in key.split("/") if "=" in p)
-            h = datetime.fromisoformat(f"{parts['dt']}T{parts['hour']}:00:00+00:00")
+            h = layout.partition_hour(key)
             if h < horizon:
                 hours.add(h.isoformat())
     return sorted(hours)
@@ -655,27 +652,26 @@ def _late_hours(manifests: list[dict[str, Any]], horizon: datetime) -> list[str]
 def window_complete(source: str, start: datetime, settings: Settings | None = None) -> bool:
     """True once the ingest window starting at `start` has been finalized (the detect DAG waits on this)."""
     s = settings or load_settings()
-    return Store(s.lake_url, s.lake_conn_id).exists(f"{_manifest_dir(source, start)}/_SUCCESS.json")
+    return Store(s.lake_url, s.lake_conn_id).exists(layout.success_key(source, start))
 
 
-def window_summaries(source: str, settings: Settings | None = None) -> list[dict[str, Any]]:
+def window_summaries(source: str, settings: Settings | None = None) -> list[WindowSummary]:
     """Every finalized window of a source, oldest first (demo summary, status)."""
     s = settings or load_settings()
     lake = Store(s.lake_url, s.lake_conn_id)
     return [
-        orjson.loads(lake.read_bytes(o.key))
-        for o in lake.find(f"{MANIFESTS}/{source}")
-        if o.key.endswith("/_SUCCESS.json")
+        WindowSummary.from_json(lake.read_bytes(o.key))
+        for o in lake.find(layout.source_manifests(source))
+        if layout.parse_manifest_name(layout.key_name(o.key)).kind == "success"
     ]
 
 
 def _listed_files(lake: Store, record_key: str) -> set[str]:
     """The lake files a batch manifest or `_publishing` record accounts for (none when it does not exist)."""
     try:
-        rec = orjson.loads(lake.read_bytes(record_key))
+        return listed_files(lake.read_bytes(record_key))
     except FileNotFoundError:
         return set()
-    return set(rec.get("files", [])) | set(rec.get("replaces", []))
 
 
 def _remove_stale(lake: Store, record_key: str, keep: set[str]) -> None:

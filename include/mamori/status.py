@@ -21,12 +21,17 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mamori.alerts.render import visible
 from mamori.config import Settings, load_settings
 
+if TYPE_CHECKING:
+    from mamori.lake.manifests import WindowSummary
+
+# mamori.lake.manifests.WINDOW_TOTALS, restated so loading the UI view does not import the lake package
+# (tests/unit/test_status.py holds the two equal).
 WINDOW_TOTALS = ("objects", "records_in", "rows_out", "quarantined", "skipped_objects", "files")
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 # Tasks whose return value is the run's metrics (ingest: finalize; detect: record; dispatch_alerts: dispatch).
@@ -256,27 +261,25 @@ def _sources(s: Settings, now: datetime, recent: int) -> tuple[list[dict[str, An
 def _source(name: str, s: Settings, now: datetime, recent: int) -> dict[str, Any]:
     from mamori.ingest import window_summaries
 
-    windows = sorted(window_summaries(name, s), key=lambda w: w["window_start"])
-    totals = {k: sum(int(w.get(k, 0)) for w in windows) for k in WINDOW_TOTALS}
+    windows = sorted(window_summaries(name, s), key=lambda w: w.window_start)
+    totals = {k: sum(w.totals()[k] for w in windows) for k in WINDOW_TOTALS}
     last = windows[-1] if windows else None
     age = None
     if last is not None:
-        age = round((now - datetime.fromisoformat(last["window_end"])).total_seconds() / 60)
+        age = round((now - datetime.fromisoformat(last.window_end)).total_seconds() / 60)
     return {
         "source": name,
         "windows": len(windows),
         "last_window": _window_row(last) if last else None,
         "age_minutes": age,
         "totals": totals,
-        "unclaimed": sum(len(w.get("unclaimed") or []) for w in windows),
+        "unclaimed": sum(len(w.unclaimed) for w in windows),
         "recent": [_window_row(w) for w in reversed(windows[-recent:])],
     }
 
 
-def _window_row(w: dict[str, Any]) -> dict[str, Any]:
-    return {"window_start": w["window_start"], "window_end": w["window_end"]} | {
-        k: int(w.get(k, 0)) for k in WINDOW_TOTALS
-    }
+def _window_row(w: WindowSummary) -> dict[str, Any]:
+    return {"window_start": w.window_start, "window_end": w.window_end} | w.totals()
 
 
 # -- Airflow run history -------------------------------------------------------------------------------------

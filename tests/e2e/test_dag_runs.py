@@ -54,7 +54,7 @@ def test_ingest_and_detect_dags_over_generated_data(settings, airflow_db, tmp_pa
 
     wins = window_summaries("cloudtrail", settings)
     assert len(wins) == len(ingest_dates)
-    assert sum(w["records_in"] for w in wins) == sum(w["rows_out"] + w["quarantined"] for w in wins) > 5_000
+    assert sum(w.records_in for w in wins) == sum(w.rows_out + w.quarantined for w in wins) > 5_000
 
     ledger = Ledger(settings.ledger_url)
     missed, noise = compare_ground_truth(steps, ledger.alerts())

@@ -153,8 +153,8 @@ def test_ingest_detect_dispatch_through_the_scheduler(airflow: Ctx) -> None:
     from mamori.ingest import window_summaries
 
     wins = window_summaries("cloudtrail", s)
-    assert len(wins) == 2 and all(w["records_in"] == w["rows_out"] + w["quarantined"] for w in wins)
-    assert sum(w["rows_out"] for w in wins) > 100
+    assert len(wins) == 2 and all(w.records_in == w.rows_out + w.quarantined for w in wins)
+    assert sum(w.rows_out for w in wins) > 100
 
     # Every attack step of the window raised an alert of each expected rule on the entities the step names,
     # with a GitHub issue.

@@ -484,7 +484,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _usage_error("quality", exc)
     if end is None:
-        ends = [w["window_end"] for src in SOURCES for w in window_summaries(src, s)]
+        ends = [w.window_end for src in SOURCES for w in window_summaries(src, s)]
         if not ends:
             print("no finalized ingest window yet")
             return 1

@@ -210,8 +210,7 @@ def _summary(
         wins = window_summaries(name, s)
         tot = Counter[str]()
         for w in wins:
-            for k in ("objects", "records_in", "rows_out", "quarantined", "skipped_objects", "files"):
-                tot[k] += w[k]
+            tot.update(w.totals())
         _say(
             f"   {name:20} {len(wins):>7} {tot['objects']:>8} {tot['skipped_objects']:>8} {tot['records_in']:>11} "
             f"{tot['rows_out']:>9} {tot['quarantined']:>11} {tot['files']:>6}"

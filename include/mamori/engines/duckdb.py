@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from mamori.config import Settings
 from mamori.engines.dialect import athena_to_duckdb
-from mamori.lake import Store
+from mamori.lake import Store, layout
 from mamori.lake.ddl import all_events_select
 from mamori.sources import SOURCES
 from mamori.sources.base import PARTITION_KEYS
@@ -46,7 +46,7 @@ class DuckDBEngine:
         )
 
     def _create_view(self, lake: Store, table: str, schema: pa.Schema) -> None:
-        prefix = f"curated/{table}"
+        prefix = layout.curated_table(table)
         # One listing level (account=... directories), not a recursive walk of the whole table: this runs for
         # every table each time an engine opens, i.e. in every detection task.
         if lake.list_dirs(prefix):

@@ -44,11 +44,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import re
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -56,18 +55,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mamori.config import Settings, load_settings
-from mamori.lake import Store
+from mamori.lake import Store, layout
 from mamori.lake.convert import COMPRESSION, ROW_GROUP_ROWS
+from mamori.lake.manifests import BatchManifest
 from mamori.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
-RECORDS = "_compaction"
-PREFIX = "compact-"
+PREFIX = layout.COMPACTED_PREFIX
 # Compressed Parquet bytes one partition's merge may take in (the output is held in memory once, see above).
 MAX_PARTITION_BYTES = 512 * 1024 * 1024
-_STEM = re.compile(r"^(\d{8}T\d{4}Z)-b\d{4}$")
-_MANIFESTS = "_manifests"
 # Parquet footer key of a compacted file's own list of what it absorbed: a lost record can be rebuilt from it,
 # and an unrecorded compacted file is only deleted when every row it holds is known to be elsewhere.
 META_KEY = b"mamori.compaction"
@@ -86,17 +83,15 @@ class _SchemaMismatch(Exception):
 
 def record_key(table: str, relpath: str) -> str:
     """Where a partition's compaction record lives: beside the lake's data, never under curated/."""
-    return f"{RECORDS}/{table}/{relpath}.json"
+    return layout.compaction_record(table, relpath)
 
 
 def _split(key: str) -> tuple[str, str, str] | None:
     """(table, partition relpath, stem) of a curated data key, or None for anything else (quarantine, ...)."""
-    parts = key.split("/")
-    if len(parts) != 7 or parts[0] != "curated" or not parts[6].endswith(".parquet"):
+    f = layout.parse_curated_file(key)
+    if f is None or f.name.startswith((PREFIX, ".")):
         return None
-    if parts[6].startswith((PREFIX, ".")):
-        return None
-    return parts[1], "/".join(parts[2:6]), parts[6][: -len(".parquet")]
+    return f.table, f.relpath, f.stem
 
 
 def _sha(data: bytes) -> str:
@@ -139,24 +134,22 @@ def _dump(rec: dict[str, Any]) -> bytes:
 
 
 def _hour_end(relpath: str) -> datetime:
-    parts = dict(p.split("=", 1) for p in relpath.split("/"))
-    return datetime.fromisoformat(f"{parts['dt']}T{parts['hour']}:00:00+00:00") + timedelta(hours=1)
+    return layout.partition_hour(relpath) + timedelta(hours=1)
 
 
 def _window_settled(stem: str, before: datetime, interval: timedelta) -> bool:
     """An ingest file is settled once its window ended by `before`: reconciliation no longer reads it, and a
     retry of that window is no longer expected. Files not named by ingest are judged by their partition alone."""
-    m = _STEM.match(stem)
-    if m is None:
+    batch = layout.parse_batch_stem(stem)
+    if batch is None:
         return True
-    start = datetime.strptime(m[1], "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
-    return start + interval <= before
+    return batch[0] + interval <= before
 
 
 def _data_names(lake: Store, table: str, relpath: str) -> dict[str, int]:
     """Parquet data files in a partition (name → size); dot files are other writers' in-flight temps."""
     out = {}
-    for o in lake.find(f"curated/{table}/{relpath}"):
+    for o in lake.find(layout.curated_partition(table, relpath)):
         name = o.key.rsplit("/", 1)[-1]
         if name.endswith(".parquet") and not name.startswith(".") and o.key.count("/") == 6:
             out[name] = o.size
@@ -261,7 +254,7 @@ def _rewrite(
 ) -> _Outcome:
     """Write the partition's new compacted file (the record's kept stems + `add`, minus `drop`), then the
     record, then delete what they replace. `add` maps stems to the original files' keys."""
-    base = f"curated/{table}/{relpath}"
+    base = layout.curated_partition(table, relpath)
     old_file: str | None = rec.get("file")
     old = rec["absorbed"]
     order = sorted(set(old) | set(add))
@@ -355,7 +348,7 @@ def compact_partition(
     """Tidy one partition (duplicates an interrupted run left) and merge its settled files when that lowers
     the file count by at least min_files - 1."""
     res = PartitionResult(relpath)
-    base = f"curated/{table}/{relpath}"
+    base = layout.curated_partition(table, relpath)
     names = _data_names(lake, table, relpath)
     res.files_before = len(names)
     loaded = _load(lake, table, relpath)
@@ -465,7 +458,7 @@ def _all_partitions(lake: Store, table: str, before: datetime) -> list[str]:
     """Every partition of the table whose hour ended by `before`, listed one level at a time (dt= directories
     after `before` are not descended into)."""
     out = []
-    for base in lake.glob_prefixes(f"curated/{table}/account=*/region=*"):
+    for base in lake.glob_prefixes(layout.curated_streams_pattern(table)):
         for d in lake.list_dirs(base):
             if not d.startswith("dt=") or d[3:] > f"{before:%Y-%m-%d}":
                 continue
@@ -483,15 +476,15 @@ def _settled_partitions(
     """Partitions written by the ingest windows that settled in (since, before], from their batch manifests:
     a daily run then costs what a day of ingest wrote, not a listing of the whole lake's history."""
     out: set[str] = set()
-    for d in lake.list_dirs(f"{_MANIFESTS}/{source}"):
-        if not re.fullmatch(r"window=\d{8}T\d{4}Z", d):
+    for d in lake.list_dirs(layout.source_manifests(source)):
+        start = layout.parse_window_dir_name(d)
+        if start is None:
             continue
-        start = datetime.strptime(d[7:], "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
         if not since < start + interval <= before:
             continue
-        for o in lake.find(f"{_MANIFESTS}/{source}/{d}"):
-            if o.key.rsplit("/", 1)[-1].startswith("batch-"):
-                for key in orjson.loads(lake.read_bytes(o.key)).get("files", []):
+        for o in lake.find(layout.manifest_dir(source, start)):
+            if layout.parse_manifest_name(layout.key_name(o.key)).kind == "batch":
+                for key in BatchManifest.from_json(lake.read_bytes(o.key)).files:
                     sp = _split(key)
                     if sp is not None and sp[0] == table:
                         out.add(sp[1])
@@ -578,7 +571,9 @@ def _absorbing(lake: Store, key: str) -> tuple[str, str, str, dict[str, Any], bo
     rec = _load(lake, table, relpath)
     if rec is None or stem not in rec["absorbed"]:
         return None
-    present = bool(rec.get("file")) and lake.exists(f"curated/{table}/{relpath}/{rec['file']}")
+    present = bool(rec.get("file")) and lake.exists(
+        f"{layout.curated_partition(table, relpath)}/{rec['file']}"
+    )
     return table, relpath, stem, rec, present
 
 

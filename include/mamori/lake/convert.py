@@ -14,7 +14,7 @@ Typical use (ingest's _convert_batch)::
     for i, key in enumerate(keys):
         result = out.parse(raw_key, raw.read_bytes(key), origin=i)   # this object's counts and quarantine
     for part, body in out.parquet_files():                  # validates what is held, then one file per partition
-        lake.write_atomic(f"curated/{src.table}/{part.relpath()}/{stem}.parquet", body)
+        lake.write_atomic(layout.curated_file(src.table, part.relpath(), stem), body)
 """
 
 from __future__ import annotations

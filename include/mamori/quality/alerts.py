@@ -25,6 +25,9 @@ from mamori.alerts.builder import Candidate, alert_key, bucket_start
 from mamori.config import Settings
 from mamori.detections.loader import Detection, DetectionError
 from mamori.detections.model import DetectionHeader
+from mamori.lake import layout
+from mamori.lake.manifests import BatchManifest, FailedCheck, QuarantineClass
+from mamori.windows import window_tag
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +122,7 @@ def record_dq(
     source: str,
     start: datetime,
     end: datetime,
-    manifests: list[dict[str, Any]],
+    manifests: list[BatchManifest],
     settings: Settings,
     unclaimed: list[str] | None = None,
 ) -> list[str]:
@@ -135,29 +138,29 @@ def record_dq(
     except DetectionError:
         log.warning("no data-quality definition for source %s (sql/health/%s.yaml)", source, dq_id(source))
         return []
-    by_check: dict[str, list[dict[str, Any]]] = {}
+    by_check: dict[str, list[tuple[int, FailedCheck]]] = {}
     for m in manifests:
-        for f in (m.get("dq") or {}).get("failed", []):
-            by_check.setdefault(f["id"], []).append(f | {"batch": m["batch"]})
-    tag = start.strftime("%Y%m%dT%H%MZ")
+        for f in m.dq.failed:
+            by_check.setdefault(f.id, []).append((m.batch, f))
+    tag = window_tag(start)
     cands = []
     for check, fails in sorted(by_check.items()):
         samples = [
             {
                 "source": source,
                 "check": check,
-                "action": f["action"],
+                "action": f.action,
                 "window": tag,
-                "batch": f["batch"],
-                "unexpected": f["unexpected_count"],
-                "of_rows": f["element_count"],
-                "examples": f["examples"],
-                "error": f["error"],
-                "full_result": f"_manifests/{source}/window={tag}/dq-batch-{int(f['batch']):04d}.json",
+                "batch": batch,
+                "unexpected": f.unexpected_count,
+                "of_rows": f.element_count,
+                "examples": f.examples,
+                "error": f.error,
+                "full_result": layout.dq_batch_key(source, start, batch),
             }
-            for f in fails
+            for batch, f in fails
         ]
-        hits = sum(int(f["unexpected_count"] or 1) for f in fails)
+        hits = sum(int(f.unexpected_count or 1) for _, f in fails)
         cands.append(
             candidate(det, {"source": source, "check": check}, start, hits, start, end - _TICK, samples)
         )
@@ -182,7 +185,7 @@ def _unclaimed_candidates(
     """
     if not keys:
         return []
-    tag = start.strftime("%Y%m%dT%H%MZ")
+    tag = window_tag(start)
     samples = [
         {
             "source": source,
@@ -191,7 +194,7 @@ def _unclaimed_candidates(
             "window": tag,
             "key": k,
             "unclaimed_in_window": len(keys),
-            "plan": f"_manifests/{source}/window={tag}/_plan.json",
+            "plan": layout.plan_key(source, start),
         }
         for k in keys[:5]
     ]
@@ -200,7 +203,7 @@ def _unclaimed_candidates(
 
 
 def _parser_quarantine_candidates(
-    det: Detection, source: str, start: datetime, end: datetime, manifests: list[dict[str, Any]]
+    det: Detection, source: str, start: datetime, end: datetime, manifests: list[BatchManifest]
 ) -> list[Candidate]:
     """One candidate per reason class the parsers quarantined in the window (batch manifests' summaries).
 
@@ -210,11 +213,11 @@ def _parser_quarantine_candidates(
     """
     from mamori.quality.quarantine import CHECK_PREFIX, what
 
-    by_class: dict[str, list[dict[str, Any]]] = {}
+    by_class: dict[str, list[tuple[int, QuarantineClass]]] = {}
     for m in manifests:
-        for cls, agg in (m.get("parser_quarantine") or {}).items():
-            by_class.setdefault(cls, []).append(agg | {"batch": m["batch"]})
-    tag = start.strftime("%Y%m%dT%H%MZ")
+        for cls, agg in m.parser_quarantine.items():
+            by_class.setdefault(cls, []).append((m.batch, agg))
+    tag = window_tag(start)
     cands = []
     for cls, aggs in sorted(by_class.items()):
         check = CHECK_PREFIX + cls
@@ -225,16 +228,16 @@ def _parser_quarantine_candidates(
                 "check": check,
                 "action": "quarantine",
                 "window": tag,
-                "batch": a["batch"],
+                "batch": batch,
                 "unit": unit,
                 "what": description,
-                "quarantined": a["count"],
-                "quarantine_file": a["file"],
-                "examples": a["samples"],
+                "quarantined": a.count,
+                "quarantine_file": a.file,
+                "examples": [x.to_dict() for x in a.samples],
             }
-            for a in aggs
+            for batch, a in aggs
         ]
-        hits = sum(int(a["count"]) for a in aggs)
+        hits = sum(a.count for _, a in aggs)
         cands.append(
             candidate(det, {"source": source, "check": check}, start, hits, start, end - _TICK, samples)
         )

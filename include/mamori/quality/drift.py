@@ -24,6 +24,7 @@ from typing import Any
 
 from mamori.alerts.builder import Candidate
 from mamori.config import Settings, load_settings
+from mamori.lake.manifests import WindowSummary
 from mamori.quality import alerts
 from mamori.quality.history import summaries, window_starts
 from mamori.quality.settings import HealthSettings, load_health_settings
@@ -33,20 +34,20 @@ log = logging.getLogger(__name__)
 _TICK = timedelta(microseconds=1)
 
 
-def _counter(docs: list[dict[str, Any]], key: str) -> dict[str, int]:
+def _counter(docs: list[WindowSummary], key: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for d in docs:
-        for name, n in ((d.get("observed") or {}).get(key) or {}).items():
+        for name, n in (d.observed.get(key) or {}).items():
             out[name] = out.get(name, 0) + n
     return out
 
 
 def changes(
-    source: str, current: dict[str, Any], baseline: list[dict[str, Any]], hs: HealthSettings
+    source: str, current: WindowSummary, baseline: list[WindowSummary], hs: HealthSettings
 ) -> list[dict[str, Any]]:
     """What changed in `current` (a window summary) against `baseline` (earlier summaries). Pure."""
     d = hs.drift
-    obs = current.get("observed") or {}
+    obs = current.observed
     learned = len(baseline) >= d.min_history_windows
     out: list[dict[str, Any]] = []
 
@@ -88,7 +89,7 @@ def changes(
                 )
     rows = int(obs.get("rows") or 0)
     if learned and rows >= d.all_null_min_rows:
-        base_rows = sum(int((b.get("observed") or {}).get("rows") or 0) for b in baseline)
+        base_rows = sum(int(b.observed.get("rows") or 0) for b in baseline)
         base_filled = _counter(baseline, "nonnull")
         for col, n in sorted((obs.get("nonnull") or {}).items()):
             share = base_filled.get(col, 0) / base_rows if base_rows else 0.0
@@ -101,7 +102,7 @@ def changes(
                         "detail": f"{col} is NULL in all {rows} rows; it was filled in {share:.0%} of the baseline",
                     }
                 )
-    records, quarantined = int(current.get("records_in") or 0), int(current.get("quarantined") or 0)
+    records, quarantined = current.records_in, current.quarantined
     if records >= d.parse_failure_min_records and quarantined / records > d.parse_failure_rate:
         reasons = obs.get("quarantine_reasons") or {}
         top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]

@@ -28,6 +28,7 @@ from typing import Any
 
 from mamori.alerts.builder import Candidate
 from mamori.config import Settings, load_settings
+from mamori.lake.manifests import StreamCount
 from mamori.quality import alerts
 from mamori.quality.history import summaries, window_starts
 from mamori.quality.settings import HealthSettings, load_health_settings
@@ -154,12 +155,12 @@ def evaluate(start: datetime, end: datetime, settings: Settings | None = None) -
             out.append(StreamHealth(source, "*", "*", "unknown"))
             continue
         finalized = [(st, d) for st, d in docs.items() if d is not None]
-        streams = sorted({k for _, d in finalized for k in (d.get("streams") or {})})
+        streams = sorted({k for _, d in finalized for k in d.streams})
         for stream in streams:
             series = []
             for st, d in finalized:
-                v = (d.get("streams") or {}).get(stream) or {}
-                series.append((st, int(v.get("objects", 0)), int(v.get("records", 0))))
+                v = d.streams.get(stream) or StreamCount()
+                series.append((st, v.objects, v.records))
             out.append(assess_stream(source, stream, series, hs, interval))
     return out
 

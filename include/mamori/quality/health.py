@@ -17,17 +17,18 @@ log = logging.getLogger(__name__)
 def ingest_settled(start: datetime, settings: Settings | None = None) -> bool:
     """True when every source's ingest window starting at `start` is finalized or left a gap record (failed
     reconciliation): either way the health checks have something definite to say about it."""
-    from mamori.quality.history import lake, window_dir
+    from mamori.lake import layout
+    from mamori.quality.history import lake
     from mamori.sources import SOURCES
 
     s = settings or load_settings()
     store = lake(s)
     waiting = []
     for source in SOURCES:
-        d = window_dir(source, start)
-        if store.exists(f"{d}/_SUCCESS.json"):
+        if store.exists(layout.success_key(source, start)):
             continue
-        if not any(o.key.rsplit("/", 1)[-1].startswith("_gap-") for o in store.find(d)):
+        d = layout.manifest_dir(source, start)
+        if not any(layout.is_gap_record(layout.key_name(o.key)) for o in store.find(d)):
             waiting.append(source)
     if waiting:
         log.info("health: waiting for ingest window %s of %s", start.isoformat(), waiting)

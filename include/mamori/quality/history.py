@@ -13,9 +13,8 @@ from typing import Any
 import orjson
 
 from mamori.config import Settings
-from mamori.ingest import MANIFESTS
-from mamori.lake import Store
-from mamori.windows import window_tag
+from mamori.lake import Store, layout
+from mamori.lake.manifests import WindowSummary
 
 
 def lake(settings: Settings) -> Store:
@@ -23,7 +22,8 @@ def lake(settings: Settings) -> Store:
 
 
 def window_dir(source: str, start: datetime) -> str:
-    return f"{MANIFESTS}/{source}/window={window_tag(start)}"
+    """The window's manifest directory (mamori.lake.layout owns the key)."""
+    return layout.manifest_dir(source, start)
 
 
 def window_starts(end: datetime, interval: timedelta, count: int) -> list[datetime]:
@@ -31,18 +31,30 @@ def window_starts(end: datetime, interval: timedelta, count: int) -> list[dateti
     return [end - interval * k for k in range(count, 0, -1)]
 
 
-def read_json(store: Store, key: str) -> Any:
+def read_bytes(store: Store, key: str) -> bytes | None:
+    """An object's bytes, or None when it does not exist (a window not finalized reads as unknown)."""
     try:
-        return orjson.loads(store.read_bytes(key))
+        return store.read_bytes(key)
     except FileNotFoundError:
         return None
 
 
+def read_json(store: Store, key: str) -> Any:
+    data = read_bytes(store, key)
+    return None if data is None else orjson.loads(data)
+
+
+def summary(store: Store, source: str, start: datetime) -> WindowSummary | None:
+    """A window's summary, or None when it was not finalized."""
+    data = read_bytes(store, layout.success_key(source, start))
+    return None if data is None else WindowSummary.from_json(data)
+
+
 def summaries(
     source: str, starts: list[datetime], settings: Settings
-) -> dict[datetime, dict[str, Any] | None]:
+) -> dict[datetime, WindowSummary | None]:
     """Each window's summary, or None when it was not finalized. Reads in parallel: on S3 each is one GET."""
     store = lake(settings)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        docs = list(pool.map(lambda s: read_json(store, f"{window_dir(source, s)}/_SUCCESS.json"), starts))
+        docs = list(pool.map(lambda s: summary(store, source, s), starts))
     return dict(zip(starts, docs, strict=True))

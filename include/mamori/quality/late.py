@@ -57,7 +57,7 @@ def windows_to_rerun(
     runs: dict[datetime, set[str]] = {}
     for source in sources:
         for doc in summaries(source, starts, s).values():
-            for hour in (doc or {}).get("late_hours", []):
+            for hour in doc.late_hours if doc is not None else []:
                 runs.setdefault(detect_run_for(datetime.fromisoformat(hour), s), set()).add(source)
     return [
         {

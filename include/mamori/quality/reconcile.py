@@ -26,11 +26,12 @@ import pyarrow.parquet as pq
 from mamori.alerts.builder import Candidate
 from mamori.config import Settings, load_settings
 from mamori.ingest import list_landed
-from mamori.lake import Store
+from mamori.lake import Store, layout
+from mamori.lake.manifests import BatchManifest, GapRecord, WindowPlan
 from mamori.quality import alerts
-from mamori.quality.history import lake, read_json, window_dir
+from mamori.quality.history import lake, read_bytes, summary
 from mamori.sources import SOURCES, get_source
-from mamori.windows import window_tag
+from mamori.windows import parse_window_tag, window_tag
 
 log = logging.getLogger(__name__)
 _TICK = timedelta(microseconds=1)
@@ -53,25 +54,28 @@ def check_window(source: str, start: datetime, settings: Settings) -> dict[str, 
     s = settings
     end = start + s.ingest_interval
     store = lake(s)
-    mdir = window_dir(source, start)
+    mdir = layout.manifest_dir(source, start)
     out: dict[str, Any] = {"source": source, "window": window_tag(start), "state": "unknown", "problems": []}
-    gaps = [o.key for o in store.find(mdir) if o.key.rsplit("/", 1)[-1].startswith("_gap-")]
+    gaps = [o.key for o in store.find(mdir) if layout.is_gap_record(layout.key_name(o.key))]
     for key in gaps:
-        doc = read_json(store, key) or {}
+        data = read_bytes(store, key)  # None: removed since the listing (a re-run reconciled the window)
+        doc = GapRecord.from_json(data) if data is not None else None
+        where, problems = (doc.where, doc.problems) if doc is not None else (None, None)
+        objects = doc.keys() if doc is not None else []
         out["problems"].append(
             {
                 "problem": "ingest_reported",
-                "detail": f"ingest could not reconcile {doc.get('where')}: {doc.get('problems')}",
-                "objects": [o.get("key") for o in doc.get("objects", [])][:MAX_LISTED],
-                "count": len(doc.get("objects", [])),
+                "detail": f"ingest could not reconcile {where}: {problems}",
+                "objects": objects[:MAX_LISTED],
+                "count": len(objects),
             }
         )
-    summary = read_json(store, f"{mdir}/_SUCCESS.json")
-    if summary is None:
+    done = summary(store, source, start)
+    if done is None:
         out["state"] = "gap" if gaps else "not_finalized"
         return out
-    plan = read_json(store, f"{mdir}/_plan.json") or {}
-    planned = {k for ks in plan.get("batch_keys") or [] for k in ks}
+    plan_bytes = read_bytes(store, layout.plan_key(source, start))
+    planned = WindowPlan.from_json(plan_bytes).planned_keys() if plan_bytes is not None else set()
     src = get_source(source)
     raw = Store(s.raw_url, s.raw_conn_id)
     landed, _ = list_landed(src, raw, start, end)
@@ -94,12 +98,15 @@ def check_window(source: str, start: datetime, settings: Settings) -> dict[str, 
         )
     lake_rows = quarantined = records_in = 0
     bad_files = []
-    for b in range(int(summary.get("batches", 0))):
-        m = read_json(store, f"{mdir}/batch-{b:04d}.json") or {}
-        records_in += int(m.get("records_in", 0))
-        for key, expected in sorted((m.get("file_rows") or {}).items()):
+    for b in range(done.batches):
+        data = read_bytes(store, layout.batch_manifest_key(source, start, b))
+        if data is None:  # finalize saw it; a lost manifest leaves its files uncounted, which shows below
+            continue
+        m = BatchManifest.from_json(data)
+        records_in += m.records_in
+        for key, expected in sorted(m.file_rows.items()):
             got = _file_rows(store, key)
-            if key.startswith("quarantine/"):
+            if layout.is_quarantine(key):
                 quarantined += got or 0
             else:
                 lake_rows += got or 0
@@ -132,7 +139,7 @@ def run(start: datetime, end: datetime, settings: Settings | None = None) -> dic
     cands: list[Candidate] = []
     for r in results:
         for p in r["problems"]:
-            w = datetime.strptime(r["window"], "%Y%m%dT%H%MZ").replace(tzinfo=start.tzinfo)
+            w = parse_window_tag(r["window"]).replace(tzinfo=start.tzinfo)
             values = {"source": r["source"], "window": r["window"], "problem": p["problem"]}
             sample = (
                 {"source": r["source"], "window": r["window"]}

@@ -28,19 +28,20 @@ def dq_by_source(
             "failed": {},
         }
         for w in window_summaries(source, settings):
-            ws = datetime.fromisoformat(w["window_start"])
+            ws = datetime.fromisoformat(w.window_start)
             if (start and ws < start) or (end and ws >= end):
                 continue
             tally["windows"] += 1
-            dq = w.get("dq") or {}
-            for k in ("batches", "passed_batches", "evaluated", "passed", "quarantined_rows"):
-                tally[k] += int(dq.get(k, 0))
-            for check, f in (dq.get("failed") or {}).items():
-                agg = tally["failed"].setdefault(
-                    check, {"action": f["action"], "batches": 0, "unexpected": 0}
-                )
-                agg["batches"] += f["batches"]
-                agg["unexpected"] += f["unexpected"]
+            dq = w.dq
+            tally["batches"] += dq.batches
+            tally["passed_batches"] += dq.passed_batches
+            tally["evaluated"] += dq.evaluated
+            tally["passed"] += dq.passed
+            tally["quarantined_rows"] += dq.quarantined_rows
+            for check, f in dq.failed.items():
+                agg = tally["failed"].setdefault(check, {"action": f.action, "batches": 0, "unexpected": 0})
+                agg["batches"] += f.batches
+                agg["unexpected"] += f.unexpected
         out[source] = tally
     return out
 

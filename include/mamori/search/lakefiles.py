@@ -81,24 +81,30 @@ class Lake:
     def tables_root(self) -> str:
         """The `curated/` prefix every table file lives under, as DuckDB opens it, with a trailing separator
         (so a sibling such as `curated-old/` does not share the prefix)."""
+        from mamori.lake import layout  # the lake package loads Airflow's storage: only when a search runs
+
         if self.local is not None:
-            return str(self.local / "curated") + os.sep
-        return f"{self.url}/curated/"
+            return str(self.local / layout.curated_root()) + os.sep
+        return f"{self.url}/{layout.curated_root()}/"
 
     def table_glob(self, table: str) -> str | None:
         """`curated/<table>/**/*.parquet` as DuckDB opens it, or None while the table has no partitions."""
+        from mamori.lake import layout
+
         if self.local is not None:
-            base = self.local / "curated" / table
+            base = self.local / layout.curated_table(table)
             return str(base / "**" / "*.parquet") if any(_dirs(str(base), "account=")) else None
-        prefix = f"curated/{table}"
+        prefix = layout.curated_table(table)
         return self.store.uri(f"{prefix}/**/*.parquet") if self.store.list_dirs(prefix) else None
 
     def files(self, table: str, rng: TimeRange) -> list[LakeFile]:
         """Every data file of `table` in the hour partitions the range touches, sorted by path."""
+        from mamori.lake import layout
+
         wanted = hours_by_day(rng)
         out: list[LakeFile] = []
         if self.local is not None:
-            base = str(self.local / "curated" / table)
+            base = str(self.local / layout.curated_table(table))
             for acct in _dirs(base, "account="):
                 for region in _dirs(acct.path, "region="):
                     for dt, hours in wanted.items():
@@ -114,7 +120,7 @@ class Lake:
                                 ]
             return sorted(out, key=lambda f: f.path)
         store = self.store
-        for base in store.glob_prefixes(f"curated/{table}/account=*/region=*"):
+        for base in store.glob_prefixes(layout.curated_streams_pattern(table)):
             for dt, hours in wanted.items():
                 for obj in store.find(f"{base}dt={dt}"):
                     segments = obj.key.split("/")
