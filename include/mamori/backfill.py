@@ -30,6 +30,7 @@ from mamori.alerts.incidents import record_incidents
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import load_catalog_tolerant
 from mamori.lake import Store, layout
+from mamori.lake.manifests import BackfillProgress
 from mamori.sources import SOURCES
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def run_backfill(
     steps = plan.steps(s.ingest_interval)
     done: set[str] = set()
     if lake.exists(key) and not restart:
-        done = set(orjson.loads(lake.read_bytes(key))["done"])
+        done = set(BackfillProgress.from_json(lake.read_bytes(key)).done)
     chunks = detect.detection_chunks(s, only=set(plan.detections))  # the detect DAG's grouping
     ran = alerts = 0
     rule_errors: set[str] = set()
@@ -139,8 +140,8 @@ def run_backfill(
             )
         done.add(step)
         # Written after every step: a kill loses at most the step in flight, which is idempotent to repeat.
-        state = {"plan": asdict(plan), "done": sorted(done), "steps": len(steps)}
-        lake.write_atomic(key, orjson.dumps(state, option=orjson.OPT_INDENT_2, default=str))
+        state = BackfillProgress(plan=asdict(plan), done=sorted(done), steps=len(steps))
+        lake.write_atomic(key, state.to_json())
         ran += 1
         if progress:
             progress(n, len(steps), step)

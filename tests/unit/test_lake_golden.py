@@ -16,7 +16,7 @@ from lake_golden import GOLDEN, build_lake, digest
 
 from mamori.config import load_settings
 from mamori.lake import layout
-from mamori.lake.manifests import BatchManifest, DqBatchResult, WindowPlan, WindowSummary
+from mamori.lake.manifests import BackfillProgress, BatchManifest, DqBatchResult, WindowPlan, WindowSummary
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,8 @@ def test_every_record_round_trips_through_its_type_byte_for_byte(golden_lake):
         assert types[kind].from_json(data).to_json() == data, path
         seen[kind] = seen.get(kind, 0) + 1
     assert set(seen) == set(types), seen
+    (progress,) = (golden_lake / layout.BACKFILL).glob("*.json")
+    assert BackfillProgress.from_json(progress.read_bytes()).to_json() == progress.read_bytes()
     # A manifest with quarantined records and data-quality failures exercises every optional part.
     manifests = [
         BatchManifest.from_json(p.read_bytes())

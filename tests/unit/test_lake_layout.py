@@ -151,3 +151,19 @@ def test_status_restates_the_window_totals_of_the_summary_type():
     from mamori.status import WINDOW_TOTALS as STATUS_TOTALS
 
     assert STATUS_TOTALS == WINDOW_TOTALS, "mamori/status.py: copy WINDOW_TOTALS from mamori.lake.manifests"
+
+
+def test_failure_records_keep_the_bytes_ingest_wrote():
+    """Gap and publishing records only appear when a batch fails or is killed, so the golden lake has none:
+    their bytes as the dict-based writer produced them (orjson, indent 2; gap records with sorted keys)."""
+    from mamori.lake.manifests import GapRecord, PublishingRecord
+
+    pub = PublishingRecord(files=["curated/a.parquet"], replaces=[])
+    assert pub.to_json() == b'{\n  "files": [\n    "curated/a.parquet"\n  ],\n  "replaces": []\n}'
+    assert PublishingRecord.from_json(pub.to_json()) == pub
+    gap = GapRecord(where="cloudtrail 20261101T1000Z", problems=["p"], objects=[{"rows_out": 1, "key": "k"}])
+    assert gap.to_json() == (
+        b'{\n  "objects": [\n    {\n      "key": "k",\n      "rows_out": 1\n    }\n  ],\n'
+        b'  "problems": [\n    "p"\n  ],\n  "where": "cloudtrail 20261101T1000Z"\n}'
+    )
+    assert GapRecord.from_json(gap.to_json()) == gap and gap.keys() == ["k"]

@@ -366,6 +366,28 @@ class GapRecord:
         return [o.get("key") for o in self.objects]
 
 
+# -- backfill progress -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackfillProgress:
+    """`_backfill/<plan digest>.json`: the steps of a backfill plan done so far (a killed backfill resumes
+    after them)."""
+
+    plan: dict[str, Any]  # the plan's fields (mamori.backfill.BackfillPlan, a stage this layer cannot import)
+    done: list[str]
+    steps: int
+
+    def to_json(self) -> bytes:
+        doc = {"plan": self.plan, "done": self.done, "steps": self.steps}
+        return orjson.dumps(doc, option=_INDENT, default=str)  # the plan's datetimes as str(), as always
+
+    @classmethod
+    def from_json(cls, data: bytes) -> BackfillProgress:
+        d = _loads(data)
+        return cls(dict(d.get("plan") or {}), list(d.get("done") or []), int(d.get("steps") or 0))
+
+
 # -- window summary ---------------------------------------------------------------------------------------------
 
 

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
-
-import orjson
 
 from mamori.config import Settings
 from mamori.lake import Store, layout
@@ -37,11 +34,6 @@ def read_bytes(store: Store, key: str) -> bytes | None:
         return store.read_bytes(key)
     except FileNotFoundError:
         return None
-
-
-def read_json(store: Store, key: str) -> Any:
-    data = read_bytes(store, key)
-    return None if data is None else orjson.loads(data)
 
 
 def summary(store: Store, source: str, start: datetime) -> WindowSummary | None:
