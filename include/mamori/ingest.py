@@ -285,9 +285,8 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         _write_gap(lake, gap_key, stem, ["rows_out != rows in the batch's Parquet files"], objects)
         raise ReconciliationError(f"batch {stem}: {rows_out} rows out but its Parquet files hold {written}")
 
-    parser_quarantine: dict[
-        str, QuarantineClass
-    ] = {}  # per reason class: count, file/line references (alerted)
+    # Per reason class: count, file/line references (each class is alerted).
+    parser_quarantine: dict[str, QuarantineClass] = {}
     if quarantine:
         body = b"".join(orjson.dumps(q, default=str) + b"\n" for q in quarantine)
         lake.write_atomic(layout.staged(staging, quarantine_key), gzip.compress(body, mtime=0))
