@@ -29,7 +29,7 @@ from typing import Any
 from airflow.sdk import dag, task
 
 from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, hourly
-from mamori.quality import health
+from mamori.health import tasks as health
 
 
 @dag(

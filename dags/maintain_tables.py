@@ -16,7 +16,7 @@ from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from mamori.dag_defaults import DEFAULT_ARGS, START_DATE
-from mamori.lake import tables
+from mamori.engines import tables
 
 
 @dag(

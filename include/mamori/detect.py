@@ -15,7 +15,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mamori.alerts.builder import group_hits
 from mamori.alerts.enrichment import (
     Enrichment,
     load_enrichments,
@@ -28,6 +27,7 @@ from mamori.alerts.ledger import Alert, Delivery, Ledger
 from mamori.alerts.lookups import configured_lookups
 from mamori.alerts.outputs import OUTPUTS, LocalOutput, Output, make_output, resolve_outputs
 from mamori.config import Settings, load_settings
+from mamori.detections.dedup import group_hits
 from mamori.detections.loader import Detection, DetectionError, get_detection, load_catalog_tolerant
 from mamori.detections.runner import DetectionOutputError, run_detection
 from mamori.detections.suppressions import Suppression, load_suppressions

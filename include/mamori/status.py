@@ -212,7 +212,7 @@ def _last_detect_window(runs: list[dict[str, Any]], s: Settings) -> dict[str, An
     return {"window_start": start.isoformat(), "window_end": end.isoformat(), "run_id": last["run_id"]}
 
 
-# Freshness states (mamori.quality.freshness) that mean a stream needs a look.
+# Freshness states (mamori.health.freshness) that mean a stream needs a look.
 STALE_STATES = frozenset({"silent", "low"})
 
 
@@ -223,7 +223,7 @@ def quality_by_source(s: Settings, at: datetime | None) -> tuple[dict[str, dict[
 
     Returns (per source, freshness error): a missing sql/health/ must cost the freshness column only.
     """
-    from mamori.quality import freshness, report
+    from mamori.health import freshness, report
 
     dq = report.dq_by_source(s)
     states: dict[str, Counter[str]] = {}

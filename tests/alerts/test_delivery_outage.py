@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mamori import detect
-from mamori.alerts.builder import group_hits
 from mamori.alerts.ledger import Ledger, retry_backoff
+from mamori.detections.dedup import group_hits
 from mamori.detections.loader import get_detection
 
 REPO = Path(__file__).resolve().parents[2]

@@ -30,11 +30,11 @@ from fake_github import FakeGitHub
 from fake_pagerduty_slack import FakePagerDuty, FakeSlack
 
 from mamori import detect
-from mamori.alerts.builder import group_hits
 from mamori.alerts.ledger import Ledger
 from mamori.alerts.outputs import make_output, resolve_outputs
 from mamori.alerts.outputs.github import key_label
 from mamori.config import Settings, load_settings
+from mamori.detections.dedup import group_hits
 from mamori.detections.loader import get_detection
 
 HERE = Path(__file__).resolve().parent

@@ -13,8 +13,8 @@ from fake_github import FakeGitHub
 from fake_pagerduty_slack import FakePagerDuty, FakeSlack
 
 from mamori import detect
-from mamori.alerts.builder import group_hits
 from mamori.alerts.ledger import Ledger
+from mamori.detections.dedup import group_hits
 from mamori.detections.loader import get_detection
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,10 +12,10 @@ import sqlglot
 
 from mamori import detect, ingest
 from mamori.alerts import enrichment as enrichment_mod
-from mamori.alerts.builder import group_hits
 from mamori.alerts.enrichment import load_enrichments, render_enrichment
 from mamori.alerts.ledger import Alert, Ledger
 from mamori.alerts.render import enrichment_markdown
+from mamori.detections.dedup import group_hits
 from mamori.detections.loader import get_detection
 from mamori.detections.runner import run_detection
 from mamori.dev.generate import write_samples as generate

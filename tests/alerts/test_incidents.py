@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from mamori.alerts import incidents
-from mamori.alerts.builder import group_hits
 from mamori.alerts.ledger import Ledger
 from mamori.config import Settings, load_settings
+from mamori.detections.dedup import group_hits
 from mamori.detections.loader import get_detection
 
 ACCT = "111111111111"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mamori import detect
-from mamori.alerts.builder import alert_key, bucket_start, group_hits
 from mamori.alerts.ledger import Ledger
+from mamori.detections.dedup import alert_key, bucket_start, group_hits
 from mamori.detections.loader import get_detection
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mamori import detect
-from mamori.alerts.builder import group_hits
 from mamori.alerts.ledger import Ledger
 from mamori.alerts.lookups import configured_lookups
+from mamori.detections.dedup import group_hits
 from mamori.detections.loader import get_detection
 
 REPO = Path(__file__).resolve().parents[2]

@@ -23,9 +23,9 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from mamori.alerts.builder import group_hits
 from mamori.alerts.ledger import Alert, Ledger
 from mamori.config import load_settings
+from mamori.detections.dedup import group_hits
 from mamori.detections.loader import Detection, get_detection, load_catalog
 from mamori.detections.model import Dedup
 from mamori.detections.runner import run_detection

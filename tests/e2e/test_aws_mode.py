@@ -19,9 +19,8 @@ from mamori import ingest
 from mamori.config import load_settings
 from mamori.detections.loader import get_detection
 from mamori.detections.runner import run_detection
-from mamori.engines import get_engine
+from mamori.engines import get_engine, tables
 from mamori.engines.duckdb import DuckDBEngine
-from mamori.lake import tables
 from mamori.sources.cloudtrail.generate import generate_cloudtrail
 
 from .aws_recorder import recording_proxy

@@ -43,8 +43,8 @@ def _plugin() -> Any:
 @pytest.fixture
 def alert_in_ledger(settings) -> str:
     """One open alert whose entity is ACTOR: what an unauthorised reader must not see."""
-    from mamori.alerts.builder import group_hits
     from mamori.alerts.ledger import Ledger
+    from mamori.detections.dedup import group_hits
     from mamori.detections.loader import get_detection
 
     det = get_detection(settings.sql_dir, "cloudtrail_console_login_brute_force")

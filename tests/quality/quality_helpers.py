@@ -127,7 +127,8 @@ def only_sources(monkeypatch):
 
     def restrict(*names: str) -> None:
         from mamori import sources
-        from mamori.quality import drift, freshness, health, reconcile
+        from mamori.health import drift, freshness, reconcile
+        from mamori.health import tasks as health
 
         picked = {n: sources.SOURCES[n] for n in names}
         for mod in (drift, freshness, reconcile):

@@ -24,8 +24,8 @@ import pytest
 from quality_helpers import HOUR, alerts_of, ct_record, hour, land_ct, land_vpc, run_window, vpc_line
 
 from mamori import ingest
+from mamori.health import reconcile
 from mamori.lake import Store, convert
-from mamori.quality import reconcile
 
 W = hour(10)
 MDIR = "_manifests/{source}/window=20261101T1000Z"

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from quality_helpers import V2, alerts_of, ct_record, hour, land_ct, land_vpc, ledger, run_window, vpc_line
 
-from mamori.quality import drift
-from mamori.quality.settings import DriftSettings, HealthSettings, Known
+from mamori.health import drift
+from mamori.health.settings import DriftSettings, HealthSettings, Known
 
 HS = HealthSettings(
     drift=DriftSettings(

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from quality_helpers import ACCT, HOUR, T0, alerts_of, ct_record, hour, land_ct, ledger, run_window
 
-from mamori.quality import freshness
-from mamori.quality.freshness import assess_stream
-from mamori.quality.settings import HealthSettings, StreamRule
+from mamori.health import freshness
+from mamori.health.freshness import assess_stream
+from mamori.health.settings import HealthSettings, StreamRule
 
 REPO = Path(__file__).resolve().parents[2]
 HS = HealthSettings(min_history_windows=3, volume_min_median=20)
@@ -156,7 +156,7 @@ def test_an_unfinalized_window_is_unknown_not_silent(settings, only_sources, no_
 
 @pytest.mark.parametrize("lookback", [48])
 def test_the_repo_settings_load(settings, lookback):
-    from mamori.quality.settings import load_health_settings
+    from mamori.health.settings import load_health_settings
 
     hs = load_health_settings(settings.sql_dir)
     assert hs.lookback_hours == lookback and hs.rule_for("cloudtrail_insights", "1", "r").expect == "none"

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from quality_helpers import alerts_of, ct_record, hour, land_ct, run_window
 
-from mamori.quality import freshness
-from mamori.quality.settings import HealthSettings
+from mamori.health import freshness
+from mamori.health.settings import HealthSettings
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from quality_helpers import ACCT, alerts_of, ct_record, hour, land_ct, ledger, run_window
 
 from mamori import detect
-from mamori.quality import late
+from mamori.health import late
 
 REPO = Path(__file__).resolve().parents[2]
 RULE = "cloudtrail_trail_stopped_or_changed"

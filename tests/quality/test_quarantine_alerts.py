@@ -15,7 +15,7 @@ import pytest
 from quality_helpers import alerts_of, ct_record, hour, land, land_ct, ledger, run_window
 from quarantine_cases import CASES, LANDED, LONG, WINDOW
 
-from mamori.quality import drift
+from mamori.health import drift
 
 
 def test_parser_and_check_quarantines_both_alert(settings, only_sources):

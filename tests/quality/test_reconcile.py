@@ -11,7 +11,8 @@ import pytest
 from quality_helpers import alerts_of, ct_record, hour, land_ct, run_window
 
 from mamori import ingest
-from mamori.quality import health, reconcile
+from mamori.health import reconcile
+from mamori.health import tasks as health
 
 
 def test_counts_reconcile_from_the_objects_and_files(settings, only_sources, no_gx):

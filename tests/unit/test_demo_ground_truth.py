@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from mamori.alerts.builder import alert_key
 from mamori.alerts.ledger import Alert
+from mamori.detections.dedup import alert_key
 from mamori.dev.demo import compare_ground_truth
 from mamori.dev.generate import AttackStep
 

@@ -15,8 +15,8 @@ import pytest
 
 from mamori import status
 from mamori.alerts import render
-from mamori.alerts.builder import group_hits
 from mamori.alerts.ledger import Ledger
+from mamori.detections.dedup import group_hits
 from mamori.detections.loader import get_detection, load_catalog
 from mamori.lake import Store
 from mamori.windows import window_tag

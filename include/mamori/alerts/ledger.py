@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from mamori.alerts.builder import MAX_SAMPLES, Candidate
+from mamori.detections.dedup import MAX_SAMPLES, Candidate
 from mamori.detections.loader import Detection
 
 META = sa.MetaData()

@@ -367,7 +367,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
     import json
 
     from mamori.config import load_settings
-    from mamori.lake.tables import maintain_tables, table_statements
+    from mamori.engines.tables import maintain_tables, table_statements
 
     s = load_settings()
     try:
@@ -471,8 +471,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_quality(args: argparse.Namespace) -> int:
     """Data quality per source over a range, and each stream's freshness for the window ending at --to."""
     from mamori.config import load_settings
+    from mamori.health import freshness, report
     from mamori.ingest import window_summaries
-    from mamori.quality import freshness, report
     from mamori.sources import SOURCES
 
     s = load_settings()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mamori.alerts.builder import group_hits
+from mamori.detections.dedup import group_hits
 from mamori.detections.loader import Detection
 from mamori.detections.runner import run_detection
 from mamori.engines import Engine

@@ -40,8 +40,8 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from mamori.alerts.builder import group_hits
 from mamori.config import load_settings
+from mamori.detections.dedup import group_hits
 from mamori.detections.loader import BEFORE_MACRO, Detection, load_catalog
 from mamori.detections.model import MAX_LOOKBACK, parse_duration
 from mamori.detections.render import MAX_BEFORE

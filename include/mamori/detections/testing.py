@@ -20,8 +20,8 @@ import orjson
 import pyarrow as pa
 import yaml
 
-from mamori.alerts.builder import group_hits
 from mamori.config import load_settings
+from mamori.detections.dedup import group_hits
 from mamori.detections.loader import Detection, load_catalog
 from mamori.detections.runner import run_detection
 from mamori.dev.generate import get_generator

@@ -167,7 +167,7 @@ def compare_ground_truth(steps: list[Any], alerts: list[Any]) -> tuple[list[str]
 
 def _quality_summary(s: Any, health_end: datetime) -> None:
     """Data quality per source (every window) and freshness per stream (the health DAG's window)."""
-    from mamori.quality import freshness, report
+    from mamori.health import freshness, report
 
     _say("\n   data quality (Great Expectations, every ingest batch)")
     for line in report.dq_lines(report.dq_by_source(s)):

@@ -11,7 +11,7 @@ data-quality alerts, status and the demo read them back, often from lakes writte
   defaults the readers used to apply by hand (`m.get("dq") or {}`), so readers use attributes, never keys.
 
 `observed` (drift observations) stays a mapping: its keys are whatever `mamori.quality.observe` records per
-source, and `mamori.quality.drift` is its only reader.
+source, and `mamori.health.drift` is its only reader.
 """
 
 from __future__ import annotations

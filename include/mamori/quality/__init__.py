@@ -1,7 +1,9 @@
-"""Trust the data: per-batch expectations, reconciliation, freshness, schema drift and late-data re-evaluation.
+"""Per-batch data quality: expectations, quarantine classes, observed shapes, and the health alert path.
 
-Everything here answers "can the detections believe the lake?". Data-quality problems become alerts in the
-same ledger as detections (pseudo-detections defined in sql/health/*.yaml), so they are ticketed, paged and
-deduplicated exactly like a security finding. Great Expectations is imported lazily (3-4 s): DAG parsing and
-the modules that only read manifests never pay for it. See docs/data-quality.md.
+Ingest runs these on every batch and records a window's failures as alerts in the same ledger as detections
+(pseudo-detections defined in sql/health/*.yaml, `quality.alerts`), so they are ticketed, paged and deduplicated
+exactly like a security finding. The checks that run after ingest (freshness, drift, reconciliation, late data)
+are the health stage, `mamori.health`, which reads what this package and ingest wrote. Great Expectations is
+imported lazily (3-4 s): DAG parsing and the modules that only read manifests never pay for it. See
+docs/data-quality.md.
 """

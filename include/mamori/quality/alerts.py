@@ -21,8 +21,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from mamori.alerts.builder import Candidate, alert_key, bucket_start
 from mamori.config import Settings
+from mamori.detections.dedup import Candidate, alert_key, bucket_start
 from mamori.detections.loader import Detection, DetectionError
 from mamori.detections.model import DetectionHeader
 from mamori.lake import layout

@@ -26,12 +26,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mamori.alerts.builder import Candidate
 from mamori.config import Settings, load_settings
+from mamori.detections.dedup import Candidate
+from mamori.health.history import summaries, window_starts
+from mamori.health.settings import HealthSettings, load_health_settings
 from mamori.lake.manifests import StreamCount
 from mamori.quality import alerts
-from mamori.quality.history import summaries, window_starts
-from mamori.quality.settings import HealthSettings, load_health_settings
 from mamori.sources import SOURCES
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mamori.config import Settings, load_settings
-from mamori.quality.history import summaries
+from mamori.health.history import summaries
 
 log = logging.getLogger(__name__)
 

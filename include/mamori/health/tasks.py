@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 def ingest_settled(start: datetime, settings: Settings | None = None) -> bool:
     """True when every source's ingest window starting at `start` is finalized or left a gap record (failed
     reconciliation): either way the health checks have something definite to say about it."""
+    from mamori.health.history import lake
     from mamori.lake import layout
-    from mamori.quality.history import lake
     from mamori.sources import SOURCES
 
     s = settings or load_settings()
@@ -36,25 +36,25 @@ def ingest_settled(start: datetime, settings: Settings | None = None) -> bool:
 
 
 def freshness(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
-    from mamori.quality import freshness as f
+    from mamori.health import freshness as f
 
     return f.run(start, end, settings)
 
 
 def drift(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
-    from mamori.quality import drift as d
+    from mamori.health import drift as d
 
     return d.run(start, end, settings)
 
 
 def reconciliation(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
-    from mamori.quality import reconcile
+    from mamori.health import reconcile
 
     return reconcile.run(start, end, settings)
 
 
 def late_data(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
-    from mamori.quality import late
+    from mamori.health import late
 
     return late.reevaluate(start, end, settings)
 

@@ -23,13 +23,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from mamori.alerts.builder import Candidate
 from mamori.config import Settings, load_settings
+from mamori.detections.dedup import Candidate
+from mamori.health.history import lake, read_bytes, summary
 from mamori.ingest import list_landed
 from mamori.lake import Store, layout
 from mamori.lake.manifests import BatchManifest, GapRecord, WindowPlan
 from mamori.quality import alerts
-from mamori.quality.history import lake, read_bytes, summary
 from mamori.sources import SOURCES, get_source
 from mamori.windows import parse_window_tag, window_tag
 
