@@ -44,11 +44,12 @@ test-fast: $(STAMP) ## unit tier only (seconds)
 test-slow: $(STAMP) ## end-to-end tier: dag.test over generated data, moto S3 server
 	$(BIN)/python -m pytest -m slow -q
 
-lint: $(STAMP) ## ruff (check + format) + mypy + sqlfluff (athena) must be clean
+lint: $(STAMP) ## ruff (check + format) + mypy + sqlfluff (athena) + the import layers (.importlinter) must be clean
 	$(BIN)/ruff check include dags plugins tests
 	$(BIN)/ruff format --check include dags plugins tests
 	$(BIN)/mypy
 	$(BIN)/sqlfluff lint sql --dialect athena
+	$(BIN)/lint-imports
 
 fmt: $(STAMP) ## apply ruff fixes and formatting, and sqlfluff fixes
 	$(BIN)/ruff check --fix include dags plugins tests
