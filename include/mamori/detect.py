@@ -34,6 +34,7 @@ from mamori.detections.suppressions import Suppression, load_suppressions
 from mamori.detections.suppressions import apply as apply_suppressions
 from mamori.engines import Engine, get_engine, is_query_fault
 from mamori.ingest import window_complete
+from mamori.quality.alerts import DELIVERY_FAILING, RULE_ERROR, candidate, health_detection, record
 
 log = logging.getLogger(__name__)
 # A delivery failing this many times in a row raises a `mamori_delivery_failing` health alert and turns the
@@ -214,7 +215,6 @@ def record_rule_errors(
     errors: list[dict[str, Any]], start: datetime, end: datetime, settings: Settings | None = None
 ) -> list[str]:
     """Replace the window's `mamori_rule_error` contribution (also with none, so a fixed rule withdraws it)."""
-    from mamori.quality.alerts import RULE_ERROR, candidate, health_detection, record
 
     s = settings or load_settings()
     wstart, wend = detection_window(start, end, s)
@@ -369,7 +369,6 @@ def record_delivery_health(failing: list[dict[str, Any]], now: datetime, s: Sett
     Recorded every dispatch run (also with none, so a recovered output withdraws the day's contribution).
     Samples carry no error text: an output's error may quote its URL, and a webhook URL is its secret.
     """
-    from mamori.quality.alerts import DELIVERY_FAILING, candidate, health_detection, record
 
     day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     det = health_detection(s.sql_dir, DELIVERY_FAILING)
@@ -403,8 +402,6 @@ def record_delivery_health(failing: list[dict[str, Any]], now: datetime, s: Sett
 
 
 def _detection_or_none(s: Settings, detection_id: str) -> Detection | None:
-    from mamori.quality.alerts import health_detection
-
     for lookup in (get_detection, health_detection):  # data-quality / health alerts: header-only definitions
         try:
             return lookup(s.sql_dir, detection_id)

@@ -18,6 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mamori.detections.render import window_predicate
 from mamori.search.params import Bound, ParamError, bind_sql, coerce
 from mamori.search.timerange import parse_duration
 
@@ -128,7 +129,6 @@ class Hunt:
 
     def render(self, given: Mapping[str, str], start: datetime, end: datetime) -> str:
         """The exact Athena SQL a run sends (what `mamori hunt ID --show-sql` prints)."""
-        from mamori.detections.render import window_predicate
 
         return bind_sql(self.body, self.bind_params(given), lambda: window_predicate(start, end))
 

@@ -562,6 +562,8 @@ def finalize_window(
     summary.dq = _dq_tally(manifests)
     summary.observed = _merge_observed(manifests)
     summary.late_hours = _late_hours(manifests, start - s.detect_lag)
+    # Deferred for DAG-parse time: the ingest DAG files import this module, and the health alert path loads
+    # the detection loader (sqlglot, pydantic); only finalize needs it.
     from mamori.quality.alerts import record_dq
 
     summary.dq.alerts = record_dq(source, start, end, manifests, s, unclaimed=unclaimed)

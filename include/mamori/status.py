@@ -24,8 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
+
+from mamori.alerts.ledger import ALERT_HITS, Ledger
 from mamori.alerts.render import visible
 from mamori.config import Settings, load_settings
+from mamori.detections.loader import load_catalog_tolerant
+from mamori.sources import SOURCES
 
 if TYPE_CHECKING:
     from mamori.lake.manifests import WindowSummary
@@ -41,7 +46,6 @@ METRIC_TASKS = {"finalize": "ingest", "record": "detect", "dispatch": "dispatch"
 def view_dag_ids() -> list[str]:
     """The DAGs whose results the status shows: their alerts (detect, health, ingest's data-quality alerts),
     deliveries (dispatch_alerts), windows and runs. The UI view serves only users who may read all of them."""
-    from mamori.sources import SOURCES
 
     return [*(f"ingest_{name}" for name in SOURCES), "detect", "dispatch_alerts", "health"]
 
@@ -94,8 +98,6 @@ def collect(
 
 
 def _catalog(s: Settings) -> tuple[list[dict[str, Any]], str | None]:
-    from mamori.detections.loader import load_catalog_tolerant
-
     # One broken rule must not blank the catalog: the others are listed, the broken files named with line.
     catalog, broken = load_catalog_tolerant(s.sql_dir)
     error = "\n".join(b.describe() for b in broken) or None
@@ -124,7 +126,6 @@ def _ledger_exists(s: Settings) -> bool:
 def _open_ledger(s: Settings) -> Any:
     if not _ledger_exists(s):
         return None
-    from mamori.alerts.ledger import Ledger
 
     return Ledger(s.ledger_url)
 
@@ -157,9 +158,6 @@ def _last_hits(ledger: Any) -> dict[str, dict[str, Any]]:
     """Per detection, its latest window with hits: (window, hits) from the ledger's per-window contributions."""
     if ledger is None:
         return {}
-    import sqlalchemy as sa
-
-    from mamori.alerts.ledger import ALERT_HITS
 
     h = ALERT_HITS.c
     latest = (
@@ -223,6 +221,7 @@ def quality_by_source(s: Settings, at: datetime | None) -> tuple[dict[str, dict[
 
     Returns (per source, freshness error): a missing sql/health/ must cost the freshness column only.
     """
+    # Deferred: these load the lake package (Airflow's ObjectStoragePath), which loading the UI view must not.
     from mamori.health import freshness, report
 
     dq = report.dq_by_source(s)
@@ -242,8 +241,6 @@ def quality_by_source(s: Settings, at: datetime | None) -> tuple[dict[str, dict[
 
 
 def _sources(s: Settings, now: datetime, recent: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from mamori.sources import SOURCES
-
     rows = [_source(name, s, now, recent) for name in SOURCES]
     ends = [r["last_window"]["window_end"] for r in rows if r["last_window"]]
     at = datetime.fromisoformat(max(ends)) if ends else None
@@ -259,7 +256,7 @@ def _sources(s: Settings, now: datetime, recent: int) -> tuple[list[dict[str, An
 
 
 def _source(name: str, s: Settings, now: datetime, recent: int) -> dict[str, Any]:
-    from mamori.ingest import window_summaries
+    from mamori.ingest import window_summaries  # see quality_by_source: the lake package only when read
 
     windows = sorted(window_summaries(name, s), key=lambda w: w.window_start)
     totals = {k: sum(w.totals()[k] for w in windows) for k in WINDOW_TOTALS}
@@ -289,7 +286,6 @@ def airflow_runs(limit: int = 60) -> list[dict[str, Any]]:
     Reads the DB Airflow is configured with (AIRFLOW_HOME / AIRFLOW__DATABASE__SQL_ALCHEMY_CONN); runs in the
     api-server (the UI view) or next to a local install (`mamori status`).
     """
-    import sqlalchemy as sa
     from airflow.models.dagrun import DagRun
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session

@@ -214,7 +214,7 @@ class Ledger:
         database = self.engine.url.database
         if self.engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)  # a fresh MAMORI_HOME has no folder yet
-        from mamori.alerts.migrations import upgrade
+        from mamori.alerts.migrations import upgrade  # Alembic (~1 s) only when a ledger is opened
 
         upgrade(self.engine)
 

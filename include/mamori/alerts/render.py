@@ -11,6 +11,7 @@ through `prose()`: GitHub would otherwise drop its `<placeholder>`s as unknown H
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -220,8 +221,6 @@ def ticket_markdown(alert: Alert, det: Detection | None) -> str:
         "</details>",
     ]
     if det and det.body:  # health alerts have a definition but no SQL to reproduce
-        from datetime import datetime
-
         sql = det.render(datetime.fromisoformat(alert.bucket_start), datetime.fromisoformat(alert.bucket_end))
         lines += ["", "### Reproduce in Athena", "", block(sql, "sql")]
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ approx_distinct, json_extract_scalar on objects) are allowed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlglot import exp
@@ -53,7 +54,6 @@ def _is_date_literal(node: exp.Expression | None) -> bool:
 def fault_line(path: Path, message: str) -> int | None:
     """The .sql file line of the function or column an engine error names (its own LINE counts in the
     transpiled SQL, which the author never sees); None when the message names neither."""
-    import re
 
     name = re.search(r'with name "?(\w+)"?|"(\w+)" not found|column "?(\w+)"?', message.split("\n")[0])
     return _line_of_word(path, next(g for g in name.groups() if g)) if name else None
@@ -61,7 +61,6 @@ def fault_line(path: Path, message: str) -> int | None:
 
 def _line_of_word(path: Path, word: str) -> int | None:
     """The file line of the first whole-word use of `word` below the header."""
-    import re
 
     text = path.read_text(encoding="utf-8")
     start = text.find("*/")

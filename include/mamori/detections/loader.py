@@ -20,6 +20,7 @@ from sqlglot import exp
 from mamori.detections.dialect_lint import dialect_problems
 from mamori.detections.lookups import LookupFileError, load_lookup
 from mamori.detections.model import DetectionHeader, parse_duration
+from mamori.detections.render import render_sql
 from mamori.sources import SOURCES
 
 _FILE = re.compile(r"\A\s*/\*(?P<header>.*?)\*/(?P<body>.*)\Z", re.S)
@@ -89,7 +90,6 @@ class Detection:
 
     def render(self, start: datetime, end: datetime) -> str:
         """The exact SQL a run over [start, end) executes, baseline included for first-seen rules."""
-        from mamori.detections.render import render_sql
 
         return render_sql(self.body, start, end, lookback=self.header.lookback_td, lookups=self.lookups())
 
@@ -173,8 +173,6 @@ def load_detection(path: Path) -> Detection:
         problems.append(f"dedup keys {missing} do not appear in the SELECT")
     sql_error_line: int | None = None
     if not problems:
-        from mamori.detections.render import render_sql
-
         sample = datetime(2026, 1, 1, tzinfo=UTC)
         try:
             sql = render_sql(

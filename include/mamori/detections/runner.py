@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from mamori.detections.dialect_lint import fault_line
 from mamori.detections.loader import Detection
-from mamori.engines import Engine
+from mamori.engines import Engine, is_query_fault
 
 # Every detection returns these, so tickets, dedup and enrichment can rely on them whatever the rule.
 REQUIRED_COLUMNS: tuple[str, ...] = ("event_time", "account_id", "actor", "source_ip", "event_name")
@@ -23,8 +24,6 @@ def _locate(det: Detection, exc: Exception) -> None:
     function it names is found in the file instead. The exception keeps its type (rule-error alerts are
     keyed on it); only a query fault is located, an engine outage is not the rule's.
     """
-    from mamori.detections.dialect_lint import fault_line
-    from mamori.engines import is_query_fault
 
     if not is_query_fault(exc):
         return

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from mamori.config import Settings, load_settings
+from mamori.engines.athena import AthenaEngine
 from mamori.lake.ddl import render_all_events_view, render_ddl
 from mamori.sources import SOURCES
 
@@ -67,7 +68,6 @@ def maintain_tables(settings: Settings | None = None, recreate: bool = False) ->
     if s.engine != "athena":
         log.info("engine %s: DuckDB views are created when an engine opens; nothing to do", s.engine)
         return {"engine": s.engine, "statements": 0}
-    from mamori.engines.athena import AthenaEngine
 
     statements = table_statements(s, recreate)
     engine = AthenaEngine(s)

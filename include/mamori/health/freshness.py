@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from mamori.alerts.ledger import Ledger
 from mamori.config import Settings, load_settings
 from mamori.detections.dedup import Candidate
 from mamori.health.history import summaries, window_starts
@@ -194,7 +195,6 @@ def run(start: datetime, end: datetime, settings: Settings | None = None) -> dic
     """The health DAG's freshness task: evaluate, record silence/volume alerts for the window, resolve
     recovered streams. Re-running the window replaces its contribution (same alert keys)."""
     s = settings or load_settings()
-    from mamori.alerts.ledger import Ledger
 
     states = evaluate(start, end, s)
     ledger = Ledger(s.ledger_url)

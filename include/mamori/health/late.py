@@ -17,7 +17,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from mamori import detect
 from mamori.config import Settings, load_settings
+from mamori.detections.loader import load_catalog_tolerant
 from mamori.health.history import summaries
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,6 @@ def windows_to_rerun(
     Only sources with enabled detections count. Each item: the detect run's data interval, the detection
     window it evaluates, and the sources whose detections must run again.
     """
-    from mamori.detections.loader import load_catalog_tolerant
 
     s = settings or load_settings()
     sources = sorted(
@@ -76,8 +77,6 @@ def windows_to_rerun(
 def reevaluate(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
     """The health DAG's late-data task: run the enabled detections of the affected sources again for each
     detection window that received late rows."""
-    from mamori import detect
-    from mamori.detections.loader import load_catalog_tolerant
 
     s = settings or load_settings()
     windows = windows_to_rerun(start, end, s)

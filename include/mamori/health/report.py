@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from mamori.config import Settings
+from mamori.ingest import window_summaries
 from mamori.sources import SOURCES
 
 
@@ -14,7 +15,6 @@ def dq_by_source(
 ) -> dict[str, dict[str, Any]]:
     """Per source, over the finalized windows starting in [start, end) (all when None): validated batches,
     expectations evaluated/passed, rows quarantined by checks, and each failed check's batches and rows."""
-    from mamori.ingest import window_summaries
 
     out: dict[str, dict[str, Any]] = {}
     for source in SOURCES:

@@ -21,12 +21,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from mamori.alerts.ledger import Ledger
 from mamori.config import Settings
 from mamori.detections.dedup import Candidate, alert_key, bucket_start
 from mamori.detections.loader import Detection, DetectionError
 from mamori.detections.model import DetectionHeader
 from mamori.lake import layout
 from mamori.lake.manifests import BatchManifest, FailedCheck, QuarantineClass
+from mamori.quality.quarantine import CHECK_PREFIX, what
 from mamori.windows import window_tag
 
 log = logging.getLogger(__name__)
@@ -109,7 +111,6 @@ def record(
     detection_id: str, start: datetime, end: datetime, candidates: list[Candidate], settings: Settings
 ) -> list[str]:
     """Replace the window's contribution of one pseudo-detection; keys of the alerts it holds."""
-    from mamori.alerts.ledger import Ledger
 
     det = health_detection(settings.sql_dir, detection_id)
     fired = Ledger(settings.ledger_url).record_window(det, start, end, candidates)
@@ -211,7 +212,6 @@ def _parser_quarantine_candidates(
     The samples carry the count, the class and references (quarantine file, line, raw object, position), never
     the record itself: its text is attacker-controlled and stays in the quarantine file.
     """
-    from mamori.quality.quarantine import CHECK_PREFIX, what
 
     by_class: dict[str, list[tuple[int, QuarantineClass]]] = {}
     for m in manifests:

@@ -25,6 +25,9 @@ from typing import Literal
 import pyarrow as pa
 
 from mamori.config import Settings
+from mamori.detections.render import window_predicate
+from mamori.engines.athena import AthenaEngine
+from mamori.engines.dialect import athena_to_duckdb
 from mamori.search.execute import (
     DEFAULT_BUDGET_BYTES,
     DuckLake,
@@ -192,7 +195,6 @@ class Plan:
 
     def sql(self, rng: TimeRange, tables: Sequence[str], order: str, limit: int | None) -> str:
         """The Athena SQL for a (sub)range, values bound as literals."""
-        from mamori.detections.render import window_predicate
 
         return bind_sql(
             self.template(tables, order, limit), self.values, lambda: window_predicate(rng.start, rng.end)
@@ -285,7 +287,6 @@ def run_search(
         athena_guard(
             settings, sql, rng, uses_window=True, budget=budget, force=force, stats=stats, progress=progress
         )
-        from mamori.engines.athena import AthenaEngine
 
         res = athena_stream(AthenaEngine(settings), sql, stats)
         return Results(SEARCH_SCHEMA, (b.cast(SEARCH_SCHEMA) for b in res.batches), stats)
@@ -309,8 +310,6 @@ def _duckdb_days(
     batch_rows: int,
     lake: Lake | None,
 ) -> Iterator[pa.RecordBatch]:
-    from mamori.engines.dialect import athena_to_duckdb
-
     started = time.perf_counter()
     duck = DuckLake(settings, lake)
     # One statement for the whole range, bound and transpiled once: each chunk's views hold only that

@@ -29,10 +29,15 @@ import sqlglot
 from sqlglot import exp
 
 from mamori.config import Settings
+from mamori.detections.render import window_predicate
+from mamori.engines.athena import AthenaEngine
+from mamori.engines.dialect import athena_to_duckdb
 from mamori.search.lakefiles import Lake, LakeFile
+from mamori.search.output import inert
 from mamori.search.params import Bound, bind_sql
 from mamori.search.timerange import TimeRange
 from mamori.search_literals import sql_string
+from mamori.sources import SOURCES
 
 Progress = Callable[[str], None]
 DEFAULT_BUDGET_BYTES = 10 * 1024**3
@@ -58,7 +63,6 @@ def one_line(exc: BaseException) -> str:
     It can quote a value from the lake (a failed cast names the string), so control and bidi characters are
     shown escaped, as in the terminal table.
     """
-    from mamori.search.output import inert
 
     kept = []
     for line in _ANSI.sub("", str(exc)).splitlines():
@@ -103,7 +107,6 @@ class Results:
 
 def source_tables() -> dict[str, pa.Schema]:
     """Lake table → Arrow schema (without partition columns) of every registered source."""
-    from mamori.sources import SOURCES
 
     return {s.table: s.schema for s in SOURCES.values()}
 
@@ -183,7 +186,7 @@ class DuckLake:
 
     def view_all_tables(self) -> None:
         """Every source table over the whole lake, plus `all_events`, as the detection engine exposes them."""
-        from mamori.engines.dialect import athena_to_duckdb
+        # mamori.lake loads Airflow's ObjectStoragePath (seconds); a search over explicit files never needs it
         from mamori.lake.ddl import all_events_select
 
         for table in self._schemas:
@@ -198,8 +201,6 @@ class DuckLake:
     ) -> pa.RecordBatchReader:
         """A reader over one Athena statement's result (or a DuckDB one, already transpiled)."""
         import duckdb
-
-        from mamori.engines.dialect import athena_to_duckdb
 
         try:
             native = sql if transpiled else athena_to_duckdb(sql)
@@ -375,7 +376,6 @@ def run_sql(
 
     dry_run: bind and (on Athena) estimate, run nothing; stats.sql holds the statement.
     """
-    from mamori.detections.render import window_predicate
 
     used: list[bool] = []
 
@@ -411,7 +411,6 @@ def run_sql(
             stats=stats,
             progress=progress,
         )
-        from mamori.engines.athena import AthenaEngine
 
         return athena_stream(AthenaEngine(settings), sql, stats)
 

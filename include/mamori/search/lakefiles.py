@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -31,7 +32,6 @@ class LakeFile:
 
 def hours_by_day(rng: TimeRange) -> dict[str, set[str]]:
     """{dt: {hour, ...}} for every hour partition that can hold an event of the range."""
-    from datetime import timedelta
 
     out: dict[str, set[str]] = {}
     t = rng.start.replace(minute=0, second=0, microsecond=0)
@@ -68,6 +68,7 @@ class Lake:
     @property
     def store(self) -> Any:
         if self._store is None:
+            # mamori.lake loads Airflow's ObjectStoragePath (seconds): only a non-local lake needs the store
             from mamori.lake import Store
 
             self._store = Store(self.url, self.conn_id)
