@@ -66,6 +66,9 @@ class Settings:
     # infrastructure (a NAT address, a bastion, a scanner everyone sees) and stops joining alerts. One intrusion
     # rarely raises more than a few dozen alerts a day (the demo's story: 26, 23 of them on the attacker's IP).
     incident_max_entity_alerts: int = 50
+    # An offline IP reputation list (CSV `ip_or_cidr,label,source`) for ticket enrichment
+    # (mamori.alerts.lookups); None = the lookup is off.
+    ip_reputation_file: Path | None = None
 
 
 def _url(value: str | None, default: Path) -> str:
@@ -105,7 +108,28 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         delivery_lease=_positive_seconds(e, "MAMORI_DELIVERY_LEASE_SECONDS", 15 * 60),
         incident_horizon=timedelta(hours=_positive_int(e, "MAMORI_INCIDENT_HORIZON_HOURS", 24)),
         incident_max_entity_alerts=_positive_int(e, "MAMORI_INCIDENT_MAX_ENTITY_ALERTS", 50),
+        ip_reputation_file=Path(e["MAMORI_IP_REPUTATION_FILE"])
+        if e.get("MAMORI_IP_REPUTATION_FILE")
+        else None,
     )
+
+
+# Two settings are read by the one command that uses them, not by load_settings: a bad value must cost that
+# command only, never every task that loads settings. They are defined here all the same, so this module and
+# .env.example name every MAMORI_* variable (tests/unit/test_env_contract.py).
+
+
+def query_budget(env: Mapping[str, str] | None = None) -> str | None:
+    """MAMORI_QUERY_BUDGET_BYTES as written (`500M`, `10G`, a byte count): the default scan budget of
+    `mamori query`/`hunt`/`search` on Athena, parsed by the CLI exactly like `--max-bytes`."""
+    e = os.environ if env is None else env
+    return e.get("MAMORI_QUERY_BUDGET_BYTES") or None
+
+
+def local_port(env: Mapping[str, str] | None = None) -> int:
+    """MAMORI_LOCAL_PORT: the port of the Airflow UI/API that `mamori up` starts (default 8080)."""
+    e = os.environ if env is None else env
+    return _int(e, "MAMORI_LOCAL_PORT", "8080")
 
 
 def _int(e: Mapping[str, str], name: str, default: str) -> int:

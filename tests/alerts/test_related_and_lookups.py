@@ -9,6 +9,7 @@ from pathlib import Path
 from mamori import detect
 from mamori.alerts.ledger import Ledger
 from mamori.alerts.lookups import configured_lookups
+from mamori.config import load_settings
 from mamori.detections.dedup import group_hits
 from mamori.detections.loader import get_detection
 
@@ -61,6 +62,7 @@ def test_reputation_file_lookup_when_configured(settings, monkeypatch, tmp_path)
         "# ip_or_cidr,label,source\n198.51.100.0/24,known scanner <img src=x>,internal-ti\nnot-an-ip,x,y\n"
     )
     monkeypatch.setenv("MAMORI_IP_REPUTATION_FILE", str(rep))
+    settings = load_settings()  # read once per task, like every setting
     assert [lk.name for lk in configured_lookups(settings)] == ["ip_reputation_file"]
     ledger = Ledger(settings.ledger_url)
     record(ledger, T0, "alice", "198.51.100.23")

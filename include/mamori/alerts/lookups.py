@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import ipaddress
-import os
 from functools import cache
 from pathlib import Path
 from typing import Protocol
@@ -38,11 +37,13 @@ class IpReputationFile:
     entity = "source_ip"
 
     def __init__(self, settings: Settings) -> None:
-        self.path = Path(os.environ["MAMORI_IP_REPUTATION_FILE"])
+        if settings.ip_reputation_file is None:
+            raise ValueError("MAMORI_IP_REPUTATION_FILE is not set: the ip_reputation_file lookup is off")
+        self.path: Path = settings.ip_reputation_file
 
     @classmethod
     def configured(cls, settings: Settings) -> bool:
-        return bool(os.environ.get("MAMORI_IP_REPUTATION_FILE"))
+        return settings.ip_reputation_file is not None
 
     def lookup(self, value: str) -> dict[str, str] | None:
         try:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mamori.config import local_port
+
 DEFAULT_START = "2026-11-01T00:00:00+00:00"
 
 
@@ -573,7 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_status)
 
     upp = sub.add_parser("up", help="start the real Airflow locally with sample data, DAGs unpaused")
-    upp.add_argument("--port", type=int, default=int(os.environ.get("MAMORI_LOCAL_PORT", "8080")))
+    upp.add_argument("--port", type=int, default=local_port())
     upp.add_argument("--hours", type=int, default=6, help="sample hours before the current hour (>= 6)")
     upp.add_argument("--no-generate", action="store_true", help="no sample data (and so no backfill)")
     upp.add_argument("--no-backfill", action="store_true", help="skip the runs for the sample hours")

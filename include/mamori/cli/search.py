@@ -9,7 +9,6 @@ goes to stderr, so `mamori search ... --format jsonl | jq` works.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import time
@@ -17,6 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from mamori.config import query_budget
 
 FORMATS = ("table", "csv", "jsonl", "parquet")
 _SUFFIX_FORMAT = {
@@ -123,7 +124,7 @@ def _err(msg: str) -> None:
 def _budget(args: argparse.Namespace) -> int:
     if args.max_bytes is not None:
         return int(args.max_bytes)
-    env = os.environ.get("MAMORI_QUERY_BUDGET_BYTES")
+    env = query_budget()
     if env:
         return parse_size(env)
     from mamori.search.execute import DEFAULT_BUDGET_BYTES
