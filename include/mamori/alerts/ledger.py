@@ -651,3 +651,21 @@ class Claim:
 _DELIVERY_VIEW = sa.select(
     ALERTS, DELIVERIES.c.output, DELIVERIES.c.failures, DELIVERIES.c.external_ref
 ).join(DELIVERIES, DELIVERIES.c.alert_key == ALERTS.c.alert_key)
+
+
+def schema_revision(url: str) -> str | None:
+    """The schema revision of the ledger at `url` without migrating it (None: empty, or made before migrations)."""
+    from mamori.alerts import migrations  # Alembic (~1 s) only when asked
+
+    engine = sa.create_engine(url)
+    database = engine.url.database
+    if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)  # a fresh MAMORI_HOME has no folder yet
+    return migrations.current(engine)
+
+
+def migrate(url: str) -> tuple[str | None, str | None]:
+    """Bring the ledger's schema to head, as every open does (under the migration lock): (before, after)."""
+    before = schema_revision(url)
+    Ledger(url)
+    return before, schema_revision(url)

@@ -345,22 +345,15 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     """The ledger's schema revision, or migrate it (what every Ledger open does anyway)."""
-    import sqlalchemy as sa
-
-    from mamori.alerts import migrations
+    from mamori.alerts.ledger import migrate, schema_revision
     from mamori.config import load_settings
 
-    engine = sa.create_engine(load_settings().ledger_url)
-    if engine.url.get_backend_name() == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-        Path(str(engine.url.database)).parent.mkdir(parents=True, exist_ok=True)
+    url = load_settings().ledger_url
     if args.action == "current":
-        print(migrations.current(engine) or "none (empty, or made before migrations)")
+        print(schema_revision(url) or "none (empty, or made before migrations)")
         return 0
-    from mamori.alerts.ledger import Ledger
-
-    before = migrations.current(engine)
-    Ledger(load_settings().ledger_url)  # opening migrates (under the migration lock)
-    print(f"ledger schema: {before or 'none'} -> {migrations.current(engine)}")
+    before, after = migrate(url)
+    print(f"ledger schema: {before or 'none'} -> {after}")
     return 0
 
 
@@ -474,8 +467,6 @@ def cmd_quality(args: argparse.Namespace) -> int:
     """Data quality per source over a range, and each stream's freshness for the window ending at --to."""
     from mamori.config import load_settings
     from mamori.health import freshness, report
-    from mamori.ingest import window_summaries
-    from mamori.sources import SOURCES
 
     s = load_settings()
     try:
@@ -486,11 +477,10 @@ def cmd_quality(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _usage_error("quality", exc)
     if end is None:
-        ends = [w.window_end for src in SOURCES for w in window_summaries(src, s)]
-        if not ends:
+        end = report.latest_window_end(s)
+        if end is None:
             print("no finalized ingest window yet")
             return 1
-        end = _parse_time(max(ends))
     print(f"data quality per source, windows starting in [{start or 'first'}, {end})")
     print("\n".join(report.dq_lines(report.dq_by_source(s, start, end), indent="  ")))
     print(f"\nfreshness per stream, ingest window ending {end.isoformat()}")

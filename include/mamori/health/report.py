@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from mamori.config import Settings
 from mamori.ingest import window_summaries
 from mamori.sources import SOURCES
+
+
+def latest_window_end(settings: Settings) -> datetime | None:
+    """End of the newest finalized ingest window of any source, in UTC (None before the first): the default end
+    of `mamori quality report`."""
+    ends = [w.window_end for src in SOURCES for w in window_summaries(src, settings)]
+    if not ends:
+        return None
+    t = datetime.fromisoformat(max(ends))
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def dq_by_source(
