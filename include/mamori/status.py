@@ -215,7 +215,7 @@ STALE_STATES = frozenset({"silent", "low"})
 
 
 def quality_by_source(s: Settings, at: datetime | None) -> tuple[dict[str, dict[str, Any]], str | None]:
-    """mamori.quality's results per source: Great Expectations tallies over every finalized window (batches
+    """Data quality per source: Great Expectations tallies over every finalized window (batches
     and expectations passed, rows quarantined by checks, failed checks), and the health DAG's freshness
     verdict per stream for the window ending at `at` (the lake's latest finalized window end).
 
