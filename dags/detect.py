@@ -1,9 +1,9 @@
 """
 ### detect: run every enabled detection over the window, record alerts, dispatch tickets
 
-Hourly. The detection window is the data interval shifted back by `MAMORI_DETECT_LAG_MINUTES` (default 60)
-to let delivery delays settle; the run first waits until each source's ingest window ending at the data
-interval's end is finalized.
+Every `MAMORI_DETECT_INTERVAL_MINUTES` (default: the ingest interval, hourly). The detection window is the data
+interval shifted back by `MAMORI_DETECT_LAG_MINUTES` (default 60) to let delivery delays settle; the run first
+waits until each source's ingest windows covering the data interval are finalized (`mamori.windows`).
 
 1. `wait_for_ingest` (sensor, reschedule mode): the lake's `_SUCCESS.json` for the needed ingest windows.
 2. `list_detections`: enabled detections in `sql/detections/` (deprecated ones do not run), in chunks of
@@ -27,12 +27,12 @@ from typing import Any
 from airflow.sdk import dag, task
 
 from mamori import detect
-from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, hourly
+from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, detect_schedule
 
 
 @dag(
     dag_id="detect",
-    schedule=hourly(),
+    schedule=detect_schedule(),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=2,
@@ -42,8 +42,8 @@ from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, hourly
 )
 def detect_dag() -> None:
     @task.sensor(poke_interval=120, timeout=int(timedelta(hours=6).total_seconds()), mode="reschedule")
-    def wait_for_ingest(data_interval_end: Any = None) -> bool:
-        return detect.sources_ready(data_interval_end)
+    def wait_for_ingest(data_interval_start: Any = None, data_interval_end: Any = None) -> bool:
+        return detect.sources_ready(data_interval_end, start=data_interval_start)
 
     @task
     def list_detections() -> list[list[str]]:

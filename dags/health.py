@@ -28,13 +28,13 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, hourly
+from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, ingest_schedule
 from mamori.health import tasks as health
 
 
 @dag(
     dag_id="health",
-    schedule=hourly(),
+    schedule=ingest_schedule(),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

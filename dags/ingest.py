@@ -25,14 +25,14 @@ from typing import Any
 from airflow.sdk import Asset, dag, task
 
 from mamori import ingest
-from mamori.dag_defaults import DEFAULT_ARGS, START_DATE, hourly
+from mamori.dag_defaults import DEFAULT_ARGS, START_DATE, ingest_schedule
 from mamori.sources import SOURCES
 
 
 def build(source: str) -> None:
     @dag(
         dag_id=f"ingest_{source}",
-        schedule=hourly(),
+        schedule=ingest_schedule(),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=4,

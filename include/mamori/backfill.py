@@ -1,8 +1,9 @@
-"""Backfill: replay what the hourly DAGs do over a range of data intervals, resumably.
+"""Backfill: replay what the ingest and detect DAGs do over a range of data intervals, resumably.
 
-`mamori backfill --from F --to T` takes the same hourly data intervals the DAGs would (and that `airflow
-backfill create` schedules): for each interval it runs ingest for every source (landing window = interval), then
-the detect chunks for that interval (events of the interval shifted back by the detection lag, as the detect
+`mamori backfill --from F --to T` takes the same data intervals the DAGs would at the configured cadence (and
+that `airflow backfill create` schedules): for each ingest interval it runs ingest for every source (landing
+window = interval), and each detect interval once the ingest windows it waits for are done, the detect chunks
+for that interval (events of the interval shifted back by the detection lag, as the detect
 DAG does). Each step is already idempotent (same input objects, same output names, ledger rows per window), so
 a second backfill changes nothing and opens no second ticket. What is added here is resumability: the steps
 done are recorded in the lake after each step, so a killed backfill resumes where it stopped instead of
@@ -20,12 +21,12 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
-from mamori import detect, ingest
+from mamori import detect, ingest, windows
 from mamori.alerts.incidents import record_incidents
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import load_catalog_tolerant
@@ -46,15 +47,17 @@ class BackfillPlan:
     detections: list[str] = field(default_factory=list)  # rules to run; empty = no detection steps
     page: bool = False
 
-    def steps(self, interval: Any) -> list[str]:
-        """Step ids in execution order: ingest every source of an interval, then detect it."""
+    def steps(self, ingest_interval: timedelta, detect_interval: timedelta | None = None) -> list[str]:
+        """Step ids in execution order, as the schedule would run them: every source's ingest of a window,
+        and each detect run after the ingest windows it waits for (`mamori.windows.run_sequence`)."""
         out: list[str] = []
-        t = self.start
-        while t < self.end:
-            out += [f"ingest/{src}/{t.isoformat()}" for src in self.sources]
-            if self.detections:
+        for kind, t in windows.run_sequence(
+            self.start, self.end, ingest_interval, detect_interval or ingest_interval
+        ):
+            if kind == "ingest":
+                out += [f"ingest/{src}/{t.isoformat()}" for src in self.sources]
+            elif self.detections:
                 out.append(f"detect/{t.isoformat()}")
-            t += interval
         return out
 
     def state_key(self) -> str:
@@ -76,10 +79,10 @@ def make_plan(
     s = settings or load_settings()
     if end <= start:
         raise ValueError(f"empty range [{start}, {end})")
-    step = s.ingest_interval
-    for t in (start, end):
-        if (t - datetime(1970, 1, 1, tzinfo=t.tzinfo)) % step:
-            raise ValueError(f"{t.isoformat()} is not aligned to the {step} data interval")
+    for step in sorted({s.ingest_interval, s.detect_interval}):
+        for t in (start, end):
+            if not windows.is_aligned(t, step):
+                raise ValueError(f"{t.isoformat()} is not aligned to the {step} data interval")
     unknown = sorted(set(sources or []) - set(SOURCES))
     if unknown:
         raise ValueError(f"unknown source(s) {unknown}; known: {sorted(SOURCES)}")
@@ -107,7 +110,7 @@ def run_backfill(
     s = settings or load_settings()
     lake = Store(s.lake_url, s.lake_conn_id)
     key = plan.state_key()
-    steps = plan.steps(s.ingest_interval)
+    steps = plan.steps(s.ingest_interval, s.detect_interval)
     done: set[str] = set()
     if lake.exists(key) and not restart:
         done = set(BackfillProgress.from_json(lake.read_bytes(key)).done)
@@ -125,16 +128,13 @@ def run_backfill(
             ingest.finalize_window(source, t, t + s.ingest_interval, s)
         else:
             t = datetime.fromisoformat(rest[0])
-            results = [
-                r
-                for chunk in chunks
-                for r in detect.run_chunk(chunk, t, t + s.ingest_interval, s, page=plan.page)
-            ]
+            u = t + s.detect_interval
+            results = [r for chunk in chunks for r in detect.run_chunk(chunk, t, u, s, page=plan.page)]
             alerts += sum(len(r["alerts"]) for r in results)
             errors = [r for r in results if r.get("error")]
-            alerts += len(detect.record_rule_errors(errors, t, t + s.ingest_interval, s))
+            alerts += len(detect.record_rule_errors(errors, t, u, s))
             # As the detect DAG's record task does: the window's alerts join incidents once all are in.
-            record_incidents(*detect.detection_window(t, t + s.ingest_interval, s), s)
+            record_incidents(*detect.detection_window(t, u, s), s)
             rule_errors.update(
                 f"{r['detection']}: {r['error']['file']}:{r['error']['line'] or '?'}" for r in errors
             )

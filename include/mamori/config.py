@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from mamori.windows import HOUR, interval_problem
+
 # The repo's sql/ when running from a checkout (pip install -e .); containers set MAMORI_SQL_DIR.
 _REPO_SQL = Path(__file__).resolve().parents[2] / "sql"
 
@@ -39,7 +41,7 @@ class Settings:
     ledger_url: str  # SQLAlchemy URL of the alert ledger
     outbox_url: str  # local output: Markdown tickets + JSONL
     sql_dir: Path
-    ingest_interval: timedelta  # the ingest DAGs' schedule; detection waits for these windows
+    ingest_interval: timedelta  # the ingest (and health) DAGs' schedule; detection waits for these windows
     detect_lag: timedelta  # detection window = data interval shifted back by this (delivery delay)
     batch_max_objects: int
     batch_max_bytes: int
@@ -69,6 +71,9 @@ class Settings:
     # An offline IP reputation list (CSV `ip_or_cidr,label,source`) for ticket enrichment
     # (mamori.alerts.lookups); None = the lookup is off.
     ip_reputation_file: Path | None = None
+    # The detect DAG's schedule: how long a detection window is (mamori.windows); the ingest interval unless set.
+    # Each detect run waits for the ingest windows covering its data interval, whatever their length.
+    detect_interval: timedelta = HOUR
 
 
 def _url(value: str | None, default: Path) -> str:
@@ -96,7 +101,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ledger_url=e.get("MAMORI_LEDGER_URL") or f"sqlite:///{(home / 'ledger.db').resolve()}",
         outbox_url=_url(e.get("MAMORI_OUTBOX_URL"), home / "outbox"),
         sql_dir=Path(e.get("MAMORI_SQL_DIR") or _REPO_SQL),
-        ingest_interval=timedelta(minutes=_int(e, "MAMORI_INGEST_INTERVAL_MINUTES", "60")),
+        ingest_interval=_cadence(e, "MAMORI_INGEST_INTERVAL_MINUTES", "60"),
         detect_lag=timedelta(minutes=_int(e, "MAMORI_DETECT_LAG_MINUTES", "60")),
         batch_max_objects=_int(e, "MAMORI_BATCH_MAX_OBJECTS", "500"),
         batch_max_bytes=_int(e, "MAMORI_BATCH_MAX_BYTES", str(256 * 1024 * 1024)),
@@ -111,6 +116,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ip_reputation_file=Path(e["MAMORI_IP_REPUTATION_FILE"])
         if e.get("MAMORI_IP_REPUTATION_FILE")
         else None,
+        # Unset: detect at the ingest cadence (one knob changes the whole pipeline's rhythm).
+        detect_interval=_cadence(
+            e, "MAMORI_DETECT_INTERVAL_MINUTES", e.get("MAMORI_INGEST_INTERVAL_MINUTES") or "60"
+        ),
     )
 
 
@@ -139,6 +148,16 @@ def _int(e: Mapping[str, str], name: str, default: str) -> int:
         return int(value)
     except ValueError:
         raise ConfigError(name, f"{name} must be a whole number, not {value!r}") from None
+
+
+def _cadence(e: Mapping[str, str], name: str, default: str) -> timedelta:
+    """A schedule interval in minutes: one that tiles hours and days, so windows stay aligned to the epoch
+    and to the lake's hour partitions (mamori.windows.interval_problem says which those are)."""
+    minutes = _int(e, name, default)
+    problem = interval_problem(minutes)
+    if problem is not None:
+        raise ConfigError(name, f"{name} {problem}, not {minutes}")
+    return timedelta(minutes=minutes)
 
 
 def _positive_seconds(e: Mapping[str, str], name: str, default: int) -> timedelta:

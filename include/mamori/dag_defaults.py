@@ -1,6 +1,7 @@
 """Defaults every mamori DAG shares: schedule shape, retries, the closed tag set.
 
-Imported at DAG-parse time, so it does no I/O (a test enforces this for the DAG files as a whole).
+Imported at DAG-parse time, so it does no I/O (a test enforces this for the DAG files as a whole): the
+schedules read the cadence settings from the environment only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 from airflow.sdk import Asset
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from mamori import windows
+from mamori.config import load_settings
 from mamori.sources import SOURCES
 
 # Tags come from this set only (the job kinds plus the registered log sources), so the UI's tag filter stays
@@ -33,6 +36,12 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
-def hourly() -> CronDataIntervalTimetable:
-    """Hourly with a real data interval [start, end): Airflow 3's plain "@hourly" has a zero-length one."""
-    return CronDataIntervalTimetable("0 * * * *", timezone="UTC")
+def ingest_schedule() -> CronDataIntervalTimetable:
+    """`MAMORI_INGEST_INTERVAL_MINUTES` (hourly by default) with a real data interval [start, end): the
+    ingest DAGs' landing windows, and the health DAG's, which checks each of them once."""
+    return windows.timetable(load_settings().ingest_interval)
+
+
+def detect_schedule() -> CronDataIntervalTimetable:
+    """`MAMORI_DETECT_INTERVAL_MINUTES` (the ingest interval by default): the detect DAG's windows."""
+    return windows.timetable(load_settings().detect_interval)

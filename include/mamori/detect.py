@@ -12,9 +12,10 @@ import logging
 import os
 import socket
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from mamori import windows
 from mamori.alerts.enrichment import (
     Enrichment,
     load_enrichments,
@@ -50,8 +51,10 @@ OUTPUT_ORDER = {"github": 0, "local": 1, "pagerduty": 2, "slack": 3}
 def detection_window(
     start: datetime, end: datetime, settings: Settings | None = None
 ) -> tuple[datetime, datetime]:
+    """The event-time window of the detect run whose data interval is [start, end) (mamori.windows)."""
     s = settings or load_settings()
-    return start - s.detect_lag, end - s.detect_lag
+    w = windows.detection_window(start, end, s.detect_lag)
+    return w.start, w.end
 
 
 def enabled_detections(settings: Settings | None = None) -> list[str]:
@@ -60,16 +63,21 @@ def enabled_detections(settings: Settings | None = None) -> list[str]:
     return [d.id for d in load_catalog_tolerant(s.sql_dir, include_deprecated=False)[0]]
 
 
-def sources_ready(end: datetime, settings: Settings | None = None) -> bool:
-    """True when every source with enabled detections has finalized the ingest window ending at `end`."""
+def sources_ready(end: datetime, settings: Settings | None = None, start: datetime | None = None) -> bool:
+    """True when every source with enabled detections has finalized the ingest windows that cover the detect
+    run's data interval [start, end) (`start` defaults to one detect interval before `end`): at the ingest
+    cadence, so a detect run at another cadence waits for windows that exist."""
     s = settings or load_settings()
     detections, _ = load_catalog_tolerant(
         s.sql_dir, include_deprecated=False
     )  # broken ones are reported later
     sources = sorted({d.header.log_source for d in detections})
-    waiting = [src for src in sources if not window_complete(src, end - s.ingest_interval, s)]
+    needed = windows.ingest_windows_needed(
+        end - s.detect_interval if start is None else start, end, s.ingest_interval
+    )
+    waiting = [src for src in sources if not all(window_complete(src, t, s) for t in needed)]
     if waiting:
-        log.info("waiting for ingest window ending %s of: %s", end.isoformat(), waiting)
+        log.info("waiting for ingest windows ending by %s of: %s", end.isoformat(), waiting)
     return not waiting
 
 
@@ -226,7 +234,7 @@ def record_rule_errors(
             wstart,
             1,
             wstart,
-            wend - timedelta(microseconds=1),
+            wend - windows.TICK,
             [{"detection": r["detection"], "window_start": r["window_start"], **r["error"]}],
         )
         for r in errors
@@ -370,7 +378,7 @@ def record_delivery_health(failing: list[dict[str, Any]], now: datetime, s: Sett
     Samples carry no error text: an output's error may quote its URL, and a webhook URL is its secret.
     """
 
-    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = windows.day_floor(now)
     det = health_detection(s.sql_dir, DELIVERY_FAILING)
     by_output: dict[str, list[dict[str, Any]]] = {}
     for f in failing:
@@ -398,7 +406,7 @@ def record_delivery_health(failing: list[dict[str, Any]], now: datetime, s: Sett
         )
         for output, rows in sorted(by_output.items())
     ]
-    return record(DELIVERY_FAILING, day, day + timedelta(days=1), cands, s)
+    return record(DELIVERY_FAILING, day, day + windows.DAY, cands, s)
 
 
 def _detection_or_none(s: Settings, detection_id: str) -> Detection | None:

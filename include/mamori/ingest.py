@@ -80,7 +80,7 @@ from mamori.quality.quarantine import summarize as quarantine_classes
 from mamori.quality.validate import BatchQuality, merge_quality, validate_table
 from mamori.sources import get_source
 from mamori.sources.base import LARGE_OBJECT_BYTES, ColumnarResult, LargeObject, Source, gc_paused
-from mamori.windows import window_tag
+from mamori.windows import late_horizon, window_tag
 
 log = logging.getLogger(__name__)
 
@@ -561,7 +561,7 @@ def finalize_window(
     summary.streams = _streams(src, manifests)
     summary.dq = _dq_tally(manifests)
     summary.observed = _merge_observed(manifests)
-    summary.late_hours = _late_hours(manifests, start - s.detect_lag)
+    summary.late_hours = _late_hours(manifests, late_horizon(start, s.detect_lag))
     # Deferred for DAG-parse time: the ingest DAG files import this module, and the health alert path loads
     # the detection loader (sqlglot, pydantic); only finalize needs it.
     from mamori.quality.alerts import record_dq

@@ -31,6 +31,7 @@ from mamori.alerts.render import visible
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import load_catalog_tolerant
 from mamori.sources import SOURCES
+from mamori.windows import detection_window
 
 if TYPE_CHECKING:
     from mamori.lake.manifests import WindowSummary
@@ -205,9 +206,12 @@ def _last_detect_window(runs: list[dict[str, Any]], s: Settings) -> dict[str, An
     if not done:
         return None
     last = max(done, key=lambda r: r["interval_end"])
-    start = datetime.fromisoformat(last["interval_start"]) - s.detect_lag
-    end = datetime.fromisoformat(last["interval_end"]) - s.detect_lag
-    return {"window_start": start.isoformat(), "window_end": end.isoformat(), "run_id": last["run_id"]}
+    w = detection_window(
+        datetime.fromisoformat(last["interval_start"]),
+        datetime.fromisoformat(last["interval_end"]),
+        s.detect_lag,
+    )
+    return {"window_start": w.start.isoformat(), "window_end": w.end.isoformat(), "run_id": last["run_id"]}
 
 
 # Freshness states (mamori.health.freshness) that mean a stream needs a look.

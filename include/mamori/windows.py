@@ -2,24 +2,229 @@
 
 Every stage (ingest, detect, health, compaction, backfill, status, the CLI) asks this module how windows relate,
 so a cadence change is a change here (and in config), not in every file that once did its own arithmetic.
+
+The vocabulary, all in UTC (no time zone with daylight saving ever enters: a window is a span of the epoch):
+
+- A *data interval* [start, end) is what Airflow hands a run. Airflow 3 names a manual run by its `run_after`,
+  which for these timetables is the interval's end: `run_dates` gives those.
+- An *ingest window* is a landing-time window: the objects whose S3 LastModified falls in it. It is the ingest
+  run's data interval, `ingest_interval` long.
+- A *detection window* is an event-time window: the detect run's data interval shifted back by the detection
+  lag (`detection_window`), so deliveries of its events have landed and been ingested by the time it runs.
+- Lake partitions are hourly whatever the cadence (`hours_touched`); a window writes into every hour it holds
+  events of, under file names carrying its `window_tag`, so windows never overwrite each other's files and a
+  re-run of a window overwrites exactly its own.
+- Intervals divide an hour or are a whole number of hours that divides a day (`interval_problem`), so every
+  window boundary is aligned to the epoch, every run agrees on it, and no window straddles two hour partitions
+  unevenly from one day to the next.
+
+This module is a foundation: it imports nothing from mamori and nothing from Airflow at import time (tests/unit
+import it); `timetable` imports Airflow only when called, at DAG-parse time.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
 WINDOW_TAG_FORMAT = "%Y%m%dT%H%MZ"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+TICK = timedelta(microseconds=1)  # the last instant of a half-open window [start, end) is end - TICK
+
+# The cadences a deployment may choose, in minutes: divisors of an hour, or whole hours that divide a day.
+ALLOWED_MINUTES = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open span [start, end) of UTC time."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"empty window [{self.start.isoformat()}, {self.end.isoformat()})")
+
+    @property
+    def last(self) -> datetime:
+        """The last instant inside the window (for inclusive ranges such as a candidate's last_seen)."""
+        return self.end - TICK
+
+
+# -- cadence -----------------------------------------------------------------------------------------------
+def interval_problem(minutes: int) -> str | None:
+    """Why `minutes` cannot be a cadence (None when it can): it must tile hours and days exactly, so that
+    windows are epoch-aligned and every hour partition is written by whole windows."""
+    if minutes in ALLOWED_MINUTES:
+        return None
+    return (
+        "must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) or be whole hours that divide a day "
+        "(60, 120, 180, 240, 360, 480, 720, 1440)"
+    )
+
+
+def cron(interval: timedelta) -> str:
+    """The cron expression whose ticks are exactly the epoch-aligned boundaries of `interval`."""
+    minutes = _minutes(interval)
+    if minutes < 60:
+        return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+    hours = minutes // 60
+    if hours == 24:
+        return "0 0 * * *"
+    return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
+
+
+def timetable(interval: timedelta) -> CronDataIntervalTimetable:
+    """The Airflow timetable of a cadence: a real data interval [start, end) of `interval` (Airflow 3's plain
+    cron presets have a zero-length one). Airflow is imported here, not at module import, for tests/unit."""
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    return CronDataIntervalTimetable(cron(interval), timezone="UTC")
+
+
+def _minutes(interval: timedelta) -> int:
+    minutes, rest = divmod(interval, timedelta(minutes=1))
+    if rest or interval_problem(minutes) is not None:
+        raise ValueError(
+            f"{interval} is not a cadence mamori supports: {interval_problem(minutes) or 'whole minutes'}"
+        )
+    return int(minutes)
+
+
+# -- alignment ---------------------------------------------------------------------------------------------
+def floor(t: datetime, step: timedelta) -> datetime:
+    """The start of the epoch-aligned `step` containing t (in UTC): dedup buckets, run starts, hour floors."""
+    return EPOCH + ((t - EPOCH) // step) * step
+
+
+def hour_floor(t: datetime) -> datetime:
+    """The hour partition an instant belongs to."""
+    return floor(t.astimezone(UTC), HOUR)
+
+
+def day_floor(t: datetime) -> datetime:
+    """UTC midnight of the day an instant belongs to."""
+    return floor(t.astimezone(UTC), DAY)
+
+
+def is_aligned(t: datetime, step: timedelta) -> bool:
+    return (t - EPOCH) % step == timedelta(0)
+
+
+def bucket_start(t: datetime, period: timedelta) -> datetime:
+    """The aligned dedup window containing t (aligned to the epoch, so every run agrees on it whatever its
+    own window): the third part of an alert key."""
+    return floor(t, period)
+
+
+def partition_hour(dt: str, hour: str) -> datetime:
+    """The start of a lake partition from its `dt=YYYY-MM-DD` and `hour=HH` values."""
+    return datetime.fromisoformat(f"{dt}T{hour}:00:00+00:00")
+
+
+# -- ranges ------------------------------------------------------------------------------------------------
+def window_starts(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    """Starts of the `step` windows that tile [start, end), oldest first."""
+    out, t = [], start
+    while t < end:
+        out.append(t)
+        t += step
+    return out
+
+
+def run_dates(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    """Marks in (start, end]: the logical dates (Airflow 3's run_after = data interval end) of the runs whose
+    `step` windows tile [start, end). What the demo, the e2e tests and `mamori up` hand to `dag.test()`."""
+    return [t + step for t in window_starts(start, end, step)]
 
 
 def hours_between(start: datetime, end: datetime) -> list[datetime]:
     """Hour marks in (start, end], the logical dates of hourly runs whose windows tile [start, end)."""
-    out, t = [], start + timedelta(hours=1)
-    while t <= end:
-        out.append(t)
-        t += timedelta(hours=1)
+    return run_dates(start, end, HOUR)
+
+
+def recent_starts(end: datetime, interval: timedelta, count: int) -> list[datetime]:
+    """The starts of the `count` windows ending at `end`, oldest first (health's history)."""
+    return [end - interval * k for k in range(count, 0, -1)]
+
+
+def hours_touched(start: datetime, end: datetime) -> list[datetime]:
+    """Every hour partition that can hold an event of [start, end): a 15-minute window touches one, a window
+    crossing an hour edge two, a day's window 24."""
+    if end <= start:
+        raise ValueError(f"empty window [{start}, {end})")
+    return window_starts(hour_floor(start), end, HOUR)
+
+
+def partitions_touched(start: datetime, end: datetime) -> dict[str, list[str]]:
+    """{dt: [HH, ...]} of `hours_touched`, in order: the partition filter of a window."""
+    out: dict[str, list[str]] = {}
+    for t in hours_touched(start, end):
+        out.setdefault(t.strftime("%Y-%m-%d"), []).append(t.strftime("%H"))
     return out
 
 
+# -- the pipeline's windows --------------------------------------------------------------------------------
+def ingest_window(data_start: datetime, data_end: datetime) -> Window:
+    """The landing-time window an ingest run reads: its data interval, as it is."""
+    return Window(data_start, data_end)
+
+
+def detection_window(data_start: datetime, data_end: datetime, lag: timedelta) -> Window:
+    """The event-time window a detect run evaluates: its data interval shifted back by the detection lag."""
+    return Window(data_start - lag, data_end - lag)
+
+
+def ingest_windows_needed(
+    data_start: datetime, data_end: datetime, ingest_interval: timedelta
+) -> list[datetime]:
+    """Starts of the ingest windows a detect run waits for: those that cover the landing times of its data
+    interval [data_start, data_end) (the ingest windows that exist at this cadence, so the wait always ends).
+
+    Hourly ingest and detection: the one window ending at the run's end. 15-minute ingest under hourly
+    detection: the four that tile the hour. Hourly ingest under 15-minute detection: the hour containing it.
+    """
+    return window_starts(floor(data_start, ingest_interval), data_end, ingest_interval)
+
+
+def detect_runs_over(
+    event_start: datetime, event_end: datetime, detect_interval: timedelta, lag: timedelta
+) -> list[datetime]:
+    """Data-interval starts of the detect runs whose detection windows overlap the events [event_start,
+    event_end): what must run again when late rows arrive there."""
+    first = floor(event_start + lag, detect_interval)
+    return window_starts(first, event_end + lag, detect_interval)
+
+
+def late_horizon(ingest_start: datetime, lag: timedelta) -> datetime:
+    """Events before this were already evaluated by detection when the ingest window starting at
+    `ingest_start` ran: the earliest detection window still to run waits for this ingest window."""
+    return ingest_start - lag
+
+
+def run_sequence(
+    start: datetime, end: datetime, ingest_interval: timedelta, detect_interval: timedelta
+) -> list[tuple[str, datetime]]:
+    """("ingest" | "detect", data-interval start) in an order that replays the schedule over [start, end):
+    each detect run right after the last ingest window it waits for (`ingest_windows_needed`), as the sensor
+    would release it (backfill). Same cadence: ingest t, detect t, ingest t + interval, ...
+    """
+    steps = [(t + ingest_interval, 0, "ingest", t) for t in window_starts(start, end, ingest_interval)]
+    steps += [
+        (ingest_windows_needed(t, t + detect_interval, ingest_interval)[-1] + ingest_interval, 1, "detect", t)
+        for t in window_starts(start, end, detect_interval)
+    ]
+    return [(kind, t) for _, _, kind, t in sorted(steps)]
+
+
+# -- tags --------------------------------------------------------------------------------------------------
 def window_tag(start: datetime) -> str:
     """Stable name of a window used in file names and manifest paths (UTC, minute resolution)."""
     return start.astimezone(UTC).strftime(WINDOW_TAG_FORMAT)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mamori.config import local_port
+from mamori.windows import detection_window
 
 DEFAULT_START = "2026-11-01T00:00:00+00:00"
 
@@ -267,7 +268,7 @@ def _progress_bar(n: int, total: int, label: str) -> None:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    """Replay ingest + detect over hourly data intervals; resumable, idempotent, no paging unless --page."""
+    """Replay ingest + detect over the configured data intervals; resumable, idempotent, no paging unless --page."""
     from mamori.backfill import make_plan, run_backfill
     from mamori.config import load_settings
 
@@ -286,10 +287,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"backfill: {exc}", file=sys.stderr)
         return 2
-    lo, hi = plan.start - s.detect_lag, plan.end - s.detect_lag
+    events = detection_window(plan.start, plan.end, s.detect_lag)
     print(
         f"backfill [{plan.start:%Y-%m-%d %H:%M}, {plan.end:%Y-%m-%d %H:%M}): ingest {plan.sources or 'none'}, "
-        f"{len(plan.detections)} detections over events [{lo:%Y-%m-%d %H:%M}, {hi:%Y-%m-%d %H:%M}), "
+        f"{len(plan.detections)} detections over events "
+        f"[{events.start:%Y-%m-%d %H:%M}, {events.end:%Y-%m-%d %H:%M}), "
         f"{'paging' if plan.page else 'no paging'}",
         file=sys.stderr,
     )
@@ -545,7 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--to", dest="end", required=True)
     sup.set_defaults(func=cmd_suppressions)
 
-    bf = sub.add_parser("backfill", help="reprocess hourly data intervals: ingest then detect (resumable)")
+    bf = sub.add_parser(
+        "backfill", help="reprocess data intervals at the configured cadence: ingest, then detect (resumable)"
+    )
     bf.add_argument("--from", dest="start", required=True, help="first data interval start (UTC, hour)")
     bf.add_argument("--to", dest="end", required=True, help="end of the last data interval (exclusive)")
     bf.add_argument("--sources", help="comma-separated sources to ingest (default: all)")

@@ -15,6 +15,7 @@ from mamori.detections.dedup import group_hits
 from mamori.detections.loader import Detection
 from mamori.detections.runner import run_detection
 from mamori.engines import Engine
+from mamori.windows import HOUR
 
 
 @dataclass
@@ -27,7 +28,7 @@ class BacktestResult:
 
 
 def backtest(
-    det: Detection, engine: Engine, start: datetime, end: datetime, step: timedelta = timedelta(hours=1)
+    det: Detection, engine: Engine, start: datetime, end: datetime, step: timedelta = HOUR
 ) -> BacktestResult:
     """Hit and alert counts per dedup key, window by window; thresholds sum across windows like the ledger."""
     result = BacktestResult(det.id)

@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from mamori.detections.loader import Detection
+from mamori.windows import bucket_start
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+__all__ = ["MAX_SAMPLES", "Candidate", "alert_key", "bucket_start", "group_hits"]
+
 MAX_SAMPLES = 5
 MAX_SAMPLE_VALUE = (
     4096  # characters per sampled field: bounded ledger rows whatever an attacker puts in a log
 )
-
-
-def bucket_start(t: datetime, period: timedelta) -> datetime:
-    """The aligned dedup window containing t (aligned to the epoch, so every run agrees)."""
-    return EPOCH + ((t - EPOCH) // period) * period
 
 
 def alert_key(detection_id: str, dedup_values: list[Any], bucket: datetime) -> str:

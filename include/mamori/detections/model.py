@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mamori.windows import HOUR
+
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITY_ORDER: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
@@ -93,7 +95,7 @@ class DetectionHeader(_Strict):
     @field_validator("lookback")
     @classmethod
     def _lookback(cls, v: str | None) -> str | None:
-        if v is not None and not timedelta(hours=1) <= parse_duration(v) <= MAX_LOOKBACK:
+        if v is not None and not HOUR <= parse_duration(v) <= MAX_LOOKBACK:
             # Every run scans the baseline again: past 30 days the bill grows faster than the signal.
             raise ValueError(f"lookback must be between 1h and {MAX_LOOKBACK.days}d")
         return v

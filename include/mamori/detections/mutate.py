@@ -57,11 +57,11 @@ from mamori.detections.testing import (
 )
 from mamori.engines.duckdb import DuckDBEngine
 from mamori.sources import get_source
+from mamori.windows import HOUR, hour_floor
 
 _MACRO = re.compile(r"\{\{.*?\}\}", re.S)
 _PLACEHOLDER = "mamori_macro_"
 _PLACEHOLDER_RE = re.compile(rf"\b{_PLACEHOLDER}(\d+)\b")
-HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -331,8 +331,7 @@ def _load_cases(det: Detection, cases_dir: Path) -> tuple[list[_Case], list[str]
                 problems.append(f"{kind}/{p.name}: the parser rejects it ({quarantined} quarantined)")
                 continue
             times = [t.replace(tzinfo=UTC) for t in table.column("event_time").to_pylist()]
-            first = min(times).replace(minute=0, second=0, microsecond=0)
-            last = max(times).replace(minute=0, second=0, microsecond=0)
+            first, last = hour_floor(min(times)), hour_floor(max(times))
             shapes = [("owner run", last, last + HOUR)]
             if not det.header.lookback and first != last:
                 shapes.insert(0, ("covering window", first, last + HOUR))

@@ -23,6 +23,7 @@ from jinja2 import Environment, StrictUndefined
 
 from mamori.detections.lookups import sql_array
 from mamori.detections.model import parse_duration
+from mamori.windows import partitions_touched
 
 # SQL, not HTML: autoescaping would corrupt it. Nothing log-derived ever reaches a template.
 _ENV = Environment(undefined=StrictUndefined, autoescape=False)  # noqa: S701
@@ -35,14 +36,7 @@ def _ts(t: datetime) -> str:
 
 def window_predicate(start: datetime, end: datetime) -> str:
     """Partition filter (dt/hour, prunable on both engines) AND the exact event-time range."""
-    if end <= start:
-        raise ValueError(f"empty window [{start}, {end})")
-    first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    hours: dict[str, list[str]] = {}
-    t = first
-    while t < end:
-        hours.setdefault(t.strftime("%Y-%m-%d"), []).append(t.strftime("%H"))
-        t += timedelta(hours=1)
+    hours = partitions_touched(start, end)  # raises on an empty window
     if len(hours) * 24 <= _MAX_HOUR_LIST or sum(map(len, hours.values())) <= _MAX_HOUR_LIST:
         parts = []
         for dt, hs in hours.items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from mamori.dev.generate import get_generator
 from mamori.engines.duckdb import DuckDBEngine
 from mamori.sources import get_source
 from mamori.sources.base import PARTITION_KEYS, RawKey
+from mamori.windows import HOUR, hour_floor
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -56,7 +57,6 @@ class CaseResult:
 
 
 EXPECTATIONS_FILE = "expected.yaml"
-HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,7 @@ def case_expectations(cases_dir: Path, det: Detection) -> dict[str, Pinned]:
 def case_hours(table: pa.Table) -> list[tuple[datetime, datetime]]:
     """The hourly run windows a case spans, first to last, as the scheduler would run them."""
     times = [t.replace(tzinfo=UTC) for t in table.column("event_time").to_pylist()]
-    t = min(times).replace(minute=0, second=0, microsecond=0)
-    last = max(times).replace(minute=0, second=0, microsecond=0)
+    t, last = hour_floor(min(times)), hour_floor(max(times))
     out = []
     while t <= last:
         out.append((t, t + HOUR))
@@ -200,11 +199,11 @@ def evaluate_case_runs(det: Detection, path: Path, hourly: bool) -> tuple[int, i
         return 0, quarantined, Pinned(0, 0) if hourly else None
     # Zone-less in the table (as in Athena); the values are UTC.
     times = [t.replace(tzinfo=UTC) for t in table.column("event_time").to_pylist()]
-    last_hour = max(times).replace(minute=0, second=0, microsecond=0)
+    last_hour = hour_floor(max(times))
     # A first-seen rule's case is history plus one new hour: the hour of the last event is the run's window
     # and everything earlier is its baseline. Other rules run over one window covering the whole case.
-    start = last_hour if det.header.lookback else min(times).replace(minute=0, second=0, microsecond=0)
-    end = last_hour + timedelta(hours=1)
+    start = last_hour if det.header.lookback else hour_floor(min(times))
+    end = last_hour + HOUR
     engine = DuckDBEngine(
         load_settings({"MAMORI_HOME": "/nonexistent-mamori-case-home"}), threads=1, create_views=False
     )

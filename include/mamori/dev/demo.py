@@ -1,8 +1,8 @@
 """`make demo`: a day of generated logs of every source, through the real DAGs, checked against the generators' truth.
 
-The DAGs run through Airflow (`dag.test()` per hourly window: a real DagRun in the SQLite metadata DB, tasks
-executed by Airflow, XComs, mapped tasks, sensors), not by calling pipeline functions directly. Airflow's own
-log goes to <home>/airflow-runs.log so the terminal shows the summary a user wants.
+The DAGs run through Airflow (`dag.test()` per window at the configured cadence: a real DagRun in the SQLite
+metadata DB, tasks executed by Airflow, XComs, mapped tasks, sensors), not by calling pipeline functions
+directly. Airflow's own log goes to <home>/airflow-runs.log so the terminal shows the summary a user wants.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import orjson
 
 from mamori.config import load_settings
 from mamori.sources import SOURCES
+from mamori.windows import HOUR
 
 SEV_ORDER = ["critical", "high", "medium", "low", "info"]
 
@@ -67,7 +68,7 @@ def run_windows(dag: Any, logical_dates: list[datetime], log_path: Path) -> list
 def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
     """Generate, ingest, detect, dispatch; print the summary; non-zero when alerts ≠ ground truth."""
     from mamori.dev.generate import write_samples
-    from mamori.windows import hours_between
+    from mamori.windows import run_dates
 
     s = load_settings()
     s.home.mkdir(parents=True, exist_ok=True)
@@ -98,10 +99,11 @@ def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
     if bag.import_errors:
         _say(f"DAG import errors: {bag.import_errors}")
         return 2
-    end = start + timedelta(hours=hours)
-    # Ingest windows are landing windows: the last deliveries land a few minutes after the last event.
-    ingest_dates = hours_between(start, end + s.ingest_interval)
-    detect_dates = [t + s.detect_lag for t in hours_between(start, end)]
+    end = start + HOUR * hours
+    # Ingest windows are landing windows: the last deliveries land up to ~40 minutes after the last event
+    # (CloudTrail Insights), so ingest runs on for an hour (or one window, if longer) past the data.
+    ingest_dates = run_dates(start, end + max(s.ingest_interval, HOUR), s.ingest_interval)
+    detect_dates = [t + s.detect_lag for t in run_dates(start, end, s.detect_interval)]
     _say(
         f"2. running Airflow DAGs with dag.test() (AIRFLOW_HOME={os.environ.get('AIRFLOW_HOME')}); "
         f"Airflow log: {log_path}"

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from mamori import windows
 from mamori.dev import local_pg, sessions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -520,8 +521,8 @@ def up(
     """
     from mamori.config import load_settings
 
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    start_at = hour - timedelta(hours=hours)
+    hour = windows.hour_floor(now)
+    start_at = hour - windows.HOUR * hours
     if running(airflow_home) is not None:
         raise LocalAirflowError(f"already running on {airflow_home}; `mamori down` first")
     if generate:
@@ -548,7 +549,8 @@ def up(
             api.set_paused(dag_id, False)
         say(f"unpaused {len(dags)} DAGs: {', '.join(dags)}")
         if generate and backfill and hours > 1:
-            n = catch_up(api, hour - timedelta(hours=hours), hour, load_settings().detect_lag)
+            s = load_settings()
+            n = catch_up(api, start_at, hour, s.detect_lag, s.ingest_interval, s.detect_interval)
             say(f"triggered {n} runs for the sample hours; the scheduler runs the latest hour itself")
     except BaseException:  # also Ctrl-C: nothing of a half-started instance stays behind
         stop(airflow_home, pgid=inst.pgid)
@@ -556,24 +558,28 @@ def up(
     return inst
 
 
-def catch_up(api: Api, start_at: datetime, hour: datetime, lag: timedelta) -> int:
-    """Manual runs for the hours before the scheduler's first one (catchup is off): ingest landing windows
-    [start_at, hour - 1h), and the detect runs whose lag-shifted windows cover the sample up to there. Runs,
-    not a backfill: Airflow allows one active backfill per DAG, and these run ids make a second `mamori up`
-    on the same home a no-op (409). Returns the number of runs triggered."""
+def catch_up(
+    api: Api,
+    start_at: datetime,
+    hour: datetime,
+    lag: timedelta,
+    ingest_interval: timedelta = windows.HOUR,
+    detect_interval: timedelta = windows.HOUR,
+) -> int:
+    """Manual runs for the windows before the scheduler's first one (catchup is off): ingest landing windows
+    [start_at, hour - one ingest interval), and the detect runs whose lag-shifted windows cover the sample up
+    to there, each at its DAG's cadence. Runs, not a backfill: Airflow allows one active backfill per DAG, and
+    these run ids make a second `mamori up` on the same home a no-op (409). Returns the number of runs
+    triggered."""
     n = 0
-    last = hour - timedelta(hours=1)  # [last, hour) is the scheduler's own first run of every hourly DAG
+    # [hour - interval, hour) is the scheduler's own first run of each DAG.
     for dag_id in sorted(d for d in mamori_dag_ids() if d.startswith("ingest_")):
-        t = start_at
-        while t < last:
-            api.trigger(dag_id, t, t + timedelta(hours=1), exist_ok=True)
+        for t in windows.window_starts(start_at, hour - ingest_interval, ingest_interval):
+            api.trigger(dag_id, t, t + ingest_interval, exist_ok=True)
             n += 1
-            t += timedelta(hours=1)
-    t = start_at + lag
-    while t < last:
-        api.trigger("detect", t, t + timedelta(hours=1), exist_ok=True)
+    for t in windows.window_starts(start_at + lag, hour - detect_interval, detect_interval):
+        api.trigger("detect", t, t + detect_interval, exist_ok=True)
         n += 1
-        t += timedelta(hours=1)
     return n
 
 

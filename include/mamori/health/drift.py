@@ -24,11 +24,12 @@ from typing import Any
 
 from mamori.config import Settings, load_settings
 from mamori.detections.dedup import Candidate
-from mamori.health.history import summaries, window_starts
+from mamori.health.history import summaries
 from mamori.health.settings import HealthSettings, load_health_settings
 from mamori.lake.manifests import WindowSummary
 from mamori.quality import alerts
 from mamori.sources import SOURCES
+from mamori.windows import recent_starts
 
 log = logging.getLogger(__name__)
 _TICK = timedelta(microseconds=1)
@@ -125,7 +126,7 @@ def evaluate(
     s = settings or load_settings()
     hs = load_health_settings(s.sql_dir)
     n = max(2, int(timedelta(hours=hs.lookback_hours) / s.ingest_interval))
-    starts = window_starts(end, s.ingest_interval, n)
+    starts = recent_starts(end, s.ingest_interval, n)
     out: dict[str, list[dict[str, Any]] | None] = {}
     for source in SOURCES:
         docs = summaries(source, starts, s)

@@ -29,11 +29,12 @@ from typing import Any
 from mamori.alerts.ledger import Ledger
 from mamori.config import Settings, load_settings
 from mamori.detections.dedup import Candidate
-from mamori.health.history import summaries, window_starts
+from mamori.health.history import summaries
 from mamori.health.settings import HealthSettings, load_health_settings
 from mamori.lake.manifests import StreamCount
 from mamori.quality import alerts
 from mamori.sources import SOURCES
+from mamori.windows import recent_starts
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def evaluate(start: datetime, end: datetime, settings: Settings | None = None) -
     hs = load_health_settings(s.sql_dir)
     interval = s.ingest_interval
     n = max(2, int(timedelta(hours=hs.lookback_hours) / interval))
-    starts = window_starts(end, interval, n)
+    starts = recent_starts(end, interval, n)
     out: list[StreamHealth] = []
     for source in SOURCES:
         docs = summaries(source, starts, s)

@@ -7,7 +7,7 @@ as *unknown* (the pipeline is late), never as *empty* (the source is silent).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from mamori.config import Settings
 from mamori.lake import Store, layout
@@ -21,11 +21,6 @@ def lake(settings: Settings) -> Store:
 def window_dir(source: str, start: datetime) -> str:
     """The window's manifest directory (mamori.lake.layout owns the key)."""
     return layout.manifest_dir(source, start)
-
-
-def window_starts(end: datetime, interval: timedelta, count: int) -> list[datetime]:
-    """The starts of the `count` windows ending at `end`, oldest first."""
-    return [end - interval * k for k in range(count, 0, -1)]
 
 
 def read_bytes(store: Store, key: str) -> bytes | None:

@@ -14,27 +14,23 @@ ticket, a recurrence update) or opens the alert the first run missed.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from mamori import detect
+from mamori import detect, windows
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import load_catalog_tolerant
 from mamori.health.history import summaries
 
 log = logging.getLogger(__name__)
 
-DETECT_INTERVAL = timedelta(hours=1)  # the detect DAG's schedule (dag_defaults.hourly)
 
-
-def _floor(t: datetime, step: timedelta) -> datetime:
-    epoch = datetime(1970, 1, 1, tzinfo=t.tzinfo)
-    return epoch + ((t - epoch) // step) * step
-
-
-def detect_run_for(event_hour: datetime, settings: Settings) -> datetime:
-    """The data-interval start of the detect run whose detection window contains `event_hour`."""
-    return _floor(event_hour + settings.detect_lag, DETECT_INTERVAL)
+def detect_runs_for(event_hour: datetime, ingest_start: datetime, settings: Settings) -> list[datetime]:
+    """Data-interval starts of the detect runs that evaluated part of `event_hour` before the ingest window
+    starting at `ingest_start` wrote late rows into it: those whose detection windows overlap the hour up to
+    that window's horizon (runs after it had the rows already). One run when detection is hourly."""
+    end = min(event_hour + windows.HOUR, windows.late_horizon(ingest_start, settings.detect_lag))
+    return windows.detect_runs_over(event_hour, end, settings.detect_interval, settings.detect_lag)
 
 
 def windows_to_rerun(
@@ -50,28 +46,25 @@ def windows_to_rerun(
     sources = sorted(
         {d.header.log_source for d in load_catalog_tolerant(s.sql_dir, include_deprecated=False)[0]}
     )
-    starts = []
-    t = start
-    while t < end:
-        starts.append(t)
-        t += s.ingest_interval
+    starts = windows.window_starts(start, end, s.ingest_interval)
     runs: dict[datetime, set[str]] = {}
     for source in sources:
-        for doc in summaries(source, starts, s).values():
+        for ingest_start, doc in summaries(source, starts, s).items():
             for hour in doc.late_hours if doc is not None else []:
-                runs.setdefault(detect_run_for(datetime.fromisoformat(hour), s), set()).add(source)
-    return [
-        {
-            "data_interval_start": x.isoformat(),
-            "data_interval_end": (x + DETECT_INTERVAL).isoformat(),
-            "detection_window": [
-                (x - s.detect_lag).isoformat(),
-                (x + DETECT_INTERVAL - s.detect_lag).isoformat(),
-            ],
-            "sources": sorted(srcs),
-        }
-        for x, srcs in sorted(runs.items())
-    ]
+                for x in detect_runs_for(datetime.fromisoformat(hour), ingest_start, s):
+                    runs.setdefault(x, set()).add(source)
+    out = []
+    for x, srcs in sorted(runs.items()):
+        w = windows.detection_window(x, x + s.detect_interval, s.detect_lag)
+        out.append(
+            {
+                "data_interval_start": x.isoformat(),
+                "data_interval_end": (x + s.detect_interval).isoformat(),
+                "detection_window": [w.start.isoformat(), w.end.isoformat()],
+                "sources": sorted(srcs),
+            }
+        )
+    return out
 
 
 def reevaluate(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:

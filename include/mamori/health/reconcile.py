@@ -31,7 +31,7 @@ from mamori.lake import Store, layout
 from mamori.lake.manifests import BatchManifest, GapRecord, WindowPlan
 from mamori.quality import alerts
 from mamori.sources import SOURCES, get_source
-from mamori.windows import parse_window_tag, window_tag
+from mamori.windows import parse_window_tag, window_starts, window_tag
 
 log = logging.getLogger(__name__)
 _TICK = timedelta(microseconds=1)
@@ -134,12 +134,13 @@ def run(start: datetime, end: datetime, settings: Settings | None = None) -> dic
     """The health DAG's reconciliation task: the previous and the current ingest window of every source."""
     s = settings or load_settings()
     det = alerts.health_detection(s.sql_dir, alerts.RECONCILIATION)
-    windows = [start - s.ingest_interval, start]
+    # The ingest windows of this run's data interval and the one before (a retry may finish it late).
+    windows = [start - s.ingest_interval, *window_starts(start, end, s.ingest_interval)]
     results = [check_window(source, w, s) for source in SOURCES for w in windows]
     cands: list[Candidate] = []
     for r in results:
         for p in r["problems"]:
-            w = parse_window_tag(r["window"]).replace(tzinfo=start.tzinfo)
+            w = parse_window_tag(r["window"])
             values = {"source": r["source"], "window": r["window"], "problem": p["problem"]}
             sample = (
                 {"source": r["source"], "window": r["window"]}

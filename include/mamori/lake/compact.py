@@ -59,6 +59,7 @@ from mamori.lake import Store, layout
 from mamori.lake.convert import COMPRESSION, ROW_GROUP_ROWS
 from mamori.lake.manifests import BatchManifest
 from mamori.sources import SOURCES
+from mamori.windows import HOUR
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def _dump(rec: dict[str, Any]) -> bytes:
 
 
 def _hour_end(relpath: str) -> datetime:
-    return layout.partition_hour(relpath) + timedelta(hours=1)
+    return layout.partition_hour(relpath) + HOUR
 
 
 def _window_settled(stem: str, before: datetime, interval: timedelta) -> bool:

@@ -23,13 +23,13 @@ from pydantic import ValidationError
 
 from mamori.alerts.ledger import Ledger
 from mamori.config import Settings
-from mamori.detections.dedup import Candidate, alert_key, bucket_start
+from mamori.detections.dedup import Candidate, alert_key
 from mamori.detections.loader import Detection, DetectionError
 from mamori.detections.model import DetectionHeader
 from mamori.lake import layout
 from mamori.lake.manifests import BatchManifest, FailedCheck, QuarantineClass
 from mamori.quality.quarantine import CHECK_PREFIX, what
-from mamori.windows import window_tag
+from mamori.windows import bucket_start, window_tag
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -21,6 +20,7 @@ from urllib.request import url2pathname
 
 from mamori.config import Settings
 from mamori.search.timerange import TimeRange
+from mamori.windows import partitions_touched
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,9 @@ class LakeFile:
 
 def hours_by_day(rng: TimeRange) -> dict[str, set[str]]:
     """{dt: {hour, ...}} for every hour partition that can hold an event of the range."""
-
-    out: dict[str, set[str]] = {}
-    t = rng.start.replace(minute=0, second=0, microsecond=0)
-    while t < rng.end:
-        out.setdefault(f"{t:%Y-%m-%d}", set()).add(f"{t:%H}")
-        t += timedelta(hours=1)
-    return out
+    if rng.end <= rng.start:
+        return {}
+    return {dt: set(hs) for dt, hs in partitions_touched(rng.start, rng.end).items()}
 
 
 def _is_data(name: str) -> bool:

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from mamori.windows import DAY, day_floor
+
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -47,7 +49,7 @@ class TimeRange:
         """The range cut at UTC midnights, in order: each piece reads one dt= partition per table."""
         out, t = [], self.start
         while t < self.end:
-            midnight = (t + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+            midnight = day_floor(t) + DAY
             nxt = min(midnight, self.end)
             out.append(TimeRange(t, nxt))
             t = nxt
