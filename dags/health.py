@@ -1,8 +1,9 @@
 """
 ### health: can the detections trust the lake? Freshness, schema drift, reconciliation, late data
 
-Hourly, for the ingest window of the data interval (data-quality expectations themselves run inside each
-`ingest_<source>` batch, see docs/data-quality.md). Every finding is an alert in the ledger, from a
+At the ingest cadence (`MAMORI_INGEST_INTERVAL_MINUTES`, hourly by default), for the ingest window of the data
+interval (data-quality expectations themselves run inside each `ingest_<source>` batch, see
+docs/data-quality.md). Every finding is an alert in the ledger, from a
 header-only definition in `sql/health/`, delivered by `dispatch_alerts` like any detection.
 
 1. `wait_for_ingest` (sensor, reschedule mode, 2 h): every source's ingest window is finalized, or left a

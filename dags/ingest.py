@@ -1,9 +1,10 @@
 """
 ### ingest_&lt;source&gt;: landed raw logs → Parquet lake
 
-One DAG per registered log source, built by the loop below. Each hourly run takes the objects whose **landing
-time** (S3 LastModified) falls in its data interval, so a late delivery is picked up by the window in which it
-lands and re-running a window reads exactly the same objects.
+One DAG per registered log source, built by the loop below. Each run (every `MAMORI_INGEST_INTERVAL_MINUTES`,
+hourly by default) takes the objects whose **landing time** (S3 LastModified) falls in its data interval, so a
+late delivery is picked up by the window in which it lands and re-running a window reads exactly the same
+objects.
 
 1. `plan`: list the source's prefixes one level at a time, keep objects landed in the window, split into batches.
 2. `convert` (mapped per batch): parse, normalize, validate the batch with the source's Great Expectations

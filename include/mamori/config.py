@@ -153,7 +153,7 @@ def _int(e: Mapping[str, str], name: str, default: str) -> int:
 def _cadence(e: Mapping[str, str], name: str, default: str) -> timedelta:
     """A schedule interval in minutes: one that tiles hours and days, so windows stay aligned to the epoch
     and to the lake's hour partitions (mamori.windows.interval_problem says which those are)."""
-    minutes = _int(e, name, default)
+    minutes = _int({name: e.get(name) or default}, name, default)  # empty (compose's `${VAR:-}`) = unset
     problem = interval_problem(minutes)
     if problem is not None:
         raise ConfigError(name, f"{name} {problem}, not {minutes}")

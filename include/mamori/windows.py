@@ -99,23 +99,30 @@ def _minutes(interval: timedelta) -> int:
 
 
 # -- alignment ---------------------------------------------------------------------------------------------
+def utc(t: datetime) -> datetime:
+    """t as a plain `datetime` in UTC (naive means UTC, as everywhere in mamori). Airflow hands tasks pendulum
+    DateTimes, whose differences do not divide by a `timedelta`: arithmetic here runs on plain ones."""
+    u = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    return datetime(u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=UTC)
+
+
 def floor(t: datetime, step: timedelta) -> datetime:
     """The start of the epoch-aligned `step` containing t (in UTC): dedup buckets, run starts, hour floors."""
-    return EPOCH + ((t - EPOCH) // step) * step
+    return EPOCH + ((utc(t) - EPOCH) // step) * step
 
 
 def hour_floor(t: datetime) -> datetime:
     """The hour partition an instant belongs to."""
-    return floor(t.astimezone(UTC), HOUR)
+    return floor(t, HOUR)
 
 
 def day_floor(t: datetime) -> datetime:
     """UTC midnight of the day an instant belongs to."""
-    return floor(t.astimezone(UTC), DAY)
+    return floor(t, DAY)
 
 
 def is_aligned(t: datetime, step: timedelta) -> bool:
-    return (t - EPOCH) % step == timedelta(0)
+    return (utc(t) - EPOCH) % step == timedelta(0)
 
 
 def bucket_start(t: datetime, period: timedelta) -> datetime:

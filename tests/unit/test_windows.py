@@ -85,6 +85,9 @@ def test_detect_interval_follows_the_ingest_interval_unless_set():
     assert load_settings({"MAMORI_INGEST_INTERVAL_MINUTES": "15"}).detect_interval == 15 * M
     s = load_settings({"MAMORI_INGEST_INTERVAL_MINUTES": "15", "MAMORI_DETECT_INTERVAL_MINUTES": "60"})
     assert (s.ingest_interval, s.detect_interval) == (15 * M, w.HOUR)
+    # compose passes an unset variable as empty: that is the default, not an error
+    s = load_settings({"MAMORI_INGEST_INTERVAL_MINUTES": "30", "MAMORI_DETECT_INTERVAL_MINUTES": ""})
+    assert (s.ingest_interval, s.detect_interval) == (30 * M, 30 * M)
 
 
 def test_floors_are_epoch_aligned_in_utc():
@@ -94,6 +97,16 @@ def test_floors_are_epoch_aligned_in_utc():
     local = datetime(2026, 11, 2, 1, 30, tzinfo=timezone(timedelta(hours=2)))  # 23:30Z on the 1st
     assert w.day_floor(local) == at(0) and w.hour_floor(local) == at(23)
     assert w.floor(at(9, 29), 15 * M) == at(9, 15)
+
+
+def test_airflow_pendulum_times_and_naive_times_work_like_utc_datetimes():
+    """Airflow hands tasks pendulum DateTimes (their differences do not divide by a timedelta); naive means UTC."""
+    pendulum = pytest.importorskip("pendulum")
+    p = pendulum.datetime(2026, 11, 1, 11, 20, tz="UTC")
+    assert w.floor(p, 15 * M) == at(11, 15) and type(w.floor(p, 15 * M)) is datetime
+    assert w.ingest_windows_needed(p, p + timedelta(minutes=40), 30 * M) == [at(11), at(11, 30)]
+    assert w.is_aligned(pendulum.datetime(2026, 11, 1, 11, 30, tz="UTC"), 30 * M)
+    assert w.hour_floor(datetime(2026, 11, 1, 11, 20)) == at(11)
 
 
 def test_dedup_buckets_are_unchanged():
