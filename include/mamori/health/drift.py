@@ -29,10 +29,9 @@ from mamori.health.settings import HealthSettings, load_health_settings
 from mamori.lake.manifests import WindowSummary
 from mamori.quality import alerts
 from mamori.sources import SOURCES
-from mamori.windows import recent_starts
+from mamori.windows import TICK, recent_starts
 
 log = logging.getLogger(__name__)
-_TICK = timedelta(microseconds=1)
 
 
 def _counter(docs: list[WindowSummary], key: str) -> dict[str, int]:
@@ -149,7 +148,7 @@ def run(start: datetime, end: datetime, settings: Settings | None = None) -> dic
         for ch in chs or []:
             values = {"source": source, "change": ch["change"], "name": ch["name"]}
             sample = {"source": source, "window": start.isoformat()} | ch
-            cands.append(alerts.candidate(det, values, start, int(ch["count"]), start, end - _TICK, [sample]))
+            cands.append(alerts.candidate(det, values, start, int(ch["count"]), start, end - TICK, [sample]))
             log.warning("drift %s: %s %r: %s", source, ch["change"], ch["name"], ch["detail"])
     fired = alerts.record(alerts.DRIFT, start, end, cands, s)
     summary = {

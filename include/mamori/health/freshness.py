@@ -34,7 +34,7 @@ from mamori.health.settings import HealthSettings, load_health_settings
 from mamori.lake.manifests import StreamCount
 from mamori.quality import alerts
 from mamori.sources import SOURCES
-from mamori.windows import recent_starts
+from mamori.windows import TICK, recent_starts
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ TAMPER_DETECTIONS: dict[str, tuple[str, ...]] = {
     "cloudtrail_vpc_flow_logs_deleted": ("vpcflow",),
 }
 TAMPER_LOOKBACK = timedelta(hours=24)
-_TICK = timedelta(microseconds=1)
 
 
 @dataclass
@@ -228,7 +227,7 @@ def run(start: datetime, end: datetime, settings: Settings | None = None) -> dic
             h.tamper_alerts = _tamper_alerts(all_alerts, h, onset - TAMPER_LOOKBACK, end)
             det = silence_det if h.state == "silent" else drop_det
             sample = {k: v for k, v in asdict(h).items() if v is not None} | {"window_end": end.isoformat()}
-            c = alerts.candidate(det, values, onset, 1, onset, end - _TICK, [sample])
+            c = alerts.candidate(det, values, onset, 1, onset, end - TICK, [sample])
             (silent if h.state == "silent" else low).append(c)
         if h.objects > 0 and h.state in ("ok", "low", "learning", "irregular"):
             # Data is back: close this stream's open silence alerts, and its volume alerts unless still low.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gzip
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -31,10 +31,9 @@ from mamori.lake import Store, layout
 from mamori.lake.manifests import BatchManifest, GapRecord, WindowPlan
 from mamori.quality import alerts
 from mamori.sources import SOURCES, get_source
-from mamori.windows import parse_window_tag, window_starts, window_tag
+from mamori.windows import TICK, parse_window_tag, window_starts, window_tag
 
 log = logging.getLogger(__name__)
-_TICK = timedelta(microseconds=1)
 MAX_LISTED = 50  # objects/files named per alert sample (the count is exact)
 
 
@@ -149,7 +148,7 @@ def run(start: datetime, end: datetime, settings: Settings | None = None) -> dic
             )
             cands.append(
                 alerts.candidate(
-                    det, values, w, int(p.get("count") or 1), w, w + s.ingest_interval - _TICK, [sample]
+                    det, values, w, int(p.get("count") or 1), w, w + s.ingest_interval - TICK, [sample]
                 )
             )
             log.warning("reconciliation %s %s: %s: %s", r["source"], r["window"], p["problem"], p["detail"])

@@ -13,7 +13,7 @@ so each function here records all of its candidates for a window in a single cal
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from mamori.detections.model import DetectionHeader
 from mamori.lake import layout
 from mamori.lake.manifests import BatchManifest, FailedCheck, QuarantineClass
 from mamori.quality.quarantine import CHECK_PREFIX, what
-from mamori.windows import bucket_start, window_tag
+from mamori.windows import TICK, bucket_start, window_tag
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def record_dq(
         ]
         hits = sum(int(f.unexpected_count or 1) for _, f in fails)
         cands.append(
-            candidate(det, {"source": source, "check": check}, start, hits, start, end - _TICK, samples)
+            candidate(det, {"source": source, "check": check}, start, hits, start, end - TICK, samples)
         )
     cands += _parser_quarantine_candidates(det, source, start, end, manifests)
     cands += _unclaimed_candidates(det, source, start, end, unclaimed or [])
@@ -200,7 +200,7 @@ def _unclaimed_candidates(
         for k in keys[:5]
     ]
     values = {"source": source, "check": UNCLAIMED}
-    return [candidate(det, values, start, len(keys), start, end - _TICK, samples)]
+    return [candidate(det, values, start, len(keys), start, end - TICK, samples)]
 
 
 def _parser_quarantine_candidates(
@@ -239,9 +239,6 @@ def _parser_quarantine_candidates(
         ]
         hits = sum(a.count for _, a in aggs)
         cands.append(
-            candidate(det, {"source": source, "check": check}, start, hits, start, end - _TICK, samples)
+            candidate(det, {"source": source, "check": check}, start, hits, start, end - TICK, samples)
         )
     return cands
-
-
-_TICK = timedelta(microseconds=1)
