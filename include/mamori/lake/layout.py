@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from mamori import windows
 from mamori.windows import parse_window_tag, window_tag
 
 CURATED = "curated"
@@ -113,7 +114,7 @@ def parse_curated_file(key: str) -> CuratedFile | None:
 def partition_hour(path: str) -> datetime:
     """The hour an hour partition holds (its start, UTC), from a relpath or any key containing dt= and hour=."""
     parts = dict(p.split("=", 1) for p in path.split("/") if "=" in p)
-    return datetime.fromisoformat(f"{parts['dt']}T{parts['hour']}:00:00+00:00")
+    return windows.partition_hour(parts["dt"], parts["hour"])
 
 
 # -- batches ----------------------------------------------------------------------------------------------------
