@@ -133,10 +133,10 @@ def test_thirty_minute_cadence_gives_the_hourly_alerts(settings, airflow_db, tmp
         for source in SOURCES:
             wins = ingest.window_summaries(source, s)
             assert len(wins) == len(runs["ingest"])
-            assert sum(w["records_in"] for w in wins) == sum(w["rows_out"] + w["quarantined"] for w in wins)
+            assert sum(w.records_in for w in wins) == sum(w.rows_out + w.quarantined for w in wins)
     assert _lake_rows(fast) == _lake_rows(hourly) and sum(_lake_rows(fast).values()) > 5_000
-    assert sum(w["records_in"] for src in SOURCES for w in ingest.window_summaries(src, fast)) == sum(
-        w["records_in"] for src in SOURCES for w in ingest.window_summaries(src, hourly)
+    assert sum(w.records_in for src in SOURCES for w in ingest.window_summaries(src, fast)) == sum(
+        w.records_in for src in SOURCES for w in ingest.window_summaries(src, hourly)
     )
     # a 30-minute window writes into the hour partition it touches, under its own tag (two files per hour)
     names = {

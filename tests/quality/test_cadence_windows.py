@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import pytest
 
 from mamori.config import load_settings
 from mamori.detect import sources_ready
-from mamori.lake import Store
+from mamori.lake import Store, layout
+from mamori.lake.manifests import WindowSummary
 from mamori.quality import late
-from mamori.quality.history import window_dir
 from mamori.sources import SOURCES
 
 M = timedelta(minutes=1)
@@ -40,12 +39,15 @@ def cadence(tmp_path, monkeypatch, **env: str):
     return load_settings()
 
 
-def finalize(s, *starts: datetime, summary: dict | None = None) -> None:
+def finalize(s, *starts: datetime, late_hours: list[str] | None = None) -> None:
     """Mark ingest windows finalized for every source, as finalize_window's `_SUCCESS.json` does."""
     lake = Store(s.lake_url, s.lake_conn_id)
     for source in SOURCES:
         for t in starts:
-            lake.write_atomic(f"{window_dir(source, t)}/_SUCCESS.json", orjson.dumps(summary or {}))
+            doc = WindowSummary(
+                source, t.isoformat(), (t + s.ingest_interval).isoformat(), late_hours=late_hours or []
+            )
+            lake.write_atomic(layout.success_key(source, t), doc.to_json())
 
 
 def test_hourly_detection_waits_for_every_short_ingest_window_of_its_hour(tmp_path, monkeypatch):
@@ -96,7 +98,7 @@ def test_hourly_default_waits_for_the_one_window_ending_at_the_run_end(tmp_path,
 def test_late_rows_re_run_every_detect_run_that_saw_their_hour(tmp_path, monkeypatch, env, expected):
     s = cadence(tmp_path, monkeypatch, **env)
     # the ingest window [12:00, 13:00) wrote late rows into the event hour 10:00
-    finalize(s, at(12), summary={"late_hours": [at(10).isoformat()]})
+    finalize(s, at(12), late_hours=[at(10).isoformat()])
     got = [
         tuple(
             datetime.fromisoformat(x)
