@@ -14,9 +14,9 @@ import pytest
 
 from mamori.config import load_settings
 from mamori.detect import sources_ready
+from mamori.health import late
 from mamori.lake import Store, layout
 from mamori.lake.manifests import WindowSummary
-from mamori.quality import late
 from mamori.sources import SOURCES
 
 M = timedelta(minutes=1)
