@@ -9,14 +9,14 @@ import sqlglot
 from sqlglot import exp
 
 from mamori.lake.ddl import hive_type, render_ddl
-from mamori.sources import SOURCES
+from mamori.sources import SOURCES, SPECS
 from mamori.sources.base import PARTITION_KEYS
 
 SQL = Path(__file__).resolve().parents[2] / "sql"
 
 
 def render(table: str) -> str:
-    template = next((getattr(s, "ddl_template", None) for s in SOURCES.values() if s.table == table), None)
+    template = next((s.ddl_template for s in SPECS.values() if s.table == table), None)
     return render_ddl(
         SQL,
         table,
