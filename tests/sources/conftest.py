@@ -24,9 +24,7 @@ from mamori.sources.base import ObjectResult, Partition, RawKey, RowsAsColumns, 
 from mamori.sources.formats import textcols
 
 # Sources with a columnar parser (declared in their spec's capabilities), by name.
-COLUMNAR: dict[str, Source] = {
-    n: s.parser for n, s in sorted(SPECS.items()) if s.capabilities.columnar is not None
-}
+COLUMNAR: dict[str, Source] = {n: s.parser for n, s in sorted(SPECS.items()) if s.capabilities.columnar}
 
 
 def expected_tables(src: Source, obj: ObjectResult) -> dict[Partition, pa.Table]:

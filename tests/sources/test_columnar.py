@@ -32,7 +32,7 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 Check = Callable[[Source, RawKey, bytes, ObjectResult], None]
 # Sources with a columnar parser of their own; the others are bridged from their rows (RowsAsColumns), and a
 # row-path-against-columnar check on them would compare the row path with itself.
-COLUMNAR = sorted(name for name, spec in SPECS.items() if spec.capabilities.columnar is not None)
+COLUMNAR = sorted(name for name, spec in SPECS.items() if spec.capabilities.columnar)
 
 
 @functools.cache

@@ -108,9 +108,9 @@ def _libc() -> Any:
 def columnar_parser(src: Source, emit: Emit) -> ColumnarParser:
     """The source's columnar parser (its spec's capability), or its row parser bridged to tables (same output,
     row-path speed)."""
-    factory = get_spec(src.name).capabilities.columnar
-    if factory is not None:
-        return factory(emit)
+    columnar = get_spec(src.name).columnar_source
+    if columnar is not None:
+        return columnar.columnar(emit)
     return RowsAsColumns(src, emit)
 
 

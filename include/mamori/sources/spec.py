@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pyarrow as pa
 
-from mamori.sources.base import ColumnarParser, Emit, LargeObject, Source
+from mamori.sources.base import ColumnarSource, LargeObject, Source
 from mamori.sources.rules import ReasonClass, SourceRules
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
@@ -41,8 +41,9 @@ class FieldModel:
 class Capabilities:
     """What the conversion path may ask of the parser beyond parse_object (declared, not probed)."""
 
-    # A columnar parser of its own (same rows as parse_object, as Arrow tables); None: ingest bridges the rows.
-    columnar: Callable[[Emit], ColumnarParser] | None = None
+    # The parser is a ColumnarSource: its columnar(emit) gives the same rows as parse_object, as Arrow tables.
+    # False: conversion bridges its rows (RowsAsColumns).
+    columnar: bool = False
     # Its columnar parser takes a LargeObject and reads it as a stream instead of holding the bytes.
     streams_large_objects: bool = False
 
@@ -107,6 +108,11 @@ class SourceSpec:
     @property
     def schema(self) -> pa.Schema:
         return self.parser.schema
+
+    @property
+    def columnar_source(self) -> ColumnarSource | None:
+        """The parser as a ColumnarSource when it declares a columnar parser (capabilities.columnar), else None."""
+        return cast(ColumnarSource, self.parser) if self.capabilities.columnar else None
 
     @property
     def ddl_file(self) -> str:

@@ -69,5 +69,5 @@ SPEC = SourceSpec(
         ),
     ),
     detection_prefixes=("alb",),
-    capabilities=Capabilities(columnar=SOURCE.columnar),
+    capabilities=Capabilities(columnar=True),
 )

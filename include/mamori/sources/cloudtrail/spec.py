@@ -157,7 +157,7 @@ SPEC = SourceSpec(
     ),
     quarantine_classes=QUARANTINE_CLASSES,
     detection_prefixes=("cloudtrail",),
-    capabilities=Capabilities(columnar=SOURCE.columnar, streams_large_objects=True),
+    capabilities=Capabilities(columnar=True, streams_large_objects=True),
     drift=DRIFT,
     case_landing=case_landing,
     dq_severity="high",  # most detections read CloudTrail: a broken batch blinds most of the catalog

@@ -42,7 +42,7 @@ SPEC = SourceSpec(
     ),
     quarantine_classes=QUARANTINE_CLASSES,  # the same parser, the same reasons
     detection_prefixes=("cloudtrail_insights",),
-    capabilities=Capabilities(columnar=SOURCE.columnar, streams_large_objects=True),
+    capabilities=Capabilities(columnar=True, streams_large_objects=True),
     drift=DRIFT,
     case_landing=case_landing,
     ddl_template=cloudtrail.SOURCE.table,  # the same columns as the event table: one DDL template

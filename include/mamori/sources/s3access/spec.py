@@ -75,5 +75,5 @@ SPEC = SourceSpec(
         ),
     ),
     detection_prefixes=("s3access",),
-    capabilities=Capabilities(columnar=SOURCE.columnar),
+    capabilities=Capabilities(columnar=True),
 )

@@ -99,7 +99,7 @@ SPEC = SourceSpec(
         ),
     ),
     detection_prefixes=("vpcflow",),
-    capabilities=Capabilities(columnar=SOURCE.columnar),
+    capabilities=Capabilities(columnar=True),
     drift=DriftHints(object_layout=declared_layout),
     tamper_detections=("cloudtrail_vpc_flow_logs_deleted",),
 )
