@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from mamori.sources import cloudtrail
+import mamori.sources.cloudtrail as parser_module  # its threshold is read at call time (tests patch it)
 from mamori.sources.base import LargeObject
 from mamori.sources.cloudtrail import SOURCE
 from mamori.sources.rules import (
@@ -98,8 +98,10 @@ def sample_records(data: bytes | LargeObject) -> Any:
     """A delivery's records for drift observation: all of them, or the first piece of a delivery too large to
     load whole (the parser streams those too). None when the object is not a readable Records document."""
     # The parser's threshold and reader, looked up at call time: the same objects take the stream path here.
-    if isinstance(data, LargeObject) or (len(data) > cloudtrail.STREAM_MIN_BYTES and data[:2] == b"\x1f\x8b"):
-        return cloudtrail.first_records(data)
+    if isinstance(data, LargeObject) or (
+        len(data) > parser_module.STREAM_MIN_BYTES and data[:2] == b"\x1f\x8b"
+    ):
+        return parser_module.first_records(data)
     try:
         text = zlib.decompress(data, wbits=47)  # gzip or zlib, auto-detected
     except zlib.error:

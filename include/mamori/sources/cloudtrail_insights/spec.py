@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mamori.sources import cloudtrail
+from mamori.sources.cloudtrail import SOURCE as EVENT_TABLE
 from mamori.sources.cloudtrail.spec import (
     AWS_REGION,
     DRIFT,
@@ -45,6 +45,6 @@ SPEC = SourceSpec(
     capabilities=Capabilities(columnar=True, streams_large_objects=True),
     drift=DRIFT,
     case_landing=case_landing,
-    ddl_template=cloudtrail.SOURCE.table,  # the same columns as the event table: one DDL template
+    ddl_template=EVENT_TABLE.table,  # the same columns as the event table: one DDL template
     tamper_detections=TAMPER_DETECTIONS,
 )
