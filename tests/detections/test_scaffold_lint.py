@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 
 from mamori.detections.scaffold import scaffold
-from mamori.sources import SOURCES
+from mamori.sources import SPECS
 
 REPO = Path(__file__).resolve().parents[2]
 SQLFLUFF = Path(sys.executable).with_name("sqlfluff")
 
 
-@pytest.mark.parametrize("source", sorted(SOURCES))
+@pytest.mark.parametrize("source", sorted(SPECS))
 def test_a_scaffolded_rule_passes_sqlfluff(tmp_path: Path, source: str) -> None:
     shutil.copy(REPO / ".sqlfluff", tmp_path / ".sqlfluff")
-    (made, *_) = scaffold(tmp_path, f"{source}_new_rule_x")
+    (made, *_) = scaffold(tmp_path, f"{SPECS[source].detection_prefixes[0]}_new_rule_x")
     done = subprocess.run(
         [str(SQLFLUFF), "lint", str(made.relative_to(tmp_path)), "--dialect", "athena"],
         cwd=tmp_path,

@@ -19,14 +19,12 @@ import pyarrow as pa
 import pytest
 
 from mamori.lake import convert
-from mamori.sources import SOURCES, cloudtrail, vpcflow
+from mamori.sources import SPECS, cloudtrail, vpcflow
 from mamori.sources.base import ObjectResult, Partition, RawKey, RowsAsColumns, Source
 from mamori.sources.formats import textcols
 
-# Sources with a columnar parser (a `columnar(emit)` method, own or inherited), by name.
-COLUMNAR: dict[str, Source] = {
-    n: s for n, s in sorted(SOURCES.items()) if callable(getattr(s, "columnar", None))
-}
+# Sources with a columnar parser (declared in their spec's capabilities), by name.
+COLUMNAR: dict[str, Source] = {n: s.parser for n, s in sorted(SPECS.items()) if s.capabilities.columnar}
 
 
 def expected_tables(src: Source, obj: ObjectResult) -> dict[Partition, pa.Table]:

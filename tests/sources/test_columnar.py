@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mamori.lake import convert
-from mamori.sources import SOURCES, cloudtrail
+from mamori.sources import SOURCES, SPECS, cloudtrail
 from mamori.sources.base import ObjectResult, Partition, RawKey, RowsAsColumns, Source
 
 CROSS_CHECK = False  # conftest's parse_object wrapper: this module compares the two paths explicitly
@@ -32,7 +32,7 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 Check = Callable[[Source, RawKey, bytes, ObjectResult], None]
 # Sources with a columnar parser of their own; the others are bridged from their rows (RowsAsColumns), and a
 # row-path-against-columnar check on them would compare the row path with itself.
-COLUMNAR = sorted(name for name, src in SOURCES.items() if callable(getattr(src, "columnar", None)))
+COLUMNAR = sorted(name for name, spec in SPECS.items() if spec.capabilities.columnar)
 
 
 @functools.cache

@@ -78,6 +78,7 @@ from mamori.alerts.ledger import (
 )
 from mamori.alerts.render import visible
 from mamori.config import Settings, load_settings
+from mamori.sources import SPECS
 
 POLICY_FILE = "incidents.yaml"
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -102,8 +103,9 @@ COLUMN_KINDS: Mapping[str, str] = {
     "shared_with": "account",
     "target_account": "account",
 }
-# Sources whose bare principal names are IAM user names (console sign-in events name the user that way).
-IAM_NAME_SOURCES = frozenset({"cloudtrail"})
+# Sources whose bare principal names are IAM user names (console sign-in events name the user that way),
+# as their specs declare.
+IAM_NAME_SOURCES = frozenset(s.name for s in SPECS.values() if s.principal_names_are_iam_users)
 
 _INSTANCE = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 _ACCESS_KEY = re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mamori.sources import SOURCES
+from mamori.sources import SPECS
+from mamori.sources.spec import SourceSpec
 
 TEMPLATE = """/*
 id: {id}
@@ -48,33 +49,39 @@ WHERE
     AND FALSE  -- TODO the condition
 """
 
-# Per source: the native columns that best fill the required output columns.
-COLUMNS = {
-    "cloudtrail": ("coalesce(useridentity.arn, useridentity.principalid)", "sourceipaddress", "eventname"),
-    "cloudtrail_insights": ("eventsource", "sourceipaddress", "eventname"),
-    "s3access": ("requester", "remoteip", "operation"),
-    "alb": ("client_ip", "client_ip", "request_verb"),
-    "vpcflow": ("srcaddr", "srcaddr", "action"),
-    "cloudwatch": ("coalesce(ssh_user, sudo_user, hostname)", "ssh_src_ip", "app_name"),
-}
+
+def source_of(detection_id: str) -> SourceSpec:
+    """The source a new rule id belongs to, by the longest declared prefix it starts with."""
+    prefixes = sorted(
+        ((p, s) for s in SPECS.values() for p in s.detection_prefixes), key=lambda ps: -len(ps[0])
+    )
+    for prefix, spec in prefixes:
+        if detection_id.startswith(prefix + "_"):
+            return spec
+    known = sorted(p for p, _ in prefixes)
+    raise ValueError(f"id must start with a log source's rule prefix and an underscore: one of {known}")
 
 
 def scaffold(repo: Path, detection_id: str) -> list[Path]:
-    """Create sql/detections/<source>/<id>.sql and tests/detections/<id>/{positive,negative}/."""
-    source = next(
-        (s for s in sorted(SOURCES, key=len, reverse=True) if detection_id.startswith(s + "_")), None
-    )
-    if source is None:
-        raise ValueError(f"id must start with a log source and an underscore: one of {sorted(SOURCES)}")
-    path = repo / "sql" / "detections" / source / f"{detection_id}.sql"
+    """Create sql/detections/<source>/<id>.sql and tests/detections/<id>/{positive,negative}/.
+
+    The source is the one whose declared detection prefix the id starts with (the longest, so
+    `cloudtrail_insights_x` is an Insights rule); its field model fills the output columns.
+    """
+    spec = source_of(detection_id)
+    path = repo / "sql" / "detections" / spec.name / f"{detection_id}.sql"
     if path.exists():
         raise FileExistsError(path)
-    actor, ip, name = COLUMNS.get(source, ("NULL", "NULL", "NULL"))
+    f = spec.fields
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = SOURCES[source].table
     path.write_text(
         TEMPLATE.format(
-            id=detection_id, source=source, table=table, actor=actor, source_ip=ip, event_name=name
+            id=detection_id,
+            source=spec.name,
+            table=spec.table,
+            actor=f.actor,
+            source_ip=f.ip,
+            event_name=f.event_name or "NULL",
         )
     )
     made = [path]

@@ -9,14 +9,12 @@ applies dedup and threshold. Positive means at least one alert, negative means n
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import yaml
 
@@ -24,9 +22,8 @@ from mamori.config import load_settings
 from mamori.detections.dedup import group_hits
 from mamori.detections.loader import Detection, load_catalog
 from mamori.detections.runner import run_detection
-from mamori.dev.generate import get_generator
 from mamori.engines.duckdb import DuckDBEngine
-from mamori.sources import get_source
+from mamori.sources import get_source, get_spec
 from mamori.sources.base import PARTITION_KEYS, RawKey
 from mamori.windows import HOUR, hour_floor
 
@@ -145,32 +142,14 @@ def case_files(cases_dir: Path, detection_id: str) -> dict[str, list[Path]]:
     }
 
 
-@functools.cache
-def _layout_key(source: str) -> str:
-    """A real landed key of the source (from its generator): parsers may read the layout from the key."""
-    gen = get_generator(source)
-    if gen is None:
-        raise ValueError(f"{source}: no generator to take a key layout from")
-    keys: list[str] = []
-    gen(lambda k, d, t: keys.append(k), datetime(2026, 11, 1, tzinfo=UTC), hours=6, seed=1)
-    src = get_source(source)
-    for k in keys:
-        raw = src.classify(k)
-        if raw is not None and raw.kind == "events":
-            return k
-    raise ValueError(f"{source}: generator produced no event key")
-
-
 def case_raw_key(source: str, data: bytes) -> RawKey:
-    """Account/region of a case: from the CloudTrail record itself, else the case defaults."""
+    """Where a case lands: under its source's declared example key (parsers read facts from the key), in the
+    account/region its records name where the format names them (the spec's case_landing), else the defaults."""
+    spec = get_spec(source)
     account, region = DEFAULT_ACCOUNT, DEFAULT_REGION
-    if source == "cloudtrail":
-        doc = orjson.loads(data)
-        first = (doc.get("Records") or [{}])[0] if isinstance(doc, dict) else {}
-        account = str(first.get("recipientAccountId") or account)
-        region = str(first.get("awsRegion") or region)
-        return RawKey(key="case.json", kind="events", account=account, region=region)
-    return RawKey(key=_layout_key(source), kind="events", account=account, region=region)
+    if spec.case_landing is not None:
+        account, region = spec.case_landing(data, account, region)
+    return RawKey(key=spec.example_key, kind="events", account=account, region=region)
 
 
 def case_table(source: str, data: bytes) -> tuple[pa.Table, int]:

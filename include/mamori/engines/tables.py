@@ -17,7 +17,7 @@ from typing import Any
 from mamori.config import Settings, load_settings
 from mamori.engines.athena import AthenaEngine
 from mamori.lake.ddl import render_all_events_view, render_ddl
-from mamori.sources import SOURCES
+from mamori.sources import SPECS
 
 log = logging.getLogger(__name__)
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,254}$")
@@ -44,7 +44,7 @@ def table_statements(settings: Settings, recreate: bool = False) -> list[tuple[s
         raise ValueError("; ".join(problems))
     db = s.athena_database
     out = [("database", f"CREATE DATABASE IF NOT EXISTS {db}")]
-    for src in SOURCES.values():
+    for src in SPECS.values():
         if recreate:
             out.append((f"drop {src.table}", f"DROP TABLE IF EXISTS {db}.{src.table}"))
         ddl = render_ddl(
@@ -55,10 +55,10 @@ def table_statements(settings: Settings, recreate: bool = False) -> list[tuple[s
             accounts=s.accounts,
             regions=s.regions,
             projection_start=s.projection_start,
-            template=getattr(src, "ddl_template", None),
+            template=src.ddl_template,
         )
         out.append((src.table, ddl))
-    out.append(("all_events", render_all_events_view(db, [src.table for src in SOURCES.values()])))
+    out.append(("all_events", render_all_events_view(db, [src.table for src in SPECS.values()])))
     return out
 
 

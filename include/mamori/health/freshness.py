@@ -33,16 +33,23 @@ from mamori.health.history import summaries
 from mamori.health.settings import HealthSettings, load_health_settings
 from mamori.lake.manifests import StreamCount
 from mamori.quality import alerts
-from mamori.sources import SOURCES
+from mamori.sources import SOURCES, SPECS
 from mamori.windows import TICK, recent_starts
 
 log = logging.getLogger(__name__)
 
-# Detections whose alerts mean "someone turned logging off"; mentioned in the silence alert of the account.
-TAMPER_DETECTIONS: dict[str, tuple[str, ...]] = {
-    "cloudtrail_trail_stopped_or_changed": ("cloudtrail", "cloudtrail_insights"),
-    "cloudtrail_vpc_flow_logs_deleted": ("vpcflow",),
-}
+
+# Detections whose alerts mean "someone turned logging off" → the sources they silence (each source's spec
+# declares its tamper_detections); mentioned in the silence alert of the account.
+def _tamper_detections() -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for spec in SPECS.values():
+        for det in spec.tamper_detections:
+            out[det] = (*out.get(det, ()), spec.name)
+    return out
+
+
+TAMPER_DETECTIONS = _tamper_detections()
 TAMPER_LOOKBACK = timedelta(hours=24)
 
 

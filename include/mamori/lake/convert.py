@@ -2,7 +2,7 @@
 
 ingest's convert step used to hold one dict per row for a whole batch and build each partition's table with
 `pa.Table.from_pylist`: the dicts cost more time than parsing and several times the batch's size in memory.
-Here sources with a columnar parser (`columnar(emit)`: CloudTrail, VPC Flow) emit Arrow tables directly and
+Here sources with a columnar parser (their spec's `capabilities.columnar`) emit Arrow tables directly and
 the others are bridged from their rows in ~8k-row tables; a batch keeps only Arrow tables, and when those
 exceed a memory budget they are spilled to local disk as sorted runs and merged when the batch's files are
 written. Output equals the row path's: per partition, the batch's rows in input order, stably sorted by
@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from mamori.sources import get_spec
 from mamori.sources.base import (
     ColumnarParser,
     ColumnarResult,
@@ -105,11 +106,11 @@ def _libc() -> Any:
 
 
 def columnar_parser(src: Source, emit: Emit) -> ColumnarParser:
-    """The source's columnar parser, or its row parser bridged to tables (same output, row-path speed)."""
-    factory = getattr(src, "columnar", None)
-    if factory is not None:
-        parser: ColumnarParser = factory(emit)
-        return parser
+    """The source's columnar parser (its spec's capability), or its row parser bridged to tables (same output,
+    row-path speed)."""
+    columnar = get_spec(src.name).columnar_source
+    if columnar is not None:
+        return columnar.columnar(emit)
     return RowsAsColumns(src, emit)
 
 
@@ -175,6 +176,7 @@ class BatchTables:
     ) -> None:
         self.schema = src.schema
         self.parser = columnar_parser(src, self.add)
+        self._streams = get_spec(src.name).capabilities.streams_large_objects
         self.budget = budget
         self.validate = validate
         self._spill_parent = spill_dir
@@ -190,7 +192,7 @@ class BatchTables:
     @property
     def streams_large_objects(self) -> bool:
         """Whether `parse` can take a LargeObject without reading it whole (CloudTrail's parser can)."""
-        return bool(getattr(self.parser, "streams_large_objects", False))
+        return self._streams
 
     def flush(self) -> None:
         """Have the parser emit every row it still holds, so `emitted` is final before any file is written."""

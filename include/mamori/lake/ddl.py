@@ -1,7 +1,9 @@
 """Athena DDL for the lake's tables: render the templates in sql/ddl/ and derive Hive types from Arrow schemas.
 
-The Parquet files and the Athena table must agree column for column, or Athena silently reads NULLs; the
-test suite compares the rendered DDL with the source's Arrow schema through `hive_type`.
+The Parquet files and the Athena table must agree column for column, or Athena silently reads NULLs. The DDL
+stays hand-written rather than generated from the source's schema: it is what users read and run on Athena,
+with comments on where columns come from and AWS's own names; tests/contracts/test_sources_contract.py
+compares it with every registered source's Arrow schema through `hive_type`, so it cannot drift.
 """
 
 from __future__ import annotations

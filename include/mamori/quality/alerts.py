@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from jinja2 import Environment, StrictUndefined
 from pydantic import ValidationError
 
 from mamori.alerts.ledger import Ledger
@@ -29,6 +30,7 @@ from mamori.detections.model import DetectionHeader
 from mamori.lake import layout
 from mamori.lake.manifests import BatchManifest, FailedCheck, QuarantineClass
 from mamori.quality.quarantine import CHECK_PREFIX, what
+from mamori.sources import SPECS, get_spec
 from mamori.windows import TICK, bucket_start, window_tag
 
 log = logging.getLogger(__name__)
@@ -51,19 +53,45 @@ def health_dir(sql_dir: Path) -> Path:
 
 def load_definition(path: Path) -> Detection:
     """One sql/health/<id>.yaml as a Detection with an empty body (it is evaluated in Python, not SQL)."""
+    return _parse_definition(path, path.read_text(encoding="utf-8"), path.stem)
+
+
+def _parse_definition(path: Path, text: str, expected_id: str) -> Detection:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(text)
         header = DetectionHeader.model_validate(raw)
     except (yaml.YAMLError, ValidationError) as exc:
         raise DetectionError(f"{path}: invalid health definition:\n{exc}") from exc
-    if header.id != path.stem:
-        raise DetectionError(f"{path}: id {header.id!r} differs from the filename {path.stem!r}")
+    if header.id != expected_id:
+        raise DetectionError(f"{path}: id {header.id!r} differs from {expected_id!r}")
     return Detection(header=header, body="", path=path)
+
+
+# One data-quality definition for every source, rendered per source from its spec (name, dq_severity): the six
+# files it replaces differed only by those, and a new source must not need a copy.
+DQ_TEMPLATE = "data_quality.yaml.j2"
+# YAML, not HTML; the values rendered come from the source specs, never from logs.
+_ENV = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)  # noqa: S701
+
+
+def dq_definition(sql_dir: Path, source: str) -> Detection:
+    """The `mamori_dq_<source>` definition: sql/health/data_quality.yaml.j2 rendered for a registered source."""
+    spec = get_spec(source)
+    path = health_dir(sql_dir) / DQ_TEMPLATE
+    try:
+        text = _ENV.from_string(path.read_text(encoding="utf-8")).render(
+            source=spec.name, severity=spec.dq_severity
+        )
+    except OSError as exc:
+        raise DetectionError(f"no data-quality template {path}: {exc}") from exc
+    return _parse_definition(path, text, dq_id(spec.name))
 
 
 def definitions(sql_dir: Path) -> dict[str, Detection]:
     """Every health/data-quality definition by id (the catalog test loads them all)."""
-    return {d.id: d for d in (load_definition(p) for p in sorted(health_dir(sql_dir).glob("mamori_*.yaml")))}
+    out = {d.id: d for d in (load_definition(p) for p in sorted(health_dir(sql_dir).glob("mamori_*.yaml")))}
+    out.update((dq_id(name), dq_definition(sql_dir, name)) for name in SPECS)
+    return out
 
 
 @lru_cache(maxsize=64)
@@ -71,8 +99,23 @@ def _cached(path: str, mtime: float) -> Detection:
     return load_definition(Path(path))
 
 
+@lru_cache(maxsize=64)
+def _cached_dq(sql_dir: str, source: str, mtime: float) -> Detection:
+    return dq_definition(Path(sql_dir), source)
+
+
+def _dq_source(detection_id: str) -> str | None:
+    """The registered source whose data-quality alert this id is, if it is one."""
+    return next((name for name in SPECS if dq_id(name) == detection_id), None)
+
+
 def health_detection(sql_dir: Path, detection_id: str) -> Detection:
     """A health definition by id (what dispatch needs to render a health alert's runbook)."""
+    source = _dq_source(detection_id)
+    if source is not None:
+        template = health_dir(sql_dir) / DQ_TEMPLATE
+        if template.is_file():
+            return _cached_dq(str(sql_dir), source, template.stat().st_mtime)
     path = health_dir(sql_dir) / f"{detection_id}.yaml"
     if not path.is_file():
         raise DetectionError(f"no health definition {detection_id!r} in {health_dir(sql_dir)}")
@@ -137,7 +180,7 @@ def record_dq(
     try:
         det = health_detection(settings.sql_dir, dq_id(source))
     except DetectionError:
-        log.warning("no data-quality definition for source %s (sql/health/%s.yaml)", source, dq_id(source))
+        log.warning("no data-quality definition for source %s (sql/health/%s)", source, DQ_TEMPLATE)
         return []
     by_check: dict[str, list[tuple[int, FailedCheck]]] = {}
     for m in manifests:

@@ -1,6 +1,7 @@
 """The tables of docs/data-quality.md that list what the code does: every check and every parser quarantine class,
-with its outcome. Generated from the declarations (rules.py, quarantine.py), so the document cannot promise an
-alert the code does not raise; tests/quality/test_data_quality_doc.py fails when the two differ.
+with its outcome. Generated from the declarations (the sources' specs, through rules.py and quarantine.py), so
+the document cannot promise an alert the code does not raise; tests/quality/test_data_quality_doc.py fails when
+the two differ.
 
 Regenerate after changing a rule or a class: `python -m mamori.quality.doc_tables docs/data-quality.md`.
 """

@@ -41,28 +41,12 @@ from mamori.search.execute import (
 from mamori.search.lakefiles import Lake
 from mamori.search.params import Bound, ParamError, bind_sql, coerce
 from mamori.search.timerange import TimeRange
+from mamori.sources import SPECS
 
-# Per-source "what happened" column; sources without one are skipped by --event-name.
-EVENT_NAME: dict[str, str] = {
-    "cloudtrail": "eventname",
-    "cloudtrail_insights": "eventname",
-    "s3access": "operation",
-    "alb": "request_verb",
-    "vpcflow": "action",
-    "cloudwatch": "coalesce(ssh_event, app_name)",
-}
-# One line of context per source. concat_ws skips NULLs on both engines (concat and || do not agree).
-DETAIL: dict[str, str] = {
-    "cloudtrail": "concat_ws(' ', eventsource, sourceipaddress, errorcode)",
-    "cloudtrail_insights": "concat_ws(' ', eventsource, eventtype)",
-    "s3access": "concat_ws(' ', remoteip, bucket_name, key, CAST(httpstatus AS VARCHAR))",
-    "alb": "concat_ws(' ', client_ip, CAST(elb_status_code AS VARCHAR), request_url)",
-    "vpcflow": (
-        "concat_ws(' ', srcaddr, CAST(srcport AS VARCHAR), '->', dstaddr, CAST(dstport AS VARCHAR), "
-        "CAST(protocol AS VARCHAR), CAST(bytes AS VARCHAR))"
-    ),
-    "cloudwatch": "concat_ws(' ', log_group, coalesce(msg, message))",
-}
+# Per table, from the sources' field models (sources/<name>/spec.py): the "what happened" column (sources
+# without one are skipped by --event-name) and one line of context.
+EVENT_NAME: dict[str, str] = {s.table: s.fields.event_name for s in SPECS.values() if s.fields.event_name}
+DETAIL: dict[str, str] = {s.table: s.fields.detail for s in SPECS.values() if s.fields.detail}
 
 SEARCH_SCHEMA = pa.schema(
     [

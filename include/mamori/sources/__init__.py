@@ -1,26 +1,43 @@
-"""Registry of log sources. Adding a source = one module + one line here (plus its DDL and samples)."""
+"""Registry of log sources. Adding a source = its folder `sources/<name>/` + one line here (plus its DDL,
+samples and tests); everything else about it is derived from its spec (see mamori.sources.spec)."""
 
 from __future__ import annotations
 
-from mamori.sources import alb, cloudtrail, cloudtrail_insights, cloudwatch, s3access, vpcflow
+from mamori.sources.alb.spec import SPEC as ALB
 from mamori.sources.base import Source
+from mamori.sources.cloudtrail.spec import SPEC as CLOUDTRAIL
+from mamori.sources.cloudtrail_insights.spec import SPEC as CLOUDTRAIL_INSIGHTS
+from mamori.sources.cloudwatch.spec import SPEC as CLOUDWATCH
+from mamori.sources.s3access.spec import SPEC as S3ACCESS
+from mamori.sources.spec import SourceSpec
+from mamori.sources.vpcflow.spec import SPEC as VPCFLOW
 
-SOURCES: dict[str, Source] = {
-    cloudtrail.NAME: cloudtrail.SOURCE,
-    cloudtrail_insights.NAME: cloudtrail_insights.SOURCE,
-    alb.NAME: alb.SOURCE,
-    cloudwatch.NAME: cloudwatch.SOURCE,
-    s3access.NAME: s3access.SOURCE,
-    vpcflow.NAME: vpcflow.SOURCE,
+SPECS: dict[str, SourceSpec] = {
+    s.name: s
+    for s in (
+        CLOUDTRAIL,
+        CLOUDTRAIL_INSIGHTS,
+        ALB,
+        CLOUDWATCH,
+        S3ACCESS,
+        VPCFLOW,
+    )
 }
+# The parsers by name (what ingest, conversion and the engines need of a source).
+SOURCES: dict[str, Source] = {name: s.parser for name, s in SPECS.items()}
+
+
+def get_spec(name: str) -> SourceSpec:
+    """A source's spec by name, failing with the list of known ones (a typo in a DAG, a CLI flag, a rule)."""
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise KeyError(f"unknown log source {name!r}; known: {', '.join(sorted(SPECS))}") from None
 
 
 def get_source(name: str) -> Source:
-    """Look a source up by name, failing with the list of known ones (a typo in a DAG or CLI flag)."""
-    try:
-        return SOURCES[name]
-    except KeyError:
-        raise KeyError(f"unknown log source {name!r}; known: {', '.join(sorted(SOURCES))}") from None
+    """Look a source's parser up by name, failing with the list of known ones."""
+    return get_spec(name).parser
 
 
 def classify(key: str) -> tuple[Source, object] | None:

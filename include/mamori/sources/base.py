@@ -142,7 +142,7 @@ class ColumnarResult:
         return self.rows_out + len(self.quarantined)
 
 
-# Objects from this size on are handed to a parser that streams them (`streams_large_objects = True`) as a
+# Objects from this size on are handed to a parser that streams them (spec `capabilities.streams_large_objects`) as a
 # LargeObject instead of bytes: holding a 256 MB delivery costs 256 MB for the whole parse, on top of the rest.
 LARGE_OBJECT_BYTES = 32 * 1024 * 1024
 
@@ -176,7 +176,7 @@ class RawKey:
 
 
 class Source(Protocol):
-    """A log source: one module + one DDL file + samples."""
+    """A log source's parser: the `parser` of its SourceSpec (mamori.sources.spec), in sources/<name>/__init__.py."""
 
     name: str
     table: str

@@ -24,7 +24,6 @@ class CloudTrailInsightsSource(CloudTrailSource):
     name = NAME
     table = NAME
     schema = SCHEMA
-    ddl_template = "cloudtrail"
 
     def classify(self, key: str) -> RawKey | None:
         m = _KEY_RE.search(key)

@@ -1,0 +1,168 @@
+"""The cloudtrail source, declared: key layout, field model, quality rules, quarantine classes, capabilities."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import orjson
+
+import mamori.sources.cloudtrail as parser_module  # its threshold is read at call time (tests patch it)
+from mamori.sources.base import LargeObject
+from mamori.sources.cloudtrail import SOURCE
+from mamori.sources.rules import (
+    REGION_REGEX,
+    UNREADABLE_GZIP,
+    Check,
+    ReasonClass,
+    SourceRules,
+    account,
+    in_set,
+    reason,
+)
+from mamori.sources.spec import Capabilities, DriftHints, FieldModel, SourceSpec
+
+REQUIRED = ("eventtime", "eventsource", "eventname")
+EXPECTED = ("eventversion", "eventid", "eventtype", "awsregion", "recipientaccountid")
+EVENT_SOURCE = Check(
+    "regex:eventsource",
+    "regex",
+    "eventsource",
+    "flag",
+    "every AWS service logs as <service>.amazonaws.com",
+    {"regex": r"^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.amazonaws\.com$"},
+)
+AWS_REGION = Check(
+    "regex:awsregion", "regex", "awsregion", "flag", "an AWS region name", {"regex": REGION_REGEX}
+)
+EVENT_VERSION = Check(
+    "regex:eventversion",
+    "regex",
+    "eventversion",
+    "flag",
+    "versions look like 1.09",
+    {"regex": r"^[0-9]+\.[0-9]+$"},
+)
+
+# The parser's quarantine reasons (shared with cloudtrail_insights, which uses the same parser).
+QUARANTINE_CLASSES: tuple[ReasonClass, ...] = (
+    UNREADABLE_GZIP,
+    reason(
+        "not_json", "object", "not JSON, and no intact `Records` array to take records from", r"not JSON: "
+    ),
+    reason(
+        "not_a_records_object", "object", "JSON that is not an object", r"not a JSON object with Records$"
+    ),
+    reason("records_not_a_list", "object", "`Records` is not a list", r"Records is not a list$"),
+    reason(
+        "record_not_json",
+        "record",
+        "a record the JSON parser refuses (nested deeper than 1024 levels, raw control character, bytes that "
+        "are not UTF-8) in an otherwise intact file",
+        r"record is not valid JSON: ",
+    ),
+    reason(
+        "record_not_an_object",
+        "record",
+        "a record that is not a JSON object",
+        r"record is \w+, not an object$",
+    ),
+    reason(
+        "ambiguous_keys",
+        "record",
+        "two spellings of one field (case-insensitive) with different values",
+        r"ambiguous keys: ",
+    ),
+    reason(
+        "missing_identity",
+        "record",
+        "`eventTime`, `eventName` or `eventSource` missing, empty or not text",
+        r"missing or non-string (?:eventtime|eventname|eventsource)$",
+    ),
+    reason(
+        "invalid_event_time",
+        "record",
+        "`eventTime` that is not an instant with a zone",
+        r"invalid eventTime ",
+    ),
+    reason(
+        "unstorable_value",
+        "record",
+        "a value nested too deep to be written back as JSON text",
+        r"value cannot be stored as JSON text: ",
+    ),
+)
+
+
+def sample_records(data: bytes | LargeObject) -> Any:
+    """A delivery's records for drift observation: all of them, or the first piece of a delivery too large to
+    load whole (the parser streams those too). None when the object is not a readable Records document."""
+    # The parser's threshold and reader, looked up at call time: the same objects take the stream path here.
+    if isinstance(data, LargeObject) or (
+        len(data) > parser_module.STREAM_MIN_BYTES and data[:2] == b"\x1f\x8b"
+    ):
+        return parser_module.first_records(data)
+    try:
+        text = zlib.decompress(data, wbits=47)  # gzip or zlib, auto-detected
+    except zlib.error:
+        text = data
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None  # unreadable objects are quarantined by the parser and counted there
+    return (
+        next((v for k, v in doc.items() if k.lower() == "records"), None) if isinstance(doc, dict) else None
+    )
+
+
+def case_landing(data: bytes, account_id: str, region: str) -> tuple[str, str]:
+    """A detection case lands under the account and region its first record names, as AWS would deliver it."""
+    doc = orjson.loads(data)
+    first = (doc.get("Records") or [{}])[0] if isinstance(doc, dict) else {}
+    return str(first.get("recipientAccountId") or account_id), str(first.get("awsRegion") or region)
+
+
+DRIFT = DriftHints(sample_records=sample_records, nested_field="userIdentity", version_column="eventversion")
+TAMPER_DETECTIONS = ("cloudtrail_trail_stopped_or_changed",)
+
+SPEC = SourceSpec(
+    parser=SOURCE,
+    example_key=(
+        "AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/01/"
+        "111111111111_CloudTrail_us-east-1_20261101T0005Z_XSh5qfJSDz5snsiL.json.gz"
+    ),
+    fields=FieldModel(
+        actor="coalesce(useridentity.arn, useridentity.principalid)",
+        ip="sourceipaddress",
+        event_name="eventname",
+        detail="concat_ws(' ', eventsource, sourceipaddress, errorcode)",
+    ),
+    rules=SourceRules(
+        required=REQUIRED,
+        expected=(*EXPECTED, "useridentity"),
+        checks=(
+            EVENT_SOURCE,
+            AWS_REGION,
+            EVENT_VERSION,
+            account(),
+            in_set(
+                "eventtype",
+                ["AwsApiCall", "AwsServiceEvent", "AwsConsoleAction", "AwsConsoleSignIn", "AwsVpceEvent"],
+                "CloudTrail's documented event types",
+            ),
+            in_set(
+                "eventcategory", ["Management", "Data", "NetworkActivity"], "CloudTrail's event categories"
+            ),
+            in_set("readonly", ["true", "false"], "a boolean rendered as text"),
+            in_set("managementevent", ["true", "false"], "a boolean rendered as text"),
+        ),
+    ),
+    quarantine_classes=QUARANTINE_CLASSES,
+    detection_prefixes=("cloudtrail",),
+    capabilities=Capabilities(columnar=True, streams_large_objects=True),
+    drift=DRIFT,
+    case_landing=case_landing,
+    dq_severity="high",  # most detections read CloudTrail: a broken batch blinds most of the catalog
+    tamper_detections=TAMPER_DETECTIONS,
+    principal_names_are_iam_users=True,  # console sign-in events name the IAM user bare
+)

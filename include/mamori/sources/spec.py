@@ -1,0 +1,124 @@
+"""A log source's spec: everything the rest of mamori knows about a source, declared once in its folder.
+
+Each folder `sources/<name>/` holds its parser (`__init__.py`, the Source), its generator (`generate.py`, dev
+tooling only) and its spec (`spec.py`, one SourceSpec). The registry (`mamori.sources`) holds the specs, and
+every per-source behaviour elsewhere is derived from them: the quality suite and the quarantine classes
+(mamori.quality), the `mamori_dq_<source>` alert (sql/health/mamori_dq.yaml.j2), search fields
+(mamori.search.events), the scaffold of a new rule (mamori.detections.scaffold), the key a detection case lands
+under (mamori.detections.testing), drift observations (mamori.quality.observe) and the conversion path
+(mamori.lake.convert). So adding a source is its folder plus one registry line, and no module outside
+`sources/` names a source (tests/contracts/test_sources_contract.py enforces both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+import pyarrow as pa
+
+from mamori.sources.base import ColumnarSource, LargeObject, Source
+from mamori.sources.rules import ReasonClass, SourceRules
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+
+
+@dataclass(frozen=True)
+class FieldModel:
+    """Athena SQL expressions over the source's table for the columns every search result and every new rule
+    have. Written by the source's author, never derived from logs (they are spliced into SQL as code)."""
+
+    actor: str  # who acted: a new rule's `actor` column
+    ip: str  # where from: a new rule's `source_ip` column
+    event_name: (
+        str | None
+    )  # what happened: `mamori search --event-name`, a new rule's `event_name`; None: no such field
+    detail: str | None  # one line of context in a search result (concat_ws skips NULLs on both engines)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the conversion path may ask of the parser beyond parse_object (declared, not probed)."""
+
+    # The parser is a ColumnarSource: its columnar(emit) gives the same rows as parse_object, as Arrow tables.
+    # False: conversion bridges its rows (RowsAsColumns).
+    columnar: bool = False
+    # Its columnar parser takes a LargeObject and reads it as a stream instead of holding the bytes.
+    streams_large_objects: bool = False
+
+
+@dataclass(frozen=True)
+class DriftHints:
+    """What schema-drift detection (quality/observe.py, quality/drift.py) reads from raw objects besides the
+    converted tables, for formats whose raw records can carry more than the table keeps."""
+
+    # The raw JSON records of an object (or a sample of them), whose keys are compared with the schema: a key
+    # without a column is a `new_field`. None: the format has no open-ended keys to watch.
+    sample_records: Callable[[bytes | LargeObject], Any] | None = None
+    # A struct column whose raw keys are compared too, spelled as in the raw records (CloudTrail's userIdentity).
+    nested_field: str | None = None
+    # A column whose values are counted per batch (`new_event_version`).
+    version_column: str | None = None
+    # The layout an object declares (a header line), counted per batch (`new_vpc_header`).
+    object_layout: Callable[[bytes], str] | None = None
+
+
+# A detection case's landing account and region from the raw object itself, for formats whose records name
+# them (CloudTrail's recipientAccountId / awsRegion): given the object and the defaults, the ones to use.
+CaseLanding = Callable[[bytes, str, str], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One log source, declared. name, table and schema are the parser's own (it writes them into rows)."""
+
+    parser: Source
+    # A real landed key of an events object, in the layout AWS delivers: classify() must claim it as "events".
+    # Detection cases are parsed as if landed under it, because parsers read facts from the key (the ALB
+    # load balancer, a CloudWatch export's log group, a flow log's id).
+    example_key: str
+    fields: FieldModel
+    rules: SourceRules
+    quarantine_classes: tuple[ReasonClass, ...]
+    # Detection ids of this source start with one of these and "_". Usually the source's name; a source whose
+    # rules are named after the format they read declares it (cloudwatch: syslog_*): renaming a rule would
+    # change its alert keys.
+    detection_prefixes: tuple[str, ...]
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    drift: DriftHints = field(default_factory=DriftHints)
+    case_landing: CaseLanding | None = None
+    # Severity of its `mamori_dq_<source>` alert: how blind detections are when this source is broken.
+    dq_severity: Severity = "medium"
+    # sql/ddl/<ddl_template>.sql when the table has another table's columns (None: sql/ddl/<table>.sql).
+    ddl_template: str | None = None
+    # Detections whose alerts mean someone turned this source's logging off (named in its silence alert).
+    tamper_detections: tuple[str, ...] = ()
+    # Bare principal names in its related_users are IAM user names (incidents group them with the user's ARN).
+    principal_names_are_iam_users: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.parser.name
+
+    @property
+    def table(self) -> str:
+        return self.parser.table
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.parser.schema
+
+    @property
+    def columnar_source(self) -> ColumnarSource | None:
+        """The parser as a ColumnarSource when it declares a columnar parser (capabilities.columnar), else None."""
+        return cast(ColumnarSource, self.parser) if self.capabilities.columnar else None
+
+    @property
+    def ddl_file(self) -> str:
+        """The sql/ddl/ template (without .sql) this table's DDL is rendered from."""
+        return self.ddl_template or self.table
+
+    def owns_detection(self, detection_id: str) -> bool:
+        """Whether a rule id is named as this source's rules are."""
+        return any(detection_id.startswith(p + "_") for p in self.detection_prefixes)
