@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mamori.alerts.outputs import FALLBACK, OUTPUTS, wakes_someone
-from mamori.detections.loader import Detection
+from mamori.detections.loader import BrokenDetection, Detection
 from mamori.detections.model import DetectionHeader, Severity
 
 ROUTING_FILE = "routing.yaml"
@@ -78,6 +78,23 @@ def _load(path: Path, mtime: int) -> Routing:
     if unknown:
         raise RoutingError(f"{path}: unknown output(s) {unknown}; registered: {sorted(OUTPUTS)}")
     return Routing({s: tuple(outs) for s, outs in parsed.severity.items()})
+
+
+def split_misrouted(detections: list[Detection]) -> tuple[list[Detection], list[BrokenDetection]]:
+    """The rules whose routing is valid, and the others as broken files: one line each, at the line of the
+    field to fix, so `mamori detections test` reports them like any rule that does not load."""
+    good: list[Detection] = []
+    broken: list[BrokenDetection] = []
+    for det in detections:
+        problems = routing_problems(det.header)
+        if not problems:
+            good.append(det)
+            continue
+        field = problems[0].split(":", 1)[0].split(".", 1)[0]
+        lines = det.path.read_text().splitlines()
+        line = next((i for i, text in enumerate(lines, 1) if text.startswith(f"{field}:")), 1)
+        broken.append(BrokenDetection(det.id, det.path, line, "; ".join(problems)))
+    return good, broken
 
 
 def routing_problems(header: DetectionHeader) -> list[str]:
