@@ -14,6 +14,7 @@ from mamori.alerts.outputs.github import GitHubOutput
 from mamori.alerts.outputs.local import LocalOutput
 from mamori.alerts.outputs.pagerduty import PagerDutyOutput
 from mamori.alerts.outputs.slack import SlackOutput
+from mamori.alerts.outputs.webhook import WebhookOutput
 from mamori.config import Settings
 
 OUTPUTS: dict[str, type[Output]] = {
@@ -21,6 +22,7 @@ OUTPUTS: dict[str, type[Output]] = {
     "github": GitHubOutput,
     "pagerduty": PagerDutyOutput,
     "slack": SlackOutput,
+    "webhook": WebhookOutput,
 }
 
 # The output of last resort: needs no connection, so an alert always lands somewhere (the embedded default,
