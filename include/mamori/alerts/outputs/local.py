@@ -12,7 +12,6 @@ from mamori.alerts.outputs.base import Capabilities, Output
 from mamori.alerts.render import ticket_markdown
 from mamori.config import Settings
 from mamori.detections.loader import Detection
-from mamori.lake import Store
 
 
 class LocalOutput(Output):
@@ -24,6 +23,10 @@ class LocalOutput(Output):
     capabilities = Capabilities(kind="ticket")
 
     def __init__(self, settings: Settings) -> None:
+        # Deferred: the store is built on Airflow's ObjectStoragePath, and the registry (read by the ledger's
+        # routing for capabilities) must not make every ledger user import Airflow; only a sender needs it.
+        from mamori.lake import Store
+
         super().__init__(settings)
         self.store = Store(settings.outbox_url)
 
