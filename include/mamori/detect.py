@@ -442,10 +442,14 @@ def _deliver(
     try:
         alert = enricher.enriched(d.alert, det)
         out = outputs.get(d.output) or outputs.setdefault(d.output, make_output(d.output, s))
-        # Pages and messages link to the ticket, which was delivered first.
-        ticket = ticket_link(ledger.refs(d.alert.key)) if out.capabilities.links_to_ticket else None
+        # Pages and messages link to the ticket, which was delivered first; tickets are not given one.
+        links = out.capabilities.links_to_ticket
+        ticket = ticket_link(ledger.refs(d.alert.key)) if links else None
         try:
-            ref = out.deliver(alert, det, d.previous_ref, ticket_url=ticket)
+            if links:
+                ref = out.deliver(alert, det, d.previous_ref, ticket_url=ticket)
+            else:
+                ref = out.deliver(alert, det, d.previous_ref)
         except Exception as exc:  # one bad output must not block the others; recorded, retried
             n = ledger.mark_failed(d.alert.key, d.output, f"{type(exc).__name__}: {exc}", now, owner)
             log.warning(
