@@ -26,7 +26,17 @@ from mamori.alerts.enrichment import (
 from mamori.alerts.incidents import record_incidents
 from mamori.alerts.ledger import Alert, Delivery, Ledger
 from mamori.alerts.lookups import configured_lookups
-from mamori.alerts.outputs import OUTPUTS, LocalOutput, Output, make_output, resolve_outputs
+from mamori.alerts.outputs import (
+    OUTPUTS,
+    Output,
+    delivery_rank,
+    make_output,
+    resolve_outputs,
+    ticket_link,
+    write_index,
+)
+from mamori.alerts.outputs.base import Capabilities
+from mamori.alerts.routing import Routing, load_routing
 from mamori.config import Settings, load_settings
 from mamori.detections.dedup import group_hits
 from mamori.detections.loader import Detection, DetectionError, get_detection, load_catalog_tolerant
@@ -41,11 +51,8 @@ log = logging.getLogger(__name__)
 # A delivery failing this many times in a row raises a `mamori_delivery_failing` health alert and turns the
 # dispatch run red; it keeps being retried (with backoff) until it succeeds or an operator cancels it.
 DELIVERY_ALERT_AFTER = 3
-# Outputs whose delivery is an update in place (same dedup key), so it can be re-sent once the ticket exists
-# to add the link a page sent during a ticket outage lacked. A webhook message cannot be edited: not re-sent.
-UPDATES_IN_PLACE = frozenset({"pagerduty"})
-# Tickets first: a page or chat message can then link to the ticket it belongs to.
-OUTPUT_ORDER = {"github": 0, "local": 1, "pagerduty": 2, "slack": 3}
+# The dispatcher names no output: it orders, links, re-sends and syncs by the outputs' declared capabilities
+# (mamori.alerts.outputs.base.Capabilities); tests/contracts/test_output_contracts.py keeps it that way.
 
 
 def detection_window(
@@ -115,7 +122,9 @@ def run_chunk(
     s = settings or load_settings()
     engine = get_engine(s)
     try:
-        ctx = _RunContext(engine, Ledger(s.ledger_url), load_suppressions(s.sql_dir), page)
+        ctx = _RunContext(
+            engine, Ledger(s.ledger_url), load_suppressions(s.sql_dir), load_routing(s.sql_dir), page
+        )
         results = []
         for i in ids:
             try:
@@ -163,6 +172,7 @@ class _RunContext:
     engine: Engine
     ledger: Ledger
     suppressions: list[Suppression]
+    routing: Routing
     page: bool = True
 
 
@@ -172,7 +182,9 @@ def _run_one(det: Detection, start: datetime, end: datetime, s: Settings, ctx: _
     applied = apply_suppressions(det.id, hits, ctx.suppressions, wend)
     hits = applied.kept
     ctx.ledger.record_suppressed(det.id, wstart, wend, applied.hidden)
-    fired = ctx.ledger.record_window(det, wstart, wend, group_hits(det, hits), page=ctx.page)
+    fired = ctx.ledger.record_window(
+        det, wstart, wend, group_hits(det, hits), page=ctx.page, routing=ctx.routing
+    )
     log.info("%s [%s, %s): %d hits, %d alert(s) at threshold", det.id, wstart, wend, len(hits), len(fired))
     return {
         "detection": det.id,
@@ -312,11 +324,9 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
     detections: dict[str, Detection | None] = {}
     enricher = _Enricher(s, ledger)
     delivered = failed = in_flight = 0
-    due = sorted(
-        ledger.due(now), key=lambda d: (d.alert.first_seen, d.alert.key, OUTPUT_ORDER.get(d.output, 9))
-    )
+    due = sorted(ledger.due(now), key=lambda d: (d.alert.first_seen, d.alert.key, delivery_rank(d.output)))
     elsewhere: set[str] = set()  # alerts another dispatcher is delivering right now
-    linked: set[str] = set()  # alerts whose ticket this run delivered
+    linked: set[str] = set()  # alerts whose ticket (one that is a link) this run delivered
     try:
         for d in due:
             if d.alert.key in elsewhere:
@@ -334,11 +344,11 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
             ok = _deliver(ledger, outputs, enricher, s, claim.delivery, det, now, owner)
             delivered += ok
             failed += not ok
-            if ok and d.output == "github":
+            if ok and (caps := _capabilities(d.output)) is not None and caps.ticket_is_link:
                 linked.add(d.alert.key)
         # Pages sent during a ticket outage, due again now that their ticket exists: add the link this run.
         for d in ledger.due(now):
-            if d.output in UPDATES_IN_PLACE and d.alert.key in linked and d.previous_ref:
+            if _relinks(d.output) and d.alert.key in linked and d.previous_ref:
                 claim = ledger.claim(d.alert.key, d.output, owner, s.delivery_lease, now)
                 if claim.delivery is None:
                     continue
@@ -350,7 +360,7 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
         enricher.close()
     failing = ledger.failing()
     health = record_delivery_health(failing, now, s)
-    index = LocalOutput(s).write_index(ledger.alerts())
+    index = write_index(s, ledger.alerts())
     summary = {
         "delivered": delivered,
         "failed": failed,
@@ -440,12 +450,14 @@ def _deliver(
     try:
         alert = enricher.enriched(d.alert, det)
         out = outputs.get(d.output) or outputs.setdefault(d.output, make_output(d.output, s))
-        if hasattr(out, "ticket_urls"):  # pages and messages link to the ticket (delivered first)
-            ticket = ledger.refs(d.alert.key).get("github")
-            if ticket:
-                out.ticket_urls[d.alert.key] = ticket
+        # Pages and messages link to the ticket, which was delivered first; tickets are not given one.
+        links = out.capabilities.links_to_ticket
+        ticket = ticket_link(ledger.refs(d.alert.key)) if links else None
         try:
-            ref = out.deliver(alert, det, d.previous_ref)
+            if links:
+                ref = out.deliver(alert, det, d.previous_ref, ticket_url=ticket)
+            else:
+                ref = out.deliver(alert, det, d.previous_ref)
         except Exception as exc:  # one bad output must not block the others; recorded, retried
             n = ledger.mark_failed(d.alert.key, d.output, f"{type(exc).__name__}: {exc}", now, owner)
             log.warning(
@@ -456,11 +468,24 @@ def _deliver(
     except BaseException:
         _release_quietly(ledger, d, owner)
         raise
-    if d.output == "github" and d.previous_ref is None:
+    if out.capabilities.ticket_is_link and d.previous_ref is None:
         # The ticket exists only now: a page sent while the ticket output was down lacks its link.
-        for other in UPDATES_IN_PLACE:
-            ledger.mark_stale(d.alert.key, other)
+        for other in OUTPUTS:
+            if _relinks(other):
+                ledger.mark_stale(d.alert.key, other)
     return True
+
+
+def _capabilities(name: str) -> Capabilities | None:
+    """A registered output's capabilities; None for a delivery row whose output is no longer registered."""
+    cls = OUTPUTS.get(name)
+    return cls.capabilities if cls is not None else None
+
+
+def _relinks(name: str) -> bool:
+    """Outputs re-sent once the ticket exists: they link to it and a re-send updates what they sent."""
+    caps = _capabilities(name)
+    return caps is not None and caps.links_to_ticket and caps.updates_in_place
 
 
 def _release_quietly(ledger: Ledger, d: Delivery, owner: str) -> None:
@@ -475,31 +500,43 @@ RESOLUTION_LABELS = ("true-positive", "false-positive", "benign-true-positive", 
 
 
 def sync_alerts(settings: Settings | None = None) -> dict[str, Any]:
-    """Ticket closed ⇒ alert resolved: resolve its PagerDuty incident, record the resolution in the ledger.
+    """Ticket closed ⇒ alert resolved: resolve its pages, record the resolution in the ledger.
 
-    This task reconciles state with the ticket system, so unlike the window tasks it reads "now" from GitHub;
-    it is idempotent (a resolved incident resolves again harmlessly; resolved alerts are not checked again).
-    PagerDuty is resolved before the ledger so a crash in between is retried by the next run.
+    This task reconciles state with the ticket system, so unlike the window tasks it reads "now" from it;
+    it is idempotent (a resolved page resolves again harmlessly; resolved alerts are not checked again).
+    Tickets are read from every configured output that can report their state, pages resolved on every
+    output that can resolve them (capabilities, not names). Pages are resolved before the ledger so a crash in
+    between is retried by the next run.
     """
     s = settings or load_settings()
     ledger = Ledger(s.ledger_url)
-    if "github" not in OUTPUTS or not OUTPUTS["github"].configured(s):
-        return {"checked": 0, "resolved": 0, "reason": "no GitHub connection: tickets are local files"}
-    github: Any = make_output("github", s)
-    pagerduty: Any = None
+    trackers = [n for n in sorted(OUTPUTS, key=delivery_rank) if OUTPUTS[n].capabilities.syncs_state]
+    trackers = [n for n in trackers if OUTPUTS[n].configured(s)]
+    if not trackers:
+        return {
+            "checked": 0,
+            "resolved": 0,
+            "reason": "no ticket output that syncs state: tickets are local files",
+        }
+    outputs: dict[str, Output] = {}
+
+    def output(name: str) -> Output:
+        return outputs.get(name) or outputs.setdefault(name, make_output(name, s))
+
     checked = resolved = 0
     for alert in ledger.alerts(status="open"):
         refs = ledger.refs(alert.key)
-        if "github" not in refs:
+        tickets = [(n, refs[n]) for n in trackers if n in refs]
+        if not tickets:
             continue
         checked += 1
-        state, labels = github.issue_state(refs["github"])
-        if state != "closed":
+        closed = next((st for st in (output(n).ticket_state(ref) for n, ref in tickets) if st.closed), None)
+        if closed is None:
             continue
-        if "pagerduty" in refs:
-            pagerduty = pagerduty or make_output("pagerduty", s)
-            pagerduty.resolve(alert.key)
-        resolution = next((lb for lb in labels if lb in RESOLUTION_LABELS), "closed")
+        for name in sorted(refs, key=delivery_rank):
+            if (caps := _capabilities(name)) is not None and caps.resolves:
+                output(name).resolve(alert.key)
+        resolution = next((lb for lb in closed.labels if lb in RESOLUTION_LABELS), "closed")
         ledger.resolve(alert.key, resolution)
         resolved += 1
     summary = {"checked": checked, "resolved": resolved}

@@ -142,7 +142,9 @@ def test_issue_assignees_come_from_the_detection_header(wired):
     from mamori.alerts.outputs.github import GitHubOutput
 
     settings, ledger, det, gh, _, _ = wired
-    with_owner = dataclasses.replace(det, header=det.header.model_copy(update={"assignees": ["octo-cat"]}))
+    with_owner = dataclasses.replace(
+        det, header=det.header.model_copy(update={"output_options": {"github": {"assignees": ["octo-cat"]}}})
+    )
     alert = ledger.alerts()[0]
     GitHubOutput(settings, throttle=False).deliver(alert, with_owner, None)
     [issue] = gh.issue_list()
@@ -156,7 +158,9 @@ def test_a_rule_can_send_its_tickets_to_its_owners_repository(wired):
 
     settings, ledger, det, gh, _, _ = wired
     gh.repos.add("acme/cloud-team")
-    routed = dataclasses.replace(det, header=det.header.model_copy(update={"ticket_repo": "acme/cloud-team"}))
+    routed = dataclasses.replace(
+        det, header=det.header.model_copy(update={"output_options": {"github": {"repo": "acme/cloud-team"}}})
+    )
     alert = ledger.alerts()[0]
     out = GitHubOutput(settings, throttle=False)
     ref = out.deliver(alert, routed, None)

@@ -169,12 +169,13 @@ def test_dispatch_delivers_once_and_retries_failures(settings, brute, monkeypatc
 def test_experimental_rules_record_and_ticket_but_never_page(settings):
     import dataclasses
 
-    from mamori.alerts.ledger import routes_for
+    from mamori.alerts.routing import load_routing
 
+    routing = load_routing(REPO / "sql")  # the severity defaults of sql/routing.yaml
     det = get_detection(REPO / "sql", "cloudtrail_trail_stopped_or_changed")  # high: github+pagerduty+slack
-    assert routes_for(det) == ["github", "pagerduty", "slack"]
+    assert routing.routes_for(det) == ["github", "pagerduty", "slack"]
     trial = dataclasses.replace(det, header=det.header.model_copy(update={"status": "experimental"}))
-    assert routes_for(trial) == ["github"]
+    assert routing.routes_for(trial) == ["github"]
     ledger = Ledger(settings.ledger_url)
     ledger.record_window(trial, T0, T0 + timedelta(hours=1), group_hits(trial, [hit(1)]))
     assert ledger.alerts()[0].routes == ["github"]

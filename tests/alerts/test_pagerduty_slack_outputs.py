@@ -14,14 +14,8 @@ import pytest
 from fake_pagerduty_slack import FakePagerDuty, FakeSlack
 
 from mamori.alerts.ledger import Alert
-from mamori.alerts.outputs.pagerduty import (
-    MAX_SUMMARY,
-    DeliveryError,
-    PagerDutyOutput,
-    TransientError,
-    retry_after_seconds,
-    with_retries,
-)
+from mamori.alerts.outputs.base import DeliveryError, TransientError, retry_after_seconds, with_retries
+from mamori.alerts.outputs.pagerduty import MAX_SUMMARY, PagerDutyOutput
 from mamori.alerts.outputs.slack import MAX_MESSAGE, SlackOutput
 from mamori.detections.loader import Detection, get_detection
 
@@ -164,8 +158,7 @@ def test_retry_policy_backoff_retry_after_cap_and_final_errors():
 def test_trigger_opens_one_incident_with_the_mapped_event(pd, det):
     fake, out = pd
     a = make_alert()
-    out.ticket_urls[a.key] = "https://github.com/acme/alerts/issues/7"
-    assert out.deliver(a, det, None) == a.key
+    assert out.deliver(a, det, None, ticket_url="https://github.com/acme/alerts/issues/7") == a.key
     assert len(fake.incidents) == 1 and fake.incidents[0].state == "triggered"
     (ev,) = fake.events
     assert ev["routing_key"] == ROUTING_KEY
@@ -297,8 +290,7 @@ def test_hostile_values_are_plain_and_bounded_in_pagerduty(pd, det):
 def test_slack_posts_once_per_alert(slack, det):
     fake, out = slack
     a = make_alert()
-    out.ticket_urls[a.key] = "https://github.com/acme/alerts/issues/7"
-    ref = out.deliver(a, det, None)
+    ref = out.deliver(a, det, None, ticket_url="https://github.com/acme/alerts/issues/7")
     assert ref == f"slack:{a.key}"
     (msg,) = fake.messages
     assert msg["unfurl_links"] is False and msg["unfurl_media"] is False

@@ -281,9 +281,8 @@ def test_pagerduty_event_is_plain_bounded_text(value, det, settings):
     """PagerDuty shows summary and custom_details as text (UI, SMS, push, e-mail): one line each, nothing
     hidden, bounded, and the only link is our ticket."""
     out = PagerDutyOutput(settings)
-    out.ticket_urls = {"a" * 32: TICKET}
-    event = out.event(alert(value), det)
-    benign = out.event(alert(BENIGN), det)
+    event = out.event(alert(value), det, ticket_url=TICKET)
+    benign = out.event(alert(BENIGN), det, ticket_url=TICKET)
     assert shape(event) == shape(benign)  # no field appears or disappears with the value
     assert event["links"] == [{"href": TICKET, "text": "ticket"}]
     assert len(event["payload"]["summary"]) <= MAX_SUMMARY

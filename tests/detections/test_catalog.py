@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlglot
 
+from mamori.alerts.routing import load_routing, routing_problems
 from mamori.detections.loader import DetectionError, load_catalog, load_detection
 from mamori.detections.testing import case_files, evaluate_case, run_catalog_cases
 from mamori.sources import SOURCES
@@ -50,6 +51,21 @@ def test_case(det, kind, path):
 
 
 @pytest.mark.parametrize("det", CATALOG, ids=lambda d: d.id)
+def test_every_rule_routes_to_registered_outputs(det):
+    """`outputs:` and `output_options:` name registered outputs, and each output accepts its options."""
+    problems = routing_problems(det.header)
+    assert not problems, (
+        f"{det.path}: {'; '.join(problems)}; use a name of OUTPUTS in include/mamori/alerts/outputs/__init__.py "
+        "(or register the output there) and only the options its options_model declares"
+    )
+
+
+def test_default_routing_names_registered_outputs_for_every_severity():
+    routing = load_routing(SQL)  # raises, naming sql/routing.yaml, on an unknown output or a missing severity
+    assert set(routing.by_severity) == {"critical", "high", "medium", "low", "info"}
+
+
+@pytest.mark.parametrize("det", CATALOG, ids=lambda d: d.id)
 def test_rendered_rule_is_one_athena_select_with_window(det):
     from datetime import UTC, datetime
 
@@ -76,6 +92,21 @@ def test_unknown_header_key_is_rejected(tmp_path):
     f.write_text(f.read_text().replace("owner:", "sevirity: high\nowner:", 1))
     with pytest.raises(DetectionError, match="sevirity"):
         load_detection(f)
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("outputs: [github, pagerdutty]", "outputs: unknown output 'pagerdutty'"),
+        ("output_options: {github: {asignees: [octo-cat]}}", "output_options.github.asignees"),
+    ],
+    ids=["unknown-output", "unknown-option"],
+)
+def test_a_misrouted_rule_fails_the_routing_check(tmp_path, line, says):
+    f = _copy_rule(tmp_path)
+    f.write_text(f.read_text().replace("owner:", f"{line}\nowner:", 1))
+    problems = routing_problems(load_detection(f).header)
+    assert len(problems) == 1 and problems[0].startswith(says), problems
 
 
 def test_filename_must_equal_id(tmp_path):

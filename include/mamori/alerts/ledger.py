@@ -29,6 +29,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from mamori.alerts.alert import Alert
+from mamori.alerts.routing import Routing, load_routing
+from mamori.config import load_settings
 from mamori.detections.dedup import MAX_SAMPLES, Candidate
 from mamori.detections.loader import Detection
 
@@ -137,68 +140,6 @@ INCIDENT_MERGES = sa.Table(
     sa.Column("window_end", sa.String(40), nullable=False),
 )
 
-DEFAULT_ROUTES: dict[str, list[str]] = {
-    "critical": ["github", "pagerduty", "slack"],
-    "high": ["github", "pagerduty", "slack"],
-    "medium": ["github", "slack"],
-    "low": ["github"],
-    "info": ["github"],
-}
-
-
-# Outputs that wake someone up; an experimental rule records and tickets its alerts but never uses these.
-PAGING_OUTPUTS = frozenset({"pagerduty", "slack"})
-
-
-def routes_for(det: Detection, page: bool = True) -> list[str]:
-    """Where a rule's alerts go: its own list or the severity default, minus paging while experimental or
-    when the caller says not to page (a backfill records history; it does not wake anyone for last month)."""
-    routes = list(det.header.outputs or DEFAULT_ROUTES[det.header.severity])
-    if det.header.status == "experimental" or not page:
-        routes = [r for r in routes if r not in PAGING_OUTPUTS] or ["local"]
-    return routes
-
-
-@dataclass(frozen=True)
-class Alert:
-    """An alert as outputs see it (all values already JSON-decoded)."""
-
-    key: str
-    detection_id: str
-    title: str
-    severity: str
-    status: str
-    log_source: str
-    dedup_values: dict[str, Any]
-    bucket_start: str
-    bucket_end: str
-    first_seen: str
-    last_seen: str
-    hit_count: int
-    samples: list[dict[str, Any]]
-    routes: list[str]
-    enrichment: list[dict[str, Any]] | None = None
-
-    @classmethod
-    def from_row(cls, r: Any) -> Alert:
-        return cls(
-            key=r.alert_key,
-            detection_id=r.detection_id,
-            title=r.title,
-            severity=r.severity,
-            status=r.status,
-            log_source=r.log_source,
-            dedup_values=orjson.loads(r.dedup_values),
-            bucket_start=r.bucket_start,
-            bucket_end=r.bucket_end,
-            first_seen=r.first_seen,
-            last_seen=r.last_seen,
-            hit_count=r.hit_count,
-            samples=orjson.loads(r.samples),
-            routes=orjson.loads(r.routes),
-            enrichment=orjson.loads(r.enrichment) if r.enrichment else None,
-        )
-
 
 def _dumps(v: Any) -> str:
     return orjson.dumps(v, option=orjson.OPT_SORT_KEYS, default=str).decode()
@@ -224,12 +165,20 @@ class Ledger:
             yield conn
 
     def record_window(
-        self, det: Detection, start: datetime, end: datetime, candidates: list[Candidate], page: bool = True
+        self,
+        det: Detection,
+        start: datetime,
+        end: datetime,
+        candidates: list[Candidate],
+        page: bool = True,
+        routing: Routing | None = None,
     ) -> list[str]:
         """Replace this window's contribution for the detection; return keys of alerts at/over threshold.
 
         `page=False` opens new alerts without paging outputs; an alert that already exists keeps its routes.
+        `routing` (sql/routing.yaml) says where a new alert goes; default: the configured sql/ directory's.
         """
+        routing = routing or load_routing(load_settings().sql_dir)
         ws, we = start.isoformat(), end.isoformat()
         with self._tx() as conn:
             previous = {
@@ -263,11 +212,13 @@ class Ledger:
                 )
             fired = []
             for key in sorted(previous | {c.key for c in candidates}):
-                if self._refresh_alert(conn, det, key, we, page):
+                if self._refresh_alert(conn, det, key, we, routing.routes_for(det, page)):
                     fired.append(key)
         return fired
 
-    def _refresh_alert(self, conn: Connection, det: Detection, key: str, window_end: str, page: bool) -> bool:
+    def _refresh_alert(
+        self, conn: Connection, det: Detection, key: str, window_end: str, routes: list[str]
+    ) -> bool:
         """Recompute one alert from all its window contributions; True when it is at/over threshold."""
         parts = conn.execute(
             sa.select(ALERT_HITS).where(ALERT_HITS.c.alert_key == key).order_by(ALERT_HITS.c.window_start)
@@ -298,7 +249,7 @@ class Ledger:
                     dedup_values=parts[0].dedup_values,
                     bucket_start=parts[0].bucket_start,
                     bucket_end=(bucket + det.header.dedup.period_td).isoformat(),
-                    routes=_dumps(routes_for(det, page)),
+                    routes=_dumps(routes),
                     opened_window_end=window_end,
                     **values,
                 )

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from mamori.alerts.ledger import Alert
+from mamori.alerts.alert import Alert
 from mamori.detections.loader import Detection
 
 MAX_CELL = 256

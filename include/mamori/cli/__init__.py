@@ -172,10 +172,14 @@ def cmd_detections(args: argparse.Namespace) -> int:
         return 0
     if args.action == "mutate":
         return _mutate(s.sql_dir, Path(args.cases), args.ids, verbose=args.verbose)
+    from mamori.alerts.routing import split_misrouted
     from mamori.detections.loader import load_catalog_tolerant
     from mamori.detections.testing import run_catalog_cases
 
     detections, broken = load_catalog_tolerant(s.sql_dir)
+    # A rule naming an output the registry lacks (or options it rejects) is broken, not silently rerouted.
+    detections, misrouted = split_misrouted(detections)
+    broken += misrouted
     if args.id and args.id not in {d.id for d in detections} | {b.id for b in broken}:
         print(f"mamori detections test: no detection {args.id!r}", file=sys.stderr)
         return 2

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from mamori.windows import HOUR
 
@@ -73,10 +73,10 @@ class DetectionHeader(_Strict):
     lookback: str | None = None
     outputs: list[str] | None = None  # None = the default routing for the severity
     enrichments: list[str] | None = None  # ids in sql/enrichments/; None = the default enrichments
-    # GitHub repository (owner/name) for this rule's issues; None = the mamori_github connection's repo.
-    ticket_repo: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-    # GitHub logins assigned to this rule's issues (the on-call rotation for the rule's area).
-    assignees: list[str] = Field(default_factory=list, max_length=10)
+    # Per-output options, e.g. `github: {repo: acme/cloud-team, assignees: [octo-cat]}`. Passed through as
+    # plain data: each output validates its own section strictly (mamori.alerts.outputs.routing_problems,
+    # run by the catalog test and `mamori detections test`), so this model names no output.
+    output_options: dict[str, dict[str, JsonValue]] = Field(default_factory=dict)
     runbook: str = Field(min_length=10)
     false_positives: list[str] = Field(min_length=1)
     references: list[str] = Field(default_factory=list)
@@ -103,14 +103,6 @@ class DetectionHeader(_Strict):
     @property
     def lookback_td(self) -> timedelta | None:
         return parse_duration(self.lookback) if self.lookback else None
-
-    @field_validator("assignees")
-    @classmethod
-    def _assignees(cls, v: list[str]) -> list[str]:
-        for item in v:
-            if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", item):
-                raise ValueError(f"assignee {item!r} is not a GitHub login")
-        return v
 
     @field_validator("references")
     @classmethod

@@ -23,6 +23,7 @@ from jinja2 import Environment, StrictUndefined
 from pydantic import ValidationError
 
 from mamori.alerts.ledger import Ledger
+from mamori.alerts.routing import load_routing
 from mamori.config import Settings
 from mamori.detections.dedup import Candidate, alert_key
 from mamori.detections.loader import Detection, DetectionError
@@ -156,7 +157,8 @@ def record(
     """Replace the window's contribution of one pseudo-detection; keys of the alerts it holds."""
 
     det = health_detection(settings.sql_dir, detection_id)
-    fired = Ledger(settings.ledger_url).record_window(det, start, end, candidates)
+    routing = load_routing(settings.sql_dir)
+    fired = Ledger(settings.ledger_url).record_window(det, start, end, candidates, routing=routing)
     if fired:
         log.warning("%s [%s, %s): %d alert(s): %s", detection_id, start, end, len(fired), fired)
     return fired

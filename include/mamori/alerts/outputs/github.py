@@ -30,8 +30,10 @@ import orjson
 import requests
 from github import Auth, Github, GithubException
 from github.GithubException import RateLimitExceededException
+from pydantic import Field, field_validator
 
-from mamori.alerts.ledger import Alert
+from mamori.alerts.alert import Alert
+from mamori.alerts.outputs.base import Capabilities, Output, OutputOptions, TicketState
 from mamori.alerts.render import block, cell, inert_references, ticket_markdown, visible
 from mamori.config import Settings
 from mamori.detections.loader import Detection
@@ -216,10 +218,31 @@ def _retry_after(exc: GithubException) -> float | None:
     return None
 
 
-class GitHubOutput:
+class GitHubOptions(OutputOptions):
+    """A rule's `output_options.github`: where its issues go and who is assigned."""
+
+    # Repository (owner/name) for this rule's issues; None = the mamori_github connection's repo.
+    repo: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    # GitHub logins assigned to this rule's issues (the on-call rotation for the rule's area).
+    assignees: list[str] = Field(default_factory=list, max_length=10)
+
+    @field_validator("assignees")
+    @classmethod
+    def _assignees(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", item):
+                raise ValueError(f"assignee {item!r} is not a GitHub login")
+        return v
+
+
+class GitHubOutput(Output):
     """Issues in the repository named by the `mamori_github` connection's extra `repo`."""
 
     name = "github"
+    conn_id = CONN_ID
+    # The issue URL is the link pages and messages carry; a closed issue resolves the alert.
+    capabilities = Capabilities(kind="ticket", ticket_is_link=True, syncs_state=True)
+    options_model = GitHubOptions
 
     def __init__(
         self,
@@ -233,8 +256,8 @@ class GitHubOutput:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """Knobs are for tests (short backoff, no write throttling); the dispatcher uses the defaults."""
-        self.settings = settings
-        self.conn_id = conn_id
+        super().__init__(settings)
+        self.connection_id = conn_id
         self.timeout = timeout
         self.backoff = backoff
         self.max_attempts = max_attempts
@@ -244,21 +267,15 @@ class GitHubOutput:
         self._repos: dict[str, Repository] = {}
         self._full_name = ""
 
-    @classmethod
-    def configured(cls, settings: Settings) -> bool:
-        """Whether the connection exists (secrets backend / env / metastore lookup only, no network)."""
-        from airflow.exceptions import AirflowNotFoundException
-        from airflow.sdk import BaseHook
-
-        try:
-            BaseHook.get_connection(CONN_ID)
-        except AirflowNotFoundException:
-            return False
-        return True
-
     # -- public contract -------------------------------------------------------------------------------
 
-    def deliver(self, alert: Alert, det: Detection | None, previous_ref: str | None = None) -> str:
+    def deliver(
+        self,
+        alert: Alert,
+        det: Detection | None,
+        previous_ref: str | None = None,
+        ticket_url: str | None = None,
+    ) -> str:
         """Create the alert's issue, or comment once on it for a new hit count; returns the issue's html_url."""
         return self._with_retries(
             f"deliver {alert.key}", lambda: self._deliver_once(alert, det, previous_ref)
@@ -277,11 +294,17 @@ class GitHubOutput:
 
         return self._with_retries("issue_state", once)
 
+    def ticket_state(self, ref: str) -> TicketState:
+        """The issue's state for the lifecycle sync: closed or not, and its labels (the resolution)."""
+        state, labels = self.issue_state(ref)
+        return TicketState(closed=state == "closed", labels=tuple(labels))
+
     # -- one attempt -----------------------------------------------------------------------------------
 
     def _deliver_once(self, alert: Alert, det: Detection | None, previous_ref: str | None) -> str:
         # A detection may send its tickets to its owners' repository; otherwise the connection's.
-        name = det.header.ticket_repo if det is not None and det.header.ticket_repo else self._repo_name()
+        options = GitHubOptions.model_validate(self.raw_options(det))
+        name = options.repo or self._repo_name()
         repo = self._repo(name)
         issue = self._issue_from_ref(repo, name, previous_ref, alert.key) if previous_ref else None
         if issue is None:
@@ -297,7 +320,7 @@ class GitHubOutput:
                 title=issue_title(alert, det),
                 body=issue_body(alert, det),
                 labels=labels,
-                assignees=list(det.header.assignees) if det else [],
+                assignees=list(options.assignees),
             )
             log.info("github: opened issue #%s for alert %s", created.number, alert.key)
             return created.html_url
@@ -368,13 +391,13 @@ class GitHubOutput:
             return self._client
         from airflow.providers.github.hooks.github import GithubHook
 
-        hook = GithubHook(github_conn_id=self.conn_id)
-        conn = hook.get_connection(self.conn_id)
+        hook = GithubHook(github_conn_id=self.connection_id)
+        conn = hook.get_connection(self.connection_id)
         if conn.password:
             _SECRETS.add(conn.password)
         full_name = str((conn.extra_dejson or {}).get("repo") or "")
         if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", full_name):
-            raise GitHubOutputError(f'connection {self.conn_id} needs extra {{"repo": "owner/name"}}')
+            raise GitHubOutputError(f'connection {self.connection_id} needs extra {{"repo": "owner/name"}}')
         kwargs = hook.get_conn().requester.kwargs
         auth = kwargs.get("auth")
         if isinstance(auth, Auth.Token):

@@ -7,26 +7,36 @@ from __future__ import annotations
 
 import orjson
 
-from mamori.alerts.ledger import Alert
+from mamori.alerts.alert import Alert
+from mamori.alerts.outputs.base import Capabilities, Output
 from mamori.alerts.render import ticket_markdown
 from mamori.config import Settings
 from mamori.detections.loader import Detection
-from mamori.lake import Store
 
 
-class LocalOutput:
+class LocalOutput(Output):
     """Tickets under <outbox>/tickets/<detection>/<alert key>.md."""
 
     name = "local"
+    conn_id = None  # the outbox store is settings, not a secret: always configured
+    # A ticket, but its reference is a path in the outbox, not a link a page or message could carry.
+    capabilities = Capabilities(kind="ticket")
 
     def __init__(self, settings: Settings) -> None:
+        # Deferred: the store is built on Airflow's ObjectStoragePath, and the registry (read by the ledger's
+        # routing for capabilities) must not make every ledger user import Airflow; only a sender needs it.
+        from mamori.lake import Store
+
+        super().__init__(settings)
         self.store = Store(settings.outbox_url)
 
-    @classmethod
-    def configured(cls, settings: Settings) -> bool:
-        return True
-
-    def deliver(self, alert: Alert, det: Detection | None, previous_ref: str | None = None) -> str:
+    def deliver(
+        self,
+        alert: Alert,
+        det: Detection | None,
+        previous_ref: str | None = None,
+        ticket_url: str | None = None,
+    ) -> str:
         key = f"tickets/{alert.detection_id}/{alert.key}.md"
         self.store.write_atomic(key, ticket_markdown(alert, det).encode())
         return self.store.uri(key)

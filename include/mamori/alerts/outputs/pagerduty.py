@@ -20,20 +20,25 @@ secret: it only ever travels in the request body and never appears in a log line
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import re
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-import orjson
 
-from mamori.alerts.ledger import Alert
+from mamori.alerts.alert import Alert
+from mamori.alerts.outputs.base import (
+    TICKET_URL,
+    Capabilities,
+    DeliveryError,
+    Output,
+    base_url,
+    connection,
+    fit,
+    plain,
+    post_once,
+    with_retries,
+)
 from mamori.alerts.render import visible
-from mamori.config import Settings
 from mamori.detections.loader import Detection
 
 log = logging.getLogger(__name__)
@@ -44,97 +49,9 @@ DEFAULT_BASE_URL = "https://events.pagerduty.com"
 SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info", "info": "info"}
 MAX_SUMMARY = 1024  # PagerDuty truncates summaries beyond this; we bound them ourselves, visibly
 MAX_SOURCE = 255
-MAX_VALUE = 1024  # one custom_details value
 MAX_ENTRIES = 25  # dedup values shown; a detection has a handful of dedup keys
 MAX_RUNBOOK = 8_000
 MAX_ERROR = 500  # error text from the server quoted in our exceptions
-
-TICKET_URL = re.compile(r"https?://[^\s<>|]{1,2000}")  # set by the dispatcher from our own ticket output
-
-T = TypeVar("T")
-
-
-class DeliveryError(RuntimeError):
-    """The endpoint refused the request for good (4xx) or kept failing: the dispatcher records it and
-    retries in a later run. The message never contains the routing key or the webhook URL."""
-
-
-class TransientError(Exception):
-    """One attempt failed in a way worth retrying (429, 5xx, timeout, connection error)."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date), None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def with_retries(
-    send: Callable[[], T],
-    *,
-    what: str,
-    attempts: int = 4,
-    base_delay: float = 1.0,
-    max_delay: float = 60.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Call `send` up to `attempts` times while it raises TransientError, then raise DeliveryError.
-
-    Backoff doubles from `base_delay`; a server's Retry-After wins over the backoff (capped at `max_delay`,
-    so one throttled alert cannot hold the dispatch task for long). Anything else `send` raises is final
-    and propagates at once: a 400 will not become valid by asking again.
-    """
-    last: TransientError | None = None
-    for attempt in range(1, attempts + 1):
-        try:
-            return send()
-        except TransientError as exc:
-            last = exc
-            if attempt == attempts:
-                break
-            delay = base_delay * 2 ** (attempt - 1)
-            if exc.retry_after is not None:
-                delay = exc.retry_after
-            delay = min(delay, max_delay)
-            log.warning(
-                "%s: attempt %d/%d failed (%s); retrying in %.2fs", what, attempt, attempts, exc, delay
-            )
-            sleep(delay)
-    raise DeliveryError(f"{what}: gave up after {attempts} attempts: {last}")
-
-
-def plain(value: Any, limit: int = MAX_VALUE) -> str:
-    """A log-derived value as one line of plain text: controls and bidi visible, line breaks escaped, bounded.
-
-    PagerDuty shows summary and custom_details as text (also in SMS, push and e-mail notifications), so
-    the risks are hidden/reordered characters, fake extra lines and sheer size, not markup.
-    """
-    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
-    text = visible(text).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
-    return text if len(text) <= limit else text[:limit] + f"…[+{len(text) - limit} chars]"
-
-
-def _fit(text: str, limit: int) -> str:
-    """Cut already-plain text to `limit` characters including the marker."""
-    if len(text) <= limit:
-        return text
-    marker = f"…[+{len(text) - limit} chars]"
-    return text[: limit - len(marker)] + marker
 
 
 def tactics(det: Detection | None) -> str | None:
@@ -152,56 +69,38 @@ def account_of(alert: Alert) -> str | None:
     return None if acct is None else str(acct)
 
 
-class PagerDutyOutput:
+class PagerDutyOutput(Output):
     """Pages through an Events API v2 integration; the external reference is the dedup key (= alert key).
 
-    The dispatcher may set `ticket_urls[alert.key]` (e.g. the GitHub issue) before `deliver`; the link is
-    then attached to the PagerDuty alert and shown in its details.
+    The dispatcher hands `deliver` the alert's ticket link (e.g. the GitHub issue) when there is one; it is
+    attached to the PagerDuty alert and shown in its details. A trigger is an update in place (same dedup
+    key), so a page sent during a ticket outage is sent again once the ticket exists, with the link.
     """
 
     name = "pagerduty"
+    conn_id = CONN_ID
+    capabilities = Capabilities(kind="page", links_to_ticket=True, updates_in_place=True, resolves=True)
     timeout: float = 10.0  # seconds per attempt (connect and read)
     retry_base_delay: float = 1.0  # backoff start; tests lower it
     attempts: int = 4
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.ticket_urls: dict[str, str] = {}
-
-    @classmethod
-    def configured(cls, settings: Settings) -> bool:
-        """True when the Airflow connection exists (a lookup in the secrets backends, no network call)."""
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        try:
-            BaseHook.get_connection(CONN_ID)
-        except AirflowNotFoundException:
-            return False
-        return True
-
     def _endpoint(self) -> tuple[str, str]:
         """(enqueue URL, routing key) from the connection; read per call so a rotated key takes effect."""
-        from airflow.sdk import BaseHook
-
-        conn = BaseHook.get_connection(CONN_ID)
+        conn = connection(CONN_ID)
         key = (conn.password or "").strip()
         if not key:
             raise DeliveryError(f"connection {CONN_ID!r} has no routing key in its password field")
-        host = (conn.host or "").strip().rstrip("/")
-        if host and "://" not in host:
-            host = f"{conn.schema or 'https'}://{host}"
-            if conn.port:
-                host = f"{host}:{conn.port}"
-        return f"{host or DEFAULT_BASE_URL}/v2/enqueue", key
+        return f"{base_url(conn, DEFAULT_BASE_URL)}/v2/enqueue", key
 
-    def event(self, alert: Alert, det: Detection | None, action: str = "trigger") -> dict[str, Any]:
+    def event(
+        self, alert: Alert, det: Detection | None, action: str = "trigger", ticket_url: str | None = None
+    ) -> dict[str, Any]:
         """The Events API v2 body without the routing key (so it can be logged or asserted on)."""
         if action != "trigger":
             return {"event_action": action, "dedup_key": alert.key}
         title = det.header.title if det else alert.title
         entities = ", ".join(f"{plain(k, 64)}={plain(v, 200)}" for k, v in alert.dedup_values.items())
-        summary = _fit(
+        summary = fit(
             f"[{alert.severity.upper()}] {plain(title, 200)}" + (f": {entities}" if entities else ""),
             MAX_SUMMARY,
         )
@@ -221,7 +120,7 @@ class PagerDutyOutput:
             details["dedup_values_omitted"] = len(alert.dedup_values) - MAX_ENTRIES
         if det:
             # Reviewed text from the detection header, still bounded and control-free.
-            details["runbook"] = _fit(visible(det.header.runbook.strip()), MAX_RUNBOOK)
+            details["runbook"] = fit(visible(det.header.runbook.strip()), MAX_RUNBOOK)
             details["mitre"] = ", ".join(det.header.mitre)
         payload: dict[str, Any] = {
             "summary": summary,
@@ -240,7 +139,7 @@ class PagerDutyOutput:
             "payload": payload,
             "client": "mamori",
         }
-        ticket = self.ticket_urls.get(alert.key)
+        ticket = ticket_url
         if ticket and TICKET_URL.fullmatch(ticket):
             details["ticket"] = plain(ticket, 2048)
             body["links"] = [{"href": ticket, "text": "ticket"}]
@@ -253,27 +152,14 @@ class PagerDutyOutput:
         what = f"pagerduty {action} {dedup_key}"
 
         def attempt() -> str:
-            try:
-                with httpx.Client(timeout=self.timeout) as client:
-                    resp = client.post(url, json={"routing_key": key, **body})
-            except httpx.TimeoutException:
-                raise TransientError(f"no response within {self.timeout}s") from None
-            except httpx.TransportError as exc:
-                # from None: the chained exception carries the request, and the request body the key.
-                raise TransientError(_redact(f"{type(exc).__name__}: {exc}", key)) from None
-            if resp.status_code == 429:
-                raise TransientError("429 rate limited", retry_after_seconds(resp.headers.get("Retry-After")))
-            if resp.status_code >= 500:
-                raise TransientError(f"{resp.status_code} {_redact(plain(resp.text, 200), key)}")
-            if resp.status_code == 400:
-                raise DeliveryError(
-                    f"{what}: PagerDuty rejected the event as invalid (400, not retried): "
-                    f"{_redact(_errors(resp), key)}"
-                )
-            if not 200 <= resp.status_code < 300:
-                raise DeliveryError(
-                    f"{what}: HTTP {resp.status_code} (not retried): {_redact(plain(resp.text, MAX_ERROR), key)}"
-                )
+            resp = post_once(
+                url,
+                json_body={"routing_key": key, **body},
+                timeout=self.timeout,
+                what=what,
+                secrets=(key,),
+                refused=lambda r: f"PagerDuty rejected the event as invalid (400, not retried): {_errors(r)}",
+            )
             try:
                 ack = resp.json()
             except ValueError:
@@ -284,7 +170,13 @@ class PagerDutyOutput:
         log.info("%s: accepted", what)
         return ref
 
-    def deliver(self, alert: Alert, det: Detection | None, previous_ref: str | None = None) -> str:
+    def deliver(
+        self,
+        alert: Alert,
+        det: Detection | None,
+        previous_ref: str | None = None,
+        ticket_url: str | None = None,
+    ) -> str:
         """Trigger (or re-trigger, which only updates the open PagerDuty alert) and return the dedup key.
 
         `previous_ref` does not change what is sent: the dedup key makes a re-send an update. An alert the
@@ -293,7 +185,7 @@ class PagerDutyOutput:
         if alert.status != "open":
             self.resolve(alert.key)
             return alert.key
-        self._send(self.event(alert, det))
+        self._send(self.event(alert, det, ticket_url=ticket_url))
         return alert.key
 
     def resolve(self, alert_key: str) -> None:
@@ -312,11 +204,3 @@ def _errors(resp: httpx.Response) -> str:
         msg = data.get("message") or data.get("status") or "invalid event"
         return plain(f"{msg}: {data.get('errors') or []}", MAX_ERROR)
     return plain(data, MAX_ERROR)
-
-
-def _redact(text: str, *secrets: str) -> str:
-    """Belt and braces: a server echoing the key back must not put it into our exception or log."""
-    for s in secrets:
-        if s:
-            text = text.replace(s, "***")
-    return text

@@ -25,7 +25,7 @@ a full URL in the password is used as-is (plain http works, which the tests rely
 token. The post goes through the hook's `slack_sdk.WebhookClient` with its retry handlers disabled and its
 logger silenced: that logger writes the request URL, i.e. the secret, at debug level, and `hook.send_dict`
 folds every non-200 into one AirflowException, hiding the status and Retry-After that our retry policy
-needs. Retries are the shared policy of pagerduty.with_retries (429 honouring Retry-After, 5xx, timeouts).
+needs. Retries are the shared policy of base.with_retries (429 honouring Retry-After, 5xx, timeouts).
 """
 
 from __future__ import annotations
@@ -36,16 +36,18 @@ import re
 import urllib.error
 from typing import TYPE_CHECKING, Any
 
-from mamori.alerts.ledger import Alert
-from mamori.alerts.outputs.pagerduty import (
+from mamori.alerts.alert import Alert
+from mamori.alerts.outputs.base import (
     TICKET_URL,
+    Capabilities,
     DeliveryError,
+    Output,
     TransientError,
     plain,
+    redact,
     retry_after_seconds,
     with_retries,
 )
-from mamori.config import Settings
 from mamori.detections.loader import Detection
 
 if TYPE_CHECKING:
@@ -116,29 +118,16 @@ def message(alert: Alert, det: Detection | None, ticket_url: str | None = None) 
     return "\n".join([*lines, *tail])
 
 
-class SlackOutput:
+class SlackOutput(Output):
     """Posts one message per alert to the channel of the `mamori_slack` incoming webhook."""
 
     name = "slack"
+    conn_id = CONN_ID
+    # A message cannot be edited or threaded through a webhook: not an update in place, nothing to resolve.
+    capabilities = Capabilities(kind="chat", links_to_ticket=True)
     timeout: int = 10  # seconds per attempt; the hook's and slack_sdk's timeout is an int
     retry_base_delay: float = 1.0  # backoff start; tests lower it
     attempts: int = 4
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.ticket_urls: dict[str, str] = {}
-
-    @classmethod
-    def configured(cls, settings: Settings) -> bool:
-        """True when the Airflow connection exists (a lookup in the secrets backends, no network call)."""
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        try:
-            BaseHook.get_connection(CONN_ID)
-        except AirflowNotFoundException:
-            return False
-        return True
 
     def _client(self) -> WebhookClient:
         from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
@@ -148,14 +137,20 @@ class SlackOutput:
         )
         return hook.client
 
-    def deliver(self, alert: Alert, det: Detection | None, previous_ref: str | None = None) -> str:
+    def deliver(
+        self,
+        alert: Alert,
+        det: Detection | None,
+        previous_ref: str | None = None,
+        ticket_url: str | None = None,
+    ) -> str:
         """Post the alert's message once; with a previous reference post nothing (see module docstring)."""
         if previous_ref is not None:
             return previous_ref
         client = self._client()
         secret = client.url
         body = {
-            "text": message(alert, det, self.ticket_urls.get(alert.key)),
+            "text": message(alert, det, ticket_url),
             "unfurl_links": False,
             "unfurl_media": False,
         }
@@ -166,12 +161,12 @@ class SlackOutput:
                 resp = client.send_dict(body)
             except (TimeoutError, urllib.error.URLError, ConnectionError, http.client.HTTPException) as exc:
                 # from None everywhere: urllib exceptions may carry the request, whose URL is the secret.
-                raise TransientError(_redact(f"{type(exc).__name__}: {exc}", secret)) from None
+                raise TransientError(redact(f"{type(exc).__name__}: {exc}", secret)) from None
             except Exception as exc:
-                raise DeliveryError(f"{what}: {_redact(f'{type(exc).__name__}: {exc}', secret)}") from None
+                raise DeliveryError(f"{what}: {redact(f'{type(exc).__name__}: {exc}', secret)}") from None
             if resp.status_code == 200:
                 return
-            text = _redact(plain(resp.body or "", 200), secret)
+            text = redact(plain(resp.body or "", 200), secret)
             if resp.status_code == 429:
                 headers = {k.lower(): v for k, v in (resp.headers or {}).items()}
                 raise TransientError("429 rate limited", retry_after_seconds(headers.get("retry-after")))
@@ -184,14 +179,3 @@ class SlackOutput:
         with_retries(attempt, what=what, attempts=self.attempts, base_delay=self.retry_base_delay)
         log.info("%s: posted", what)
         return f"slack:{alert.key}"
-
-
-def _redact(text: str, *secrets: str) -> str:
-    """The webhook URL (and its token path alone) never reaches an exception message or a log line."""
-    for s in secrets:
-        if s:
-            text = text.replace(s, "***")
-            path = s.split("://", 1)[-1].split("/", 1)[-1]
-            if len(path) >= 8:
-                text = text.replace(path, "***")
-    return text
