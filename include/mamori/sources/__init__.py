@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from mamori.sources import alb, cloudtrail, cloudtrail_insights, cloudwatch, s3access, vpcflow
+from mamori.sources import (
+    alb,
+    cloudtrail,
+    cloudtrail_insights,
+    cloudwatch,
+    route53resolver,
+    s3access,
+    vpcflow,
+)
 from mamori.sources.base import Source
 
 SOURCES: dict[str, Source] = {
@@ -12,6 +20,7 @@ SOURCES: dict[str, Source] = {
     cloudwatch.NAME: cloudwatch.SOURCE,
     s3access.NAME: s3access.SOURCE,
     vpcflow.NAME: vpcflow.SOURCE,
+    route53resolver.NAME: route53resolver.SOURCE,
 }
 
 
