@@ -44,11 +44,13 @@ def _ct_record(when: datetime) -> dict[str, Any]:
 def build_lake(settings: Any) -> Path:
     """Generate, ingest (through a backfill) and compact a small lake; returns its root directory."""
     from mamori.backfill import make_plan, run_backfill
-    from mamori.dev.generate import write_samples
+    from mamori.dev.generate import demo_sources, write_samples
     from mamori.lake import Store, compact
-    from mamori.sources import SOURCES
 
-    write_samples(START, HOURS, seed=SEED)
+    # The demo's story sources (the lake whose bytes the demo promises): a source added later brings its own
+    # files, which are not a change to this lake's keys or bytes.
+    story = demo_sources()
+    write_samples(START, HOURS, seed=SEED, sources=story)
     # A delivery holding a record no parser accepts, so the lake has a quarantine file and the manifests count it.
     raw = Store(settings.raw_url, settings.raw_conn_id)
     key = (
@@ -68,8 +70,8 @@ def build_lake(settings: Any) -> Path:
     # Small batches, so windows have several batch manifests and partitions several files to compact.
     settings = dataclasses.replace(settings, batch_max_objects=BATCH_MAX_OBJECTS)
     end = START + timedelta(hours=WINDOWS)
-    run_backfill(make_plan(START, end, sources=list(SOURCES), detections=[], settings=settings), settings)
-    for name in SOURCES:
+    run_backfill(make_plan(START, end, sources=story, detections=[], settings=settings), settings)
+    for name in story:
         compact.compact_partitions(name, end + timedelta(days=2), settings)
     return Path(settings.lake_url.removeprefix("file://"))
 

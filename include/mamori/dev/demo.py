@@ -67,7 +67,7 @@ def run_windows(dag: Any, logical_dates: list[datetime], log_path: Path) -> list
 
 def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
     """Generate, ingest, detect, dispatch; print the summary; non-zero when alerts ≠ ground truth."""
-    from mamori.dev.generate import write_samples
+    from mamori.dev.generate import demo_sources, write_samples
     from mamori.windows import run_dates
 
     s = load_settings()
@@ -81,12 +81,13 @@ def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
     t0 = time.monotonic()
 
     _say(f"mamori demo — home {s.home}")
-    steps = write_samples(start, hours, seed)
+    story = demo_sources()
+    steps = write_samples(start, hours, seed, story)
     (s.home / "ground_truth.json").write_bytes(
         orjson.dumps([st.__dict__ for st in steps], option=orjson.OPT_INDENT_2, default=str)
     )
     _say(
-        f"1. generated {hours}h of logs ({len(SOURCES)} sources) from {start:%Y-%m-%d %H:%M}Z into {s.raw_url} "
+        f"1. generated {hours}h of logs ({len(story)} sources) from {start:%Y-%m-%d %H:%M}Z into {s.raw_url} "
         f"({len(steps)} attack steps injected)"
     )
 
@@ -109,7 +110,7 @@ def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
         f"Airflow log: {log_path}"
     )
     failed = []
-    for name in SOURCES:
+    for name in SOURCES:  # every source's: detect waits for each source with rules, generated or not
         failed += run_windows(bag.dags[f"ingest_{name}"], ingest_dates, log_path)
     failed += run_windows(bag.dags["detect"], detect_dates, log_path)
     # Health checks (freshness, drift, reconciliation, late data) for the last full ingest window; the last

@@ -28,6 +28,23 @@ def get_generator(source: str) -> Generator | None:
     return gen
 
 
+def demo_sources() -> list[str]:
+    """The registered sources whose generators tell the demo's story, in registry order.
+
+    A generator module opts out with ``IN_DEMO = False``: a new source can ship a generator (its detection
+    tests take their key layout from it, `mamori generate` writes it) without changing what `mamori demo`
+    injects, alerts on and compares with its ground truth.
+    """
+    from mamori.sources import SOURCES
+
+    out = []
+    for name in SOURCES:
+        gen = get_generator(name)
+        if gen is not None and getattr(importlib.import_module(gen.__module__), "IN_DEMO", True):
+            out.append(name)
+    return out
+
+
 def write_samples(start: datetime, hours: int, seed: int, sources: list[str] | None = None) -> list[Any]:
     """Write generated raw objects of every (or the given) source into the raw store with their landing
     times; returns the ground truth of all attack stories, in time order."""
@@ -50,4 +67,12 @@ def write_samples(start: datetime, hours: int, seed: int, sources: list[str] | N
     return [st for _, st in sorted(steps, key=lambda p: (p[1].time, p[0]))]
 
 
-__all__ = ["AttackStep", "Generator", "Put", "generate_cloudtrail", "get_generator", "write_samples"]
+__all__ = [
+    "AttackStep",
+    "Generator",
+    "Put",
+    "demo_sources",
+    "generate_cloudtrail",
+    "get_generator",
+    "write_samples",
+]

@@ -8,6 +8,7 @@ from mamori.sources.base import Source
 from mamori.sources.cloudtrail.spec import SPEC as CLOUDTRAIL
 from mamori.sources.cloudtrail_insights.spec import SPEC as CLOUDTRAIL_INSIGHTS
 from mamori.sources.cloudwatch.spec import SPEC as CLOUDWATCH
+from mamori.sources.route53resolver.spec import SPEC as ROUTE53RESOLVER
 from mamori.sources.s3access.spec import SPEC as S3ACCESS
 from mamori.sources.spec import SourceSpec
 from mamori.sources.vpcflow.spec import SPEC as VPCFLOW
@@ -21,6 +22,7 @@ SPECS: dict[str, SourceSpec] = {
         CLOUDWATCH,
         S3ACCESS,
         VPCFLOW,
+        ROUTE53RESOLVER,
     )
 }
 # The parsers by name (what ingest, conversion and the engines need of a source).
