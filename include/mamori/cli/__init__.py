@@ -28,7 +28,8 @@ def _embedded_env() -> None:
     os.environ.setdefault("AIRFLOW_HOME", str(home.parent / "airflow"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    repo_dags = Path(__file__).resolve().parents[2] / "dags"
+    # include/mamori/cli/__init__.py -> the repository (tests/unit/test_repo_paths.py)
+    repo_dags = Path(__file__).resolve().parents[3] / "dags"
     if repo_dags.is_dir():
         os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(repo_dags))
 

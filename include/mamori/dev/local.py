@@ -36,7 +36,7 @@ from typing import Any
 from mamori import windows
 from mamori.dev import local_pg, sessions
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]  # include/mamori/dev/local.py -> the repository
 PID_FILE = "mamori-local.pid"
 # The database URLs of the running instance, as shell assignments: `mamori` commands read it (attach_env) and
 # `set -a; . $AIRFLOW_HOME/mamori-local.env; set +a` gives the `airflow` CLI the same metadata DB.
