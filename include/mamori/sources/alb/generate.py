@@ -23,7 +23,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from mamori.sources.cloudtrail.generate import ATTACKER_IP, AttackStep, Put
+from mamori.sources.cloudtrail.generate import (
+    ATTACKER_IP,
+    AttackStep,
+    Put,
+    put_in_landing_order,
+    require_hour_aligned,
+)
 
 LB_NAME = "web-prod"
 NIKTO_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Nikto/2.5.0"
@@ -348,8 +354,7 @@ def generate_alb(
     Objects are handed to `put` in landing order (landed_at, key), as an S3 notification consumer sees them.
     The attack runs in the first account, in us-east-1 when configured (else the first region).
     """
-    if start.utcoffset() != timedelta(0) or start.minute or start.second or start.microsecond:
-        raise ValueError("start must be a tz-aware UTC datetime aligned to the hour")
+    require_hour_aligned(start)
     if hours < 2:
         raise ValueError("the attack story needs hours >= 2 (it starts 90 minutes in)")
     rng = random.Random(seed)  # noqa: S311 - reproducibility is the point; nothing here is a secret
@@ -387,7 +392,5 @@ def generate_alb(
                 )
                 landed = t_end + timedelta(seconds=rng.randint(60, 300))
                 objects.append((landed, key, gzip.compress(body, compresslevel=6, mtime=0)))
-    objects.sort(key=lambda o: (o[0], o[1]))
-    for landed, key, data in objects:
-        put(key, data, landed)
+    put_in_landing_order(put, objects)
     return steps

@@ -1001,8 +1001,7 @@ def generate_cloudtrail(
 
     Objects are handed to `put` in landing order (landed_at, key), as an S3 notification consumer sees them.
     """
-    if start.utcoffset() != timedelta(0) or start.minute or start.second or start.microsecond:
-        raise ValueError("start must be a tz-aware UTC datetime aligned to the hour")
+    require_hour_aligned(start)
     rng = random.Random(seed)  # noqa: S311 - reproducibility is the point; nothing here is a secret
     g = _Gen(rng, start, hours, accounts, regions)
     steps, attack = g.attack()
@@ -1042,9 +1041,7 @@ def generate_cloudtrail(
             logs.setdefault((acct, region), []).append((landed, key, sha, first, last))
 
     objects += _digests(g, logs)
-    objects.sort(key=lambda o: (o[0], o[1]))
-    for landed, key, data in objects:
-        put(key, data, landed)
+    put_in_landing_order(put, objects)
     return steps
 
 
@@ -1099,3 +1096,15 @@ def _digests(
                 landed = ts + timedelta(seconds=g.rng.randrange(1, 30))
                 out.append((landed, key, gzip.compress(body, mtime=0)))
     return out
+
+
+def require_hour_aligned(start: datetime) -> None:
+    """Generators lay files out from an hour mark; anything else would shift every key and time."""
+    if start.utcoffset() != timedelta(0) or start.minute or start.second or start.microsecond:
+        raise ValueError("start must be a tz-aware UTC datetime aligned to the hour")
+
+
+def put_in_landing_order(put: Put, objects: list[tuple[datetime, str, bytes]]) -> None:
+    """Hand objects to `put` in landing order (landed_at, key), as an S3 notification consumer sees them."""
+    for landed, key, data in sorted(objects, key=lambda o: (o[0], o[1])):
+        put(key, data, landed)

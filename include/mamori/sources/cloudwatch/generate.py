@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from mamori.sources.cloudtrail.generate import AttackStep, Put
+from mamori.sources.cloudtrail.generate import AttackStep, Put, put_in_landing_order, require_hour_aligned
 
 ATTACKER_IP = "198.51.100.23"
 ATTACK_ACCOUNT, ATTACK_REGION = "111111111111", "us-east-1"
@@ -484,14 +484,11 @@ def generate_cloudwatch(
 
     Objects are handed to `put` in landing order (landed_at, key), as an S3 notification consumer sees them.
     """
-    if start.utcoffset() != timedelta(0) or start.minute or start.second or start.microsecond:
-        raise ValueError("start must be a tz-aware UTC datetime aligned to the hour")
+    require_hour_aligned(start)
     rng = random.Random(seed)  # noqa: S311 - reproducibility is the point; nothing here is a secret
     g = _Gen(rng, start, hours, accounts, regions)
     g.background()
     steps = g.attack()
     objects = g.objects()
-    objects.sort(key=lambda o: (o[0], o[1]))
-    for landed, key, data in objects:
-        put(key, data, landed)
+    put_in_landing_order(put, objects)
     return steps

@@ -21,7 +21,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mamori.sources.cloudtrail.generate import ATTACKER_IP, BOTO_UA, CLI_UA, AttackStep, Put
+from mamori.sources.cloudtrail.generate import (
+    ATTACKER_IP,
+    BOTO_UA,
+    CLI_UA,
+    AttackStep,
+    Put,
+    put_in_landing_order,
+    require_hour_aligned,
+)
 
 PAYROLL_BUCKET = "acme-payroll-exports"
 ATTACK_USER = "admin-bob"
@@ -392,8 +400,7 @@ def generate_s3access(
     The story sits at start + 17h30m for a 24-hour range (the same fraction of shorter ranges), after
     the CloudTrail story has handed admin-bob's key to the attacker.
     """
-    if start.utcoffset() != timedelta(0) or start.minute or start.second or start.microsecond:
-        raise ValueError("start must be a tz-aware UTC datetime aligned to the hour")
+    require_hour_aligned(start)
     if hours < 1:
         raise ValueError("hours must be >= 1")
     rng = random.Random(seed)  # noqa: S311 - reproducibility is the point; nothing here is a secret
@@ -421,9 +428,7 @@ def generate_s3access(
             written = landed - timedelta(seconds=rng.randint(1, 20))
             body = "".join(ln.text + "\n" for ln in lines).encode()
             objects.append((landed, _key(g, b, written), body))
-    objects.sort(key=lambda o: (o[0], o[1]))
-    for landed, key, data in objects:
-        put(key, data, landed)
+    put_in_landing_order(put, objects)
     return [step]
 
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mamori.sources.cloudtrail.generate import AttackStep, Put
+from mamori.sources.cloudtrail.generate import AttackStep, Put, put_in_landing_order, require_hour_aligned
 from mamori.sources.vpcflow import DEFAULT_FORMAT
 
 ATTACKER_IP = "198.51.100.23"
@@ -436,8 +436,7 @@ def generate_vpcflow(
     The attack runs in 111111111111/us-east-1 when present (else the first account/region). Objects are handed
     to `put` in landing order (landed_at, key), landed 1-5 minutes after the file's interval ends.
     """
-    if start.utcoffset() != timedelta(0) or start.minute or start.second or start.microsecond:
-        raise ValueError("start must be a tz-aware UTC datetime aligned to the hour")
+    require_hour_aligned(start)
     if hours < 1:
         raise ValueError("hours must be >= 1")
     rng = random.Random(seed)  # noqa: S311 - reproducibility is the point; nothing here is a secret
@@ -473,9 +472,7 @@ def generate_vpcflow(
             key = s.key(t_end, rng)
             landed = t_end + timedelta(seconds=rng.randint(60, 300))
             objects.append((landed, key, gzip.compress(s.render(recs), compresslevel=6, mtime=0)))
-    objects.sort(key=lambda o: (o[0], o[1]))
-    for landed, key, data in objects:
-        put(key, data, landed)
+    put_in_landing_order(put, objects)
     for (acct, _), (t, region) in sorted(health.items(), key=lambda h: h[1][0]):
         steps.append(
             AttackStep(
