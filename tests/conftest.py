@@ -3,7 +3,9 @@ imports airflow: a throwaway AIRFLOW_HOME (SQLite metadata DB), no example DAGs,
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,6 +19,9 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"
 os.environ.pop("MAMORI_ENGINE", None)
 # Tests must never touch the developer's real home or demo state.
 os.environ["MAMORI_HOME"] = tempfile.mkdtemp(prefix="mamori-home-")
+# Both are this process's alone: remove them at exit, or every pytest run leaves two directories in /tmp.
+for _home in (_AIRFLOW_HOME, os.environ["MAMORI_HOME"]):
+    atexit.register(shutil.rmtree, _home, True)
 
 import pytest  # noqa: E402
 
