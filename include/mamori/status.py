@@ -255,7 +255,9 @@ def _sources(s: Settings, now: datetime, recent: int) -> tuple[list[dict[str, An
         problems = bool(r["totals"]["quarantined"] or r["unclaimed"])
         if q:
             problems |= bool(q.get("failed")) or any(st in STALE_STATES for st in q["freshness"])
-        r["dq"] = "attention" if problems else "ok"
+        # No object ever read is no evidence of health: an unconfigured or broken delivery must not look
+        # green next to the sources that prove theirs.
+        r["dq"] = "attention" if problems else ("ok" if r["totals"]["objects"] else "no data")
     return rows, {"freshness_at": at.isoformat() if at else None, "freshness_error": error}
 
 
@@ -463,7 +465,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums} code{font-size:12px}
 .sev{border-radius:4px;padding:1px 6px;font-size:12px;color:#fff}
 .sev-critical{background:#9b2c2c}.sev-high{background:#c05621}.sev-medium{background:#b7791f}
 .sev-low{background:#2b6cb0}.sev-info{background:#4a5568}
-.ok{color:#276749}.attention{color:#c05621;font-weight:600}.failed{color:#c53030;font-weight:600}
+.ok{color:#276749}.nodata{color:#718096;font-style:italic}.attention{color:#c05621;font-weight:600}.failed{color:#c53030;font-weight:600}
 .cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #e2e8f0;border-radius:6px;padding:8px 12px}
 .card b{font-size:18px;display:block}
 """
@@ -557,6 +559,10 @@ def _quality_cells(q: dict[str, Any] | None) -> tuple[str, str]:
     return exp, fresh or "-"
 
 
+# The CSS class of each source state (a class name cannot hold the space in "no data").
+_DQ_CLASS = {"ok": "ok", "attention": "attention", "no data": "nodata"}
+
+
 def _sources_html(sources: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     rows = []
     for s in sources:
@@ -574,7 +580,7 @@ def _sources_html(sources: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                 f"<span class='n'>{s['unclaimed']}</span>",
                 exp,
                 fresh,
-                f"<span class='{_e(s['dq'])}'>{_e(s['dq'])}</span>",
+                f"<span class='{_e(_DQ_CLASS[s['dq']])}'>{_e(s['dq'])}</span>",
             ]
         )
     at = _e(meta.get("freshness_at") or "-")

@@ -341,3 +341,17 @@ def test_view_shows_invisible_and_control_characters_as_visible_escapes(settings
     body = status.status_json(st)
     assert _hidden(body) == []
     assert json.loads(body)["alerts"][0]["dedup"]["actor"] == "root" + INVISIBLE  # exact data for machines
+
+
+def test_a_source_that_never_ingested_is_not_ok(populated):
+    """A source with no window, or with windows that read no object, has no evidence of health: the view
+    must say 'no data', not a green 'ok' (an unconfigured or broken delivery would otherwise look fine)."""
+    settings, _, _ = populated
+    _finalized(settings, "alb", T0, objects=0, records_in=0, rows_out=0, files=0, streams={})
+    src = {s["source"]: s for s in status.collect(NOW, settings, runs=RUNS)["sources"]}
+    assert src["alb"]["windows"] == 1 and src["alb"]["totals"]["objects"] == 0
+    assert src["alb"]["dq"] == "no data"
+    assert src["s3access"]["windows"] == 0 and src["s3access"]["dq"] == "no data"
+    assert src["cloudtrail"]["dq"] == "attention"  # unchanged for sources with data
+    page = status.render_html(status.collect(NOW, settings, runs=RUNS))
+    assert "<span class='nodata'>no data</span>" in page
