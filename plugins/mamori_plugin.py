@@ -1,5 +1,6 @@
-"""The mamori view inside the Airflow 3 UI: detection catalog, recent alerts with ticket links, per-source
-freshness and data quality, recent runs with their metrics.
+"""The mamori view inside the Airflow 3 UI: detection catalog, recent alerts with ticket links (local tickets
+served as text under /mamori/tickets/<alert key>), per-source freshness and data quality, recent runs with
+their metrics.
 
 Wiring only: the data and the HTML come from `mamori.status` (also behind `mamori status`). A FastAPI app is
 mounted on the api-server under /mamori (`fastapi_apps`) and linked in the UI's navigation as an embedded
@@ -60,7 +61,7 @@ def build_app() -> Any:
     """The FastAPI app (imports Airflow's API security and mamori only now, in the api-server)."""
     from datetime import UTC, datetime
 
-    from fastapi import Depends, FastAPI
+    from fastapi import Depends, FastAPI, HTTPException
     from fastapi.responses import HTMLResponse, Response
 
     from mamori import status
@@ -86,6 +87,15 @@ def build_app() -> Any:
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
         return HTMLResponse(status.render_html(snapshot()), headers=headers)
+
+    @app.get("/tickets/{key}", response_class=HTMLResponse)
+    def ticket(key: str) -> HTMLResponse:
+        # The embedded default's tickets are outbox files a browser cannot open from the page (file://):
+        # served here as escaped text, under the same read permission as the page that links them.
+        found = status.local_ticket(key)
+        if found is None:
+            raise HTTPException(404, "no local ticket for this alert key")
+        return HTMLResponse(status.render_ticket_html(key, *found), headers=headers)
 
     @app.get("/status.json")
     def as_json() -> Response:

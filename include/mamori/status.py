@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -175,14 +176,55 @@ def _last_hits(ledger: Any) -> dict[str, dict[str, Any]]:
 
 def _ticket(d: dict[str, Any]) -> dict[str, Any]:
     ref = d.get("external_ref")
+    local = d["output"] == "local" and d["state"] == "delivered"
     return {
         "output": d["output"],
         "state": d["state"],
         "ref": ref,
         "url": ref if safe_url(ref) else None,
+        # A local ticket is a file in the outbox that a browser may not open (file://): the view serves it
+        # itself, at a path relative to the page, built from the alert key and never from the stored ref.
+        "page": f"tickets/{d['alert_key']}" if local and ALERT_KEY.fullmatch(d["alert_key"]) else None,
         "failures": d["failures"],
         "last_error": d.get("last_error"),
     }
+
+
+# An alert key as mamori.detections.dedup.alert_key makes it: the only shape a ticket path may take.
+ALERT_KEY = re.compile(r"[0-9a-f]{32}", re.ASCII)
+
+
+def local_ticket(key: str, settings: Settings | None = None) -> tuple[str, str] | None:
+    """(detection id, Markdown) of the local ticket of alert `key`, or None when there is none.
+
+    The outbox path is rebuilt from the key (a fixed hex shape) and the detection id the ledger holds for
+    it, exactly as the local output wrote it; nothing a request or a log supplies becomes a path.
+    """
+    if not ALERT_KEY.fullmatch(key):
+        return None
+    s = settings or load_settings()
+    ledger = _open_ledger(s)
+    alert = next((a for a in ledger.alerts() if a.key == key), None) if ledger else None
+    if alert is None:
+        return None
+    from mamori.lake import Store  # see quality_by_source: the lake package only when read
+
+    store = Store(s.outbox_url)
+    path = f"tickets/{alert.detection_id}/{key}.md"
+    if not store.exists(path):
+        return None
+    return alert.detection_id, store.read_bytes(path).decode("utf-8", errors="replace")
+
+
+def render_ticket_html(key: str, detection_id: str, markdown: str) -> str:
+    """A local ticket as inert text: every line escaped and made visible like the rest of the view."""
+    body = "\n".join(_e(line) for line in markdown.splitlines())
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>mamori ticket</title>"
+        f"<style>{_CSS}</style></head><body>"
+        f"<p><a href='../'>&larr; mamori</a></p><h1><code>{_e(detection_id)}</code> {_e(key)}</h1>"
+        f"<pre class='ticket'>{body}</pre></body></html>"
+    )
 
 
 def safe_url(ref: Any) -> bool:
@@ -520,7 +562,11 @@ def _alerts_html(alerts: list[dict[str, Any]]) -> str:
     for a in alerts:
         tickets = "<br>".join(
             f"{_e(t['output'])}: "
-            + (_link(t["url"], t["ref"]) if t["ref"] else "")
+            + (
+                f"<a href='{_e(t['page'])}'>{_e(t['ref'])}</a>"
+                if t.get("page")
+                else (_link(t["url"], t["ref"]) if t["ref"] else "")
+            )
             + (f" <span class='failed'>{_e(t['state'])}</span>" if t["state"] != "delivered" else "")
             for t in a["tickets"]
         )

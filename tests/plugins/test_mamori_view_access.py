@@ -243,3 +243,36 @@ def test_the_api_server_serves_the_view_to_a_viewer_only(api_server):
         ):
             code, body = _get(f"{url}/mamori{path}", headers)
             assert code == 200 and ACTOR in body, (path, code, body[:300])
+
+
+@pytest.fixture
+def local_ticket(settings, alert_in_ledger) -> str:
+    """The alert delivered by the local output: a Markdown file in the outbox, as on the embedded default."""
+    from mamori.alerts.ledger import Ledger
+    from mamori.alerts.outputs.local import LocalOutput
+    from mamori.detections.loader import get_detection
+
+    ledger = Ledger(settings.ledger_url)
+    (alert,) = [a for a in ledger.alerts() if a.key == alert_in_ledger]
+    det = get_detection(settings.sql_dir, alert.detection_id)
+    ref = LocalOutput(settings).deliver(alert, det)
+    ledger.ensure_delivery(alert.key, "local")
+    ledger.mark_delivered(alert.key, "local", ref, alert.hit_count)
+    return alert.key
+
+
+def test_a_viewer_opens_a_local_ticket_from_the_page(view_url, auth_manager, local_ticket):
+    """The page links the outbox ticket to the view's own route (a file:// path is not clickable), which
+    serves it as inert text; no role gets 403, an unknown or malformed key 404 (never a path)."""
+    viewer = {"Authorization": f"Bearer {_token(auth_manager, 'VIEWER')}"}
+    code, page = _get(view_url + "/", viewer)
+    assert code == 200 and f"<a href='tickets/{local_ticket}'>" in page
+    code, body = _get(view_url + f"/tickets/{local_ticket}", viewer)
+    assert code == 200, body[:500]
+    assert ACTOR in body and "<pre class='ticket'>" in body and "<script" not in body
+    none = {"Authorization": f"Bearer {_token(auth_manager, None)}"}
+    code, body = _get(view_url + f"/tickets/{local_ticket}", none)
+    assert code == 403 and ACTOR not in body
+    for bad in ("0" * 32, "..%2F..%2Fetc%2Fpasswd", local_ticket.upper()):
+        code, _ = _get(view_url + f"/tickets/{bad}", viewer)
+        assert code == 404, bad
