@@ -29,10 +29,11 @@ import sqlalchemy as sa
 
 from mamori.alerts.ledger import ALERT_HITS, Ledger
 from mamori.alerts.render import visible
+from mamori.charts import SEVERITY_COLOURS, Series, stacked_bars
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import load_catalog_tolerant
 from mamori.sources import SOURCES
-from mamori.windows import detection_window
+from mamori.windows import DAY, HOUR, day_floor, detection_window, hour_floor, recent_starts
 
 if TYPE_CHECKING:
     from mamori.lake.manifests import WindowSummary
@@ -92,6 +93,7 @@ def collect(
             ),
         },
         "alerts": recent,
+        "charts": _charts(sources, alerts),
         "sources": sources,
         "quality": quality_meta,
         "runs": runs,
@@ -189,6 +191,9 @@ def _ticket(d: dict[str, Any]) -> dict[str, Any]:
         "last_error": d.get("last_error"),
     }
 
+
+CHART_HOURS = 48
+CHART_DAYS = 14
 
 # An alert key as mamori.detections.dedup.alert_key makes it: the only shape a ticket path may take.
 ALERT_KEY = re.compile(r"[0-9a-f]{32}", re.ASCII)
@@ -320,6 +325,42 @@ def _source(name: str, s: Settings, now: datetime, recent: int) -> dict[str, Any
         "totals": totals,
         "unclaimed": sum(len(w.unclaimed) for w in windows),
         "recent": [_window_row(w) for w in reversed(windows[-recent:])],
+        # Per hour of data: [rows written, records quarantined], for the view's charts.
+        "per_hour": _per_hour(windows),
+    }
+
+
+def _per_hour(windows: list[WindowSummary]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for w in windows:
+        hour = hour_floor(datetime.fromisoformat(w.window_start)).isoformat()
+        cell = out.setdefault(hour, [0, 0])
+        cell[0] += w.rows_out
+        cell[1] += w.quarantined
+    return out
+
+
+def _charts(sources: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Chart data over the latest data, not the wall clock: a lake replayed from last month still draws."""
+    hours = sorted({h for s in sources for h in s["per_hour"]})
+    if hours:
+        end = datetime.fromisoformat(hours[-1])
+        buckets = [h.isoformat() for h in recent_starts(end + HOUR, HOUR, CHART_HOURS)]
+    else:
+        buckets = []
+    days_seen = sorted({day_floor(datetime.fromisoformat(a["first_seen"])) for a in alerts})
+    days = [d.isoformat() for d in recent_starts(days_seen[-1] + DAY, DAY, CHART_DAYS)] if days_seen else []
+    per_day = Counter(
+        (day_floor(datetime.fromisoformat(a["first_seen"])).isoformat(), a["severity"]) for a in alerts
+    )
+    return {
+        "hours": buckets,
+        "rows_per_hour": {s["source"]: [s["per_hour"].get(h, [0, 0])[0] for h in buckets] for s in sources},
+        "quarantined_per_hour": {
+            s["source"]: [s["per_hour"].get(h, [0, 0])[1] for h in buckets] for s in sources
+        },
+        "days": days,
+        "alerts_per_day": {sev: [per_day.get((d, sev), 0) for d in days] for sev in SEVERITY_ORDER},
     }
 
 
@@ -508,6 +549,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums} code{font-size:12px}
 .sev-critical{background:#9b2c2c}.sev-high{background:#c05621}.sev-medium{background:#b7791f}
 .sev-low{background:#2b6cb0}.sev-info{background:#4a5568}
 .ok{color:#276749}.nodata{color:#718096;font-style:italic}.attention{color:#c05621;font-weight:600}.failed{color:#c53030;font-weight:600}
+.chart{display:block;margin:4px 0 10px}.chart .ct{font-size:13px;font-weight:600}
+.chart .cm{font-size:11px;fill:#4a5568}
 .cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #e2e8f0;border-radius:6px;padding:8px 12px}
 .card b{font-size:18px;display:block}
 """
@@ -530,6 +573,7 @@ def render_html(st: dict[str, Any], json_href: str = "status.json") -> str:
         "</div>",
     ]
     parts += ["<h2>Recent alerts</h2>", _alerts_html(st["alerts"])]  # times in UTC
+    parts += ["<h2>Activity</h2>", _charts_html(st["charts"])]
     parts += ["<h2>Sources: freshness and data quality</h2>", _sources_html(st["sources"], st["quality"])]
     parts += [f"<h2>Detection catalog ({len(dets)})</h2>"]
     if st.get("catalog_error"):
@@ -537,6 +581,31 @@ def render_html(st: dict[str, Any], json_href: str = "status.json") -> str:
     parts += [_catalog_html(dets)]
     parts += ["<h2>Recent runs</h2>", _runs_html(st.get("runs"), st.get("runs_error")), "</body></html>"]
     return "".join(parts)
+
+
+def _charts_html(c: dict[str, Any]) -> str:
+    hours = [_t(h)[5:] for h in c["hours"]]  # "MM-DD HH:MMZ": the year adds nothing on a 48-hour axis
+    days = [d[:10] for d in c["days"]]
+    return "".join(
+        [
+            stacked_bars(
+                f"Rows written per hour, by source (last {CHART_HOURS} hours of data)",
+                hours,
+                [Series(k, v) for k, v in c["rows_per_hour"].items()],
+            ),
+            stacked_bars(
+                "Records quarantined per hour, by source",
+                hours,
+                [Series(k, v) for k, v in c["quarantined_per_hour"].items()],
+            ),
+            stacked_bars(
+                f"New alerts per day, by severity (last {CHART_DAYS} days with alerts)",
+                days,
+                [Series(k, v) for k, v in c["alerts_per_day"].items()],
+                SEVERITY_COLOURS,
+            ),
+        ]
+    )
 
 
 def _t(iso: str) -> str:

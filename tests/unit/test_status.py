@@ -355,3 +355,21 @@ def test_a_source_that_never_ingested_is_not_ok(populated):
     assert src["cloudtrail"]["dq"] == "attention"  # unchanged for sources with data
     page = status.render_html(status.collect(NOW, settings, runs=RUNS))
     assert "<span class='nodata'>no data</span>" in page
+
+
+def test_charts_count_rows_quarantine_and_alerts_over_the_latest_data(populated):
+    """Charts are drawn over the lake's latest hours (not the wall clock, so a replayed lake still draws):
+    rows and quarantined records per source and hour from the window summaries, new alerts per day and
+    severity from the ledger; the page carries them as inline SVG."""
+    settings, det, _ = populated
+    st = status.collect(NOW, settings, runs=RUNS)
+    c = st["charts"]
+    assert len(c["hours"]) == status.CHART_HOURS and c["hours"][-1] == (T0 + timedelta(hours=1)).isoformat()
+    assert c["rows_per_hour"]["cloudtrail"][-2:] == [10, 11]
+    assert c["quarantined_per_hour"]["cloudtrail"][-2:] == [0, 1]
+    assert c["rows_per_hour"]["vpcflow"][-2:] == [10, 0] and sum(c["rows_per_hour"]["alb"]) == 0
+    assert c["days"][-1] == T0.replace(hour=0).isoformat() and len(c["days"]) == status.CHART_DAYS
+    assert c["alerts_per_day"][det.header.severity][-1] == 1
+    assert sum(sum(v) for v in c["alerts_per_day"].values()) == 1
+    page = status.render_html(st)
+    assert page.count("<svg ") == 3 and "cloudtrail: 11</title>" in page
