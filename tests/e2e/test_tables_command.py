@@ -79,11 +79,15 @@ def test_tables_prints_then_issues_the_same_ddl(aws_mode, capsys):
 
     assert main(["tables", "--print"]) == 0
     printed = _printed(capsys.readouterr().out)
-    assert [n for n, _ in printed] == ["database", *tables, "all_events"]
+    each = [n for t in tables for n in (t, f"projection {t}")]
+    assert [n for n, _ in printed] == ["database", *each, "all_events"]
     assert printed[0][1] == f"CREATE DATABASE IF NOT EXISTS {database}"
     for name, sql in printed[1:-1]:
-        assert f"CREATE EXTERNAL TABLE IF NOT EXISTS {database}.{name} (" in sql
-        assert f"LOCATION 's3://cli-lake/curated/{name}/'" in sql
+        if name.startswith("projection "):  # existing tables follow the configured accounts and regions
+            assert sql.startswith(f"ALTER TABLE {database}.{name[11:]} SET TBLPROPERTIES (")
+        else:
+            assert f"CREATE EXTERNAL TABLE IF NOT EXISTS {database}.{name} (" in sql
+            assert f"LOCATION 's3://cli-lake/curated/{name}/'" in sql
         assert f"'projection.account.values' = '{ACCOUNTS}'" in sql
     assert f"CREATE OR REPLACE VIEW {database}.all_events AS" in printed[-1][1]
     assert sent() == []  # printing sends nothing
@@ -103,6 +107,7 @@ def test_tables_prints_then_issues_the_same_ddl(aws_mode, capsys):
         expected += [
             f"DROP TABLE IF EXISTS {database}.{t}",
             f"CREATE EXTERNAL TABLE IF NOT EXISTS {database}.{t}",
+            f"ALTER TABLE {database}.{t} SET TBLPROPERTIES",
         ]
     expected.append(f"CREATE OR REPLACE VIEW {database}.all_events")
     assert len(again) == len(expected) and all(e in q for q, e in zip(again, expected, strict=True))

@@ -3,8 +3,12 @@
 Everything is idempotent: `CREATE DATABASE/EXTERNAL TABLE IF NOT EXISTS` and `CREATE OR REPLACE VIEW`, so the
 DAG can run daily and after every deploy. Tables use partition projection (no crawler, no MSCK REPAIR), which
 is why the accounts and regions whose logs land must be configured: they are the projection's enum values.
-A column change needs `recreate=True` (`mamori tables --recreate`): dropping an external table deletes no data,
-and IF NOT EXISTS would otherwise keep the old columns. On the embedded default there is nothing to create:
+Because IF NOT EXISTS keeps an existing table as it is, each CREATE is followed by an `ALTER TABLE ... SET
+TBLPROPERTIES` of the projection and location properties it renders: an account or region added to the
+configuration reaches tables made before it on the next run, instead of leaving them blind to its logs (Athena
+answers such a query with no rows and no error). A column change needs `recreate=True` (`mamori tables
+--recreate`): dropping an external table deletes no data, and IF NOT EXISTS would otherwise keep the old
+columns. On the embedded default there is nothing to create:
 DuckDB's views are built when an engine opens.
 """
 
@@ -13,6 +17,9 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+
+import sqlglot
+from sqlglot import exp
 
 from mamori.config import Settings, load_settings
 from mamori.engines.athena import AthenaEngine
@@ -58,8 +65,32 @@ def table_statements(settings: Settings, recreate: bool = False) -> list[tuple[s
             template=src.ddl_template,
         )
         out.append((src.table, ddl))
+        out.append((f"projection {src.table}", projection_update(ddl, f"{db}.{src.table}")))
     out.append(("all_events", render_all_events_view(db, [src.table for src in SPECS.values()])))
     return out
+
+
+def projection_update(create_sql: str, qualified: str) -> str:
+    """`ALTER TABLE ... SET TBLPROPERTIES` with the projection and location properties of a rendered CREATE.
+
+    Read from the statement itself (sqlglot's Athena parser), so a source's own partition keys need no list
+    here; the values were validated above and are quoted again on the way out.
+    """
+    tree = sqlglot.parse_one(create_sql, read="athena")
+    pairs = [
+        (p.name, p.args["value"].name)
+        for p in tree.find_all(exp.Property)
+        if type(p) is exp.Property
+        and (p.name.startswith("projection.") or p.name == "storage.location.template")
+    ]
+    if not pairs:
+        raise ValueError(f"{qualified}: its DDL declares no partition projection")
+    body = ",\n    ".join(f"{_quote(k)} = {_quote(v)}" for k, v in pairs)
+    return f"ALTER TABLE {qualified} SET TBLPROPERTIES (\n    {body}\n)"
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def maintain_tables(settings: Settings | None = None, recreate: bool = False) -> dict[str, Any]:
