@@ -543,7 +543,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:16px;color:#1a202c;font-size:14px}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:20px 0 6px} .muted{color:#718096}
 table{border-collapse:collapse;width:100%;margin-bottom:8px} th,td{border-bottom:1px solid #e2e8f0;
-padding:4px 8px;text-align:left;vertical-align:top} th{background:#f7fafc;font-weight:600}
+padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere} th{background:#f7fafc;font-weight:600}
 td.n{text-align:right;font-variant-numeric:tabular-nums} code{font-size:12px}
 .sev{border-radius:4px;padding:1px 6px;font-size:12px;color:#fff}
 .sev-critical{background:#9b2c2c}.sev-high{background:#c05621}.sev-medium{background:#b7791f}
