@@ -216,3 +216,27 @@ def test_an_id_prefix_names_an_incident_when_it_is_unique(ledger, incident) -> N
     assert triage.close(ledger, incident[:8], "true-positive", "alice").incident_id == incident
     with pytest.raises(triage.TriageError, match="at least"):
         triage.reopen(ledger, incident[:3], "alice")
+
+
+def test_two_analysts_closing_at_once_record_one_close(ledger, settings, incident) -> None:
+    """Each from its own process's connection (a Ledger each), at the same moment: state changes are
+    serialized, so the second sees the first's close and records nothing."""
+    import threading
+
+    barrier, errors, recorded = threading.Barrier(4), [], []
+
+    def close() -> None:
+        try:
+            mine = Ledger(settings.ledger_url)
+            barrier.wait()
+            recorded.append(triage.close(mine, incident, "true-positive", "alice").recorded is not None)
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=close) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == [] and sorted(recorded) == [False, False, False, True]
+    assert [a.action for a in triage.actions(ledger, incident)] == ["close"]
