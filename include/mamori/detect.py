@@ -37,6 +37,7 @@ from mamori.alerts.outputs import (
 )
 from mamori.alerts.outputs.base import Capabilities
 from mamori.alerts.routing import Routing, load_routing
+from mamori.alerts.triage import VERDICTS
 from mamori.config import Settings, load_settings
 from mamori.detections.dedup import group_hits
 from mamori.detections.loader import Detection, DetectionError, get_detection, load_catalog_tolerant
@@ -496,7 +497,9 @@ def _release_quietly(ledger: Ledger, d: Delivery, owner: str) -> None:
 
 
 # Labels a responder puts on the ticket before closing it; the first one found is recorded as the resolution.
-RESOLUTION_LABELS = ("true-positive", "false-positive", "benign-true-positive", "duplicate")
+# A closed ticket's label that becomes its alert's resolution: the triage verdicts (one vocabulary for
+# alerts.resolution, whether the ticket or `mamori incidents close` closed the alert), or a duplicate.
+RESOLUTION_LABELS = (*VERDICTS, "duplicate")
 
 
 def sync_alerts(settings: Settings | None = None) -> dict[str, Any]:

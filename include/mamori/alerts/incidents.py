@@ -67,6 +67,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Connection
 
+from mamori.alerts import triage
 from mamori.alerts.ledger import (
     ALERT_HITS,
     ALERTS,
@@ -75,8 +76,9 @@ from mamori.alerts.ledger import (
     INCIDENTS,
     Alert,
     Ledger,
+    lock_incidents,
 )
-from mamori.alerts.render import visible
+from mamori.alerts.render import one_line
 from mamori.config import Settings, load_settings
 from mamori.sources import SPECS
 
@@ -338,13 +340,15 @@ def group_window(
     end: datetime,
     policy: Policy,
     tactics: Callable[[str], Iterable[str]],
+    now: datetime | None = None,
 ) -> dict[str, int]:
-    """`record_incidents` with its inputs given (the policy, and the tactics of a rule id)."""
+    """`record_incidents` with its inputs given (the policy, and the tactics of a rule id). A closed incident
+    that gains alerts is re-opened (`triage.reopen_grown`, an action by mamori at `now`, the wall clock)."""
     we = end.isoformat()
     h = policy.horizon
     summary = {"alerts": 0, "incidents": 0, "opened": 0, "merged": 0}
     with ledger.engine.begin() as conn:
-        _serialize(conn)
+        lock_incidents(conn)
         touched = {
             r[0]
             for r in conn.execute(
@@ -412,19 +416,23 @@ def group_window(
             order = sorted(keys, key=lambda k: (near[k].first, k))
             stored = sorted({member_of[k] for k in keys if k in member_of})
             new = [k for k in order if k not in member_of]
+            losers: list[str] = []
             if not stored:
                 iid = incident_id(order[0])
                 conn.execute(INCIDENTS.insert().values(_placeholder(iid, we)))
                 summary["opened"] += 1
             else:
                 iid = min(stored, key=lambda i: (incident_first[i], i))
-                for loser in (i for i in stored if i != iid):
+                losers += [i for i in stored if i != iid]
+                for loser in losers:
                     _merge(conn, loser, iid, new[0] if new else None, we)
                     summary["merged"] += 1
             for k in new:
                 conn.execute(
                     INCIDENT_ALERTS.insert().values(alert_key=k, incident_id=iid, joined_window_end=we)
                 )
+            if stored and (new or losers):
+                triage.reopen_grown(conn, iid, _growth_note(new, losers, near, we), now)
             changed.add(iid)
         for iid in sorted(changed):
             _refresh(conn, iid, policy, tactics)
@@ -432,15 +440,12 @@ def group_window(
     return summary
 
 
-def _serialize(conn: Connection) -> None:
-    """One grouping at a time across processes, held to the end of the transaction."""
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('mamori_incidents'))"))
-    elif dialect == "sqlite":
-        # A write statement takes SQLite's write lock (even when it changes no row): every read after it sees
-        # the ledger as no other writer can change it until this transaction ends.
-        conn.execute(INCIDENTS.update().where(sa.false()).values(status=INCIDENTS.c.status))
+def _growth_note(new: list[str], merged: list[str], near: dict[str, _Node], window_end: str) -> str:
+    """Why mamori re-opened a closed incident: the alerts that joined (rule and key) and the incidents merged
+    into it, in the window ending at `window_end`. Rule ids and keys are ours, not log text."""
+    parts = [f"{near[k].alert.detection_id} {k}" for k in new]
+    parts += [f"incident {i} merged in" for i in merged]
+    return f"alerts joined in the detect window ending {window_end}: " + "; ".join(parts)
 
 
 def _not_health() -> sa.ColumnElement[bool]:
@@ -619,7 +624,7 @@ class Incident:
     """An incident as the CLI and the demo show it, members included."""
 
     incident_id: str
-    status: str  # open | merged
+    status: str  # open | acknowledged | closed | merged
     severity: str
     severity_reason: str
     tactics: list[str]
@@ -628,11 +633,38 @@ class Incident:
     last_seen: str
     opened_window_end: str
     members: list[Alert]
+    verdict: str | None = None  # a closed incident's (triage.VERDICTS)
 
     @property
     def open(self) -> bool:
-        """Not merged away, and at least one member alert still open (its ticket not closed)."""
-        return self.status == "open" and any(a.status == "open" for a in self.members)
+        """Not closed or merged away, and at least one member alert still open (its ticket not closed)."""
+        return self.status in ("open", "acknowledged") and any(a.status == "open" for a in self.members)
+
+    @property
+    def state(self) -> str:
+        """The state a responder reads: open, acknowledged, closed (verdict), merged, or resolved (every
+        alert's own ticket was closed)."""
+        if self.status == "closed":
+            return f"closed ({self.verdict})"
+        if self.status == "merged":
+            return "merged"
+        return self.status if self.open else "resolved"
+
+
+def _incident(conn: Connection, r: Any) -> Incident:
+    return Incident(
+        incident_id=r.incident_id,
+        status=r.status,
+        severity=r.severity,
+        severity_reason=r.severity_reason,
+        tactics=orjson.loads(r.tactics),
+        entities=orjson.loads(r.entities),
+        first_seen=r.first_seen,
+        last_seen=r.last_seen,
+        opened_window_end=r.opened_window_end,
+        members=_members(conn, r.incident_id),
+        verdict=r.verdict,
+    )
 
 
 def list_incidents(ledger: Ledger, open_only: bool = False) -> list[Incident]:
@@ -640,25 +672,24 @@ def list_incidents(ledger: Ledger, open_only: bool = False) -> list[Incident]:
     with ledger.engine.connect() as conn:
         rows = conn.execute(
             sa.select(INCIDENTS)
-            .where(INCIDENTS.c.status == "open")
+            .where(INCIDENTS.c.status != "merged")
             .order_by(INCIDENTS.c.first_seen, INCIDENTS.c.incident_id)
         ).all()
-        out = [
-            Incident(
-                incident_id=r.incident_id,
-                status=r.status,
-                severity=r.severity,
-                severity_reason=r.severity_reason,
-                tactics=orjson.loads(r.tactics),
-                entities=orjson.loads(r.entities),
-                first_seen=r.first_seen,
-                last_seen=r.last_seen,
-                opened_window_end=r.opened_window_end,
-                members=_members(conn, r.incident_id),
-            )
-            for r in rows
-        ]
+        out = [_incident(conn, r) for r in rows]
     return [i for i in out if i.open] if open_only else out
+
+
+def get_incident(ledger: Ledger, incident: str) -> tuple[Incident, list[triage.Action]]:
+    """One live incident by its id or a unique prefix, with its triage record (a merged one names the
+    incident that holds its alerts)."""
+    with ledger.engine.connect() as conn:
+        row = triage.find(conn, incident)
+        if row.status == "merged":
+            raise triage.TriageError(
+                f"incident {row.incident_id} was merged into {triage.survivor(conn, row.incident_id)}: "
+                "show that one, which holds its alerts"
+            )
+        return _incident(conn, row), triage.actions(conn, row.incident_id)
 
 
 def merges(ledger: Ledger) -> list[dict[str, Any]]:
@@ -670,16 +701,13 @@ def merges(ledger: Ledger) -> list[dict[str, Any]]:
 
 def describe(inc: Incident, members: bool = True) -> Iterator[str]:
     """Lines for a terminal: the incident, why its severity, what it shares, its rules or its alerts.
-    Entity values and dedup values come from logs: shown through `visible` so nothing hides or rewrites."""
-    state = "open" if inc.open else ("merged" if inc.status == "merged" else "resolved")
-    yield (
-        f"{inc.incident_id}  {inc.severity:8}  {len(inc.members)} alert(s)  "
-        f"{_short(inc.first_seen)} → {_short(inc.last_seen)}  {state}"
-    )
+    Entity values and dedup values come from logs: shown through `one_line` so nothing hides, rewrites the
+    screen or starts a line of its own."""
+    yield _headline(inc)
     yield f"  severity  {inc.severity_reason}"
     if inc.entities:
         yield "  entities  " + ", ".join(
-            f"{e['kind']} {visible(str(e['value']))}"
+            f"{e['kind']} {one_line(str(e['value']))}"
             + (f" ({e['alerts']} alerts)" if e["alerts"] > 1 else "")
             for e in inc.entities
         )
@@ -690,8 +718,57 @@ def describe(inc: Incident, members: bool = True) -> Iterator[str]:
         )
         return
     for a in inc.members:
-        values = " ".join(f"{k}={visible(str(v))}" for k, v in a.dedup_values.items())
+        values = " ".join(f"{k}={one_line(str(v))}" for k, v in a.dedup_values.items())
         yield f"    {_short(a.first_seen)}  {a.severity:8}  {a.detection_id}  {a.key[:12]}  {values}"
+
+
+def _headline(inc: Incident) -> str:
+    return (
+        f"{inc.incident_id}  {inc.severity:8}  {len(inc.members)} alert(s)  "
+        f"{_short(inc.first_seen)} → {_short(inc.last_seen)}  {inc.state}"
+    )
+
+
+def timeline(
+    inc: Incident,
+    actions: list[triage.Action],
+    tactics: Callable[[str], Iterable[str]],
+    policy: Policy | None = None,
+) -> Iterator[str]:
+    """`mamori incidents show`: the incident, its alerts oldest first (time, severity, rule, tactics, the
+    entities each names, stop-listed ones left out when a policy is given) and its triage record. Log-derived
+    values and the analysts' notes go through `one_line`."""
+    yield _headline(inc)
+    yield f"  severity  {inc.severity_reason}"
+    if inc.tactics:
+        yield f"  tactics   {', '.join(inc.tactics)}"
+    if inc.entities:
+        yield "  shared    " + ", ".join(f"{e['kind']} {one_line(str(e['value']))}" for e in inc.entities)
+    yield "  alerts"
+    rule_w = max([len("rule"), *(len(a.detection_id) for a in inc.members)])
+    rows = []
+    for a in inc.members:
+        ents = sorted(
+            (e for e in alert_entities(a) if policy is None or not policy.stopped(e)),
+            key=lambda e: (KINDS.index(e.kind), e.value),
+        )
+        shown = ", ".join(f"{e.kind} {one_line(e.value)}" for e in ents[:MAX_SHOWN_ENTITIES])
+        if len(ents) > MAX_SHOWN_ENTITIES:
+            shown += f", +{len(ents) - MAX_SHOWN_ENTITIES} more"
+        rows.append(
+            (_short(a.first_seen), a.severity, a.detection_id, ",".join(tactics(a.detection_id)), shown)
+        )
+    tact_w = max([len("tactics"), *(len(r[3]) for r in rows)])
+    yield f"    {'time':20}  {'severity':8}  {'rule':{rule_w}}  {'tactics':{tact_w}}  entities"
+    for t, sev, rule, tac, ents_text in rows:
+        yield f"    {t:20}  {sev:8}  {rule:{rule_w}}  {tac or '-':{tact_w}}  {ents_text or '-'}"
+    yield "  actions"
+    if not actions:
+        yield "    (none)"
+    for act in actions:
+        what = " ".join(x for x in (act.action, act.verdict) if x)
+        note = f"  {one_line(act.note)}" if act.note else ""
+        yield f"    {_short(act.at)}  {one_line(act.actor)}  {what}{note}"
 
 
 def _short(iso: str) -> str:

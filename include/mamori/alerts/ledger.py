@@ -59,7 +59,8 @@ ALERTS = sa.Table(
     sa.Column("opened_window_end", sa.String(40), nullable=False),
     sa.Column(
         "resolution", sa.String(60)
-    ),  # e.g. true-positive / false-positive, from the closed ticket's labels
+    ),  # true-positive / benign-true-positive / false-positive (triage.VERDICTS) or duplicate: the closed
+    # ticket's label (detect.sync_alerts) or the verdict of its closed incident (mamori incidents close)
     sa.Column(
         "enrichment", sa.Text
     ),  # JSON results of the enrichment queries, computed once at first dispatch
@@ -106,13 +107,15 @@ SUPPRESSED = sa.Table(
     sa.Column("hits", sa.Integer, nullable=False),
 )
 
-# Incidents (mamori.alerts.incidents): alerts that share an entity within the horizon. Written only by the
-# grouping that runs after a detect window is recorded; derived from the alerts, so a re-run rewrites the same.
+# Incidents (mamori.alerts.incidents): alerts that share an entity within the horizon. Written by the grouping
+# that runs after a detect window is recorded (derived from the alerts, so a re-run rewrites the same), and by
+# triage (mamori.alerts.triage: status and verdict, each change one incident_actions row).
 INCIDENTS = sa.Table(
     "incidents",
     META,
     sa.Column("incident_id", sa.String(32), primary_key=True),  # hash of the founding (earliest) alert's key
-    sa.Column("status", sa.String(16), nullable=False),  # open | merged (into another: see incident_merges)
+    # open | acknowledged | closed (triage) | merged (into another: see incident_merges)
+    sa.Column("status", sa.String(16), nullable=False),
     sa.Column("severity", sa.String(10), nullable=False),
     sa.Column("severity_reason", sa.Text, nullable=False),
     sa.Column("tactics", sa.Text, nullable=False),  # JSON: ATT&CK tactic ids of the members' rules
@@ -121,6 +124,8 @@ INCIDENTS = sa.Table(
     sa.Column("first_seen", sa.String(40), nullable=False),
     sa.Column("last_seen", sa.String(40), nullable=False),
     sa.Column("opened_window_end", sa.String(40), nullable=False),
+    # true-positive | benign-true-positive | false-positive while closed (triage.VERDICTS), else NULL
+    sa.Column("verdict", sa.String(40)),
 )
 
 INCIDENT_ALERTS = sa.Table(
@@ -139,6 +144,33 @@ INCIDENT_MERGES = sa.Table(
     sa.Column("bridge_alert", sa.String(32)),  # the alert whose arrival connected them
     sa.Column("window_end", sa.String(40), nullable=False),
 )
+
+
+# Triage (mamori.alerts.triage): who did what to an incident, when. Append-only: a row is never updated or
+# deleted; the incident's status and verdict are the outcome of its rows.
+INCIDENT_ACTIONS = sa.Table(
+    "incident_actions",
+    META,
+    sa.Column("action_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(32), nullable=False, index=True),
+    sa.Column("action", sa.String(16), nullable=False),  # acknowledge | close | reopen
+    sa.Column("verdict", sa.String(40)),  # a close's verdict
+    sa.Column("note", sa.Text),
+    sa.Column("actor", sa.String(100), nullable=False),  # $USER or --as; "mamori" for its own reopen
+    sa.Column("at", sa.String(40), nullable=False),  # wall clock (UTC): when it was done, not event time
+)
+
+
+def lock_incidents(conn: Connection) -> None:
+    """One writer of incident state at a time across processes (grouping and triage), held to the end of the
+    transaction: an advisory lock on PostgreSQL, the write lock on SQLite."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('mamori_incidents'))"))
+    elif dialect == "sqlite":
+        # A write statement takes SQLite's write lock (even when it changes no row): every read after it sees
+        # the ledger as no other writer can change it until this transaction ends.
+        conn.execute(INCIDENTS.update().where(sa.false()).values(status=INCIDENTS.c.status))
 
 
 def _dumps(v: Any) -> str:
@@ -335,6 +367,7 @@ class Ledger:
                 INCIDENTS,
                 INCIDENT_ALERTS,
                 INCIDENT_MERGES,
+                INCIDENT_ACTIONS,
             ):
                 out[t.name] = [dict(r._mapping) for r in conn.execute(sa.select(t).order_by(*t.primary_key))]
         return out

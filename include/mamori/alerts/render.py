@@ -39,6 +39,12 @@ def visible(text: str) -> str:
     )
 
 
+def one_line(text: str) -> str:
+    """`visible`, with line breaks and tabs escaped too: a value on one line of a terminal or a plain-text
+    message, where a raw line break would start a line the value forged."""
+    return visible(text).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
 def _bounded(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"…[+{len(text) - limit} chars]"
 

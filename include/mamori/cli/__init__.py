@@ -335,19 +335,58 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
-    """Incidents (alerts grouped by shared entities) with their alerts, oldest first."""
-    from mamori.alerts.incidents import describe, list_incidents
+    """Incidents (alerts grouped by shared entities): list, show one, and triage (ack, close, reopen).
+    Triage errors (no such incident, a closed one acknowledged, an unknown verdict) are TriageErrors: the
+    error boundary prints them as one line and exits 2."""
+    from mamori.alerts import incidents, triage
     from mamori.alerts.ledger import Ledger
     from mamori.config import load_settings
 
-    found = list_incidents(Ledger(load_settings().ledger_url), open_only=args.open)
-    alerts = sum(len(i.members) for i in found)
-    print(f"{len(found)} {'open ' if args.open else ''}incidents ({alerts} alerts)")
-    for inc in found:
-        print()
-        for line in describe(inc):
+    s = load_settings()
+    ledger = Ledger(s.ledger_url)
+    if args.action == "list":
+        found = incidents.list_incidents(ledger, open_only=args.open)
+        alerts = sum(len(i.members) for i in found)
+        print(f"{len(found)} {'open ' if args.open else ''}incidents ({alerts} alerts)")
+        for inc in found:
+            print()
+            for line in incidents.describe(inc):
+                print(line)
+        return 0
+    if args.action == "show":
+        inc, actions = incidents.get_incident(ledger, args.id)
+        sql_dir = Path(s.sql_dir)
+        lines = incidents.timeline(
+            inc, actions, lambda d: incidents.rule_tactics(sql_dir, d), incidents.load_policy(s)
+        )
+        for line in lines:
             print(line)
+        return 0
+    actor = args.actor if args.actor is not None else os.environ.get("USER")
+    if args.action == "ack":
+        out = triage.acknowledge(ledger, args.id, actor, note=args.note)
+    elif args.action == "close":
+        if args.verdict is None:
+            raise triage.TriageError(f"close needs --verdict: one of {', '.join(triage.VERDICTS)}")
+        out = triage.close(ledger, args.id, args.verdict, actor, note=args.note)
+    else:
+        out = triage.reopen(ledger, args.id, actor, note=args.note)
+    print(f"incident {out.incident_id}: {_triage_result(out)}")
     return 0
+
+
+def _triage_result(out: Any) -> str:
+    """One line saying what a triage command did, or that the incident was already in that state."""
+    state = f"closed as {out.verdict}" if out.status == "closed" else out.status
+    if out.recorded is None:
+        return f"already {state}; nothing recorded"
+    done = "reopened" if out.recorded.action == "reopen" else state
+    line = f"{done} by {out.recorded.actor}"
+    if out.recorded.action == "close":
+        line += f"; {out.alerts} alerts resolved"
+    elif out.recorded.action == "reopen":
+        line += f"; {out.alerts} alerts open again"
+    return line
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -618,7 +657,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inc_sub = inc.add_subparsers(dest="action", required=True)
     inc_list = inc_sub.add_parser("list", help="incidents with severity, reason, shared entities and alerts")
-    inc_list.add_argument("--open", action="store_true", help="only incidents with an alert still open")
+    inc_list.add_argument(
+        "--open", action="store_true", help="only incidents not closed, with an alert still open"
+    )
+    inc_show = inc_sub.add_parser("show", help="one incident: its alerts' timeline and its triage record")
+    inc_show.add_argument("id", help="incident id, or a unique prefix of it (6+ characters)")
+    for name, text in (
+        ("ack", "acknowledge: someone is on it (recorded with who and when)"),
+        ("close", "close with a verdict, which its alerts get as their resolution"),
+        ("reopen", "reopen a closed incident: its alerts are open again"),
+    ):
+        tr = inc_sub.add_parser(name, help=text)
+        tr.add_argument("id", help="incident id, or a unique prefix of it (6+ characters)")
+        if name == "close":
+            tr.add_argument(
+                "--verdict", help="true-positive, benign-true-positive or false-positive (_ works too)"
+            )
+        tr.add_argument("--note", help="why, for whoever reads the incident's record")
+        tr.add_argument("--as", dest="actor", help="who does it (default: $USER)")
     inc.set_defaults(func=cmd_incidents)
 
     db = sub.add_parser("db", help="the alert ledger's schema: migrations (run at every open, or here)")

@@ -66,7 +66,8 @@ def run_windows(dag: Any, logical_dates: list[datetime], log_path: Path) -> list
 
 
 def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
-    """Generate, ingest, detect, dispatch; print the summary; non-zero when alerts ≠ ground truth."""
+    """Generate, ingest, detect, dispatch; print the summary; non-zero when alerts ≠ ground truth or the
+    incidents fail their gate (`incident_gate`)."""
     from mamori.dev.generate import demo_sources, write_samples
     from mamori.windows import run_dates
 
@@ -181,10 +182,39 @@ def _quality_summary(s: Any, health_end: datetime) -> None:
     _say("")
 
 
-def _incidents_summary(ledger: Any, noise: set[str]) -> None:
+MAX_STORY_INCIDENTS = 3  # one attacker should read as a few incidents, not as its couple of dozen alerts
+
+
+def incident_gate(found: list[Any], noise: set[str]) -> str | None:
+    """The demo's bar for grouping, as one line when it fails (None: passed): the attack story yields at most
+    MAX_STORY_INCIDENTS incidents, and the benign background none (an incident whose alerts are all
+    background noise). `noise` holds the keys of the alerts no injected step explains."""
+    background = [i for i in found if all(a.key in noise for a in i.members)]
+    story = len(found) - len(background)
+    problems = []
+    if story > MAX_STORY_INCIDENTS:
+        problems.append(f"the attack story gave {story} incidents (at most {MAX_STORY_INCIDENTS})")
+    if background:
+        problems.append(f"the background gave {len(background)} (none allowed)")
+    return "FAILED incidents: " + "; ".join(problems) if problems else None
+
+
+def incident_lines(inc: Any) -> list[str]:
+    """An incident as the demo prints it: its summary (severity and why, shared entities, rules), then each
+    member alert (time, rule, key), oldest first, so which alerts each incident holds is on screen."""
+    from mamori.alerts.incidents import describe
+
+    lines = list(describe(inc, members=False))
+    lines += [
+        f"    {a.first_seen[:19].replace('T', ' ')}Z  {a.detection_id:45}  {a.key}" for a in inc.members
+    ]
+    return lines
+
+
+def _incidents_summary(ledger: Any, noise: set[str]) -> str | None:
     """The alerts as a responder gets them: incidents (alerts sharing an entity), each with its severity and
-    why, the entities its alerts share and its rules. An incident of background alerts only is noise."""
-    from mamori.alerts.incidents import describe, list_incidents
+    why, the entities its alerts share, its rules and its alerts. Returns the gate's failure line, if any."""
+    from mamori.alerts.incidents import list_incidents
 
     found = list_incidents(ledger)
     background = [i for i in found if all(a.key in noise for a in i.members)]
@@ -193,8 +223,9 @@ def _incidents_summary(ledger: Any, noise: set[str]) -> None:
         f"{len(found) - len(background)} from the attack story, {len(background)} from background"
     )
     for inc in found:
-        for line in describe(inc, members=False):
+        for line in incident_lines(inc):
             _say(f"     {line}")
+    return incident_gate(found, noise)
 
 
 def _summary(
@@ -228,7 +259,7 @@ def _summary(
     _say(f"   tickets            {s.outbox_url}/tickets/  (index: {s.outbox_url}/alerts.jsonl)")
     _say(f"   pivot on {ATTACKER}: " + ", ".join(f"{src} {n}" for src, n in pivot(s, ATTACKER)) + " events")
     missed, noise = compare_ground_truth(steps, alerts)
-    _incidents_summary(ledger, {a.key for a in noise})
+    gate = _incidents_summary(ledger, {a.key for a in noise})
 
     _say("\n4. ground truth")
     for st in steps:
@@ -242,5 +273,7 @@ def _summary(
         _say(f"   MISSED {m}")
     for a in noise:
         _say(f"   NOISE  {a.detection_id} {a.dedup_values} {a.first_seen}")
+    if gate:
+        _say(f"   {gate}")
     _say(f"\ndone in {elapsed:.0f}s")
-    return 1 if missed or noise else 0
+    return 1 if missed or noise or gate else 0

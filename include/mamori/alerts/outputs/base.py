@@ -28,7 +28,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mamori.alerts.alert import Alert
-from mamori.alerts.render import visible
+from mamori.alerts.render import one_line
 from mamori.config import Settings
 from mamori.detections.loader import Detection
 
@@ -309,7 +309,7 @@ def plain(value: Any, limit: int = MAX_VALUE) -> str:
     are hidden/reordered characters, fake extra lines and sheer size; markup is each output's own concern.
     """
     text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
-    text = visible(text).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    text = one_line(text)
     return text if len(text) <= limit else text[:limit] + f"…[+{len(text) - limit} chars]"
 
 
