@@ -22,7 +22,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 URL_PREFIX = "/mamori"
-CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
 
 
 def requires_mamori_read() -> Any:
@@ -57,11 +57,73 @@ def requires_mamori_read() -> Any:
     return inner
 
 
+def may_edit(user: Any) -> bool:
+    """Whether the auth manager grants edit (`PUT`) on every mamori DAG: from Airflow's User role up. A Viewer
+    reads the view but may not act on incidents."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.batch_apis import IsAuthorizedDagRequest
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+    from airflow.models.dag import DagModel
+
+    from mamori import status
+
+    dag_ids = status.view_dag_ids()
+    teams = DagModel.get_dag_id_to_team_name_mapping(dag_ids)
+    requests: list[IsAuthorizedDagRequest] = [
+        {"method": "PUT", "details": DagDetails(id=d, team_name=teams.get(d))} for d in dag_ids
+    ]
+    return bool(get_auth_manager().batch_is_authorized_dag(requests, user=user))
+
+
+def requires_mamori_edit() -> Any:
+    """A FastAPI dependency for triage actions (on top of the app's read check): 403 unless `may_edit`.
+    Returns the user, whose name is the action's actor."""
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import Depends, HTTPException
+
+    def inner(user: Any = Depends(get_user)) -> Any:  # noqa: B008 - FastAPI's dependency idiom
+        if not may_edit(user):
+            raise HTTPException(403, "Forbidden: triage needs edit access to the mamori DAGs")
+        return user
+
+    return inner
+
+
+def _csrf_key() -> bytes:
+    """The key of the triage forms' tokens: Airflow's JWT secret when configured (shared by every api-server
+    worker), else one made for this process (a form then only posts back to the worker that served it)."""
+    import secrets
+
+    from airflow.configuration import conf
+
+    global _PROCESS_KEY
+    configured = conf.get("api_auth", "jwt_secret", fallback="") or ""
+    if configured:
+        return configured.encode()
+    if _PROCESS_KEY is None:
+        _PROCESS_KEY = secrets.token_bytes(32)
+    return _PROCESS_KEY
+
+
+_PROCESS_KEY: bytes | None = None
+
+
+def csrf_token(user_id: str, incident_id: str) -> str:
+    """A form token bound to the user and the incident: a page on another site cannot make the analyst's
+    browser post a triage action (the UI cookie alone is not enough to act)."""
+    import hashlib
+    import hmac
+
+    msg = f"mamori-triage\0{user_id}\0{incident_id}".encode()
+    return hmac.new(_csrf_key(), msg, hashlib.sha256).hexdigest()
+
+
 def build_app() -> Any:
     """The FastAPI app (imports Airflow's API security and mamori only now, in the api-server)."""
     from datetime import UTC, datetime
 
-    from fastapi import Depends, FastAPI, HTTPException
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import Depends, FastAPI, Form, Header, HTTPException
     from fastapi.responses import HTMLResponse, Response
 
     from mamori import status
@@ -96,6 +158,60 @@ def build_app() -> Any:
         if found is None:
             raise HTTPException(404, "no local ticket for this alert key")
         return HTMLResponse(status.render_ticket_html(key, *found), headers=headers)
+
+    @app.get("/incidents/{incident}", response_class=HTMLResponse)
+    def incident(incident: str, user: Any = Depends(get_user)) -> HTMLResponse:  # noqa: B008
+        from mamori.alerts.triage import TriageError
+
+        try:
+            page = status.incident_page(incident)
+        except TriageError as exc:
+            raise HTTPException(404, str(exc)) from None
+        # The forms only for a user who may act; a reader sees the same page without them.
+        csrf = csrf_token(user.get_id(), page["id"]) if may_edit(user) else None
+        return HTMLResponse(status.render_incident_html(page, csrf), headers=headers)
+
+    @app.post("/incidents/{incident}/{action}")
+    def act(
+        incident: str,
+        action: str,
+        # The browser's own account of where the post came from (Fetch Metadata; absent in old browsers).
+        sec_fetch_site: str | None = Header(None),
+        csrf: str = Form(""),
+        verdict: str = Form(""),
+        note: str = Form(""),
+        user: Any = Depends(requires_mamori_edit()),  # noqa: B008
+    ) -> Response:
+        import hmac
+
+        from mamori.alerts import triage
+        from mamori.alerts.ledger import Ledger
+        from mamori.config import load_settings
+
+        if action not in triage.ACTIONS:
+            raise HTTPException(404, "no such triage action")
+        if sec_fetch_site is not None and sec_fetch_site not in ("same-origin", "none"):
+            raise HTTPException(403, "Forbidden: triage forms are posted from the mamori view only")
+        ledger = Ledger(load_settings().ledger_url)
+        try:
+            with ledger.engine.connect() as conn:
+                found = triage.find(conn, incident).incident_id
+        except triage.TriageError as exc:
+            raise HTTPException(404, str(exc)) from None
+        if not hmac.compare_digest(csrf, csrf_token(user.get_id(), found)):
+            raise HTTPException(403, "Forbidden: the form's token does not match (reload the incident page)")
+        actor = user.get_name()
+        try:
+            if action == "close":
+                triage.close(ledger, found, verdict, actor, note=note or None)
+            elif action == "acknowledge":
+                triage.acknowledge(ledger, found, actor, note=note or None)
+            else:
+                triage.reopen(ledger, found, actor, note=note or None)
+        except triage.TriageError as exc:
+            raise HTTPException(409, str(exc)) from None
+        # Back to the incident page (Post/Redirect/Get): a reload does not post the action again.
+        return Response(status_code=303, headers={**headers, "Location": f"../{found}"})
 
     @app.get("/status.json")
     def as_json() -> Response:

@@ -69,6 +69,7 @@ def collect(
     ledger = _open_ledger(s)
     hits = _last_hits(ledger)
     alerts, deliveries = _ledger_rows(ledger)
+    incident_rows = _incidents(ledger)
     last_detect = _last_detect_window(runs or [], s)
     open_by_det = Counter(a["detection_id"] for a in alerts if a["status"] == "open")
     for d in detections:
@@ -92,6 +93,7 @@ def collect(
                 Counter(a["severity"] for a in alerts if a["status"] == "open").most_common()
             ),
         },
+        "incidents": incident_rows,
         "alerts": recent,
         "charts": _charts(sources, alerts),
         "sources": sources,
@@ -158,6 +160,90 @@ def _ledger_rows(ledger: Any) -> tuple[list[dict[str, Any]], dict[str, list[dict
     return alerts, deliveries
 
 
+def _incidents(ledger: Any) -> list[dict[str, Any]]:
+    """The triage queue: live incidents, the ones needing someone first (open, then acknowledged, then the
+    rest), the most severe first, the latest activity first."""
+    if ledger is None:
+        return []
+    from mamori.alerts.incidents import list_incidents
+
+    try:
+        found = list_incidents(ledger)
+    except sa.exc.OperationalError:  # a ledger from before incidents (not migrated yet): no queue to show
+        return []
+    need = {"open": 0, "acknowledged": 1}
+    rows: list[dict[str, Any]] = [
+        {
+            "id": i.incident_id,
+            "state": i.state,
+            "status": i.status,
+            "severity": i.severity,
+            "reason": i.severity_reason,
+            "first_seen": i.first_seen,
+            "last_seen": i.last_seen,
+            "alerts": len(i.members),
+            "rules": sorted({a.detection_id for a in i.members}),
+            "entities": [{"kind": e["kind"], "value": e["value"]} for e in i.entities],
+        }
+        for i in found
+    ]
+    rank = {sev: n for n, sev in enumerate(SEVERITY_ORDER)}
+    rows.sort(key=lambda r: r["last_seen"], reverse=True)
+    rows.sort(key=lambda r: (need.get(r["state"], 2), rank.get(r["severity"], len(rank))))
+    return rows[:MAX_INCIDENTS]
+
+
+def incident_page(incident: str, settings: Settings | None = None) -> dict[str, Any]:
+    """One incident with its alerts and triage record, for the view's incident page (TriageError when there
+    is no such live incident)."""
+    from mamori.alerts import incidents as inc_mod
+
+    s = settings or load_settings()
+    ledger = _open_ledger(s)
+    if ledger is None:
+        from mamori.alerts.triage import TriageError
+
+        raise TriageError("no ledger yet: nothing has been detected")
+    inc, actions = inc_mod.get_incident(ledger, incident)
+    policy = inc_mod.load_policy(s)
+    sql_dir = Path(s.sql_dir)
+    members = []
+    for a in inc.members:
+        ents = sorted(
+            (e for e in inc_mod.alert_entities(a) if not policy.stopped(e)),
+            key=lambda e: (inc_mod.KINDS.index(e.kind), e.value),
+        )
+        members.append(
+            {
+                "first_seen": a.first_seen,
+                "severity": a.severity,
+                "detection_id": a.detection_id,
+                "title": a.title,
+                "key": a.key,
+                "hits": a.hit_count,
+                "tactics": list(inc_mod.rule_tactics(sql_dir, a.detection_id)),
+                "entities": [{"kind": e.kind, "value": e.value} for e in ents],
+            }
+        )
+    return {
+        "id": inc.incident_id,
+        "state": inc.state,
+        "status": inc.status,
+        "verdict": inc.verdict,
+        "severity": inc.severity,
+        "reason": inc.severity_reason,
+        "tactics": inc.tactics,
+        "entities": inc.entities,
+        "first_seen": inc.first_seen,
+        "last_seen": inc.last_seen,
+        "members": members,
+        "actions": [
+            {"at": x.at, "actor": x.actor, "action": x.action, "verdict": x.verdict, "note": x.note}
+            for x in actions
+        ],
+    }
+
+
 def _last_hits(ledger: Any) -> dict[str, dict[str, Any]]:
     """Per detection, its latest window with hits: (window, hits) from the ledger's per-window contributions."""
     if ledger is None:
@@ -193,6 +279,7 @@ def _ticket(d: dict[str, Any]) -> dict[str, Any]:
 
 
 CHART_HOURS = 48
+MAX_INCIDENTS = 50
 CHART_DAYS = 14
 
 # An alert key as mamori.detections.dedup.alert_key makes it: the only shape a ticket path may take.
@@ -551,6 +638,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums} code{font-size:12px}
 .ok{color:#276749}.nodata{color:#718096;font-style:italic}.attention{color:#c05621;font-weight:600}.failed{color:#c53030;font-weight:600}
 .chart{display:block;margin:4px 0 10px}.chart .ct{font-size:13px;font-weight:600}
 .chart .cm{font-size:11px;fill:#4a5568}
+form{margin:6px 0}
 .cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #e2e8f0;border-radius:6px;padding:8px 12px}
 .card b{font-size:18px;display:block}
 """
@@ -572,6 +660,7 @@ def render_html(st: dict[str, Any], json_href: str = "status.json") -> str:
         f"<div class='card'><b>{sum(s['windows'] for s in st['sources'])}</b>ingest windows</div>",
         "</div>",
     ]
+    parts += ["<h2>Incidents</h2>", _incidents_html(st.get("incidents") or [])]
     parts += ["<h2>Recent alerts</h2>", _alerts_html(st["alerts"])]  # times in UTC
     parts += ["<h2>Activity</h2>", _charts_html(st["charts"])]
     parts += ["<h2>Sources: freshness and data quality</h2>", _sources_html(st["sources"], st["quality"])]
@@ -580,6 +669,124 @@ def render_html(st: dict[str, Any], json_href: str = "status.json") -> str:
         parts.append(f"<pre class='failed'>{_e(st['catalog_error'])}</pre>")
     parts += [_catalog_html(dets)]
     parts += ["<h2>Recent runs</h2>", _runs_html(st.get("runs"), st.get("runs_error")), "</body></html>"]
+    return "".join(parts)
+
+
+def _entities_text(entities: list[dict[str, Any]], limit: int = 4) -> str:
+    shown = ", ".join(f"{e['kind']} {e['value']}" for e in entities[:limit])
+    return shown + (f", +{len(entities) - limit} more" if len(entities) > limit else "")
+
+
+def _incidents_html(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "<p class='muted'>No incidents.</p>"
+    out = []
+    for r in rows:
+        out.append(
+            [
+                f"<a href='incidents/{_e(r['id'])}'><code>{_e(r['id'][:12])}</code></a>",
+                _e(r["state"]),
+                _sev(r["severity"]),
+                f"<span class='n'>{r['alerts']}</span>",
+                _e(_entities_text(r["entities"])),
+                _e(
+                    ", ".join(r["rules"][:4])
+                    + (f", +{len(r['rules']) - 4} more" if len(r["rules"]) > 4 else "")
+                ),
+                _e(_t(r["last_seen"])),
+            ]
+        )
+    return _table(
+        ["incident", "state", "severity", "alerts", "shared entities", "rules", "last seen"], out, "incidents"
+    )
+
+
+def render_incident_html(page: dict[str, Any], csrf: str | None) -> str:
+    """One incident: why its severity, what its alerts share, its alerts oldest first, its triage record, and
+    (for a user allowed to act, `csrf` given) the triage forms. Every log-derived value and every note is
+    escaped and made visible; the forms post back to this page's own routes."""
+    head = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>mamori incident</title>"
+        f"<style>{_CSS}</style></head><body><p><a href='../'>&larr; mamori</a></p>"
+        f"<h1>Incident <code>{_e(page['id'])}</code> {_sev(page['severity'])} {_e(page['state'])}</h1>"
+        f"<div class='muted'>{_e(page['reason'])} · first {_e(_t(page['first_seen']))} · last "
+        f"{_e(_t(page['last_seen']))}</div>"
+    )
+    shared = _e(_entities_text(page["entities"], limit=20)) or "<span class='muted'>none</span>"
+    members = _table(
+        ["first seen", "severity", "rule", "tactics", "entities", "hits"],
+        [
+            [
+                _e(_t(m["first_seen"])),
+                _sev(m["severity"]),
+                f"<code>{_e(m['detection_id'])}</code><br>{_e(m['title'])}",
+                _e(", ".join(m["tactics"])),
+                _e(_entities_text(m["entities"], limit=8)),
+                f"<span class='n'>{m['hits']}</span>",
+            ]
+            for m in page["members"]
+        ],
+        "alerts",
+    )
+    actions = (
+        _table(
+            ["at", "who", "action", "note"],
+            [
+                [
+                    _e(_t(a["at"])),
+                    _e(a["actor"]),
+                    _e(" ".join(x for x in (a["action"], a["verdict"]) if x)),
+                    _e(a["note"] or ""),
+                ]
+                for a in page["actions"]
+            ],
+            "actions",
+        )
+        if page["actions"]
+        else "<p class='muted'>No one has acted on it yet.</p>"
+    )
+    forms = (
+        _triage_forms(page, csrf)
+        if csrf
+        else "<p class='muted'>Read only: acting needs edit access to the mamori DAGs.</p>"
+    )
+    return "".join(
+        [
+            head,
+            f"<h2>Shared entities</h2><p>{shared}</p>",
+            "<h2>Alerts</h2>",
+            members,
+            "<h2>Triage</h2>",
+            forms,
+            "<h2>Record</h2>",
+            actions,
+            "</body></html>",
+        ]
+    )
+
+
+def _triage_forms(page: dict[str, Any], csrf: str) -> str:
+    from mamori.alerts.triage import VERDICTS
+
+    token = f"<input type='hidden' name='csrf' value='{_e(csrf)}'>"
+    note = "<input name='note' maxlength='2000' placeholder='note (optional)' size='40'>"
+    base = _e(page["id"])
+    parts = []
+    if page["status"] != "closed":
+        if page["status"] != "acknowledged":
+            parts.append(
+                f"<form method='post' action='{base}/acknowledge'>{token}{note} "
+                "<button type='submit'>Acknowledge</button></form>"
+            )
+        options = "".join(f"<option value='{_e(v)}'>{_e(v)}</option>" for v in VERDICTS)
+        parts.append(
+            f"<form method='post' action='{base}/close'>{token}<select name='verdict'>{options}</select> {note} "
+            "<button type='submit'>Close</button></form>"
+        )
+    else:
+        parts.append(
+            f"<form method='post' action='{base}/reopen'>{token}{note} <button type='submit'>Reopen</button></form>"
+        )
     return "".join(parts)
 
 

@@ -276,3 +276,121 @@ def test_a_viewer_opens_a_local_ticket_from_the_page(view_url, auth_manager, loc
     for bad in ("0" * 32, "..%2F..%2Fetc%2Fpasswd", local_ticket.upper()):
         code, _ = _get(view_url + f"/tickets/{bad}", viewer)
         assert code == 404, bad
+
+
+# -- triage in the view --------------------------------------------------------------------------------------
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the 303 itself is what the tests look at
+
+
+def _post(url: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str, str | None]:
+    from urllib.parse import urlencode
+
+    req = urllib.request.Request(
+        url,
+        data=urlencode(form).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+        method="POST",
+    )
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(req, timeout=60) as resp:
+            return resp.status, resp.read().decode(), resp.headers.get("Location")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(), exc.headers.get("Location")
+
+
+@pytest.fixture
+def incident(settings, alert_in_ledger) -> str:
+    """The alert grouped into its incident, as the detect run does after each window."""
+    from mamori.alerts.incidents import list_incidents, record_incidents
+    from mamori.alerts.ledger import Ledger
+
+    record_incidents(T0, T0 + timedelta(hours=1), settings)
+    (inc,) = list_incidents(Ledger(settings.ledger_url))
+    return inc.incident_id
+
+
+def _csrf(page: str) -> str:
+    import re
+
+    found = re.search(r"name='csrf' value='([0-9a-f]{64})'", page)
+    assert found, "no triage form on the page"
+    return found.group(1)
+
+
+def test_a_viewer_sees_the_queue_and_the_incident_but_cannot_act(view_url, auth_manager, incident):
+    viewer = {"Authorization": f"Bearer {_token(auth_manager, 'VIEWER')}"}
+    code, page = _get(view_url + "/", viewer)
+    assert code == 200 and f"<a href='incidents/{incident}'>" in page
+    code, page = _get(view_url + f"/incidents/{incident}", viewer)
+    assert code == 200 and ACTOR in page and "<form" not in page and "Read only" in page
+    code, body, _ = _post(
+        view_url + f"/incidents/{incident}/close",
+        {"csrf": "0" * 64, "verdict": "false-positive"},
+        viewer,
+    )
+    assert code == 403, body
+    code, _ = _get(view_url + f"/incidents/{'f' * 32}", viewer)
+    assert code == 404
+
+
+def test_a_user_closes_an_incident_as_a_false_positive_from_the_page(
+    view_url, auth_manager, incident, settings
+):
+    """Acknowledge then close from the incident page's forms: each post is checked (edit permission, the
+    form's token), recorded with the user's name, and lands back on the page (303); the member alert gets
+    the verdict as its resolution."""
+    from mamori.alerts.incidents import get_incident
+    from mamori.alerts.ledger import Ledger
+
+    user = {"Authorization": f"Bearer {_token(auth_manager, 'USER')}"}
+    code, page = _get(view_url + f"/incidents/{incident}", user)
+    assert code == 200 and "Acknowledge" in page
+    token = _csrf(page)
+    hostile = "<script>alert(1)</script>\u202egnp.exe"
+    code, body, where = _post(
+        view_url + f"/incidents/{incident}/acknowledge", {"csrf": token, "note": hostile}, user
+    )
+    assert (code, where) == (303, f"../{incident}"), body
+    code, _, _ = _post(
+        view_url + f"/incidents/{incident}/close",
+        {"csrf": token, "verdict": "false-positive", "note": "scanner we run"},
+        user,
+    )
+    assert code == 303
+    ledger = Ledger(settings.ledger_url)
+    inc, actions = get_incident(ledger, incident)
+    assert (inc.status, inc.verdict) == ("closed", "false-positive")
+    assert [(a.action, a.actor) for a in actions] == [("acknowledge", "user-USER"), ("close", "user-USER")]
+    (alert,) = inc.members
+    (resolution,) = [a["resolution"] for a in ledger.dump()["alerts"] if a["alert_key"] == alert.key]
+    assert (alert.status, resolution) == ("resolved", "false-positive")
+    code, page = _get(view_url + f"/incidents/{incident}", user)
+    assert "<script>" not in page and "\\u202e" in page and "Reopen" in page  # the note, inert and visible
+
+
+def test_a_triage_post_needs_its_form_token_and_the_same_site(view_url, auth_manager, incident):
+    user = {"Authorization": f"Bearer {_token(auth_manager, 'USER')}"}
+    _, page = _get(view_url + f"/incidents/{incident}", user)
+    token = _csrf(page)
+    for form, extra in (
+        ({"verdict": "false-positive"}, {}),  # no token
+        ({"csrf": "0" * 64, "verdict": "false-positive"}, {}),  # a forged one
+        (
+            {"csrf": token, "verdict": "false-positive"},
+            {"Sec-Fetch-Site": "cross-site"},
+        ),  # posted from elsewhere
+    ):
+        code, body, _ = _post(view_url + f"/incidents/{incident}/close", form, {**user, **extra})
+        assert code == 403, (form, extra, body)
+    other = {"Authorization": f"Bearer {_token(auth_manager, 'OP')}"}  # a token is bound to its user
+    code, _, _ = _post(
+        view_url + f"/incidents/{incident}/close", {"csrf": token, "verdict": "false-positive"}, other
+    )
+    assert code == 403
+    code, body, _ = _post(
+        view_url + f"/incidents/{incident}/close", {"csrf": token, "verdict": "maybe"}, user
+    )
+    assert code == 409 and "unknown verdict" in body
