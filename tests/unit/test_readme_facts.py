@@ -1,4 +1,5 @@
-"""Figures the README and docs/aws.md state about the catalog and the sources, checked against the code that defines them.
+"""Figures the README and docs/aws.md state about the catalog and the sources, checked against the code that
+defines them.
 
 The Status section said "78 rules" after a 79th rule had landed: a count written by hand goes stale the day a
 rule or source is added, so each figure the README gives is read back from the catalog or the source registry.
