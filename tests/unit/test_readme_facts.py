@@ -1,8 +1,9 @@
 """Figures the README and docs/aws.md state about the catalog and the sources, checked against the code that
 defines them.
 
-The Status section said "78 rules" after a 79th rule had landed: a count written by hand goes stale the day a
-rule or source is added, so each figure the README gives is read back from the catalog or the source registry.
+The Status section said "78 rules" after a 79th rule had landed, and 79 once main had 81: a count written by
+hand goes stale the day a rule or source is added. Rule counts live in the generated docs/coverage.md only; each
+source figure the docs give is read back from the source registry.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mamori.detections.loader import load_catalog
 from mamori.dev.generate import demo_sources
 from mamori.sources import SOURCES
 
@@ -25,8 +25,10 @@ def _one(pattern: str) -> str:
     return str(found[0])
 
 
-def test_the_rule_count_in_the_status_is_the_catalogs() -> None:
-    assert int(_one(r"The detection catalog has (\d+) rules")) == len(load_catalog(REPO / "sql"))
+def test_the_status_leaves_the_rule_count_to_the_generated_coverage_doc() -> None:
+    """Rules land every day; a hand-written count is stale the day after. docs/coverage.md is generated and
+    tests/detections/test_coverage.py keeps it current."""
+    assert not re.search(r"catalog (?:has|holds) \d+ rules", " ".join(README.split()))
 
 
 def test_the_status_counts_the_demo_sources_and_the_registered_ones() -> None:
