@@ -150,3 +150,13 @@ def test_one_record_the_json_parser_refuses_costs_only_itself(field, settings, o
     assert entry["reason"].startswith("record is not valid JSON") and '"Bad"' in entry["raw"]
     (alert,) = _quarantine_alerts(settings, "cloudtrail").values()
     assert alert.dedup_values["check"] == "quarantine:record_not_json" and alert.hit_count == 1
+
+
+def test_the_cases_cover_every_source_and_every_declared_quarantine_class():
+    """The alert test above is parametrised over the cases: a source (or a class) without a case would be a
+    quarantine nobody checked alerts. Every registered source, every class its spec declares."""
+    from mamori.sources import SPECS
+
+    assert sorted(CASES) == sorted(SPECS)
+    for name, spec in SPECS.items():
+        assert {cls for cls, _, _ in CASES[name]} == {c.id for c in spec.quarantine_classes}, name
