@@ -1,5 +1,6 @@
-"""What GitHub makes of a ticket, beyond CommonMark: the body is parsed as GitHub-flavoured Markdown and the
-HTML is read the way GitHub's sanitizer and reference filter treat it.
+"""What GitHub makes of a ticket, beyond CommonMark: the body is parsed as GitHub-flavoured Markdown by
+GitHub's own parser (cmark-gfm, through cmarkgfm, with its GFM extensions: tables, strikethrough, autolinks,
+tag filter, task lists) and the HTML is read the way GitHub's sanitizer and reference filter treat it.
 
 Two things GitHub does on top of GFM matter here. Its HTML sanitizer drops tags it does not know, so a
 runbook placeholder written as `<source_ip>` outside a code span is read as a tag and vanishes (the runbook's
@@ -15,8 +16,9 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import cmarkgfm
 import pytest
-from markdown_it import MarkdownIt
+from cmarkgfm.cmark import Options
 
 from mamori.alerts.ledger import Alert
 from mamori.alerts.outputs.github import MAX_TITLE, issue_body, issue_title, recurrence_comment
@@ -73,10 +75,10 @@ class GitHubView(HTMLParser):
 
 
 def github_view(md: str) -> GitHubView:
-    # gfm-like: CommonMark + tables, strikethrough, linkify (URLs become links) and raw HTML passed through,
-    # as GitHub does before sanitizing.
+    # cmark-gfm as GitHub runs it: the GFM extensions, raw HTML passed through (UNSAFE) to the sanitizer that
+    # GitHubView stands for.
     view = GitHubView()
-    view.feed(MarkdownIt("gfm-like").render(md))
+    view.feed(cmarkgfm.github_flavored_markdown_to_html(md, options=Options.CMARK_OPT_UNSAFE))
     view.close()
     return view
 

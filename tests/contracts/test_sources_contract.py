@@ -7,6 +7,7 @@ where. And nothing outside `sources/` knows a source by name: per-source knowled
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,6 +143,58 @@ def test_the_example_key_is_an_events_key_of_this_source_only(spec: SourceSpec) 
         s.name for s in SPECS.values() if (r := s.parser.classify(spec.example_key)) and r.kind == "events"
     ]
     assert parsers == [spec.name], f"{spec.example_key} is parsed as events by {parsers}: only one source may"
+
+
+# One region of each AWS partition (botocore's partitions.json); tests/sources/key_cases.py has more per source.
+PARTITION_REGIONS = [
+    "cn-north-1",
+    "us-gov-west-1",
+    "us-iso-east-1",
+    "us-isob-east-1",
+    "eu-isoe-west-1",
+    "us-isof-south-1",
+    "eusc-de-east-1",
+    "ap-southeast-7",
+]
+_ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+_FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def _account_and_region(spec: SourceSpec) -> tuple[str, str]:
+    account = re.search(r"(?<![0-9])[0-9]{12}(?![0-9])", spec.example_key)
+    region = re.search(r"[a-z]{2}-[a-z]+-[0-9]", spec.example_key)
+    assert account and region, f"{spec.name}: example_key must carry an account id and a region"
+    return account.group(), region.group()
+
+
+@specs
+@pytest.mark.parametrize("region", PARTITION_REGIONS)
+def test_the_key_pattern_accepts_every_partitions_regions(spec: SourceSpec, region: str) -> None:
+    """A region AWS adds in another partition is still a region: its objects are ingested, not unclaimed."""
+    _, example_region = _account_and_region(spec)
+    key = spec.example_key.replace(example_region, region)
+    raw = spec.parser.classify(key)
+    assert raw is not None and raw.kind == "events", f"{spec.name}: {key} is not claimed"
+    assert raw.region == region
+
+
+@specs
+def test_the_key_pattern_matches_ascii_digits_only(spec: SourceSpec) -> None:
+    """Non-ASCII digits (`\\d` without re.ASCII matches them) would become partitions DuckDB reads and Athena's
+    projection never enumerates: such keys stay unclaimed (and alerted), never parsed."""
+    account, region = _account_and_region(spec)
+    year = re.compile(r"(?<=/)2026(?=/)|(?<=year=)2026")
+    odd = {
+        "fullwidth account": spec.example_key.replace(account, account.translate(_FULLWIDTH)),
+        "arabic-indic account": spec.example_key.replace(account, account.translate(_ARABIC_INDIC)),
+        "arabic-indic region": spec.example_key.replace(
+            region, region[:-1] + region[-1].translate(_ARABIC_INDIC)
+        ),
+        "arabic-indic year": year.sub("2026".translate(_ARABIC_INDIC), spec.example_key),
+    }
+    for case, key in odd.items():
+        assert key != spec.example_key, (spec.name, case)
+        assert spec.parser.classify(key) is None, f"{spec.name} claims a key with {case}: {key}"
 
 
 @specs

@@ -204,11 +204,67 @@ CLOUDWATCH = [
     ("missing_message", _CW_KEY.format("evmsg"), _cw({"id": "2", "timestamp": _MS, "message": 5})),
 ]
 
+# -- Route 53 Resolver query logs (the CloudWatch Logs transport, a JSON query record per event) ----------------
+
+_R53_KEY = (
+    f"AWSLogs/{ACCT}/CloudWatchLogs-Route53Resolver/us-east-1/2026/11/01/04/"
+    "mamori-route53resolver-1-2026-11-01-04-05-00-{}"
+)
+_QUERY = {
+    "version": "1.100000",
+    "account_id": ACCT,
+    "region": "us-east-1",
+    "vpc_id": "vpc-7example",
+    "query_timestamp": EVENT.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "query_name": "www.example.com.",
+    "query_type": "A",
+    "query_class": "IN",
+    "rcode": "NOERROR",
+    "answers": [{"Rdata": "203.0.113.9", "Type": "A", "Class": "IN"}],
+    "srcaddr": "10.0.1.15",
+    "srcport": "56067",
+    "transport": "UDP",
+    "srcids": {"instance": "i-0d15cd0d3example"},
+}
+
+
+def _r53(event: Any) -> bytes:
+    good = {"id": "1", "timestamp": _MS, "message": json.dumps(_QUERY)}
+    doc = {
+        "messageType": "DATA_MESSAGE",
+        "owner": ACCT,
+        "logGroup": "/mamori/route53resolver/query-logs",
+        "logStream": "vpc-7example",
+        "logEvents": [good, event],
+    }
+    return gz(json.dumps(doc).encode())
+
+
+def _r53_message(message: str) -> bytes:
+    return _r53({"id": "2", "timestamp": _MS, "message": message})
+
+
+ROUTE53RESOLVER = [
+    ("unreadable_gzip", _R53_KEY.format("gz"), TRUNCATED_GZIP),
+    ("not_json", _R53_KEY.format("notjson"), gz(b'{"messageType": "DATA_MESSAGE", broken')),
+    ("not_a_data_message", _R53_KEY.format("notdata"), gz(b'{"messageType": "OTHER"}')),
+    ("event_not_an_object", _R53_KEY.format("evstr"), _r53("junk")),
+    ("invalid_time", _R53_KEY.format("evtime"), _r53({"id": "2", "timestamp": "soon", "message": "m"})),
+    ("missing_message", _R53_KEY.format("evmsg"), _r53({"id": "2", "timestamp": _MS, "message": 5})),
+    ("not_a_query_record", _R53_KEY.format("notrec"), _r53_message("{not json" + LONG)),
+    (
+        "bad_field",
+        _R53_KEY.format("field"),
+        _r53_message(json.dumps({k: v for k, v in _QUERY.items() if k != "query_timestamp"})),
+    ),
+]
+
 CASES: dict[str, list[tuple[str, str, bytes]]] = {
     "alb": ALB,
     "cloudtrail": cloudtrail_cases("CloudTrail"),
     "cloudtrail_insights": cloudtrail_cases("CloudTrail-Insight"),
     "cloudwatch": CLOUDWATCH,
+    "route53resolver": ROUTE53RESOLVER,
     "s3access": S3ACCESS,
     "vpcflow": VPCFLOW,
 }

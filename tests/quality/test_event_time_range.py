@@ -88,13 +88,79 @@ def _cloudtrail(settings, times: list[datetime], landed: datetime) -> None:
     land_ct(settings, records, landed)
 
 
-LANDERS = {"cloudtrail": _cloudtrail, "alb": _alb, "s3access": _s3access, "cloudwatch": _cloudwatch}
-# CloudWatch Logs timestamps are epoch milliseconds: nothing before 1970 can be written (the parser refuses it).
+INSIGHT = json.loads(
+    (
+        Path(__file__).parents[1] / "sources" / "cloudtrail_insights" / "samples" / "aws_doc_insights.json"
+    ).read_text()
+)["Records"][0]
+
+
+def _cloudtrail_insights(settings, times: list[datetime], landed: datetime) -> None:
+    records = [
+        INSIGHT | {"eventTime": f"{t.year:04d}-{t:%m-%dT%H:%M:%S}Z", "eventID": f"insight-{i}"}
+        for i, t in enumerate(times)
+    ]
+    key = (
+        f"AWSLogs/{ACCT}/CloudTrail-Insight/us-east-1/{landed:%Y/%m/%d}/"
+        f"{ACCT}_CloudTrail-Insight_us-east-1_{landed:%Y%m%dT%H%MZ}_M11753GP3UIAU8GG.json.gz"
+    )
+    land(settings, key, gzip.compress(json.dumps({"Records": records}).encode(), mtime=0), landed)
+
+
+def _route53resolver(settings, times: list[datetime], landed: datetime) -> None:
+    # The event time is CloudWatch Logs' epoch-ms timestamp (the record's query_timestamp is a column).
+    query = {
+        "version": "1.100000",
+        "account_id": ACCT,
+        "region": "us-east-1",
+        "vpc_id": "vpc-7example",
+        "query_timestamp": "2026-11-01T10:01:00Z",
+        "query_name": "www.example.com.",
+        "query_type": "A",
+        "query_class": "IN",
+        "rcode": "NOERROR",
+        "srcaddr": "10.0.1.15",
+        "srcport": "56067",
+        "transport": "UDP",
+    }
+    doc = {
+        "messageType": "DATA_MESSAGE",
+        "owner": ACCT,
+        "logGroup": "/mamori/route53resolver/query-logs",
+        "logStream": "vpc-7example",
+        "logEvents": [
+            {
+                "id": str(i),
+                "timestamp": (t - EPOCH) // timedelta(milliseconds=1),
+                "message": json.dumps(query),
+            }
+            for i, t in enumerate(times)
+        ],
+    }
+    key = (
+        f"AWSLogs/{ACCT}/CloudWatchLogs-Route53Resolver/us-east-1/{landed:%Y/%m/%d/%H}/"
+        f"mamori-route53resolver-1-{landed:%Y-%m-%d-%H-%M-%S}-5f1d8a4e-1c2b-4e5f-9a7b-0c1d2e3f4a5b.gz"
+    )
+    land(settings, key, gzip.compress(json.dumps(doc).encode(), mtime=0), landed)
+
+
+LANDERS = {
+    "cloudtrail": _cloudtrail,
+    "cloudtrail_insights": _cloudtrail_insights,
+    "alb": _alb,
+    "s3access": _s3access,
+    "cloudwatch": _cloudwatch,
+    "route53resolver": _route53resolver,
+}
+# VPC Flow Logs check their time fields in the parser (the last test). CloudWatch Logs timestamps (and so
+# Route 53 Resolver's event times) are epoch milliseconds: nothing before 1970 can be written (the parser refuses it).
 IMPLAUSIBLE = {
     "cloudtrail": [EPOCH, YEAR_ONE, LATE_2009],
     "alb": [EPOCH, YEAR_ONE, LATE_2009],
     "s3access": [EPOCH, YEAR_ONE, LATE_2009],
     "cloudwatch": [EPOCH, LATE_2009],
+    "route53resolver": [EPOCH, LATE_2009],
+    "cloudtrail_insights": [EPOCH, YEAR_ONE, LATE_2009],
 }
 
 
@@ -181,3 +247,9 @@ def test_rows_after_the_plausible_range_even_in_year_9999_are_quarantined_not_a_
     assert q["reason"].startswith("dq:event_time:not_after_window_plus_skew: ")
     failed = summary["dq"]["failed"]
     assert failed["event_time:not_after_window_plus_skew"]["unexpected"] == 1
+
+
+def test_every_source_has_its_plausible_range_checked_here_or_in_the_parser():
+    from mamori.sources import SPECS
+
+    assert sorted([*LANDERS, "vpcflow"]) == sorted(SPECS)

@@ -150,3 +150,36 @@ def test_one_record_the_json_parser_refuses_costs_only_itself(field, settings, o
     assert entry["reason"].startswith("record is not valid JSON") and '"Bad"' in entry["raw"]
     (alert,) = _quarantine_alerts(settings, "cloudtrail").values()
     assert alert.dedup_values["check"] == "quarantine:record_not_json" and alert.hit_count == 1
+
+
+def test_the_cases_cover_every_source_and_every_declared_quarantine_class():
+    """The alert test above is parametrised over the cases: a source (or a class) without a case would be a
+    quarantine nobody checked alerts. Every registered source, every class its spec declares."""
+    from mamori.sources import SPECS
+
+    assert sorted(CASES) == sorted(SPECS)
+    for name, spec in SPECS.items():
+        assert {cls for cls, _, _ in CASES[name]} == {c.id for c in spec.quarantine_classes}, name
+
+
+def test_each_window_adds_its_own_counted_contribution_to_the_days_alert_of_the_class(
+    settings, only_sources, no_gx
+):
+    """Per window and class one counted contribution with its sample references; the ticket is per class and
+    day (dedup period 1 day, as for the checks), so a second window adds hits instead of opening another."""
+    only_sources("cloudtrail")
+    key, body = dict((cls, (k, b)) for cls, k, b in CASES["cloudtrail"])["record_not_an_object"]
+    land(settings, key, body, LANDED)
+    later = key.replace("20261101T0405Z", "20261101T0505Z").replace("_0000", "_5555")
+    land(settings, later, body, LANDED + timedelta(hours=1))
+    run_window(settings, "cloudtrail", WINDOW)
+    run_window(settings, "cloudtrail", WINDOW + timedelta(hours=1))
+
+    (alert,) = _quarantine_alerts(settings, "cloudtrail").values()
+    assert alert.hit_count == 2
+    assert sorted(s["window"] for s in alert.samples) == ["20261101T0400Z", "20261101T0500Z"]
+    assert sorted(ex["object"] for s in alert.samples for ex in s["examples"]) == sorted([key, later])
+
+    run_window(settings, "cloudtrail", WINDOW + timedelta(hours=1))  # a re-run replaces only its own window's
+    (again,) = _quarantine_alerts(settings, "cloudtrail").values()
+    assert (again.key, again.hit_count) == (alert.key, 2)
