@@ -161,11 +161,9 @@ def build_app() -> Any:
 
     @app.get("/incidents/{incident}", response_class=HTMLResponse)
     def incident(incident: str, user: Any = Depends(get_user)) -> HTMLResponse:  # noqa: B008
-        from mamori.alerts.triage import TriageError
-
         try:
             page = status.incident_page(incident)
-        except TriageError as exc:
+        except status.TriageError as exc:
             raise HTTPException(404, str(exc)) from None
         # The forms only for a user who may act; a reader sees the same page without them.
         csrf = csrf_token(user.get_id(), page["id"]) if may_edit(user) else None
@@ -184,31 +182,19 @@ def build_app() -> Any:
     ) -> Response:
         import hmac
 
-        from mamori.alerts import triage
-        from mamori.alerts.ledger import Ledger
-        from mamori.config import load_settings
-
-        if action not in triage.ACTIONS:
+        if action not in status.TRIAGE_ACTIONS:
             raise HTTPException(404, "no such triage action")
         if sec_fetch_site is not None and sec_fetch_site not in ("same-origin", "none"):
             raise HTTPException(403, "Forbidden: triage forms are posted from the mamori view only")
-        ledger = Ledger(load_settings().ledger_url)
         try:
-            with ledger.engine.connect() as conn:
-                found = triage.find(conn, incident).incident_id
-        except triage.TriageError as exc:
+            found = status.resolve_incident(incident)
+        except status.TriageError as exc:
             raise HTTPException(404, str(exc)) from None
         if not hmac.compare_digest(csrf, csrf_token(user.get_id(), found)):
             raise HTTPException(403, "Forbidden: the form's token does not match (reload the incident page)")
-        actor = user.get_name()
         try:
-            if action == "close":
-                triage.close(ledger, found, verdict, actor, note=note or None)
-            elif action == "acknowledge":
-                triage.acknowledge(ledger, found, actor, note=note or None)
-            else:
-                triage.reopen(ledger, found, actor, note=note or None)
-        except triage.TriageError as exc:
+            status.triage_incident(found, action, user.get_name(), verdict=verdict, note=note or None)
+        except status.TriageError as exc:
             raise HTTPException(409, str(exc)) from None
         # Back to the incident page (Post/Redirect/Get): a reload does not post the action again.
         return Response(status_code=303, headers={**headers, "Location": f"../{found}"})

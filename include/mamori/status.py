@@ -29,6 +29,8 @@ import sqlalchemy as sa
 
 from mamori.alerts.ledger import ALERT_HITS, Ledger
 from mamori.alerts.render import visible
+from mamori.alerts.triage import ACTIONS as TRIAGE_ACTIONS
+from mamori.alerts.triage import TriageError
 from mamori.charts import SEVERITY_COLOURS, Series, stacked_bars
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import load_catalog_tolerant
@@ -193,6 +195,43 @@ def _incidents(ledger: Any) -> list[dict[str, Any]]:
     return rows[:MAX_INCIDENTS]
 
 
+def resolve_incident(incident: str, settings: Settings | None = None) -> str:
+    """The full id of a live or closed incident from its id or a unique prefix (TriageError otherwise)."""
+    from mamori.alerts import triage
+
+    s = settings or load_settings()
+    ledger = _open_ledger(s)
+    if ledger is None:
+        raise TriageError("no ledger yet: nothing has been detected")
+    with ledger.engine.connect() as conn:
+        return str(triage.find(conn, incident).incident_id)
+
+
+def triage_incident(
+    incident_id: str,
+    action: str,
+    actor: str,
+    verdict: str | None = None,
+    note: str | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """One triage action from the view, recorded as `mamori incidents` records it; returns the state after
+    it. TriageError for an unknown action or verdict, or an action the incident's state refuses."""
+    from mamori.alerts import triage
+
+    if action not in TRIAGE_ACTIONS:
+        raise TriageError(f"unknown triage action {action[:40]!r}: use one of {', '.join(triage.ACTIONS)}")
+    s = settings or load_settings()
+    ledger = Ledger(s.ledger_url)
+    if action == "close":
+        out = triage.close(ledger, incident_id, verdict or "", actor, note=note)
+    elif action == "acknowledge":
+        out = triage.acknowledge(ledger, incident_id, actor, note=note)
+    else:
+        out = triage.reopen(ledger, incident_id, actor, note=note)
+    return out.status
+
+
 def incident_page(incident: str, settings: Settings | None = None) -> dict[str, Any]:
     """One incident with its alerts and triage record, for the view's incident page (TriageError when there
     is no such live incident)."""
@@ -201,8 +240,6 @@ def incident_page(incident: str, settings: Settings | None = None) -> dict[str, 
     s = settings or load_settings()
     ledger = _open_ledger(s)
     if ledger is None:
-        from mamori.alerts.triage import TriageError
-
         raise TriageError("no ledger yet: nothing has been detected")
     inc, actions = inc_mod.get_incident(ledger, incident)
     policy = inc_mod.load_policy(s)
