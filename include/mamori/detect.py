@@ -247,7 +247,7 @@ def record_evaluated(
     """Note in the ledger that the detection window of the run [start, end) has its result recorded now (the
     first time is kept), and whether a scheduled run did it: what `mamori_detect_deadline` is judged by."""
     s = settings or load_settings()
-    wstart, wend = detection_window(start, end, s)
+    wstart, wend = detection_window(windows.utc(start), windows.utc(end), s)  # Airflow hands pendulum times
     scheduled = str(getattr(run_type, "value", run_type) or "") == "scheduled"
     Ledger(s.ledger_url).record_evaluation(wstart, wend, now or datetime.now(UTC), scheduled)
 
