@@ -17,6 +17,10 @@ waits until each source's ingest windows covering the data interval are finalize
    and the local tickets).
 5. `check_rules`: fails, naming only the broken rules, when any rule errored; everything else is recorded
    and dispatched by then.
+
+Deadline: a scheduled run not done `MAMORI_DETECT_DEADLINE_MINUTES` (default 30) after it was queued raises a
+`mamori_detect_deadline` health alert for its window, unless `record` had recorded the window in time
+(`mamori.health.deadline`; the health DAG's `detect_deadline` check also catches windows with no run at all).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 from airflow.sdk import dag, task
 
 from mamori import detect
-from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, detect_schedule
+from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, detect_deadline, detect_schedule
 
 
 @dag(
@@ -36,6 +40,7 @@ from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, detect_s
     start_date=START_DATE,
     catchup=False,
     max_active_runs=2,
+    deadline=detect_deadline(),
     default_args=DEFAULT_ARGS,
     doc_md=__doc__,
     tags=["mamori", "detect", "alerts"],
@@ -57,9 +62,13 @@ def detect_dag() -> None:
 
     @task(multiple_outputs=False, outlets=[ALERTS_ASSET])
     def record(
-        results: list[list[dict[str, Any]]], data_interval_start: Any = None, data_interval_end: Any = None
+        results: list[list[dict[str, Any]]],
+        data_interval_start: Any = None,
+        data_interval_end: Any = None,
+        dag_run: Any = None,
     ) -> dict[str, Any]:
-        return detect.summarize_window(results, data_interval_start, data_interval_end)
+        run_type = getattr(dag_run, "run_type", None)
+        return detect.summarize_window(results, data_interval_start, data_interval_end, run_type=run_type)
 
     @task
     def check_rules(summary: dict[str, Any]) -> None:

@@ -17,7 +17,10 @@ header-only definition in `sql/health/`, delivered by `dispatch_alerts` like any
    the objects and file footers: `mamori_reconciliation_gap` with the objects or files involved.
 5. `late_data`: detection windows that ran before late rows landed are run again (idempotent ledger: no
    duplicate alerts).
-6. `record`: emits `mamori://alerts/ledger`, which runs `dispatch_alerts`.
+6. `detect_deadline` (does not wait for the sensor): detection windows due in this interval (window end +
+   detection lag + `MAMORI_DETECT_DEADLINE_MINUTES`) whose result was not recorded by then:
+   `mamori_detect_deadline`, one per window. Demo, catch-up and backfill runs replay history and are not judged.
+7. `record`: emits `mamori://alerts/ledger`, which runs `dispatch_alerts`.
 
 One run at a time: freshness resolves alerts in window order.
 """
@@ -64,21 +67,32 @@ def health_dag() -> None:
     def late_data(data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
         return health.late_data(data_interval_start, data_interval_end)
 
+    @task(multiple_outputs=False)
+    def detect_deadline(data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
+        return health.detect_deadline(data_interval_start, data_interval_end)
+
     @task(multiple_outputs=False, trigger_rule="all_done", outlets=[ALERTS_ASSET])
     def record(
         fresh: dict[str, Any] | None,
         drifted: dict[str, Any] | None,
         reconciled: dict[str, Any] | None,
         late: dict[str, Any] | None,
+        deadline: dict[str, Any] | None,
     ) -> dict[str, Any]:
         return health.summarize(
-            {"freshness": fresh, "drift": drifted, "reconciliation": reconciled, "late_data": late}
+            {
+                "freshness": fresh,
+                "drift": drifted,
+                "reconciliation": reconciled,
+                "late_data": late,
+                "detect_deadline": deadline,
+            }
         )
 
     waited = wait_for_ingest()
     f, d, r, lt = freshness(), drift(), reconciliation(), late_data()
     waited >> [f, d, r, lt]
-    record(f, d, r, lt)
+    record(f, d, r, lt, detect_deadline())
 
 
 health_dag()

@@ -74,6 +74,10 @@ class Settings:
     # The detect DAG's schedule: how long a detection window is (mamori.windows); the ingest interval unless set.
     # Each detect run waits for the ingest windows covering its data interval, whatever their length.
     detect_interval: timedelta = HOUR
+    # How long after its data interval ends a detect run has to record its window's result before the window
+    # counts as not evaluated in time (`mamori_detect_deadline`): the ingest wait plus the rules, with room.
+    # The detect DAG's Airflow DeadlineAlert uses it too (from the run's queue time).
+    detect_deadline: timedelta = timedelta(minutes=30)
 
 
 def _url(value: str | None, default: Path) -> str:
@@ -120,6 +124,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         detect_interval=_cadence(
             e, "MAMORI_DETECT_INTERVAL_MINUTES", e.get("MAMORI_INGEST_INTERVAL_MINUTES") or "60"
         ),
+        detect_deadline=timedelta(minutes=_positive_int(e, "MAMORI_DETECT_DEADLINE_MINUTES", 30)),
     )
 
 

@@ -10,10 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Asset
+from airflow.sdk.definitions.callback import SyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from mamori import windows
 from mamori.config import load_settings
+from mamori.health.deadline import on_detect_deadline_missed
 from mamori.sources import SOURCES
 
 # Tags come from this set only (the job kinds plus the registered log sources), so the UI's tag filter stays
@@ -45,3 +48,20 @@ def ingest_schedule() -> CronDataIntervalTimetable:
 def detect_schedule() -> CronDataIntervalTimetable:
     """`MAMORI_DETECT_INTERVAL_MINUTES` (the ingest interval by default): the detect DAG's windows."""
     return windows.timetable(load_settings().detect_interval)
+
+
+def detect_deadline() -> DeadlineAlert:
+    """The detect DAG's deadline: a run not done `MAMORI_DETECT_DEADLINE_MINUTES` after it was queued calls
+    `mamori.health.deadline.on_detect_deadline_missed`, which records the window's `mamori_detect_deadline` alert.
+
+    Measured from the queue time, not the logical date: a scheduled run is queued when its data interval ends,
+    so the two agree for the windows the scheduler is responsible for, while a `dag.test()` or a backfill of
+    old windows gets a deadline in the future (pruned when the run succeeds) instead of one long past that
+    would stay in Airflow's table. A sync callback: it runs in the executor, like a task, with the ledger's
+    settings and no triggerer needed.
+    """
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=load_settings().detect_deadline,
+        callback=SyncCallback(on_detect_deadline_missed),
+    )

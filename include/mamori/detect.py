@@ -202,12 +202,16 @@ def summarize_window(
     start: datetime | None = None,
     end: datetime | None = None,
     settings: Settings | None = None,
+    run_type: Any = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """What one detect run found (the task's XCom and log line; the ledger holds the alerts themselves).
 
     Given the run's data interval, it also records the window's rule errors as `mamori_rule_error` alerts:
     one call for the whole window, because the ledger replaces a window's contribution per (pseudo-)rule.
-    Then it groups the window's alerts into incidents, once every rule's alerts are in (`alerts.incidents`).
+    Then it groups the window's alerts into incidents, once every rule's alerts are in (`alerts.incidents`),
+    and notes when the window's result was recorded (`now`, the wall clock; `run_type` "scheduled" or not),
+    which the detect deadline judges (`mamori.health.deadline`).
     """
     results = [r for chunk in chunks for r in chunk]
     errors = [r for r in results if r.get("error")]
@@ -222,6 +226,7 @@ def summarize_window(
     if start is not None and end is not None:
         summary["alerts"] = sorted([*summary["alerts"], *record_rule_errors(errors, start, end, settings)])
         summary["incidents"] = record_incidents(*detection_window(start, end, settings), settings)
+        record_evaluated(start, end, settings, run_type, now)
     log.info(
         "detect window: %d detections, %d hits, %d alerts, %d rule error(s)",
         summary["detections"],
@@ -230,6 +235,21 @@ def summarize_window(
         len(errors),
     )
     return summary
+
+
+def record_evaluated(
+    start: datetime,
+    end: datetime,
+    settings: Settings | None = None,
+    run_type: Any = None,
+    now: datetime | None = None,
+) -> None:
+    """Note in the ledger that the detection window of the run [start, end) has its result recorded now (the
+    first time is kept), and whether a scheduled run did it: what `mamori_detect_deadline` is judged by."""
+    s = settings or load_settings()
+    wstart, wend = detection_window(windows.utc(start), windows.utc(end), s)  # Airflow hands pendulum times
+    scheduled = str(getattr(run_type, "value", run_type) or "") == "scheduled"
+    Ledger(s.ledger_url).record_evaluation(wstart, wend, now or datetime.now(UTC), scheduled)
 
 
 def record_rule_errors(

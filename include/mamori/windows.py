@@ -24,6 +24,7 @@ import it); `timetable` imports Airflow only when called, at DAG-parse time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -229,6 +230,77 @@ def run_sequence(
         for t in window_starts(start, end, detect_interval)
     ]
     return [(kind, t) for _, _, kind, t in sorted(steps)]
+
+
+# -- deadlines --------------------------------------------------------------------------------------------
+def detect_due(data_end: datetime, budget: timedelta) -> datetime:
+    """When the detect run whose data interval ends at `data_end` must have recorded its window's result.
+
+    The run may start at `data_end` (its detection window ended `lag` before that, so this is window end + lag
+    + budget, or window start + interval + lag + budget); `budget` covers the ingest wait and the rules.
+    """
+    return data_end + budget
+
+
+def detect_runs_due(
+    start: datetime, end: datetime, detect_interval: timedelta, budget: timedelta
+) -> list[datetime]:
+    """Data-interval starts of the detect runs whose due time (`detect_due`) falls in [start, end), oldest first.
+
+    Each run is due in exactly one window of any tiling, so a check over consecutive windows judges every
+    detection window once, and a re-run of one check judges the same ones again."""
+    first = floor(start - budget, detect_interval)  # data-interval *ends* are the aligned marks
+    ends = [t for t in window_starts(first, end - budget, detect_interval) if t >= start - budget]
+    return [t - detect_interval for t in ends]
+
+
+@dataclass(frozen=True)
+class DeadlineMiss:
+    """A detection window whose result was not recorded by its due time: `recorded_at` is when it was (None:
+    not yet)."""
+
+    window: Window  # the detection window (event time)
+    data_start: datetime  # the detect run's data interval start
+    due: datetime
+    recorded_at: datetime | None
+
+
+def missed_deadlines(
+    check_start: datetime,
+    check_end: datetime,
+    now: datetime,
+    detect_interval: timedelta,
+    lag: timedelta,
+    budget: timedelta,
+    recorded: Mapping[datetime, datetime],
+    live_since: datetime | None,
+) -> list[DeadlineMiss]:
+    """The detection windows due in the check's own data interval [check_start, check_end) (and by `now`) whose
+    result was not recorded by their due time.
+
+    `recorded` maps a detection window's start to when its result was first recorded (wall clock, kept from the
+    first evaluation: re-runs and backfills do not move it). `live_since` is the start of the first detection
+    window a *scheduled* detect run evaluated (None: the scheduler has never run detect).
+
+    Why the judgement cannot trip on replays (the demo's `dag.test()` runs, `mamori backfill`, `mamori up`'s
+    catch-up runs): they evaluate windows long after their due time by design, so a window counts only from
+    `live_since` on, the first window the scheduler itself was responsible for. Before the scheduler ever ran
+    detect (the demo) nothing is judged; windows older than the scheduler's first (catch-up runs, backfills of
+    history) are never judged; windows from then on were recorded when the scheduler evaluated them, and a
+    later backfill of them does not move their first record. Which windows a check judges depends on its data
+    interval (the wall clock only holds back a window not due yet), so a re-run, or a replay of the check,
+    judges the same windows and finds the same misses. A window missed stays missed: its first record cannot move before its due time.
+    """
+    out = []
+    for x in detect_runs_due(check_start, check_end, detect_interval, budget):
+        w = detection_window(x, x + detect_interval, lag)
+        due = detect_due(x + detect_interval, budget)
+        if live_since is None or w.start < live_since or due > utc(now):
+            continue
+        at = recorded.get(w.start)
+        if at is None or utc(at) > due:
+            out.append(DeadlineMiss(w, x, due, None if at is None else utc(at)))
+    return out
 
 
 # -- tags --------------------------------------------------------------------------------------------------

@@ -62,13 +62,14 @@ def test_a_previous_release_ledger_is_migrated_and_nothing_delivered_is_resent(
         assert [tuple(r)[: len(rows[0]) if rows else 0] for r in after[table]] == [tuple(r) for r in rows], (
             table
         )
-    # Tables added since (the incidents of 0004, the triage actions of 0005) start empty: the next detect
-    # window groups the alerts.
+    # Tables added since (the incidents of 0004, the triage actions of 0005, the detect windows of 0006) start
+    # empty: the next detect window groups the alerts and notes when it was evaluated.
     assert {t: rows for t, rows in after.items() if t not in old_tables} == {
         "incidents": [],
         "incident_alerts": [],
         "incident_merges": [],
         "incident_actions": [],
+        "detect_windows": [],
     }
     assert len(ledger.alerts()) == 2 and sum(d["state"] == "delivered" for d in ledger.deliveries()) == 5
 

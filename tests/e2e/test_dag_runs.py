@@ -64,6 +64,14 @@ def test_ingest_and_detect_dags_over_generated_data(settings, airflow_db, tmp_pa
     tickets = list((Path(settings.outbox_url.removeprefix("file://")) / "tickets").rglob("*.md"))
     assert len(tickets) == len(alerts) > 0
 
+    # Every window's evaluation is noted, none by the scheduler (dag.test runs are manual): the detect deadline
+    # judges none of them, and Airflow's own deadline rows for these runs were pruned when each run succeeded,
+    # so a scheduler started later on this Airflow database has nothing to fire.
+    windows_done = ledger.evaluations(START, START + timedelta(hours=HOURS))
+    assert sorted(windows_done) == [START + timedelta(hours=h) for h in range(HOURS)]
+    assert ledger.live_since() is None
+    assert _airflow_deadlines("detect") == []
+
     lake_before, ledger_before = lake_digest(settings), ledger.dump()
     for ingest_dag in ingest_dags:
         assert run_windows(ingest_dag, ingest_dates[2:4], log) == []
@@ -71,3 +79,18 @@ def test_ingest_and_detect_dags_over_generated_data(settings, airflow_db, tmp_pa
     assert run_windows(dispatch_dag, detect_dates[-1:], log) == []
     assert lake_digest(settings) == lake_before
     assert ledger.dump() == ledger_before
+
+
+def _airflow_deadlines(dag_id: str) -> list[object]:
+    import sqlalchemy as sa
+    from airflow.models import DagRun
+    from airflow.models.deadline import Deadline
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        q = (
+            sa.select(Deadline.id)
+            .join(DagRun, DagRun.id == Deadline.dagrun_id)
+            .where(DagRun.dag_id == dag_id)
+        )
+        return list(session.scalars(q))

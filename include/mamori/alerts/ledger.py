@@ -10,7 +10,9 @@ that sets a lease on the row (`claim`), so of several processes exactly one wins
 expires (see `Ledger.claim` and docs/adr/0003-windows-and-idempotency.md).
 No wall clock in what is detected: every alert timestamp is an event time or a window bound. The one
 exception is delivery scheduling (`next_attempt_at`, `failing_since`, the lease), which is about the outputs'
-uptime and the dispatchers' liveness, not about the data, and never takes part in an alert key.
+uptime and the dispatchers' liveness, not about the data, and never takes part in an alert key. The other is
+`detect_windows` (when each detection window's result was first recorded), which is about the pipeline's
+liveness (`mamori.health.deadline`), is kept from the first evaluation on, and is not alert state (not in `dump`).
 The schema is under migrations (`mamori.alerts.migrations`), applied when a ledger is opened.
 """
 
@@ -105,6 +107,17 @@ SUPPRESSED = sa.Table(
     sa.Column("window_start", sa.String(40), primary_key=True),
     sa.Column("window_end", sa.String(40), nullable=False),
     sa.Column("hits", sa.Integer, nullable=False),
+)
+
+# When each detection window's result was first recorded (wall clock), and first by a scheduled detect run:
+# what the detect deadline (mamori.health.deadline) judges. Insert-once: re-runs and backfills keep the first.
+DETECT_WINDOWS = sa.Table(
+    "detect_windows",
+    META,
+    sa.Column("window_start", sa.String(40), primary_key=True),
+    sa.Column("window_end", sa.String(40), nullable=False),
+    sa.Column("first_recorded_at", sa.String(40), nullable=False),
+    sa.Column("first_scheduled_at", sa.String(40)),  # None: only manual/backfill runs evaluated it so far
 )
 
 # Incidents (mamori.alerts.incidents): alerts that share an entity within the horizon. Written by the grouping
@@ -337,6 +350,56 @@ class Ledger:
                 .where(ALERTS.c.alert_key == key)
                 .values(status="resolved", resolution=resolution)
             )
+
+    # -- detect windows (liveness) -------------------------------------------------------------------------
+    def record_evaluation(self, start: datetime, end: datetime, at: datetime, scheduled: bool) -> None:
+        """Note that detection window [start, end) has its result recorded, at wall clock `at`: the first
+        time is kept (a re-run or a backfill evaluates again, it does not make the first one earlier or later),
+        and so is the first time a scheduled run did it."""
+        ws, when = start.isoformat(), _lease_iso(at)
+        values = {"window_start": ws, "window_end": end.isoformat(), "first_recorded_at": when}
+        if scheduled:
+            values["first_scheduled_at"] = when
+        dialect = self.engine.dialect.name
+        with self._tx() as conn:
+            if dialect in ("sqlite", "postgresql"):
+                insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+                conn.execute(
+                    insert(DETECT_WINDOWS)
+                    .values(**values)
+                    .on_conflict_do_nothing(index_elements=["window_start"])
+                )
+            elif (
+                conn.execute(
+                    sa.select(DETECT_WINDOWS.c.window_start).where(DETECT_WINDOWS.c.window_start == ws)
+                ).first()
+                is None
+            ):
+                conn.execute(DETECT_WINDOWS.insert().values(**values))
+            if scheduled:
+                conn.execute(
+                    DETECT_WINDOWS.update()
+                    .where(DETECT_WINDOWS.c.window_start == ws, DETECT_WINDOWS.c.first_scheduled_at.is_(None))
+                    .values(first_scheduled_at=when)
+                )
+
+    def evaluations(self, start: datetime, end: datetime) -> dict[datetime, datetime]:
+        """Detection window start -> when its result was first recorded, for windows starting in [start, end)."""
+        q = sa.select(DETECT_WINDOWS.c.window_start, DETECT_WINDOWS.c.first_recorded_at).where(
+            DETECT_WINDOWS.c.window_start >= start.isoformat(),
+            DETECT_WINDOWS.c.window_start < end.isoformat(),
+        )
+        with self.engine.connect() as conn:
+            return {datetime.fromisoformat(r[0]): datetime.fromisoformat(r[1]) for r in conn.execute(q)}
+
+    def live_since(self) -> datetime | None:
+        """Start of the first detection window a scheduled detect run evaluated (None: none has yet)."""
+        q = sa.select(sa.func.min(DETECT_WINDOWS.c.window_start)).where(
+            DETECT_WINDOWS.c.first_scheduled_at.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            first = conn.execute(q).scalar()
+        return None if first is None else datetime.fromisoformat(first)
 
     # -- reads ---------------------------------------------------------------------------------------------
     def alerts(self, status: str | None = None) -> list[Alert]:

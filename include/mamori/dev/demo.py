@@ -51,11 +51,30 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
+@contextlib.contextmanager
+def without_deadline(dag: Any) -> Iterator[Any]:
+    """The DAG with no `deadline` while inside, restored after.
+
+    Airflow 3.3.2's `dag.test()` cannot finish a run of a DAG that declares a `DeadlineAlert` (detect does): the
+    run's success prunes its deadlines with the test-mode DAG, which carries the alert definitions where the
+    scheduler's DAG carries their ids, and the lookup fails (`'dict' object has no attribute 'hex'`;
+    tests/dags/test_detect_deadline_dag.py pins it, so the day it is fixed the test says to drop this). The
+    runs `dag.test()` makes are replays (manual runs of past windows), which the deadline never judges anyway
+    (`mamori.health.deadline.on_detect_deadline_missed`).
+    """
+    saved = dag.deadline
+    dag.deadline = None
+    try:
+        yield dag
+    finally:
+        dag.deadline = saved
+
+
 def run_windows(dag: Any, logical_dates: list[datetime], log_path: Path) -> list[str]:
     """dag.test() for each logical date; returns the failed run ids (empty = all succeeded)."""
     failed = []
     for i, ld in enumerate(logical_dates, 1):
-        with _output_to(log_path):
+        with _output_to(log_path), without_deadline(dag):
             run = dag.test(logical_date=ld)
         state = str(getattr(run, "state", "unknown"))
         if "success" not in state:

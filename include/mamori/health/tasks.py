@@ -59,6 +59,12 @@ def late_data(start: datetime, end: datetime, settings: Settings | None = None) 
     return late.reevaluate(start, end, settings)
 
 
+def detect_deadline(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
+    from mamori.health import deadline
+
+    return deadline.run(start, end, settings)
+
+
 def summarize(results: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
     """What one health run found (XCom and log); the alerts themselves are in the ledger."""
     fired = sorted({k for r in results.values() if r for k in r.get("alerts", [])})
