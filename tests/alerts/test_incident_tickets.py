@@ -143,7 +143,7 @@ def test_a_crash_between_send_and_record_opens_no_second_issue(wired, monkeypatc
     """The worker dies after GitHub created the incident's issue, before the ledger recorded it (on the
     incident's row, or on the alert's). The next run finds the issue by its label and marker (or by the
     recorded reference) and comments for the other members: one issue, no comment for the first alert."""
-    s, ledger, gh, pd, sl = wired
+    s, ledger, gh, pd, _ = wired
     run_window(ledger, s, H0, THREE)
     real = getattr(Ledger, step)
     crashed: list[str] = []
@@ -227,13 +227,20 @@ def test_a_merge_points_the_issues_at_each_other_and_closes_the_merged_one(wired
         H0,
         [
             hit("cloudtrail_root_activity", T0, actor=ROOT, source_ip=ATTACKER),
-            hit("cloudtrail_trail_stopped_or_changed", T0 + timedelta(minutes=5), actor=BOB, source_ip="203.0.113.7"),
+            hit(
+                "cloudtrail_trail_stopped_or_changed",
+                T0 + timedelta(minutes=5),
+                actor=BOB,
+                source_ip="203.0.113.7",
+            ),
         ],
     )
     older, younger = incidents.list_incidents(ledger)
     detect.dispatch(s)
     assert len(gh.issue_list()) == 2 and len(pd.incidents) == 2
-    bridge = hit("cloudtrail_security_group_opened_to_world", T0 + HOUR, actor=BOB, source_ip=ATTACKER, target="sg-2")
+    bridge = hit(
+        "cloudtrail_security_group_opened_to_world", T0 + HOUR, actor=BOB, source_ip=ATTACKER, target="sg-2"
+    )
     run_window(ledger, s, H0 + HOUR, [bridge])
     assert [m["merged_id"] for m in incidents.merges(ledger)] == [younger.incident_id]
     detect.dispatch(s)
@@ -271,6 +278,25 @@ def test_closing_the_incident_issue_resolves_its_one_page(wired):
     assert detect.sync_alerts(s) == {"checked": 3, "resolved": 3}
     assert pd.requests == resolves_before + 1  # one resolve for the incident, not one per alert
     assert [i.state for i in pd.incidents_for(inc.incident_id)] == ["resolved"]
+
+
+def test_a_new_alert_after_the_issue_was_closed_reopens_it_and_pages_again(wired):
+    """The responder closed the incident (all its alerts resolved); the attacker comes back. The new alert
+    must not be resolved at once by the closed issue: the issue is reopened with the alert's comment, and
+    PagerDuty and Slack are told once more (a trigger on a resolved dedup key is a new PagerDuty incident)."""
+    s, ledger, gh, pd, sl = wired
+    run_window(ledger, s, H0, THREE)
+    detect.dispatch(s)
+    gh.close_issue(1)
+    assert detect.sync_alerts(s)["resolved"] == 3
+    run_window(ledger, s, H0 + HOUR, [FOURTH])
+    detect.dispatch(s)
+    [issue] = gh.issue_list()
+    assert issue["state"] == "open" and len(gh.comment_list(1)) == 3
+    inc = live_incident(ledger)
+    assert [i.state for i in pd.incidents_for(inc.incident_id)] == ["resolved", "triggered"]
+    assert len(sl.messages) == 2
+    assert detect.sync_alerts(s) == {"checked": 1, "resolved": 0}
 
 
 def test_pagerduty_resolves_an_incident_by_its_dedup_key(settings, fake_pagerduty, monkeypatch):

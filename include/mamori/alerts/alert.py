@@ -80,6 +80,12 @@ class IncidentView:
         """At least one member alert still open (its ticket not closed)."""
         return any(a.status == "open" for a in self.members)
 
+    def reopened_by(self, alert: Alert) -> bool:
+        """`alert` is new activity on an incident whose ticket was closed: it is open and every other member
+        was resolved. Outputs then reopen the ticket and notify again instead of adding to a closed case."""
+        others = [a for a in self.members if a.key != alert.key]
+        return alert.status == "open" and bool(others) and all(a.status != "open" for a in others)
+
 
 @dataclass(frozen=True)
 class IncidentTicket:

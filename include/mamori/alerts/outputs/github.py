@@ -515,8 +515,15 @@ class GitHubOutput(Output):
             log.info("github: commented on #%s for alert %s in incident %s", issue.number, alert.key, iid)
         founder = _founder_line(body) or member_marker(alert.key, alert.hit_count)
         new_body, new_title = incident_body(inc, founder), incident_title(inc)
+        changes: dict[str, Any] = {}
         if (body or "").replace("\r\n", "\n") != new_body or issue.title != new_title:
-            issue.edit(title=new_title, body=new_body)
+            changes.update(title=new_title, body=new_body)
+        if reported == 0 and inc.reopened_by(alert) and issue.state == "closed":
+            # New activity after the responder closed the incident: the case is open again (else the
+            # lifecycle sync would resolve the new alert at once, reading the closed issue).
+            changes["state"] = "open"
+        if changes:
+            issue.edit(**changes)
         return issue.html_url
 
     def _incident_issue_from_ref(

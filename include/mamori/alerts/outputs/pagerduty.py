@@ -260,12 +260,15 @@ class PagerDutyOutput(Output):
         """One PagerDuty alert per incident: triggered by its first member, triggered again (an update of the
         same dedup key, at the new severity) only when the incident's severity rose or this member's own
         delivery is a re-send (a recurrence, or the ticket link that was missing); other new members send
-        nothing: they are on the ticket. An incident with no open member is resolved instead."""
+        nothing: they are on the ticket. A new member of an incident whose alerts were all resolved (its ticket
+        closed) triggers again: PagerDuty opens a new incident for new activity. An incident with no open
+        member is resolved instead."""
         iid = incident.incident_id
         if not incident.open:
             self.resolve(iid)
             return iid, IncidentTicket(iid, ticket.notified)
         rises = ticket.notified is None or _rank(incident.severity) > _rank(ticket.notified)
+        rises = rises or (previous_ref is None and incident.reopened_by(alert))  # resolved, then new activity
         if rises or previous_ref is not None:
             self._send(self.incident_event(incident, ticket_url))
             notified = incident.severity if rises else ticket.notified

@@ -205,9 +205,10 @@ class SlackOutput(Output):
             return previous_ref, ticket
         order = ("info", "low", "medium", "high", "critical")
         rank = {s: i for i, s in enumerate(order)}
-        if ticket.notified is not None and rank.get(incident.severity, -1) <= rank.get(ticket.notified, -1):
+        rises = ticket.notified is None or rank.get(incident.severity, -1) > rank.get(ticket.notified, -1)
+        if not rises and not incident.reopened_by(alert):
             return ref, ticket
-        text = incident_message(incident, ticket_url, escalated_from=ticket.notified)
+        text = incident_message(incident, ticket_url, escalated_from=ticket.notified if rises else None)
         self._post(text, f"slack post incident {iid}")
         return ref, IncidentTicket(ref, incident.severity)
 
