@@ -21,6 +21,7 @@ from mamori.alerts.alert import IncidentTicket
 from mamori.alerts.ledger import Ledger
 from mamori.alerts.outputs.github import MAX_TITLE
 from mamori.alerts.routing import load_routing
+from mamori.detections.loader import get_detection
 
 REPO = Path(__file__).resolve().parents[2]
 H0 = T0.replace(minute=0)
@@ -334,3 +335,29 @@ def test_one_dispatcher_at_a_time_holds_an_incident(settings):
     ledger.record_incident("i" * 32, "github", IncidentTicket("https://x/o/r/issues/1", None), "a")
     third = ledger.claim_incident("i" * 32, "github", "b", lease)
     assert third.won and third.ticket.ref == "https://x/o/r/issues/1"
+
+
+def test_incident_bodies_and_member_comments_stay_under_githubs_limit(settings):
+    """Twenty-five members with long runbooks and a member with a large related-activity table: the body
+    drops the runbooks (then shows itself as text) and the comment its related activity, never passing the
+    65,536 characters GitHub accepts."""
+    import dataclasses as dc
+
+    from mamori.alerts.outputs.github import MAX_BODY, incident_body, member_comment, member_marker
+
+    ledger = Ledger(settings.ledger_url)
+    run_window(ledger, settings, H0, THREE)
+    inc = detect._incident_view(live_incident(ledger), lambda d: None)
+    det = get_detection(REPO / "sql", "cloudtrail_root_activity")
+    long_runbook = det.header.model_copy(update={"runbook": "step\n" * 5_000})
+    heavy = dc.replace(det, header=long_runbook)
+    many = [dc.replace(inc.members[0], key=f"{i:032x}", detection_id=f"rule_{i}") for i in range(25)]
+    big = dc.replace(inc, members=many, rules={a.detection_id: heavy for a in many})
+    body = incident_body(big, member_marker(many[0].key, 1))
+    assert len(body) <= MAX_BODY and "too long" in body
+    rows = [["x" * 200] * 10 for _ in range(20)]
+    table = {"title": "Related", "entity": "e", "columns": ["c"] * 10, "rows": rows}
+    enrichment = [{"id": f"e{i}", **table} for i in range(10)]
+    noisy = dc.replace(inc.members[1], enrichment=enrichment)
+    comment = member_comment(noisy, det, inc, joined=True)
+    assert len(comment) <= MAX_BODY and comment.startswith(member_marker(noisy.key, noisy.hit_count))

@@ -26,6 +26,7 @@ was lost is re-checked rather than blindly repeated.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -239,7 +240,13 @@ def incident_body(inc: IncidentView, founder: str) -> str:
 def member_comment(alert: Alert, det: Detection | None, inc: IncidentView, joined: bool) -> str:
     """One comment per member: when it joins the incident, then one per new hit count (a recurrence)."""
     if joined:
-        return f"{member_marker(alert.key, alert.hit_count)}\n{member_markdown(alert, det, inc)}"
+        md = member_markdown(alert, det, inc)
+        if len(md) > _BODY_BUDGET:  # related activity and samples are bounded one by one, not together
+            md = member_markdown(dataclasses.replace(alert, enrichment=None), det, inc)
+        if len(md) > _BODY_BUDGET:
+            note = f"**Comment too long for GitHub ({len(md)} chars); shown as text.**\n\n"
+            md = note + block(md, "markdown", limit=_BODY_BUDGET - 2_000) + "\n"
+        return f"{member_marker(alert.key, alert.hit_count)}\n{md}"
     rest = recurrence_comment(alert).partition("\n")[2]
     return f"{member_marker(alert.key, alert.hit_count)}\n{rest}"
 
