@@ -25,7 +25,7 @@ from mamori.alerts.enrichment import (
     run_enrichments,
     run_lookups,
 )
-from mamori.alerts.incidents import Incident, incidents_of, record_incidents
+from mamori.alerts.incidents import Incident, closed_ids, incidents_of, record_incidents
 from mamori.alerts.incidents import merges as incident_merges
 from mamori.alerts.ledger import Alert, Delivery, Ledger
 from mamori.alerts.lookups import configured_lookups
@@ -397,6 +397,7 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
                 failed += outcome == "failed"
         if per_incident:
             failed += _fold_merged(ledger, outputs, s, owner, configured)
+            failed += _resolve_closed(ledger, outputs, s, owner, configured)
     finally:
         enricher.close()
     failing = ledger.failing()
@@ -614,6 +615,36 @@ def _relinks(name: str) -> bool:
     """Outputs re-sent once the ticket exists: they link to it and a re-send updates what they sent."""
     caps = _capabilities(name)
     return caps is not None and caps.links_to_ticket and caps.updates_in_place
+
+
+def _resolve_closed(
+    ledger: Ledger, outputs: dict[str, Output], s: Settings, owner: str, configured: dict[str, bool]
+) -> int:
+    """Incidents closed in triage (`mamori incidents close`): their pages are resolved, and every output that
+    notifies per incident forgets the severity it notified at, so an alert that re-opens the incident pages
+    and posts again. Once per close (an incident whose notification is already cleared is skipped). Returns
+    the resolves that failed (retried next run)."""
+    failures = 0
+    for name in sorted(OUTPUTS, key=delivery_rank):
+        if not OUTPUTS[name].capabilities.per_incident:
+            continue
+        rows = {iid: t for iid, (state, t) in ledger.incident_tickets(name).items() if t.notified and t.ref}
+        for iid in sorted(closed_ids(ledger, rows)):
+            if name not in configured:
+                configured[name] = OUTPUTS[name].configured(s)
+            if not configured[name] or not ledger.claim_incident(iid, name, owner, s.delivery_lease).won:
+                continue
+            out = outputs.get(name) or outputs.setdefault(name, make_output(name, s))
+            ticket = rows[iid]
+            try:
+                if out.capabilities.resolves and ticket.ref:
+                    out.resolve(ticket.ref)
+                ledger.record_incident(iid, name, IncidentTicket(ticket.ref, None), owner)
+            except Exception as exc:
+                _release_quietly(ledger, iid, name, owner)
+                log.warning("resolving closed incident %s on %s failed: %s", iid, name, exc)
+                failures += 1
+    return failures
 
 
 def _release_quietly(ledger: Ledger, key: str, output: str, owner: str) -> None:

@@ -300,6 +300,30 @@ def test_a_new_alert_after_the_issue_was_closed_reopens_it_and_pages_again(wired
     assert detect.sync_alerts(s) == {"checked": 1, "resolved": 0}
 
 
+def test_closing_the_incident_in_triage_resolves_its_page_and_a_later_alert_pages_again(wired):
+    """`mamori incidents close`: the next dispatch resolves the incident's PagerDuty alert, once. An alert that
+    joins later re-opens the incident (the grouping does): it is paged and posted again, and commented on the
+    issue, which stayed open."""
+    from mamori.alerts import triage
+
+    s, ledger, gh, pd, sl = wired
+    run_window(ledger, s, H0, THREE)
+    detect.dispatch(s)
+    inc = live_incident(ledger)
+    triage.close(ledger, inc.incident_id, "true-positive", "analyst")
+    requests = pd.requests
+    detect.dispatch(s)
+    assert pd.requests == requests + 1
+    assert [i.state for i in pd.incidents_for(inc.incident_id)] == ["resolved"]
+    detect.dispatch(s)
+    assert pd.requests == requests + 1  # resolved once
+    run_window(ledger, s, H0 + HOUR, [FOURTH])
+    assert live_incident(ledger).status == "open"
+    detect.dispatch(s)
+    assert [i.state for i in pd.incidents_for(inc.incident_id)] == ["resolved", "triggered"]
+    assert len(sl.messages) == 2 and len(gh.comment_list(1)) == 3
+
+
 def test_pagerduty_resolves_an_incident_by_its_dedup_key(settings, fake_pagerduty, monkeypatch):
     """The resolve the lifecycle sync sends, called directly: by the incident's id, idempotent."""
     import json

@@ -792,18 +792,21 @@ def incidents_of(ledger: Ledger, alert_keys: Iterable[str]) -> dict[str, Inciden
         loaded: dict[str, Incident] = {}
         for iid in sorted(set(owner.values())):
             r = conn.execute(sa.select(INCIDENTS).where(INCIDENTS.c.incident_id == iid)).first()
-            if r is None or r.status == "merged":
-                continue
-            loaded[iid] = Incident(
-                incident_id=r.incident_id,
-                status=r.status,
-                severity=r.severity,
-                severity_reason=r.severity_reason,
-                tactics=orjson.loads(r.tactics),
-                entities=orjson.loads(r.entities),
-                first_seen=r.first_seen,
-                last_seen=r.last_seen,
-                opened_window_end=r.opened_window_end,
-                members=_members(conn, iid),
-            )
+            if r is not None and r.status != "merged":
+                loaded[iid] = _incident(conn, r)
     return {k: loaded[iid] for k, iid in owner.items() if iid in loaded}
+
+
+def closed_ids(ledger: Ledger, incident_ids: Iterable[str]) -> set[str]:
+    """Which of these incidents are closed (triage): their pages are resolved at the next dispatch."""
+    ids = sorted(set(incident_ids))
+    with ledger.engine.connect() as conn:
+        return {
+            r[0]
+            for i in range(0, len(ids), 500)
+            for r in conn.execute(
+                sa.select(INCIDENTS.c.incident_id).where(
+                    INCIDENTS.c.incident_id.in_(ids[i : i + 500]), INCIDENTS.c.status == "closed"
+                )
+            )
+        }
