@@ -12,10 +12,12 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from mamori import windows
+from mamori.alerts.alert import IncidentTicket, IncidentView
 from mamori.alerts.enrichment import (
     Enrichment,
     load_enrichments,
@@ -23,7 +25,8 @@ from mamori.alerts.enrichment import (
     run_enrichments,
     run_lookups,
 )
-from mamori.alerts.incidents import record_incidents
+from mamori.alerts.incidents import Incident, closed_ids, incidents_of, record_incidents
+from mamori.alerts.incidents import merges as incident_merges
 from mamori.alerts.ledger import Alert, Delivery, Ledger
 from mamori.alerts.lookups import configured_lookups
 from mamori.alerts.outputs import (
@@ -35,7 +38,7 @@ from mamori.alerts.outputs import (
     ticket_link,
     write_index,
 )
-from mamori.alerts.outputs.base import Capabilities
+from mamori.alerts.outputs.base import Capabilities, TicketState
 from mamori.alerts.routing import Routing, load_routing
 from mamori.alerts.triage import VERDICTS
 from mamori.config import Settings, load_settings
@@ -338,34 +341,68 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
     ledger = Ledger(s.ledger_url)
     owner = lease_owner()
     configured: dict[str, bool] = {}  # one connection lookup per output per run
-    for alert in ledger.alerts(status="open"):
-        for output in resolve_outputs(alert.routes, s, configured):
+    # Per incident (sql/routing.yaml `deliver_per`): an incident's members are delivered one after another,
+    # the oldest first, so the first opens its ticket and the others comment on it. Each member goes where
+    # any member goes: an incident pages once one of its rules pages, and a member that raises its severity
+    # reaches the page to raise it there (a medium alert joining a high incident).
+    per_incident = load_routing(s.sql_dir).per_incident
+    open_alerts = ledger.alerts(status="open")
+    incidents = incidents_of(ledger, [a.key for a in open_alerts]) if per_incident else {}
+    for alert in open_alerts:
+        inc = incidents.get(alert.key)
+        routes = [*alert.routes, *(r for m in inc.members for r in m.routes)] if inc else alert.routes
+        for output in resolve_outputs(routes, s, configured):
             ledger.ensure_delivery(alert.key, output)
     outputs: dict[str, Output] = {}
     detections: dict[str, Detection | None] = {}
+
+    def rule(detection_id: str) -> Detection | None:
+        if detection_id not in detections:
+            detections[detection_id] = _detection_or_none(s, detection_id)
+        return detections[detection_id]
+
     enricher = _Enricher(s, ledger)
     delivered = failed = in_flight = 0
-    due = sorted(ledger.due(now), key=lambda d: (d.alert.first_seen, d.alert.key, delivery_rank(d.output)))
-    elsewhere: set[str] = set()  # alerts another dispatcher is delivering right now
+    due = ledger.due(now)
+    if per_incident:
+        incidents.update(incidents_of(ledger, {d.alert.key for d in due} - set(incidents)))
+
+    def group(key: str) -> str:
+        return incidents[key].incident_id if key in incidents else key
+
+    def order(d: Delivery) -> tuple[str, str, str, str, tuple[int, str]]:
+        inc = incidents.get(d.alert.key)
+        first, gid = (inc.first_seen, inc.incident_id) if inc else (d.alert.first_seen, d.alert.key)
+        return first, gid, d.alert.first_seen, d.alert.key, delivery_rank(d.output)
+
+    due = sorted(due, key=order)
+    elsewhere: set[str] = set()  # alerts (or incidents) another dispatcher is delivering right now
     linked: set[str] = set()  # alerts whose ticket (one that is a link) this run delivered
     try:
         for d in due:
-            if d.alert.key in elsewhere:
+            if group(d.alert.key) in elsewhere:
                 continue
             claim = ledger.claim(d.alert.key, d.output, owner, s.delivery_lease, now)
             if claim.delivery is None:
                 if claim.held_by:
                     log.info("%s to %s: in flight in %s, left to it", d.alert.key, d.output, claim.held_by)
-                    elsewhere.add(d.alert.key)
+                    elsewhere.add(group(d.alert.key))
                     in_flight += 1
                 continue  # otherwise nothing left to do: another dispatcher delivered it meanwhile
-            if d.alert.detection_id not in detections:
-                detections[d.alert.detection_id] = _detection_or_none(s, d.alert.detection_id)
-            det = detections[d.alert.detection_id]
-            ok = _deliver(ledger, outputs, enricher, s, claim.delivery, det, now, owner)
-            delivered += ok
-            failed += not ok
-            if ok and (caps := _capabilities(d.output)) is not None and caps.ticket_is_link:
+            det = rule(d.alert.detection_id)
+            inc = incidents.get(d.alert.key)
+            outcome = _deliver(ledger, outputs, enricher, s, claim.delivery, det, now, owner, inc, rule)
+            if outcome == "elsewhere":
+                elsewhere.add(group(d.alert.key))
+                in_flight += 1
+                continue
+            delivered += outcome == "delivered"
+            failed += outcome == "failed"
+            if (
+                outcome == "delivered"
+                and (caps := _capabilities(d.output)) is not None
+                and caps.ticket_is_link
+            ):
                 linked.add(d.alert.key)
         # Pages sent during a ticket outage, due again now that their ticket exists: add the link this run.
         for d in ledger.due(now):
@@ -374,9 +411,13 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
                 if claim.delivery is None:
                     continue
                 det = detections.get(d.alert.detection_id)
-                ok = _deliver(ledger, outputs, enricher, s, claim.delivery, det, now, owner)
-                delivered += ok
-                failed += not ok
+                inc = incidents.get(d.alert.key)
+                outcome = _deliver(ledger, outputs, enricher, s, claim.delivery, det, now, owner, inc, rule)
+                delivered += outcome == "delivered"
+                failed += outcome == "failed"
+        if per_incident:
+            failed += _fold_merged(ledger, outputs, s, owner, configured)
+            failed += _resolve_closed(ledger, outputs, s, owner, configured)
     finally:
         enricher.close()
     failing = ledger.failing()
@@ -463,38 +504,125 @@ def _deliver(
     det: Detection | None,
     now: datetime,
     owner: str,
-) -> bool:
+    incident: Incident | None = None,
+    rule: Callable[[str], Detection | None] | None = None,
+) -> Literal["delivered", "failed", "elsewhere"]:
     """One claimed (alert, output) delivery; the outcome is recorded in the ledger either way, which ends
     the lease. If the dispatcher is stopped first (an exception that is not the output's failure, e.g. the
     task being terminated), the lease is handed back so the next run need not wait for it to expire; a
-    SIGKILL cannot do that, and then the lease expires."""
+    SIGKILL cannot do that, and then the lease expires.
+
+    An alert of an `incident`, to an output that delivers per incident, is sent as a member of it
+    (`Output.deliver_member`) under the incident's own lease: one dispatcher at a time writes to an
+    incident's ticket, so two of its alerts sent at once cannot open two issues. When another dispatcher
+    holds that lease, the alert's claim is handed back ("elsewhere"): the holder delivers the incident."""
+    out = outputs.get(d.output) or outputs.setdefault(d.output, make_output(d.output, s))
+    grouped = incident is not None and out.capabilities.per_incident and out.groups(det)
+    iid = incident.incident_id if incident is not None and grouped else None
+    ticket = IncidentTicket()
+    if iid is not None:
+        held = ledger.claim_incident(iid, d.output, owner, s.delivery_lease)
+        if not held.won:
+            log.info("incident %s to %s: in flight in %s, left to it", iid, d.output, held.held_by)
+            _release_quietly(ledger, d.alert.key, d.output, owner)
+            return "elsewhere"
+        ticket = held.ticket
     try:
         alert = enricher.enriched(d.alert, det)
-        out = outputs.get(d.output) or outputs.setdefault(d.output, make_output(d.output, s))
         # Pages and messages link to the ticket, which was delivered first; tickets are not given one.
         links = out.capabilities.links_to_ticket
-        ticket = ticket_link(ledger.refs(d.alert.key)) if links else None
+        link = ticket_link(ledger.refs(d.alert.key)) if links else None
         try:
-            if links:
-                ref = out.deliver(alert, det, d.previous_ref, ticket_url=ticket)
+            if iid is not None and incident is not None:
+                view = _incident_view(incident, rule or (lambda _: None))
+                ref, ticket = out.deliver_member(alert, det, view, ticket, d.previous_ref, ticket_url=link)
+            elif links:
+                ref = out.deliver(alert, det, d.previous_ref, ticket_url=link)
             else:
                 ref = out.deliver(alert, det, d.previous_ref)
         except Exception as exc:  # one bad output must not block the others; recorded, retried
             n = ledger.mark_failed(d.alert.key, d.output, f"{type(exc).__name__}: {exc}", now, owner)
+            if iid is not None:
+                _release_quietly(ledger, iid, d.output, owner)
             log.warning(
                 "delivery of %s to %s failed (%d in a row): %s", d.alert.key, d.output, n, type(exc).__name__
             )
-            return False
+            return "failed"
+        if iid is not None:
+            ledger.record_incident(iid, d.output, ticket, owner)
         ledger.mark_delivered(d.alert.key, d.output, ref, d.alert.hit_count, owner)
     except BaseException:
-        _release_quietly(ledger, d, owner)
+        _release_quietly(ledger, d.alert.key, d.output, owner)
+        if iid is not None:
+            _release_quietly(ledger, iid, d.output, owner)
         raise
     if out.capabilities.ticket_is_link and d.previous_ref is None:
         # The ticket exists only now: a page sent while the ticket output was down lacks its link.
         for other in OUTPUTS:
             if _relinks(other):
                 ledger.mark_stale(d.alert.key, other)
-    return True
+    return "delivered"
+
+
+def _incident_view(inc: Incident, rule: Callable[[str], Detection | None]) -> IncidentView:
+    """The incident as outputs see it, with the definitions of its members' rules (runbooks, tactics)."""
+    return IncidentView(
+        incident_id=inc.incident_id,
+        severity=inc.severity,
+        severity_reason=inc.severity_reason,
+        tactics=list(inc.tactics),
+        entities=list(inc.entities),
+        first_seen=inc.first_seen,
+        last_seen=inc.last_seen,
+        members=list(inc.members),
+        rules={a.detection_id: rule(a.detection_id) for a in inc.members},
+    )
+
+
+def _fold_merged(
+    ledger: Ledger, outputs: dict[str, Output], s: Settings, owner: str, configured: dict[str, bool]
+) -> int:
+    """Incidents merged into another (a bridging alert connected them) whose own ticket/page exists: each
+    output folds it into its survivor's (GitHub: a comment on each, the merged issue closed; PagerDuty: the
+    merged page resolved), after the merged incident's alerts are re-pointed to the survivor's ticket, so
+    the lifecycle sync never reads a closed ticket for an open attack. Waits until the survivor has its own
+    delivery (its members are due). Returns the folds that failed (retried next run)."""
+    merged_into = {m["merged_id"]: m["into_id"] for m in incident_merges(ledger)}
+    if not merged_into:
+        return 0
+
+    def survivor(iid: str) -> str:
+        seen = {iid}
+        while iid in merged_into and merged_into[iid] not in seen:
+            iid = merged_into[iid]
+            seen.add(iid)
+        return iid
+
+    failures = 0
+    for name in sorted(OUTPUTS, key=delivery_rank):
+        if not OUTPUTS[name].capabilities.per_incident:
+            continue
+        rows = ledger.incident_tickets(name)
+        for loser in sorted(set(merged_into) & set(rows)):
+            state, merged = rows[loser]
+            winner = survivor(loser)
+            into = rows.get(winner, ("", IncidentTicket()))[1]
+            if state == "merged" or not merged.ref or not into.ref:
+                continue
+            if name not in configured:
+                configured[name] = OUTPUTS[name].configured(s)
+            if not configured[name] or not ledger.claim_incident(loser, name, owner, s.delivery_lease).won:
+                continue
+            out = outputs.get(name) or outputs.setdefault(name, make_output(name, s))
+            try:
+                ledger.repoint(name, merged.ref, into.ref)
+                out.fold(loser, merged, winner, into)
+                ledger.mark_folded(loser, name, owner)
+            except Exception as exc:
+                _release_quietly(ledger, loser, name, owner)
+                log.warning("folding incident %s into %s on %s failed: %s", loser, winner, name, exc)
+                failures += 1
+    return failures
 
 
 def _capabilities(name: str) -> Capabilities | None:
@@ -509,11 +637,41 @@ def _relinks(name: str) -> bool:
     return caps is not None and caps.links_to_ticket and caps.updates_in_place
 
 
-def _release_quietly(ledger: Ledger, d: Delivery, owner: str) -> None:
+def _resolve_closed(
+    ledger: Ledger, outputs: dict[str, Output], s: Settings, owner: str, configured: dict[str, bool]
+) -> int:
+    """Incidents closed in triage (`mamori incidents close`): their pages are resolved, and every output that
+    notifies per incident forgets the severity it notified at, so an alert that re-opens the incident pages
+    and posts again. Once per close (an incident whose notification is already cleared is skipped). Returns
+    the resolves that failed (retried next run)."""
+    failures = 0
+    for name in sorted(OUTPUTS, key=delivery_rank):
+        if not OUTPUTS[name].capabilities.per_incident:
+            continue
+        rows = {iid: t for iid, (state, t) in ledger.incident_tickets(name).items() if t.notified and t.ref}
+        for iid in sorted(closed_ids(ledger, rows)):
+            if name not in configured:
+                configured[name] = OUTPUTS[name].configured(s)
+            if not configured[name] or not ledger.claim_incident(iid, name, owner, s.delivery_lease).won:
+                continue
+            out = outputs.get(name) or outputs.setdefault(name, make_output(name, s))
+            ticket = rows[iid]
+            try:
+                if out.capabilities.resolves and ticket.ref:
+                    out.resolve(ticket.ref)
+                ledger.record_incident(iid, name, IncidentTicket(ticket.ref, None), owner)
+            except Exception as exc:
+                _release_quietly(ledger, iid, name, owner)
+                log.warning("resolving closed incident %s on %s failed: %s", iid, name, exc)
+                failures += 1
+    return failures
+
+
+def _release_quietly(ledger: Ledger, key: str, output: str, owner: str) -> None:
     try:
-        ledger.release(d.alert.key, d.output, owner)
+        ledger.release(key, output, owner)
     except Exception as exc:  # the ledger itself is the problem: the lease will expire on its own
-        log.warning("could not release the lease on %s to %s: %s", d.alert.key, d.output, type(exc).__name__)
+        log.warning("could not release the lease on %s to %s: %s", key, output, type(exc).__name__)
 
 
 # Labels a responder puts on the ticket before closing it; the first one found is recorded as the resolution.
@@ -546,6 +704,15 @@ def sync_alerts(settings: Settings | None = None) -> dict[str, Any]:
     def output(name: str) -> Output:
         return outputs.get(name) or outputs.setdefault(name, make_output(name, s))
 
+    # An incident's alerts share one ticket and one page: each is read and resolved once per run.
+    states: dict[tuple[str, str], TicketState] = {}
+    resolved_pages: set[tuple[str, str]] = set()
+
+    def state(name: str, ref: str) -> TicketState:
+        if (name, ref) not in states:
+            states[(name, ref)] = output(name).ticket_state(ref)
+        return states[(name, ref)]
+
     checked = resolved = 0
     for alert in ledger.alerts(status="open"):
         refs = ledger.refs(alert.key)
@@ -553,12 +720,14 @@ def sync_alerts(settings: Settings | None = None) -> dict[str, Any]:
         if not tickets:
             continue
         checked += 1
-        closed = next((st for st in (output(n).ticket_state(ref) for n, ref in tickets) if st.closed), None)
+        closed = next((st for st in (state(n, ref) for n, ref in tickets) if st.closed), None)
         if closed is None:
             continue
         for name in sorted(refs, key=delivery_rank):
-            if (caps := _capabilities(name)) is not None and caps.resolves:
-                output(name).resolve(alert.key)
+            caps = _capabilities(name)
+            if caps is not None and caps.resolves and (name, refs[name]) not in resolved_pages:
+                output(name).resolve(refs[name])  # the page's dedup key: the alert's or its incident's
+                resolved_pages.add((name, refs[name]))
         resolution = next((lb for lb in closed.labels if lb in RESOLUTION_LABELS), "closed")
         ledger.resolve(alert.key, resolution)
         resolved += 1

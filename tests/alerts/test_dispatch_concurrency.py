@@ -278,3 +278,36 @@ def test_a_killed_dispatchers_delivery_waits_for_its_lease_then_another_dispatch
     if in_flight == "slack":
         posts = [m["text"] for m in w.sl.messages if victim in m["text"]]
         assert len(posts) == 2 and posts[0] == posts[1]
+
+
+def test_three_dispatcher_processes_at_once_open_one_issue_for_an_incident(wired: Wired, tmp_path):
+    """The three alerts share an address: one incident (routing's default `deliver_per: incident`). Three
+    dispatchers at once still open one issue with two member comments, trigger one page and post one
+    message: whoever first holds one of the incident's deliveries (or the incident's own lease) delivers the
+    whole incident, the others leave it to it."""
+    from mamori.alerts import incidents
+
+    w = wired
+    incidents.record_incidents(T0, T0 + timedelta(hours=1), w.settings)
+    [inc] = incidents.list_incidents(w.ledger)
+    assert len(inc.members) == len(ACTORS)
+    w.gh.delay = w.pd.delay = w.sl.delay = 0.25
+    go = tmp_path / "go"
+    dispatchers = [start_dispatcher(tmp_path, f"dispatcher{i}", go) for i in range(3)]
+    wait_for(
+        "the dispatchers to warm up", lambda: all(d.ready.exists() or d.out.exists() for d in dispatchers)
+    )
+    go.touch()
+    results = [d.result() for d in dispatchers]
+    assert all(r["ok"] for r in results), [r.get("trace", r.get("error")) for r in results]
+
+    [issue] = w.gh.issue_list()
+    assert len([r for r in w.gh.calls("POST") if r.path.endswith("/issues")]) == 1
+    assert len(w.gh.comment_list(issue["number"])) == len(ACTORS) - 1
+    assert [i.dedup_key for i in w.pd.incidents] == [inc.incident_id]
+    assert w.pd.received_for(inc.incident_id) == 1 and len(w.sl.messages) == 1
+    assert sum(r["summary"]["delivered"] for r in results) == 3 * len(ACTORS)
+    assert sum(r["summary"]["in_flight_elsewhere"] for r in results) > 0, brief(results)
+    rows = w.ledger.deliveries()
+    assert all(r["state"] == "delivered" and r["lease_owner"] is None for r in rows), rows
+    assert detect.dispatch(w.settings)["delivered"] == 0

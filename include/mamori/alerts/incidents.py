@@ -773,3 +773,40 @@ def timeline(
 
 def _short(iso: str) -> str:
     return iso[:19].replace("T", " ") + "Z" if iso else "-"
+
+
+def incidents_of(ledger: Ledger, alert_keys: Iterable[str]) -> dict[str, Incident]:
+    """Alert key → the live incident it belongs to (members included), for the keys that are in one: what
+    the dispatcher delivers per incident. Each incident is read once, however many of its alerts are asked."""
+    keys = sorted(set(alert_keys))
+    out: dict[str, Incident] = {}
+    if not keys:
+        return out
+    with ledger.engine.connect() as conn:
+        owner: dict[str, str] = {}
+        for i in range(0, len(keys), 500):  # bounded IN lists
+            q = sa.select(INCIDENT_ALERTS.c.alert_key, INCIDENT_ALERTS.c.incident_id).where(
+                INCIDENT_ALERTS.c.alert_key.in_(keys[i : i + 500])
+            )
+            owner.update({r.alert_key: r.incident_id for r in conn.execute(q)})
+        loaded: dict[str, Incident] = {}
+        for iid in sorted(set(owner.values())):
+            r = conn.execute(sa.select(INCIDENTS).where(INCIDENTS.c.incident_id == iid)).first()
+            if r is not None and r.status != "merged":
+                loaded[iid] = _incident(conn, r)
+    return {k: loaded[iid] for k, iid in owner.items() if iid in loaded}
+
+
+def closed_ids(ledger: Ledger, incident_ids: Iterable[str]) -> set[str]:
+    """Which of these incidents are closed (triage): their pages are resolved at the next dispatch."""
+    ids = sorted(set(incident_ids))
+    with ledger.engine.connect() as conn:
+        return {
+            r[0]
+            for i in range(0, len(ids), 500)
+            for r in conn.execute(
+                sa.select(INCIDENTS.c.incident_id).where(
+                    INCIDENTS.c.incident_id.in_(ids[i : i + 500]), INCIDENTS.c.status == "closed"
+                )
+            )
+        }

@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from mamori.alerts.alert import Alert
+from mamori.alerts.alert import Alert, IncidentTicket
 from mamori.alerts.routing import Routing, load_routing
 from mamori.config import load_settings
 from mamori.detections.dedup import MAX_SAMPLES, Candidate
@@ -83,6 +83,11 @@ ALERT_HITS = sa.Table(
     sa.Column("samples", sa.Text, nullable=False),
 )
 
+# One row per (alert, output); and, for outputs that deliver per incident (routing `deliver_per: incident`),
+# one row per (incident, output) keyed by the incident id in `alert_key` (an incident id is never an alert
+# key): its lease makes one dispatcher at a time write to the incident's ticket, its external_ref is the
+# incident's issue / dedup key / message, delivered_hits the rank of the severity it last notified at
+# (NOTIFIED_RANK), and its state `merged` once its incident was folded into another (`Ledger.mark_folded`).
 DELIVERIES = sa.Table(
     "deliveries",
     META,
@@ -623,6 +628,83 @@ class Ledger:
                 .values(state="pending", next_attempt_at=None)
             )
 
+    # -- incident deliveries (outputs with capabilities.per_incident) ---------------------------------------
+    def claim_incident(self, incident_id: str, output: str, owner: str, lease: timedelta) -> IncidentClaim:
+        """Take the one right to write to the incident's ticket/page/message on `output` for `lease`.
+
+        The same conditional UPDATE as `claim` (exactly one of several dispatchers wins), on the incident's
+        row, created pending on first use. Nothing is "due" about it: the members' own rows say what to send;
+        this row serializes the sends, so two members delivered at once by two dispatchers cannot both open
+        the incident's issue. A killed holder's lease expires like any delivery lease.
+        """
+        self.ensure_delivery(incident_id, output)
+        held = datetime.now(UTC)
+        this = (DELIVERIES.c.alert_key == incident_id, DELIVERIES.c.output == output)
+        with self._tx() as conn:
+            won = conn.execute(
+                DELIVERIES.update()
+                .where(
+                    *this,
+                    sa.or_(DELIVERIES.c.lease_until.is_(None), DELIVERIES.c.lease_until < _lease_iso(held)),
+                )
+                .values(lease_owner=owner, lease_until=_lease_iso(held + lease))
+            ).rowcount
+            r = conn.execute(sa.select(DELIVERIES).where(*this)).one()
+        ticket = IncidentTicket(r.external_ref, _notified(r.delivered_hits))
+        return IncidentClaim(won == 1, ticket, None if won == 1 else r.lease_owner)
+
+    def record_incident(self, incident_id: str, output: str, ticket: IncidentTicket, owner: str) -> None:
+        """Store the incident's delivery state after a member's send and end `owner`'s lease on it."""
+        with self._tx() as conn:
+            conn.execute(
+                DELIVERIES.update()
+                .where(DELIVERIES.c.alert_key == incident_id, DELIVERIES.c.output == output)
+                .values(
+                    state="delivered" if ticket.ref else "pending",
+                    external_ref=ticket.ref,
+                    delivered_hits=NOTIFIED_RANK.index(ticket.notified) + 1 if ticket.notified else 0,
+                    **_lease_ended(owner),
+                )
+            )
+
+    def incident_tickets(self, output: str) -> dict[str, tuple[str, IncidentTicket]]:
+        """Incident id → (state, ticket) of every incident row of `output` (merged ones included)."""
+        q = sa.select(DELIVERIES).where(
+            DELIVERIES.c.output == output,
+            DELIVERIES.c.alert_key.in_(sa.select(INCIDENTS.c.incident_id)),
+        )
+        with self.engine.connect() as conn:
+            return {
+                r.alert_key: (r.state, IncidentTicket(r.external_ref, _notified(r.delivered_hits)))
+                for r in conn.execute(q)
+            }
+
+    def repoint(self, output: str, old_ref: str, new_ref: str) -> int:
+        """Alert deliveries of `output` whose reference is `old_ref` (a merged incident's issue or page) now
+        reference `new_ref` (its survivor's), so the lifecycle sync reads the ticket that stays open.
+        Done before the merged ticket is closed: a crash in between leaves nothing pointing at a closed
+        ticket of an open attack. Returns the deliveries re-pointed."""
+        with self._tx() as conn:
+            moved = conn.execute(
+                DELIVERIES.update()
+                .where(
+                    DELIVERIES.c.output == output,
+                    DELIVERIES.c.external_ref == old_ref,
+                    DELIVERIES.c.alert_key.in_(sa.select(ALERTS.c.alert_key)),
+                )
+                .values(external_ref=new_ref)
+            ).rowcount
+        return int(moved)
+
+    def mark_folded(self, merged_id: str, output: str, owner: str) -> None:
+        """The merged incident's delivery on `output` was folded into its survivor's: done, lease ended."""
+        with self._tx() as conn:
+            conn.execute(
+                DELIVERIES.update()
+                .where(DELIVERIES.c.alert_key == merged_id, DELIVERIES.c.output == output)
+                .values(state="merged", **_lease_ended(owner))
+            )
+
     def _set_deliveries(self, key: str, output: str | None, **values: Any) -> int:
         with self._tx() as conn:
             where = [DELIVERIES.c.alert_key == key]
@@ -684,6 +766,24 @@ class Delivery:
     output: str
     failures: int
     previous_ref: str | None
+
+
+@dataclass(frozen=True)
+class IncidentClaim:
+    """What `Ledger.claim_incident` got: whether this dispatcher holds the incident's lease now, the
+    incident's delivery so far, and who holds the lease when it is someone else."""
+
+    won: bool
+    ticket: IncidentTicket
+    held_by: str | None = None
+
+
+# Severities in rising order: an incident row's delivered_hits is 1 + the index of the severity it notified at.
+NOTIFIED_RANK = ("info", "low", "medium", "high", "critical")
+
+
+def _notified(rank: int | None) -> str | None:
+    return NOTIFIED_RANK[rank - 1] if rank and 0 < rank <= len(NOTIFIED_RANK) else None
 
 
 @dataclass(frozen=True)

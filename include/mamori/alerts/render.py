@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from mamori.alerts.alert import Alert
+from mamori.alerts.alert import Alert, IncidentView
 from mamori.detections.loader import Detection
 
 MAX_CELL = 256
@@ -229,4 +229,115 @@ def ticket_markdown(alert: Alert, det: Detection | None) -> str:
     if det and det.body:  # health alerts have a definition but no SQL to reproduce
         sql = det.render(datetime.fromisoformat(alert.bucket_start), datetime.fromisoformat(alert.bucket_end))
         lines += ["", "### Reproduce in Athena", "", block(sql, "sql")]
+    return "\n".join(lines) + "\n"
+
+
+MAX_TIMELINE = 200  # member rows in one incident body; the rest are counted
+
+
+def rule_tactics(det: Detection | None) -> list[str]:
+    """ATT&CK tactic ids of a rule's `mitre` entries (`TA0004:T1078.004` → `TA0004`), in header order."""
+    return list(dict.fromkeys(m.split(":", 1)[0] for m in det.header.mitre)) if det else []
+
+
+def entity_summary(values: dict[str, Any]) -> str:
+    """An alert's dedup values as one line `k=v · k=v` (log-derived: callers pass it through `cell`)."""
+    return " · ".join(
+        f"{k}={v if isinstance(v, str) else orjson.dumps(v, default=str).decode()}" for k, v in values.items()
+    )
+
+
+def incident_markdown(inc: IncidentView, runbooks: bool = True) -> str:
+    """The body of an incident's ticket: what it is and why its severity, the entities its alerts share, a
+    timeline of its member alerts and the runbook of each member rule once. Every log-derived value (entity,
+    dedup value, time) is a code span; only rule headers (reviewed) and our own text are Markdown."""
+    n = len(inc.members)
+    lines = [
+        f"## [{inc.severity.upper()}] Incident: {n} alert{'s' if n != 1 else ''}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Incident | {cell(inc.incident_id)} |",
+        f"| Severity | {cell(inc.severity)} |",
+        f"| Why this severity | {cell(inc.severity_reason, 1000)} |",
+        f"| ATT&CK tactics | {cell(', '.join(inc.tactics))} |",
+        f"| Alerts | {n} |",
+        f"| First seen | {cell(inc.first_seen)} |",
+        f"| Last seen | {cell(inc.last_seen)} |",
+    ]
+    if inc.entities:
+        lines += ["", "### Entities its alerts share", "", "| Kind | Value | Alerts |", "|---|---|---|"]
+        lines += [
+            f"| {cell(e.get('kind'))} | {cell(e.get('value'))} | {int(e.get('alerts') or 0)} |"
+            for e in inc.entities
+        ]
+    lines += [
+        "",
+        "### Timeline",
+        "",
+        "| Time | Rule | Severity | Tactics | Entities | Hits | Alert |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for a in inc.members[:MAX_TIMELINE]:
+        tactics = ", ".join(rule_tactics(inc.rules.get(a.detection_id)))
+        lines.append(
+            f"| {cell(a.first_seen)} | {cell(a.detection_id)} | {cell(a.severity)} | {cell(tactics)} "
+            f"| {cell(entity_summary(a.dedup_values))} | {int(a.hit_count)} | {cell(a.key)} |"
+        )
+    if n > MAX_TIMELINE:
+        lines.append(
+            f"| …{n - MAX_TIMELINE} more alerts in the ledger (`mamori incidents list`) | | | | | | |"
+        )
+    if runbooks:
+        lines += ["", "### Runbooks"]
+        for det_id in dict.fromkeys(a.detection_id for a in inc.members):
+            det = inc.rules.get(det_id)
+            if det is None:
+                continue
+            lines += [
+                "",
+                f"#### {prose(det.header.title)} ({cell(det_id)})",
+                "",
+                prose(det.header.runbook.strip()),
+            ]
+    else:
+        lines += [
+            "",
+            "_The member rules' runbooks are too long for one issue: see each rule's ticket comment._",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def member_markdown(alert: Alert, det: Detection | None, inc: IncidentView) -> str:
+    """A comment announcing one more alert in an incident: the alert's facts, entities and sample events."""
+    h = det.header if det else None
+    n = len(inc.members)
+    lines = [
+        f"### New alert in this incident: [{alert.severity.upper()}] {prose(h.title if h else alert.title)}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Detection | {cell(alert.detection_id)} |",
+        f"| Severity | {cell(alert.severity)} |",
+        f"| ATT&CK tactics | {cell(', '.join(rule_tactics(det)))} |",
+        f"| Alert key | {cell(alert.key)} |",
+        f"| Hits | {alert.hit_count} |",
+        f"| First seen | {cell(alert.first_seen)} |",
+        f"| Last seen | {cell(alert.last_seen)} |",
+    ]
+    lines += [f"| {cell(k)} | {cell(v)} |" for k, v in alert.dedup_values.items()]
+    lines += [
+        "",
+        f"The incident now holds {n} alert{'s' if n != 1 else ''}, severity {cell(inc.severity)}: "
+        f"{cell(inc.severity_reason, 1000)}. The timeline and runbooks above are updated.",
+    ]
+    lines += enrichment_markdown(alert.enrichment or [])
+    lines += [
+        "",
+        "<details><summary>Sample events</summary>",
+        "",
+        block(alert.samples, "json"),
+        "",
+        "</details>",
+    ]
     return "\n".join(lines) + "\n"

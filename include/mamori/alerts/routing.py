@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import get_args
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -30,13 +30,20 @@ class _RoutingFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     severity: dict[Severity, list[str]]
+    deliver_per: Literal["incident", "alert"] = "incident"
 
 
 @dataclass(frozen=True)
 class Routing:
-    """Default outputs by severity (every severity present, every name a registered output)."""
+    """Default outputs by severity (every severity present, every name a registered output), and whether
+    outputs that can (capability `per_incident`) deliver one ticket/page/message per incident or per alert."""
 
     by_severity: dict[str, tuple[str, ...]]
+    deliver_per: str = "incident"
+
+    @property
+    def per_incident(self) -> bool:
+        return self.deliver_per == "incident"
 
     def routes_for(self, det: Detection, page: bool = True) -> list[str]:
         """A rule's own list or the severity default, minus the outputs that wake someone while the rule is
@@ -77,7 +84,7 @@ def _load(path: Path, mtime: int) -> Routing:
     unknown = sorted({o for outs in parsed.severity.values() for o in outs if o not in OUTPUTS})
     if unknown:
         raise RoutingError(f"{path}: unknown output(s) {unknown}; registered: {sorted(OUTPUTS)}")
-    return Routing({s: tuple(outs) for s, outs in parsed.severity.items()})
+    return Routing({s: tuple(outs) for s, outs in parsed.severity.items()}, parsed.deliver_per)
 
 
 def split_misrouted(detections: list[Detection]) -> tuple[list[Detection], list[BrokenDetection]]:

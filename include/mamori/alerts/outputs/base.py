@@ -27,7 +27,7 @@ import httpx
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mamori.alerts.alert import Alert
+from mamori.alerts.alert import Alert, IncidentTicket, IncidentView
 from mamori.alerts.render import one_line
 from mamori.config import Settings
 from mamori.detections.loader import Detection
@@ -56,7 +56,10 @@ class Capabilities:
     - ticket_is_link (tickets): the reference `deliver` returns is a URL a responder can open, so it is the
       link other outputs get. A local file path is not.
     - syncs_state (tickets): `ticket_state(ref)` tells whether the ticket was closed, and with which labels.
-    - resolves (pages): `resolve(alert_key)` closes the page when its ticket is closed.
+    - resolves (pages): `resolve(ref)` closes the page (its reference: the dedup key) when its ticket is closed.
+    - per_incident: with routing `deliver_per: incident` (sql/routing.yaml), an alert that belongs to an
+      incident is delivered by `deliver_member` as part of its incident's one ticket, page or message, and
+      `fold` tidies up when its incident is merged into another (docs/incidents.md).
     """
 
     kind: Kind
@@ -65,6 +68,7 @@ class Capabilities:
     ticket_is_link: bool = False
     syncs_state: bool = False
     resolves: bool = False
+    per_incident: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -132,6 +136,8 @@ class Output:
             raise TypeError(f"{cls.__name__} declares syncs_state but does not implement ticket_state()")
         if caps.resolves and cls.resolve is Output.resolve:
             raise TypeError(f"{cls.__name__} declares resolves but does not implement resolve()")
+        if caps.per_incident and cls.deliver_member is Output.deliver_member:
+            raise TypeError(f"{cls.__name__} declares per_incident but does not implement deliver_member()")
 
     @classmethod
     def configured(cls, settings: Settings) -> bool:
@@ -183,9 +189,38 @@ class Output:
         """State of the ticket at `ref` (outputs with `capabilities.syncs_state`)."""
         raise NotImplementedError
 
-    def resolve(self, alert_key: str) -> None:
-        """Resolve the alert's page; idempotent (outputs with `capabilities.resolves`)."""
+    def resolve(self, ref: str) -> None:
+        """Resolve the page whose reference (what `deliver` or `deliver_member` returned: its dedup key) is
+        `ref`; idempotent (outputs with `capabilities.resolves`)."""
         raise NotImplementedError
+
+    def groups(self, det: Detection | None) -> bool:
+        """Whether this rule's alerts may go into their incident's shared delivery (outputs with
+        `capabilities.per_incident`); a rule may keep per-alert deliveries through its own options."""
+        return self.capabilities.per_incident
+
+    def deliver_member(
+        self,
+        alert: Alert,
+        det: Detection | None,
+        incident: IncidentView,
+        ticket: IncidentTicket,
+        previous_ref: str | None = None,
+        ticket_url: str | None = None,
+    ) -> tuple[str, IncidentTicket]:
+        """Deliver `alert` as a member of `incident`, whose delivery so far on this output is `ticket`.
+
+        Returns the alert's reference (recorded on its own delivery row; the incident's ticket link for
+        ticket outputs, so pages and messages link to it and the lifecycle sync reads it) and the incident's
+        new state. Called under the incident's lease (one sender per incident and output at a time), but,
+        as `deliver`, it must be idempotent when the ledger missed the previous send (crash between send
+        and record): find what exists before writing.
+        """
+        raise NotImplementedError
+
+    def fold(self, merged_id: str, merged: IncidentTicket, into_id: str, into: IncidentTicket) -> None:
+        """The incident `merged_id` was merged into `into_id` and both have a delivery on this output:
+        point each at the other and retire the merged one (idempotent). Default: nothing to do."""
 
 
 # --- connections -----------------------------------------------------------------------------------------

@@ -1,4 +1,12 @@
-"""GitHub issues as alert tickets: one issue per alert key, one comment per recurrence.
+"""GitHub issues as alert tickets: one issue per incident (or per alert key), one comment per member/recurrence.
+
+Per incident (routing `deliver_per: incident`, the default): the incident's first delivered alert opens its
+issue (label `mamori-incident:<id16>`, first-line marker `<!-- mamori:incident=<id> -->`, that alert's marker
+`<!-- mamori:member=<key> hits=<n> -->` on line two); every later member adds one comment opening with its own
+member marker, a member's new hit count one more, and the body (timeline, shared entities, runbooks) and
+title are rewritten from the ledger's incident. The same find-before-write as below makes it exactly-once;
+the dispatcher's incident lease keeps two dispatchers from opening the issue twice. A merged incident's
+issue is closed with a comment pointing at its survivor's (`fold`). Per alert, as follows.
 
 Exactly-once on top of an at-least-once dispatcher. The dispatcher may call `deliver` again for an alert whose
 issue already exists (it crashed between "sent" and "recorded", or a response was lost to a timeout), so the
@@ -18,6 +26,7 @@ was lost is re-checked rather than blindly repeated.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -32,9 +41,17 @@ from github import Auth, Github, GithubException
 from github.GithubException import RateLimitExceededException
 from pydantic import Field, field_validator
 
-from mamori.alerts.alert import Alert
+from mamori.alerts.alert import Alert, IncidentTicket, IncidentView
 from mamori.alerts.outputs.base import Capabilities, Output, OutputOptions, TicketState
-from mamori.alerts.render import block, cell, inert_references, ticket_markdown, visible
+from mamori.alerts.render import (
+    block,
+    cell,
+    incident_markdown,
+    inert_references,
+    member_markdown,
+    ticket_markdown,
+    visible,
+)
 from mamori.config import Settings
 from mamori.detections.loader import Detection
 
@@ -56,6 +73,9 @@ _BODY_BUDGET = 65_000  # what we aim under, leaving room for our own markers
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
 _KEY_MARKER = re.compile(r"<!-- mamori:alert_key=([^ >]+) -->")
+_INCIDENT_MARKER = re.compile(r"<!-- mamori:incident=([^ >]+) -->")
+_MEMBER_MARKER = re.compile(r"<!-- mamori:member=([^ >]+) hits=(\d+) -->")
+_FOLD_MARKER = re.compile(r"<!-- mamori:(absorbed|merged_into)=([^ >]+) -->")
 _HITS_MARKER = re.compile(r"<!-- mamori:hits=(\d+) -->")
 # GitHub mentions start at an '@' not preceded by a word character (so e-mail addresses do not mention).
 _MENTION_AT = re.compile(r"(?<![\w`])@")
@@ -174,6 +194,95 @@ def recurrence_comment(alert: Alert) -> str:
     return "\n".join(lines) + "\n"
 
 
+# -- incident tickets ---------------------------------------------------------------------------------------
+
+
+def incident_label(incident_id: str) -> str:
+    return label_name("mamori-incident", incident_id[:16])
+
+
+def incident_marker(incident_id: str) -> str:
+    return f"<!-- mamori:incident={incident_id} -->"
+
+
+def member_marker(alert_key: str, hits: int) -> str:
+    return f"<!-- mamori:member={alert_key} hits={hits} -->"
+
+
+def incident_title(inc: IncidentView) -> str:
+    """`[SEVERITY] Incident: <main entities> — N alerts`, at most MAX_TITLE characters. Entity values are
+    log-derived: the same neutralisation as alert titles (`_plain`: no mention, no issue reference, visible
+    controls). An incident whose alerts share nothing (one alert) is named after its first rule."""
+    n = len(inc.members)
+    head = f"[{inc.severity.upper()}] Incident: "
+    tail = f" — {n} alert{'s' if n != 1 else ''}"
+    values = [str(e.get("value")) for e in inc.entities[:3] if e.get("value")]
+    first = inc.rules.get(inc.members[0].detection_id) if inc.members else None
+    what = " · ".join(values) if values else (first.header.title if first else inc.incident_id)
+    room = MAX_TITLE - len(head) - len(tail)
+    return f"{head}{_plain(what, room)}{tail}"
+
+
+def incident_body(inc: IncidentView, founder: str) -> str:
+    """The incident's issue body: our markers on lines one and two (the incident; the member that opened the
+    issue, with its hit count), then the shared Markdown; runbooks dropped, then the whole shown as one inert
+    block, when it would pass GitHub's limit."""
+    head = f"{incident_marker(inc.incident_id)}\n{founder}\n"
+    md = incident_markdown(inc)
+    if len(md) > _BODY_BUDGET:
+        md = incident_markdown(inc, runbooks=False)
+    if len(md) > _BODY_BUDGET:
+        note = f"**Incident too long for GitHub ({len(md)} chars); shown as text.**\n\n"
+        md = note + block(md, "markdown", limit=_BODY_BUDGET - 2_000) + "\n"
+    return head + md
+
+
+def member_comment(alert: Alert, det: Detection | None, inc: IncidentView, joined: bool) -> str:
+    """One comment per member: when it joins the incident, then one per new hit count (a recurrence)."""
+    if joined:
+        md = member_markdown(alert, det, inc)
+        if len(md) > _BODY_BUDGET:  # related activity and samples are bounded one by one, not together
+            md = member_markdown(dataclasses.replace(alert, enrichment=None), det, inc)
+        if len(md) > _BODY_BUDGET:
+            note = f"**Comment too long for GitHub ({len(md)} chars); shown as text.**\n\n"
+            md = note + block(md, "markdown", limit=_BODY_BUDGET - 2_000) + "\n"
+        return f"{member_marker(alert.key, alert.hit_count)}\n{md}"
+    rest = recurrence_comment(alert).partition("\n")[2]
+    return f"{member_marker(alert.key, alert.hit_count)}\n{rest}"
+
+
+def _has_incident_marker(body: str | None, incident_id: str) -> bool:
+    m = _INCIDENT_MARKER.match(body or "")
+    return m is not None and m[1] == incident_id
+
+
+def _founder_line(body: str | None) -> str | None:
+    """Line two of an incident issue's body when it is our member marker (only there is it trusted)."""
+    lines = (body or "").replace("\r\n", "\n").split("\n", 2)
+    return lines[1] if len(lines) > 1 and _MEMBER_MARKER.fullmatch(lines[1]) else None
+
+
+def _member_hits(alert_key: str, body: str | None, comments: Iterable[str | None]) -> int:
+    """Highest hit count the issue reports for one member (0: not on the issue yet): the founder marker on
+    line two of the body, or a member marker opening a comment. Log values never render in those places."""
+    best = 0
+    founder = _founder_line(body)
+    texts = ([founder] if founder else []) + [(c or "").replace("\r\n", "\n") for c in comments]
+    for t in texts:
+        m = _MEMBER_MARKER.match(t)
+        if m and m[1] == alert_key:
+            best = max(best, int(m[2]))
+    return best
+
+
+def _has_fold_marker(comments: Iterable[str | None], kind: str, incident_id: str) -> bool:
+    for c in comments:
+        m = _FOLD_MARKER.match(c or "")
+        if m and m[1] == kind and m[2] == incident_id:
+            return True
+    return False
+
+
 def _repo_of(ref: str) -> str | None:
     """`owner/name` of an issue html_url (`.../<owner>/<name>/issues/<n>`), or None."""
     parts = urlsplit(ref).path.rstrip("/").split("/")
@@ -241,7 +350,8 @@ class GitHubOutput(Output):
     name = "github"
     conn_id = CONN_ID
     # The issue URL is the link pages and messages carry; a closed issue resolves the alert.
-    capabilities = Capabilities(kind="ticket", ticket_is_link=True, syncs_state=True)
+    # One issue per incident when routing says so (`deliver_per: incident`).
+    capabilities = Capabilities(kind="ticket", ticket_is_link=True, syncs_state=True, per_incident=True)
     options_model = GitHubOptions
 
     def __init__(
@@ -280,6 +390,60 @@ class GitHubOutput(Output):
         return self._with_retries(
             f"deliver {alert.key}", lambda: self._deliver_once(alert, det, previous_ref)
         )
+
+    def groups(self, det: Detection | None) -> bool:
+        """A rule that sends its tickets to its owners' repository keeps per-alert issues there; incident
+        issues live in the connection's repository."""
+        return GitHubOptions.model_validate(self.raw_options(det)).repo is None
+
+    def deliver_member(
+        self,
+        alert: Alert,
+        det: Detection | None,
+        incident: IncidentView,
+        ticket: IncidentTicket,
+        previous_ref: str | None = None,
+        ticket_url: str | None = None,
+    ) -> tuple[str, IncidentTicket]:
+        """The incident's one issue: opened by its first delivered member, one comment for each later member
+        (and one per new hit count of any member), the body's timeline kept current. Returns the issue URL,
+        for the alert and for the incident."""
+        url = self._with_retries(
+            f"deliver {alert.key} in incident {incident.incident_id}",
+            lambda: self._deliver_member_once(alert, det, incident, ticket.ref),
+        )
+        return url, IncidentTicket(url, ticket.notified)
+
+    def fold(self, merged_id: str, merged: IncidentTicket, into_id: str, into: IncidentTicket) -> None:
+        """The merged incident's issue gets a comment pointing at the survivor's and is closed; the
+        survivor's issue gets a comment linking the merged one. Each comment once (markers), so a retry
+        after a crash writes nothing twice."""
+        if not merged.ref or not into.ref or merged.ref == into.ref:
+            return
+
+        def once() -> None:
+            repo, name = self._repo(), self._repo_name()
+            loser = self._incident_issue_from_ref(repo, name, merged.ref or "", merged_id)
+            survivor = self._incident_issue_from_ref(repo, name, into.ref or "", into_id)
+            if loser is None or survivor is None:
+                return  # not ours any more (deleted, transferred): nothing to point at
+            if not _has_fold_marker((c.body for c in survivor.get_comments()), "absorbed", merged_id):
+                survivor.create_comment(
+                    f"<!-- mamori:absorbed={merged_id} -->\n"
+                    f"Incident {cell(merged_id)} was merged into this one (an alert connected them): its "
+                    f"alerts are now in the timeline above. Its issue, now closed: {loser.html_url}\n"
+                )
+            if not _has_fold_marker((c.body for c in loser.get_comments()), "merged_into", into_id):
+                loser.create_comment(
+                    f"<!-- mamori:merged_into={into_id} -->\n"
+                    f"This incident was merged into incident {cell(into_id)} (an alert connected them). "
+                    f"Follow {survivor.html_url}: later alerts are added there.\n"
+                )
+            if loser.state != "closed":
+                loser.edit(state="closed")
+            log.info("github: incident issue #%s folded into #%s", loser.number, survivor.number)
+
+        self._with_retries(f"fold incident {merged_id} into {into_id}", once)
 
     def issue_state(self, ref: str) -> tuple[str, list[str]]:
         """("open"|"closed", label names) of the issue at `ref`, for the lifecycle sync task."""
@@ -331,6 +495,68 @@ class GitHubOutput(Output):
                 "github: commented on #%s for alert %s (%d hits)", issue.number, alert.key, alert.hit_count
             )
         return issue.html_url
+
+    def _deliver_member_once(
+        self, alert: Alert, det: Detection | None, inc: IncidentView, incident_ref: str | None
+    ) -> str:
+        repo, name = self._repo(), self._repo_name()
+        iid = inc.incident_id
+        issue = self._incident_issue_from_ref(repo, name, incident_ref, iid) if incident_ref else None
+        if issue is None:
+            issue = self._find_incident_issue(repo, iid)
+        if issue is None:
+            options = GitHubOptions.model_validate(self.raw_options(det))
+            created = repo.create_issue(
+                title=incident_title(inc),
+                body=incident_body(inc, member_marker(alert.key, alert.hit_count)),
+                labels=[label_name("severity", inc.severity), "mamori-incident", incident_label(iid)],
+                assignees=list(options.assignees),
+            )
+            log.info("github: opened issue #%s for incident %s (alert %s)", created.number, iid, alert.key)
+            return created.html_url
+        body = issue.body
+        comments = [c.body for c in issue.get_comments()]
+        reported = _member_hits(alert.key, body, comments)
+        if alert.hit_count > reported:
+            issue.create_comment(member_comment(alert, det, inc, joined=reported == 0))
+            log.info("github: commented on #%s for alert %s in incident %s", issue.number, alert.key, iid)
+        founder = _founder_line(body) or member_marker(alert.key, alert.hit_count)
+        new_body, new_title = incident_body(inc, founder), incident_title(inc)
+        changes: dict[str, Any] = {}
+        if (body or "").replace("\r\n", "\n") != new_body or issue.title != new_title:
+            changes.update(title=new_title, body=new_body)
+        if reported == 0 and inc.reopened_by(alert) and issue.state == "closed":
+            # New activity after the responder closed the incident: the case is open again (else the
+            # lifecycle sync would resolve the new alert at once, reading the closed issue).
+            changes["state"] = "open"
+        if changes:
+            issue.edit(**changes)
+        return issue.html_url
+
+    def _incident_issue_from_ref(
+        self, repo: Repository, name: str, ref: str, incident_id: str
+    ) -> Issue | None:
+        """The incident issue a previous delivery recorded, if it is still in this repo and still ours."""
+        number = self._issue_number(ref, name)
+        if number is None:
+            return None
+        try:
+            issue = repo.get_issue(number)
+            body = issue.body
+        except GithubException as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+        return issue if _has_incident_marker(body, incident_id) else None
+
+    def _find_incident_issue(self, repo: Repository, incident_id: str) -> Issue | None:
+        """The oldest issue (any state) labelled with the incident and carrying its marker."""
+        found = [
+            i
+            for i in repo.get_issues(state="all", labels=[incident_label(incident_id)])
+            if i.pull_request is None and _has_incident_marker(i.body, incident_id)
+        ]
+        return min(found, key=lambda i: i.number) if found else None
 
     def _issue_from_ref(self, repo: Repository, name: str, ref: str, alert_key: str) -> Issue | None:
         """The issue a previous delivery recorded, if it is still in this repo and still ours."""

@@ -1,4 +1,9 @@
-"""PagerDuty output: one Events API v2 alert per mamori alert, deduplicated by the alert key.
+"""PagerDuty output: one Events API v2 alert per mamori incident (dedup key = incident id) or per alert.
+
+Per incident (routing `deliver_per: incident`, the default): `deliver_member` triggers once per incident, again
+only when its severity rises (same dedup key: an update, not a second page), and resolves it when the
+incident's ticket is closed; a merged incident's page is resolved, its alerts now on the survivor's. Per
+alert, as follows.
 
 Exactly-once paging comes from PagerDuty, not from us: every event carries `dedup_key = alert.key`, and
 PagerDuty folds every trigger with the dedup key of an open alert into that alert. So a retry, a re-run of
@@ -25,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from mamori.alerts.alert import Alert
+from mamori.alerts.alert import Alert, IncidentTicket, IncidentView
 from mamori.alerts.outputs.base import (
     TICKET_URL,
     Capabilities,
@@ -79,7 +84,9 @@ class PagerDutyOutput(Output):
 
     name = "pagerduty"
     conn_id = CONN_ID
-    capabilities = Capabilities(kind="page", links_to_ticket=True, updates_in_place=True, resolves=True)
+    capabilities = Capabilities(
+        kind="page", links_to_ticket=True, updates_in_place=True, resolves=True, per_incident=True
+    )
     timeout: float = 10.0  # seconds per attempt (connect and read)
     retry_base_delay: float = 1.0  # backoff start; tests lower it
     attempts: int = 4
@@ -188,10 +195,96 @@ class PagerDutyOutput(Output):
         self._send(self.event(alert, det, ticket_url=ticket_url))
         return alert.key
 
-    def resolve(self, alert_key: str) -> None:
-        """Resolve the PagerDuty alert of this key (lifecycle sync when the ticket is closed). Idempotent:
-        resolving an unknown or already resolved key is accepted and changes nothing."""
-        self._send({"event_action": "resolve", "dedup_key": alert_key})
+    def resolve(self, ref: str) -> None:
+        """Resolve the PagerDuty alert of this dedup key (an alert key, or an incident id per incident):
+        lifecycle sync when the ticket is closed. Idempotent: resolving an unknown or already resolved key is
+        accepted and changes nothing."""
+        self._send({"event_action": "resolve", "dedup_key": ref})
+
+    def incident_event(self, inc: IncidentView, ticket_url: str | None = None) -> dict[str, Any]:
+        """The trigger of an incident's one PagerDuty alert (dedup key = incident id), at its severity."""
+        n = len(inc.members)
+        values = ", ".join(plain(e.get("value"), 200) for e in inc.entities[:3])
+        summary = fit(
+            f"[{inc.severity.upper()}] Incident: {n} alert{'s' if n != 1 else ''}"
+            + (f": {values}" if values else ""),
+            MAX_SUMMARY,
+        )
+        account = next((a for a in map(account_of, inc.members) if a), None)
+        details: dict[str, Any] = {
+            "incident_id": inc.incident_id,
+            "severity_reason": plain(inc.severity_reason),
+            "tactics": ", ".join(inc.tactics),
+            "alert_count": n,
+            "first_seen": plain(inc.first_seen, 64),
+            "last_seen": plain(inc.last_seen, 64),
+            "entities": [f"{plain(e.get('kind'), 20)}={plain(e.get('value'), 200)}" for e in inc.entities],
+            "alerts": [
+                f"{plain(a.first_seen, 40)} {plain(a.detection_id, 100)} [{plain(a.severity, 10)}] {a.key}"
+                for a in inc.members[:MAX_ENTRIES]
+            ],
+        }
+        if n > MAX_ENTRIES:
+            details["alerts_omitted"] = n - MAX_ENTRIES
+        payload: dict[str, Any] = {
+            "summary": summary,
+            "source": plain(f"aws:{account}" if account else "mamori", MAX_SOURCE),
+            "severity": SEVERITY.get(inc.severity, "info"),
+            "timestamp": inc.first_seen,
+            "component": "mamori-incident",
+            "group": plain(",".join(sorted({a.log_source for a in inc.members})), 200),
+            "custom_details": details,
+        }
+        if inc.tactics:
+            payload["class"] = ",".join(inc.tactics)
+        body: dict[str, Any] = {
+            "event_action": "trigger",
+            "dedup_key": inc.incident_id,
+            "payload": payload,
+            "client": "mamori",
+        }
+        if ticket_url and TICKET_URL.fullmatch(ticket_url):
+            details["ticket"] = plain(ticket_url, 2048)
+            body["links"] = [{"href": ticket_url, "text": "ticket"}]
+        return body
+
+    def deliver_member(
+        self,
+        alert: Alert,
+        det: Detection | None,
+        incident: IncidentView,
+        ticket: IncidentTicket,
+        previous_ref: str | None = None,
+        ticket_url: str | None = None,
+    ) -> tuple[str, IncidentTicket]:
+        """One PagerDuty alert per incident: triggered by its first member, triggered again (an update of the
+        same dedup key, at the new severity) only when the incident's severity rose or this member's own
+        delivery is a re-send (a recurrence, or the ticket link that was missing); other new members send
+        nothing: they are on the ticket. A new member of an incident whose alerts were all resolved (its ticket
+        closed) triggers again: PagerDuty opens a new incident for new activity. An incident with no open
+        member is resolved instead."""
+        iid = incident.incident_id
+        if not incident.open:
+            self.resolve(iid)
+            return iid, IncidentTicket(iid, ticket.notified)
+        rises = ticket.notified is None or _rank(incident.severity) > _rank(ticket.notified)
+        rises = rises or (previous_ref is None and incident.reopened_by(alert))  # resolved, then new activity
+        if rises or previous_ref is not None:
+            self._send(self.incident_event(incident, ticket_url))
+            notified = incident.severity if rises else ticket.notified
+            return iid, IncidentTicket(iid, notified)
+        return iid, ticket
+
+    def fold(self, merged_id: str, merged: IncidentTicket, into_id: str, into: IncidentTicket) -> None:
+        """The merged incident's PagerDuty alert is resolved: its alerts are the survivor's now, whose page
+        stays open (its members' references are re-pointed to it by the dispatcher)."""
+        if merged.ref and merged.ref != into.ref:
+            self.resolve(merged.ref)
+
+
+def _rank(severity: str | None) -> int:
+    order = ("info", "low", "medium", "high", "critical")
+    return order.index(severity) if severity in order else -1
 
 
 def _errors(resp: httpx.Response) -> str:

@@ -1,4 +1,8 @@
-"""Slack output: one message per alert through an incoming webhook, every log-derived value inert.
+"""Slack output: one message per incident (or per alert) through an incoming webhook, every value inert.
+
+Per incident (routing `deliver_per: incident`, the default): the incident's first member posts one message
+linking the incident's ticket, and a member that raises the incident's severity one more; other members post
+nothing (they are comments on the ticket). A webhook can neither thread nor edit. Per alert, as follows.
 
 Incoming webhooks can only post: they return "ok", not a message id, so a message can be neither threaded
 under nor edited later. Hence one message per alert, posted once: when the ledger already holds a reference
@@ -36,7 +40,7 @@ import re
 import urllib.error
 from typing import TYPE_CHECKING, Any
 
-from mamori.alerts.alert import Alert
+from mamori.alerts.alert import Alert, IncidentTicket, IncidentView
 from mamori.alerts.outputs.base import (
     TICKET_URL,
     Capabilities,
@@ -118,13 +122,45 @@ def message(alert: Alert, det: Detection | None, ticket_url: str | None = None) 
     return "\n".join([*lines, *tail])
 
 
+def incident_message(
+    inc: IncidentView, ticket_url: str | None = None, escalated_from: str | None = None
+) -> str:
+    """The mrkdwn text posted for an incident (its first member, or an escalation), under MAX_MESSAGE."""
+    n = len(inc.members)
+    verb = f"raised from {_own_text(escalated_from.upper(), 10)} to" if escalated_from else "at"
+    head = [
+        f"*[{_own_text(inc.severity.upper(), 10)}] Incident: {n} alert{'s' if n != 1 else ''}* "
+        f"({verb} {_own_text(inc.severity, 10)})",
+        f"Incident {code(inc.incident_id, 64)} · first seen {code(inc.first_seen, 40)} · "
+        f"last seen {code(inc.last_seen, 40)}",
+        f"Why: {code(inc.severity_reason, 400)}",
+    ]
+    tail = []
+    if ticket_url and TICKET_URL.fullmatch(ticket_url):
+        tail.append(f"Ticket: <{escape(ticket_url)}|open the incident's ticket>")
+    tail.append(
+        "_Later alerts of this incident go to the ticket; a message here only when its severity rises._"
+    )
+    lines = list(head)
+    if inc.entities:
+        lines.append("Shared entities:")
+        lines += [f"• {code(e.get('kind'), 20)}: {code(e.get('value'))}" for e in inc.entities[:5]]
+    rules = list(dict.fromkeys(a.detection_id for a in inc.members))
+    lines.append("Rules: " + ", ".join(code(r, 100) for r in rules[:10]) + (" …" if len(rules) > 10 else ""))
+    budget = MAX_MESSAGE - sum(len(t) + 1 for t in tail)
+    text = "\n".join(lines)
+    if len(text) > budget:
+        text = text[: budget - 20].rsplit("\n", 1)[0] + "\n• …(see the ticket)"
+    return "\n".join([text, *tail])
+
+
 class SlackOutput(Output):
     """Posts one message per alert to the channel of the `mamori_slack` incoming webhook."""
 
     name = "slack"
     conn_id = CONN_ID
     # A message cannot be edited or threaded through a webhook: not an update in place, nothing to resolve.
-    capabilities = Capabilities(kind="chat", links_to_ticket=True)
+    capabilities = Capabilities(kind="chat", links_to_ticket=True, per_incident=True)
     timeout: int = 10  # seconds per attempt; the hook's and slack_sdk's timeout is an int
     retry_base_delay: float = 1.0  # backoff start; tests lower it
     attempts: int = 4
@@ -147,14 +183,40 @@ class SlackOutput(Output):
         """Post the alert's message once; with a previous reference post nothing (see module docstring)."""
         if previous_ref is not None:
             return previous_ref
+        self._post(message(alert, det, ticket_url), f"slack post {alert.key}")
+        return f"slack:{alert.key}"
+
+    def deliver_member(
+        self,
+        alert: Alert,
+        det: Detection | None,
+        incident: IncidentView,
+        ticket: IncidentTicket,
+        previous_ref: str | None = None,
+        ticket_url: str | None = None,
+    ) -> tuple[str, IncidentTicket]:
+        """One message per incident, posted by its first delivered member; another only when a member raises
+        the incident's severity (an escalation). Other members post nothing: the ticket, which the message
+        links, has them. A webhook cannot thread or edit, so this is the quiet alternative to one message
+        per alert."""
+        iid = incident.incident_id
+        ref = f"slack:incident:{iid}"
+        if previous_ref is not None:
+            return previous_ref, ticket
+        order = ("info", "low", "medium", "high", "critical")
+        rank = {s: i for i, s in enumerate(order)}
+        rises = ticket.notified is None or rank.get(incident.severity, -1) > rank.get(ticket.notified, -1)
+        if not rises and not incident.reopened_by(alert):
+            return ref, ticket
+        text = incident_message(incident, ticket_url, escalated_from=ticket.notified if rises else None)
+        self._post(text, f"slack post incident {iid}")
+        return ref, IncidentTicket(ref, incident.severity)
+
+    def _post(self, text: str, what: str) -> None:
+        """Post one message with the shared retry policy; errors never carry the webhook URL."""
         client = self._client()
         secret = client.url
-        body = {
-            "text": message(alert, det, ticket_url),
-            "unfurl_links": False,
-            "unfurl_media": False,
-        }
-        what = f"slack post {alert.key}"
+        body = {"text": text, "unfurl_links": False, "unfurl_media": False}
 
         def attempt() -> None:
             try:
@@ -178,4 +240,3 @@ class SlackOutput(Output):
 
         with_retries(attempt, what=what, attempts=self.attempts, base_delay=self.retry_base_delay)
         log.info("%s: posted", what)
-        return f"slack:{alert.key}"
