@@ -289,7 +289,8 @@ def missed_deadlines(
     history) are never judged; windows from then on were recorded when the scheduler evaluated them, and a
     later backfill of them does not move their first record. Which windows a check judges depends on its data
     interval (the wall clock only holds back a window not due yet), so a re-run, or a replay of the check,
-    judges the same windows and finds the same misses. A window missed stays missed: its first record cannot move before its due time.
+    judges the same windows and finds the same misses. A window missed stays missed: its first record cannot
+    move before its due time.
     """
     out = []
     for x in detect_runs_due(check_start, check_end, detect_interval, budget):
