@@ -49,8 +49,10 @@ import gzip
 import hashlib
 import io
 import logging
+import re
 from collections import Counter, defaultdict
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -71,6 +73,7 @@ from mamori.lake.manifests import (
     QuarantineClass,
     StreamCount,
     WindowDq,
+    WindowImports,
     WindowPlan,
     WindowSummary,
     listed_files,
@@ -93,19 +96,79 @@ def _stores(s: Settings) -> tuple[Store, Store]:
     return Store(s.raw_url, s.raw_conn_id), Store(s.lake_url, s.lake_conn_id)
 
 
-def list_landed(
-    src: Source, raw: Store, start: datetime, end: datetime
-) -> tuple[list[ObjectInfo], list[str]]:
-    """Objects that landed in [start, end) under the source's prefixes, and keys there it does not claim."""
+def _landed_under(
+    raw: Store, patterns: Iterable[str], start: datetime, end: datetime
+) -> dict[str, ObjectInfo]:
     seen: dict[str, ObjectInfo] = {}
-    for pattern in src.list_prefixes(start, end):
+    for pattern in patterns:
         for prefix in raw.glob_prefixes(pattern):
             for obj in raw.find(prefix):
                 if start <= obj.landed < end:
                     seen[obj.key] = obj
+    return seen
+
+
+def list_landed(
+    src: Source, raw: Store, start: datetime, end: datetime, imported: Sequence[str] = ()
+) -> tuple[list[ObjectInfo], list[str]]:
+    """Objects that landed in [start, end) under the source's prefixes, and keys there it does not claim.
+
+    The prefixes are those of the key dates around the window (the source's `list_prefixes`: the window's days
+    and the one before). `imported` are keys `mamori backfill --by key-date` recorded for this window
+    (WindowImports): objects that landed in it under older key dates, read with the others.
+    """
+    seen = _landed_under(raw, src.list_prefixes(start, end), start, end)
+    for key in imported:
+        for obj in raw.find(key):
+            if obj.key == key and start <= obj.landed < end:
+                seen[key] = obj
     claimed = [o for k, o in sorted(seen.items()) if src.classify(k) is not None]
     unclaimed = [k for k in sorted(seen) if src.classify(k) is None]
     return claimed, unclaimed
+
+
+def imported_keys(lake: Store, source: str, start: datetime) -> list[str]:
+    """The keys `mamori backfill --by key-date` assigned to this window (none for almost every window)."""
+    key = layout.imports_key(source, start)
+    return WindowImports.from_json(lake.read_bytes(key)).keys if lake.exists(key) else []
+
+
+def dated_prefixes(src: Source, first: date, last: date) -> list[str]:
+    """The source's listing patterns for the key dates first..last only (empty when last < first). Patterns
+    without a date in them (layouts listed whole, filtered by landing time alone) are left out: every window
+    already reads what lands under them."""
+    if last < first:
+        return []
+    a = datetime.combine(first + timedelta(days=1), time(), UTC)
+    b = datetime.combine(last, time(), UTC)  # list_prefixes(a, b) lists the days (a - 1 day) .. b
+    undated = set(src.list_prefixes(a, a)) & set(
+        src.list_prefixes(a + timedelta(days=10), a + timedelta(days=10))
+    )
+    return [p for p in dict.fromkeys(src.list_prefixes(a, b)) if p not in undated]
+
+
+def listed_by_window(src: Source, key: str, start: datetime, end: datetime) -> bool:
+    """Whether the landing window [start, end) lists `key`'s prefix (then it reads the key if it landed in it)."""
+    return any(_glob_re(p).match(key) for p in src.list_prefixes(start, end))
+
+
+def _glob_re(pattern: str) -> re.Pattern[str]:
+    # Store.glob_prefixes expands `*` one path segment at a time.
+    return re.compile(re.escape(pattern).replace(r"\*", "[^/]*"))
+
+
+def out_of_range(
+    src: Source, raw: Store, start: datetime, end: datetime, days: int, known: set[str]
+) -> list[str]:
+    """Keys that landed in [start, end) under key dates up to `days` before the ones the window lists: an
+    archive copied or replicated into the raw bucket now (forensic import, `aws s3 sync`, re-delivery), which
+    no landing window reads. `known`: keys the window reads anyway (recorded imports)."""
+    if days <= 0:
+        return []
+    first_listed = (start - timedelta(days=1)).date()  # what list_prefixes lists for the window
+    patterns = dated_prefixes(src, first_listed - timedelta(days=days), first_listed - timedelta(days=1))
+    found = _landed_under(raw, patterns, start, end)
+    return sorted(k for k in found if k not in known and src.classify(k) is not None)
 
 
 def plan_window(
@@ -119,11 +182,47 @@ def plan_window(
     s = settings or load_settings()
     src = get_source(source)
     raw, lake = _stores(s)
-    objects, unclaimed = list_landed(src, raw, start, end)
+    imported = imported_keys(lake, source, start)
+    objects, unclaimed = list_landed(src, raw, start, end, imported)
     if unclaimed:
         log.warning(
             "%d object(s) under %s prefixes match no known layout: %s", len(unclaimed), source, unclaimed[:20]
         )
+    older = out_of_range(src, raw, start, end, s.archive_check_days, set(imported))
+    if older:
+        log.warning(
+            "%d %s object(s) landed in window %s under key dates older than the window reads (an archive "
+            "copied in?); they are not ingested by landing time: import them with `mamori backfill --by "
+            "key-date --from <first key date> --to <day after the last>` (MAMORI_ARCHIVE_CHECK_DAYS sets how "
+            "far back this looks): %s",
+            len(older),
+            source,
+            window_tag(start),
+            older[:20],
+        )
+    # Imported objects (an archive's) go in batches of their own after the others: their rows are old on
+    # purpose, so those batches skip the "older than late" data-quality flag (validate_table).
+    imports = set(imported)
+    batches = _batches([o for o in objects if o.key not in imports], s)
+    batches += [b | {"imported": True} for b in _batches([o for o in objects if o.key in imports], s)]
+    for i, b in enumerate(batches):
+        b.update(source=source, window_start=start.isoformat(), window_end=end.isoformat(), index=i)
+    plan = WindowPlan(
+        source=source,
+        window_start=start.isoformat(),
+        window_end=end.isoformat(),
+        batches=len(batches),
+        objects=len(objects),
+        unclaimed=unclaimed,
+        batch_keys=[b["keys"] for b in batches],
+        out_of_range=older,
+    )
+    lake.write_atomic(layout.plan_key(source, start), plan.to_json())
+    log.info("%s window %s: %d objects in %d batches", source, window_tag(start), len(objects), len(batches))
+    return batches
+
+
+def _batches(objects: list[ObjectInfo], s: Settings) -> list[dict[str, Any]]:
     batches: list[dict[str, Any]] = []
     current: list[ObjectInfo] = []
     size = 0
@@ -135,19 +234,6 @@ def plan_window(
         size += obj.size
     if current:
         batches.append({"keys": [o.key for o in current], "sizes": [o.size for o in current]})
-    for i, b in enumerate(batches):
-        b.update(source=source, window_start=start.isoformat(), window_end=end.isoformat(), index=i)
-    plan = WindowPlan(
-        source=source,
-        window_start=start.isoformat(),
-        window_end=end.isoformat(),
-        batches=len(batches),
-        objects=len(objects),
-        unclaimed=unclaimed,
-        batch_keys=[b["keys"] for b in batches],
-    )
-    lake.write_atomic(layout.plan_key(source, start), plan.to_json())
-    log.info("%s window %s: %d objects in %d batches", source, window_tag(start), len(objects), len(batches))
     return batches
 
 
@@ -208,7 +294,9 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         tables = [t for _, t, _ in seg]
         origins = np.concatenate([o for _, _, o in seg])
         combined = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        dq = validate_table(src.name, combined, src.schema, start, end, out.segment_rows)
+        dq = validate_table(
+            src.name, combined, src.schema, start, end, out.segment_rows, imported=bool(batch.get("imported"))
+        )
         verdicts.append(dq)
         if dq.failed_fatal:
             _write_gap(lake, gap_key, stem, dq.failed_fatal, objects)
@@ -482,6 +570,7 @@ def finalize_window(
         window_end=end.isoformat(),
         batches=n_batches,
         unclaimed=unclaimed,
+        out_of_range=len(plan.out_of_range),
     )
     manifests: list[BatchManifest] = []
     failed: list[int] = []  # batches whose last attempt left a gap record
@@ -562,6 +651,20 @@ def finalize_window(
     summary.dq = _dq_tally(manifests)
     summary.observed = _merge_observed(manifests)
     summary.late_hours = _late_hours(manifests, late_horizon(start, s.detect_lag))
+    if lake.exists(layout.imports_key(source, start)):
+        # Hours an import's backfill detects itself (without paging) are not late data for the health DAG
+        # to re-run (with paging): keys are dated by delivery, so a day before the range counts too.
+        ranges = WindowImports.from_json(lake.read_bytes(layout.imports_key(source, start))).key_dates
+        summary.late_hours = [
+            h
+            for h in summary.late_hours
+            if not any(
+                datetime.fromisoformat(a) - timedelta(days=1)
+                <= datetime.fromisoformat(h)
+                < datetime.fromisoformat(b)
+                for a, b in ranges
+            )
+        ]
     # Deferred for DAG-parse time: the ingest DAG files import this module, and the health alert path loads
     # the detection loader (sqlglot, pydantic); only finalize needs it.
     from mamori.quality.alerts import record_dq

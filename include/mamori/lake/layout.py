@@ -191,6 +191,11 @@ def plan_key(source: str, start: datetime) -> str:
     return f"{manifest_dir(source, start)}/{PLAN}"
 
 
+def imports_key(source: str, start: datetime) -> str:
+    """Objects `mamori backfill --by key-date` assigned to the window they landed in (WindowImports)."""
+    return f"{manifest_dir(source, start)}/_imports.json"
+
+
 def success_key(source: str, start: datetime) -> str:
     """The window summary; its existence is what marks the window complete for detection."""
     return f"{manifest_dir(source, start)}/{SUCCESS}"
