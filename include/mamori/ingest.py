@@ -3,7 +3,10 @@
 Guarantees, each with the tests that fail when it is broken:
 - a window's input is the set of objects whose landing time is in [start, end), so a task is a pure function of
   its data interval and a late object is picked up by the window in which it lands
-  (tests/unit/test_ingest.py::test_window_reads_objects_landed_in_it_and_loses_nothing);
+  (tests/unit/test_ingest.py::test_window_reads_objects_landed_in_it_and_loses_nothing). Objects are listed
+  under the key dates around the window; those landing in it under older key dates (an archive copied in) are
+  warned about and counted (`out_of_range`), and read once `mamori backfill --by key-date` recorded them for
+  the window (`_imports.json`; tests/alerts/test_key_date_import.py);
 - nothing is lost. A whole object that cannot be opened counts as one quarantined unit and stays untouched in the
   raw store. Each count guard below raises ReconciliationError and leaves a `_gap-*.json` record for the health
   DAG, never a manifest or `_SUCCESS.json` claiming success; tests/unit/test_ingest_guards.py injects each fault:

@@ -18,6 +18,8 @@ The lake, relative to its root (`MAMORI_LAKE_URL`):
                                             _publishing-b<NNNN>.json  files being published (ADR 0004)
                                             _gap-b<NNNN>.json / _gap-window.json  reconciliation gaps
                                             _SUCCESS.json        the window summary: the window is complete
+                                            _imports.json        older-keyed objects it reads too (backfill
+                                                                 --by key-date; rare)
     _staging/<source>/window=<window tag>/b<NNNN>/<curated or quarantine key>   a batch before it is published
     _compaction/<table>/<partition>.json                          a partition's compaction record
     _backfill/<plan digest>.json                                   a backfill's progress
