@@ -88,3 +88,22 @@ def test_the_table_detections_read_keeps_every_column_of_the_delivered_one():
         engine.close()
     assert once.column_names == table.column_names
     assert once.to_pylist() == table.sort_by("eventid").to_pylist()
+
+
+def test_rows_come_back_in_the_order_they_were_delivered_whatever_the_threads():
+    """A window returns rows in an order of its own (varying with DuckDB's thread count); the view orders them
+    as delivered, so hits tied on event time, actor and event name keep the same samples in every run."""
+    base = _records("positive/five_failures_one_user.json")[0]
+    records = [base | {"eventID": f"00000000-0000-0000-0000-{i:012d}"} for i in range(3000, 0, -1)]
+    table, _ = case_table("cloudtrail", orjson.dumps({"Records": records + records[:500]}))
+    expected = [r["eventID"] for r in records]
+    for threads in (1, 4):
+        engine = DuckDBEngine(
+            load_settings({"MAMORI_HOME": "/nonexistent"}), threads=threads, create_views=False
+        )
+        try:
+            engine.register_table("cloudtrail", table)
+            got = engine.query("SELECT eventid FROM cloudtrail WHERE eventname = 'ConsoleLogin'").column(0)
+        finally:
+            engine.close()
+        assert got.to_pylist() == expected, threads

@@ -27,6 +27,7 @@ from mamori.sources.spec import SourceSpec
 log = logging.getLogger(__name__)
 
 _BY_TABLE = {s.table: s for s in SPECS.values()}
+_FILE, _ROW = "mamori_file", "mamori_row"  # read order of a delivered table's rows (internal view only)
 _HIVE_TYPES = "{" + ", ".join(f"'{k}': 'VARCHAR'" for k in PARTITION_KEYS) + "}"
 
 
@@ -59,22 +60,32 @@ class DuckDBEngine:
         if lake.list_dirs(prefix):
             glob = lake.uri(f"{prefix}/**/*.parquet")
             # A view cannot take bind parameters; the glob is our own path, quoted as a literal all the same.
-            self.con.execute(
-                f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({_literal(glob)}, "
-                f"hive_partitioning = true, hive_types = {_HIVE_TYPES}, union_by_name = true)"
+            read = (
+                f"read_parquet({_literal(glob)}, hive_partitioning = true, hive_types = {_HIVE_TYPES}, "
+                "union_by_name = true"
             )
-            self._one_row_per_event(spec, [*schema.names, *PARTITION_KEYS])
+            self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {read})")
+            if spec.duplicate_delivery:
+                # The same files with their read order (file, row), which the one-row-per-event view keeps.
+                self.con.execute(
+                    f"CREATE OR REPLACE VIEW {_ordered(name)} AS SELECT * EXCLUDE (filename, file_row_number), "
+                    f"filename AS {_FILE}, file_row_number AS {_ROW} FROM {read}, filename = true, "
+                    "file_row_number = true)"
+                )
+                self._one_row_per_event(spec, [*schema.names, *PARTITION_KEYS], (_FILE, _ROW))
         else:
             empty = schema.empty_table()
             for key in PARTITION_KEYS:
                 empty = empty.append_column(key, pa.array([], pa.string()))
             self.register_table(table, empty)
 
-    def _one_row_per_event(self, spec: SourceSpec, columns: list[str]) -> None:
+    def _one_row_per_event(self, spec: SourceSpec, columns: list[str], order: tuple[str, ...]) -> None:
         dup = spec.duplicate_delivery
         if dup is None:
             return
-        select = one_row_per_event_select(spec.delivered_table, columns, dup.keys, dup.prefer)
+        select = one_row_per_event_select(
+            _ordered(spec.delivered_table), columns, dup.keys, dup.prefer, order
+        )
         self.con.execute(f"CREATE OR REPLACE VIEW {spec.table} AS {athena_to_duckdb(select)}")
 
     def register_table(self, table: str, data: pa.Table) -> None:
@@ -86,11 +97,16 @@ class DuckDBEngine:
         if missing:
             raise ValueError(f"{table}: partition column(s) {missing} missing")
         spec = _BY_TABLE.get(table)
-        name = spec.delivered_table if spec else table
-        self.con.register(f"_{name}_arrow", data)
-        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM _{name}_arrow")
-        if spec:
-            self._one_row_per_event(spec, data.column_names)
+        if spec is None or spec.duplicate_delivery is None:
+            self.con.register(f"_{table}_arrow", data)
+            self.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _{table}_arrow")
+            return
+        name = spec.delivered_table
+        ordered = data.append_column(_ROW, pa.array(range(data.num_rows), pa.int64()))
+        self.con.register(f"_{name}_arrow", ordered)
+        self.con.execute(f"CREATE OR REPLACE VIEW {_ordered(name)} AS SELECT * FROM _{name}_arrow")
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * EXCLUDE ({_ROW}) FROM _{name}_arrow")
+        self._one_row_per_event(spec, data.column_names, (_ROW,))
 
     def query(self, sql: str) -> pa.Table:
         """Transpile and run; the result is an Arrow table whatever the engine."""
@@ -98,6 +114,11 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _ordered(delivered: str) -> str:
+    """The internal view of a delivered table with its rows' read order."""
+    return f"_{delivered}_ordered"
 
 
 def _literal(text: str) -> str:

@@ -70,7 +70,11 @@ PARTITION_COLUMNS = ("account", "region", "dt", "hour")
 
 
 def one_row_per_event_select(
-    delivered: str, columns: Sequence[str], keys: Sequence[str], prefer: Sequence[str]
+    delivered: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    prefer: Sequence[str],
+    order: Sequence[str] = (),
 ) -> str:
     """One Athena SELECT over `delivered` keeping one row per event where an event was delivered more than once
     (mamori.sources.spec.DuplicateDelivery says why and which columns).
@@ -78,14 +82,21 @@ def one_row_per_event_select(
     The window is partitioned by the partition columns first, so the window macro's dt/hour predicates on the
     view still prune files on both engines (Trino and DuckDB push a filter on a window's partition columns
     below it), and copies are only sought within one partition, where every copy of an event lands.
+
+    `order`: columns of `delivered` (not output) the rows come back ordered by. A window returns rows in its own
+    order (DuckDB's varies with the thread count), so the embedded engine orders them as the files are read
+    (file name, row number): rules see rows in the order they would over the delivered table, and tied hits
+    keep the same samples run after run. The engine pushes a rule's filters below this sort, so only matching
+    rows are sorted.
     """
     if not keys:
         raise ValueError("no key columns")
     cols = ", ".join(columns)
-    over = f"PARTITION BY {', '.join([*PARTITION_COLUMNS, *keys])} ORDER BY {', '.join(prefer or keys)}"
+    inner = ", ".join([*columns, *order])
+    over = f"PARTITION BY {', '.join([*PARTITION_COLUMNS, *keys])} ORDER BY {', '.join([*(prefer or keys), *order])}"
     return (
-        f"SELECT {cols} FROM (SELECT {cols}, row_number() OVER ({over}) AS mamori_copy FROM {delivered}) "
-        f"WHERE mamori_copy = 1 OR {keys[0]} IS NULL"
+        f"SELECT {cols} FROM (SELECT {inner}, row_number() OVER ({over}) AS mamori_copy FROM {delivered}) "
+        f"WHERE mamori_copy = 1 OR {keys[0]} IS NULL" + (f" ORDER BY {', '.join(order)}" if order else "")
     )
 
 
