@@ -12,8 +12,8 @@ starting over, and a crash inside a step only repeats that step.
 Which raw objects a window reads: those that *landed* (S3 LastModified) in it, under the key dates around it (its
 day and the one before), from MAMORI_RAW_URL. An archive copied or replicated into the raw bucket today (a
 forensic import, `aws s3 sync`, a re-delivery) landed today under last month's key dates, so no landing window
-reads it (each window warns about such objects: WindowPlan.out_of_range). `by="key-date"` imports them: it lists
-the key dates [start, end), records each object that its landing window does not list in that window's
+reads it (each day's first window warns about such objects: WindowPlan.out_of_range). `by="key-date"` imports
+them: it lists the key dates [start, end), records each object that its landing window does not list in that window's
 `_imports.json` (WindowImports), runs those landing windows, which from then on read the imported objects with
 their own (a re-run of either kind changes nothing: same plan, same output names, same alert keys), and then
 detects over the events of [start, end).

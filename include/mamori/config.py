@@ -44,8 +44,8 @@ class Settings:
     ingest_interval: timedelta  # the ingest (and health) DAGs' schedule; detection waits for these windows
     detect_lag: timedelta  # detection window = data interval shifted back by this (delivery delay)
     batch_max_objects: int
-    # Days of key dates before a landing window's own (its day and the one before) listed for objects that
-    # landed in the window all the same (an archive copied in): warned about and counted, not ingested.
+    # Days of key dates before a landing window's own (its day and the one before) that each day's first ingest
+    # window lists for objects landed in the last day (an archive copied in): warned about, counted, not read.
     archive_check_days: int
     batch_max_bytes: int
     # Athena partition projection enumerates these (the lake's account=/region= values); no crawler needed.

@@ -4,9 +4,9 @@ Guarantees, each with the tests that fail when it is broken:
 - a window's input is the set of objects whose landing time is in [start, end), so a task is a pure function of
   its data interval and a late object is picked up by the window in which it lands
   (tests/unit/test_ingest.py::test_window_reads_objects_landed_in_it_and_loses_nothing). Objects are listed
-  under the key dates around the window; those landing in it under older key dates (an archive copied in) are
-  warned about and counted (`out_of_range`), and read once `mamori backfill --by key-date` recorded them for
-  the window (`_imports.json`; tests/alerts/test_key_date_import.py);
+  under the key dates around the window; those landing under older key dates (an archive copied in) are
+  warned about and counted by the next day's first window (`out_of_range`), and read once `mamori backfill
+  --by key-date` recorded them for their landing window (`_imports.json`; tests/alerts/test_key_date_import.py);
 - nothing is lost. A whole object that cannot be opened counts as one quarantined unit and stays untouched in the
   raw store. Each count guard below raises ReconciliationError and leaves a `_gap-*.json` record for the health
   DAG, never a manifest or `_SUCCESS.json` claiming success; tests/unit/test_ingest_guards.py injects each fault:
@@ -86,7 +86,7 @@ from mamori.quality.quarantine import summarize as quarantine_classes
 from mamori.quality.validate import BatchQuality, merge_quality, validate_table
 from mamori.sources import get_source
 from mamori.sources.base import LARGE_OBJECT_BYTES, ColumnarResult, LargeObject, Source, gc_paused
-from mamori.windows import late_horizon, window_tag
+from mamori.windows import floor, is_aligned, late_horizon, window_tag
 
 log = logging.getLogger(__name__)
 
@@ -161,17 +161,32 @@ def _glob_re(pattern: str) -> re.Pattern[str]:
 
 
 def out_of_range(
-    src: Source, raw: Store, start: datetime, end: datetime, days: int, known: set[str]
+    src: Source, raw: Store, lake: Store, start: datetime, end: datetime, days: int, interval: timedelta
 ) -> list[str]:
-    """Keys that landed in [start, end) under key dates up to `days` before the ones the window lists: an
-    archive copied or replicated into the raw bucket now (forensic import, `aws s3 sync`, re-delivery), which
-    no landing window reads. `known`: keys the window reads anyway (recorded imports)."""
-    if days <= 0:
+    """Keys no landing window reads: objects that landed in the last day (and this window) under key dates up
+    to `days` older than their landing window lists, and that no key-date import recorded. That is an archive
+    copied or replicated into the raw bucket (forensic import, `aws s3 sync`, re-delivery).
+
+    Checked by the first window of each UTC day only: the listing covers `days` of key dates for every stream
+    (on S3, a LIST request per stream and day), too much to repeat every window; empty for the others.
+    """
+    if days <= 0 or not is_aligned(start, timedelta(days=1)):
         return []
-    first_listed = (start - timedelta(days=1)).date()  # what list_prefixes lists for the window
-    patterns = dated_prefixes(src, first_listed - timedelta(days=days), first_listed - timedelta(days=1))
-    found = _landed_under(raw, patterns, start, end)
-    return sorted(k for k in found if k not in known and src.classify(k) is not None)
+    since = start - timedelta(days=1)
+    patterns = dated_prefixes(src, (since - timedelta(days=days)).date(), start.date())
+    recorded: dict[datetime, set[str]] = {}
+    out = []
+    for key, obj in sorted(_landed_under(raw, patterns, since, end).items()):
+        if src.classify(key) is None:
+            continue
+        w = floor(obj.landed, interval)
+        if listed_by_window(src, key, w, w + interval):
+            continue
+        if w not in recorded:
+            recorded[w] = set(imported_keys(lake, src.name, w))
+        if key not in recorded[w]:
+            out.append(key)
+    return out
 
 
 def plan_window(
@@ -191,16 +206,16 @@ def plan_window(
         log.warning(
             "%d object(s) under %s prefixes match no known layout: %s", len(unclaimed), source, unclaimed[:20]
         )
-    older = out_of_range(src, raw, start, end, s.archive_check_days, set(imported))
+    older = out_of_range(src, raw, lake, start, end, s.archive_check_days, s.ingest_interval)
     if older:
         log.warning(
-            "%d %s object(s) landed in window %s under key dates older than the window reads (an archive "
-            "copied in?); they are not ingested by landing time: import them with `mamori backfill --by "
-            "key-date --from <first key date> --to <day after the last>` (MAMORI_ARCHIVE_CHECK_DAYS sets how "
-            "far back this looks): %s",
+            "%d %s object(s) landed since %s under key dates older than their landing window reads (an archive "
+            "copied in?); no window ingests them: import them with `mamori backfill --by key-date --from "
+            "<first key date> --to <day after the last>` (checked by each day's first window, "
+            "MAMORI_ARCHIVE_CHECK_DAYS days back): %s",
             len(older),
             source,
-            window_tag(start),
+            (start - timedelta(days=1)).isoformat(),
             older[:20],
         )
     # Imported objects (an archive's) go in batches of their own after the others: their rows are old on

@@ -1,6 +1,6 @@
 """An archive copied into the raw bucket today (a forensic import, `aws s3 sync`): last month's CloudTrail keys,
 landed now. Ingest reads objects by landing time under the key dates around each window, so no window reads
-them; the window they landed in warns and counts them, `mamori backfill --by key-date` imports them, and
+them; the next day's first window warns and counts them, `mamori backfill --by key-date` imports them, and
 running either again (the backfill, the landing window) changes neither the lake nor the alerts.
 """
 
@@ -26,6 +26,7 @@ from mamori.sources.cloudtrail.generate import generate_cloudtrail
 pytestmark = pytest.mark.slow
 KEY_DAY = datetime(2026, 10, 5, tzinfo=UTC)  # the archive's events and key dates
 TODAY = datetime(2026, 11, 3, 10, tzinfo=UTC)  # the hour it was copied in
+NEXT_DAY = datetime(2026, 11, 4, tzinfo=UTC)  # the first window of the next day checks the day's landings
 HOUR = timedelta(hours=1)
 
 
@@ -67,11 +68,12 @@ def test_an_archive_landed_today_is_warned_about_then_imported_once_by_key_date(
     raw.write_atomic(today_key, gzip.compress(orjson.dumps({"Records": [record]})))
     raw.set_landed(today_key, TODAY + timedelta(minutes=30))
 
-    # The landing window reads only today's object, and warns about the archive (log + window summary).
+    # The landing window reads only today's object; the next day's first window warns about the archive
+    # (log + window summary), as the first window of each day checks the day's landings.
+    before = run_window(TODAY, s)
+    assert (before.objects, before.out_of_range) == (1, 0)
     with caplog.at_level(logging.WARNING, logger="mamori.ingest"):
-        before = run_window(TODAY, s)
-    assert before.objects == 1
-    assert before.out_of_range == len(archive)
+        assert run_window(NEXT_DAY, s).out_of_range == len(archive)
     assert any("mamori backfill --by key-date" in r.getMessage() for r in caplog.records)
 
     # The key-date backfill imports the archive into the window it landed in and detects over its days.
@@ -81,6 +83,7 @@ def test_an_archive_landed_today_is_warned_about_then_imported_once_by_key_date(
     assert summary["imported_objects"] == {"cloudtrail": len(archive)}
     after = run_window(TODAY, s)  # the landing window as the schedule re-runs it: reads the imports too
     assert (after.objects, after.out_of_range) == (1 + len(archive), 0)
+    assert run_window(NEXT_DAY, s).out_of_range == 0  # imported: nothing left to warn about
     assert after.late_hours == []  # the backfill detected over those hours: nothing for the health DAG
     alerts = Ledger(s.ledger_url).alerts()
     assert {a.detection_id for a in alerts} >= set(ids) - {"mamori_rule_error"}

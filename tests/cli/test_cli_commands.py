@@ -326,7 +326,7 @@ def test_help_says_where_raw_data_is_read_from_which_objects_and_the_detect_lag(
             "MAMORI_RAW_URL (default $MAMORI_HOME/raw",
             "reads the objects that LANDED in it (S3 LastModified), under the key dates of its own day and the "
             "day before",
-            "`mamori backfill --by key-date` imports it",
+            "`mamori backfill --by key-date` imports them",
             "evaluates the events of [start - lag, end - lag) (MAMORI_DETECT_LAG_MINUTES, default 60)",
         ):
             assert fact in text, (argv, fact)

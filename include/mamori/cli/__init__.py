@@ -30,8 +30,8 @@ where raw data is read from:
 which objects a window reads (the landing-time rule):
   an ingest window reads the objects that LANDED in it (S3 LastModified), under the key dates of its own
   day and the day before. An archive copied in today with older key dates (aws s3 sync, a forensic import,
-  a re-delivery) is read by no window: ingest warns about it (up to MAMORI_ARCHIVE_CHECK_DAYS back) and
-  `mamori backfill --by key-date` imports it.
+  a re-delivery) is read by no window: each day's first ingest window warns about such landings (key
+  dates up to MAMORI_ARCHIVE_CHECK_DAYS back) and `mamori backfill --by key-date` imports them.
 
 the detect lag:
   a detect run over the data interval [start, end) evaluates the events of [start - lag, end - lag)

@@ -49,8 +49,9 @@ class WindowPlan:
     batch_keys: list[list[str]] = field(
         default_factory=list
     )  # lets finalize name the objects of a lost batch
-    # Objects that landed in the window under key dates older than the ones it lists (an archive copied in):
-    # not read, warned about (`mamori backfill --by key-date` imports them). Written only when there are some.
+    # Objects landed in the last day under key dates older than their landing window lists (an archive copied
+    # in), found by each day's first window (ingest.out_of_range): not read, warned about (`mamori backfill
+    # --by key-date` imports them). Written only when there are some.
     out_of_range: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
@@ -520,7 +521,7 @@ class WindowSummary:
     dq: WindowDq = field(default_factory=WindowDq)
     observed: dict[str, Any] = field(default_factory=dict)  # drift observations (mamori.quality.observe)
     late_hours: list[str] = field(default_factory=list)
-    out_of_range: int = 0  # objects landed in the window under older key dates, not read (see WindowPlan)
+    out_of_range: int = 0  # objects landed under older key dates that no window reads (see WindowPlan)
 
     def totals(self) -> dict[str, int]:
         """The window's counts (WINDOW_TOTALS), by name."""
