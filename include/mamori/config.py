@@ -44,6 +44,9 @@ class Settings:
     ingest_interval: timedelta  # the ingest (and health) DAGs' schedule; detection waits for these windows
     detect_lag: timedelta  # detection window = data interval shifted back by this (delivery delay)
     batch_max_objects: int
+    # Days of key dates before a landing window's own (its day and the one before) that each day's first ingest
+    # window lists for objects landed in the last day (an archive copied in): warned about, counted, not read.
+    archive_check_days: int
     batch_max_bytes: int
     # Athena partition projection enumerates these (the lake's account=/region= values); no crawler needed.
     accounts: tuple[str, ...] = ()
@@ -108,6 +111,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ingest_interval=_cadence(e, "MAMORI_INGEST_INTERVAL_MINUTES", "60"),
         detect_lag=timedelta(minutes=_int(e, "MAMORI_DETECT_LAG_MINUTES", "60")),
         batch_max_objects=_int(e, "MAMORI_BATCH_MAX_OBJECTS", "500"),
+        archive_check_days=_int(e, "MAMORI_ARCHIVE_CHECK_DAYS", "35"),
         batch_max_bytes=_int(e, "MAMORI_BATCH_MAX_BYTES", str(256 * 1024 * 1024)),
         accounts=_csv(e.get("MAMORI_ACCOUNTS", "")),
         regions=_csv(e.get("MAMORI_REGIONS", "")),

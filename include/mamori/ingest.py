@@ -3,7 +3,10 @@
 Guarantees, each with the tests that fail when it is broken:
 - a window's input is the set of objects whose landing time is in [start, end), so a task is a pure function of
   its data interval and a late object is picked up by the window in which it lands
-  (tests/unit/test_ingest.py::test_window_reads_objects_landed_in_it_and_loses_nothing);
+  (tests/unit/test_ingest.py::test_window_reads_objects_landed_in_it_and_loses_nothing). Objects are listed
+  under the key dates around the window; those landing under older key dates (an archive copied in) are
+  warned about and counted by the next day's first window (`out_of_range`), and read once `mamori backfill
+  --by key-date` recorded them for their landing window (`_imports.json`; tests/alerts/test_key_date_import.py);
 - nothing is lost. A whole object that cannot be opened counts as one quarantined unit and stays untouched in the
   raw store. Each count guard below raises ReconciliationError and leaves a `_gap-*.json` record for the health
   DAG, never a manifest or `_SUCCESS.json` claiming success; tests/unit/test_ingest_guards.py injects each fault:
@@ -49,8 +52,10 @@ import gzip
 import hashlib
 import io
 import logging
+import re
 from collections import Counter, defaultdict
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -71,6 +76,7 @@ from mamori.lake.manifests import (
     QuarantineClass,
     StreamCount,
     WindowDq,
+    WindowImports,
     WindowPlan,
     WindowSummary,
     listed_files,
@@ -80,7 +86,7 @@ from mamori.quality.quarantine import summarize as quarantine_classes
 from mamori.quality.validate import BatchQuality, merge_quality, validate_table
 from mamori.sources import get_source
 from mamori.sources.base import LARGE_OBJECT_BYTES, ColumnarResult, LargeObject, Source, gc_paused
-from mamori.windows import late_horizon, window_tag
+from mamori.windows import floor, is_aligned, late_horizon, window_tag
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +99,94 @@ def _stores(s: Settings) -> tuple[Store, Store]:
     return Store(s.raw_url, s.raw_conn_id), Store(s.lake_url, s.lake_conn_id)
 
 
-def list_landed(
-    src: Source, raw: Store, start: datetime, end: datetime
-) -> tuple[list[ObjectInfo], list[str]]:
-    """Objects that landed in [start, end) under the source's prefixes, and keys there it does not claim."""
+def _landed_under(
+    raw: Store, patterns: Iterable[str], start: datetime, end: datetime
+) -> dict[str, ObjectInfo]:
     seen: dict[str, ObjectInfo] = {}
-    for pattern in src.list_prefixes(start, end):
+    for pattern in patterns:
         for prefix in raw.glob_prefixes(pattern):
             for obj in raw.find(prefix):
                 if start <= obj.landed < end:
                     seen[obj.key] = obj
+    return seen
+
+
+def list_landed(
+    src: Source, raw: Store, start: datetime, end: datetime, imported: Sequence[str] = ()
+) -> tuple[list[ObjectInfo], list[str]]:
+    """Objects that landed in [start, end) under the source's prefixes, and keys there it does not claim.
+
+    The prefixes are those of the key dates around the window (the source's `list_prefixes`: the window's days
+    and the one before). `imported` are keys `mamori backfill --by key-date` recorded for this window
+    (WindowImports): objects that landed in it under older key dates, read with the others.
+    """
+    seen = _landed_under(raw, src.list_prefixes(start, end), start, end)
+    for key in imported:
+        for obj in raw.find(key):
+            if obj.key == key and start <= obj.landed < end:
+                seen[key] = obj
     claimed = [o for k, o in sorted(seen.items()) if src.classify(k) is not None]
     unclaimed = [k for k in sorted(seen) if src.classify(k) is None]
     return claimed, unclaimed
+
+
+def imported_keys(lake: Store, source: str, start: datetime) -> list[str]:
+    """The keys `mamori backfill --by key-date` assigned to this window (none for almost every window)."""
+    key = layout.imports_key(source, start)
+    return WindowImports.from_json(lake.read_bytes(key)).keys if lake.exists(key) else []
+
+
+def dated_prefixes(src: Source, first: date, last: date) -> list[str]:
+    """The source's listing patterns for the key dates first..last only (empty when last < first). Patterns
+    without a date in them (layouts listed whole, filtered by landing time alone) are left out: every window
+    already reads what lands under them."""
+    if last < first:
+        return []
+    a = datetime.combine(first + timedelta(days=1), time(), UTC)
+    b = datetime.combine(last, time(), UTC)  # list_prefixes(a, b) lists the days (a - 1 day) .. b
+    undated = set(src.list_prefixes(a, a)) & set(
+        src.list_prefixes(a + timedelta(days=10), a + timedelta(days=10))
+    )
+    return [p for p in dict.fromkeys(src.list_prefixes(a, b)) if p not in undated]
+
+
+def listed_by_window(src: Source, key: str, start: datetime, end: datetime) -> bool:
+    """Whether the landing window [start, end) lists `key`'s prefix (then it reads the key if it landed in it)."""
+    return any(_glob_re(p).match(key) for p in src.list_prefixes(start, end))
+
+
+def _glob_re(pattern: str) -> re.Pattern[str]:
+    # Store.glob_prefixes expands `*` one path segment at a time.
+    return re.compile(re.escape(pattern).replace(r"\*", "[^/]*"))
+
+
+def out_of_range(
+    src: Source, raw: Store, lake: Store, start: datetime, end: datetime, days: int, interval: timedelta
+) -> list[str]:
+    """Keys no landing window reads: objects that landed in the last day (and this window) under key dates up
+    to `days` older than their landing window lists, and that no key-date import recorded. That is an archive
+    copied or replicated into the raw bucket (forensic import, `aws s3 sync`, re-delivery).
+
+    Checked by the first window of each UTC day only: the listing covers `days` of key dates for every stream
+    (on S3, a LIST request per stream and day), too much to repeat every window; empty for the others.
+    """
+    if days <= 0 or not is_aligned(start, timedelta(days=1)):
+        return []
+    since = start - timedelta(days=1)
+    patterns = dated_prefixes(src, (since - timedelta(days=days)).date(), start.date())
+    recorded: dict[datetime, set[str]] = {}
+    out = []
+    for key, obj in sorted(_landed_under(raw, patterns, since, end).items()):
+        if src.classify(key) is None:
+            continue
+        w = floor(obj.landed, interval)
+        if listed_by_window(src, key, w, w + interval):
+            continue
+        if w not in recorded:
+            recorded[w] = set(imported_keys(lake, src.name, w))
+        if key not in recorded[w]:
+            out.append(key)
+    return out
 
 
 def plan_window(
@@ -119,11 +200,47 @@ def plan_window(
     s = settings or load_settings()
     src = get_source(source)
     raw, lake = _stores(s)
-    objects, unclaimed = list_landed(src, raw, start, end)
+    imported = imported_keys(lake, source, start)
+    objects, unclaimed = list_landed(src, raw, start, end, imported)
     if unclaimed:
         log.warning(
             "%d object(s) under %s prefixes match no known layout: %s", len(unclaimed), source, unclaimed[:20]
         )
+    older = out_of_range(src, raw, lake, start, end, s.archive_check_days, s.ingest_interval)
+    if older:
+        log.warning(
+            "%d %s object(s) landed since %s under key dates older than their landing window reads (an archive "
+            "copied in?); no window ingests them: import them with `mamori backfill --by key-date --from "
+            "<first key date> --to <day after the last>` (checked by each day's first window, "
+            "MAMORI_ARCHIVE_CHECK_DAYS days back): %s",
+            len(older),
+            source,
+            (start - timedelta(days=1)).isoformat(),
+            older[:20],
+        )
+    # Imported objects (an archive's) go in batches of their own after the others: their rows are old on
+    # purpose, so those batches skip the "older than late" data-quality flag (validate_table).
+    imports = set(imported)
+    batches = _batches([o for o in objects if o.key not in imports], s)
+    batches += [b | {"imported": True} for b in _batches([o for o in objects if o.key in imports], s)]
+    for i, b in enumerate(batches):
+        b.update(source=source, window_start=start.isoformat(), window_end=end.isoformat(), index=i)
+    plan = WindowPlan(
+        source=source,
+        window_start=start.isoformat(),
+        window_end=end.isoformat(),
+        batches=len(batches),
+        objects=len(objects),
+        unclaimed=unclaimed,
+        batch_keys=[b["keys"] for b in batches],
+        out_of_range=older,
+    )
+    lake.write_atomic(layout.plan_key(source, start), plan.to_json())
+    log.info("%s window %s: %d objects in %d batches", source, window_tag(start), len(objects), len(batches))
+    return batches
+
+
+def _batches(objects: list[ObjectInfo], s: Settings) -> list[dict[str, Any]]:
     batches: list[dict[str, Any]] = []
     current: list[ObjectInfo] = []
     size = 0
@@ -135,19 +252,6 @@ def plan_window(
         size += obj.size
     if current:
         batches.append({"keys": [o.key for o in current], "sizes": [o.size for o in current]})
-    for i, b in enumerate(batches):
-        b.update(source=source, window_start=start.isoformat(), window_end=end.isoformat(), index=i)
-    plan = WindowPlan(
-        source=source,
-        window_start=start.isoformat(),
-        window_end=end.isoformat(),
-        batches=len(batches),
-        objects=len(objects),
-        unclaimed=unclaimed,
-        batch_keys=[b["keys"] for b in batches],
-    )
-    lake.write_atomic(layout.plan_key(source, start), plan.to_json())
-    log.info("%s window %s: %d objects in %d batches", source, window_tag(start), len(objects), len(batches))
     return batches
 
 
@@ -208,7 +312,9 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         tables = [t for _, t, _ in seg]
         origins = np.concatenate([o for _, _, o in seg])
         combined = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        dq = validate_table(src.name, combined, src.schema, start, end, out.segment_rows)
+        dq = validate_table(
+            src.name, combined, src.schema, start, end, out.segment_rows, imported=bool(batch.get("imported"))
+        )
         verdicts.append(dq)
         if dq.failed_fatal:
             _write_gap(lake, gap_key, stem, dq.failed_fatal, objects)
@@ -482,6 +588,7 @@ def finalize_window(
         window_end=end.isoformat(),
         batches=n_batches,
         unclaimed=unclaimed,
+        out_of_range=len(plan.out_of_range),
     )
     manifests: list[BatchManifest] = []
     failed: list[int] = []  # batches whose last attempt left a gap record
@@ -562,6 +669,20 @@ def finalize_window(
     summary.dq = _dq_tally(manifests)
     summary.observed = _merge_observed(manifests)
     summary.late_hours = _late_hours(manifests, late_horizon(start, s.detect_lag))
+    if lake.exists(layout.imports_key(source, start)):
+        # Hours an import's backfill detects itself (without paging) are not late data for the health DAG
+        # to re-run (with paging): keys are dated by delivery, so a day before the range counts too.
+        ranges = WindowImports.from_json(lake.read_bytes(layout.imports_key(source, start))).key_dates
+        summary.late_hours = [
+            h
+            for h in summary.late_hours
+            if not any(
+                datetime.fromisoformat(a) - timedelta(days=1)
+                <= datetime.fromisoformat(h)
+                < datetime.fromisoformat(b)
+                for a, b in ranges
+            )
+        ]
     # Deferred for DAG-parse time: the ingest DAG files import this module, and the health alert path loads
     # the detection loader (sqlglot, pydantic); only finalize needs it.
     from mamori.quality.alerts import record_dq

@@ -3,7 +3,10 @@
 -- (lower-case names, useridentity struct, volatile objects as JSON text) plus mamori's common columns.
 -- Partition projection: no crawler, no MSCK; account/region are enums rendered from configuration,
 -- dt is a date range, hour 00-23. Rendered by `mamori` with lake_url / accounts / regions / projection_start.
-CREATE EXTERNAL TABLE IF NOT EXISTS {{ database }}.{{ table }} (
+-- The table is {{ name }} (cloudtrail_delivered): every delivered record, both copies where two trails write
+-- to one bucket. Detections read the `cloudtrail` view over it, one row per event (mamori tables creates it;
+-- see docs/operations.md, "Duplicate delivery").
+CREATE EXTERNAL TABLE IF NOT EXISTS {{ database }}.{{ name }} (
     eventversion STRING,
     useridentity STRUCT<
         type: STRING,

@@ -292,14 +292,43 @@ def test_backfill_records_alerts_and_tickets_them_only_with_dispatch(
     argv += ["--from", iso(START + timedelta(hours=1)), "--to", iso(START + timedelta(hours=WINDOWS))]
     tickets = Path(s.outbox_url.removeprefix("file://")) / "tickets"
 
+    capsys.readouterr()
     assert main(argv) == 0
     ours = [a for a in Ledger(s.ledger_url).alerts() if a.detection_id in (SG, ROOT)]
     assert len(ours) == 3 and all(a.routes == ["github"] for a in ours)  # high severity, yet no page
     assert not tickets.exists()
+    # It says where the alerts went and that nothing was delivered without --dispatch.
+    note = capsys.readouterr().err.strip().splitlines()[-1]
+    assert note.startswith("alerts: 3 opened or updated in the alert ledger (sqlite:///"), note
+    assert "routed to github; NOT delivered: no ticket was opened" in note
+    assert "Deliver them with --dispatch" in note and s.outbox_url in note
 
-    capsys.readouterr()
     assert main([*argv, "--dispatch"]) == 0  # the work is done (resumed: nothing runs), then dispatch
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    out = capsys.readouterr()
+    summary = json.loads(out.out.strip().splitlines()[-1])
     assert summary["ran"] == 0 and summary["dispatch"]["failed"] == 0
+    assert "alert_keys" not in summary  # the note's input, not output
+    assert "alerts: none opened or updated" in out.err  # resumed: this run's detect steps were all done
     for a in ours:  # no GitHub connection here: the ticket is the local Markdown one
         assert (tickets / a.detection_id / f"{a.key}.md").is_file()
+
+
+def test_help_says_where_raw_data_is_read_from_which_objects_and_the_detect_lag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`mamori --help` and `mamori backfill --help` name MAMORI_RAW_URL, the landing-time rule, the detect lag,
+    the key-date import, and that a backfill delivers nothing without --dispatch."""
+    for argv in (["--help"], ["backfill", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        text = " ".join(capsys.readouterr().out.split())
+        for fact in (
+            "MAMORI_RAW_URL (default $MAMORI_HOME/raw",
+            "reads the objects that LANDED in it (S3 LastModified), under the key dates of its own day and the "
+            "day before",
+            "`mamori backfill --by key-date` imports them",
+            "evaluates the events of [start - lag, end - lag) (MAMORI_DETECT_LAG_MINUTES, default 60)",
+        ):
+            assert fact in text, (argv, fact)
+    assert "--by {landing,key-date}" in text
+    assert "nothing is delivered (no ticket, no outbox file) unless --dispatch" in text

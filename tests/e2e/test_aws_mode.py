@@ -168,7 +168,8 @@ def test_aws_mode_calls_only_what_the_policy_allows(moto_server, monkeypatch, tm
         client.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"]
         for i in client.list_query_executions()["QueryExecutionIds"]
     ]
-    ddl = next(q for q in queries if "EXTERNAL TABLE IF NOT EXISTS mamori.cloudtrail " in q)
+    ddl = next(q for q in queries if "EXTERNAL TABLE IF NOT EXISTS mamori.cloudtrail_delivered " in q)
+    assert any(q.startswith("CREATE OR REPLACE VIEW mamori.cloudtrail AS") for q in queries)
     assert (
         f"'projection.account.values' = '{ACCOUNT}'" in ddl
         and f"s3://{lake_bucket}/curated/cloudtrail/" in ddl

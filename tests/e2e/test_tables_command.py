@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from mamori.cli import main
-from mamori.sources import SOURCES
+from mamori.sources import SPECS
 
 pytestmark = pytest.mark.slow
 REGION = "us-east-1"
@@ -75,20 +75,32 @@ def _printed(out: str) -> list[tuple[str, str]]:
 
 def test_tables_prints_then_issues_the_same_ddl(aws_mode, capsys):
     database, sent = aws_mode
-    tables = [src.table for src in SOURCES.values()]
+    # Each table, then its projection update; a source whose events can be delivered twice is its
+    # `<table>_delivered` table (and update) then its `<table>` view.
+    specs = list(SPECS.values())
+    names = [
+        n
+        for s in specs
+        for n in (
+            [s.delivered_table, f"projection {s.delivered_table}"]
+            + ([s.table] if s.duplicate_delivery else [])
+        )
+    ]
 
     assert main(["tables", "--print"]) == 0
     printed = _printed(capsys.readouterr().out)
-    each = [n for t in tables for n in (t, f"projection {t}")]
-    assert [n for n, _ in printed] == ["database", *each, "all_events"]
+    assert [n for n, _ in printed] == ["database", *names, "all_events"]
     assert printed[0][1] == f"CREATE DATABASE IF NOT EXISTS {database}"
-    for name, sql in printed[1:-1]:
-        if name.startswith("projection "):  # existing tables follow the configured accounts and regions
-            assert sql.startswith(f"ALTER TABLE {database}.{name[11:]} SET TBLPROPERTIES (")
-        else:
-            assert f"CREATE EXTERNAL TABLE IF NOT EXISTS {database}.{name} (" in sql
-            assert f"LOCATION 's3://cli-lake/curated/{name}/'" in sql
+    for s in specs:
+        # existing tables follow the configured accounts and regions
+        alter = dict(printed)[f"projection {s.delivered_table}"]
+        assert alter.startswith(f"ALTER TABLE {database}.{s.delivered_table} SET TBLPROPERTIES (")
+        sql = dict(printed)[s.delivered_table]
+        assert f"CREATE EXTERNAL TABLE IF NOT EXISTS {database}.{s.delivered_table} (" in sql
+        assert f"LOCATION 's3://cli-lake/curated/{s.table}/'" in sql
         assert f"'projection.account.values' = '{ACCOUNTS}'" in sql
+        if s.duplicate_delivery:
+            assert f"CREATE OR REPLACE VIEW {database}.{s.table} AS" in dict(printed)[s.table]
     assert f"CREATE OR REPLACE VIEW {database}.all_events AS" in printed[-1][1]
     assert sent() == []  # printing sends nothing
 
@@ -98,17 +110,25 @@ def test_tables_prints_then_issues_the_same_ddl(aws_mode, capsys):
     assert result == {"engine": "athena", "statements": len(printed), "tables": [n for n, _ in printed]}
     assert [q.strip() for q in sent()] == [sql.strip() for _, sql in printed]
 
-    # --recreate: each table is dropped right before it is created again (external tables: no data lost).
+    # --recreate: each table is dropped right before it is created again (external tables: no data lost); a
+    # merged view's name is dropped as either kind first (it was a table before the view existed).
     before = len(sent())
     assert main(["tables", "--recreate"]) == 0
     again = [q.strip() for q in sent()[before:]]
     expected = [f"CREATE DATABASE IF NOT EXISTS {database}"]
-    for t in tables:
+    for s in specs:
+        if s.duplicate_delivery:
+            expected += [
+                f"DROP VIEW IF EXISTS {database}.{s.table}",
+                f"DROP TABLE IF EXISTS {database}.{s.table}",
+            ]
         expected += [
-            f"DROP TABLE IF EXISTS {database}.{t}",
-            f"CREATE EXTERNAL TABLE IF NOT EXISTS {database}.{t}",
-            f"ALTER TABLE {database}.{t} SET TBLPROPERTIES",
+            f"DROP TABLE IF EXISTS {database}.{s.delivered_table}",
+            f"CREATE EXTERNAL TABLE IF NOT EXISTS {database}.{s.delivered_table}",
+            f"ALTER TABLE {database}.{s.delivered_table} SET TBLPROPERTIES",
         ]
+        if s.duplicate_delivery:
+            expected.append(f"CREATE OR REPLACE VIEW {database}.{s.table} AS")
     expected.append(f"CREATE OR REPLACE VIEW {database}.all_events")
     assert len(again) == len(expected) and all(e in q for q, e in zip(again, expected, strict=True))
 

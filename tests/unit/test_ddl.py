@@ -65,3 +65,49 @@ def test_all_events_view_is_one_athena_view_over_every_table():
     selects = list(tree.find_all(exp.Select))
     assert sorted(str(s.args["from_"].this.name) for s in selects) == sorted(tables)
     assert all([c.name for c in s.expressions] == list(ALL_EVENTS_COLUMNS) for s in selects)
+
+
+def test_a_source_delivered_twice_is_a_table_of_every_copy_under_a_view_of_one_row_per_event():
+    """Athena: `cloudtrail_delivered` is the external table over the lake folder curated/cloudtrail/ (every
+    delivered record); `cloudtrail`, the name detections read, is a view keeping one row per event, created
+    after its table; the view parses as Athena SQL and lists every column of the table."""
+    from mamori.config import load_settings
+    from mamori.engines.tables import table_statements
+
+    s = load_settings(
+        {
+            "MAMORI_HOME": "/nonexistent",
+            "MAMORI_LAKE_URL": "s3://lake",
+            "MAMORI_ACCOUNTS": "111111111111",
+            "MAMORI_REGIONS": "us-east-1",
+        }
+    )
+    statements = dict(table_statements(s))
+    names = [n for n, _ in table_statements(s)]
+    for spec in (x for x in SPECS.values() if x.duplicate_delivery):
+        ddl = statements[spec.delivered_table]
+        assert f"EXISTS mamori.{spec.table}_delivered (" in ddl
+        assert f"LOCATION 's3://lake/curated/{spec.table}/'" in ddl
+        view = sqlglot.parse_one(statements[spec.table], read="athena")
+        assert isinstance(view, exp.Create) and view.args["kind"] == "VIEW"
+        outer = view.expression
+        assert [c.alias_or_name for c in outer.expressions] == [
+            *spec.schema.names,
+            "account",
+            "region",
+            "dt",
+            "hour",
+        ]
+        assert {t.name for t in view.find_all(exp.Table)} == {spec.table, spec.delivered_table}
+        window = next(view.find_all(exp.Window))
+        assert [p.sql() for p in window.args["partition_by"]][:5] == [
+            "account",
+            "region",
+            "dt",
+            "hour",
+            "eventid",
+        ]
+        assert names.index(spec.delivered_table) < names.index(spec.table) < names.index("all_events")
+    recreate = [n for n, _ in table_statements(s, recreate=True)]
+    assert recreate.index("try drop table cloudtrail") < recreate.index("cloudtrail")
+    assert "drop cloudtrail_delivered" in recreate

@@ -36,27 +36,30 @@ def _props(sql: str) -> dict[str, str]:
 
 def test_every_table_gets_the_configured_projection_even_when_it_exists(tmp_path):
     stmts = dict(table_statements(_settings(tmp_path)))
-    for src in SPECS.values():
-        alter = stmts[f"projection {src.table}"]
-        assert alter.startswith(f"ALTER TABLE mamori.{src.table} SET TBLPROPERTIES (")
+    for src in SPECS.values():  # the table over the lake (`<table>_delivered` under a one-row-per-event view)
+        alter = stmts[f"projection {src.delivered_table}"]
+        assert alter.startswith(f"ALTER TABLE mamori.{src.delivered_table} SET TBLPROPERTIES (")
         set_props = _props(alter)
-        created = _props(stmts[src.table])
+        created = _props(stmts[src.delivered_table])
         # Every projection property and the location template, exactly as the CREATE would have them.
         wanted = {
             k: v
             for k, v in created.items()
             if k.startswith("projection.") or k == "storage.location.template"
         }
-        assert set_props == wanted, src.table
+        assert set_props == wanted, src.delivered_table
         assert set_props["projection.account.values"] == ACCOUNTS
         assert set_props["projection.region.values"] == "us-east-1,eu-west-1"
     names = [n for n, _ in table_statements(_settings(tmp_path))]
-    for src in SPECS.values():  # after its CREATE, before the view that reads it
-        assert names.index(src.table) < names.index(f"projection {src.table}") < names.index("all_events")
+    for src in SPECS.values():  # after its CREATE, before the views that read it
+        t = src.delivered_table
+        assert names.index(t) < names.index(f"projection {t}") < names.index("all_events")
+        if src.duplicate_delivery:
+            assert names.index(f"projection {t}") < names.index(src.table) < names.index("all_events")
 
 
 def test_adding_an_account_changes_the_statements_run_on_existing_tables(tmp_path):
     before = dict(table_statements(_settings(tmp_path, "111111111111")))
     after = dict(table_statements(_settings(tmp_path, "111111111111,444444444444")))
-    assert "'111111111111,444444444444'" in after["projection cloudtrail"]
-    assert before["projection cloudtrail"] != after["projection cloudtrail"]
+    assert "'111111111111,444444444444'" in after["projection cloudtrail_delivered"]
+    assert before["projection cloudtrail_delivered"] != after["projection cloudtrail_delivered"]

@@ -21,6 +21,24 @@ from mamori.windows import detection_window
 
 DEFAULT_START = "2026-11-01T00:00:00+00:00"
 
+# What every run reads and when: `mamori --help` and `mamori backfill --help` (tests/cli pin the facts).
+DATA_NOTES = """\
+where raw data is read from:
+  MAMORI_RAW_URL (default $MAMORI_HOME/raw; s3://bucket/prefix in AWS mode): the bucket AWS delivers to, in
+  its native layouts (AWSLogs/...). mamori only reads it; the lake (MAMORI_LAKE_URL) is what it writes.
+
+which objects a window reads (the landing-time rule):
+  an ingest window reads the objects that LANDED in it (S3 LastModified), under the key dates of its own
+  day and the day before. An archive copied in today with older key dates (aws s3 sync, a forensic import,
+  a re-delivery) is read by no window: each day's first ingest window warns about such landings (key
+  dates up to MAMORI_ARCHIVE_CHECK_DAYS back) and `mamori backfill --by key-date` imports them.
+
+the detect lag:
+  a detect run over the data interval [start, end) evaluates the events of [start - lag, end - lag)
+  (MAMORI_DETECT_LAG_MINUTES, default 60), so objects that land up to the lag after their events are
+  already in the lake when their window is detected.
+"""
+
 
 def _embedded_env() -> None:
     home = Path(os.environ.get("MAMORI_HOME") or Path.cwd() / "var" / "demo")
@@ -288,19 +306,26 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             ingest_data=not args.skip_ingest,
             page=args.page,
             settings=s,
+            by=args.by,
         )
     except ValueError as exc:
         print(f"backfill: {exc}", file=sys.stderr)
         return 2
     events = detection_window(plan.start, plan.end, s.detect_lag)
+    selects = (
+        "objects keyed by these dates that no landing window reads"
+        if plan.by == "key-date"
+        else "objects landed in these intervals"
+    )
     print(
-        f"backfill [{plan.start:%Y-%m-%d %H:%M}, {plan.end:%Y-%m-%d %H:%M}): ingest {plan.sources or 'none'}, "
-        f"{len(plan.detections)} detections over events "
+        f"backfill [{plan.start:%Y-%m-%d %H:%M}, {plan.end:%Y-%m-%d %H:%M}): ingest {plan.sources or 'none'} "
+        f"({selects}, from {_redacted(s.raw_url)}), {len(plan.detections)} detections over events "
         f"[{events.start:%Y-%m-%d %H:%M}, {events.end:%Y-%m-%d %H:%M}), "
         f"{'paging' if plan.page else 'no paging'}",
         file=sys.stderr,
     )
     summary = run_backfill(plan, s, restart=args.restart, progress=_progress_bar)
+    keys = summary.pop("alert_keys", [])
     if args.dispatch:
         from mamori.detect import dispatch
 
@@ -308,12 +333,48 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     import json
 
     print(json.dumps(summary, default=str))
+    print(backfill_alerts_note(keys, s, dispatched=summary.get("dispatch")), file=sys.stderr)
     if summary.get("rule_errors"):
         print(
             f"broken detection(s), skipped and alerted: {'; '.join(summary['rule_errors'])}", file=sys.stderr
         )
         return 1
     return 0
+
+
+def _redacted(url: str) -> str:
+    """A URL to print: any password in it replaced."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True) if "://" in url and "@" in url else url
+    except ArgumentError:
+        return re.sub(r"://[^@/]*@", "://***@", url)
+
+
+def backfill_alerts_note(keys: list[str], s: Any, dispatched: dict[str, Any] | None) -> str:
+    """Where a backfill's alerts went: the ledger, and whether anything was delivered (tickets are opened by a
+    dispatch, not by the backfill: without --dispatch the outbox and the trackers are untouched until the
+    dispatch_alerts DAG runs)."""
+    from mamori.alerts.ledger import Ledger
+
+    where = f"the alert ledger ({_redacted(s.ledger_url)})"
+    if not keys:
+        return f"alerts: none opened or updated; {where} is unchanged by the detect steps"
+    wanted = set(keys)
+    routes = sorted({r for a in Ledger(s.ledger_url).alerts() if a.key in wanted for r in a.routes})
+    head = f"alerts: {len(keys)} opened or updated in {where}, routed to {', '.join(routes) or 'no output'}"
+    if dispatched is None:
+        return (
+            f"{head}; NOT delivered: no ticket was opened and nothing was written to the outbox "
+            f"({_redacted(s.outbox_url)}). Deliver them with --dispatch (re-running the backfill with it is "
+            "idempotent: it only dispatches) or let the dispatch_alerts DAG do it."
+        )
+    return (
+        f"{head}; dispatched: {dispatched.get('delivered', 0)} delivered, {dispatched.get('failed', 0)} failed "
+        f"(outputs without a connection write to the local outbox, {_redacted(s.outbox_url)})"
+    )
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
@@ -535,7 +596,12 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mamori", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="mamori",
+        description=__doc__,
+        epilog=DATA_NOTES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument(
         "--debug", action="store_true", help="show the traceback of an error instead of its one-line message"
     )
@@ -592,7 +658,17 @@ def build_parser() -> argparse.ArgumentParser:
     sup.set_defaults(func=cmd_suppressions)
 
     bf = sub.add_parser(
-        "backfill", help="reprocess data intervals at the configured cadence: ingest, then detect (resumable)"
+        "backfill",
+        help="reprocess data intervals at the configured cadence: ingest, then detect (resumable)",
+        description="Replay what the ingest and detect DAGs do over [--from, --to), resumably and idempotently. "
+        "Alerts are recorded in the ledger with ticket routes only (no paging unless --page); nothing is "
+        "delivered (no ticket, no outbox file) unless --dispatch, or until the dispatch_alerts DAG runs.",
+        epilog=DATA_NOTES
+        + "\n--by landing (default): each interval ingests the objects that landed in it (the rule above).\n"
+        "--by key-date: whole days; ingests the objects KEYED by dates in [--from, --to) that no landing window\n"
+        "  reads (an archive copied in later), into the landing window each landed in (so re-running that\n"
+        "  window or this backfill reads them once), then detects over the events of [--from, --to).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bf.add_argument("--from", dest="start", required=True, help="first data interval start (UTC, hour)")
     bf.add_argument("--to", dest="end", required=True, help="end of the last data interval (exclusive)")
@@ -605,6 +681,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--dispatch", action="store_true", help="deliver due alerts at the end (else the DAG does)"
     )
     bf.add_argument("--restart", action="store_true", help="ignore the recorded progress of this backfill")
+    bf.add_argument(
+        "--by",
+        choices=["landing", "key-date"],
+        default="landing",
+        help="select raw objects by landing time (default) or by the date in their key (archives, imports)",
+    )
     bf.set_defaults(func=cmd_backfill)
 
     st = sub.add_parser("status", help="catalog, alerts + tickets, source freshness/DQ, recent Airflow runs")

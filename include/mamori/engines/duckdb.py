@@ -3,6 +3,10 @@
 Views read the hive layout with partition columns kept as strings (Athena projects `dt`/`hour` as strings;
 DuckDB would otherwise auto-cast `dt=2026-11-01` to DATE and make the same SQL compare differently), so
 partition filters in the window macro prune files on both engines.
+
+A source whose events can be delivered twice (CloudTrail: two trails writing to one bucket) gets two views, as
+on Athena: `<table>_delivered` over every row of the lake and `<table>` with one row per event
+(mamori.lake.ddl.one_row_per_event_select), which is what detections, enrichments and `all_events` read.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ import pyarrow as pa
 from mamori.config import Settings
 from mamori.engines.dialect import athena_to_duckdb
 from mamori.lake import Store, layout
-from mamori.lake.ddl import all_events_select
-from mamori.sources import SOURCES
+from mamori.lake.ddl import all_events_select, one_row_per_event_select
+from mamori.sources import SOURCES, SPECS
 from mamori.sources.base import PARTITION_KEYS
+from mamori.sources.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
+_BY_TABLE = {s.table: s for s in SPECS.values()}
+_FILE, _ROW = "mamori_file", "mamori_row"  # read order of a delivered table's rows (internal view only)
 _HIVE_TYPES = "{" + ", ".join(f"'{k}': 'VARCHAR'" for k in PARTITION_KEYS) + "}"
 
 
@@ -38,37 +45,68 @@ class DuckDBEngine:
         if lake.protocol != "file":
             # fsspec (with the Airflow connection's credentials) instead of DuckDB's httpfs: one credential path.
             self.con.register_filesystem(lake.fs)
-        for src in SOURCES.values():
-            self._create_view(lake, src.table, src.schema)
+        for spec in SPECS.values():
+            self._create_view(lake, spec)
         self.con.execute(
             "CREATE OR REPLACE VIEW all_events AS "
             + athena_to_duckdb(all_events_select([s.table for s in SOURCES.values()]))
         )
 
-    def _create_view(self, lake: Store, table: str, schema: pa.Schema) -> None:
+    def _create_view(self, lake: Store, spec: SourceSpec) -> None:
+        table, schema, name = spec.table, spec.schema, spec.delivered_table
         prefix = layout.curated_table(table)
         # One listing level (account=... directories), not a recursive walk of the whole table: this runs for
         # every table each time an engine opens, i.e. in every detection task.
         if lake.list_dirs(prefix):
             glob = lake.uri(f"{prefix}/**/*.parquet")
             # A view cannot take bind parameters; the glob is our own path, quoted as a literal all the same.
-            self.con.execute(
-                f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet({_literal(glob)}, "
-                f"hive_partitioning = true, hive_types = {_HIVE_TYPES}, union_by_name = true)"
+            read = (
+                f"read_parquet({_literal(glob)}, hive_partitioning = true, hive_types = {_HIVE_TYPES}, "
+                "union_by_name = true"
             )
+            self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {read})")
+            if spec.duplicate_delivery:
+                # The same files with their read order (file, row), which the one-row-per-event view keeps.
+                self.con.execute(
+                    f"CREATE OR REPLACE VIEW {_ordered(name)} AS SELECT * EXCLUDE (filename, file_row_number), "
+                    f"filename AS {_FILE}, file_row_number AS {_ROW} FROM {read}, filename = true, "
+                    "file_row_number = true)"
+                )
+                self._one_row_per_event(spec, [*schema.names, *PARTITION_KEYS], (_FILE, _ROW))
         else:
             empty = schema.empty_table()
             for key in PARTITION_KEYS:
                 empty = empty.append_column(key, pa.array([], pa.string()))
             self.register_table(table, empty)
 
+    def _one_row_per_event(self, spec: SourceSpec, columns: list[str], order: tuple[str, ...]) -> None:
+        dup = spec.duplicate_delivery
+        if dup is None:
+            return
+        select = one_row_per_event_select(
+            _ordered(spec.delivered_table), columns, dup.keys, dup.prefer, order
+        )
+        self.con.execute(f"CREATE OR REPLACE VIEW {spec.table} AS {athena_to_duckdb(select)}")
+
     def register_table(self, table: str, data: pa.Table) -> None:
-        """Expose an Arrow table as `table`; it must carry the partition columns the lake would add."""
+        """Expose an Arrow table as `table`; it must carry the partition columns the lake would add.
+
+        For a source whose events can be delivered twice the data is `<table>_delivered` and `table` the one
+        row per event view over it, as over the lake, so detection cases see what a detect run sees."""
         missing = [k for k in PARTITION_KEYS if k not in data.column_names]
         if missing:
             raise ValueError(f"{table}: partition column(s) {missing} missing")
-        self.con.register(f"_{table}_arrow", data)
-        self.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _{table}_arrow")
+        spec = _BY_TABLE.get(table)
+        if spec is None or spec.duplicate_delivery is None:
+            self.con.register(f"_{table}_arrow", data)
+            self.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _{table}_arrow")
+            return
+        name = spec.delivered_table
+        ordered = data.append_column(_ROW, pa.array(range(data.num_rows), pa.int64()))
+        self.con.register(f"_{name}_arrow", ordered)
+        self.con.execute(f"CREATE OR REPLACE VIEW {_ordered(name)} AS SELECT * FROM _{name}_arrow")
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * EXCLUDE ({_ROW}) FROM _{name}_arrow")
+        self._one_row_per_event(spec, data.column_names, (_ROW,))
 
     def query(self, sql: str) -> pa.Table:
         """Transpile and run; the result is an Arrow table whatever the engine."""
@@ -76,6 +114,11 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _ordered(delivered: str) -> str:
+    """The internal view of a delivered table with its rows' read order."""
+    return f"_{delivered}_ordered"
 
 
 def _literal(text: str) -> str:

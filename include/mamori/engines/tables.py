@@ -8,7 +8,10 @@ TBLPROPERTIES` of the projection and location properties it renders: an account 
 configuration reaches tables made before it on the next run, instead of leaving them blind to its logs (Athena
 answers such a query with no rows and no error). A column change needs `recreate=True` (`mamori tables
 --recreate`): dropping an external table deletes no data, and IF NOT EXISTS would otherwise keep the old
-columns. On the embedded default there is nothing to create:
+columns. Sources whose events can be delivered twice (CloudTrail) have two names: the external table
+`<table>_delivered` with every delivered row, and the view `<table>` with one row per event that detections
+read; a deployment whose `cloudtrail` is still the table of an earlier release needs `--recreate` once. On the
+embedded default there is nothing to create:
 DuckDB's views are built when an engine opens.
 """
 
@@ -23,13 +26,20 @@ from sqlglot import exp
 
 from mamori.config import Settings, load_settings
 from mamori.engines.athena import AthenaEngine
-from mamori.lake.ddl import render_all_events_view, render_ddl
+from mamori.lake.ddl import (
+    one_row_per_event_select,
+    render_all_events_view,
+    render_ddl,
+    render_one_row_per_event_view,
+)
 from mamori.sources import SPECS
+from mamori.sources.base import PARTITION_KEYS
 
 log = logging.getLogger(__name__)
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,254}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+TRY = "try drop"  # a statement whose failure is logged, not raised (see table_statements)
 
 
 def table_statements(settings: Settings, recreate: bool = False) -> list[tuple[str, str]]:
@@ -52,8 +62,14 @@ def table_statements(settings: Settings, recreate: bool = False) -> list[tuple[s
     db = s.athena_database
     out = [("database", f"CREATE DATABASE IF NOT EXISTS {db}")]
     for src in SPECS.values():
+        dup = src.duplicate_delivery
         if recreate:
-            out.append((f"drop {src.table}", f"DROP TABLE IF EXISTS {db}.{src.table}"))
+            if dup:
+                # The name is a view over the delivered table now, and was a table before this release: one of
+                # the two drops may refuse the other kind, so both are tried (maintain_tables).
+                out.append((f"{TRY} view {src.table}", f"DROP VIEW IF EXISTS {db}.{src.table}"))
+                out.append((f"{TRY} table {src.table}", f"DROP TABLE IF EXISTS {db}.{src.table}"))
+            out.append((f"drop {src.delivered_table}", f"DROP TABLE IF EXISTS {db}.{src.delivered_table}"))
         ddl = render_ddl(
             s.sql_dir,
             src.table,
@@ -63,9 +79,16 @@ def table_statements(settings: Settings, recreate: bool = False) -> list[tuple[s
             regions=s.regions,
             projection_start=s.projection_start,
             template=src.ddl_template,
+            name=src.delivered_table,
         )
-        out.append((src.table, ddl))
-        out.append((f"projection {src.table}", projection_update(ddl, f"{db}.{src.table}")))
+        out.append((src.delivered_table, ddl))
+        out.append(
+            (f"projection {src.delivered_table}", projection_update(ddl, f"{db}.{src.delivered_table}"))
+        )
+        if dup:
+            columns = [*src.schema.names, *PARTITION_KEYS]
+            select = one_row_per_event_select(src.delivered_table, columns, dup.keys, dup.prefer)
+            out.append((src.table, render_one_row_per_event_view(db, src.table, select)))
     out.append(("all_events", render_all_events_view(db, [src.table for src in SPECS.values()])))
     return out
 
@@ -105,7 +128,12 @@ def maintain_tables(settings: Settings | None = None, recreate: bool = False) ->
     try:
         for name, sql in statements:
             log.info("athena: %s", name)
-            engine.query(sql)
+            try:
+                engine.query(sql)
+            except Exception as exc:
+                if not name.startswith(TRY):
+                    raise
+                log.warning("athena: %s refused (%s); the other kind's drop covers it", name, exc)
     finally:
         engine.close()
     return {"engine": "athena", "statements": len(statements), "tables": [n for n, _ in statements]}

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from mamori.config import Settings, load_settings
 from mamori.detections.dedup import Candidate
 from mamori.health.history import lake, read_bytes, summary
-from mamori.ingest import list_landed
+from mamori.ingest import imported_keys, list_landed
 from mamori.lake import Store, layout
 from mamori.lake.manifests import BatchManifest, GapRecord, WindowPlan
 from mamori.quality import alerts
@@ -77,7 +77,7 @@ def check_window(source: str, start: datetime, settings: Settings) -> dict[str, 
     planned = WindowPlan.from_json(plan_bytes).planned_keys() if plan_bytes is not None else set()
     src = get_source(source)
     raw = Store(s.raw_url, s.raw_conn_id)
-    landed, _ = list_landed(src, raw, start, end)
+    landed, _ = list_landed(src, raw, start, end, imported_keys(store, source, start))
     missing = sorted(o.key for o in landed if o.key not in planned)
     missing_records = 0
     for key in missing:

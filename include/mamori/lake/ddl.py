@@ -49,18 +49,60 @@ def render_ddl(
     regions: Sequence[str],
     projection_start: str,
     template: str | None = None,
+    name: str | None = None,
 ) -> str:
     """The CREATE EXTERNAL TABLE statement to run on Athena for one table (tables with the same columns, like
-    cloudtrail and cloudtrail_insights, share one template)."""
+    cloudtrail and cloudtrail_insights, share one template). `table` names the lake folder; `name` the Athena
+    table when it differs (`cloudtrail_delivered`, under the `cloudtrail` view that merges copies)."""
     text = (sql_dir / "ddl" / f"{template or table}.sql").read_text(encoding="utf-8")
     return _ENV.from_string(text).render(
         table=table,
+        name=name or table,
         database=database,
         lake_url=lake_url.rstrip("/"),
         accounts=",".join(accounts),
         regions=",".join(regions),
         projection_start=projection_start,
     )
+
+
+PARTITION_COLUMNS = ("account", "region", "dt", "hour")
+
+
+def one_row_per_event_select(
+    delivered: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    prefer: Sequence[str],
+    order: Sequence[str] = (),
+) -> str:
+    """One Athena SELECT over `delivered` keeping one row per event where an event was delivered more than once
+    (mamori.sources.spec.DuplicateDelivery says why and which columns).
+
+    The window is partitioned by the partition columns first, so the window macro's dt/hour predicates on the
+    view still prune files on both engines (Trino and DuckDB push a filter on a window's partition columns
+    below it), and copies are only sought within one partition, where every copy of an event lands.
+
+    `order`: columns of `delivered` (not output) the rows come back ordered by. A window returns rows in its own
+    order (DuckDB's varies with the thread count), so the embedded engine orders them as the files are read
+    (file name, row number): rules see rows in the order they would over the delivered table, and tied hits
+    keep the same samples run after run. The engine pushes a rule's filters below this sort, so only matching
+    rows are sorted.
+    """
+    if not keys:
+        raise ValueError("no key columns")
+    cols = ", ".join(columns)
+    inner = ", ".join([*columns, *order])
+    over = f"PARTITION BY {', '.join([*PARTITION_COLUMNS, *keys])} ORDER BY {', '.join([*(prefer or keys), *order])}"
+    return (
+        f"SELECT {cols} FROM (SELECT {inner}, row_number() OVER ({over}) AS mamori_copy FROM {delivered}) "
+        f"WHERE mamori_copy = 1 OR {keys[0]} IS NULL" + (f" ORDER BY {', '.join(order)}" if order else "")
+    )
+
+
+def render_one_row_per_event_view(database: str, view: str, select: str) -> str:
+    """CREATE OR REPLACE VIEW for Athena over a source's `<table>_delivered`."""
+    return f"CREATE OR REPLACE VIEW {database}.{view} AS\n{select}"
 
 
 ALL_EVENTS_COLUMNS: tuple[str, ...] = (

@@ -18,6 +18,8 @@ The lake, relative to its root (`MAMORI_LAKE_URL`):
                                             _publishing-b<NNNN>.json  files being published (ADR 0004)
                                             _gap-b<NNNN>.json / _gap-window.json  reconciliation gaps
                                             _SUCCESS.json        the window summary: the window is complete
+                                            _imports.json        older-keyed objects it reads too (backfill
+                                                                 --by key-date; rare)
     _staging/<source>/window=<window tag>/b<NNNN>/<curated or quarantine key>   a batch before it is published
     _compaction/<table>/<partition>.json                          a partition's compaction record
     _backfill/<plan digest>.json                                   a backfill's progress
@@ -189,6 +191,11 @@ def parse_manifest_dir(key: str) -> tuple[str, datetime] | None:
 def plan_key(source: str, start: datetime) -> str:
     """The window's plan: its batches' keys and the unclaimed keys, read by finalize and reconciliation."""
     return f"{manifest_dir(source, start)}/{PLAN}"
+
+
+def imports_key(source: str, start: datetime) -> str:
+    """Objects `mamori backfill --by key-date` assigned to the window they landed in (WindowImports)."""
+    return f"{manifest_dir(source, start)}/_imports.json"
 
 
 def success_key(source: str, start: datetime) -> str:

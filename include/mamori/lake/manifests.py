@@ -49,20 +49,24 @@ class WindowPlan:
     batch_keys: list[list[str]] = field(
         default_factory=list
     )  # lets finalize name the objects of a lost batch
+    # Objects landed in the last day under key dates older than their landing window lists (an archive copied
+    # in), found by each day's first window (ingest.out_of_range): not read, warned about (`mamori backfill
+    # --by key-date` imports them). Written only when there are some.
+    out_of_range: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "source": self.source,
-                "window_start": self.window_start,
-                "window_end": self.window_end,
-                "batches": self.batches,
-                "objects": self.objects,
-                "unclaimed": self.unclaimed,
-                "batch_keys": self.batch_keys,
-            },
-            option=_INDENT,
-        )
+        doc: dict[str, Any] = {
+            "source": self.source,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "batches": self.batches,
+            "objects": self.objects,
+            "unclaimed": self.unclaimed,
+            "batch_keys": self.batch_keys,
+        }
+        if self.out_of_range:
+            doc["out_of_range"] = self.out_of_range
+        return orjson.dumps(doc, option=_INDENT)
 
     @classmethod
     def from_json(cls, data: bytes) -> WindowPlan:
@@ -75,11 +79,46 @@ class WindowPlan:
             objects=int(d.get("objects", 0)),
             unclaimed=list(d.get("unclaimed") or []),
             batch_keys=[list(ks) for ks in d.get("batch_keys") or []],
+            out_of_range=list(d.get("out_of_range") or []),
         )
 
     def planned_keys(self) -> set[str]:
         """Every raw key some batch of the plan reads."""
         return {k for ks in self.batch_keys for k in ks}
+
+
+@dataclass
+class WindowImports:
+    """`_imports.json`: objects that landed in a window under key dates its listing does not cover, recorded by
+    `mamori backfill --by key-date`. From then on every run of the window (the backfill's, a re-run, the
+    reconciliation) reads them with its landed objects, so an archive is ingested exactly once, by the window
+    it landed in, whichever runs it."""
+
+    source: str
+    window_start: str
+    keys: list[str] = field(default_factory=list)
+    # [start, end) of each key-date backfill that imported here (ISO 8601): it detects over those events
+    # itself, so finalize does not count their hours as late data for the health DAG to re-run.
+    key_dates: list[list[str]] = field(default_factory=list)
+
+    def to_json(self) -> bytes:
+        doc = {
+            "source": self.source,
+            "window_start": self.window_start,
+            "keys": sorted(set(self.keys)),
+            "key_dates": sorted({tuple(r) for r in self.key_dates}),
+        }
+        return orjson.dumps(doc, option=_INDENT)
+
+    @classmethod
+    def from_json(cls, data: bytes) -> WindowImports:
+        d = _loads(data)
+        return cls(
+            source=d["source"],
+            window_start=d["window_start"],
+            keys=list(d.get("keys") or []),
+            key_dates=[list(r) for r in d.get("key_dates") or []],
+        )
 
 
 # -- batch manifest ---------------------------------------------------------------------------------------------
@@ -482,6 +521,7 @@ class WindowSummary:
     dq: WindowDq = field(default_factory=WindowDq)
     observed: dict[str, Any] = field(default_factory=dict)  # drift observations (mamori.quality.observe)
     late_hours: list[str] = field(default_factory=list)
+    out_of_range: int = 0  # objects landed under older key dates that no window reads (see WindowPlan)
 
     def totals(self) -> dict[str, int]:
         """The window's counts (WINDOW_TOTALS), by name."""
@@ -499,7 +539,7 @@ class WindowSummary:
             "dq": self.dq.to_dict(),
             "observed": self.observed,
             "late_hours": self.late_hours,
-        }
+        } | ({"out_of_range": self.out_of_range} if self.out_of_range else {})
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict(), option=_INDENT)
@@ -531,4 +571,5 @@ class WindowSummary:
             dq=WindowDq.from_dict(d.get("dq") or {}),
             observed=dict(d.get("observed") or {}),
             late_hours=list(d.get("late_hours") or []),
+            out_of_range=int(d.get("out_of_range") or 0),
         )

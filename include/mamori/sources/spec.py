@@ -64,6 +64,25 @@ class DriftHints:
     object_layout: Callable[[bytes], str] | None = None
 
 
+@dataclass(frozen=True)
+class DuplicateDelivery:
+    """How to recognise copies of one event that was delivered more than once (two CloudTrail trails writing to
+    one bucket deliver every event twice). The lake and the `<table>_delivered` table keep every copy (raw is
+    never modified and reconciliation counts what was delivered); the table detections read keeps one row per
+    event, so thresholds and hit counts count events, not deliveries.
+
+    Athena SQL expressions over the source's table, written by the source's author, never derived from logs.
+    """
+
+    # Equal on every copy of one event, led by the event's id. Copies collapse only within one partition
+    # (account, region, dt, hour: every copy of an event lands in the same one) and only when all of these
+    # agree, so a record that reuses a real id but names another principal, address or outcome stays a row of
+    # its own instead of hiding the real event. Rows whose id (the first) is NULL are never merged.
+    keys: tuple[str, ...]
+    # Among copies equal on `keys`, the one ordered first by these stays (a deterministic choice).
+    prefer: tuple[str, ...]
+
+
 # A detection case's landing account and region from the raw object itself, for formats whose records name
 # them (CloudTrail's recipientAccountId / awsRegion): given the object and the defaults, the ones to use.
 CaseLanding = Callable[[bytes, str, str], tuple[str, str]]
@@ -96,6 +115,8 @@ class SourceSpec:
     tamper_detections: tuple[str, ...] = ()
     # Bare principal names in its related_users are IAM user names (incidents group them with the user's ARN).
     principal_names_are_iam_users: bool = False
+    # Events can be delivered more than once: the table detections read keeps one row per event (None: no).
+    duplicate_delivery: DuplicateDelivery | None = None
 
     @property
     def name(self) -> str:
@@ -104,6 +125,12 @@ class SourceSpec:
     @property
     def table(self) -> str:
         return self.parser.table
+
+    @property
+    def delivered_table(self) -> str:
+        """The table over every row of the lake: `<table>_delivered` when copies of an event are merged in
+        `table` (a view over it), else `table` itself."""
+        return f"{self.table}_delivered" if self.duplicate_delivery else self.table
 
     @property
     def schema(self) -> pa.Schema:

@@ -20,7 +20,7 @@ from mamori.sources.rules import (
     in_set,
     reason,
 )
-from mamori.sources.spec import Capabilities, DriftHints, FieldModel, SourceSpec
+from mamori.sources.spec import Capabilities, DriftHints, DuplicateDelivery, FieldModel, SourceSpec
 
 REQUIRED = ("eventtime", "eventsource", "eventname")
 EXPECTED = ("eventversion", "eventid", "eventtype", "awsregion", "recipientaccountid")
@@ -124,6 +124,22 @@ def case_landing(data: bytes, account_id: str, region: str) -> tuple[str, str]:
 
 DRIFT = DriftHints(sample_records=sample_records, nested_field="userIdentity", version_column="eventversion")
 TAMPER_DETECTIONS = ("cloudtrail_trail_stopped_or_changed",)
+# Two trails writing to one bucket (an organization trail and an account's own, or two account trails) deliver
+# every event twice, in objects of their own, byte for byte the same record. One row per eventID within a
+# partition, provided the copies also agree on service, API, time, principal, source address and error.
+DUPLICATE_DELIVERY = DuplicateDelivery(
+    keys=(
+        "eventid",
+        "eventsource",
+        "eventname",
+        "eventtime",
+        "useridentity.arn",
+        "useridentity.principalid",
+        "sourceipaddress",
+        "errorcode",
+    ),
+    prefer=("requestid", "useragent", "errormessage"),
+)
 
 SPEC = SourceSpec(
     parser=SOURCE,
@@ -165,4 +181,5 @@ SPEC = SourceSpec(
     dq_severity="high",  # most detections read CloudTrail: a broken batch blinds most of the catalog
     tamper_detections=TAMPER_DETECTIONS,
     principal_names_are_iam_users=True,  # console sign-in events name the IAM user bare
+    duplicate_delivery=DUPLICATE_DELIVERY,
 )

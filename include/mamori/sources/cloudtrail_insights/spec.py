@@ -6,6 +6,7 @@ from mamori.sources.cloudtrail import SOURCE as EVENT_TABLE
 from mamori.sources.cloudtrail.spec import (
     AWS_REGION,
     DRIFT,
+    DUPLICATE_DELIVERY,
     EVENT_SOURCE,
     EXPECTED,
     QUARANTINE_CLASSES,
@@ -47,4 +48,5 @@ SPEC = SourceSpec(
     case_landing=case_landing,
     ddl_template=EVENT_TABLE.table,  # the same columns as the event table: one DDL template
     tamper_detections=TAMPER_DETECTIONS,
+    duplicate_delivery=DUPLICATE_DELIVERY,  # two trails with Insights on deliver each Insight twice too
 )
