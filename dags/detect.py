@@ -31,7 +31,8 @@ from typing import Any
 from airflow.sdk import dag, task
 
 from mamori import detect
-from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, detect_deadline, detect_schedule
+from mamori.config import load_settings
+from mamori.dag_defaults import ALERTS_ASSET, START_DATE, detect_deadline, detect_schedule, with_queue
 
 
 @dag(
@@ -41,7 +42,7 @@ from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, detect_d
     catchup=False,
     max_active_runs=2,
     deadline=detect_deadline(),
-    default_args=DEFAULT_ARGS,
+    default_args=with_queue(load_settings().detect_queue),
     doc_md=__doc__,
     tags=["mamori", "detect", "alerts"],
 )
