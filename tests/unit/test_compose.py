@@ -28,7 +28,8 @@ AIRFLOW_SERVICES = (
 )
 LONG_RUNNING_AIRFLOW = tuple(s for s in AIRFLOW_SERVICES if s != "airflow-init")
 # Profile-gated services (not started by a plain `docker compose up`).
-OPTIONAL_AIRFLOW = ("flower",)
+OPTIONAL_AIRFLOW = ("flower", "airflow-worker-ingest", "airflow-worker-detect")
+WORKERS = ("airflow-worker", "airflow-worker-ingest", "airflow-worker-detect")
 ESSENTIAL_MAMORI = {
     "MAMORI_RAW_URL",
     "MAMORI_LAKE_URL",
@@ -115,8 +116,26 @@ def test_worker_consumes_the_default_queue_unless_told_otherwise(services, commo
     # The queue settings pass through to every Airflow container (empty = the default queue).
     for var in ("MAMORI_INGEST_QUEUE", "MAMORI_DETECT_QUEUE"):
         assert common_env[var] == f"${{{var}:-}}", var
-    # Warm shutdown: dumb-init signals only the worker, which finishes its running tasks (official compose).
-    assert services["airflow-worker"]["environment"]["DUMB_INIT_SETSID"] == "0"
+    for name in WORKERS:
+        # Warm shutdown: dumb-init signals only the worker, which finishes its running tasks (official compose).
+        assert services[name]["environment"]["DUMB_INIT_SETSID"] == "0", name
+        assert services[name]["command"][:3] == ["celery", "worker", "--queues"], name
+
+
+@pytest.mark.parametrize(
+    ("service", "var", "default"),
+    [
+        ("airflow-worker-ingest", "MAMORI_INGEST_QUEUE", "mamori_ingest"),
+        ("airflow-worker-detect", "MAMORI_DETECT_QUEUE", "mamori_detect"),
+    ],
+)
+def test_workload_workers_consume_the_queue_the_dags_are_given(services, common_env, service, var, default):
+    assert services[service]["profiles"] == ["queues"]
+    queue = services[service]["command"][3]
+    # Whatever the operator sets, the DAGs (through the common environment) and this worker read the same value.
+    env = {var: "q1"}
+    assert substitute(queue, env) == substitute(common_env[var], env) == "q1"
+    assert substitute(queue) == default  # unset: the DAGs use `default`, which airflow-worker consumes
 
 
 def test_flower_is_optional_and_local(services):
