@@ -31,8 +31,7 @@ from typing import Any
 from airflow.sdk import dag, task
 
 from mamori import detect
-from mamori.config import load_settings
-from mamori.dag_defaults import ALERTS_ASSET, START_DATE, detect_deadline, detect_schedule, with_queue
+from mamori.dag_defaults import ALERTS_ASSET, START_DATE, detect_args, detect_deadline, detect_schedule
 
 
 @dag(
@@ -42,7 +41,7 @@ from mamori.dag_defaults import ALERTS_ASSET, START_DATE, detect_deadline, detec
     catchup=False,
     max_active_runs=2,
     deadline=detect_deadline(),
-    default_args=with_queue(load_settings().detect_queue),
+    default_args=detect_args(),
     doc_md=__doc__,
     tags=["mamori", "detect", "alerts"],
 )
