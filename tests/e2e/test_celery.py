@@ -148,18 +148,22 @@ def celery_airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
         yield ctx
     finally:
         t1 = time.monotonic()
-        if inst is not None:
-            left = local.stop(airflow_home, pgid=inst.pgid)
+        left: list[int] = []
+        if inst is not None:  # Airflow first (Redis's clients), then Redis; assert only once both are stopped
+            left += local.stop(airflow_home, pgid=inst.pgid) + sessions.members(inst.pgid)
             if inst.proc is not None:
                 inst.proc.wait(timeout=30)
-            assert left == [], f"still alive after stop: {left}"
-            assert sessions.members(inst.pgid) == []
-        assert stop_redis(server) == [] and sessions.members(server.proc.pid) == []
-        shutil.rmtree(airflow_home / local.PG_DIR, ignore_errors=True)  # the database files; logs stay
+        left += stop_redis(server) + sessions.members(server.proc.pid)
+        # The logs move to pytest's tmp dir (which pytest rotates); the home with its database goes.
+        for part in (local.LOG_DIR, "logs"):
+            if (airflow_home / part).is_dir():
+                shutil.copytree(airflow_home / part, base / "airflow" / part, dirs_exist_ok=True)
+        shutil.rmtree(airflow_home, ignore_errors=True)
         if ctx is not None:
             ctx.timings["stop"] = round(time.monotonic() - t1, 1)
             ctx.timings["total"] = round(time.monotonic() - t0, 1)
-            print(f"\ncelery e2e timings (s): {ctx.timings}; logs in {airflow_home / local.LOG_DIR}")
+            print(f"\ncelery e2e timings (s): {ctx.timings}; logs in {base / 'airflow'}")
+        assert left == [], f"still alive after stop: {left}"
 
 
 def _tail(path: Path, n: int = 3000) -> str:
