@@ -269,7 +269,8 @@ def test_the_launcher_starts_a_celery_worker_only_when_asked(tmp_path):
     no worker; with a CeleryWorker every component plus `airflow celery worker` (its queues, concurrency and node
     name verbatim) are children of the one shell, so stop() ends them with the session."""
     fake = tmp_path / "airflow"
-    fake.write_text('#!/bin/sh\n{ printf "%s|" "$@"; echo; } >> calls.txt\n')  # one line per call, args|
+    # One file per call (components start at once: appends to one file could interleave), holding `arg|arg|`.
+    fake.write_text('#!/bin/sh\nprintf "%s|" "$@" > "calls.$$"\n')
     fake.chmod(0o755)
     (tmp_path / "local-logs").mkdir()
     worker = local.CeleryWorker(
@@ -279,7 +280,8 @@ def test_the_launcher_starts_a_celery_worker_only_when_asked(tmp_path):
         "celery|worker|--skip-serve-logs|-q|q1,q2|-c|3|-H|w 1@%h|"  # the node name stays one argument
     )
     for celery, expected_worker in ((None, []), (worker, [worker_args])):
-        (tmp_path / "calls.txt").unlink(missing_ok=True)
+        for old in tmp_path.glob("calls.*"):
+            old.unlink()
         done = subprocess.run(
             ["/bin/sh", "-c", local.launcher(celery)],
             cwd=tmp_path,
@@ -287,7 +289,7 @@ def test_the_launcher_starts_a_celery_worker_only_when_asked(tmp_path):
             timeout=30,
         )
         assert done.returncode == 0
-        calls = (tmp_path / "calls.txt").read_text().splitlines()
+        calls = [p.read_text() for p in tmp_path.glob("calls.*")]
         assert sorted(calls) == sorted(
             [
                 "db|migrate|",
