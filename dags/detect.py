@@ -31,7 +31,7 @@ from typing import Any
 from airflow.sdk import dag, task
 
 from mamori import detect
-from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, detect_deadline, detect_schedule
+from mamori.dag_defaults import ALERTS_ASSET, START_DATE, detect_args, detect_deadline, detect_schedule
 
 
 @dag(
@@ -41,7 +41,7 @@ from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE, detect_d
     catchup=False,
     max_active_runs=2,
     deadline=detect_deadline(),
-    default_args=DEFAULT_ARGS,
+    default_args=detect_args(),
     doc_md=__doc__,
     tags=["mamori", "detect", "alerts"],
 )

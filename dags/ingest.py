@@ -26,7 +26,7 @@ from typing import Any
 from airflow.sdk import Asset, dag, task
 
 from mamori import ingest
-from mamori.dag_defaults import DEFAULT_ARGS, START_DATE, ingest_schedule
+from mamori.dag_defaults import START_DATE, ingest_args, ingest_schedule
 from mamori.sources import SOURCES
 
 
@@ -37,7 +37,7 @@ def build(source: str) -> None:
         start_date=START_DATE,
         catchup=False,
         max_active_runs=4,
-        default_args=DEFAULT_ARGS,
+        default_args=ingest_args(),
         doc_md=__doc__,
         tags=["mamori", "ingest", source],
     )

@@ -81,6 +81,10 @@ class Settings:
     # counts as not evaluated in time (`mamori_detect_deadline`): the ingest wait plus the rules, with room.
     # The detect DAG's Airflow DeadlineAlert uses it too (from the run's queue time).
     detect_deadline: timedelta = timedelta(minutes=30)
+    # Executor queues of the ingest_* and detect DAGs' tasks (Celery: one worker pool per workload, see
+    # docs/scale.md); None = Airflow's [operators] default_queue, which LocalExecutor ignores anyway.
+    ingest_queue: str | None = None
+    detect_queue: str | None = None
 
 
 def _url(value: str | None, default: Path) -> str:
@@ -129,6 +133,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             e, "MAMORI_DETECT_INTERVAL_MINUTES", e.get("MAMORI_INGEST_INTERVAL_MINUTES") or "60"
         ),
         detect_deadline=timedelta(minutes=_positive_int(e, "MAMORI_DETECT_DEADLINE_MINUTES", 30)),
+        ingest_queue=_queue(e, "MAMORI_INGEST_QUEUE"),
+        detect_queue=_queue(e, "MAMORI_DETECT_QUEUE"),
     )
 
 
@@ -181,6 +187,18 @@ def _positive_int(e: Mapping[str, str], name: str, default: int) -> int:
     if not value.isdigit() or int(value) <= 0:
         raise ConfigError(name, f"{name} must be a positive whole number, not {value!r}")
     return int(value)
+
+
+def _queue(e: Mapping[str, str], name: str) -> str | None:
+    """A Celery queue name, or None (unset/blank) for Airflow's default queue. Whitespace or a comma in it is a
+    mistake (a worker's `-q a,b` lists queues; a task has exactly one), refused here with the variable's name
+    instead of tasks that sit queued forever because no worker listens to a queue with a space in its name."""
+    value = (e.get(name) or "").strip()
+    if not value:
+        return None
+    if any(c.isspace() or c == "," for c in value):
+        raise ConfigError(name, f"{name} must be one queue name (no spaces or commas), not {value!r}")
+    return value
 
 
 def _csv(value: str) -> tuple[str, ...]:

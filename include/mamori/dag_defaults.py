@@ -39,6 +39,23 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
+def with_queue(queue: str | None) -> dict[str, Any]:
+    """DEFAULT_ARGS plus `queue` when one is set (MAMORI_INGEST_QUEUE / MAMORI_DETECT_QUEUE): a DAG's tasks go to
+    that executor queue (Celery: a worker pool of their own). Unset, the args are DEFAULT_ARGS unchanged, so every
+    task keeps Airflow's `[operators] default_queue`."""
+    return {**DEFAULT_ARGS, "queue": queue} if queue else DEFAULT_ARGS
+
+
+def ingest_args() -> dict[str, Any]:
+    """default_args of every ingest_<source> DAG: DEFAULT_ARGS on `MAMORI_INGEST_QUEUE` when set."""
+    return with_queue(load_settings().ingest_queue)
+
+
+def detect_args() -> dict[str, Any]:
+    """default_args of the detect DAG: DEFAULT_ARGS on `MAMORI_DETECT_QUEUE` when set."""
+    return with_queue(load_settings().detect_queue)
+
+
 def ingest_schedule() -> CronDataIntervalTimetable:
     """`MAMORI_INGEST_INTERVAL_MINUTES` (hourly by default) with a real data interval [start, end): the
     ingest DAGs' landing windows, and the health DAG's, which checks each of them once."""

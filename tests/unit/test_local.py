@@ -5,6 +5,7 @@ The real instance is exercised by tests/e2e/test_scheduler.py."""
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import time
@@ -260,3 +261,98 @@ def test_commands_attach_to_the_running_instances_databases():
     finally:
         local.local_pg.stop(airflow_home / local.PG_DIR, timeout=5)
         shutil.rmtree(base, ignore_errors=True)
+
+
+# -- CeleryExecutor: an opt-in worker in the instance's session (tests/e2e/test_celery.py runs it for real) ----
+def test_the_launcher_starts_a_celery_worker_only_when_asked(tmp_path):
+    """The launcher script run with a stand-in `airflow` that records its arguments: the default instance starts
+    no worker; with a CeleryWorker every component plus `airflow celery worker` (its queues, concurrency and node
+    name verbatim) are children of the one shell, so stop() ends them with the session."""
+    fake = tmp_path / "airflow"
+    # One file per call (components start at once: appends to one file could interleave), holding `arg|arg|`.
+    fake.write_text('#!/bin/sh\nprintf "%s|" "$@" > "calls.$$"\n')
+    fake.chmod(0o755)
+    (tmp_path / "local-logs").mkdir()
+    worker = local.CeleryWorker(
+        "redis://127.0.0.1:1/0", queues=("q1", "q2"), hostname="w 1@%h", concurrency=3
+    )
+    worker_args = (
+        "celery|worker|--skip-serve-logs|-q|q1,q2|-c|3|-H|w 1@%h|"  # the node name stays one argument
+    )
+    for celery, expected_worker in ((None, []), (worker, [worker_args])):
+        for old in tmp_path.glob("calls.*"):
+            old.unlink()
+        done = subprocess.run(
+            ["/bin/sh", "-c", local.launcher(celery)],
+            cwd=tmp_path,
+            env={"MAMORI_AIRFLOW_BIN": str(fake), "PATH": "/usr/bin:/bin"},
+            timeout=30,
+        )
+        assert done.returncode == 0
+        calls = [p.read_text() for p in tmp_path.glob("calls.*")]
+        assert sorted(calls) == sorted(
+            [
+                "db|migrate|",
+                "dag-processor|",
+                "scheduler|--skip-serve-logs|",
+                "triggerer|--skip-serve-logs|",
+                "api-server|",
+                *expected_worker,
+            ]
+        )
+
+
+def test_celery_worker_env_switches_the_executor_and_extra_env_still_wins(tmp_path):
+    worker = local.CeleryWorker("redis://127.0.0.1:6390/0")
+    env = worker.env()
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://127.0.0.1:6390/0"
+    assert json.loads(env["AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"]) == {"result_extended": True}
+    merged = local.local_env(
+        tmp_path, tmp_path, 1, {**env, "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1"}, False, {}
+    )
+    assert merged["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert merged["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == "1"
+    assert (
+        local.local_env(tmp_path, tmp_path, 1, inherit=False, base={})["AIRFLOW__CORE__EXECUTOR"]
+        == "LocalExecutor"
+    )
+
+
+def test_warm_execution_api_waits_through_a_slow_first_request(tmp_path):
+    """The api-server builds its execution API on the first /execution/ request (116 s measured under load);
+    warm_execution_api keeps asking until it answers 200, and fails with one line when it never does."""
+    import http.server
+    import threading
+
+    answers = [("slow", 503), ("fast", 503), ("fast", 200)]
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            speed, status = answers.pop(0) if len(answers) > 1 else answers[0]
+            if speed == "slow":
+                time.sleep(1.0)
+            with contextlib.suppress(OSError):
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = local.Api(f"http://127.0.0.1:{server.server_address[1]}", tmp_path, timeout=0.3)
+        assert local.warm_execution_api(api, timeout=30) > 0
+        assert set(seen) == {"/execution/health"} and len(seen) >= 3
+        answers[:] = [("fast", 503)]
+        with pytest.raises(local.LocalAirflowError) as info:
+            local.warm_execution_api(api, timeout=1.5)
+        assert "/execution/health" in str(info.value) and "HTTP 503" in str(info.value)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -167,16 +167,60 @@ wait
 """
 
 
+CELERY_EXECUTOR = "CeleryExecutor"
+CELERY_WORKER_LOG = "celery-worker.log"
+
+
+@dataclass(frozen=True)
+class CeleryWorker:
+    """Run the instance on CeleryExecutor with one `airflow celery worker` in its session (the default instance
+    stays on LocalExecutor): the scale-out shape of docs/scale.md on one machine, for the Celery e2e test.
+
+    The broker (Redis) is the caller's; the result backend is Airflow's default, the metadata DB (`db+` its
+    URL), with Celery's extended results on so each task's row names the worker and queue that ran it.
+    """
+
+    broker_url: str
+    queues: tuple[str, ...] = ("default",)
+    hostname: str = "mamori-local@%h"  # Celery node name; %h = this machine's hostname
+    concurrency: int = 2  # the provider's default forks 16 task slots, too many for a laptop's instance
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AIRFLOW__CORE__EXECUTOR": CELERY_EXECUTOR,
+            "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.concurrency),
+            "AIRFLOW__CELERY__EXTRA_CELERY_CONFIG": json.dumps({"result_extended": True}),
+        }
+
+    def launcher_line(self) -> str:
+        """The worker's line in the launcher: logs go to local-logs/ like every component's; no log server
+        (it would listen on every interface; the api-server reads AIRFLOW_HOME/logs on one machine)."""
+        args = ["celery", "worker", "--skip-serve-logs", "-q", ",".join(self.queues)]
+        args += ["-c", str(self.concurrency), "-H", self.hostname]
+        return f'"$MAMORI_AIRFLOW_BIN" {shlex.join(args)} > {LOG_DIR}/{CELERY_WORKER_LOG} 2>&1 &\n'
+
+
+def launcher(celery: CeleryWorker | None = None) -> str:
+    """_LAUNCHER, plus the Celery worker's line before its `wait` when the instance runs on Celery."""
+    if celery is None:
+        return _LAUNCHER
+    head, _, tail = _LAUNCHER.rpartition("wait\n")
+    return f"{head}{celery.launcher_line()}wait\n{tail}"
+
+
 def start(
     airflow_home: Path,
     mamori_home: Path,
     port: int,
     extra_env: Mapping[str, str] | None = None,
     inherit: bool = True,
+    celery: CeleryWorker | None = None,
 ) -> Instance:
     """Start the embedded PostgreSQL (unless the environment names both databases), then scheduler,
-    dag-processor, triggerer and api-server in a new session; refuses when an instance already runs on this
-    AIRFLOW_HOME (two schedulers on one metadata DB would run every task twice)."""
+    dag-processor, triggerer and api-server (and a Celery worker when `celery` is given: CeleryExecutor instead
+    of LocalExecutor) in a new session; refuses when an instance already runs on this AIRFLOW_HOME (two
+    schedulers on one metadata DB would run every task twice)."""
     airflow_home.mkdir(parents=True, exist_ok=True)
     mamori_home.mkdir(parents=True, exist_ok=True)
     existing = running(airflow_home)
@@ -184,7 +228,9 @@ def start(
         raise LocalAirflowError(
             f"already running on {airflow_home} (PGID {existing}); stop it with `mamori down`"
         )
-    env = local_env(airflow_home, mamori_home, port, extra_env, inherit=inherit)
+    env = local_env(
+        airflow_home, mamori_home, port, {**(celery.env() if celery else {}), **(extra_env or {})}, inherit
+    )
     if not all(env.get(v) for v in DB_VARS):
         try:
             pg = local_pg.start(airflow_home / PG_DIR, databases=(METADATA_DB, LEDGER_DB))
@@ -198,7 +244,7 @@ def start(
         write_env_file(airflow_home, env)
         logs.mkdir(exist_ok=True)
         proc = subprocess.Popen(  # noqa: S603 - constant script; paths come in through the environment
-            ["/bin/sh", "-c", _LAUNCHER],
+            ["/bin/sh", "-c", launcher(celery)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -468,6 +514,29 @@ def wait_healthy(api: Api, timeout: float = 180.0, instance: Instance | None = N
         f"not healthy after {timeout:.0f}s: {', '.join(bad)}; see "
         + ", ".join(str(logs / _HEALTH_LOGS[p]) for p in bad)
     )
+
+
+def warm_execution_api(api: Api, timeout: float = 300.0) -> float:
+    """Until GET /execution/health answers; returns the seconds it took.
+
+    The api-server builds its execution API (the one task processes report to) on the first /execution/ request,
+    and that blocks its event loop: 116 s on a loaded 2-core machine, while a task's supervisor gives up after 5
+    attempts of `[workers] execution_api_timeout` (5 s), so the first task try failed with a ReadTimeout. Warming
+    it before triggering runs moves that cost out of the tasks.
+    """
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            status, payload = api._raw("GET", "/execution/health", auth=False)
+            if status == 200:
+                return time.monotonic() - t0
+            last = f"HTTP {status}: {_one_line(payload)}"
+        except (OSError, http.client.HTTPException) as exc:
+            last = _one_line(f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}")
+        time.sleep(1)
+    raise LocalAirflowError(f"GET /execution/health failed for {timeout:.0f}s ({last}); {api._log_hint()}")
 
 
 def wait_dags(api: Api, wanted: set[str], timeout: float = 180.0) -> list[str]:
