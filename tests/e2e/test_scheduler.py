@@ -98,6 +98,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
     ctx = Ctx(inst, local.Api(inst.url, airflow_home), fake, sql_dir, steps, base, {})
     try:
         local.wait_healthy(ctx.api, timeout=300, instance=inst)
+        local.warm_execution_api(ctx.api)  # as `mamori up` does before it triggers anything
         local.wait_dags(ctx.api, {"ingest_cloudtrail", "detect", "dispatch_alerts"})
         ctx.timings["start"] = time.monotonic() - t0
         yield ctx

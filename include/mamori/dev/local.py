@@ -612,6 +612,8 @@ def up(
     api = Api(inst.url, airflow_home)
     try:
         wait_healthy(api, instance=inst)
+        # Before any run: the first task tries would otherwise pay the execution API's start and fail.
+        say(f"execution API ready after {warm_execution_api(api):.0f} s")
         wait_dags(api, mamori_dag_ids())
         dags = api.dag_ids()  # every DAG of the dags folder (examples are off)
         for dag_id in dags:
