@@ -13,7 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from mamori import windows
@@ -44,13 +44,15 @@ from mamori.alerts.triage import VERDICTS
 from mamori.config import Settings, load_settings
 from mamori.detections.dedup import group_hits
 from mamori.detections.loader import Detection, DetectionError, get_detection, load_catalog_tolerant
+from mamori.detections.render import window_predicate
 from mamori.detections.runner import DetectionOutputError, run_detection
 from mamori.detections.suppressions import Suppression, load_suppressions
 from mamori.detections.suppressions import apply as apply_suppressions
-from mamori.engines import Engine, get_engine, is_query_fault
+from mamori.engines import Engine, SharedScans, get_engine, is_query_fault
 from mamori.ingest import window_complete
 from mamori.quality.alerts import DELIVERY_FAILING, RULE_ERROR, candidate, health_detection, record
 from mamori.sources import SOURCES
+from mamori.sources.base import PARTITION_KEYS
 
 log = logging.getLogger(__name__)
 # A delivery failing this many times in a row raises a `mamori_delivery_failing` health alert and turns the
@@ -120,6 +122,7 @@ def run_chunk(
     end: datetime,
     settings: Settings | None = None,
     page: bool = True,
+    share_scans: bool = True,
 ) -> list[dict[str, Any]]:
     """Run a chunk of detections for the run's window; engine, ledger and suppressions opened once.
 
@@ -130,7 +133,7 @@ def run_chunk(
 
     Rules whose source has no data in the window's hour partitions are not queried (`evaluate`); their
     result says `skipped` and their window contribution is recorded as empty, exactly what a query would
-    have produced.
+    have produced. `share_scans=False` gives every rule its own scan (the bench's baseline).
     """
     s = settings or load_settings()
     engine = get_engine(s)
@@ -147,7 +150,7 @@ def run_chunk(
             except DetectionError as exc:
                 results[i] = _rule_error(i, exc, start, end, s)
         present = sources_with_data({d.header.log_source for d in loaded}, wstart, wend, s)
-        for run in evaluate(loaded, engine, wstart, wend, present):
+        for run in evaluate(loaded, engine, wstart, wend, present, share_scans):
             if run.error is not None:
                 results[run.detection.id] = _rule_error(run.detection.id, run.error, start, end, s)
             else:
@@ -163,7 +166,7 @@ class RuleRun:
 
     detection: Detection
     hits: list[dict[str, Any]]
-    scan: str  # "own": its own query; "skipped": no query
+    scan: str  # "own": its own query; "shared": a query over its source's shared scan; "skipped": no query
     error: Exception | None = None  # its own SQL failed (a query fault or a bad SELECT list)
 
 
@@ -185,14 +188,19 @@ def evaluate(
     wstart: datetime,
     wend: datetime,
     present: set[str],
+    share_scans: bool = True,
 ) -> Iterator[RuleRun]:
-    """Every rule's hits for the window, source by source, without a query where none can hit.
+    """Every rule's hits for the window, source by source, with as few scans of the lake as it takes.
 
     - Skip: a hit must lie in the window (`runner.run_detection` rejects any other), and every rule reads
       only its own source's table, each read bounded by a window macro whose partition filter keeps only the
       hour partitions its range touches (tests/detections/test_scan_contract.py). The step a hit comes from
       is filtered by `{{ window() }}`, which keeps only rows in the window's own hour partitions, so with no
       data file there a rule cannot hit, whatever its `before=` or `lookback` reach: no query is sent.
+    - Share (engines with `SharedScans`, DuckDB): the rows every non-first-seen rule of a source can read,
+      the window plus the longest `window(before=...)` among them, are read from the lake once and the
+      rules run over them unchanged. First-seen rules read their `lookback()` baseline days back and keep
+      their own query over the whole table.
 
     Engine failures propagate (the task is retried); a rule's own SQL failing is its RuleRun's `error`.
     """
@@ -208,8 +216,37 @@ def evaluate(
             for d in group:
                 yield RuleRun(d, [], "skipped")
             continue
+        shareable = [d for d in group if d.reach is not None]
+        # one rule gains nothing from a shared scan: it would read the same rows twice
+        sharer = engine if share_scans and isinstance(engine, SharedScans) and len(shareable) > 1 else None
+        if sharer is None:
+            shareable = []
         for d in group:
-            yield _query(d, engine, wstart, wend, "own")
+            if d not in shareable:
+                yield _query(d, engine, wstart, wend, "own")
+        if sharer is not None:
+            reach = max(d.reach or timedelta(0) for d in shareable)
+            table = SOURCES[source].table
+            columns = _columns(shareable, SOURCES[source].schema.names, wstart, wend)
+            with sharer.shared_scan(table, window_predicate(wstart - reach, wend), columns) as rows:
+                log.info(
+                    "%s: one scan of [%s, %s) (%d rows) shared by %d rule(s)",
+                    table, (wstart - reach).isoformat(), wend.isoformat(), rows, len(shareable),
+                )  # fmt: skip
+                for d in shareable:
+                    yield _query(d, engine, wstart, wend, "shared")
+
+
+def _columns(dets: list[Detection], schema: list[str], wstart: datetime, wend: datetime) -> list[str] | None:
+    """The table's columns any of the rules names (all of them, None, when one reads `*` of the table),
+    with the partition columns the window macros filter on; the shared scan holds only these."""
+    names: set[str] = set()
+    for d in dets:
+        read = d.names_read(wstart, wend)
+        if read is None:
+            return None
+        names |= read
+    return [c for c in schema if c in names] + list(PARTITION_KEYS)
 
 
 def _query(det: Detection, engine: Engine, wstart: datetime, wend: datetime, scan: str) -> RuleRun:

@@ -28,14 +28,17 @@ class CountingEngine(DuckDBEngine):
 
     queries: ClassVar[list[str]] = []
     scans: ClassVar[list[str]] = []
+    on_scan: ClassVar[list[bool]] = []  # per query: did `cloudtrail` mean a shared scan's temporary table
 
     def query(self, sql):  # type: ignore[override]
         CountingEngine.queries.append(sql)
+        temp = "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'cloudtrail'"
+        CountingEngine.on_scan.append(self.con.execute(temp).fetchone()[0] == 1)
         return super().query(sql)
 
-    def shared_scan(self, table, where):  # type: ignore[override]
+    def shared_scan(self, table, where, columns=None):  # type: ignore[override]
         CountingEngine.scans.append(table)
-        return super().shared_scan(table, where)
+        return super().shared_scan(table, where, columns)
 
 
 @pytest.fixture
@@ -51,7 +54,7 @@ def env(tmp_path, monkeypatch):
     }
     [hour] = hours  # the case lies in one hour partition
     monkeypatch.setattr(detect, "get_engine", lambda _s=None: CountingEngine(settings, threads=1))
-    CountingEngine.queries, CountingEngine.scans = [], []
+    CountingEngine.queries, CountingEngine.scans, CountingEngine.on_scan = [], [], []
     return settings, hour
 
 
@@ -95,3 +98,25 @@ def test_data_only_before_the_window_is_not_enough_to_query(env):
 
     assert CountingEngine.queries == []
     assert all(r["skipped"] and r["hits"] == 0 for r in results)
+
+
+def test_the_rules_of_a_source_share_one_scan_and_first_seen_rules_keep_their_own(env):
+    settings, hour = env
+    start, end = hour + settings.detect_lag, hour + settings.detect_lag + timedelta(hours=1)
+    chunks = [c for c in detect.detection_chunks(settings) if c[0].startswith("cloudtrail_")]
+
+    per_rule = [r for c in chunks for r in detect.run_chunk(c, start, end, settings, share_scans=False)]
+    assert CountingEngine.scans == [] and not any(CountingEngine.on_scan)
+    queries = len(CountingEngine.queries)
+    CountingEngine.queries, CountingEngine.on_scan = [], []
+
+    shared = [r for c in chunks for r in detect.run_chunk(c, start, end, settings)]
+
+    assert CountingEngine.scans == ["cloudtrail"] * len(chunks)  # one scan of the lake per chunk
+    assert len(CountingEngine.queries) == queries  # each rule still runs its own SQL, unchanged
+    expected = []  # per chunk: first-seen rules on the lake table first, then the rest on the shared scan
+    for c in chunks:
+        reach = [detect.get_detection(settings.sql_dir, i).reach for i in c]
+        expected += [False] * reach.count(None) + [True] * (len(c) - reach.count(None))
+    assert CountingEngine.on_scan == expected and False in expected  # the catalog has first-seen rules
+    assert shared == per_rule
