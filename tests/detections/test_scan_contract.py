@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import sqlglot
 from sqlglot import exp
@@ -15,6 +16,7 @@ from sqlglot import exp
 from mamori.detections.loader import load_catalog
 from mamori.detections.render import window_predicate
 from mamori.sources import SOURCES
+from mamori.sources.base import PARTITION_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog(REPO / "sql", include_deprecated=True)
@@ -48,3 +50,24 @@ def test_the_step_a_hit_comes_from_is_filtered_to_the_window_hours(det):
     """`{{ window() }}` renders the window's own partition filter exactly once: the filter every hit passes."""
     sql = det.render(START, END)
     assert sql.count(window_predicate(START, END)) == 1
+
+
+@pytest.mark.parametrize("det", CATALOG, ids=lambda d: d.id)
+def test_a_rule_runs_on_a_shared_scan_holding_only_the_columns_it_names(det):
+    """A shared scan keeps only the columns its rules name (`Detection.names_read`): the rule still binds."""
+    from mamori.detect import _columns
+    from mamori.engines.duckdb import DuckDBEngine
+
+    src = SOURCES[det.header.log_source]
+    columns = _columns([det], src.schema.names, START, END)
+    engine = DuckDBEngine(None, create_views=False)  # type: ignore[arg-type]
+    try:
+        empty = src.schema.empty_table()
+        for key in PARTITION_KEYS:
+            empty = empty.append_column(key, pa.array([], pa.string()))
+        engine.register_table(src.table, empty)
+        with engine.shared_scan(src.table, window_predicate(START, END), columns) as rows:
+            assert rows == 0
+            engine.query(det.render(START, END))  # raises a BinderException on a column left out
+    finally:
+        engine.close()
