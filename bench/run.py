@@ -500,8 +500,13 @@ def sections() -> list[Any]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="CI-sized inputs")
-    ap.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
+    ap.add_argument(
+        "--out", default=None, help="default docs/benchmarks.md (var/bench-<section>.md with --only)"
+    )
+    ap.add_argument("--only", help="run one section (its module name under bench/sections/), nothing else")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = str(REPO / ("var/bench-" + args.only + ".md" if args.only else "docs/benchmarks.md"))
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
     sys.path.insert(0, str(REPO))
@@ -524,6 +529,13 @@ def main() -> int:
         f"- machine: {machine()}",
         f"- each figure: median of {runs} runs; baselines measured in the same run on the same input",
         "",
+    ]
+    if args.only:  # one section, e.g. while working on it: `python bench/run.py --quick --only detect_scans`
+        [mod] = [m for m in sections() if m.__name__.rsplit(".", 1)[-1] == args.only]
+        body[2] = body[2].replace("`), commit", f" --only {args.only}`), commit")
+        body += [f"## {mod.TITLE}", "", *mod.run(quick=args.quick, runs=runs)]
+        return _write(body, started, Path(args.out))
+    body += [
         "## Conversion",
         "",
         *bench_cloudtrail(hours, per_file, runs),
@@ -554,8 +566,11 @@ def main() -> int:
         "- Done before: converters compiled once per column, cached IP checks, GC paused per batch.",
         "",
     ]
+    return _write(body, started, Path(args.out))
+
+
+def _write(body: list[str], started: float, out: Path) -> int:
     body.append(f"_Total benchmark time: {time.perf_counter() - started:.0f} s._")
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(body) + "\n")
     print("\n".join(body))

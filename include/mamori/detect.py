@@ -12,8 +12,8 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from mamori import windows
@@ -44,12 +44,15 @@ from mamori.alerts.triage import VERDICTS
 from mamori.config import Settings, load_settings
 from mamori.detections.dedup import group_hits
 from mamori.detections.loader import Detection, DetectionError, get_detection, load_catalog_tolerant
+from mamori.detections.render import window_predicate
 from mamori.detections.runner import DetectionOutputError, run_detection
 from mamori.detections.suppressions import Suppression, load_suppressions
 from mamori.detections.suppressions import apply as apply_suppressions
-from mamori.engines import Engine, get_engine, is_query_fault
+from mamori.engines import Engine, SharedScans, get_engine, is_query_fault
 from mamori.ingest import window_complete
 from mamori.quality.alerts import DELIVERY_FAILING, RULE_ERROR, candidate, health_detection, record
+from mamori.sources import SOURCES
+from mamori.sources.base import PARTITION_KEYS
 
 log = logging.getLogger(__name__)
 # A delivery failing this many times in a row raises a `mamori_delivery_failing` health alert and turns the
@@ -114,7 +117,12 @@ def detection_chunks(settings: Settings | None = None, only: set[str] | None = N
 
 
 def run_chunk(
-    ids: list[str], start: datetime, end: datetime, settings: Settings | None = None, page: bool = True
+    ids: list[str],
+    start: datetime,
+    end: datetime,
+    settings: Settings | None = None,
+    page: bool = True,
+    share_scans: bool = True,
 ) -> list[dict[str, Any]]:
     """Run a chunk of detections for the run's window; engine, ledger and suppressions opened once.
 
@@ -122,6 +130,10 @@ def run_chunk(
     A rule that cannot be loaded, or whose query fails because of its own SQL, does not stop the others: its
     result carries an `error` (file, line, reason) that `summarize_window` turns into a `mamori_rule_error`
     alert. Engine or service failures still raise, so Airflow retries the chunk (re-runs are idempotent).
+
+    Rules whose source has no data in the window's hour partitions are not queried (`evaluate`); their
+    result says `skipped` and their window contribution is recorded as empty, exactly what a query would
+    have produced. `share_scans=False` gives every rule its own scan (the bench's baseline).
     """
     s = settings or load_settings()
     engine = get_engine(s)
@@ -129,17 +141,121 @@ def run_chunk(
         ctx = _RunContext(
             engine, Ledger(s.ledger_url), load_suppressions(s.sql_dir), load_routing(s.sql_dir), page
         )
-        results = []
+        wstart, wend = detection_window(start, end, s)
+        results: dict[str, dict[str, Any]] = {}
+        loaded: list[Detection] = []
         for i in ids:
             try:
-                results.append(_run_one(get_detection(s.sql_dir, i), start, end, s, ctx))
-            except Exception as exc:
-                if not isinstance(exc, DetectionError | DetectionOutputError) and not is_query_fault(exc):
-                    raise
-                results.append(_rule_error(i, exc, start, end, s))
-        return results
+                loaded.append(get_detection(s.sql_dir, i))
+            except DetectionError as exc:
+                results[i] = _rule_error(i, exc, start, end, s)
+        present = sources_with_data({d.header.log_source for d in loaded}, wstart, wend, s)
+        for run in evaluate(loaded, engine, wstart, wend, present, share_scans):
+            if run.error is not None:
+                results[run.detection.id] = _rule_error(run.detection.id, run.error, start, end, s)
+            else:
+                results[run.detection.id] = _record(run, wstart, wend, ctx)
+        return [results[i] for i in ids]
     finally:
         engine.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleRun:
+    """One rule's outcome in one window, before suppressions and the ledger: its hits, or why it has none."""
+
+    detection: Detection
+    hits: list[dict[str, Any]]
+    scan: str  # "own": its own query; "shared": a query over its source's shared scan; "skipped": no query
+    error: Exception | None = None  # its own SQL failed (a query fault or a bad SELECT list)
+
+
+SKIPPED = "no data in the window's hour partitions of its source"
+
+
+def sources_with_data(sources: set[str], wstart: datetime, wend: datetime, s: Settings) -> set[str]:
+    """The sources whose table holds a data file in an hour partition the window touches (lake listing)."""
+    from mamori.lake import Store
+    from mamori.lake.presence import has_data
+
+    store = Store(s.lake_url, s.lake_conn_id)
+    return {src for src in sources if has_data(store, SOURCES[src].table, wstart, wend)}
+
+
+def evaluate(
+    dets: list[Detection],
+    engine: Engine,
+    wstart: datetime,
+    wend: datetime,
+    present: set[str],
+    share_scans: bool = True,
+) -> Iterator[RuleRun]:
+    """Every rule's hits for the window, source by source, with as few scans of the lake as it takes.
+
+    - Skip: a hit must lie in the window (`runner.run_detection` rejects any other), and every rule reads
+      only its own source's table, each read bounded by a window macro whose partition filter keeps only the
+      hour partitions its range touches (tests/detections/test_scan_contract.py). The step a hit comes from
+      is filtered by `{{ window() }}`, which keeps only rows in the window's own hour partitions, so with no
+      data file there a rule cannot hit, whatever its `before=` or `lookback` reach: no query is sent.
+    - Share (engines with `SharedScans`, DuckDB): the rows every non-first-seen rule of a source can read,
+      the window plus the longest `window(before=...)` among them, are read from the lake once and the
+      rules run over them unchanged. First-seen rules read their `lookback()` baseline days back and keep
+      their own query over the whole table.
+
+    Engine failures propagate (the task is retried); a rule's own SQL failing is its RuleRun's `error`.
+    """
+    by_source: dict[str, list[Detection]] = {}
+    for d in dets:
+        by_source.setdefault(d.header.log_source, []).append(d)
+    for source, group in by_source.items():
+        if source not in present:
+            log.info(
+                "%s: %s [%s, %s): %d rule(s) skipped without a query: %s",
+                source, SKIPPED, wstart.isoformat(), wend.isoformat(), len(group), [d.id for d in group],
+            )  # fmt: skip
+            for d in group:
+                yield RuleRun(d, [], "skipped")
+            continue
+        shareable = [d for d in group if d.reach is not None]
+        # one rule gains nothing from a shared scan: it would read the same rows twice
+        sharer = engine if share_scans and isinstance(engine, SharedScans) and len(shareable) > 1 else None
+        if sharer is None:
+            shareable = []
+        for d in group:
+            if d not in shareable:
+                yield _query(d, engine, wstart, wend, "own")
+        if sharer is not None:
+            reach = max(d.reach or timedelta(0) for d in shareable)
+            table = SOURCES[source].table
+            columns = _columns(shareable, SOURCES[source].schema.names, wstart, wend)
+            with sharer.shared_scan(table, window_predicate(wstart - reach, wend), columns) as rows:
+                log.info(
+                    "%s: one scan of [%s, %s) (%d rows) shared by %d rule(s)",
+                    table, (wstart - reach).isoformat(), wend.isoformat(), rows, len(shareable),
+                )  # fmt: skip
+                for d in shareable:
+                    yield _query(d, engine, wstart, wend, "shared")
+
+
+def _columns(dets: list[Detection], schema: list[str], wstart: datetime, wend: datetime) -> list[str] | None:
+    """The table's columns any of the rules names (all of them, None, when one reads `*` of the table),
+    with the partition columns the window macros filter on; the shared scan holds only these."""
+    names: set[str] = set()
+    for d in dets:
+        read = d.names_read(wstart, wend)
+        if read is None:
+            return None
+        names |= read
+    return [c for c in schema if c in names] + list(PARTITION_KEYS)
+
+
+def _query(det: Detection, engine: Engine, wstart: datetime, wend: datetime, scan: str) -> RuleRun:
+    try:
+        return RuleRun(det, run_detection(det, engine, wstart, wend), scan)
+    except Exception as exc:
+        if not isinstance(exc, DetectionOutputError) and not is_query_fault(exc):
+            raise
+        return RuleRun(det, [], scan, exc)
 
 
 def _rule_error(
@@ -180,17 +296,17 @@ class _RunContext:
     page: bool = True
 
 
-def _run_one(det: Detection, start: datetime, end: datetime, s: Settings, ctx: _RunContext) -> dict[str, Any]:
-    wstart, wend = detection_window(start, end, s)
-    hits = run_detection(det, ctx.engine, wstart, wend)
-    applied = apply_suppressions(det.id, hits, ctx.suppressions, wend)
+def _record(run: RuleRun, wstart: datetime, wend: datetime, ctx: _RunContext) -> dict[str, Any]:
+    """Suppressions, then the window's contribution to the ledger (replacing a re-run's; also when empty)."""
+    det = run.detection
+    applied = apply_suppressions(det.id, run.hits, ctx.suppressions, wend)
     hits = applied.kept
     ctx.ledger.record_suppressed(det.id, wstart, wend, applied.hidden)
     fired = ctx.ledger.record_window(
         det, wstart, wend, group_hits(det, hits), page=ctx.page, routing=ctx.routing
     )
     log.info("%s [%s, %s): %d hits, %d alert(s) at threshold", det.id, wstart, wend, len(hits), len(fired))
-    return {
+    result = {
         "detection": det.id,
         "window_start": wstart.isoformat(),
         "hits": len(hits),
@@ -198,6 +314,9 @@ def _run_one(det: Detection, start: datetime, end: datetime, s: Settings, ctx: _
         "suppressed": dict(applied.hidden),
         "expired_suppressions": applied.expired,
     }
+    if run.scan == "skipped":
+        result["skipped"] = SKIPPED
+    return result
 
 
 def summarize_window(
@@ -225,14 +344,16 @@ def summarize_window(
         "rule_errors": [
             f"{r['detection']}: {r['error']['file']}:{r['error']['line'] or '?'}" for r in errors
         ],
+        "skipped": sorted(r["detection"] for r in results if r.get("skipped")),
     }
     if start is not None and end is not None:
         summary["alerts"] = sorted([*summary["alerts"], *record_rule_errors(errors, start, end, settings)])
         summary["incidents"] = record_incidents(*detection_window(start, end, settings), settings)
         record_evaluated(start, end, settings, run_type, now)
     log.info(
-        "detect window: %d detections, %d hits, %d alerts, %d rule error(s)",
+        "detect window: %d detections (%d skipped: no data), %d hits, %d alerts, %d rule error(s)",
         summary["detections"],
+        len(summary["skipped"]),
         summary["hits"],
         len(summary["alerts"]),
         len(errors),

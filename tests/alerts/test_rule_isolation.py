@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import sqlalchemy as sa
+from lake_support import write_to_lake
 
 from mamori import detect
 from mamori.alerts.ledger import ALERT_HITS, Ledger
@@ -27,7 +28,8 @@ LAG = timedelta(minutes=60)
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    """A copy of sql/ (so files can be broken), a ledger, and an engine holding the root-activity case."""
+    """A copy of sql/ (so files can be broken), a ledger, and a lake holding the root-activity case (in the
+    lake, not registered on the engine: a detect run asks the lake which sources have data in its window)."""
     sql = tmp_path / "sql"
     shutil.copytree(REPO / "sql", sql)
     settings = load_settings(
@@ -38,13 +40,12 @@ def env(tmp_path, monkeypatch):
         }
     )
     table, _ = case_table("cloudtrail", ROOT_CASE.read_bytes())
+    write_to_lake(settings, "cloudtrail", table)
     times = [t.replace(tzinfo=UTC) for t in table.column("event_time").to_pylist()]
     start = min(times).replace(minute=0, second=0, microsecond=0) + LAG  # the run whose window holds the case
 
     def engine(_settings=None):
-        e = DuckDBEngine(settings, threads=1)  # an empty lake: every source's table exists, empty
-        e.register_table("cloudtrail", table)
-        return e
+        return DuckDBEngine(settings, threads=1)
 
     monkeypatch.setattr(detect, "get_engine", engine)
     return settings, sql, start

@@ -213,3 +213,32 @@ def test_result_types_survive_the_wire(athena):
         "string",
     ]
     assert [c for c, _ in fake.results[next(iter(fake.results))][0]] == list(table.column_names)
+
+
+def test_a_detect_run_on_athena_sends_no_query_for_a_source_without_data(athena, tmp_path):
+    """On Athena each query is billed at least 10 MB: a source with no data file in the window's hour
+    partitions (asked of the lake's listing) gets none; a source with data gets one query per rule, as
+    rendered (Athena has no shared scan)."""
+    from mamori import detect
+    from mamori.lake import layout
+    from mamori.sources.base import Partition
+
+    _, fake, expected = athena
+    settings = load_settings({"MAMORI_HOME": str(tmp_path), "MAMORI_ENGINE": "athena"})
+    # the lake's listing is what decides: a data file in the window's hour partition of cloudtrail only
+    key = layout.curated_file(
+        "cloudtrail", Partition(ACCOUNT, "us-east-1", "2026-11-01", "02").relpath(), "x"
+    )
+    path = Path(settings.lake_url.removeprefix("file://")) / key
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PAR1")  # its content is never read: Athena answers from its own table here
+    start, end = START + settings.detect_lag, END + settings.detect_lag
+    vpcflow = next(c for c in detect.detection_chunks(settings) if c[0].startswith("vpcflow_"))
+    sent = len(fake.queries)
+
+    skipped = detect.run_chunk(vpcflow, start, end, settings)
+    assert len(fake.queries) == sent and all(r["skipped"] for r in skipped)
+
+    [root] = detect.run_chunk(["cloudtrail_root_activity"], start, end, settings)
+    assert fake.queries[sent:] == [get_detection(REPO_SQL, "cloudtrail_root_activity").render(START, END)]
+    assert root["hits"] == len(expected) and "skipped" not in root

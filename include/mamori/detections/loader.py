@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlglot
@@ -92,6 +92,32 @@ class Detection:
         """The exact SQL a run over [start, end) executes, baseline included for first-seen rules."""
 
         return render_sql(self.body, start, end, lookback=self.header.lookback_td, lookups=self.lookups())
+
+    @property
+    def reach(self) -> timedelta | None:
+        """How far before its window the rule reads: the longest `window(before=...)` (zero without one), or
+        None for a first-seen rule, whose `lookback()` baseline reads days back (a shared scan of the window's
+        recent rows cannot serve it; `mamori.detect`)."""
+        if LOOKBACK_MACRO.search(self.body):
+            return None
+        return max((parse_duration(m["d"]) for m in BEFORE_MACRO.finditer(self.body)), default=timedelta(0))
+
+    def names_read(self, start: datetime, end: datetime) -> frozenset[str] | None:
+        """Every identifier the rendered SQL names (lower case; columns, struct fields, `USING` keys, aliases):
+        a superset of the source table's columns the rule reads, so a shared scan may hold only those. None
+        when a SELECT reading the table itself projects `*` (every column is read)."""
+        tree = sqlglot.parse_one(self.render(start, end), read="athena")
+        ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+        table = SOURCES[self.header.log_source].table
+        for t in tree.find_all(exp.Table):
+            select = t.find_ancestor(exp.Select)
+            if t.name == table and t.name not in ctes and select is not None:
+                for e in select.expressions:
+                    if isinstance(e, exp.Star) or (
+                        isinstance(e, exp.Column) and isinstance(e.this, exp.Star)
+                    ):
+                        return None
+        return frozenset(i.name.lower() for i in tree.find_all(exp.Identifier))
 
     def lookups(self) -> dict[str, tuple[str, ...]]:
         """The reviewed lists the body names (`{{ lookup('x') }}`), read from `sql/lookups/` beside the

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from contextlib import AbstractContextManager
+from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -20,6 +21,20 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class SharedScans(Protocol):
+    """An engine that can hold one scan of a table's recent rows for several queries (DuckDB does; Athena
+    bills each query's own scan, so there the saving is skipping queries, not sharing them)."""
+
+    def shared_scan(
+        self, table: str, where: str, columns: list[str] | None = None
+    ) -> AbstractContextManager[int]:
+        """While the context is open, `table` in queries means only its rows matching the Athena-dialect
+        predicate `where` (and only `columns` of them, when given), read from the lake once; the context's
+        value is how many rows that is."""
         ...
 
 

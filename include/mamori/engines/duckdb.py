@@ -12,6 +12,9 @@ on Athena: `<table>_delivered` over every row of the lake and `<table>` with one
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
@@ -108,6 +111,28 @@ class DuckDBEngine:
         self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * EXCLUDE ({_ROW}) FROM _{name}_arrow")
         self._one_row_per_event(spec, data.column_names, (_ROW,))
 
+    @contextmanager
+    def shared_scan(self, table: str, where: str, columns: list[str] | None = None) -> Iterator[int]:
+        """Materialise `table`'s rows matching `where` once, as a temporary table of the same name (only
+        `columns` of them when given: every column the queries will name).
+
+        DuckDB resolves an unqualified name in the temp schema first, so queries rendered for the lake view
+        read the materialised rows instead, unchanged: each query's own window predicates still apply, and a
+        predicate that selects a subset of `where` selects the same rows from either. On exit the temporary
+        table is dropped and the name means the lake view again.
+        """
+        names = [table, *(columns or [])]
+        if bad := [n for n in names if not _IDENTIFIER.fullmatch(n)]:
+            raise ValueError(f"not an identifier: {bad}")  # our own schema's names, checked all the same
+        projection = ", ".join(columns) if columns else "*"
+        select = athena_to_duckdb(f"SELECT {projection} FROM {table} WHERE {where}")
+        self.con.execute(f"CREATE TEMP TABLE {table} AS {select}")
+        try:
+            row = self.con.execute(f"SELECT count(*) FROM temp.{table}").fetchone()
+            yield int(row[0]) if row else 0
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
     def query(self, sql: str) -> pa.Table:
         """Transpile and run; the result is an Arrow table whatever the engine."""
         return self.con.execute(athena_to_duckdb(sql)).to_arrow_table()
@@ -119,6 +144,9 @@ class DuckDBEngine:
 def _ordered(delivered: str) -> str:
     """The internal view of a delivered table with its rows' read order."""
     return f"_{delivered}_ordered"
+
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def _literal(text: str) -> str:

@@ -119,6 +119,11 @@ def partition_hour(path: str) -> datetime:
     return windows.partition_hour(parts["dt"], parts["hour"])
 
 
+def partition_dir(key: str, value: str) -> str:
+    """One hive directory name of a partition path (`dt=2026-11-01`, `hour=09`), for walking a stream."""
+    return f"{key}={value}"
+
+
 # -- batches ----------------------------------------------------------------------------------------------------
 
 
