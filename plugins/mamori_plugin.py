@@ -190,7 +190,8 @@ def build_app() -> Any:
             found = status.resolve_incident(incident)
         except status.TriageError as exc:
             raise HTTPException(404, str(exc)) from None
-        if not hmac.compare_digest(csrf, csrf_token(user.get_id(), found)):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 403).
+        if not hmac.compare_digest(csrf.encode(), csrf_token(user.get_id(), found).encode()):
             raise HTTPException(403, "Forbidden: the form's token does not match (reload the incident page)")
         try:
             status.triage_incident(found, action, user.get_name(), verdict=verdict, note=note or None)

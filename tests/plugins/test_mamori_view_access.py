@@ -378,6 +378,7 @@ def test_a_triage_post_needs_its_form_token_and_the_same_site(view_url, auth_man
     for form, extra in (
         ({"verdict": "false-positive"}, {}),  # no token
         ({"csrf": "0" * 64, "verdict": "false-positive"}, {}),  # a forged one
+        ({"csrf": "é" * 64, "verdict": "false-positive"}, {}),  # not even ASCII: refused, not a server error
         (
             {"csrf": token, "verdict": "false-positive"},
             {"Sec-Fetch-Site": "cross-site"},
