@@ -171,7 +171,7 @@ def _incidents(ledger: Any) -> list[dict[str, Any]]:
 
     try:
         found = list_incidents(ledger)
-    except sa.exc.OperationalError:  # a ledger from before incidents (not migrated yet): no queue to show
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError):  # a ledger not migrated to incidents yet
         return []
     need = {"open": 0, "acknowledged": 1}
     rows: list[dict[str, Any]] = [
