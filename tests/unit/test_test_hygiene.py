@@ -28,3 +28,18 @@ def test_a_pytest_process_removes_its_throwaway_homes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     left = sorted(p.name for p in tmpdir.iterdir())
     assert left == [], f"the pytest run left {left} in TMPDIR"
+
+
+def test_test_modules_that_share_a_name_live_in_packages() -> None:
+    """pytest imports a test file outside a package under its bare name ("rootdir" import mode): two
+    `test_x.py` in such directories stop the whole collection with "import file mismatch" (it happened
+    when tests/alerts and tests/detections both gained a test_duplicate_delivery.py in parallel)."""
+    by_name: dict[str, list[Path]] = {}
+    for path in (REPO / "tests").rglob("test_*.py"):
+        by_name.setdefault(path.name, []).append(path)
+    clashes = [
+        sorted(str(p.relative_to(REPO)) for p in paths)
+        for paths in by_name.values()
+        if len(paths) > 1 and not all((p.parent / "__init__.py").exists() for p in paths)
+    ]
+    assert clashes == [], f"rename one of each, or make their directories packages: {clashes}"
