@@ -156,8 +156,22 @@ def listed_by_window(src: Source, key: str, start: datetime, end: datetime) -> b
 
 
 def _glob_re(pattern: str) -> re.Pattern[str]:
-    # Store.glob_prefixes expands `*` one path segment at a time.
-    return re.compile(re.escape(pattern).replace(r"\*", "[^/]*"))
+    """A listing pattern as a prefix regex: `*` within one path segment (as Store.glob_prefixes expands it) and
+    `[...]` a character class (sources list account ids as `[0-9]` twelve times); everything else literal."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        close = pattern.find("]", i + 1) if c == "[" else -1
+        if c == "*":
+            out.append("[^/]*")
+        elif close > i + 1:
+            out.append("[" + pattern[i + 1 : close].replace("\\", "\\\\") + "]")
+            i = close
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
 
 
 def out_of_range(
