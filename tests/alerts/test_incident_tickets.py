@@ -328,13 +328,15 @@ def test_pagerduty_resolves_an_incident_by_its_dedup_key(settings, fake_pagerdut
     """The resolve the lifecycle sync sends, called directly: by the incident's id, idempotent."""
     import json
 
-    from conftest import ROUTING_KEY
-
     from mamori.alerts.outputs.pagerduty import PagerDutyOutput
+
+    # Not `from conftest import`: several test directories have a conftest.py, and which one that names
+    # depends on what pytest imported first (it failed in a whole-suite run, passed alone).
+    routing_key = "R" * 32
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_MAMORI_PAGERDUTY",
-        json.dumps({"conn_type": "pagerduty_events", "password": ROUTING_KEY, "host": fake_pagerduty.url}),
+        json.dumps({"conn_type": "pagerduty_events", "password": routing_key, "host": fake_pagerduty.url}),
     )
     ledger = Ledger(settings.ledger_url)
     run_window(ledger, settings, H0, THREE)

@@ -43,3 +43,18 @@ def test_test_modules_that_share_a_name_live_in_packages() -> None:
         if len(paths) > 1 and not all((p.parent / "__init__.py").exists() for p in paths)
     ]
     assert clashes == [], f"rename one of each, or make their directories packages: {clashes}"
+
+
+def test_no_test_imports_conftest_at_run_time() -> None:
+    """`from conftest import X` inside a test function runs after collection, when `conftest` names whichever
+    of the suite's conftest.py files pytest imported last: it passed alone and failed in the whole suite
+    (tests/alerts/test_incident_tickets.py got tests/sources/conftest.py). At module level it runs while
+    pytest collects that directory, right after its own conftest."""
+    offenders = [
+        f"{path.relative_to(REPO)}:{n}"
+        for path in (REPO / "tests").rglob("*.py")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if line.startswith((" ", "\t"))
+        and line.strip().startswith(("from conftest import", "import conftest"))
+    ]
+    assert offenders == [], f"move the import to module level or define the value in the test: {offenders}"
