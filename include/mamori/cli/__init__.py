@@ -332,8 +332,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         summary["dispatch"] = dispatch(s)
     import json
 
+    # The note first: it opens the ledger, whose migration check logs (Airflow's logging writes to stdout),
+    # and the summary must stay stdout's last line for scripts that read it.
+    note = backfill_alerts_note(keys, s, dispatched=summary.get("dispatch"))
     print(json.dumps(summary, default=str))
-    print(backfill_alerts_note(keys, s, dispatched=summary.get("dispatch")), file=sys.stderr)
+    print(note, file=sys.stderr)
     if summary.get("rule_errors"):
         print(
             f"broken detection(s), skipped and alerted: {'; '.join(summary['rule_errors'])}", file=sys.stderr
