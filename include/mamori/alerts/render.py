@@ -152,6 +152,11 @@ def block(value: Any, lang: str = "", limit: int = MAX_BLOCK) -> str:
 MAX_ENRICHMENT_ROWS = 20
 
 
+def samples_markdown(samples: object) -> list[str]:
+    """An alert's sample events as a folded JSON block (GitHub's <details>): one shape for every ticket."""
+    return ["", "<details><summary>Sample events</summary>", "", block(samples, "json"), "", "</details>"]
+
+
 def enrichment_markdown(results: list[dict[str, Any]]) -> list[str]:
     """One inert table per enrichment result; every cell (headers included) is a code span."""
     if not results:
@@ -218,14 +223,7 @@ def ticket_markdown(alert: Alert, det: Detection | None) -> str:
         ]
         lines += ["", "### Known false positives", "", *[f"- {prose(fp)}" for fp in h.false_positives]]
     lines += enrichment_markdown(alert.enrichment or [])
-    lines += [
-        "",
-        "<details><summary>Sample events</summary>",
-        "",
-        block(alert.samples, "json"),
-        "",
-        "</details>",
-    ]
+    lines += samples_markdown(alert.samples)
     if det and det.body:  # health alerts have a definition but no SQL to reproduce
         sql = det.render(datetime.fromisoformat(alert.bucket_start), datetime.fromisoformat(alert.bucket_end))
         lines += ["", "### Reproduce in Athena", "", block(sql, "sql")]
@@ -332,12 +330,5 @@ def member_markdown(alert: Alert, det: Detection | None, inc: IncidentView) -> s
         f"{cell(inc.severity_reason, 1000)}. The timeline and runbooks above are updated.",
     ]
     lines += enrichment_markdown(alert.enrichment or [])
-    lines += [
-        "",
-        "<details><summary>Sample events</summary>",
-        "",
-        block(alert.samples, "json"),
-        "",
-        "</details>",
-    ]
+    lines += samples_markdown(alert.samples)
     return "\n".join(lines) + "\n"

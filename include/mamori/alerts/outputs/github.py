@@ -49,6 +49,7 @@ from mamori.alerts.render import (
     incident_markdown,
     inert_references,
     member_markdown,
+    samples_markdown,
     ticket_markdown,
     visible,
 )
@@ -184,12 +185,7 @@ def recurrence_comment(alert: Alert) -> str:
         f"| First seen | {cell(alert.first_seen)} |",
         f"| Last seen | {cell(alert.last_seen)} |",
         f"| Alert key | {cell(alert.key)} |",
-        "",
-        "<details><summary>Sample events</summary>",
-        "",
-        block(alert.samples, "json"),
-        "",
-        "</details>",
+        *samples_markdown(alert.samples),
     ]
     return "\n".join(lines) + "\n"
 
