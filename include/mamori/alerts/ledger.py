@@ -496,15 +496,7 @@ class Ledger:
         held = datetime.now(UTC)
         this = (DELIVERIES.c.alert_key == key, DELIVERIES.c.output == output)
         with self._tx() as conn:
-            won = conn.execute(
-                DELIVERIES.update()
-                .where(
-                    *this,
-                    *_has_work(_iso(now)),
-                    sa.or_(DELIVERIES.c.lease_until.is_(None), DELIVERIES.c.lease_until < _lease_iso(held)),
-                )
-                .values(lease_owner=owner, lease_until=_lease_iso(held + lease))
-            ).rowcount
+            won = _take_lease(conn, (*this, *_has_work(_iso(now))), owner, held, lease)
             if won == 1:
                 r = conn.execute(_DELIVERY_VIEW.where(*this)).one()
                 return Claim(Delivery(Alert.from_row(r), r.output, r.failures, r.external_ref), None)
@@ -641,14 +633,7 @@ class Ledger:
         held = datetime.now(UTC)
         this = (DELIVERIES.c.alert_key == incident_id, DELIVERIES.c.output == output)
         with self._tx() as conn:
-            won = conn.execute(
-                DELIVERIES.update()
-                .where(
-                    *this,
-                    sa.or_(DELIVERIES.c.lease_until.is_(None), DELIVERIES.c.lease_until < _lease_iso(held)),
-                )
-                .values(lease_owner=owner, lease_until=_lease_iso(held + lease))
-            ).rowcount
+            won = _take_lease(conn, this, owner, held, lease)
             r = conn.execute(sa.select(DELIVERIES).where(*this)).one()
         ticket = IncidentTicket(r.external_ref, _notified(r.delivered_hits))
         return IncidentClaim(won == 1, ticket, None if won == 1 else r.lease_owner)
@@ -724,6 +709,20 @@ def retry_backoff(failures: int) -> timedelta:
 
 def _iso(t: datetime | None) -> str:
     return (t or datetime.now(UTC)).astimezone(UTC).isoformat()
+
+
+def _take_lease(
+    conn: Connection, where: tuple[sa.ColumnElement[bool], ...], owner: str, held: datetime, lease: timedelta
+) -> int:
+    """Take the lease of the delivery row(s) `where` selects if free or expired: 1 when this owner won it.
+    One conditional UPDATE, so two dispatchers racing for a row cannot both win (alert and incident rows)."""
+    return conn.execute(
+        DELIVERIES.update()
+        .where(
+            *where, sa.or_(DELIVERIES.c.lease_until.is_(None), DELIVERIES.c.lease_until < _lease_iso(held))
+        )
+        .values(lease_owner=owner, lease_until=_lease_iso(held + lease))
+    ).rowcount
 
 
 def _lease_iso(t: datetime) -> str:
