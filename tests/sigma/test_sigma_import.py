@@ -295,3 +295,55 @@ def test_generated_rule_passes_sqlfluff(tmp_path: Path) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_tags_without_a_tactic_technique_pair_are_refused_unless_given(tmp_path: Path) -> None:
+    """The header needs `TA…:T…`; a tactic-only rule is refused with why, or takes --mitre with a note."""
+    text = (RULES / "aws_equality.yml").read_text().replace("    - attack.t1562.008\n", "")
+    (tmp_path / "aws_tactic_only.yml").write_text(text)
+    (refused,) = import_paths([tmp_path / "aws_tactic_only.yml"], None).refused
+    assert refused.reason == "no ATT&CK technique tag (attack.tNNNN): the header's mitre needs TA…:T…"
+    text = (RULES / "aws_equality.yml").read_text().replace("attack.defense-evasion", "attack.stealth")
+    (tmp_path / "aws_new_tactic.yml").write_text(text)
+    (refused,) = import_paths([tmp_path / "aws_new_tactic.yml"], None).refused
+    assert refused.reason.startswith("ATT&CK tactic tags attack.stealth not among mamori's tactics")
+    report = import_paths(
+        [tmp_path / "aws_tactic_only.yml"], tmp_path / "sql", mitre_fallback=("TA0005:T1562",)
+    )
+    (converted,) = report.converted
+    assert converted.notes == (
+        "mitre from --mitre (TA0005:T1562): no ATT&CK technique tag (attack.tNNNN): the header's mitre needs TA…:T…",
+    )
+    assert load_detection(report.written[0]).header.mitre == ["TA0005:T1562"]
+
+
+def test_two_rules_with_one_id_the_second_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    shutil.copy(RULES / "aws_equality.yml", tmp_path / "a" / "aws_equality.yml")
+    report = import_paths([RULES / "aws_equality.yml", tmp_path / "a" / "aws_equality.yml"], None)
+    assert len(report.converted) == 1
+    (refused,) = report.refused
+    assert (
+        refused.reason
+        == f"detection id cloudtrail_sigma_equality already made from {RULES / 'aws_equality.yml'}"
+    )
+
+
+def test_no_runtime_module_imports_pysigma() -> None:
+    """pySigma is a dev dependency of `mamori sigma import`: only mamori.dev.sigma may import it."""
+    import ast
+
+    offenders = []
+    for path in (REPO / "include" / "mamori").rglob("*.py"):
+        if "dev/sigma" in path.as_posix():
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [f"{path}: {n}" for n in names if n == "sigma" or n.startswith("sigma.")]
+    assert offenders == []

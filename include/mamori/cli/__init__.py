@@ -272,7 +272,9 @@ def cmd_sigma(args: argparse.Namespace) -> int:
         return _usage_error("sigma import", UsageError(f"no such file: {missing[0]}"))
     sql_dir = None if args.check else Path(args.out) if args.out else load_settings().sql_dir
     cases = None if args.check or args.no_cases else Path(args.cases)
-    report = import_paths(paths, sql_dir, cases, owner=args.owner, overwrite=args.overwrite)
+    report = import_paths(
+        paths, sql_dir, cases, owner=args.owner, overwrite=args.overwrite, mitre_fallback=tuple(args.mitre)
+    )
     for c in report.converted:
         where = f"sql/detections/cloudtrail/{c.detection_id}.sql" if sql_dir is not None else "(checked)"
         print(f"converted {c.origin} -> {c.detection_id} {where}")
@@ -696,6 +698,13 @@ def build_parser() -> argparse.ArgumentParser:
     sgi.add_argument("--check", action="store_true", help="convert and validate only; write nothing")
     sgi.add_argument("--overwrite", action="store_true", help="replace detection files that exist")
     sgi.add_argument("--owner", default="security-engineering", help="the header's owner")
+    sgi.add_argument(
+        "--mitre",
+        action="append",
+        default=[],
+        metavar="TA0005:T1562",
+        help="ATT&CK entry for rules whose tags give no tactic+technique pair (repeatable; noted per rule)",
+    )
     sg.set_defaults(func=cmd_sigma)
 
     sup = sub.add_parser("suppressions", help="suppressions as code")
