@@ -347,3 +347,96 @@ def test_no_runtime_module_imports_pysigma() -> None:
             )
             offenders += [f"{path}: {n}" for n in names if n == "sigma" or n.startswith("sigma.")]
     assert offenders == []
+
+
+def _rule(tmp_path: Path, name: str, detection: str) -> Path:
+    """A minimal CloudTrail Sigma rule with the given detection block (indented 4)."""
+    path = tmp_path / f"aws_{name}.yml"
+    path.write_text(
+        f"title: {name} fixture\nid: 0b0a6b56-1f3c-4f62-9a57-2b0e4f0b0{abs(hash(name)) % 1000:03d}\n"
+        "status: test\ndescription: A rule written for one test.\n"
+        "tags:\n    - attack.discovery\n    - attack.t1580\n"
+        "logsource:\n    product: aws\n    service: cloudtrail\n"
+        f"detection:\n{detection}level: low\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "name,detection,positive,negative",
+    [
+        (  # |cased keeps case; the default would match both
+            "cased",
+            "    sel:\n        userAgent|cased: 'Pacu'\n    condition: sel\n",
+            record(userAgent="Pacu"),
+            record(userAgent="pacu"),
+        ),
+        (  # booleans and numbers compare as the text the lake stores
+            "scalars",
+            "    sel:\n        readOnly: false\n        requestParameters.maxResults: 5\n    condition: sel\n",
+            record(readOnly=False, requestParameters={"maxResults": 5}),
+            record(readOnly=True, requestParameters={"maxResults": 5}),
+        ),
+        (  # |exists: false is a NULL test
+            "exists",
+            "    sel:\n        eventName: GetObject\n        errorCode|exists: false\n    condition: sel\n",
+            record(eventName="GetObject"),
+            record(eventName="GetObject", errorCode="AccessDenied"),
+        ),
+    ],
+)
+def test_value_types(
+    tmp_path: Path, name: str, detection: str, positive: dict[str, Any], negative: dict[str, Any]
+) -> None:
+    report = import_paths([_rule(tmp_path, name, detection)], tmp_path / "sql")
+    assert not report.refused, report.refused
+    det = load_detection(report.written[0])
+    assert alerts(det, tmp_path, positive) == 1
+    assert alerts(det, tmp_path, negative) == 0
+
+
+@pytest.mark.parametrize(
+    "detection,reason",
+    [
+        ("    keywords:\n        - 'pacu'\n    condition: keywords\n", "keyword search"),
+        (
+            "    sel:\n        sourceIPAddress|cidr: '10.0.0.0/8'\n    condition: sel\n",
+            "not supported: the cidr",
+        ),
+        ("    sel:\n        requestParameters.maxResults|gt: 5\n    condition: sel\n", "numeric comparison"),
+        ("    sel:\n        eventTime: '2026'\n    condition: sel\n", "field 'eventTime' has no mapping"),
+        (
+            "    sel:\n        requestParameters.a b: 'x'\n    condition: sel\n",
+            "field 'requestParameters.a b'",
+        ),
+    ],
+)
+def test_unsupported_constructs_are_refused_with_the_reason(
+    tmp_path: Path, detection: str, reason: str
+) -> None:
+    report = import_paths([_rule(tmp_path, "refused", detection)], None)
+    assert not report.converted
+    (refused,) = report.refused
+    assert reason in refused.reason and "\n" not in refused.reason
+
+
+def test_every_mapped_field_is_a_column_of_the_lake_table() -> None:
+    """The mapping names only what the parser writes: each expression runs on an empty table of the source's
+    own schema (a renamed column or struct field fails here, not in an imported rule)."""
+    import duckdb
+    import pyarrow as pa
+
+    from mamori.dev.sigma import cloudtrail
+    from mamori.engines.dialect import athena_to_duckdb
+    from mamori.sources import get_source
+
+    con = duckdb.connect()
+    empty = pa.Table.from_pylist([], schema=get_source("cloudtrail").schema)
+    con.register("cloudtrail", empty)
+    fields = [*cloudtrail.COLUMNS, *cloudtrail.JSON_COLUMNS, "requestParameters.bucketName"]
+    for field in fields:
+        expr = cloudtrail.sql_column(field)
+        assert expr is not None, field
+        con.execute(athena_to_duckdb(f"SELECT {expr} FROM cloudtrail"))
+    select = ", ".join(f"{e} AS {a}" for e, a in cloudtrail.SELECT_COLUMNS)
+    con.execute(athena_to_duckdb(f"SELECT {select} FROM cloudtrail"))
