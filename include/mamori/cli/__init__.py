@@ -259,6 +259,35 @@ def _mutate(sql_dir: Path, cases_dir: Path, ids: list[str], verbose: bool) -> in
     return 0 if complete == len(scores) else 1
 
 
+def cmd_sigma(args: argparse.Namespace) -> int:
+    """Sigma rules for AWS CloudTrail → sql/detections/cloudtrail/; one line per refused rule, exit 1 if any."""
+    from mamori.config import load_settings
+    from mamori.dev.sigma import import_paths
+
+    paths: list[Path] = []
+    for given in map(Path, args.paths):
+        paths += sorted(given.glob("*.yml")) + sorted(given.glob("*.yaml")) if given.is_dir() else [given]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        return _usage_error("sigma import", UsageError(f"no such file: {missing[0]}"))
+    sql_dir = None if args.check else Path(args.out) if args.out else load_settings().sql_dir
+    cases = None if args.check or args.no_cases else Path(args.cases)
+    report = import_paths(
+        paths, sql_dir, cases, owner=args.owner, overwrite=args.overwrite, mitre_fallback=tuple(args.mitre)
+    )
+    for c in report.converted:
+        where = f"sql/detections/cloudtrail/{c.detection_id}.sql" if sql_dir is not None else "(checked)"
+        print(f"converted {c.origin} -> {c.detection_id} {where}")
+        for note in c.notes:
+            print(f"  note: {note}")
+    for r in report.refused:
+        print(f"refused   {r.origin}: {r.reason}")
+    print(f"{len(report.converted)} converted, {len(report.refused)} refused")
+    for reason, n in report.by_reason().most_common():
+        print(f"  {n:3} refused: {reason}")
+    return 1 if report.refused else 0
+
+
 def cmd_suppressions(args: argparse.Namespace) -> int:
     """What each suppression hid in a range, and which entries are expired as of its end."""
     from mamori.alerts.ledger import Ledger
@@ -652,6 +681,31 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--from", dest="start", required=True)
     b.add_argument("--to", dest="end", required=True)
     det.set_defaults(func=cmd_detections)
+
+    sg = sub.add_parser("sigma", help="dev tool: import Sigma rules (AWS CloudTrail) as mamori detections")
+    sg_sub = sg.add_subparsers(dest="action", required=True)
+    sgi = sg_sub.add_parser(
+        "import",
+        help="convert Sigma rules to sql/detections/cloudtrail/<id>.sql (status experimental)",
+        description="Convert Sigma rules (logsource aws/cloudtrail) with pySigma into mamori detection files: "
+        "strict header, Athena SQL over the cloudtrail table, validated by the detection loader. A rule that "
+        "cannot be converted whole is refused with one line saying why (exit 1). See docs/sigma.md.",
+    )
+    sgi.add_argument("paths", nargs="+", metavar="PATH", help="Sigma .yml files, or folders of them")
+    sgi.add_argument("--out", help="the sql/ folder to write into (default: MAMORI_SQL_DIR)")
+    sgi.add_argument("--cases", default=str(Path.cwd() / "tests" / "detections"), help="case folders root")
+    sgi.add_argument("--no-cases", action="store_true", help="do not create empty case folders")
+    sgi.add_argument("--check", action="store_true", help="convert and validate only; write nothing")
+    sgi.add_argument("--overwrite", action="store_true", help="replace detection files that exist")
+    sgi.add_argument("--owner", default="security-engineering", help="the header's owner")
+    sgi.add_argument(
+        "--mitre",
+        action="append",
+        default=[],
+        metavar="TA0005:T1562",
+        help="ATT&CK entry for rules whose tags give no tactic+technique pair (repeatable; noted per rule)",
+    )
+    sg.set_defaults(func=cmd_sigma)
 
     sup = sub.add_parser("suppressions", help="suppressions as code")
     sup_sub = sup.add_subparsers(dest="action", required=True)
