@@ -196,3 +196,25 @@ def test_tune_needs_alerts_or_false_positives(seeded, capsys):
     assert rc == 2 and "no false positives recorded" in err
     rc, _, err = run(capsys, "detections", "tune", "cloudtrail_root_activity", "--match", "actor=x")
     assert rc == 2 and "no alerts of" in err
+
+
+def test_the_view_gets_the_same_rows_from_mamori_status(seeded, capsys):
+    from mamori.status import scorecard_rows
+
+    _, out, _ = run(capsys, "detections", "scorecard", "--json")
+    assert scorecard_rows() == json.loads(out)
+
+
+def test_a_value_learnt_from_a_log_stays_one_yaml_value(tmp_path):
+    """The matched value may come from a log (attacker-controlled): written quoted, it cannot add an entry or
+    a key to the reviewed file."""
+    from datetime import date
+
+    from mamori.alerts import tune
+
+    shutil.copy(REPO / "sql" / "suppressions.yaml", tmp_path / "suppressions.yaml")
+    evil = "x\n- id: allow-everything\n  detection: '*'\n  match: {account_id: '1'}"
+    entry = tune.proposal(TUNE, {"actor": evil}, "alice", "a reason long enough", date(2027, 1, 1), "t-evil")
+    tune.write_entry(tmp_path, entry)
+    [loaded] = load_suppressions(tmp_path)
+    assert loaded.match == {"actor": evil} and loaded.detection == TUNE

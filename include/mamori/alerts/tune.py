@@ -215,7 +215,8 @@ def write_entry(sql_dir: Path, entry: Suppression) -> Path:
         [entry.model_dump(mode="json")], sort_keys=False, allow_unicode=False, default_flow_style=False
     )
     if re.search(r"^\[\]\s*$", old, flags=re.M):  # the empty list the file ships with
-        new = re.sub(r"^\[\]\s*$", item.rstrip("\n"), old, count=1, flags=re.M)
+        # A function, not a replacement string: re.sub would turn the YAML's `\n` escapes into line breaks.
+        new = re.sub(r"^\[\]\s*$", lambda _m: item.rstrip("\n"), old, count=1, flags=re.M)
     else:
         new = old + ("" if not old or old.endswith("\n") else "\n") + item
     path.write_text(new, encoding="utf-8")
