@@ -801,7 +801,10 @@ def sync_triage(
     never write it at once. Returns the mirrors that failed (retried next run)."""
     failures = 0
     for name in sorted(OUTPUTS, key=delivery_rank):
-        if not OUTPUTS[name].capabilities.mirrors_triage:
+        caps = OUTPUTS[name].capabilities
+        if caps.acknowledges and caps.per_incident:
+            failures += _acknowledge_pages(ledger, outputs, s, owner, configured, name)
+        if not caps.mirrors_triage:
             continue
         pending = ledger.triage_unsynced(name)
         if not pending:
@@ -830,6 +833,40 @@ def sync_triage(
                     "mirroring the %s of incident %s on %s failed: %s", a["action"], p.incident_id, name, exc
                 )
                 failures += 1
+    return failures
+
+
+def _acknowledge_pages(
+    ledger: Ledger,
+    outputs: dict[str, Output],
+    s: Settings,
+    owner: str,
+    configured: dict[str, bool],
+    name: str,
+) -> int:
+    """Incidents acknowledged in mamori: their page on `name` is acknowledged (escalation stops), once per
+    acknowledgement. A close or reopen after it is only noted as seen: closes resolve the page
+    (`_resolve_closed`), and a person's reopen does not page again (someone is on it)."""
+    pending = ledger.triage_unsynced(name, ("acknowledge", "close", "reopen"))
+    if not pending:
+        return 0
+    if name not in configured:
+        configured[name] = OUTPUTS[name].configured(s)
+    if not configured[name]:
+        return 0
+    out = outputs.get(name) or outputs.setdefault(name, make_output(name, s))
+    failures = 0
+    for p in pending:
+        if not ledger.claim_incident(p.incident_id, name, owner, s.delivery_lease).won:
+            continue
+        try:
+            if p.action["action"] == "acknowledge":
+                out.acknowledge(p.ref)
+            ledger.mark_triage_synced(p.incident_id, name, int(p.action["action_id"]), owner)
+        except Exception as exc:
+            _release_quietly(ledger, p.incident_id, name, owner)
+            log.warning("acknowledging incident %s on %s failed: %s", p.incident_id, name, exc)
+            failures += 1
     return failures
 
 

@@ -149,3 +149,20 @@ def test_a_reopen_not_yet_shown_on_github_is_not_undone_by_the_closed_issue(wire
     detect.dispatch(s)
     assert gh.issue_list()[0]["state"] == "open"
     assert detect.sync_alerts(s) == {"checked": 3, "resolved": 0, "verdicts": 0}
+
+
+def test_an_acknowledgement_in_mamori_acknowledges_the_page_once(wired):
+    """Someone is on it: the incident's PagerDuty alert stops escalating (acknowledged, not resolved); the
+    issue is left as it is (GitHub has no such state). Closing later resolves the page."""
+    s, ledger, gh, pd = wired
+    inc = live_incident(ledger)
+    quiet, requests = writes(gh), pd.requests
+    triage.acknowledge(ledger, inc.incident_id, "alice")
+    detect.dispatch(s)
+    assert [i.state for i in pd.incidents_for(inc.incident_id)] == ["acknowledged"]
+    assert pd.requests == requests + 1 and writes(gh) == quiet
+    detect.dispatch(s)
+    assert pd.requests == requests + 1
+    triage.close(ledger, inc.incident_id, "true-positive", "alice")
+    detect.dispatch(s)
+    assert [i.state for i in pd.incidents_for(inc.incident_id)] == ["resolved"]

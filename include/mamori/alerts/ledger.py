@@ -693,15 +693,18 @@ class Ledger:
                 .values(state="merged", **_lease_ended(owner))
             )
 
-    def triage_unsynced(self, output: str) -> list[TriageToSync]:
-        """Incidents whose ticket on `output` does not show their latest close or reopen yet: the incident
-        has a delivered ticket there (not folded into another) and a close/reopen row newer than the one the
-        ticket last reflected. Acknowledgements are not mirrored (a ticket has no such state)."""
+    def triage_unsynced(
+        self, output: str, actions: tuple[str, ...] = ("close", "reopen")
+    ) -> list[TriageToSync]:
+        """Incidents whose delivery on `output` does not show their latest triage yet: the incident has a
+        delivered ticket or page there (not folded into another) and one of `actions` newer than the one it
+        last reflected. Tickets mirror closes and reopens (an issue has no acknowledged state); pages take
+        acknowledgements too."""
         latest = (
             sa.select(
                 INCIDENT_ACTIONS.c.incident_id, sa.func.max(INCIDENT_ACTIONS.c.action_id).label("action_id")
             )
-            .where(INCIDENT_ACTIONS.c.action.in_(("close", "reopen")))
+            .where(INCIDENT_ACTIONS.c.action.in_(actions))
             .group_by(INCIDENT_ACTIONS.c.incident_id)
             .subquery()
         )
@@ -718,23 +721,13 @@ class Ledger:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
-            actions = {
+            rows_by_id = {
                 r.action_id: r
                 for r in conn.execute(
                     sa.select(INCIDENT_ACTIONS).where(INCIDENT_ACTIONS.c.action_id.in_([r[2] for r in rows]))
                 )
             }
-        return [TriageToSync(r[0], r[1], actions[r[2]]._asdict()) for r in rows]
-
-    def synced_action(self, incident_id: str, output: str) -> int:
-        """The last incident_actions row the incident's ticket on `output` reflects (0: none)."""
-        with self.engine.connect() as conn:
-            v = conn.execute(
-                sa.select(DELIVERIES.c.synced_action).where(
-                    DELIVERIES.c.alert_key == incident_id, DELIVERIES.c.output == output
-                )
-            ).scalar()
-        return int(v or 0)
+        return [TriageToSync(r[0], r[1], rows_by_id[r[2]]._asdict()) for r in rows]
 
     def mark_triage_synced(self, incident_id: str, output: str, action_id: int, owner: str | None) -> None:
         """The ticket on `output` shows the incident's action `action_id` now (never moves back); ends
