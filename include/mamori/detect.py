@@ -827,12 +827,15 @@ def sync_triage(
             try:
                 out.mirror_triage(p.ref, p.incident_id, change)
                 ledger.mark_triage_synced(p.incident_id, name, change.action_id, owner)
-            except Exception as exc:
+            except Exception as exc:  # retried next run; the lease handed back so it need not expire first
                 _release_quietly(ledger, p.incident_id, name, owner)
                 log.warning(
                     "mirroring the %s of incident %s on %s failed: %s", a["action"], p.incident_id, name, exc
                 )
                 failures += 1
+            except BaseException:  # the dispatcher is stopped: hand the lease back, as _deliver does
+                _release_quietly(ledger, p.incident_id, name, owner)
+                raise
     return failures
 
 
@@ -867,6 +870,9 @@ def _acknowledge_pages(
             _release_quietly(ledger, p.incident_id, name, owner)
             log.warning("acknowledging incident %s on %s failed: %s", p.incident_id, name, exc)
             failures += 1
+        except BaseException:  # the dispatcher is stopped: hand the lease back, as _deliver does
+            _release_quietly(ledger, p.incident_id, name, owner)
+            raise
     return failures
 
 

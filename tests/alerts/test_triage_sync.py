@@ -166,3 +166,30 @@ def test_an_acknowledgement_in_mamori_acknowledges_the_page_once(wired):
     triage.close(ledger, inc.incident_id, "true-positive", "alice")
     detect.dispatch(s)
     assert [i.state for i in pd.incidents_for(inc.incident_id)] == ["resolved"]
+
+
+def test_a_crash_between_the_mirror_and_its_record_comments_once(wired, monkeypatch):
+    """The worker dies after GitHub took the close (comment, label, closed) and before the ledger recorded
+    it: the next dispatch mirrors the same action again and finds its comment by the marker."""
+    s, ledger, gh, _ = wired
+    inc = live_incident(ledger)
+    before = len(gh.comment_list(1))
+    triage.close(ledger, inc.incident_id, "false-positive", "alice")
+    real = Ledger.mark_triage_synced
+
+    def crash(self, *args, **kwargs):
+        raise SystemExit("worker killed after the GitHub writes, before the ledger write")
+
+    monkeypatch.setattr(Ledger, "mark_triage_synced", crash)
+    with pytest.raises(SystemExit):
+        detect.dispatch(s)
+    assert len(gh.comment_list(1)) == before + 1 and gh.issue_list()[0]["state"] == "closed"
+    assert [p.incident_id for p in ledger.triage_unsynced("github")] == [inc.incident_id]
+    mirrored = len(gh.calls("GET", "/comments"))
+    monkeypatch.setattr(Ledger, "mark_triage_synced", real)
+    detect.dispatch(s)
+    assert len(gh.calls("GET", "/comments")) > mirrored  # mirrored again: it looked for its comment
+    assert len(gh.comment_list(1)) == before + 1 and ledger.triage_unsynced("github") == []
+    quiet = writes(gh)
+    detect.dispatch(s)
+    assert writes(gh) == quiet
