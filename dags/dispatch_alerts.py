@@ -8,8 +8,11 @@ Runs when a `detect` run has recorded alerts (asset `mamori://alerts/ledger`) an
    earlier (each output retries 429/5xx/timeouts itself; the ledger retries the rest on later runs, up to 5
    consecutive failures), and recurrence updates (one comment on the issue, a re-trigger with the same
    PagerDuty `dedup_key`).
+   It also shows triage done in mamori on incident issues (`verdict:<v>` label, a comment, closed or
+   reopened) and resolves the pages of closed incidents.
 2. `sync`: for each open alert with a GitHub issue, a closed issue resolves its PagerDuty incident and
-   records the resolution label (`true-positive`, `false-positive`, ...) in the ledger.
+   records the resolution label (`verdict:true-positive`, `false-positive`, ...) in the ledger; an incident
+   issue closed with one verdict label closes the incident with it, by `github:<login>`.
 
 This is the only DAG that talks to outputs, and it runs one at a time (`max_active_runs=1`), so two runs
 can never both create the same ticket. Both steps are idempotent: any number of runs leaves one issue and

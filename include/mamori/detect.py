@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from mamori import windows
+from mamori.alerts import triage
 from mamori.alerts.alert import IncidentTicket, IncidentView
 from mamori.alerts.enrichment import (
     Enrichment,
@@ -38,7 +39,7 @@ from mamori.alerts.outputs import (
     ticket_link,
     write_index,
 )
-from mamori.alerts.outputs.base import Capabilities, TicketState
+from mamori.alerts.outputs.base import Capabilities, TicketState, TriageChange
 from mamori.alerts.routing import Routing, load_routing
 from mamori.alerts.triage import VERDICTS
 from mamori.config import Settings, load_settings
@@ -539,6 +540,7 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
         if per_incident:
             failed += _fold_merged(ledger, outputs, s, owner, configured)
             failed += _resolve_closed(ledger, outputs, s, owner, configured)
+        failed += sync_triage(ledger, outputs, s, owner, configured)
     finally:
         enricher.close()
     failing = ledger.failing()
@@ -788,6 +790,92 @@ def _resolve_closed(
     return failures
 
 
+def sync_triage(
+    ledger: Ledger, outputs: dict[str, Output], s: Settings, owner: str, configured: dict[str, bool]
+) -> int:
+    """Closes and reopens done in mamori (`mamori incidents close|reopen`, the view) shown on the incident's
+    ticket by every output that mirrors triage (GitHub: verdict label, a comment, closed / reopened), once
+    per action: the incident's delivery row remembers the last action its ticket shows (`synced_action`).
+    Only the latest close/reopen is mirrored (a close then a reopen before one dispatch leaves the issue
+    open, with the reopen's comment). Under the incident's lease, like its deliveries, so two dispatchers
+    never write it at once. Returns the mirrors that failed (retried next run)."""
+    failures = 0
+    for name in sorted(OUTPUTS, key=delivery_rank):
+        caps = OUTPUTS[name].capabilities
+        if caps.acknowledges and caps.per_incident:
+            failures += _acknowledge_pages(ledger, outputs, s, owner, configured, name)
+        if not caps.mirrors_triage:
+            continue
+        pending = ledger.triage_unsynced(name)
+        if not pending:
+            continue
+        if name not in configured:
+            configured[name] = OUTPUTS[name].configured(s)
+        if not configured[name]:
+            continue
+        out = outputs.get(name) or outputs.setdefault(name, make_output(name, s))
+        for p in pending:
+            if not ledger.claim_incident(p.incident_id, name, owner, s.delivery_lease).won:
+                continue
+            a = p.action
+            # No comment for what the ticket says already: a verdict read from it (`github:<login>`), or
+            # mamori's own reopen on new activity (the new member's comment is on the ticket).
+            said = a["actor"] == triage.MAMORI or a["actor"].startswith(f"{name}:")
+            change = TriageChange(
+                int(a["action_id"]), a["action"], a["verdict"], a["note"], a["actor"], a["at"], not said
+            )
+            try:
+                out.mirror_triage(p.ref, p.incident_id, change)
+                ledger.mark_triage_synced(p.incident_id, name, change.action_id, owner)
+            except Exception as exc:  # retried next run; the lease handed back so it need not expire first
+                _release_quietly(ledger, p.incident_id, name, owner)
+                log.warning(
+                    "mirroring the %s of incident %s on %s failed: %s", a["action"], p.incident_id, name, exc
+                )
+                failures += 1
+            except BaseException:  # the dispatcher is stopped: hand the lease back, as _deliver does
+                _release_quietly(ledger, p.incident_id, name, owner)
+                raise
+    return failures
+
+
+def _acknowledge_pages(
+    ledger: Ledger,
+    outputs: dict[str, Output],
+    s: Settings,
+    owner: str,
+    configured: dict[str, bool],
+    name: str,
+) -> int:
+    """Incidents acknowledged in mamori: their page on `name` is acknowledged (escalation stops), once per
+    acknowledgement. A close or reopen after it is only noted as seen: closes resolve the page
+    (`_resolve_closed`), and a person's reopen does not page again (someone is on it)."""
+    pending = ledger.triage_unsynced(name, ("acknowledge", "close", "reopen"))
+    if not pending:
+        return 0
+    if name not in configured:
+        configured[name] = OUTPUTS[name].configured(s)
+    if not configured[name]:
+        return 0
+    out = outputs.get(name) or outputs.setdefault(name, make_output(name, s))
+    failures = 0
+    for p in pending:
+        if not ledger.claim_incident(p.incident_id, name, owner, s.delivery_lease).won:
+            continue
+        try:
+            if p.action["action"] == "acknowledge":
+                out.acknowledge(p.ref)
+            ledger.mark_triage_synced(p.incident_id, name, int(p.action["action_id"]), owner)
+        except Exception as exc:
+            _release_quietly(ledger, p.incident_id, name, owner)
+            log.warning("acknowledging incident %s on %s failed: %s", p.incident_id, name, exc)
+            failures += 1
+        except BaseException:  # the dispatcher is stopped: hand the lease back, as _deliver does
+            _release_quietly(ledger, p.incident_id, name, owner)
+            raise
+    return failures
+
+
 def _release_quietly(ledger: Ledger, key: str, output: str, owner: str) -> None:
     try:
         ledger.release(key, output, owner)
@@ -795,20 +883,35 @@ def _release_quietly(ledger: Ledger, key: str, output: str, owner: str) -> None:
         log.warning("could not release the lease on %s to %s: %s", key, output, type(exc).__name__)
 
 
-# Labels a responder puts on the ticket before closing it; the first one found is recorded as the resolution.
 # A closed ticket's label that becomes its alert's resolution: the triage verdicts (one vocabulary for
-# alerts.resolution, whether the ticket or `mamori incidents close` closed the alert), or a duplicate.
+# alerts.resolution, whether the ticket or `mamori incidents close` closed the alert; `verdict:<v>` or the bare
+# `<v>` on the ticket), or a duplicate.
 RESOLUTION_LABELS = (*VERDICTS, "duplicate")
 
 
+def ticket_resolution(labels: tuple[str, ...]) -> str:
+    """What a closed ticket's labels say about its alerts: its one verdict, else `duplicate`, else `closed`
+    (no verdict, or two that contradict each other)."""
+    verdicts = triage.label_verdicts(labels)
+    if len(verdicts) == 1:
+        return next(iter(verdicts))
+    return "duplicate" if "duplicate" in {lb.strip().lower() for lb in labels} else "closed"
+
+
 def sync_alerts(settings: Settings | None = None) -> dict[str, Any]:
-    """Ticket closed ⇒ alert resolved: resolve its pages, record the resolution in the ledger.
+    """Ticket closed ⇒ alert resolved: resolve its pages, record the resolution in the ledger; an incident's
+    ticket closed with one verdict label ⇒ the incident closed with that verdict, by `<output>:<login>`.
 
     This task reconciles state with the ticket system, so unlike the window tasks it reads "now" from it;
     it is idempotent (a resolved page resolves again harmlessly; resolved alerts are not checked again).
     Tickets are read from every configured output that can report their state, pages resolved on every
     output that can resolve them (capabilities, not names). Pages are resolved before the ledger so a crash in
     between is retried by the next run.
+
+    An incident whose ticket does not show its latest triage yet (a reopen in mamori not mirrored because
+    GitHub was down) is left alone: the ticket's closed state is older than mamori's, and reading it would
+    undo the reopen. The verdict read from a ticket counts as shown there (`synced_action`), so the next
+    dispatch does not comment it back.
     """
     s = settings or load_settings()
     ledger = Ledger(s.ledger_url)
@@ -818,6 +921,7 @@ def sync_alerts(settings: Settings | None = None) -> dict[str, Any]:
         return {
             "checked": 0,
             "resolved": 0,
+            "verdicts": 0,
             "reason": "no ticket output that syncs state: tickets are local files",
         }
     outputs: dict[str, Output] = {}
@@ -834,24 +938,57 @@ def sync_alerts(settings: Settings | None = None) -> dict[str, Any]:
             states[(name, ref)] = output(name).ticket_state(ref)
         return states[(name, ref)]
 
-    checked = resolved = 0
+    # (output, ticket) → the live incident it is the ticket of; tickets whose incident's triage waits to
+    # be mirrored on them.
+    incident_of: dict[tuple[str, str], str] = {}
+    lagging: set[tuple[str, str]] = set()
+    for name in trackers:
+        if not OUTPUTS[name].capabilities.per_incident:
+            continue
+        for iid, (row_state, ticket) in ledger.incident_tickets(name).items():
+            if ticket.ref and row_state != "merged":
+                incident_of[(name, ticket.ref)] = iid
+        lagging |= {(name, p.ref) for p in ledger.triage_unsynced(name)}
+    checked = resolved = verdicts = 0
+    closed_here: set[str] = set()
     for alert in ledger.alerts(status="open"):
         refs = ledger.refs(alert.key)
         tickets = [(n, refs[n]) for n in trackers if n in refs]
-        if not tickets:
+        if not tickets or any(t in lagging for t in tickets):
             continue
         checked += 1
-        closed = next((st for st in (state(n, ref) for n, ref in tickets) if st.closed), None)
-        if closed is None:
+        closed_ticket = next(((n, ref) for n, ref in tickets if state(n, ref).closed), None)
+        if closed_ticket is None:
             continue
+        closed = state(*closed_ticket)
         for name in sorted(refs, key=delivery_rank):
             caps = _capabilities(name)
             if caps is not None and caps.resolves and (name, refs[name]) not in resolved_pages:
                 output(name).resolve(refs[name])  # the page's dedup key: the alert's or its incident's
                 resolved_pages.add((name, refs[name]))
-        resolution = next((lb for lb in closed.labels if lb in RESOLUTION_LABELS), "closed")
+        resolution = ticket_resolution(closed.labels)
+        judged = incident_of.get(closed_ticket)
+        if judged is not None and judged not in closed_here and resolution in VERDICTS:
+            verdicts += _verdict_from_ticket(ledger, closed_ticket[0], judged, resolution, closed)
+            closed_here.add(judged)
         ledger.resolve(alert.key, resolution)
         resolved += 1
-    summary = {"checked": checked, "resolved": resolved}
+    summary = {"checked": checked, "resolved": resolved, "verdicts": verdicts}
     log.info("sync_alerts: %s", summary)
     return summary
+
+
+def _verdict_from_ticket(ledger: Ledger, output: str, iid: str, verdict: str, closed: TicketState) -> int:
+    """The incident's ticket was closed with `verdict`: record it as the incident's, by `<output>:<login>`
+    (the ledger's record says who judged it, wherever they did), and as shown on that ticket. 1 when a
+    close was recorded."""
+    actor = f"{output}:{closed.closed_by or 'unknown'}"
+    try:
+        out = triage.close(ledger, iid, verdict, actor, note=f"closed on {output} with its verdict label")
+    except triage.TriageError as exc:  # e.g. merged meanwhile: the alerts are still resolved
+        log.warning("incident %s: verdict from %s not recorded: %s", iid, output, exc)
+        return 0
+    if out.recorded is None or out.recorded.action_id is None:
+        return 0
+    ledger.mark_triage_synced(iid, output, out.recorded.action_id, None)
+    return 1

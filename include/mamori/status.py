@@ -195,6 +195,15 @@ def _incidents(ledger: Any) -> list[dict[str, Any]]:
     return rows[:MAX_INCIDENTS]
 
 
+def scorecard_rows(settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Per-rule quality from recorded verdicts (`mamori detections scorecard`), worst first, one dict per rule
+    (`RuleScore.as_dict`), for the view's panel; [] when nothing was detected yet."""
+    from mamori.alerts.scorecard import scorecard
+
+    ledger = _open_ledger(settings or load_settings())
+    return [r.as_dict() for r in scorecard(ledger)] if ledger is not None else []
+
+
 def resolve_incident(incident: str, settings: Settings | None = None) -> str:
     """The full id of a live or closed incident from its id or a unique prefix (TriageError otherwise)."""
     from mamori.alerts import triage

@@ -91,11 +91,27 @@ class FakeGitHub:
         with self.lock:
             return list(self.comments.get((repo, number), []))
 
-    def close_issue(self, number: int, repo: str = "acme/security-alerts") -> None:
-        """What a human closing the issue in the UI does."""
+    def close_issue(
+        self,
+        number: int,
+        repo: str = "acme/security-alerts",
+        by: str = "octocat",
+        labels: tuple[str, ...] = (),
+    ) -> None:
+        """What a human closing the issue in the UI does: `by` is their login, `labels` those they added."""
         with self.lock:
             issue = self.issues[repo][number]
-            issue.update(state="closed", state_reason="completed", closed_at=_now(), updated_at=_now())
+            have = [lb["name"] for lb in issue["labels"]]
+            issue["labels"] = [
+                _label(self.base, repo, n) for n in [*have, *(x for x in labels if x not in have)]
+            ]
+            issue.update(
+                state="closed",
+                state_reason="completed",
+                closed_at=_now(),
+                updated_at=_now(),
+                closed_by=_user(self.base) | {"login": by, "type": "User"},
+            )
 
     def calls(self, method: str | None = None, path_suffix: str = "") -> list[Recorded]:
         with self.lock:
@@ -298,7 +314,9 @@ class _Handler(BaseHTTPRequestHandler):
                     issue["labels"] = [_label(base, repo, n) for n in patch["labels"]]
                 issue["updated_at"] = _now()
                 if issue["state"] == "closed" and not issue["closed_at"]:
-                    issue["closed_at"] = _now()
+                    issue["closed_at"], issue["closed_by"] = _now(), _user(base)
+                if issue["state"] == "open":
+                    issue["closed_at"] = issue["closed_by"] = None
                 return 200, issue, {}
             raise ApiError(404, "Not Found")
 
@@ -339,6 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
             "created_at": _now(),
             "updated_at": _now(),
             "closed_at": None,
+            "closed_by": None,
         }
         issues[n] = issue
         return issue

@@ -126,11 +126,11 @@ def test_closing_the_issue_resolves_the_page_and_records_the_label(wired):
     first_issue = next(i for i in gh.issue_list() if i["number"] == first["number"])
     first_issue["labels"].append({"name": "false-positive"})
     result = detect.sync_alerts(settings)
-    assert result == {"checked": 2, "resolved": 1}
+    assert result == {"checked": 2, "resolved": 1, "verdicts": 0}
     resolved = [a for a in ledger.alerts() if a.status == "resolved"]
     assert len(resolved) == 1
     assert [i.state for i in pd.incidents_for(resolved[0].key)] == ["resolved"]
-    assert detect.sync_alerts(settings) == {"checked": 1, "resolved": 0}
+    assert detect.sync_alerts(settings) == {"checked": 1, "resolved": 0, "verdicts": 0}
     with Ledger(settings.ledger_url).engine.connect() as conn:
         row = conn.exec_driver_sql("SELECT resolution FROM alerts WHERE status = 'resolved'").one()
     assert row[0] == "false-positive"

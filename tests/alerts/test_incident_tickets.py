@@ -265,7 +265,7 @@ def test_a_merge_points_the_issues_at_each_other_and_closes_the_merged_one(wired
     assert (len(gh.requests), pd.requests) == before
     assert detect.sync_alerts(s)["resolved"] == 0
     gh.close_issue(survivor["number"])
-    assert detect.sync_alerts(s) == {"checked": 3, "resolved": 3}
+    assert detect.sync_alerts(s) == {"checked": 3, "resolved": 3, "verdicts": 0}
     assert [i.state for i in pd.incidents_for(older.incident_id)] == ["resolved"]
 
 
@@ -276,7 +276,7 @@ def test_closing_the_incident_issue_resolves_its_one_page(wired):
     inc = live_incident(ledger)
     gh.close_issue(1)
     resolves_before = pd.requests
-    assert detect.sync_alerts(s) == {"checked": 3, "resolved": 3}
+    assert detect.sync_alerts(s) == {"checked": 3, "resolved": 3, "verdicts": 0}
     assert pd.requests == resolves_before + 1  # one resolve for the incident, not one per alert
     assert [i.state for i in pd.incidents_for(inc.incident_id)] == ["resolved"]
 
@@ -297,13 +297,14 @@ def test_a_new_alert_after_the_issue_was_closed_reopens_it_and_pages_again(wired
     inc = live_incident(ledger)
     assert [i.state for i in pd.incidents_for(inc.incident_id)] == ["resolved", "triggered"]
     assert len(sl.messages) == 2
-    assert detect.sync_alerts(s) == {"checked": 1, "resolved": 0}
+    assert detect.sync_alerts(s) == {"checked": 1, "resolved": 0, "verdicts": 0}
 
 
 def test_closing_the_incident_in_triage_resolves_its_page_and_a_later_alert_pages_again(wired):
-    """`mamori incidents close`: the next dispatch resolves the incident's PagerDuty alert, once. An alert that
-    joins later re-opens the incident (the grouping does): it is paged and posted again, and commented on the
-    issue, which stayed open."""
+    """`mamori incidents close`: the next dispatch resolves the incident's PagerDuty alert, once, and closes
+    the issue with the verdict (test_triage_sync). An alert that joins later re-opens the incident (the
+    grouping does): it is paged and posted again, and commented on the issue, which is reopened (no comment
+    for mamori's own reopen: the member's comment says what joined)."""
     from mamori.alerts import triage
 
     s, ledger, gh, pd, sl = wired
@@ -321,7 +322,9 @@ def test_closing_the_incident_in_triage_resolves_its_page_and_a_later_alert_page
     assert live_incident(ledger).status == "open"
     detect.dispatch(s)
     assert [i.state for i in pd.incidents_for(inc.incident_id)] == ["resolved", "triggered"]
-    assert len(sl.messages) == 2 and len(gh.comment_list(1)) == 3
+    assert len(sl.messages) == 2 and len(gh.comment_list(1)) == 4  # 2 members, the close, the new member
+    [issue] = gh.issue_list()
+    assert issue["state"] == "open" and "verdict:true-positive" not in {lb["name"] for lb in issue["labels"]}
 
 
 def test_pagerduty_resolves_an_incident_by_its_dedup_key(settings, fake_pagerduty, monkeypatch):

@@ -102,6 +102,9 @@ DELIVERIES = sa.Table(
     sa.Column("failing_since", sa.String(40)),  # wall clock: first failure of the current failing episode
     sa.Column("lease_owner", sa.String(200)),  # the dispatcher sending it now: host:run:pid
     sa.Column("lease_until", sa.String(40)),  # wall clock: past it the lease is void (its holder was killed)
+    # Incident rows only: the last incident_actions row (close / reopen) the incident's ticket on this output
+    # reflects (detect.sync_triage mirrors newer ones; detect.sync_alerts records a verdict closed there).
+    sa.Column("synced_action", sa.Integer),
 )
 
 SUPPRESSED = sa.Table(
@@ -690,6 +693,58 @@ class Ledger:
                 .values(state="merged", **_lease_ended(owner))
             )
 
+    def triage_unsynced(
+        self, output: str, actions: tuple[str, ...] = ("close", "reopen")
+    ) -> list[TriageToSync]:
+        """Incidents whose delivery on `output` does not show their latest triage yet: the incident has a
+        delivered ticket or page there (not folded into another) and one of `actions` newer than the one it
+        last reflected. Tickets mirror closes and reopens (an issue has no acknowledged state); pages take
+        acknowledgements too."""
+        latest = (
+            sa.select(
+                INCIDENT_ACTIONS.c.incident_id, sa.func.max(INCIDENT_ACTIONS.c.action_id).label("action_id")
+            )
+            .where(INCIDENT_ACTIONS.c.action.in_(actions))
+            .group_by(INCIDENT_ACTIONS.c.incident_id)
+            .subquery()
+        )
+        q = (
+            sa.select(DELIVERIES.c.alert_key, DELIVERIES.c.external_ref, latest.c.action_id)
+            .join(latest, latest.c.incident_id == DELIVERIES.c.alert_key)
+            .where(
+                DELIVERIES.c.output == output,
+                DELIVERIES.c.external_ref.is_not(None),
+                DELIVERIES.c.state != "merged",
+                latest.c.action_id > sa.func.coalesce(DELIVERIES.c.synced_action, 0),
+            )
+            .order_by(DELIVERIES.c.alert_key)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+            rows_by_id = {
+                r.action_id: r
+                for r in conn.execute(
+                    sa.select(INCIDENT_ACTIONS).where(INCIDENT_ACTIONS.c.action_id.in_([r[2] for r in rows]))
+                )
+            }
+        return [TriageToSync(r[0], r[1], rows_by_id[r[2]]._asdict()) for r in rows]
+
+    def mark_triage_synced(self, incident_id: str, output: str, action_id: int, owner: str | None) -> None:
+        """The ticket on `output` shows the incident's action `action_id` now (never moves back); ends
+        `owner`'s lease on the incident's row (None: holds none)."""
+        with self._tx() as conn:
+            conn.execute(
+                DELIVERIES.update()
+                .where(DELIVERIES.c.alert_key == incident_id, DELIVERIES.c.output == output)
+                .values(
+                    synced_action=sa.case(
+                        (sa.func.coalesce(DELIVERIES.c.synced_action, 0) < action_id, action_id),
+                        else_=DELIVERIES.c.synced_action,
+                    ),
+                    **(_lease_ended(owner) if owner is not None else {}),
+                )
+            )
+
     def _set_deliveries(self, key: str, output: str | None, **values: Any) -> int:
         with self._tx() as conn:
             where = [DELIVERIES.c.alert_key == key]
@@ -765,6 +820,16 @@ class Delivery:
     output: str
     failures: int
     previous_ref: str | None
+
+
+@dataclass(frozen=True)
+class TriageToSync:
+    """An incident whose ticket (`ref` on one output) lags its triage: `action` is the incident_actions row
+    (as a dict: action_id, incident_id, action, verdict, note, actor, at) to mirror there."""
+
+    incident_id: str
+    ref: str
+    action: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,10 @@ back to `open`. `merged` (grouping folded it into an older incident) is terminal
   `mamori`, naming the alerts that joined. An acknowledged incident that gains alerts stays acknowledged: its
   analyst is on it. A closed incident merged into a live one keeps its own verdict and actions under its id;
   its alerts keep their resolution until the survivor is closed.
-- Not yet synced to outputs: a close here does not close tickets or resolve pages (issue 16's next step).
+- Synced with tickets (`detect.sync_triage`, `detect.sync_alerts`): a close or reopen here is mirrored on the
+  incident's GitHub issue by the next dispatch (label `verdict:<v>`, a comment, closed / reopened) and its
+  page resolved; an issue closed on GitHub with one verdict label closes the incident with that verdict, by
+  `github:<login>`.
 
 Times are the wall clock (UTC): they say when a person acted, not when an event happened. State changes are
 serialized with the grouping (`ledger.lock_incidents`), so two analysts, or an analyst and a detect run, never
@@ -47,8 +50,8 @@ from mamori.alerts.ledger import (
     Ledger,
     lock_incidents,
 )
+from mamori.alerts.verdicts import VERDICT_LABEL, VERDICTS, label_verdicts, verdict_label
 
-VERDICTS = ("true-positive", "benign-true-positive", "false-positive")
 ACTIONS = ("acknowledge", "close", "reopen")
 MAMORI = "mamori"  # the actor of what mamori does by itself (a closed incident re-opened by a new alert)
 MAX_ACTOR = 100
@@ -56,6 +59,14 @@ MAX_NOTE = 2000
 MIN_PREFIX = 6
 _ID = re.compile(r"[0-9a-f]{1,32}")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+
+
+__all__ = [
+    "VERDICTS",
+    "VERDICT_LABEL",
+    "label_verdicts",
+    "verdict_label",
+]  # re-exported: callers say triage.X
 
 
 class TriageError(ValueError):
@@ -72,6 +83,7 @@ class Action:
     note: str | None
     actor: str
     at: str  # ISO 8601, UTC, seconds
+    action_id: int | None = None  # the incident_actions row (ascending: the order of the record)
 
 
 @dataclass(frozen=True)
@@ -232,12 +244,13 @@ def record_action(
 ) -> Action:
     """Append one row to the incident's record (the caller holds `lock_incidents` and changes the state)."""
     assert action in ACTIONS, action
-    conn.execute(
+    inserted = conn.execute(
         INCIDENT_ACTIONS.insert().values(
             incident_id=incident_id, action=action, verdict=verdict, note=note, actor=actor, at=at
         )
     )
-    return Action(incident_id, action, verdict, note, actor, at)
+    key = inserted.inserted_primary_key
+    return Action(incident_id, action, verdict, note, actor, at, int(key[0]) if key else None)
 
 
 def _set_members(conn: Connection, incident_id: str, status: str, resolution: str | None) -> int:
@@ -279,4 +292,4 @@ def actions(ledger: Ledger | Connection, incident_id: str) -> list[Action]:
     else:
         with ledger.engine.connect() as conn:
             rows = conn.execute(q).all()
-    return [Action(r.incident_id, r.action, r.verdict, r.note, r.actor, r.at) for r in rows]
+    return [Action(r.incident_id, r.action, r.verdict, r.note, r.actor, r.at, r.action_id) for r in rows]

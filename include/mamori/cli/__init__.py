@@ -135,6 +135,10 @@ def cmd_detections(args: argparse.Namespace) -> int:
             h = d.header
             print(f"{d.id:55} {h.severity:8} {h.status:12} {','.join(h.mitre)}")
         return _report_broken(broken)
+    if args.action == "scorecard":
+        return _scorecard(s, args.json)
+    if args.action == "tune":
+        return _tune(s, args)
     if args.action == "render":
         from mamori.detections.loader import get_detection
 
@@ -215,6 +219,99 @@ def cmd_detections(args: argparse.Namespace) -> int:
     print(f"{failures} failed")
     broken = [b for b in broken if not args.id or b.id == args.id]
     return max(1 if failures else 0, _report_broken(broken))
+
+
+def _scorecard(s: Any, as_json: bool) -> int:
+    """Per-rule precision and keep / tune / retire from the ledger's verdicts, worst first."""
+    import json
+
+    from mamori.alerts.ledger import Ledger
+    from mamori.alerts.render import one_line
+    from mamori.alerts.scorecard import KEEP_PRECISION, MIN_VERDICTS, scorecard
+
+    scores = scorecard(Ledger(s.ledger_url))
+    if as_json:
+        print(json.dumps([r.as_dict() for r in scores], indent=2))
+        return 0
+    print(
+        f"{len(scores)} rules with alerts; precision = TP / (TP + FP), shown from {MIN_VERDICTS} judged alerts; "
+        f"keep at {KEEP_PRECISION:.2f} or more"
+    )
+    print(
+        f"{'rule':50} {'alerts':>6} {'inc':>4} {'open':>5} {'TP':>4} {'BTP':>4} {'FP':>4} {'prec':>5}  advice"
+    )
+    for r in scores:
+        prec = f"{r.precision:.2f}" if r.precision is not None else "–"
+        print(
+            f"{r.detection_id:50} {r.alerts:6} {r.incidents:4} {r.open:5} {r.true_positive:4} "
+            f"{r.benign_true_positive:4} {r.false_positive:4} {prec:>5}  {r.recommendation}: {r.reason}"
+        )
+        if r.last_verdict:
+            who = one_line(r.last_verdict_by or "")
+            print(f"{'':50} last verdict {r.last_verdict} at {r.last_verdict_at} by {who}")
+    return 0
+
+
+def _tune(s: Any, args: argparse.Namespace) -> int:
+    """Replay a proposed suppression against the ledger's stored hits; refuse it (exit 1, naming them) when
+    it would hide a true positive, else print the entry (and append it with --write). Bad input exits 2."""
+    from datetime import date, timedelta
+
+    from mamori.alerts import tune
+    from mamori.alerts.ledger import Ledger
+    from mamori.alerts.render import one_line
+
+    ledger = Ledger(s.ledger_url)
+    try:
+        match = dict(_column_value(m) for m in args.match)
+        if not match:
+            match = tune.propose_match(ledger, args.id)
+            print(
+                f"proposed from {args.id}'s false positives: "
+                + ", ".join(f"{c} = {one_line(v)!s}" for c, v in match.items())
+            )
+        expires = date.fromisoformat(args.expires) if args.expires else date.today() + timedelta(days=90)
+        owner = args.owner or os.environ.get("USER") or ""
+        reason = args.reason or f"proposed by mamori detections tune from {args.id}'s false positives"
+        entry = tune.proposal(args.id, match, owner, reason, expires, args.suppression_id)
+        result = tune.replay(ledger, entry)
+    except ValueError as exc:  # TuneError, a bad date
+        return _usage_error("tune", exc)
+    shown = ", ".join(f"{c} = {one_line(v)}" for c, v in entry.match.items())
+    print(f"{entry.id}: {entry.detection} where {shown}; replayed on {result.alerts} alerts")
+    for col in result.unknown_columns:
+        print(f"  warning: no stored hit of the rule has a column {one_line(col)!r}: it would hide nothing")
+    counts = lambda c: ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"  # noqa: E731
+    print(f"  before: {counts(result.before)}")
+    print(f"  after:  {counts(result.after)}")
+    if not result.accepted:
+        print(f"REFUSED: it would hide {len(result.true_positives)} true positive alert(s):", file=sys.stderr)
+        for h in result.true_positives:
+            print(
+                f"  {h.alert_key}  {h.detection_id}  first seen {h.first_seen}  incident {h.incident_id or '–'}"
+                f"  ({h.hidden_hits} of {h.stored_hits} stored hits)",
+                file=sys.stderr,
+            )
+        return 1
+    print(f"ACCEPTED: hides {len(result.hidden)} alert(s), no true positive")
+    if args.write:
+        try:
+            path = tune.write_entry(s.sql_dir, entry)
+        except ValueError as exc:
+            return _usage_error("tune", exc)
+        print(f"appended {entry.id} to {path}: review it like a rule change")
+    else:
+        import yaml
+
+        print(yaml.safe_dump([entry.model_dump(mode="json")], sort_keys=False, allow_unicode=False), end="")
+    return 0
+
+
+def _column_value(text: str) -> tuple[str, str]:
+    column, sep, value = text.partition("=")
+    if not sep or not column.strip():
+        raise ValueError(f"--match wants COLUMN=VALUE, got {text[:60]!r}")
+    return column.strip(), value
 
 
 def _report_broken(broken: list[Any]) -> int:
@@ -675,6 +772,30 @@ def build_parser() -> argparse.ArgumentParser:
     mu.add_argument("--cases", default=str(Path.cwd() / "tests" / "detections"))
     mu.add_argument(
         "-v", "--verbose", action="store_true", help="also list killed mutants and the case that killed each"
+    )
+    sc = det_sub.add_parser(
+        "scorecard", help="per-rule precision from recorded verdicts, with keep / tune / retire advice"
+    )
+    sc.add_argument("--json", action="store_true", help="one JSON list instead of the table")
+    tu = det_sub.add_parser(
+        "tune",
+        help="check a proposed suppression against the ledger: refused if it hides a true positive",
+    )
+    tu.add_argument("id", help="the detection the suppression is for")
+    tu.add_argument(
+        "--match",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="output column and exact value the hits must have (repeat for several); default: proposed from "
+        "the rule's false positives",
+    )
+    tu.add_argument("--owner", help="who answers for the suppression (default $USER)")
+    tu.add_argument("--reason", help="why it is safe (at least 10 characters)")
+    tu.add_argument("--expires", help="YYYY-MM-DD (default: 90 days from today)")
+    tu.add_argument("--suppression-id", dest="suppression_id", help="default: <rule>-<first value>")
+    tu.add_argument(
+        "--write", action="store_true", help="append the accepted entry to sql/suppressions.yaml for review"
     )
     b = det_sub.add_parser("backtest", help="run a rule over lake history: hits, alerts, top entities")
     b.add_argument("id")

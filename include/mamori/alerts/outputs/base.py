@@ -57,6 +57,10 @@ class Capabilities:
       link other outputs get. A local file path is not.
     - syncs_state (tickets): `ticket_state(ref)` tells whether the ticket was closed, and with which labels.
     - resolves (pages): `resolve(ref)` closes the page (its reference: the dedup key) when its ticket is closed.
+    - acknowledges (pages): `acknowledge(ref)` tells the on-call someone is on it (an incident acknowledged in
+      mamori), so the page stops escalating.
+    - mirrors_triage (tickets): `mirror_triage(ref, incident_id, change)` shows a close (verdict label,
+      comment, ticket closed) or reopen done in mamori on the incident's ticket (detect.sync_triage).
     - per_incident: with routing `deliver_per: incident` (sql/routing.yaml), an alert that belongs to an
       incident is delivered by `deliver_member` as part of its incident's one ticket, page or message, and
       `fold` tidies up when its incident is merged into another (docs/incidents.md).
@@ -69,14 +73,16 @@ class Capabilities:
     syncs_state: bool = False
     resolves: bool = False
     per_incident: bool = False
+    mirrors_triage: bool = False
+    acknowledges: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind {self.kind!r} is not one of {KINDS}")
-        if self.kind != "ticket" and (self.ticket_is_link or self.syncs_state):
-            raise ValueError("only a ticket output can be a ticket link or sync a ticket's state")
-        if self.kind == "ticket" and (self.links_to_ticket or self.resolves):
-            raise ValueError("a ticket output neither links to a ticket nor resolves a page")
+        if self.kind != "ticket" and (self.ticket_is_link or self.syncs_state or self.mirrors_triage):
+            raise ValueError("only a ticket output can be a ticket link, sync or mirror a ticket's state")
+        if self.kind == "ticket" and (self.links_to_ticket or self.resolves or self.acknowledges):
+            raise ValueError("a ticket output neither links to a ticket nor resolves or acknowledges a page")
 
     @property
     def wakes_someone(self) -> bool:
@@ -93,10 +99,26 @@ class OutputOptions(BaseModel):
 
 @dataclass(frozen=True)
 class TicketState:
-    """A ticket's state as its system reports it, for the lifecycle sync."""
+    """A ticket's state as its system reports it, for the lifecycle sync: `closed_by` is the account that
+    closed it (a GitHub login), recorded as the actor of the verdict it carries."""
 
     closed: bool
     labels: tuple[str, ...] = ()
+    closed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class TriageChange:
+    """A triage action (an incident_actions row) to show on the incident's ticket: a close with its verdict,
+    or a reopen. `action_id` makes the mirror idempotent (its comment carries it as a marker)."""
+
+    action_id: int
+    action: str  # close | reopen
+    verdict: str | None
+    note: str | None
+    actor: str
+    at: str
+    comment: bool = True  # False: the ticket already says it (the verdict came from it; mamori's reopen)
 
 
 class DeliveryError(RuntimeError):
@@ -136,6 +158,10 @@ class Output:
             raise TypeError(f"{cls.__name__} declares syncs_state but does not implement ticket_state()")
         if caps.resolves and cls.resolve is Output.resolve:
             raise TypeError(f"{cls.__name__} declares resolves but does not implement resolve()")
+        if caps.acknowledges and cls.acknowledge is Output.acknowledge:
+            raise TypeError(f"{cls.__name__} declares acknowledges but does not implement acknowledge()")
+        if caps.mirrors_triage and cls.mirror_triage is Output.mirror_triage:
+            raise TypeError(f"{cls.__name__} declares mirrors_triage but does not implement mirror_triage()")
         if caps.per_incident and cls.deliver_member is Output.deliver_member:
             raise TypeError(f"{cls.__name__} declares per_incident but does not implement deliver_member()")
 
@@ -216,6 +242,16 @@ class Output:
         as `deliver`, it must be idempotent when the ledger missed the previous send (crash between send
         and record): find what exists before writing.
         """
+        raise NotImplementedError
+
+    def acknowledge(self, ref: str) -> None:
+        """Acknowledge the page whose reference (its dedup key) is `ref`; idempotent (outputs with
+        `capabilities.acknowledges`)."""
+        raise NotImplementedError
+
+    def mirror_triage(self, ref: str, incident_id: str, change: TriageChange) -> None:
+        """Show `change` on the incident's ticket at `ref` (outputs with `capabilities.mirrors_triage`):
+        idempotent, since a crash between the write and the ledger's record repeats it."""
         raise NotImplementedError
 
     def fold(self, merged_id: str, merged: IncidentTicket, into_id: str, into: IncidentTicket) -> None:

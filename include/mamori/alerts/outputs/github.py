@@ -42,7 +42,7 @@ from github.GithubException import RateLimitExceededException
 from pydantic import Field, field_validator
 
 from mamori.alerts.alert import Alert, IncidentTicket, IncidentView
-from mamori.alerts.outputs.base import Capabilities, Output, OutputOptions, TicketState
+from mamori.alerts.outputs.base import Capabilities, Output, OutputOptions, TicketState, TriageChange
 from mamori.alerts.render import (
     block,
     cell,
@@ -53,6 +53,7 @@ from mamori.alerts.render import (
     ticket_markdown,
     visible,
 )
+from mamori.alerts.verdicts import VERDICT_LABEL, label_verdicts, verdict_label
 from mamori.config import Settings
 from mamori.detections.loader import Detection
 
@@ -78,6 +79,7 @@ _INCIDENT_MARKER = re.compile(r"<!-- mamori:incident=([^ >]+) -->")
 _MEMBER_MARKER = re.compile(r"<!-- mamori:member=([^ >]+) hits=(\d+) -->")
 _FOLD_MARKER = re.compile(r"<!-- mamori:(absorbed|merged_into)=([^ >]+) -->")
 _HITS_MARKER = re.compile(r"<!-- mamori:hits=(\d+) -->")
+_TRIAGE_MARKER = re.compile(r"<!-- mamori:triage=(\d+) -->")
 # GitHub mentions start at an '@' not preceded by a word character (so e-mail addresses do not mention).
 _MENTION_AT = re.compile(r"(?<![\w`])@")
 _TOKENISH = re.compile(r"(?i)\b(token|bearer|basic)\s+[A-Za-z0-9_\-.=:+/]{6,}")
@@ -247,6 +249,34 @@ def member_comment(alert: Alert, det: Detection | None, inc: IncidentView, joine
     return f"{member_marker(alert.key, alert.hit_count)}\n{rest}"
 
 
+def triage_marker(action_id: int) -> str:
+    return f"<!-- mamori:triage={action_id} -->"
+
+
+def triage_comment(change: TriageChange) -> str:
+    """The comment a close or reopen done in mamori leaves on the incident's issue. The actor (a user name)
+    and the note are typed by people, maybe pasted from a log: inert like log values (code span, code block),
+    so a note cannot mention a team, reference an issue (`closes #12`) or inject markup."""
+    what = "Closed" if change.action == "close" else "Reopened"
+    lines = [
+        triage_marker(change.action_id),
+        f"### {what} in mamori",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
+    if change.action == "close":
+        lines.append(f"| Verdict | {cell(change.verdict)} |")
+    lines += [f"| By | {cell(change.actor)} |", f"| At | {cell(change.at)} |"]
+    if change.note:
+        lines += ["", "Note:", "", block(change.note, "text")]
+    return "\n".join(lines) + "\n"
+
+
+def _is_verdict_label(name: str) -> bool:
+    return name.lower().startswith(VERDICT_LABEL) or bool(label_verdicts([name]))
+
+
 def _has_incident_marker(body: str | None, incident_id: str) -> bool:
     m = _INCIDENT_MARKER.match(body or "")
     return m is not None and m[1] == incident_id
@@ -347,7 +377,10 @@ class GitHubOutput(Output):
     conn_id = CONN_ID
     # The issue URL is the link pages and messages carry; a closed issue resolves the alert.
     # One issue per incident when routing says so (`deliver_per: incident`).
-    capabilities = Capabilities(kind="ticket", ticket_is_link=True, syncs_state=True, per_incident=True)
+    # A close or reopen in mamori is mirrored on the incident's issue (label, comment, state).
+    capabilities = Capabilities(
+        kind="ticket", ticket_is_link=True, syncs_state=True, per_incident=True, mirrors_triage=True
+    )
     options_model = GitHubOptions
 
     def __init__(
@@ -443,21 +476,62 @@ class GitHubOutput(Output):
 
     def issue_state(self, ref: str) -> tuple[str, list[str]]:
         """("open"|"closed", label names) of the issue at `ref`, for the lifecycle sync task."""
+        state, labels, _ = self._issue_state(ref)
+        return state, labels
 
-        def once() -> tuple[str, list[str]]:
+    def ticket_state(self, ref: str) -> TicketState:
+        """The issue's state for the lifecycle sync: closed or not, its labels (the resolution, the verdict)
+        and who closed it."""
+        state, labels, closer = self._issue_state(ref)
+        return TicketState(closed=state == "closed", labels=tuple(labels), closed_by=closer)
+
+    def _issue_state(self, ref: str) -> tuple[str, list[str], str | None]:
+        def once() -> tuple[str, list[str], str | None]:
             name = _repo_of(ref)
             number = self._issue_number(ref, name) if name else None
             if name is None or number is None:
                 raise GitHubOutputError(f"not an issue reference: {ref[:200]!r}")
             issue = self._repo(name).get_issue(number)
-            return issue.state, [lb.name for lb in issue.labels]
+            closer = issue.closed_by.login if issue.state == "closed" and issue.closed_by else None
+            return issue.state, [lb.name for lb in issue.labels], closer
 
         return self._with_retries("issue_state", once)
 
-    def ticket_state(self, ref: str) -> TicketState:
-        """The issue's state for the lifecycle sync: closed or not, and its labels (the resolution)."""
-        state, labels = self.issue_state(ref)
-        return TicketState(closed=state == "closed", labels=tuple(labels))
+    def mirror_triage(self, ref: str, incident_id: str, change: TriageChange) -> None:
+        """A close in mamori: the issue gets one comment (verdict, who, when, the note inert), its verdict label
+        `verdict:<v>` (any other verdict label removed: the verdict was corrected) and is closed. A reopen:
+        one comment, the verdict labels removed, the issue open. The comment carries the action's id, so a
+        retry after a crash between the write and the ledger's record comments once. No comment when the
+        change says none is needed (`comment`: a verdict read from this issue, mamori's own reopen on new
+        activity, which the new member's comment explains)."""
+        closing = change.action == "close"
+
+        def once() -> None:
+            repo, name = self._repo(), self._repo_name()
+            issue = self._incident_issue_from_ref(repo, name, ref, incident_id)
+            if issue is None:
+                log.warning("github: incident %s's issue %s is gone; triage not mirrored", incident_id, ref)
+                return
+            if change.comment and not any(
+                (m := _TRIAGE_MARKER.match((c.body or "").replace("\r\n", "\n")))
+                and int(m[1]) == change.action_id
+                for c in issue.get_comments()
+            ):
+                issue.create_comment(triage_comment(change))
+            labels = [lb.name for lb in issue.labels]
+            wanted = [lb for lb in labels if not _is_verdict_label(lb)]
+            if closing and change.verdict:
+                wanted.append(verdict_label(change.verdict))
+            changes: dict[str, Any] = {}
+            if wanted != labels:
+                changes["labels"] = wanted
+            if issue.state != ("closed" if closing else "open"):
+                changes["state"] = "closed" if closing else "open"
+            if changes:
+                issue.edit(**changes)
+            log.info("github: incident %s's issue #%s shows its %s", incident_id, issue.number, change.action)
+
+        self._with_retries(f"mirror {change.action} of incident {incident_id}", once)
 
     # -- one attempt -----------------------------------------------------------------------------------
 

@@ -85,7 +85,12 @@ class PagerDutyOutput(Output):
     name = "pagerduty"
     conn_id = CONN_ID
     capabilities = Capabilities(
-        kind="page", links_to_ticket=True, updates_in_place=True, resolves=True, per_incident=True
+        kind="page",
+        links_to_ticket=True,
+        updates_in_place=True,
+        resolves=True,
+        per_incident=True,
+        acknowledges=True,
     )
     timeout: float = 10.0  # seconds per attempt (connect and read)
     retry_base_delay: float = 1.0  # backoff start; tests lower it
@@ -200,6 +205,11 @@ class PagerDutyOutput(Output):
         lifecycle sync when the ticket is closed. Idempotent: resolving an unknown or already resolved key is
         accepted and changes nothing."""
         self._send({"event_action": "resolve", "dedup_key": ref})
+
+    def acknowledge(self, ref: str) -> None:
+        """Acknowledge the PagerDuty alert of this dedup key (an incident acknowledged in mamori): escalation
+        stops, the page stays open until the incident is closed. Idempotent, like `resolve`."""
+        self._send({"event_action": "acknowledge", "dedup_key": ref})
 
     def incident_event(self, inc: IncidentView, ticket_url: str | None = None) -> dict[str, Any]:
         """The trigger of an incident's one PagerDuty alert (dedup key = incident id), at its severity."""
