@@ -417,6 +417,41 @@ def password_requests(times: list[datetime]) -> list[dict[str, Any]]:
     ]
 
 
+def data_events(name: str, times: list[datetime], prefix: str = "a/") -> list[dict[str, Any]]:
+    """One S3 data event (`name`: GetObject or DeleteObject) per instant by the IAM user mallory, each on
+    another object of one bucket."""
+    return [
+        _ct(
+            t,
+            name,
+            "s3.amazonaws.com",
+            user("mallory"),
+            requestParameters={"bucketName": "acme-finance", "key": f"{prefix}{i:05d}.parquet"},
+            additionalEventData={"bytesTransferredOut": 1024 if name == "GetObject" else 0},
+            readOnly=name == "GetObject",
+            managementEvent=False,
+            eventCategory="Data",
+        )
+        for i, t in enumerate(times)
+    ]
+
+
+def key_decrypts(times: list[datetime], keys: int = 6) -> list[dict[str, Any]]:
+    """One KMS Decrypt per instant by the IAM user mallory, on the next of `keys` keys each time."""
+    return [
+        _ct(
+            t,
+            "Decrypt",
+            "kms.amazonaws.com",
+            user("mallory"),
+            requestParameters={"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+            resources=[{"type": "AWS::KMS::Key", "ARN": f"arn:aws:kms:us-east-1:{ACCT}:key/k-{i % keys}"}],
+            readOnly=True,
+        )
+        for i, t in enumerate(times)
+    ]
+
+
 SCANNED_PORTS = (21, 22, 23, 25, 53, 80, 88, 110, 111, 135, 139, 143, 389, 443, 445, 636, 873, 993, 995, 1433)
 
 
@@ -517,6 +552,50 @@ COUNTING_RULES: dict[str, Bursts] = {
         resumed=lambda: password_requests(
             [at("09:58:00"), at("10:02:00"), at("10:05:00"), at("11:00:00"), at("11:02:00")]
         ),
+    ),
+    # >= 300 different objects read (GetObject) by one principal within an hour
+    "cloudtrail_s3_bulk_object_read": Bursts(
+        # 330 reads from 10:50 to 11:07: 194 before 11:00, the 300th at 11:05
+        after=lambda: data_events("GetObject", spread("10:50:00", "11:07:00", 330)),
+        # 12 a minute from 10:30: the 300th at 10:55, then 240 more after 11:00
+        before=lambda: data_events("GetObject", spread("10:30:00", "11:20:00", 600)),
+        # 320 reads from 10:02 to 11:58: about 165 in any hour
+        spread=lambda: data_events("GetObject", spread("10:02:00", "11:58:00", 320)),
+        # 310 from 09:55 to 10:05, at the limit from 10:04:40; 260 others from 11:00, at the limit at 11:01:35
+        # (with the reads of 10:01:35 to 10:05)
+        resumed=lambda: [
+            *data_events("GetObject", spread("09:55:00", "10:05:00", 310)),
+            *data_events("GetObject", spread("11:00:00", "11:02:00", 260), prefix="b/"),
+        ],
+    ),
+    # >= 100 different objects deleted (DeleteObject) by one principal within an hour
+    "cloudtrail_s3_mass_delete": Bursts(
+        # 110 deletes from 10:55 to 11:05: the 100th at 11:04
+        after=lambda: data_events("DeleteObject", spread("10:55:00", "11:05:00", 110)),
+        # 200 from 10:40 to 11:10: the 100th at 10:55, then 67 more after 11:00
+        before=lambda: data_events("DeleteObject", spread("10:40:00", "11:10:00", 200)),
+        # 150 from 10:00 to 11:59: at most 76 in any hour
+        spread=lambda: data_events("DeleteObject", spread("10:00:00", "11:59:00", 150)),
+        # 110 from 09:55 to 10:05, at the limit from 10:04; 110 others from 11:00, at the limit at 11:01
+        resumed=lambda: [
+            *data_events("DeleteObject", spread("09:55:00", "10:05:00", 110)),
+            *data_events("DeleteObject", spread("11:00:00", "11:03:00", 110), prefix="b/"),
+        ],
+    ),
+    # >= 5 different KMS keys used to decrypt by one principal within an hour
+    "cloudtrail_kms_decrypt_many_keys": Bursts(
+        # one key every 160 s from 10:52: the 5th key at 11:02:40
+        after=lambda: key_decrypts(spread("10:52:00", "11:08:00", 7)),
+        # one every 146 s from 10:50: the 5th key at 10:59:46, then five more calls after 11:00
+        before=lambda: key_decrypts(spread("10:50:00", "11:12:00", 10)),
+        # six keys, one every 23 minutes from 10:02: at most three in any hour
+        spread=lambda: key_decrypts(spread("10:02:00", "11:58:00", 6)),
+        # six keys from 09:58 to 10:05 (the 5th at 10:03:36), six again from 11:00: at the limit at 11:00 with
+        # the keys of 10:00:48 to 10:05
+        resumed=lambda: [
+            *key_decrypts(spread("09:58:00", "10:05:00", 6)),
+            *key_decrypts(spread("11:00:00", "11:02:00", 6)),
+        ],
     ),
     # >= 10 distinct ports of one host within 10 minutes
     "vpcflow_port_scan": Bursts(

@@ -5,14 +5,22 @@ cases would still pass with one of its conditions deleted (a surviving mutant, `
 its cases do not prove what its title claims. So the matrix is computed from a case run and a mutation run,
 not from headers alone. Output: Markdown (reviewable in a PR, with the per-rule mutation score and each
 rule's fingerprint, so the fast test tier can re-check exactly the rules changed since) and an SVG heat map.
+
+Tactics and techniques come from the rules' headers. What a header cannot say lives in `sql/coverage.yaml`: the
+behaviours readers asked for (issue 17) with the ids of the rules that catch each, so the doc shows which are
+covered by a counted rule and which are still open, and the behaviours deliberately not covered, each with its
+reason. A rule id there that no longer exists fails the generation, so the table cannot silently go stale.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
 from mamori.detections.loader import Detection, load_catalog
 from mamori.detections.mutate import RuleScore, fingerprint, score_rule
@@ -37,6 +45,56 @@ TACTICS: dict[str, str] = {
 }
 
 
+COVERAGE_FILE = "coverage.yaml"  # in the sql folder, beside detections/ and lookups/
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Behaviour(_Strict):
+    """Something an attacker does that a reader expects to be caught, and the rules that catch it (none yet:
+    open)."""
+
+    behaviour: str = Field(min_length=5)
+    origin: str = Field(min_length=3)  # where it was asked for, e.g. "issue 17, data events"
+    rules: list[str] = Field(default_factory=list)
+
+
+class NotCovered(_Strict):
+    """A behaviour we decided not to detect; the reason says why (data not collected, or noise) and what covers
+    the risk instead, so a reviewer can disagree with something concrete."""
+
+    behaviour: str = Field(min_length=5)
+    reason: str = Field(min_length=20)
+
+
+class BehaviourCatalog(_Strict):
+    description: str = Field(min_length=10)
+    behaviours: list[Behaviour] = Field(default_factory=list)
+    not_covered: list[NotCovered] = Field(default_factory=list)
+
+
+def load_behaviours(sql_dir: Path, rule_ids: set[str]) -> BehaviourCatalog | None:
+    """`sql/coverage.yaml`, checked against the catalog: None when the file is absent; ValueError when it
+    names a rule that does not exist or lists a behaviour twice."""
+    path = sql_dir / COVERAGE_FILE
+    if not path.is_file():
+        return None
+    catalog = BehaviourCatalog.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    problems = []
+    unknown = sorted({r for b in catalog.behaviours for r in b.rules} - rule_ids)
+    if unknown:
+        problems.append(f"rules {unknown} are not in {sql_dir / 'detections'}")
+    names = [b.behaviour for b in catalog.behaviours] + [n.behaviour for n in catalog.not_covered]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        problems.append(f"behaviours listed twice: {twice}")
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    return catalog
+
+
 @dataclass
 class Coverage:
     sources: list[str]
@@ -46,6 +104,8 @@ class Coverage:
     failing: list[str]  # cases fail
     scores: dict[str, RuleScore]
     fingerprints: dict[str, str]
+    rules_per_source: dict[str, int] = field(default_factory=dict)  # counted rules, each once
+    behaviours: BehaviourCatalog | None = None
 
     @property
     def incomplete(self) -> list[str]:
@@ -74,7 +134,11 @@ def compute(sql_dir: Path, cases_dir: Path) -> Coverage:
             if det_id not in techniques[technique]:
                 techniques[technique].append(det_id)
     sources = sorted({catalog[i].header.log_source for i in catalog})
-    return Coverage(sources, dict(cells), dict(techniques), passing, failing, scores, fingerprints)
+    per_source = {s: sum(catalog[i].header.log_source == s for i in passing) for s in sources}
+    behaviours = load_behaviours(sql_dir, set(catalog))
+    return Coverage(
+        sources, dict(cells), dict(techniques), passing, failing, scores, fingerprints, per_source, behaviours
+    )
 
 
 def markdown(cov: Coverage, svg_name: str) -> str:
@@ -103,9 +167,15 @@ def markdown(cov: Coverage, svg_name: str) -> str:
         lines.append(
             f"| {ta} {name} | " + " | ".join(str(c) if c else "·" for c in counts) + f" | {sum(counts)} |"
         )
+    # A rule with several tactics is in several rows: the rules per source, each counted once.
+    per_source = [cov.rules_per_source.get(s, 0) for s in cov.sources]
+    lines.append(
+        "| **rules (each once)** | " + " | ".join(str(c) for c in per_source) + f" | {sum(per_source)} |"
+    )
     lines += ["", "## Techniques", "", "| technique | detections |", "|---|---|"]
     for technique in sorted(cov.techniques):
         lines.append(f"| {technique} | {', '.join(cov.techniques[technique])} |")
+    lines += behaviour_sections(cov)
     if cov.failing:
         lines += ["", "## Not counted (cases failing)", "", *[f"- {i}" for i in cov.failing]]
     if cov.incomplete:
@@ -140,6 +210,44 @@ def markdown(cov: Coverage, svg_name: str) -> str:
             f"`{cov.fingerprints[i]}` |"
         )
     return "\n".join(lines) + "\n"
+
+
+def behaviour_sections(cov: Coverage) -> list[str]:
+    """The behaviours of `sql/coverage.yaml` with their rules and status, and the deliberately uncovered ones."""
+    if cov.behaviours is None:
+        return []
+    counted = set(cov.passing)
+    rows, covered, opened = [], 0, 0
+    for b in cov.behaviours.behaviours:
+        if any(r in counted for r in b.rules):
+            status, covered = "covered", covered + 1
+        elif b.rules:
+            status = "rule not counted (cases failing or mutants surviving)"
+        else:
+            status, opened = "**open**: no rule yet", opened + 1
+        rules = ", ".join(b.rules) if b.rules else "·"
+        rows.append(f"| {b.behaviour} | {b.origin} | {rules} | {status} |")
+    total = len(cov.behaviours.behaviours)
+    lines = [
+        "",
+        "## Behaviours asked for",
+        "",
+        f"From `sql/coverage.yaml` (rule ids checked against the catalog): {total} behaviours, {covered} "
+        f"covered by a counted rule, {opened} open.",
+        "",
+        "| behaviour | asked in | rules | status |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "## Deliberately not covered",
+        "",
+        "Behaviours we decided not to detect, each with the reason and what covers the risk instead "
+        "(`sql/coverage.yaml`, `not_covered`).",
+        "",
+    ]
+    for n in cov.behaviours.not_covered:
+        lines.append(f"- **{n.behaviour}**: {' '.join(n.reason.split())}")
+    return lines
 
 
 def recorded_fingerprints(coverage_md: str) -> dict[str, str]:
