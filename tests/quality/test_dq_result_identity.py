@@ -31,6 +31,8 @@ HOURS = {"cloudtrail_insights": 24}  # its first insight comes 8 h in; six hours
 def end(source: str) -> datetime:
     """The batch's window end: every generated event lies inside, so the good batch passes."""
     return START + timedelta(hours=HOURS.get(source, 6) + 1)
+
+
 ROWS = 300  # per batch: enough rows for every check to fail on rows of its own
 
 
@@ -77,7 +79,9 @@ def bad_table(source: str) -> pa.Table:
         "event_time:not_older_than_late": START - r.late - timedelta(hours=1),
         "event_time:not_after_window_plus_skew": end(source) + r.skew + timedelta(hours=1),
     }
-    for i, check in enumerate(c for c in checks_for(source) if c.column in table.column_names or c.id in times):
+    for i, check in enumerate(
+        c for c in checks_for(source) if c.column in table.column_names or c.id in times
+    ):
         row = rows[(7 * i + 3) % len(rows)]
         if check.column == EVENT_TIME_US:
             row["event_time"] = times[check.id].replace(tzinfo=None)
@@ -101,12 +105,16 @@ def outcomes(source: str) -> dict[str, Any]:
     moved = good.drop_columns(["event_time"]).append_column("event_time", good["event_time"])
 
     def run(table: pa.Table, expected_rows: int, imported: bool = False) -> dict[str, Any]:
-        return outcome(validate_table(source, table, schema, START, end(source), expected_rows, imported=imported))
+        return outcome(
+            validate_table(source, table, schema, START, end(source), expected_rows, imported=imported)
+        )
 
     return {
         "good": run(good, good.num_rows),
         "bad": run(bad, bad.num_rows),
-        "bad_imported": run(bad, bad.num_rows, imported=True),  # an archive's batch: no "older than late" flag
+        "bad_imported": run(
+            bad, bad.num_rows, imported=True
+        ),  # an archive's batch: no "older than late" flag
         "row_count_gap": run(good, good.num_rows + 1),
         "schema_mismatch": run(moved, good.num_rows),
     }
