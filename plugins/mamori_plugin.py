@@ -13,12 +13,19 @@ with its entities and tickets. A request needs read access, granted by Airflow's
 Keycloak, ...), to every DAG whose results it shows (`mamori.status.view_dag_ids()`), to their runs and to their
 XComs (the runs' metrics): an Airflow Viewer has it, a user without a role gets 403. The page carries a
 Content-Security-Policy without scripts: it is static HTML whose values come from attacker-controlled logs.
+
+The plugin also registers a listener, `WarmTaskWorkers`: in the scheduler of a LocalExecutor deployment (which
+forks its workers, each of which forks one process per task), it loads Great Expectations once before the
+executor starts, so convert tasks inherit it instead of each spending ~3 s on it (mamori.ingest.warm_worker).
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
+from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
 
 URL_PREFIX = "/mamori"
@@ -220,6 +227,40 @@ class LazyApp:
         await self._app(scope, receive, send)
 
 
+def forks_task_processes(component: Any, argv: list[str]) -> bool:
+    """True in the process whose forks run the tasks: the scheduler (`airflow scheduler`, whose Job calls
+    on_starting before its executor starts) of a LocalExecutor forking its workers. Not the dag-processor or
+    triggerer (their Jobs call it too), a task process (TaskRunnerMarker), a Celery deployment's scheduler (its
+    tasks run in Celery workers) or a spawning executor (its workers start fresh interpreters)."""
+    if type(component).__name__ != "Job" or argv[1:2] != ["scheduler"]:
+        return False
+    import multiprocessing  # here, not at import: every component imports this file (no I/O there)
+
+    from airflow.configuration import conf
+
+    return "LocalExecutor" in conf.get("core", "executor") and multiprocessing.get_start_method() == "fork"
+
+
+class WarmTaskWorkers:
+    """Airflow listener: warm the data-quality engine where task processes are forked from (see the module
+    docstring). A failure is logged and costs nothing but the warm-up: each task then loads GX itself."""
+
+    @hookimpl
+    def on_starting(self, component: Any) -> None:
+        if not forks_task_processes(component, sys.argv):
+            return
+        from mamori import ingest
+
+        try:
+            spent = ingest.warm_worker()
+        except Exception:
+            logging.getLogger(__name__).exception("mamori: warming Great Expectations up failed")
+            return
+        logging.getLogger(__name__).info(
+            "mamori: Great Expectations loaded for task processes in %.1fs", spent
+        )
+
+
 class MamoriPlugin(AirflowPlugin):
     name = "mamori"
     # AirflowPlugin declares these as class-level lists (mypy: instance variables, so no ClassVar here).
@@ -234,3 +275,4 @@ class MamoriPlugin(AirflowPlugin):
             "url_route": "mamori",
         }
     ]
+    listeners = [WarmTaskWorkers()]  # noqa: RUF012

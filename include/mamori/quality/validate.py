@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -47,13 +49,73 @@ def _context() -> dict[str, Any]:
         os.environ["GX_ANALYTICS_ENABLED"] = "False"
         logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its import logs hundreds of lines
         import great_expectations as gx
+        import tqdm
         from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        # GX makes (disabled) progress bars, and tqdm's first bar starts a monitor thread. A process that warmed
+        # GX up before forking task processes (warm_up) must hold no thread that could hold a lock at the fork.
+        tqdm.tqdm.monitor_interval = 0
 
         ctx = gx.get_context(mode="ephemeral")
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
         asset = ctx.data_sources.add_pandas("mamori").add_dataframe_asset("batch")
         _GX.update(gx=gx, ctx=ctx, batch_definition=asset.add_batch_definition_whole_dataframe("whole"))
     return _GX
+
+
+def warm_up(sources: Iterable[str]) -> float:
+    """Pay GX's per-process start-up now: import, context, and one throw-away validation (which loads the metric
+    implementations GX imports on first use), and each source's schema verdict, cached per process. Returns the
+    seconds spent.
+
+    For a process that forks the task processes (Airflow's LocalExecutor worker forks one per task): done once
+    there before the forks, every task inherits it instead of paying ~3 s of its own (bench section
+    `gx_task_cost`). The validation is of one all-NULL row, the way validate_table calls GX.
+    """
+    from mamori.sources import get_source
+
+    t0 = time.perf_counter()
+    g = _context()
+    gx = g["gx"]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for i, name in enumerate(sources):
+        schema = get_source(name).schema
+        fields = tuple((f.name, str(f.type)) for f in schema)
+        _schema_checks(name, fields, fields)  # the verdict every batch of the source gets
+        if i == 0:  # the metric implementations are shared by every source's suite: one validation loads them
+            checks = [c for c in checks_for(name) if c.column in schema.names or c.column == EVENT_TIME_US]
+            df = _frame(pa.Table.from_pylist([{}], schema=schema), [c.column for c in checks])
+            exps = [_expectation(gx, c, start, start + timedelta(hours=1), name) for c in checks]
+            batch = g["batch_definition"].get_batch(batch_parameters={"dataframe": df})
+            batch.validate(gx.ExpectationSuite(name=f"mamori_{name}_warm_up", expectations=exps))
+            batch.validate(exps[0], result_format={"result_format": "COMPLETE"})  # the quarantine path's call
+    return time.perf_counter() - t0
+
+
+@contextmanager
+def _configurations_reused() -> Iterator[None]:
+    """GX rebuilds an expectation's configuration (a pydantic `dict()` round trip) on each of the ~80 reads of
+    `Expectation.configuration` one validation makes per expectation: about a quarter of a small batch's
+    validation time. Within one validation call the fields do not change (GX creates the Expectation objects
+    from the suite's configurations and only reads them), so the first configuration built for an object is
+    returned again. The memo lives for the call only and the property is restored after it; results are
+    unchanged (tests/quality/test_dq_result_identity.py, the golden lake)."""
+    from great_expectations.expectations.expectation import Expectation
+
+    prop = Expectation.__dict__["configuration"]
+    memo: dict[int, tuple[Any, Any]] = {}
+
+    def reused(self: Any) -> Any:
+        hit = memo.get(id(self))
+        if hit is None or hit[0] is not self:  # the object is held by the memo: its id cannot be reused
+            hit = memo[id(self)] = (self, prop.fget(self))
+        return hit[1]
+
+    Expectation.configuration = property(reused)  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        Expectation.configuration = prop  # type: ignore[method-assign]
 
 
 @dataclass
@@ -247,11 +309,12 @@ def _schema_checks(
             e.ExpectTableRowCountToEqual(value=len(declared), meta={"mamori_check": "schema:column_count"}),
         ],
     )
-    res = (
-        g["batch_definition"]
-        .get_batch(batch_parameters={"dataframe": frame})
-        .validate(suite, result_format="BASIC")
-    )
+    with _configurations_reused():
+        res = (
+            g["batch_definition"]
+            .get_batch(batch_parameters={"dataframe": frame})
+            .validate(suite, result_format="BASIC")
+        )
     got = {r.expectation_config.meta.get("mamori_check"): r for r in res.results}
     return tuple(
         _result(got[cid], cid, "quarantine_batch", None)
@@ -305,7 +368,8 @@ def validate_table(
     )
     suite = gx.ExpectationSuite(name=f"mamori_{source}", expectations=expectations)
     batch = bd.get_batch(batch_parameters={"dataframe": df})
-    res = batch.validate(suite, result_format="BASIC")
+    with _configurations_reused():
+        res = batch.validate(suite, result_format="BASIC")
     by_id = {c.id: c for c in checks}
     results = {r.expectation_config.meta.get("mamori_check"): r for r in res.results}
     for c in checks:
@@ -320,7 +384,8 @@ def validate_table(
         elif r["action"] == "quarantine":
             # The rare path: ask GX again, for this expectation only, which rows failed.
             exp = expectations[[x.id for x in checks].index(r["id"])]
-            full = batch.validate(exp, result_format={"result_format": "COMPLETE"})
+            with _configurations_reused():
+                full = batch.validate(exp, result_format={"result_format": "COMPLETE"})
             for i in full.result.get("unexpected_index_list") or []:
                 out.quarantine_rows.setdefault(int(i), f"dq:{r['id']}: {by_id[r['id']].why}")
     out.seconds = time.perf_counter() - t0

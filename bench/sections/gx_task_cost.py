@@ -1,0 +1,238 @@
+"""Small batches and per-task processes: what a ~1,000-event ingest batch costs, and Great Expectations' share.
+
+Issue 19: shorter windows make batches small, so fixed per-batch and per-task costs decide latency. Two parts,
+same run, same generated CloudTrail deliveries (the generator's small organisation: 2 accounts x 2 regions):
+
+1. `convert_batch` on batches of ~1,000 events in one warm process, next to the parse floor and a naive
+   pandas converter run on the same batches (target: ≥ 2× naive pandas), and the same without the GX
+   validation (stubbed), so GX's per-batch share shows.
+2. The GX share of one convert task when the task is its own process, as under the scheduler: a fresh
+   interpreter per task, a task forked from a worker that has only Airflow loaded (how LocalExecutor tasks
+   started before the plugin warmed GX up), and a task forked from a worker after `warm_worker()` (now). The
+   task time runs from the process start or fork to the end of `convert_batch`; Airflow's own work around it
+   (DAG parse, API calls, XCom) is not in it, so the share under the real scheduler is lower.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+TITLE = "Small batches: fixed costs and the GX share of an ingest task"
+ORDER = 41
+TARGET_EVENTS = 1_000
+CHILD = Path(__file__).with_name("_task_child.py")
+
+
+def _median(fn: Callable[[], Any], runs: int) -> float:
+    fn()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _batches(hours: int) -> tuple[list[dict[str, Any]], list[list[bytes]], int, str]:
+    """Generated deliveries written to a temporary raw store, cut into consecutive batches of ≥ 1,000 events
+    (whole objects, in key order); returns the batches, their objects' bytes, the event count, MAMORI_HOME."""
+    import orjson
+
+    from mamori.config import load_settings
+    from mamori.lake import Store
+    from mamori.sources.cloudtrail.generate import generate_cloudtrail
+
+    objects: list[tuple[str, bytes]] = []
+    generate_cloudtrail(
+        lambda k, d, _t: objects.append((k, d)), datetime(2026, 11, 1, tzinfo=UTC), hours=hours, seed=5
+    )
+    objects = sorted((k, d) for k, d in objects if "/CloudTrail/" in k)
+    home = tempfile.mkdtemp(prefix="mamori-bench-gx-")
+    settings = load_settings({"MAMORI_HOME": home})
+    raw = Store(settings.raw_url)
+    batches: list[dict[str, Any]] = []
+    bodies: list[list[bytes]] = []
+    keys: list[str] = []
+    held: list[bytes] = []
+    events = total = 0
+    for k, d in objects:
+        raw.write_atomic(k, d)
+        keys.append(k)
+        held.append(d)
+        events += len(orjson.loads(gzip.decompress(d))["Records"])
+        if events >= TARGET_EVENTS:
+            batches.append(
+                {
+                    "source": "cloudtrail",
+                    "keys": keys,
+                    "index": len(batches),
+                    "window_start": "2026-11-01T00:00:00+00:00",
+                    "window_end": "2026-11-03T00:00:00+00:00",  # every event inside: all checks pass
+                }
+            )
+            bodies.append(held)
+            total += events
+            keys, held, events = [], [], 0
+    return batches, bodies, total, home
+
+
+def _conversion(hours: int, runs: int) -> tuple[list[str], dict[str, Any], str]:
+    import orjson
+    import pandas as pd
+
+    from mamori import ingest
+    from mamori.config import load_settings
+    from mamori.quality import validate
+    from mamori.sources.base import gc_paused
+
+    batches, bodies, n, home = _batches(hours)
+    settings = load_settings({"MAMORI_HOME": home})
+    validate._context()  # a warm process: GX's start-up is part 2's subject
+
+    def floor() -> None:
+        for objs in bodies:
+            for d in objs:
+                orjson.loads(gzip.decompress(d))
+
+    def pandas_naive() -> None:  # per batch, as a user converting each small batch would
+        for objs in bodies:
+            records = [r for d in objs for r in json.loads(gzip.decompress(d))["Records"]]
+            pd.json_normalize(records).astype(str).to_parquet(io.BytesIO(), compression="zstd")
+
+    def mamori() -> None:
+        for b in batches:
+            ingest.convert_batch(b, settings)
+
+    def without_gx() -> None:
+        real = ingest.validate_table
+        ingest.validate_table = lambda name, *a, **k: validate.BatchQuality(name)
+        try:
+            mamori()
+        finally:
+            ingest.validate_table = real
+
+    gx_alone = 0.0
+
+    def gx_only() -> None:  # the validation each batch runs, timed inside convert_batch
+        nonlocal gx_alone
+        real = ingest.validate_table
+
+        def timed(*a: Any, **k: Any) -> Any:
+            nonlocal gx_alone
+            t = time.perf_counter()
+            try:
+                with gc_paused():
+                    return real(*a, **k)
+            finally:
+                gx_alone += time.perf_counter() - t
+
+        ingest.validate_table = timed
+        try:
+            mamori()
+        finally:
+            ingest.validate_table = real
+
+    t_floor, t_pandas = _median(floor, runs), _median(pandas_naive, runs)
+    # Interleaved, as the data-quality section does: load on a shared machine drifts between runs.
+    full, bare = [], []
+    mamori()
+    for _ in range(runs):
+        t = time.perf_counter()
+        without_gx()
+        bare.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        mamori()
+        full.append(time.perf_counter() - t)
+    t_full, t_bare = statistics.median(full), statistics.median(bare)
+    gx_only()
+    per_batch = n / len(batches)
+
+    def row(label: str, t: float) -> str:
+        return f"| {label} | {n / t:,.0f} | {t / len(batches) * 1000:.0f} | {t_floor / t:.2f}× | {t_pandas / t:.2f}× |"
+
+    lines = [
+        f"### Conversion at ~{TARGET_EVENTS:,}-event batches (one warm process)",
+        "",
+        f"{n:,} CloudTrail events in {len(batches)} batches of ~{per_batch:,.0f} events, one core; "
+        "ms per batch and rates are medians of the whole pass.",
+        "",
+        "| pipeline | events/s | ms per batch | vs parse floor | vs naive pandas |",
+        "|---|---:|---:|---:|---:|",
+        row("parse floor (gunzip + orjson)", t_floor),
+        row("**`convert_batch`** (the ingest task's work, GX validation included)", t_full),
+        row("— the same with the GX validation stubbed out", t_bare),
+        row("naive pandas per batch (`json_normalize` → zstd Parquet, no partitions, no checks)", t_pandas),
+        "",
+        f"GX validation inside `convert_batch`: {gx_alone / len(batches) * 1000:.0f} ms per batch, "
+        f"{gx_alone / t_full:.0%} of the warm convert; the target (≥ 2× naive pandas) is "
+        f"{'met' if t_pandas / t_full >= 2 else 'not met'}: {t_pandas / t_full:.2f}×.",
+        "",
+    ]
+    return lines, batches[len(batches) // 2], home
+
+
+def _tasks(batch: dict[str, Any], home: str, quick: bool, runs: int) -> list[str]:
+    path = Path(tempfile.mkdtemp(prefix="mamori-bench-task-")) / "batch.json"
+    path.write_text(json.dumps(batch))
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(
+        os.environ,
+        MAMORI_HOME=home,
+        PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]),
+    )
+    for var in ("MAMORI_RAW_URL", "MAMORI_LAKE_URL", "MAMORI_LEDGER_URL", "MAMORI_OUTBOX_URL"):
+        env.pop(var, None)  # the home's own stores, as the warm process used
+    modes = [
+        ("fresh", "a fresh interpreter per task (the proxy for a task that is its own process)", 1),
+        ("fork-cold", "forked from a worker with Airflow loaded (before: every task loads GX)", runs),
+        ("fork-warm", "forked from a worker after `warm_worker()` (now: the scheduler warms GX up)", runs),
+    ]
+    if (
+        quick
+    ):  # CI: one task per way, no fresh interpreter (it only repeats fork-cold's GX cost, plus imports)
+        modes = [(m, label, 1) for m, label, _ in modes if m != "fresh"]
+    lines = [
+        f"### One convert task per process (the middle batch above: {len(batch['keys'])} delivery files)",
+        "",
+        "| how the task process starts | tasks | task (s) | of which GX (s) | — of which GX's import and "
+        "context (s) | GX share |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for mode, label, n in modes:
+        out = subprocess.run(  # noqa: S603 - our interpreter, our script
+            [sys.executable, str(CHILD), mode, str(path), str(n)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        ).stdout
+        res = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        task, gx, start = (statistics.median(r[k] for r in res) for k in ("task", "gx", "gx_start"))
+        lines.append(f"| {label} | {len(res)} | {task:.2f} | {gx:.2f} | {start:.2f} | {gx / task:.0%} |")
+    return [
+        *lines,
+        "",
+        "Under Airflow's LocalExecutor, each task is a fork of a long-lived worker, itself forked from the "
+        "scheduler when the executor starts; the plugin's listener (`WarmTaskWorkers`) runs "
+        "`mamori.ingest.warm_worker()` in the scheduler before that, so every task starts like the last row. "
+        "Celery workers are not warmed yet: their tasks start like the second row.",
+        "",
+    ]
+
+
+def run(quick: bool, runs: int) -> list[str]:
+    lines, batch, home = _conversion(6 if quick else 24, 1 if quick else runs)
+    return [*lines, *_tasks(batch, home, quick, runs)]

@@ -1,0 +1,56 @@
+"""GX's start-up is paid once per process that forks task processes, not once per task: a process forked after
+`mamori.ingest.warm_worker()` validates a batch without importing any GX module, building a context or
+computing a schema verdict, and with no thread running at the fork (a thread holding a lock would leave the
+child's copy locked forever)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+
+from mamori import ingest
+from mamori.quality import validate
+from mamori.quality.rules import checks_for
+from mamori.sources import get_source
+
+
+def test_a_task_forked_after_the_warm_up_loads_nothing_of_gx_itself():
+    ingest.warm_worker()
+    assert [t.name for t in threading.enumerate()] == ["MainThread"]
+    src = get_source("vpcflow")
+    start = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    row = {f.name: None for f in src.schema} | {
+        "event_time": start.replace(tzinfo=None),
+        "source": "vpcflow",
+        "account_id": "123456789012",
+    }
+    table = pa.Table.from_pylist([row], schema=src.schema)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the task process: report and leave without running pytest's exit handlers
+        try:
+            before, context, misses = (
+                set(sys.modules),
+                validate._GX["ctx"],
+                validate._schema_checks.cache_info(),
+            )
+            q = validate.validate_table("vpcflow", table, src.schema, start, start + timedelta(hours=1), 1)
+            new = sorted(m for m in set(sys.modules) - before if m.split(".")[0] == "great_expectations")
+            same_context = validate._GX["ctx"] is context
+            misses_after = validate._schema_checks.cache_info().misses
+            os.write(
+                write, json.dumps([new, same_context, misses_after - misses.misses, len(q.checks)]).encode()
+            )
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        new, same_context, schema_misses, evaluated = json.loads(f.read())
+    os.waitpid(pid, 0)
+    assert new == [] and same_context and schema_misses == 0
+    assert evaluated == 3 + len(checks_for("vpcflow")) + 1  # schema, rows, row count: all validated
