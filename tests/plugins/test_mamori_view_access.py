@@ -395,3 +395,30 @@ def test_a_triage_post_needs_its_form_token_and_the_same_site(view_url, auth_man
         view_url + f"/incidents/{incident}/close", {"csrf": token, "verdict": "maybe"}, user
     )
     assert code == 409 and "unknown verdict" in body
+
+
+# -- search in the view --------------------------------------------------------------------------------------
+def test_the_search_page_reads_with_the_views_permission(view_url, auth_manager, alert_in_ledger):
+    """/search is behind the same read check as the page; a Viewer runs a search (GET, no token needed: it
+    changes nothing), its values shown back escaped, and a bad value is a message on the page, not an error."""
+    viewer = {"Authorization": f"Bearer {_token(auth_manager, 'VIEWER')}"}
+    code, page = _get(view_url + "/search", viewer)
+    assert code == 200 and "<form method='get' action='search'" in page and "search-summary" not in page
+    from urllib.parse import urlencode
+
+    query = urlencode(
+        [("from", "2026-11-01T10:00Z"), ("to", "2026-11-01T11:00Z"), ("principal", ACTOR + "'<b>")]
+        + [("ip", "198.51.100.23"), ("ip", "203.0.113.9")]
+    )
+    code, page = _get(view_url + "/search?" + query, viewer)
+    assert code == 200, page[:500]
+    assert "no matching events" in page and f"value='{ACTOR}&#x27;&lt;b&gt;'" in page and "<b>" not in page
+    assert "--ip 198.51.100.23 --ip 203.0.113.9" in page  # a repeated filter keeps every value
+    code, page = _get(view_url + "/search?ip=not-an-ip", viewer)
+    assert code == 200 and "id='search-error'" in page and "not an IPv4/IPv6 address" in page
+    code, page = _get(
+        view_url + "/search?ip=198.51.100.23", {"Authorization": f"Bearer {_token(auth_manager, None)}"}
+    )
+    assert code == 403 and "<form" not in page
+    code, page = _get(view_url + "/search")
+    assert code == 401
