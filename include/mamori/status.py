@@ -685,6 +685,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums} code{font-size:12px}
 .chart{display:block;margin:4px 0 10px}.chart .ct{font-size:13px;font-weight:600}
 .chart .cm{font-size:11px;fill:#4a5568}
 form{margin:6px 0} form.search div{margin:4px 0} form.search label{margin-right:8px}
+table.results td:nth-child(-n+5){white-space:nowrap}
 pre.copy{background:#f7fafc;border:1px solid #e2e8f0;padding:6px;white-space:pre-wrap;overflow-wrap:anywhere}
 .cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #e2e8f0;border-radius:6px;padding:8px 12px}
 .card b{font-size:18px;display:block}
@@ -709,7 +710,7 @@ def render_html(st: dict[str, Any], json_href: str = "status.json") -> str:
     ]
     parts += ["<h2>Incidents</h2>", _incidents_html(st.get("incidents") or [])]
     parts += ["<h2>Recent alerts</h2>", _alerts_html(st["alerts"])]  # times in UTC
-    parts += ["<h2 id='activity'>Activity</h2>", _charts_html(st["charts"])]
+    parts += ["<div id='charts'><h2>Activity</h2>", _charts_html(st["charts"]), "</div>"]
     parts += ["<h2>Sources: freshness and data quality</h2>", _sources_html(st["sources"], st["quality"])]
     parts += [f"<h2>Detection catalog ({len(dets)})</h2>"]
     if st.get("catalog_error"):
@@ -1083,8 +1084,6 @@ def search_page(
         "order": "asc" if one("order") == "asc" else "desc",
     }
     submitted = any(name in query for name in SEARCH_PARAMS)
-    if not (form["from"] or form["last"]):
-        form["last"] = form["last"] or SEARCH_DEFAULT_LAST
     out: dict[str, Any] = {
         "form": form,
         "ran": False,
@@ -1109,8 +1108,10 @@ def search_page(
         if not page_text.isdigit() or int(page_text) >= SEARCH_MAX_PAGES:
             raise ValueError(f"page must be a number below {SEARCH_MAX_PAGES}")
         page = out["page"] = int(page_text)
-        rng = resolve_range(form["from"] or None, form["to"] or None, form["last"] or None, now)
-        assert rng is not None  # a default --last is always set above
+        # Neither a start nor a duration: the last 24 h (to `to` when given), as `mamori search` on DuckDB.
+        last = form["last"] or (None if form["from"] else SEARCH_DEFAULT_LAST)
+        rng = resolve_range(form["from"] or None, form["to"] or None, last, now)
+        assert rng is not None  # `last` is set whenever `from` is not
         filters = Filters(
             ips=tuple(form["ip"]),
             principals=tuple(form["principal"]),
@@ -1201,10 +1202,10 @@ def render_search_html(page: dict[str, Any]) -> str:
     and the SQL and command line to copy. Nothing from a result or a request becomes markup."""
     f = page["form"]
 
-    def text(name: str, label: str, value: str, hint: str) -> str:
+    def text(name: str, label: str, value: str, hint: str, size: int = 22) -> str:
         return (
             f"<label>{_e(label)} <input name='{_e(name)}' value='{_e(value)}' placeholder='{_e(hint)}' "
-            "size='22' maxlength='4096'></label> "
+            f"size='{size}' maxlength='4096'></label> "
         )
 
     def first(name: str) -> str:
@@ -1221,9 +1222,9 @@ def render_search_html(page: dict[str, Any]) -> str:
     form = (
         "<form method='get' action='search' class='search'>"
         "<div>"
-        + text("from", "from", f["from"], "2026-11-01T02:00Z")
-        + text("to", "to", f["to"], "now")
-        + text("last", "or last", f["last"] if not f["from"] else "", "24h")
+        + text("from", "from", f["from"], "2026-11-01T02:00Z", 28)
+        + text("to", "to", f["to"], "now", 28)
+        + text("last", "or last", f["last"], SEARCH_DEFAULT_LAST, 8)
         + "</div><div>"
         + text("ip", "IP", first("ip"), "203.0.113.7")
         + text("principal", "principal", first("principal"), "arn:aws:iam::…:user/…")

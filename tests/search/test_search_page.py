@@ -56,11 +56,15 @@ def test_pages_are_the_search_modules_rows_in_order(lake_settings):
     assert first["command"].endswith(f"--ip {ATTACKER} --desc")
 
 
-def test_nothing_runs_until_the_form_is_submitted(lake_settings):
+def test_nothing_runs_until_the_form_is_submitted_then_24_hours_by_default(lake_settings):
     page = status.search_page({}, NOW, lake_settings)
     assert not page["ran"] and page["rows"] == [] and page["error"] is None
-    assert page["form"]["last"] == status.SEARCH_DEFAULT_LAST  # the form's default range: the last 24 h
-    assert "<form method='get' action='search'" in status.render_search_html(page)
+    body = status.render_search_html(page)
+    assert "<form method='get' action='search'" in body and "placeholder='24h'" in body
+    # Submitted without a range: the last 24 h, as `mamori search` on DuckDB.
+    page = status.search_page({"ip": [ATTACKER]}, NOW, lake_settings)
+    assert page["error"] is None and page["range"] == "[2026-10-31 03:00:00, 2026-11-01 03:00:00) UTC"
+    assert page["rows"] and page["rows"][0]["event_time"] < "2026-11-01T03"
 
 
 def test_hostile_values_match_literally_and_render_inert(lake_settings):
