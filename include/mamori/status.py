@@ -1070,7 +1070,7 @@ def search_page(
     Returns the form's values to show again, the rows of the requested page (values as text), whether there
     is a next page, the SQL and command line for copying, or the one-line reason it did not run."""
     from mamori.search.events import Filters, parse_contains, plan, run_search
-    from mamori.search.execute import QueryError, Refused
+    from mamori.search.execute import QueryError, Refused, configured_budget
     from mamori.search.timerange import resolve_range
 
     def one(name: str) -> str:
@@ -1130,7 +1130,9 @@ def search_page(
                 "for a longer range"
             )
         shown = SEARCH_PAGE_ROWS * (page + 1)
-        results = run_search(s, filters, rng, order=form["order"], limit=shown + 1)
+        results = run_search(
+            s, filters, rng, order=form["order"], limit=shown + 1, budget=configured_budget()
+        )
         rows: list[dict[str, Any]] = []
         for batch in results.batches:
             rows.extend(batch.to_pylist())

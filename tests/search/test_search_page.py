@@ -156,3 +156,20 @@ def test_an_incident_pivots_to_the_search_of_its_entities():
         "to": ["2026-11-01T03:00:00+00:00"],
         "principal": [hostile],
     }
+
+
+def test_the_page_searches_under_the_configured_byte_budget(lake_settings, monkeypatch):
+    """On Athena the page is sized against the same budget as `mamori search` (MAMORI_QUERY_BUDGET_BYTES),
+    not the built-in 10 GiB: an operator's lower limit holds in the view too."""
+    import mamori.search.events as events
+
+    seen = {}
+
+    def fake_run_search(settings, filters, rng, **kw):
+        seen.update(kw)
+        return events.Results(SEARCH_SCHEMA, iter(()), events.RunStats())
+
+    monkeypatch.setattr(events, "run_search", fake_run_search)
+    monkeypatch.setenv("MAMORI_QUERY_BUDGET_BYTES", "5M")
+    page = status.search_page({"from": [FROM], "to": [TO], "ip": [ATTACKER]}, NOW, lake_settings)
+    assert page["error"] is None and seen["budget"] == 5 * 1024**2
