@@ -54,6 +54,7 @@ class View:
 
 @pytest.fixture(scope="module")
 def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[View]:
+    chromium_cdp.chromium()  # skip (or fail, where required) before minutes of seeding, not after
     base = tmp_path_factory.mktemp("triage-browser")
     saved = {k: os.environ.get(k) for k in ("MAMORI_HOME", "MAMORI_SQL_DIR")}
     try:
