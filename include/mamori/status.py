@@ -678,7 +678,8 @@ h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:20px 0 6px} .muted{co
 table{border-collapse:collapse;width:100%;margin-bottom:8px} th,td{border-bottom:1px solid #e2e8f0;
 padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere} th{background:#f7fafc;font-weight:600}
 td.n{text-align:right;font-variant-numeric:tabular-nums} code{font-size:12px}
-.sev{border-radius:4px;padding:1px 6px;font-size:12px;color:#fff}
+.sev{border-radius:4px;padding:1px 6px;font-size:12px;color:#fff;white-space:nowrap}
+table.incidents th,table.incidents td:nth-child(-n+4){white-space:nowrap}
 .sev-critical{background:#9b2c2c}.sev-high{background:#c05621}.sev-medium{background:#b7791f}
 .sev-low{background:#2b6cb0}.sev-info{background:#4a5568}
 .ok{color:#276749}.nodata{color:#718096;font-style:italic}.attention{color:#c05621;font-weight:600}.failed{color:#c53030;font-weight:600}
