@@ -79,8 +79,9 @@ up-local: $(STAMP) ## the real Airflow on 127.0.0.1:8080 (scheduler, api-server,
 down: ## stop everything `make up-local` started (its whole process session: nothing survives)
 	$(BIN)/mamori down
 
-screenshot: $(STAMP) ## regenerate docs/mamori-view.png: the mamori view in the Airflow UI, from the scheduler e2e run
+screenshot: $(STAMP) ## regenerate docs/ screenshots: the view in the Airflow UI (scheduler e2e run); incident queue, incident, search, charts (triage browser test)
 	MAMORI_SCREENSHOT=$(CURDIR)/docs/mamori-view.png $(BIN)/python -m pytest tests/e2e/test_scheduler.py -m slow -q
+	MAMORI_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest tests/plugins/test_triage_browser.py -m slow -q
 
 clean: ## remove local state (var/: demo lake, Airflow home, ledger)
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,9 @@
 served as text under /mamori/tickets/<alert key>), per-source freshness and data quality, recent runs with
 their metrics.
 
+A search page (/mamori/search) runs `mamori search`'s filters over a time range,
+read only, through `mamori.status.search_page`.
+
 Wiring only: the data and the HTML come from `mamori.status` (also behind `mamori status`). A FastAPI app is
 mounted on the api-server under /mamori (`fastapi_apps`) and linked in the UI's navigation as an embedded
 page at /plugin/mamori (`external_views` with a `url_route`).
@@ -130,7 +133,7 @@ def build_app() -> Any:
     from datetime import UTC, datetime
 
     from airflow.api_fastapi.core_api.security import get_user
-    from fastapi import Depends, FastAPI, Form, Header, HTTPException
+    from fastapi import Depends, FastAPI, Form, Header, HTTPException, Query
     from fastapi.responses import HTMLResponse, Response
 
     from mamori import status
@@ -206,6 +209,39 @@ def build_app() -> Any:
             raise HTTPException(409, str(exc)) from None
         # Back to the incident page (Post/Redirect/Get): a reload does not post the action again.
         return Response(status_code=303, headers={**headers, "Location": f"../{found}"})
+
+    @app.get("/search", response_class=HTMLResponse)
+    def search(
+        # Each filter may repeat (values OR, as repeated `mamori search` options); absent ≠ empty: the search
+        # runs once the form was submitted. Query() defaults, not a Request: annotations here resolve in module
+        # globals, which hold no FastAPI names (see requires_mamori_read).
+        start: list[str] = Query([], alias="from"),  # noqa: B008 - FastAPI's parameter idiom
+        end: list[str] = Query([], alias="to"),  # noqa: B008
+        last: list[str] = Query([]),  # noqa: B008
+        ip: list[str] = Query([]),  # noqa: B008
+        principal: list[str] = Query([]),  # noqa: B008
+        account: list[str] = Query([]),  # noqa: B008
+        event_name: list[str] = Query([]),  # noqa: B008
+        contains: list[str] = Query([]),  # noqa: B008
+        source: list[str] = Query([]),  # noqa: B008
+        order: list[str] = Query([]),  # noqa: B008
+        page: list[str] = Query([]),  # noqa: B008
+    ) -> HTMLResponse:
+        given = {
+            "from": start,
+            "to": end,
+            "last": last,
+            "ip": ip,
+            "principal": principal,
+            "account": account,
+            "event_name": event_name,
+            "contains": contains,
+            "source": source,
+            "order": order,
+            "page": page,
+        }
+        found = status.search_page({k: v for k, v in given.items() if v}, datetime.now(UTC))
+        return HTMLResponse(status.render_search_html(found), headers=headers)
 
     @app.get("/status.json")
     def as_json() -> Response:

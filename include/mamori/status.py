@@ -678,13 +678,16 @@ h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:20px 0 6px} .muted{co
 table{border-collapse:collapse;width:100%;margin-bottom:8px} th,td{border-bottom:1px solid #e2e8f0;
 padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere} th{background:#f7fafc;font-weight:600}
 td.n{text-align:right;font-variant-numeric:tabular-nums} code{font-size:12px}
-.sev{border-radius:4px;padding:1px 6px;font-size:12px;color:#fff}
+.sev{border-radius:4px;padding:1px 6px;font-size:12px;color:#fff;white-space:nowrap}
+table.incidents th,table.incidents td:nth-child(-n+4){white-space:nowrap}
 .sev-critical{background:#9b2c2c}.sev-high{background:#c05621}.sev-medium{background:#b7791f}
 .sev-low{background:#2b6cb0}.sev-info{background:#4a5568}
 .ok{color:#276749}.nodata{color:#718096;font-style:italic}.attention{color:#c05621;font-weight:600}.failed{color:#c53030;font-weight:600}
 .chart{display:block;margin:4px 0 10px}.chart .ct{font-size:13px;font-weight:600}
 .chart .cm{font-size:11px;fill:#4a5568}
-form{margin:6px 0}
+form{margin:6px 0} form.search div{margin:4px 0} form.search label{margin-right:8px}
+table.results td:nth-child(-n+5){white-space:nowrap}
+pre.copy{background:#f7fafc;border:1px solid #e2e8f0;padding:6px;white-space:pre-wrap;overflow-wrap:anywhere}
 .cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #e2e8f0;border-radius:6px;padding:8px 12px}
 .card b{font-size:18px;display:block}
 """
@@ -699,7 +702,7 @@ def render_html(st: dict[str, Any], json_href: str = "status.json") -> str:
         f"<style>{_CSS}</style></head><body>",
         "<h1>mamori — security monitoring</h1>",
         f"<div class='muted'>as of {_e(st['as_of'])} · engine {_e(st['engine'])} · lake {_e(st['lake_url'])}"
-        f" · <a href='{_e(json_href)}'>JSON</a></div>",
+        f" · <a href='search' id='search-link'>search events</a> · <a href='{_e(json_href)}'>JSON</a></div>",
         "<div class='cards'>",
         f"<div class='card' id='open-alerts'><b>{ac['open']}</b>open alerts</div>",
         f"<div class='card'><b>{sum(d['enabled'] for d in dets)}</b>enabled detections</div>",
@@ -708,7 +711,7 @@ def render_html(st: dict[str, Any], json_href: str = "status.json") -> str:
     ]
     parts += ["<h2>Incidents</h2>", _incidents_html(st.get("incidents") or [])]
     parts += ["<h2>Recent alerts</h2>", _alerts_html(st["alerts"])]  # times in UTC
-    parts += ["<h2>Activity</h2>", _charts_html(st["charts"])]
+    parts += ["<div id='charts'><h2>Activity</h2>", _charts_html(st["charts"]), "</div>"]
     parts += ["<h2>Sources: freshness and data quality</h2>", _sources_html(st["sources"], st["quality"])]
     parts += [f"<h2>Detection catalog ({len(dets)})</h2>"]
     if st.get("catalog_error"):
@@ -800,6 +803,7 @@ def render_incident_html(page: dict[str, Any], csrf: str | None) -> str:
         [
             head,
             f"<h2>Shared entities</h2><p>{shared}</p>",
+            _pivot_links(page),
             "<h2>Alerts</h2>",
             members,
             "<h2>Triage</h2>",
@@ -1029,3 +1033,268 @@ def status_json(st: dict[str, Any]) -> str:
     every non-ASCII character as a \\u escape, so no raw bidi or control character reaches a browser or a
     terminal showing it."""
     return json.dumps(st, indent=2, sort_keys=True, default=str, ensure_ascii=True)
+
+
+# -- the search page ---------------------------------------------------------------------------------------
+# The view's search: `mamori search` (mamori.search.events) behind a GET form. Read only (DuckDB views over the
+# lake, or Athena under the same byte budget as the command line), always time-bounded, and bounded in what
+# one request may cost: a range of at most SEARCH_MAX_RANGE, at most SEARCH_VALUES values per filter, and
+# SEARCH_PAGE_ROWS rows a page over at most SEARCH_MAX_PAGES pages (a page reads the rows before it too: the
+# search streams in time order and stops at the limit). Every value is bound as a literal by the search module,
+# never spliced; every cell is escaped and made visible. A longer range is not run: the page shows the Athena
+# SQL and the command line for the same filters, to copy.
+SEARCH_PAGE_ROWS = 100
+SEARCH_MAX_PAGES = 10
+SEARCH_VALUES = 5
+SEARCH_MAX_RANGE = 7 * DAY
+SEARCH_DEFAULT_LAST = "24h"
+# Query parameter → `mamori search` option; repeated parameters OR their values, as repeated options do.
+SEARCH_FILTERS = {
+    "ip": "--ip",
+    "principal": "--principal",
+    "account": "--account",
+    "event_name": "--event-name",
+    "contains": "--contains",
+    "source": "--source",
+}
+SEARCH_PARAMS = ("from", "to", "last", *SEARCH_FILTERS, "order", "page")
+# Which search filter an incident's entity pivots to (the kinds the search form has a filter for).
+PIVOT_FILTER = {"principal": "principal", "ip": "ip", "account": "account"}
+PIVOT_MARGIN = HOUR
+
+
+def search_page(
+    query: dict[str, list[str]], now: datetime, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Run the view's search form: `query` maps SEARCH_PARAMS to their values as the request gave them (a
+    missing parameter is absent or empty). Nothing runs until the form was submitted (any parameter present).
+    Returns the form's values to show again, the rows of the requested page (values as text), whether there
+    is a next page, the SQL and command line for copying, or the one-line reason it did not run."""
+    from mamori.search.events import Filters, parse_contains, plan, run_search
+    from mamori.search.execute import QueryError, Refused, configured_budget
+    from mamori.search.timerange import resolve_range
+
+    def one(name: str) -> str:
+        return next((v.strip() for v in query.get(name, []) if v.strip()), "")
+
+    form: dict[str, Any] = {
+        "from": one("from"),
+        "to": one("to"),
+        "last": one("last"),
+        **{k: [v for v in query.get(k, []) if v.strip()] for k in SEARCH_FILTERS},
+        "order": "asc" if one("order") == "asc" else "desc",
+    }
+    submitted = any(name in query for name in SEARCH_PARAMS)
+    out: dict[str, Any] = {
+        "form": form,
+        "ran": False,
+        "error": None,
+        "range": None,
+        "rows": [],
+        "page": 0,
+        "more": False,
+        "sql": None,
+        "command": None,
+        "stats": None,
+        "sources": sorted(s.table for s in SOURCES.values()),
+    }
+    if not submitted:
+        return out
+    s = settings or load_settings()
+    try:
+        too_many = [k for k in SEARCH_FILTERS if len(form[k]) > SEARCH_VALUES]
+        if too_many:
+            raise ValueError(f"at most {SEARCH_VALUES} values per filter ({', '.join(too_many)})")
+        page_text = one("page") or "0"
+        if not page_text.isdigit() or int(page_text) >= SEARCH_MAX_PAGES:
+            raise ValueError(f"page must be a number below {SEARCH_MAX_PAGES}")
+        page = out["page"] = int(page_text)
+        # Neither a start nor a duration: the last 24 h (to `to` when given), as `mamori search` on DuckDB.
+        last = form["last"] or (None if form["from"] else SEARCH_DEFAULT_LAST)
+        rng = resolve_range(form["from"] or None, form["to"] or None, last, now)
+        assert rng is not None  # `last` is set whenever `from` is not
+        filters = Filters(
+            ips=tuple(form["ip"]),
+            principals=tuple(form["principal"]),
+            accounts=tuple(form["account"]),
+            event_names=tuple(form["event_name"]),
+            contains=parse_contains(form["contains"]),
+            sources=tuple(form["source"]),
+        )
+        p = plan(filters)  # validates every value (SearchError) before anything is read
+        out["range"] = str(rng)
+        out["sql"] = p.sql(rng, p.tables, form["order"], None)
+        out["command"] = _search_command(form, rng)
+        if rng.end - rng.start > SEARCH_MAX_RANGE:
+            raise ValueError(
+                f"the view searches at most {SEARCH_MAX_RANGE.days} days; run the command or the SQL below "
+                "for a longer range"
+            )
+        shown = SEARCH_PAGE_ROWS * (page + 1)
+        results = run_search(
+            s, filters, rng, order=form["order"], limit=shown + 1, budget=configured_budget()
+        )
+        rows: list[dict[str, Any]] = []
+        for batch in results.batches:
+            rows.extend(batch.to_pylist())
+        out["ran"] = True
+        out["more"] = len(rows) > shown and page + 1 < SEARCH_MAX_PAGES
+        out["rows"] = [_search_row(r) for r in rows[shown - SEARCH_PAGE_ROWS : shown]]
+        st = results.stats
+        out["stats"] = {
+            "files": st.files,
+            "partitions": st.partitions,
+            "seconds": round(st.seconds, 3),
+        }
+    except (ValueError, Refused, QueryError) as exc:  # SearchError, RangeError, ParamError are ValueErrors
+        out["error"] = str(exc)
+    return out
+
+
+def _search_row(r: dict[str, Any]) -> dict[str, str]:
+    t = r.get("event_time")
+    when = t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" if isinstance(t, datetime) else str(t or "")
+    return {k: when if k == "event_time" else ("" if r.get(k) is None else str(r[k])) for k in r}
+
+
+def _search_command(form: dict[str, Any], rng: Any) -> str:
+    """The same search as a command line (each value shell-quoted): a range the view refuses, or an export."""
+    import shlex
+
+    args = ["mamori", "search", "--from", rng.start.isoformat(), "--to", rng.end.isoformat()]
+    for name, option in SEARCH_FILTERS.items():
+        for v in form[name]:
+            args += [option, v]
+    if form["order"] == "desc":
+        args.append("--desc")
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def search_href(params: Iterable[tuple[str, str]], base: str = "search") -> str:
+    """A link to the search page with these parameters, every value percent-encoded (never raw in a URL)."""
+    from urllib.parse import urlencode
+
+    return f"{base}?{urlencode(list(params))}"
+
+
+def _pivot_links(page: dict[str, Any]) -> str:
+    """From each of an incident's shared entities that the search form can filter on, a link to its events
+    from an hour before the incident's first alert to an hour after its last (incident page → search)."""
+    from mamori.search.timerange import parse_time
+
+    try:
+        start = (parse_time(page["first_seen"]) - PIVOT_MARGIN).isoformat()
+        end = (parse_time(page["last_seen"]) + PIVOT_MARGIN).isoformat()
+    except ValueError:
+        return ""
+    links = []
+    for e in page["entities"]:
+        name = PIVOT_FILTER.get(e["kind"])
+        if name is None:
+            continue
+        href = search_href([("from", start), ("to", end), (name, e["value"])], base="../search")
+        links.append(f"<a class='pivot' href='{_e(href)}'>search {_e(e['kind'])} {_e(e['value'])}</a>")
+    return "<p>" + " · ".join(links) + "</p>" if links else ""
+
+
+_SEARCH_COLUMNS = ("event_time", "source", "account", "region", "event_name", "principal", "ips", "detail")
+
+
+def render_search_html(page: dict[str, Any]) -> str:
+    """The search form (GET, posting back to itself), the page of results as escaped text, paging links,
+    and the SQL and command line to copy. Nothing from a result or a request becomes markup."""
+    f = page["form"]
+
+    def text(name: str, label: str, value: str, hint: str, size: int = 22) -> str:
+        return (
+            f"<label>{_e(label)} <input name='{_e(name)}' value='{_e(value)}' placeholder='{_e(hint)}' "
+            f"size='{size}' maxlength='4096'></label> "
+        )
+
+    def first(name: str) -> str:
+        return str(f[name][0]) if f[name] else ""
+
+    sources = "".join(
+        f"<option value='{_e(t)}'{' selected' if first('source') == t else ''}>{_e(t)}</option>"
+        for t in page["sources"]
+    )
+    order = "".join(
+        f"<option value='{v}'{' selected' if f['order'] == v else ''}>{label}</option>"
+        for v, label in (("desc", "newest first"), ("asc", "oldest first"))
+    )
+    form = (
+        "<form method='get' action='search' class='search'>"
+        "<div>"
+        + text("from", "from", f["from"], "2026-11-01T02:00Z", 28)
+        + text("to", "to", f["to"], "now", 28)
+        + text("last", "or last", f["last"], SEARCH_DEFAULT_LAST, 8)
+        + "</div><div>"
+        + text("ip", "IP", first("ip"), "203.0.113.7")
+        + text("principal", "principal", first("principal"), "arn:aws:iam::…:user/…")
+        + text("account", "account", first("account"), "123456789012")
+        + "</div><div>"
+        + text("event_name", "event name", first("event_name"), "ConsoleLogin")
+        + text("contains", "field contains", first("contains"), "useragent=sqlmap")
+        + f"<label>source <select name='source'><option value=''>all</option>{sources}</select></label> "
+        + f"<label>order <select name='order'>{order}</select></label> "
+        + "<button type='submit'>Search</button></div></form>"
+    )
+    # Extra values of a filter (a repeated parameter from a link) ride along as hidden fields.
+    extra = "".join(
+        f"<input type='hidden' name='{_e(k)}' value='{_e(v)}'>" for k in SEARCH_FILTERS for v in f[k][1:]
+    )
+    form = form.replace("</form>", extra + "</form>")
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>mamori search</title>",
+        f"<style>{_CSS}</style></head><body><p><a href='./'>&larr; mamori</a></p>",
+        "<h1>Search events</h1>",
+        "<div class='muted'>Every source's events through the common columns (as <code>mamori search</code>): "
+        "values of one filter OR, filters AND; at most "
+        f"{SEARCH_MAX_RANGE.days} days, {SEARCH_PAGE_ROWS} rows a page, {SEARCH_MAX_PAGES} pages.</div>",
+        form,
+    ]
+    if page["error"]:
+        parts.append(f"<p class='failed' id='search-error'>{_e(page['error'])}</p>")
+    if page["ran"]:
+        st = page["stats"] or {}
+        first_row = page["page"] * SEARCH_PAGE_ROWS + 1
+        count = (
+            f"rows {first_row}–{first_row + len(page['rows']) - 1}" if page["rows"] else "no matching events"
+        )
+        parts.append(
+            f"<p class='muted' id='search-summary'>{_e(page['range'])} · {count} · {st.get('files', 0)} files "
+            f"in {st.get('partitions', 0)} partitions · {st.get('seconds', 0)} s</p>"
+        )
+        if page["rows"]:
+            parts.append(
+                _table(
+                    _SEARCH_COLUMNS,
+                    [[_e(r.get(c, "")) for c in _SEARCH_COLUMNS] for r in page["rows"]],
+                    "results",
+                )
+            )
+        parts.append(_search_paging(page))
+    if page["sql"]:
+        parts += [
+            "<h2>The same search elsewhere</h2>",
+            "<div class='muted'>Athena SQL over the same range (values bound as literals):</div>",
+            f"<pre class='copy' id='search-sql'>{_e(page['sql'])}</pre>",
+            "<div class='muted'>Command line (exports: add <code>--format csv --out FILE</code>):</div>",
+            f"<pre class='copy' id='search-command'>{_e(page['command'])}</pre>",
+        ]
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _search_paging(page: dict[str, Any]) -> str:
+    f = page["form"]
+    base: list[tuple[str, str]] = [(k, f[k]) for k in ("from", "to", "last", "order") if f[k]]
+    base += [(k, v) for k in SEARCH_FILTERS for v in f[k]]
+    links = []
+    if page["page"] > 0:
+        href = search_href([*base, ("page", str(page["page"] - 1))])
+        links.append(f"<a href='{_e(href)}' rel='prev'>&larr; previous</a>")
+    if page["more"]:
+        href = search_href([*base, ("page", str(page["page"] + 1))])
+        links.append(f"<a href='{_e(href)}' rel='next'>next &rarr;</a>")
+    return f"<p class='paging'>{' · '.join(links)}</p>" if links else ""

@@ -7,13 +7,8 @@ a Viewer is served (200), on the page and on status.json alike.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -24,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import view_support
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
@@ -152,11 +148,6 @@ def test_a_viewer_reads_the_view_by_token_and_by_ui_cookie(view_url, auth_manage
 
 
 # -- the real api-server -------------------------------------------------------------------------------------
-_API_SERVER = (
-    '"$MAMORI_AIRFLOW_BIN" db migrate > db-migrate.log 2>&1 && exec "$MAMORI_AIRFLOW_BIN" api-server'
-)
-
-
 def _post_json(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     req = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
@@ -168,63 +159,20 @@ def _post_json(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return exc.code, {"error": exc.read().decode()}
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return _get(url + "/api/v2/monitor/health")[0] == 200
-    except OSError:  # not listening yet
-        return False
-
-
 @pytest.fixture
 def api_server(settings, alert_in_ledger, tmp_path) -> Iterator[tuple[str, Path]]:
     """`airflow api-server` as a process (this repo's plugins folder, SimpleAuthManager with login) with two
     users: `viewer` (VIEWER) and `nobody` (no role); stopped by its process group."""
-    from mamori.dev import local
-
     airflow_home = tmp_path / "airflow"
-    airflow_home.mkdir()
-    port = local.free_port()
-    extra = {
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "viewer:VIEWER,nobody:",
-        "AIRFLOW__API__WORKERS": "1",
-    }
-    env = local.local_env(airflow_home, settings.home, port, extra, inherit=False)
-    env["MAMORI_AIRFLOW_BIN"] = str(Path(sys.executable).with_name("airflow"))
-    log = (airflow_home / "api-server.log").open("wb")
-    proc = subprocess.Popen(  # a constant script; paths come in through the environment
-        ["/bin/sh", "-c", _API_SERVER],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=str(airflow_home),
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while not _healthy(url):
-            assert proc.poll() is None, (airflow_home / "api-server.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "api-server not healthy in 240 s"
-            time.sleep(1)
+    with view_support.api_server(airflow_home, settings.home, "viewer:VIEWER,nobody:") as url:
         yield url, airflow_home
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.mark.slow
 def test_the_api_server_serves_the_view_to_a_viewer_only(api_server):
     """The plugin as Airflow itself loads and mounts it, users logged in through POST /auth/token."""
     url, airflow_home = api_server
-    passwords = json.loads((airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
+    passwords = view_support.passwords(airflow_home)
     tokens = {}
     for user in ("viewer", "nobody"):
         code, body = _post_json(url + "/auth/token", {"username": user, "password": passwords[user]})
@@ -395,3 +343,35 @@ def test_a_triage_post_needs_its_form_token_and_the_same_site(view_url, auth_man
         view_url + f"/incidents/{incident}/close", {"csrf": token, "verdict": "maybe"}, user
     )
     assert code == 409 and "unknown verdict" in body
+
+
+# -- search in the view --------------------------------------------------------------------------------------
+def test_the_search_page_reads_with_the_views_permission(view_url, auth_manager, alert_in_ledger):
+    """/search is behind the same read check as the page; a Viewer runs a search (GET, no token needed: it
+    changes nothing), its values shown back escaped, and a bad value is a message on the page, not an error."""
+    viewer = {"Authorization": f"Bearer {_token(auth_manager, 'VIEWER')}"}
+    code, page = _get(view_url + "/search", viewer)
+    assert code == 200 and "<form method='get' action='search'" in page and "search-summary" not in page
+    from urllib.parse import urlencode
+
+    query = urlencode(
+        [
+            ("from", "2026-11-01T10:00Z"),
+            ("to", "2026-11-01T11:00Z"),
+            ("principal", ACTOR + "'<b>"),
+            ("ip", "198.51.100.23"),
+            ("ip", "203.0.113.9"),
+        ]
+    )
+    code, page = _get(view_url + "/search?" + query, viewer)
+    assert code == 200, page[:500]
+    assert "no matching events" in page and f"value='{ACTOR}&#x27;&lt;b&gt;'" in page and "<b>" not in page
+    assert "--ip 198.51.100.23 --ip 203.0.113.9" in page  # a repeated filter keeps every value
+    code, page = _get(view_url + "/search?ip=not-an-ip", viewer)
+    assert code == 200 and "id='search-error'" in page and "not an IPv4/IPv6 address" in page
+    code, page = _get(
+        view_url + "/search?ip=198.51.100.23", {"Authorization": f"Bearer {_token(auth_manager, None)}"}
+    )
+    assert code == 403 and "<form" not in page
+    code, page = _get(view_url + "/search")
+    assert code == 401

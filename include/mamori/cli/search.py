@@ -9,15 +9,12 @@ goes to stderr, so `mamori search ... --format jsonl | jq` works.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from mamori.config import query_budget
 
 FORMATS = ("table", "csv", "jsonl", "parquet")
 _SUFFIX_FORMAT = {
@@ -27,17 +24,17 @@ _SUFFIX_FORMAT = {
     ".ndjson": "jsonl",
     ".parquet": "parquet",
 }
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.I)
 TABLE_LIMIT = 1000
 
 
 def parse_size(text: str) -> int:
-    """`1000000`, `500M`, `10GB`, `1TiB` (binary multiples) → bytes."""
-    m = _SIZE.match(text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 500M, 10G, 1T or a byte count)")
-    power = "_kmgt".index(m[2].lower()) if m[2] else 0
-    return int(float(m[1]) * 1024**power)
+    """`1000000`, `500M`, `10GB`, `1TiB` (binary multiples) → bytes, for argparse."""
+    from mamori.search.execute import parse_size as parse
+
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -124,12 +121,9 @@ def _err(msg: str) -> None:
 def _budget(args: argparse.Namespace) -> int:
     if args.max_bytes is not None:
         return int(args.max_bytes)
-    env = query_budget()
-    if env:
-        return parse_size(env)
-    from mamori.search.execute import DEFAULT_BUDGET_BYTES
+    from mamori.search.execute import configured_budget
 
-    return DEFAULT_BUDGET_BYTES
+    return configured_budget()
 
 
 def _format(args: argparse.Namespace) -> str:

@@ -41,7 +41,26 @@ from mamori.sources import SOURCES
 
 Progress = Callable[[str], None]
 DEFAULT_BUDGET_BYTES = 10 * 1024**3
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.I)
 BATCH_ROWS = 10_000
+
+
+def parse_size(text: str) -> int:
+    """`1000000`, `500M`, `10GB`, `1TiB` (binary multiples) → bytes; ValueError otherwise."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a size (e.g. 500M, 10G, 1T or a byte count)")
+    power = "_kmgt".index(m[2].lower()) if m[2] else 0
+    return int(float(m[1]) * 1024**power)
+
+
+def configured_budget() -> int:
+    """The Athena byte budget of a search or query without its own: MAMORI_QUERY_BUDGET_BYTES, else 10 GiB.
+    The command line and the view's search page both start from it."""
+    from mamori.config import query_budget
+
+    env = query_budget()
+    return parse_size(env) if env else DEFAULT_BUDGET_BYTES
 
 
 class Refused(RuntimeError):
