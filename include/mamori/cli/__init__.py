@@ -34,9 +34,13 @@ which objects a window reads (the landing-time rule):
   dates up to MAMORI_ARCHIVE_CHECK_DAYS back) and `mamori backfill --by key-date` imports them.
 
 the detect lag:
-  a detect run over the data interval [start, end) evaluates the events of [start - lag, end - lag)
-  (MAMORI_DETECT_LAG_MINUTES, default 60), so objects that land up to the lag after their events are
-  already in the lake when their window is detected.
+  a detect run over the data interval [start, end) evaluates each source's events of [start - lag, end - lag),
+  the lag being the source's delivery lag (declared in its folder: CloudTrail 15 minutes, VPC flow 15, ALB,
+  CloudWatch and Route 53 Resolver 10, CloudTrail Insights 45, S3 server access 60) or MAMORI_DETECT_LAG_MINUTES
+  for every source when set, so objects that land up to the lag after their events are already in the lake
+  when their window is detected. Each run also re-reads the windows of the MAMORI_DETECT_OVERLAP_MINUTES
+  (default 15) before its own, so later deliveries within the overlap are evaluated (once: a re-read window's
+  ledger contribution is replaced); rows later than that are reported as late data and re-run by health.
 """
 
 
