@@ -38,7 +38,9 @@ HOURS = 2
 END = START + timedelta(hours=HOURS)
 TAIL = timedelta(hours=1)  # deliveries land up to ~40 minutes after their events
 CASES = Path(__file__).parent
-ENUMERATION = CASES / "cloudtrail_access_denied_volume/positive/enumeration_for_ninety_minutes_across_the_hour.json"
+ENUMERATION = (
+    CASES / "cloudtrail_access_denied_volume/positive/enumeration_for_ninety_minutes_across_the_hour.json"
+)
 COUNTING_RULES = {
     "cloudtrail_access_denied_volume",
     "vpcflow_port_scan",
@@ -124,7 +126,7 @@ def test_alerts_are_identical_at_5_15_and_60_minute_cadences(settings, tmp_path,
 
     hourly = got[60]
     fired = {row["detection_id"] for row in hourly.values()}
-    assert COUNTING_RULES <= fired, COUNTING_RULES - fired
+    assert fired >= COUNTING_RULES, COUNTING_RULES - fired
     assert len(hourly) >= 10
     for minutes in (15, 5):
         assert set(got[minutes]) == set(hourly), f"{minutes}-minute alert keys differ from the hourly ones"

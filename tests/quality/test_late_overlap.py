@@ -82,7 +82,10 @@ def test_late_data_within_the_overlap_alerts_once_and_later_data_is_reported(
     # ... but reported: the window it landed in wrote rows into an hour already evaluated
     assert {k: v for k, v in late_hours.items() if v} == {"11:00": [hour(10).isoformat()]}
     rerun = late.windows_to_rerun(hour(11), hour(11) + Q, s)
-    assert [w["data_interval_start"] for w in rerun] == [(hour(10) + Q).isoformat(), (hour(10) + 2 * Q).isoformat()]
+    assert [w["data_interval_start"] for w in rerun] == [
+        (hour(10) + Q).isoformat(),
+        (hour(10) + 2 * Q).isoformat(),
+    ]
     late.reevaluate(hour(11), hour(11) + Q, s)
     detect.dispatch(s)
 
@@ -91,7 +94,9 @@ def test_late_data_within_the_overlap_alerts_once_and_later_data_is_reported(
     assert set(alerts) == {ACCT, ACCT2, ACCT3}
     assert all(x.hit_count == 1 for x in alerts.values())
     # one contribution per alert, in the window holding its event, whichever run recorded it
-    contributions = [(r["alert_key"], r["window_start"]) for r in dump["alert_hits"] if r["detection_id"] == RULE]
+    contributions = [
+        (r["alert_key"], r["window_start"]) for r in dump["alert_hits"] if r["detection_id"] == RULE
+    ]
     assert sorted(contributions) == sorted((x.key, hour(10).isoformat()) for x in alerts.values())
     assert len(tickets(s)) == 3, tickets(s)
 
