@@ -19,7 +19,7 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"
 os.environ.pop("MAMORI_ENGINE", None)
 # Most tests build their windows with the one 60-minute lag every source had before per-source delivery lags
 # (detection window = data interval - 1 h) and no lookback re-reads; tests of the shipped defaults unset these
-# (tests/detections/test_late_overlap.py, tests/quality/test_cadence_windows.py, tests/unit/test_config*.py).
+# (tests/quality/test_late_overlap.py, tests/unit/test_delivery_lag.py).
 os.environ["MAMORI_DETECT_LAG_MINUTES"] = "60"
 os.environ["MAMORI_DETECT_OVERLAP_MINUTES"] = "0"
 # Tests must never touch the developer's real home or demo state.

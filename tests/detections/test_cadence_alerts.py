@@ -109,7 +109,7 @@ def _alert_rows(s: Settings) -> dict[str, dict[str, Any]]:
 
 def test_alerts_are_identical_at_5_15_and_60_minute_cadences(settings, tmp_path, monkeypatch):
     # One lag for every source and no re-read windows, so every cadence's detection windows tile exactly the
-    # story's event hours (tests/detections/test_late_overlap.py covers per-source lags and the overlap).
+    # story's event hours (tests/quality/test_late_overlap.py covers per-source lags and the overlap).
     monkeypatch.setenv("MAMORI_DETECT_LAG_MINUTES", "60")
     monkeypatch.setenv("MAMORI_DETECT_OVERLAP_MINUTES", "0")
     write_samples(START, GENERATED, seed=7, sources=demo_sources())
