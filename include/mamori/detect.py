@@ -82,7 +82,9 @@ def source_windows(
     return windows.detection_windows(start, end, delivery_lag(source, s), s.detect_overlap)
 
 
-def run_windows(start: datetime, end: datetime, settings: Settings | None = None) -> list[windows.Window]:
+def evaluated_windows(
+    start: datetime, end: datetime, settings: Settings | None = None
+) -> list[windows.Window]:
     """Every event-time window the detect run [start, end) records contributions for, over all sources,
     oldest first: what its incidents are grouped over."""
     s = settings or load_settings()
@@ -399,10 +401,10 @@ def summarize_window(
 
 
 def record_run_incidents(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, int]:
-    """Group into incidents the alerts every window of the detect run [start, end) recorded (`run_windows`:
+    """Group into incidents the alerts every window of the detect run [start, end) recorded (`evaluated_windows`:
     each source's own window and its lookback overlap); the counts added up over the windows."""
     total: dict[str, int] = {}
-    for w in run_windows(start, end, settings):
+    for w in evaluated_windows(start, end, settings):
         for k, n in record_incidents(w.start, w.end, settings).items():
             total[k] = total.get(k, 0) + n
     return total
