@@ -1,9 +1,10 @@
 """
 ### detect: run every enabled detection over the window, record alerts, dispatch tickets
 
-Every `MAMORI_DETECT_INTERVAL_MINUTES` (default: the ingest interval, hourly). The detection window is the data
-interval shifted back by `MAMORI_DETECT_LAG_MINUTES` (default 60) to let delivery delays settle; the run first
-waits until each source's ingest windows covering the data interval are finalized (`mamori.windows`).
+Every `MAMORI_DETECT_INTERVAL_MINUTES` (default: the ingest interval, hourly). Each source's detection window is
+the data interval shifted back by its delivery lag (declared per source; `MAMORI_DETECT_LAG_MINUTES` overrides them
+all) to let delivery delays settle, and the windows of `MAMORI_DETECT_OVERLAP_MINUTES` before it are re-read; the
+run first waits until each source's ingest windows covering the data interval are finalized (`mamori.windows`).
 
 1. `wait_for_ingest` (sensor, reschedule mode): the lake's `_SUCCESS.json` for the needed ingest windows.
 2. `list_detections`: enabled detections in `sql/detections/` (deprecated ones do not run), in chunks of

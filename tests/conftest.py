@@ -17,6 +17,11 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
 os.environ.pop("MAMORI_ENGINE", None)
+# Most tests build their windows with the one 60-minute lag every source had before per-source delivery lags
+# (detection window = data interval - 1 h) and no lookback re-reads; tests of the shipped defaults unset these
+# (tests/quality/test_late_overlap.py, tests/unit/test_delivery_lag.py).
+os.environ["MAMORI_DETECT_LAG_MINUTES"] = "60"
+os.environ["MAMORI_DETECT_OVERLAP_MINUTES"] = "0"
 # Tests must never touch the developer's real home or demo state.
 os.environ["MAMORI_HOME"] = tempfile.mkdtemp(prefix="mamori-home-")
 # Both are this process's alone: remove them at exit, or every pytest run leaves two directories in /tmp.

@@ -7,7 +7,7 @@ is written as JSON to the config's `out` path (stdout carries nothing but Airflo
 
 The hour: events of [H, H+1h) from the generators (every source, the attack story included), re-landed inside
 the one ingest window [H+1h, H+2h) in their delivery order. That window is what the detect run for [H, H+1h)
-waits for (detection window = data interval − MAMORI_DETECT_LAG_MINUTES, 60 by default), so one ingest run per
+waits for (detection window = data interval − MAMORI_DETECT_LAG_MINUTES, pinned to 60 here), so one ingest run per
 source, one detect run and one dispatch run carry the hour from land to ticket on the embedded defaults.
 """
 
@@ -93,6 +93,10 @@ def use_home(home: Path) -> Any:
 
     home.mkdir(parents=True)
     os.environ["MAMORI_HOME"] = str(home)
+    # One 60-minute lag for every source and no re-reads: the hour's one detect run evaluates exactly HOUR,
+    # as this section has always measured (per-source lags would split it over two runs' windows).
+    os.environ["MAMORI_DETECT_LAG_MINUTES"] = "60"
+    os.environ["MAMORI_DETECT_OVERLAP_MINUTES"] = "0"
     return load_settings()
 
 

@@ -36,7 +36,6 @@ from typing import Any, Literal
 import orjson
 
 from mamori import detect, ingest, windows
-from mamori.alerts.incidents import record_incidents
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import load_catalog_tolerant
 from mamori.lake import Store, layout
@@ -216,7 +215,7 @@ def run_backfill(
             errors = [r for r in results if r.get("error")]
             alerts += len(detect.record_rule_errors(errors, t, u, s))
             # As the detect DAG's record task does: the window's alerts join incidents once all are in.
-            record_incidents(*detect.detection_window(t, u, s), s)
+            detect.record_run_incidents(t, u, s)
             rule_errors.update(
                 f"{r['detection']}: {r['error']['file']}:{r['error']['line'] or '?'}" for r in errors
             )

@@ -42,7 +42,10 @@ class Settings:
     outbox_url: str  # local output: Markdown tickets + JSONL
     sql_dir: Path
     ingest_interval: timedelta  # the ingest (and health) DAGs' schedule; detection waits for these windows
-    detect_lag: timedelta  # detection window = data interval shifted back by this (delivery delay)
+    # The detect run's own detection window = data interval shifted back by this: MAMORI_DETECT_LAG_MINUTES,
+    # 60 when unset. Set, it is every source's delivery lag too; unset (`source_lags`), each source's events are
+    # evaluated with the delivery lag its folder declares (mamori.sources.delivery_lag), none longer than this.
+    detect_lag: timedelta
     batch_max_objects: int
     # Days of key dates before a landing window's own (its day and the one before) that each day's first ingest
     # window lists for objects landed in the last day (an archive copied in): warned about, counted, not read.
@@ -85,6 +88,12 @@ class Settings:
     # docs/scale.md); None = Airflow's [operators] default_queue, which LocalExecutor ignores anyway.
     ingest_queue: str | None = None
     detect_queue: str | None = None
+    # True when MAMORI_DETECT_LAG_MINUTES is unset: each source trails by its declared delivery lag.
+    source_lags: bool = False
+    # Each detect run evaluates again the detection windows of this much time before its own (rounded up to
+    # whole windows, mamori.windows.reread_windows), so deliveries later than the lag by up to this much are
+    # evaluated by the next run; the ledger replaces a re-read window's contribution, so nothing counts twice.
+    detect_overlap: timedelta = timedelta(0)
 
 
 def _url(value: str | None, default: Path) -> str:
@@ -113,7 +122,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         outbox_url=_url(e.get("MAMORI_OUTBOX_URL"), home / "outbox"),
         sql_dir=Path(e.get("MAMORI_SQL_DIR") or _REPO_SQL),
         ingest_interval=_cadence(e, "MAMORI_INGEST_INTERVAL_MINUTES", "60"),
-        detect_lag=timedelta(minutes=_int(e, "MAMORI_DETECT_LAG_MINUTES", "60")),
+        detect_lag=timedelta(
+            minutes=_int(_set(e, "MAMORI_DETECT_LAG_MINUTES"), "MAMORI_DETECT_LAG_MINUTES", "60")
+        ),
+        source_lags=not e.get("MAMORI_DETECT_LAG_MINUTES"),
+        detect_overlap=timedelta(minutes=_non_negative_int(e, "MAMORI_DETECT_OVERLAP_MINUTES", 15)),
         batch_max_objects=_int(e, "MAMORI_BATCH_MAX_OBJECTS", "500"),
         archive_check_days=_int(e, "MAMORI_ARCHIVE_CHECK_DAYS", "35"),
         batch_max_bytes=_int(e, "MAMORI_BATCH_MAX_BYTES", str(256 * 1024 * 1024)),
@@ -180,6 +193,18 @@ def _positive_seconds(e: Mapping[str, str], name: str, default: int) -> timedelt
     if not value.isdigit() or int(value) <= 0:
         raise ConfigError(name, f"{name} must be a positive number of seconds, not {value!r}")
     return timedelta(seconds=int(value))
+
+
+def _set(e: Mapping[str, str], name: str) -> dict[str, str]:
+    """{name: value} when the variable is set and not empty (compose's `${VAR:-}` means unset), else {}."""
+    return {name: e[name]} if e.get(name) else {}
+
+
+def _non_negative_int(e: Mapping[str, str], name: str, default: int) -> int:
+    value = e.get(name) or str(default)
+    if not value.isdigit():
+        raise ConfigError(name, f"{name} must be a whole number of minutes (0 or more), not {value!r}")
+    return int(value)
 
 
 def _positive_int(e: Mapping[str, str], name: str, default: int) -> int:

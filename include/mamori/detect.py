@@ -1,8 +1,9 @@
 """Detection and dispatch tasks: each function is the whole body of one Airflow task.
 
-The detection window is the run's data interval shifted back by `detect_lag`, because CloudTrail and friends
-deliver minutes after the event: the run at 11:00 looks at events of [09:00, 10:00) once the ingest window
-that received their late deliveries has been finalized.
+A source's detection window is the run's data interval shifted back by the source's delivery lag
+(`mamori.sources.delivery_lag`), because CloudTrail and friends deliver minutes after the event: with one 60-minute
+lag the run at 11:00 looks at events of [09:00, 10:00) once the ingest window that received their late deliveries
+has been finalized. The windows of the lookback overlap before it are evaluated again (`source_windows`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from mamori.detections.suppressions import apply as apply_suppressions
 from mamori.engines import Engine, SharedScans, get_engine, is_query_fault
 from mamori.ingest import window_complete
 from mamori.quality.alerts import DELIVERY_FAILING, RULE_ERROR, candidate, health_detection, record
-from mamori.sources import SOURCES
+from mamori.sources import SOURCES, delivery_lag
 from mamori.sources.base import PARTITION_KEYS
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,25 @@ def detection_window(
     s = settings or load_settings()
     w = windows.detection_window(start, end, s.detect_lag)
     return w.start, w.end
+
+
+def source_windows(
+    source: str, start: datetime, end: datetime, settings: Settings | None = None
+) -> list[windows.Window]:
+    """The event-time windows the detect run [start, end) evaluates for a source, oldest first: its own (last),
+    trailing by the source's delivery lag, and the windows of the lookback overlap before it."""
+    s = settings or load_settings()
+    return windows.detection_windows(start, end, delivery_lag(source, s), s.detect_overlap)
+
+
+def evaluated_windows(
+    start: datetime, end: datetime, settings: Settings | None = None
+) -> list[windows.Window]:
+    """Every event-time window the detect run [start, end) records contributions for, over all sources,
+    oldest first: what its incidents are grouped over."""
+    s = settings or load_settings()
+    spans = {w for src in SOURCES for w in source_windows(src, start, end, s)}
+    return sorted(spans, key=lambda w: (w.start, w.end))
 
 
 def enabled_detections(settings: Settings | None = None) -> list[str]:
@@ -142,7 +162,6 @@ def run_chunk(
         ctx = _RunContext(
             engine, Ledger(s.ledger_url), load_suppressions(s.sql_dir), load_routing(s.sql_dir), page
         )
-        wstart, wend = detection_window(start, end, s)
         results: dict[str, dict[str, Any]] = {}
         loaded: list[Detection] = []
         for i in ids:
@@ -150,12 +169,31 @@ def run_chunk(
                 loaded.append(get_detection(s.sql_dir, i))
             except DetectionError as exc:
                 results[i] = _rule_error(i, exc, start, end, s)
-        present = sources_with_data({d.header.log_source for d in loaded}, wstart, wend, s)
-        for run in evaluate(loaded, engine, wstart, wend, present, share_scans):
-            if run.error is not None:
-                results[run.detection.id] = _rule_error(run.detection.id, run.error, start, end, s)
-            else:
-                results[run.detection.id] = _record(run, wstart, wend, ctx)
+        # Each source's rules evaluate the source's windows (own + lookback overlap), oldest first; a window
+        # re-read replaces the contribution the run that owned it recorded, so its alerts count once.
+        by_window: dict[windows.Window, list[Detection]] = {}
+        own: dict[str, windows.Window] = {}
+        for d in loaded:
+            spans = source_windows(d.header.log_source, start, end, s)
+            own[d.id] = spans[-1]
+            for w in spans:
+                by_window.setdefault(w, []).append(d)
+        reread: dict[str, list[str]] = {}
+        for w, dets in sorted(by_window.items(), key=lambda p: (p[0].start, p[0].end)):
+            present = sources_with_data({d.header.log_source for d in dets}, w.start, w.end, s)
+            for run in evaluate(dets, engine, w.start, w.end, present, share_scans):
+                det_id = run.detection.id
+                if run.error is not None:
+                    if w == own[det_id] or det_id not in results:
+                        results[det_id] = _rule_error(det_id, run.error, start, end, s)
+                    continue
+                result = _record(run, w.start, w.end, ctx)
+                if w != own[det_id]:
+                    reread.setdefault(det_id, []).extend(result["alerts"])
+                elif det_id not in results:  # a rule error of a re-read window is the run's result
+                    results[det_id] = result
+        for det_id, keys in reread.items():
+            results[det_id]["alerts"] = sorted({*results[det_id]["alerts"], *keys})
         return [results[i] for i in ids]
     finally:
         engine.close()
@@ -349,7 +387,7 @@ def summarize_window(
     }
     if start is not None and end is not None:
         summary["alerts"] = sorted([*summary["alerts"], *record_rule_errors(errors, start, end, settings)])
-        summary["incidents"] = record_incidents(*detection_window(start, end, settings), settings)
+        summary["incidents"] = record_run_incidents(start, end, settings)
         record_evaluated(start, end, settings, run_type, now)
     log.info(
         "detect window: %d detections (%d skipped: no data), %d hits, %d alerts, %d rule error(s)",
@@ -360,6 +398,16 @@ def summarize_window(
         len(errors),
     )
     return summary
+
+
+def record_run_incidents(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, int]:
+    """Group into incidents the alerts every window of the detect run [start, end) recorded (`evaluated_windows`:
+    each source's own window and its lookback overlap); the counts added up over the windows."""
+    total: dict[str, int] = {}
+    for w in evaluated_windows(start, end, settings):
+        for k, n in record_incidents(w.start, w.end, settings).items():
+            total[k] = total.get(k, 0) + n
+    return total
 
 
 def record_evaluated(

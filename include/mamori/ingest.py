@@ -84,9 +84,9 @@ from mamori.lake.manifests import (
 from mamori.quality.observe import BatchObserver
 from mamori.quality.quarantine import summarize as quarantine_classes
 from mamori.quality.validate import BatchQuality, merge_quality, validate_table, warm_up
-from mamori.sources import SOURCES, get_source
+from mamori.sources import SOURCES, delivery_lag, get_source
 from mamori.sources.base import LARGE_OBJECT_BYTES, ColumnarResult, LargeObject, Source, gc_paused
-from mamori.windows import floor, is_aligned, late_horizon, window_tag
+from mamori.windows import floor, is_aligned, late_horizon, reread_windows, window_tag
 
 log = logging.getLogger(__name__)
 
@@ -694,7 +694,7 @@ def finalize_window(
     summary.streams = _streams(src, manifests)
     summary.dq = _dq_tally(manifests)
     summary.observed = _merge_observed(manifests)
-    summary.late_hours = _late_hours(manifests, late_horizon(start, s.detect_lag))
+    summary.late_hours = _late_hours(manifests, late_horizon(start, *_evaluated_span(source, s)))
     if lake.exists(layout.imports_key(source, start)):
         # Hours an import's backfill detects itself (without paging) are not late data for the health DAG
         # to re-run (with paging): keys are dated by delivery, so a day before the range counts too.
@@ -781,6 +781,13 @@ def _merge_observed(manifests: list[BatchManifest]) -> dict[str, Any]:
             else:
                 out[k] = out.get(k, 0) + v
     return {k: dict(sorted(v.items())) if isinstance(v, dict) else v for k, v in sorted(out.items())}
+
+
+def _evaluated_span(source: str, s: Settings) -> tuple[timedelta, timedelta]:
+    """(delivery lag, re-read span) of the source's detection: the next detect run evaluates its events from
+    `lag + span` before its data interval, so rows before that are late (mamori.windows.late_horizon)."""
+    reread = reread_windows(s.detect_overlap, s.detect_interval) * s.detect_interval
+    return delivery_lag(source, s), reread
 
 
 def _late_hours(manifests: list[BatchManifest], horizon: datetime) -> list[str]:

@@ -190,6 +190,27 @@ def detection_window(data_start: datetime, data_end: datetime, lag: timedelta) -
     return Window(data_start - lag, data_end - lag)
 
 
+def reread_windows(overlap: timedelta, interval: timedelta) -> int:
+    """How many detection windows before its own a detect run evaluates again: the lookback overlap in whole
+    detection windows, rounded up (a window is re-read whole, so its ledger contribution is replaced whole)."""
+    if overlap < timedelta(0):
+        raise ValueError(f"negative overlap {overlap}")
+    return -(-overlap // interval)
+
+
+def detection_windows(
+    data_start: datetime, data_end: datetime, lag: timedelta, overlap: timedelta
+) -> list[Window]:
+    """The detection windows a detect run evaluates for a source with delivery lag `lag`, oldest first: the
+    `reread_windows` before its own (late deliveries within the overlap are evaluated by a later run) and its
+    own, last. Each is exactly the window an earlier run evaluated as its own, so re-reading one replaces that
+    window's ledger contribution instead of adding a second one."""
+    start, end = utc(data_start), utc(data_end)
+    interval = end - start
+    k = reread_windows(overlap, interval)
+    return [detection_window(start - interval * j, end - interval * j, lag) for j in range(k, -1, -1)]
+
+
 def ingest_windows_needed(
     data_start: datetime, data_end: datetime, ingest_interval: timedelta
 ) -> list[datetime]:
@@ -211,10 +232,11 @@ def detect_runs_over(
     return window_starts(first, event_end + lag, detect_interval)
 
 
-def late_horizon(ingest_start: datetime, lag: timedelta) -> datetime:
+def late_horizon(ingest_start: datetime, lag: timedelta, reread: timedelta = timedelta(0)) -> datetime:
     """Events before this were already evaluated by detection when the ingest window starting at
-    `ingest_start` ran: the earliest detection window still to run waits for this ingest window."""
-    return ingest_start - lag
+    `ingest_start` ran: the earliest detection window still to run (or to be re-read within the lookback
+    overlap, `reread` = the re-read windows' length) waits for this ingest window."""
+    return ingest_start - lag - reread
 
 
 def run_sequence(

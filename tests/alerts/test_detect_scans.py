@@ -45,7 +45,13 @@ class CountingEngine(DuckDBEngine):
 def env(tmp_path, monkeypatch):
     """A lake holding one CloudTrail case (root activity) and nothing else; a ledger; a counting engine."""
     settings = load_settings(
-        {"MAMORI_HOME": str(tmp_path / "home"), "MAMORI_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}
+        {
+            "MAMORI_HOME": str(tmp_path / "home"),
+            "MAMORI_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+            # windows built with one 60-minute lag and no re-reads (tests/conftest.py)
+            "MAMORI_DETECT_LAG_MINUTES": "60",
+            "MAMORI_DETECT_OVERLAP_MINUTES": "0",
+        }
     )
     table, _ = case_table("cloudtrail", ROOT_CASE.read_bytes())
     write_to_lake(settings, "cloudtrail", table)

@@ -62,7 +62,9 @@ def build(home: Path) -> Lake:
     from mamori.lake import Store
     from mamori.sources.cloudtrail.generate import generate_cloudtrail
 
-    s = load_settings({"MAMORI_HOME": str(home)})
+    s = load_settings(
+        {"MAMORI_HOME": str(home), "MAMORI_DETECT_LAG_MINUTES": "60", "MAMORI_DETECT_OVERLAP_MINUTES": "0"}
+    )
     raw = Store(s.raw_url)
     records: list[dict[str, Any]] = []
     objects: list[tuple[str, datetime, int]] = []

@@ -50,6 +50,9 @@ DUCKDB_ONLY = re.compile(
     re.I,
 )
 
+# One 60-minute lag for every source and no re-reads, as the rest of the tests (tests/conftest.py).
+ONE_LAG = {"MAMORI_DETECT_LAG_MINUTES": "60", "MAMORI_DETECT_OVERLAP_MINUTES": "0"}
+
 
 def event(t: datetime, i: int, **changes: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
@@ -150,7 +153,7 @@ def athena(
         s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
         if "athena-results" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
             s3.create_bucket(Bucket="athena-results")
-        settings = load_settings({"MAMORI_HOME": str(tmp_path), "MAMORI_ENGINE": "athena"})
+        settings = load_settings({"MAMORI_HOME": str(tmp_path), "MAMORI_ENGINE": "athena", **ONE_LAG})
         engine = get_engine(settings)
         assert engine.name == "athena"
         try:
@@ -224,7 +227,7 @@ def test_a_detect_run_on_athena_sends_no_query_for_a_source_without_data(athena,
     from mamori.sources.base import Partition
 
     _, fake, expected = athena
-    settings = load_settings({"MAMORI_HOME": str(tmp_path), "MAMORI_ENGINE": "athena"})
+    settings = load_settings({"MAMORI_HOME": str(tmp_path), "MAMORI_ENGINE": "athena", **ONE_LAG})
     # the lake's listing is what decides: a data file in the window's hour partition of cloudtrail only
     key = layout.curated_file(
         "cloudtrail", Partition(ACCOUNT, "us-east-1", "2026-11-01", "02").relpath(), "x"

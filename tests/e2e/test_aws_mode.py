@@ -113,6 +113,9 @@ def test_aws_mode_calls_only_what_the_policy_allows(moto_server, monkeypatch, tm
             "MAMORI_ATHENA_CONN_ID": "mamori_athena_recorded",
             "MAMORI_ACCOUNTS": ACCOUNT,
             "MAMORI_REGIONS": REGION,
+            # one lag, no re-reads (tests/conftest.py)
+            "MAMORI_DETECT_LAG_MINUTES": "60",
+            "MAMORI_DETECT_OVERLAP_MINUTES": "0",
         }
         settings = load_settings(env)
 

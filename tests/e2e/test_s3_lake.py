@@ -43,6 +43,9 @@ def s3_settings(moto_server, monkeypatch, tmp_path):
         "MAMORI_LAKE_URL": f"s3://{lake_bucket}",
         "MAMORI_RAW_CONN_ID": "mamori_s3",
         "MAMORI_LAKE_CONN_ID": "mamori_s3",
+        # one lag, no re-reads (tests/conftest.py)
+        "MAMORI_DETECT_LAG_MINUTES": "60",
+        "MAMORI_DETECT_OVERLAP_MINUTES": "0",
     }
     return load_settings(env), s3, raw_bucket, lake_bucket
 

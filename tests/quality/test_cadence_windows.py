@@ -33,6 +33,7 @@ def cadence(tmp_path, monkeypatch, **env: str):
         "MAMORI_DETECT_LAG_MINUTES",
     ):
         monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("MAMORI_DETECT_LAG_MINUTES", "60")  # one lag for every source (conftest's)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("MAMORI_HOME", str(tmp_path))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mamori.config import local_port
-from mamori.windows import detection_window
+from mamori.windows import Window, reread_windows
 
 DEFAULT_START = "2026-11-01T00:00:00+00:00"
 
@@ -34,10 +34,24 @@ which objects a window reads (the landing-time rule):
   dates up to MAMORI_ARCHIVE_CHECK_DAYS back) and `mamori backfill --by key-date` imports them.
 
 the detect lag:
-  a detect run over the data interval [start, end) evaluates the events of [start - lag, end - lag)
-  (MAMORI_DETECT_LAG_MINUTES, default 60), so objects that land up to the lag after their events are
-  already in the lake when their window is detected.
+  a detect run over the data interval [start, end) evaluates each source's events of [start - lag, end - lag),
+  the lag being the source's delivery lag (declared in its folder: CloudTrail 15 minutes, VPC flow 15, ALB,
+  CloudWatch and Route 53 Resolver 10, CloudTrail Insights 45, S3 server access 60) or MAMORI_DETECT_LAG_MINUTES
+  for every source when set, so objects that land up to the lag after their events are already in the lake
+  when their window is detected. Each run also re-reads the windows of the MAMORI_DETECT_OVERLAP_MINUTES
+  (default 15) before its own, so later deliveries within the overlap are evaluated (once: a re-read window's
+  ledger contribution is replaced); rows later than that are reported as late data and re-run by health.
 """
+
+
+def _events_evaluated(start: datetime, end: datetime, s: Any) -> Window:
+    """The event times the detect runs of [start, end) evaluate, over every source: each source's delivery lag,
+    and the windows the first run re-reads before its own (the lookback overlap)."""
+    from mamori.sources import SOURCES, delivery_lag
+
+    reread = reread_windows(s.detect_overlap, s.detect_interval) * s.detect_interval
+    lags = [delivery_lag(name, s) for name in SOURCES]
+    return Window(start - max(lags) - reread, end - min(lags))
 
 
 def _embedded_env() -> None:
@@ -437,7 +451,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"backfill: {exc}", file=sys.stderr)
         return 2
-    events = detection_window(plan.start, plan.end, s.detect_lag)
+    events = _events_evaluated(plan.start, plan.end, s)
     selects = (
         "objects keyed by these dates that no landing window reads"
         if plan.by == "key-date"

@@ -21,16 +21,25 @@ from mamori import detect, windows
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import load_catalog_tolerant
 from mamori.health.history import summaries
+from mamori.sources import delivery_lag
 
 log = logging.getLogger(__name__)
 
 
-def detect_runs_for(event_hour: datetime, ingest_start: datetime, settings: Settings) -> list[datetime]:
-    """Data-interval starts of the detect runs that evaluated part of `event_hour` before the ingest window
-    starting at `ingest_start` wrote late rows into it: those whose detection windows overlap the hour up to
-    that window's horizon (runs after it had the rows already). One run when detection is hourly."""
-    end = min(event_hour + windows.HOUR, windows.late_horizon(ingest_start, settings.detect_lag))
-    return windows.detect_runs_over(event_hour, end, settings.detect_interval, settings.detect_lag)
+def detect_runs_for(
+    event_hour: datetime, ingest_start: datetime, settings: Settings, source: str | None = None
+) -> list[datetime]:
+    """Data-interval starts of the detect runs that evaluated part of `event_hour` of `source` before the
+    ingest window starting at `ingest_start` wrote late rows into it: those whose own detection windows
+    overlap the hour up to that window's horizon (runs after it had the rows already, read directly or in
+    their lookback overlap). One run when detection is hourly. `source` None: the run's own lag."""
+    s = settings
+    lag = s.detect_lag if source is None else delivery_lag(source, s)
+    reread = windows.reread_windows(s.detect_overlap, s.detect_interval) * s.detect_interval
+    end = min(event_hour + windows.HOUR, windows.late_horizon(ingest_start, lag, reread))
+    if end <= event_hour:
+        return []
+    return windows.detect_runs_over(event_hour, end, s.detect_interval, lag)
 
 
 def windows_to_rerun(
@@ -51,7 +60,7 @@ def windows_to_rerun(
     for source in sources:
         for ingest_start, doc in summaries(source, starts, s).items():
             for hour in doc.late_hours if doc is not None else []:
-                for x in detect_runs_for(datetime.fromisoformat(hour), ingest_start, s):
+                for x in detect_runs_for(datetime.fromisoformat(hour), ingest_start, s, source):
                     runs.setdefault(x, set()).add(source)
     out = []
     for x, srcs in sorted(runs.items()):
@@ -85,6 +94,9 @@ def reevaluate(start: datetime, end: datetime, settings: Settings | None = None)
         ids = [i for src in w["sources"] for i in by_source.get(src, [])]
         for i in range(0, len(ids), detect.CHUNK):
             results += detect.run_chunk(ids[i : i + detect.CHUNK], x, y, s)
+        # As the detect run's record task does: alerts the late rows opened join incidents now, not when some
+        # later run happens to re-read their window (which would also make that run change the ledger).
+        detect.record_run_incidents(x, y, s)
         log.info(
             "late data: re-ran %d detection(s) of %s for window %s",
             len(ids),

@@ -3,6 +3,9 @@ samples and tests); everything else about it is derived from its spec (see mamor
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from mamori.config import Settings
 from mamori.sources.alb.spec import SPEC as ALB
 from mamori.sources.base import Source
 from mamori.sources.cloudtrail.spec import SPEC as CLOUDTRAIL
@@ -40,6 +43,12 @@ def get_spec(name: str) -> SourceSpec:
 def get_source(name: str) -> Source:
     """Look a source's parser up by name, failing with the list of known ones."""
     return get_spec(name).parser
+
+
+def delivery_lag(name: str, settings: Settings) -> timedelta:
+    """How far the detect run trails for this source's events: MAMORI_DETECT_LAG_MINUTES when set (one lag
+    for every source, as before per-source lags), else the delivery lag the source's folder declares."""
+    return get_spec(name).delivery_lag if settings.source_lags else settings.detect_lag
 
 
 def classify(key: str) -> tuple[Source, object] | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal, cast
 
 import pyarrow as pa
@@ -117,6 +118,11 @@ class SourceSpec:
     principal_names_are_iam_users: bool = False
     # Events can be delivered more than once: the table detections read keeps one row per event (None: no).
     duplicate_delivery: DuplicateDelivery | None = None
+    # How long after its events AWS usually delivers this source's objects: the detect run evaluates this
+    # source's events up to this long before its data interval (each source's folder says why its value).
+    # MAMORI_DETECT_LAG_MINUTES, when set, overrides every source's. Later deliveries are evaluated by the
+    # lookback overlap (MAMORI_DETECT_OVERLAP_MINUTES) or, later still, reported and re-run as late data.
+    delivery_lag: timedelta = timedelta(minutes=60)
 
     @property
     def name(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from mamori.sources.alb import SOURCE
 from mamori.sources.rules import (
     TOO_FEW_FIELDS,
@@ -17,6 +19,8 @@ from mamori.sources.spec import Capabilities, FieldModel, SourceSpec
 
 SPEC = SourceSpec(
     parser=SOURCE,
+    # ALB publishes a log file per node every 5 minutes: an event waits up to 5 minutes, then its upload.
+    delivery_lag=timedelta(minutes=10),
     example_key=(
         "AWSLogs/111111111111/elasticloadbalancing/eu-west-1/2026/11/01/111111111111_elasticloadbalancing_"
         "eu-west-1_app.web-prod.1a2b8f1ff1fd42a2_20261101T0005Z_10.0.17.16_5b4firwt.log.gz"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -143,6 +144,8 @@ DUPLICATE_DELIVERY = DuplicateDelivery(
 
 SPEC = SourceSpec(
     parser=SOURCE,
+    # CloudTrail delivers a log file about every 5 minutes, usually within 15 minutes of the call (not guaranteed).
+    delivery_lag=timedelta(minutes=15),
     example_key=(
         "AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/01/"
         "111111111111_CloudTrail_us-east-1_20261101T0005Z_XSh5qfJSDz5snsiL.json.gz"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from mamori.sources.cloudtrail import SOURCE as EVENT_TABLE
 from mamori.sources.cloudtrail.spec import (
     AWS_REGION,
@@ -20,6 +22,8 @@ from mamori.sources.spec import Capabilities, FieldModel, SourceSpec
 
 SPEC = SourceSpec(
     parser=SOURCE,
+    # Insights events are delivered up to ~30 minutes after the unusual activity they describe.
+    delivery_lag=timedelta(minutes=45),
     example_key=(
         "AWSLogs/111111111111/CloudTrail-Insight/us-east-1/2026/11/01/"
         "111111111111_CloudTrail-Insight_us-east-1_20261101T0830Z_M11753GP3UIAU8GG.json.gz"

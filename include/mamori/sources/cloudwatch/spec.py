@@ -14,6 +14,8 @@ from mamori.sources.spec import FieldModel, SourceSpec
 
 SPEC = SourceSpec(
     parser=SOURCE,
+    # exports through a subscription's delivery stream buffer up to ~5 minutes before writing to S3.
+    delivery_lag=timedelta(minutes=10),
     example_key=(
         "AWSLogs/222222222222/CloudWatchLogs/eu-west-1/2026/11/01/00/"
         "mamori-cloudwatch-logs-1-2026-11-01-00-05-15-a4a569cb-bef0-442c-bb63-4350b6d61f31.gz"

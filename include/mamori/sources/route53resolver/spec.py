@@ -15,6 +15,8 @@ from mamori.sources.spec import FieldModel, SourceSpec
 
 SPEC = SourceSpec(
     parser=SOURCE,
+    # Resolver query logs reach S3 in files written every few minutes.
+    delivery_lag=timedelta(minutes=10),
     example_key=(
         "AWSLogs/111111111111/CloudWatchLogs-Route53Resolver/us-east-1/2026/11/01/00/"
         "mamori-route53resolver-1-2026-11-01-00-05-15-a4a569cb-bef0-442c-bb63-4350b6d61f31.gz"

@@ -19,6 +19,8 @@ from mamori.sources.spec import Capabilities, FieldModel, SourceSpec
 
 SPEC = SourceSpec(
     parser=SOURCE,
+    # server access logging is best effort: most records within the hour, some hours later (late data).
+    delivery_lag=timedelta(minutes=60),
     example_key=(
         "AWSLogs/222222222222/us-east-1/app-artifacts-222222222222-us-east-1/2026/11/01/"
         "2026-11-01-00-06-20-2835E417A5D7CB7C"

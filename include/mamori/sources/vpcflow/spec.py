@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from datetime import timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -40,6 +41,8 @@ def declared_layout(data: bytes) -> str:
 
 SPEC = SourceSpec(
     parser=SOURCE,
+    # records aggregate for up to 10 minutes (the default interval), then publish to S3 every 5 minutes.
+    delivery_lag=timedelta(minutes=15),
     example_key=(
         "AWSLogs/aws-account-id=222222222222/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2026/month=11/"
         "day=01/hour=00/222222222222_vpcflowlogs_eu-west-1_fl-8678a5aa33b6fe507_20261101T0010Z_ba2ed757.log.gz"
