@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mamori.quality.rules import EVENT_TIME_US, Check, checks_for, rules_for
+from mamori.windows import HOUR
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def warm_up(sources: Iterable[str]) -> float:
         if i == 0:  # the metric implementations are shared by every source's suite: one validation loads them
             checks = [c for c in checks_for(name) if c.column in schema.names or c.column == EVENT_TIME_US]
             df = _frame(pa.Table.from_pylist([{}], schema=schema), [c.column for c in checks])
-            exps = [_expectation(gx, c, start, start + timedelta(hours=1), name) for c in checks]
+            exps = [_expectation(gx, c, start, start + HOUR, name) for c in checks]
             batch = g["batch_definition"].get_batch(batch_parameters={"dataframe": df})
             batch.validate(gx.ExpectationSuite(name=f"mamori_{name}_warm_up", expectations=exps))
             batch.validate(exps[0], result_format={"result_format": "COMPLETE"})  # the quarantine path's call
