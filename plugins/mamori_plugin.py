@@ -243,6 +243,10 @@ def build_app() -> Any:
         found = status.search_page({k: v for k, v in given.items() if v}, datetime.now(UTC))
         return HTMLResponse(status.render_search_html(found), headers=headers)
 
+    @app.get("/scorecard", response_class=HTMLResponse)
+    def scorecard() -> HTMLResponse:
+        return HTMLResponse(status.render_scorecard_html(status.scorecard_rows()), headers=headers)
+
     @app.get("/status.json")
     def as_json() -> Response:
         body = status.status_json(snapshot())  # exact values, every non-ASCII character \u-escaped

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from mamori.alerts.ledger import ALERT_HITS, Ledger
 from mamori.alerts.render import visible
+from mamori.alerts.scorecard import MIN_VERDICTS as _MIN_VERDICTS
 from mamori.alerts.triage import ACTIONS as TRIAGE_ACTIONS
 from mamori.alerts.triage import TriageError
 from mamori.charts import SEVERITY_COLOURS, Series, stacked_bars
@@ -702,7 +703,8 @@ def render_html(st: dict[str, Any], json_href: str = "status.json") -> str:
         f"<style>{_CSS}</style></head><body>",
         "<h1>mamori — security monitoring</h1>",
         f"<div class='muted'>as of {_e(st['as_of'])} · engine {_e(st['engine'])} · lake {_e(st['lake_url'])}"
-        f" · <a href='search' id='search-link'>search events</a> · <a href='{_e(json_href)}'>JSON</a></div>",
+        f" · <a href='search' id='search-link'>search events</a> · <a href='scorecard' id='scorecard-link'>"
+        f"scorecard</a> · <a href='{_e(json_href)}'>JSON</a></div>",
         "<div class='cards'>",
         f"<div class='card' id='open-alerts'><b>{ac['open']}</b>open alerts</div>",
         f"<div class='card'><b>{sum(d['enabled'] for d in dets)}</b>enabled detections</div>",
@@ -747,6 +749,59 @@ def _incidents_html(rows: list[dict[str, Any]]) -> str:
         )
     return _table(
         ["incident", "state", "severity", "alerts", "shared entities", "rules", "last seen"], out, "incidents"
+    )
+
+
+_SCORECARD_COLUMNS = [
+    "rule", "recommendation", "alerts", "incidents", "open", "true positive", "benign true positive",
+    "false positive", "precision", "last verdict", "reason",
+]  # fmt: skip
+
+
+def render_scorecard_html(rows: list[dict[str, Any]]) -> str:
+    """The scorecard (`scorecard_rows`, as `mamori detections scorecard` prints it) as a read-only table,
+    worst rule first. The last verdict's actor can come from a ticket system (`github:<login>`): escaped with
+    everything else."""
+    if not rows:
+        body = "<p class='muted'>No verdicts yet: nothing was detected.</p>"
+    else:
+
+        def last(r: dict[str, Any]) -> str:
+            if not r["last_verdict"]:
+                return ""
+            return f"{r['last_verdict']} by {r['last_verdict_by']}, {_t(r['last_verdict_at'])}"
+
+        body = _table(
+            _SCORECARD_COLUMNS,
+            [
+                [
+                    f"<code>{_e(r['detection_id'])}</code>",
+                    _e(r["recommendation"]),
+                    *(
+                        f"<span class='n'>{_e(r[k])}</span>"
+                        for k in (
+                            "alerts",
+                            "incidents",
+                            "open",
+                            "true_positive",
+                            "benign_true_positive",
+                            "false_positive",
+                        )
+                    ),
+                    _e("" if r["precision"] is None else f"{r['precision']:.2f}"),
+                    _e(last(r)),
+                    _e(r["reason"]),
+                ]
+                for r in rows
+            ],
+            "scorecard",
+        )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>mamori scorecard</title>"
+        f"<style>{_CSS}</style></head><body><p><a href='./'>&larr; mamori</a></p>"
+        "<h1>Detection scorecard</h1><div class='muted'>Per rule, from the verdicts of closed incidents "
+        "(as <code>mamori detections scorecard</code>); precision once a rule has "
+        f"{_MIN_VERDICTS} judged alerts.</div>{body}</body></html>"
     )
 
 

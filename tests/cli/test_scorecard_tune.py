@@ -9,6 +9,7 @@ hides only false positives."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -218,3 +219,29 @@ def test_a_value_learnt_from_a_log_stays_one_yaml_value(tmp_path):
     tune.write_entry(tmp_path, entry)
     [loaded] = load_suppressions(tmp_path)
     assert loaded.match == {"actor": evil} and loaded.detection == TUNE
+
+
+def test_the_views_scorecard_page_is_the_rows_as_text(seeded):
+    """/mamori/scorecard renders `scorecard_rows` worst first, one table row per rule with its counts and last
+    verdict; a value from outside (a ticket system's login as the last actor) shows as text, no element."""
+    import html
+
+    from mamori.status import render_scorecard_html, scorecard_rows
+
+    rows = scorecard_rows()
+    page = render_scorecard_html(rows)
+    cells = [
+        [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td>(.*?)</td>", tr)]
+        for tr in re.findall(r"<tr>(.*?)</tr>", page.split("<tbody>")[1])
+    ]
+    assert [c[0] for c in cells] == [r["detection_id"] for r in rows]
+    by_rule = {c[0]: c for c in cells}
+    assert by_rule[RETIRE][1:3] == ["retire", "6"] and by_rule[RETIRE][7] == "6"
+    assert by_rule[KEEP][8] == "0.83" and by_rule[FEW][8] == ""
+    assert by_rule[RETIRE][9].startswith("false-positive by analyst")
+
+    hostile = "github:<img src=x onerror=alert(1)>"
+    page = render_scorecard_html([rows[0] | {"last_verdict_by": hostile, "reason": "<script>x</script>"}])
+    assert "<img" not in page and "<script" not in page
+    assert html.escape(hostile, quote=True) in page
+    assert "No verdicts yet" in render_scorecard_html([])

@@ -375,3 +375,15 @@ def test_the_search_page_reads_with_the_views_permission(view_url, auth_manager,
     assert code == 403 and "<form" not in page
     code, page = _get(view_url + "/search")
     assert code == 401
+
+
+# -- the scorecard in the view -------------------------------------------------------------------------------
+def test_the_scorecard_page_reads_with_the_views_permission(view_url, auth_manager, alert_in_ledger):
+    """/scorecard is behind the same read check as the page: a Viewer gets the rule's line (one open alert, no
+    verdict yet), a user without a role 403 without it, no credentials 401."""
+    code, page = _get(view_url + "/scorecard", {"Authorization": f"Bearer {_token(auth_manager, 'VIEWER')}"})
+    assert code == 200, page[:500]
+    assert '<table class="scorecard">' in page and "<code>cloudtrail_console_login_brute_force</code>" in page
+    code, page = _get(view_url + "/scorecard", {"Authorization": f"Bearer {_token(auth_manager, None)}"})
+    assert code == 403 and "cloudtrail_console_login_brute_force" not in page
+    assert _get(view_url + "/scorecard")[0] == 401

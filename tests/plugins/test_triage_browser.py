@@ -10,6 +10,13 @@ page shows the note as text: no element was made from it. Posts that do not come
 Then the incident's entity pivots to the search page, and a search for an event whose fields carry markup
 shows it as text.
 
+The home's GitHub and PagerDuty outputs point at fakes served on 127.0.0.1, and the seeded alerts are
+dispatched before the browser opens, so the incident has its issue and its page. After the close, one run of
+the dispatch DAG's two tasks (`detect.dispatch`, `detect.sync_alerts`) labels the issue
+`verdict:false-positive`, comments the verdict with the note inert and closes it, resolves the page, and
+the scorecard (`mamori.status.scorecard_rows`, what `mamori detections scorecard` prints) counts the false
+positive for the incident's rules, by the analyst, as the view's scorecard page (/mamori/scorecard) shows.
+
 With MAMORI_SCREENSHOT_DIR set (`make screenshot`), the run's screenshots of the incident queue, an incident
 page, the search page and the charts are copied there (docs/).
 """
@@ -18,8 +25,10 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,13 +38,21 @@ from pathlib import Path
 from typing import Any
 
 import chromium_cdp
+import cmarkgfm
 import pytest
 import view_support
+from cmarkgfm.cmark import Options
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "alerts"))
+import fake_github  # the fakes live beside the alert tests (as tests/e2e/test_scheduler.py)
+from fake_pagerduty_slack import FakePagerDuty
 
 pytestmark = pytest.mark.slow
 
 ANALYST = "analyst"
 NOTE = "scanner we run <img src=x onerror=alert(1)> see [runbook](https://evil.example/x) **bold**"
+CONNECTIONS = ("AIRFLOW_CONN_MAMORI_GITHUB", "AIRFLOW_CONN_MAMORI_PAGERDUTY")
+ROUTING_KEY = "R0UT1NGKEYFAKE0000000000000000ab"
 SHOTS = {
     "queue": "mamori-incidents.png",
     "incident": "mamori-incident.png",
@@ -50,24 +67,45 @@ class View:
     airflow_home: Path
     seeded: view_support.Seeded
     out: Path
+    github: fake_github.FakeGitHub
+    pagerduty: FakePagerDuty
 
 
 @pytest.fixture(scope="module")
 def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[View]:
     chromium_cdp.chromium()  # skip (or fail, where required) before minutes of seeding, not after
     base = tmp_path_factory.mktemp("triage-browser")
-    saved = {k: os.environ.get(k) for k in ("MAMORI_HOME", "MAMORI_SQL_DIR")}
+    saved = {k: os.environ.get(k) for k in ("MAMORI_HOME", "MAMORI_SQL_DIR", *CONNECTIONS)}
+    gh, gh_server = fake_github.start()
     try:
-        seeded = view_support.seed_home(base)
-        airflow_home = base / "airflow"
-        with view_support.api_server(
-            airflow_home,
-            seeded.home,
-            f"{ANALYST}:USER,viewer:VIEWER",
-            {"MAMORI_SQL_DIR": str(seeded.sql_dir)},
-        ) as url:
-            yield View(url, airflow_home, seeded, base)
+        with FakePagerDuty() as pd:
+            # The outputs' Airflow connections, as an operator puts them in .env; read by this process's
+            # dispatch (the api-server only records triage in the ledger).
+            os.environ[CONNECTIONS[0]] = json.dumps(
+                {
+                    "conn_type": "github",
+                    "password": fake_github.TOKEN,
+                    "host": gh.api_url,
+                    "extra": {"repo": "acme/security-alerts"},
+                }
+            )
+            os.environ[CONNECTIONS[1]] = json.dumps(
+                {"conn_type": "pagerduty_events", "password": ROUTING_KEY, "host": pd.url}
+            )
+            seeded = view_support.seed_home(base)
+            from mamori import detect
+
+            detect.dispatch()  # the incidents' issues and pages, before anyone triages
+            airflow_home = base / "airflow"
+            with view_support.api_server(
+                airflow_home,
+                seeded.home,
+                f"{ANALYST}:USER,viewer:VIEWER",
+                {"MAMORI_SQL_DIR": str(seeded.sql_dir)},
+            ) as url:
+                yield View(url, airflow_home, seeded, base, gh, pd)
     finally:
+        fake_github.stop(gh_server)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -135,12 +173,31 @@ def _other_site(body: bytes) -> Iterator[int]:
         server.server_close()
 
 
+def _issue_number(view: View, incident_id: str) -> int:
+    """The incident's issue on the fake GitHub, from the ledger's record of its delivery."""
+    from mamori.alerts.ledger import Ledger
+
+    _, ticket = Ledger(_settings(view).ledger_url).incident_tickets("github")[incident_id]
+    assert ticket.ref, incident_id
+    return int(ticket.ref.rstrip("/").rsplit("/", 1)[1])
+
+
+def _issue(view: View, number: int) -> dict[str, Any]:
+    [issue] = [i for i in view.github.issue_list() if i["number"] == number]
+    return issue
+
+
 def test_an_analyst_triages_and_searches_in_the_browser(view: View) -> None:
-    from mamori import status
+    from mamori import detect, status
 
     t0 = time.monotonic()
     s = _settings(view)
     shots: dict[str, Path] = {}
+    first = status.collect(datetime.now(UTC), s)["incidents"][0]
+    issue_no = _issue_number(view, first["id"])
+    assert _issue(view, issue_no)["state"] == "open"
+    assert [i.state for i in view.pagerduty.incidents_for(first["id"])] == ["triggered"]
+    score_before = {r["detection_id"]: r for r in status.scorecard_rows(s)}
     with chromium_cdp.browser(view.out) as page:
         _sign_in(page, view, ANALYST)
 
@@ -148,7 +205,6 @@ def test_an_analyst_triages_and_searches_in_the_browser(view: View) -> None:
         page.goto(view.url + "/mamori/")
         queue = _cells(page, "incidents")
         assert queue and all(row[1] == "open" for row in queue), queue
-        first = status.collect(datetime.now(UTC), s)["incidents"][0]
         assert queue[0][0] == first["id"][:12]
         shots["queue"] = page.screenshot(view.out / SHOTS["queue"])
         shots["charts"] = page.screenshot(view.out / SHOTS["charts"], "#charts")
@@ -213,6 +269,37 @@ def test_an_analyst_triages_and_searches_in_the_browser(view: View) -> None:
             assert any(w in page.text() for w in ("mamori view only", "Not authenticated")), page.text()
         after = status.incident_page(first["id"], s)
         assert after["status"] == "closed" and len(after["actions"]) == 2
+
+        # One run of the dispatch DAG (its dispatch task, then its sync task) shows the close on the tickets.
+        before = len(view.github.comment_list(issue_no))
+        detect.dispatch(s)
+        detect.sync_alerts(s)
+        issue = _issue(view, issue_no)
+        assert issue["state"] == "closed", issue
+        assert "verdict:false-positive" in {lb["name"] for lb in issue["labels"]}, issue["labels"]
+        [comment] = view.github.comment_list(issue_no)[before:]
+        assert "`false-positive`" in comment["body"] and f"`{ANALYST}`" in comment["body"], comment["body"]
+        # The note as GitHub renders it: all its characters there as text, no element made from it.
+        html = cmarkgfm.github_flavored_markdown_to_html(comment["body"], options=Options.CMARK_OPT_UNSAFE)
+        assert NOTE.replace("<", "&lt;").replace(">", "&gt;") in html, html
+        assert "<img" not in html and 'evil.example/x"' not in html and "<strong>bold" not in html, html
+        assert [i.state for i in view.pagerduty.incidents_for(first["id"])] == ["resolved"]
+        # The scorecard counts the false positive for the incident's rules, by the analyst.
+        score_after = {r["detection_id"]: r for r in status.scorecard_rows(s)}
+        added = 0
+        for rule in first["rules"]:
+            was, now = score_before[rule], score_after[rule]
+            assert now["false_positive"] > was["false_positive"] and now["open"] < was["open"], (was, now)
+            assert (now["last_verdict"], now["last_verdict_by"]) == ("false-positive", ANALYST), now
+            added += now["false_positive"] - was["false_positive"]
+        assert added == first["alerts"]
+
+        # The same rows in the view's scorecard page, as text.
+        page.goto(f"{view.url}/mamori/scorecard")
+        shown = {r[0]: r for r in _cells(page, "scorecard")}
+        for rule in first["rules"]:
+            assert shown[rule][7] == str(score_after[rule]["false_positive"]), shown[rule]
+            assert shown[rule][9].startswith(f"false-positive by {ANALYST}"), shown[rule]
 
         # Search: the incident's IP pivots to its events; an event whose fields carry markup shows as text.
         page.goto(f"{view.url}/mamori/incidents/{first['id']}")
