@@ -198,6 +198,9 @@ def test_paging_links_carry_the_filters_percent_encoded(ledger, seeded, settings
     )
     st = status.collect(NOW, settings, queue={**given, "page": ["1"]})
     assert [r["id"] for r in st["incidents"]] == [seeded["other"]] and st["queue"]["next_href"] is None
-    assert st["queue"]["prev_href"] == "?source=alb&entity=1&match=contains&from=2026-11-01T00%3A00%3A00%2B00%3A00"
+    assert (
+        st["queue"]["prev_href"]
+        == "?source=alb&entity=1&match=contains&from=2026-11-01T00%3A00%3A00%2B00%3A00"
+    )
     html = status.render_html(st)
     assert "rel='prev'" in html and "&amp;entity=1&amp;" in html and "rel='next'" not in html
