@@ -784,7 +784,7 @@ def _queue_form(q: dict[str, Any], dets: list[dict[str, Any]]) -> str:
     rules = "".join(f"<option value='{_e(d['id'])}'>" for d in dets)
     sources = "".join(f"<option value='{_e(v)}'>" for v in sorted({d["log_source"] for d in dets}))
     parts = [
-        "<form class='search queue' method='get' action=''><div>",
+        "<form class='search queue' method='get' action='./'><div>",
         select("severity", "severity", SEVERITIES, "any"),
         select("status", "status", (*STATES, *VERDICTS), "any"),
         text("source", "source", "cloudtrail", 12, "queue-sources"),

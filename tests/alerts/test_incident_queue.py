@@ -87,6 +87,7 @@ def test_the_unfiltered_queue_is_the_views_order_open_then_acknowledged_then_clo
         ({"severity": "low"}, []),
         ({"status": "open"}, ["web"]),
         ({"status": "acknowledged"}, ["other"]),
+        ({"status": "resolved"}, []),
         ({"status": "closed"}, ["brute"]),
         ({"status": "false-positive"}, ["brute"]),
         ({"status": "true-positive"}, []),
@@ -170,7 +171,7 @@ def test_the_view_page_filters_escapes_and_keeps_its_filters_in_the_paging_links
     default = status.collect(NOW, settings)
     assert [r["id"] for r in default["incidents"]] == [seeded["web"], seeded["other"], seeded["brute"]]
     html = status.render_html(default)
-    assert "<form class='search queue' method='get'" in html and "queue-error" not in html
+    assert "<form class='search queue' method='get' action='./'>" in html and "queue-error" not in html
 
     filtered = status.collect(NOW, settings, queue={"entity": ["onerror"], "status": ["false-positive"]})
     assert [r["id"] for r in filtered["incidents"]] == [seeded["brute"]]
