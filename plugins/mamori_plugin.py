@@ -2,6 +2,9 @@
 served as text under /mamori/tickets/<alert key>), per-source freshness and data quality, recent runs with
 their metrics.
 
+The incident queue on the main page takes filters as GET parameters (severity, status, source, rule, entity,
+from/to, page), validated and applied by `mamori.status.incident_queue`.
+
 A search page (/mamori/search) runs `mamori search`'s filters over a time range,
 read only, through `mamori.status.search_page`.
 
@@ -151,14 +154,38 @@ def build_app() -> Any:
         "Cache-Control": "no-store",
     }
 
-    def snapshot() -> dict[str, Any]:
+    def snapshot(queue: dict[str, list[str]] | None = None) -> dict[str, Any]:
         runs, error = status.safe_airflow_runs()
-        return status.collect(datetime.now(UTC), runs=runs, runs_error=error)
+        return status.collect(datetime.now(UTC), runs=runs, runs_error=error, queue=queue)
 
     # Plain (sync) handlers: FastAPI runs them in its thread pool, so file and DB reads do not block the loop.
     @app.get("/", response_class=HTMLResponse)
-    def index() -> HTMLResponse:
-        return HTMLResponse(status.render_html(snapshot()), headers=headers)
+    def index(
+        # The incident queue's filters (validated and applied by mamori.status.incident_queue; a bad value
+        # shows one line and runs nothing). Query() defaults for the reason given at the search handler.
+        severity: list[str] = Query([]),  # noqa: B008 - FastAPI's parameter idiom
+        status_: list[str] = Query([], alias="status"),  # noqa: B008
+        source: list[str] = Query([]),  # noqa: B008
+        rule: list[str] = Query([]),  # noqa: B008
+        entity: list[str] = Query([]),  # noqa: B008
+        match: list[str] = Query([]),  # noqa: B008
+        start: list[str] = Query([], alias="from"),  # noqa: B008
+        end: list[str] = Query([], alias="to"),  # noqa: B008
+        page: list[str] = Query([]),  # noqa: B008
+    ) -> HTMLResponse:
+        given = {
+            "severity": severity,
+            "status": status_,
+            "source": source,
+            "rule": rule,
+            "entity": entity,
+            "match": match,
+            "from": start,
+            "to": end,
+            "page": page,
+        }
+        queue = {k: v for k, v in given.items() if v}
+        return HTMLResponse(status.render_html(snapshot(queue)), headers=headers)
 
     @app.get("/tickets/{key}", response_class=HTMLResponse)
     def ticket(key: str) -> HTMLResponse:

@@ -64,15 +64,18 @@ def collect(
     runs_error: str | None = None,
     recent_alerts: int = 25,
     recent_windows: int = 6,
+    queue: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Everything the status page shows, as plain JSON-able values; `now` only feeds the freshness ages."""
+    """Everything the status page shows, as plain JSON-able values; `now` only feeds the freshness ages.
+    `queue` holds the incident queue's filters as the page's GET parameters gave them (`incident_queue`)."""
     s = settings or load_settings()
     detections, catalog_error = _catalog(s)
     sources, quality_meta = _sources(s, now, recent_windows)
     ledger = _open_ledger(s)
     hits = _last_hits(ledger)
     alerts, deliveries = _ledger_rows(ledger)
-    incident_rows = _incidents(ledger)
+    queue_page = incident_queue(ledger, queue or {})
+    incident_rows = queue_page.pop("rows")
     last_detect = _last_detect_window(runs or [], s)
     open_by_det = Counter(a["detection_id"] for a in alerts if a["status"] == "open")
     for d in detections:
@@ -97,6 +100,7 @@ def collect(
             ),
         },
         "incidents": incident_rows,
+        "queue": queue_page,
         "alerts": recent,
         "charts": _charts(sources, alerts),
         "sources": sources,
@@ -163,37 +167,66 @@ def _ledger_rows(ledger: Any) -> tuple[list[dict[str, Any]], dict[str, list[dict
     return alerts, deliveries
 
 
-def _incidents(ledger: Any) -> list[dict[str, Any]]:
-    """The triage queue: live incidents, the ones needing someone first (open, then acknowledged, then the
-    rest), the most severe first, the latest activity first."""
-    if ledger is None:
-        return []
-    from mamori.alerts.incidents import list_incidents
+def incident_queue(ledger: Any, query: dict[str, list[str]]) -> dict[str, Any]:
+    """The triage queue with the page's filters (`mamori.alerts.queue`): live incidents, the ones needing
+    someone first (open, then acknowledged, then the rest), the most severe first, the latest activity first.
+    A bad filter value runs nothing: the rows are empty and `error` says which parameter, in one line."""
+    from mamori.alerts.queue import QueueFilters, parse_queue, queue_href
+    from mamori.alerts.queue import incident_queue as run_queue
 
+    out: dict[str, Any] = {
+        "rows": [],
+        "form": {k: next((v for v in query.get(k, []) if v.strip()), "") for k in QUEUE_FORM},
+        "error": None,
+        "page": 0,
+        "more": False,
+        "matched": 0,
+        "truncated": False,
+        "filtered": False,
+        "prev_href": None,
+        "next_href": None,
+    }
     try:
-        found = list_incidents(ledger)
+        f = parse_queue(query)
+    except ValueError as exc:
+        out["error"] = str(exc)
+        return out
+    out["filtered"] = f.active
+    if ledger is None:
+        return out
+    try:
+        found = run_queue(ledger, f)
     except (sa.exc.OperationalError, sa.exc.ProgrammingError):  # a ledger not migrated to incidents yet
-        return []
-    need = {"open": 0, "acknowledged": 1}
-    rows: list[dict[str, Any]] = [
-        {
-            "id": i.incident_id,
-            "state": i.state,
-            "status": i.status,
-            "severity": i.severity,
-            "reason": i.severity_reason,
-            "first_seen": i.first_seen,
-            "last_seen": i.last_seen,
-            "alerts": len(i.members),
-            "rules": sorted({a.detection_id for a in i.members}),
-            "entities": [{"kind": e["kind"], "value": e["value"]} for e in i.entities],
-        }
-        for i in found
-    ]
-    rank = {sev: n for n, sev in enumerate(SEVERITY_ORDER)}
-    rows.sort(key=lambda r: r["last_seen"], reverse=True)
-    rows.sort(key=lambda r: (need.get(r["state"], 2), rank.get(r["severity"], len(rank))))
-    return rows[:MAX_INCIDENTS]
+        return out
+    base = QueueFilters(**{**f.__dict__, "page": 0})
+    out.update(
+        rows=[_incident_row(i) for i in found.rows],
+        page=found.page,
+        more=found.more,
+        matched=found.matched,
+        truncated=found.truncated,
+        prev_href=search_href(queue_href(base, f.page - 1), base="") if f.page > 0 else None,
+        next_href=search_href(queue_href(base, f.page + 1), base="") if found.more else None,
+    )
+    return out
+
+
+QUEUE_FORM = ("severity", "status", "source", "rule", "entity", "match", "from", "to")
+
+
+def _incident_row(i: Any) -> dict[str, Any]:
+    return {
+        "id": i.incident_id,
+        "state": i.state,
+        "status": i.status,
+        "severity": i.severity,
+        "reason": i.severity_reason,
+        "first_seen": i.first_seen,
+        "last_seen": i.last_seen,
+        "alerts": len(i.members),
+        "rules": sorted({a.detection_id for a in i.members}),
+        "entities": [{"kind": e["kind"], "value": e["value"]} for e in i.entities],
+    }
 
 
 def scorecard_rows(settings: Settings | None = None) -> list[dict[str, Any]]:
@@ -326,7 +359,6 @@ def _ticket(d: dict[str, Any]) -> dict[str, Any]:
 
 
 CHART_HOURS = 48
-MAX_INCIDENTS = 50
 CHART_DAYS = 14
 
 # An alert key as mamori.detections.dedup.alert_key makes it: the only shape a ticket path may take.
@@ -711,7 +743,8 @@ def render_html(st: dict[str, Any], json_href: str = "status.json") -> str:
         f"<div class='card'><b>{sum(s['windows'] for s in st['sources'])}</b>ingest windows</div>",
         "</div>",
     ]
-    parts += ["<h2>Incidents</h2>", _incidents_html(st.get("incidents") or [])]
+    parts += ["<h2>Incidents</h2>", _queue_form(st.get("queue") or {}, dets)]
+    parts += [_incidents_html(st.get("incidents") or [], st.get("queue") or {})]
     parts += ["<h2>Recent alerts</h2>", _alerts_html(st["alerts"])]  # times in UTC
     parts += ["<div id='charts'><h2>Activity</h2>", _charts_html(st["charts"]), "</div>"]
     parts += ["<h2>Sources: freshness and data quality</h2>", _sources_html(st["sources"], st["quality"])]
@@ -728,9 +761,73 @@ def _entities_text(entities: list[dict[str, Any]], limit: int = 4) -> str:
     return shown + (f", +{len(entities) - limit} more" if len(entities) > limit else "")
 
 
-def _incidents_html(rows: list[dict[str, Any]]) -> str:
+def _queue_form(q: dict[str, Any], dets: list[dict[str, Any]]) -> str:
+    """The queue's filter form (GET, so a filtered queue is a link): every value shown again escaped, the
+    choices of the closed sets as selects, rules and sources suggested from the catalog."""
+    from mamori.alerts.queue import MATCHES, SEVERITIES, STATES, VERDICTS
+
+    form = q.get("form") or {}
+
+    def select(name: str, label: str, choices: Iterable[str], blank: str | None) -> str:
+        value = form.get(name, "")
+        opts = [f"<option value=''>{_e(blank)}</option>"] if blank is not None else []
+        opts += [
+            f"<option value='{_e(c)}'{' selected' if c == value else ''}>{_e(c)}</option>" for c in choices
+        ]
+        return f"<label>{_e(label)} <select name='{_e(name)}'>{''.join(opts)}</select></label>"
+
+    def text(name: str, label: str, hint: str, size: int = 16, listed: str = "") -> str:
+        extra = f" list='{_e(listed)}'" if listed else ""
+        return (
+            f"<label>{_e(label)} <input type='text' name='{_e(name)}' size='{size}' "
+            f"value='{_e(form.get(name, ''))}' placeholder='{_e(hint)}'{extra}></label>"
+        )
+
+    rules = "".join(f"<option value='{_e(d['id'])}'>" for d in dets)
+    sources = "".join(f"<option value='{_e(v)}'>" for v in sorted({d["log_source"] for d in dets}))
+    parts = [
+        "<form class='search queue' method='get' action='./'><div>",
+        select("severity", "severity", SEVERITIES, "any"),
+        select("status", "status", (*STATES, *VERDICTS), "any"),
+        text("source", "source", "cloudtrail", 12, "queue-sources"),
+        text("rule", "rule", "rule id", 24, "queue-rules"),
+        "</div><div>",
+        text("entity", "entity", "principal, IP, account, key", 26),
+        select("match", "match", MATCHES, None),
+        text("from", "from", "2026-11-01", 18),
+        text("to", "to", "2026-11-02T00:00Z", 18),
+        " <button type='submit'>Filter</button> <a href='./'>clear</a></div>",
+        f"<datalist id='queue-rules'>{rules}</datalist><datalist id='queue-sources'>{sources}</datalist>",
+        "</form>",
+    ]
+    if q.get("error"):
+        parts.append(f"<p class='failed' id='queue-error'>{_e(q['error'])}</p>")
+    return "".join(parts)
+
+
+def _queue_paging(q: dict[str, Any]) -> str:
+    links = []
+    if q.get("prev_href"):
+        links.append(f"<a href='{_e(q['prev_href'])}' rel='prev'>&larr; previous</a>")
+    if q.get("next_href"):
+        links.append(f"<a href='{_e(q['next_href'])}' rel='next'>next &rarr;</a>")
+    note = ""
+    if q.get("filtered"):
+        note = f"{q.get('matched', 0)} matching"
+    if q.get("truncated"):
+        note += " (only the most recent incidents were searched)"
+    out = [f"<span class='muted'>{_e(note)}</span>"] if note else []
+    out += links
+    return f"<p class='paging'>{' · '.join(out)}</p>" if out else ""
+
+
+def _incidents_html(rows: list[dict[str, Any]], q: dict[str, Any] | None = None) -> str:
+    q = q or {}
     if not rows:
-        return "<p class='muted'>No incidents.</p>"
+        if q.get("error"):
+            return ""
+        empty = "No incidents match these filters." if q.get("filtered") else "No incidents."
+        return f"<p class='muted'>{empty}</p>" + _queue_paging(q)
     out = []
     for r in rows:
         out.append(
@@ -749,7 +846,7 @@ def _incidents_html(rows: list[dict[str, Any]]) -> str:
         )
     return _table(
         ["incident", "state", "severity", "alerts", "shared entities", "rules", "last seen"], out, "incidents"
-    )
+    ) + _queue_paging(q)
 
 
 _SCORECARD_COLUMNS = [

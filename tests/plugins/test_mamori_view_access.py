@@ -387,3 +387,20 @@ def test_the_scorecard_page_reads_with_the_views_permission(view_url, auth_manag
     code, page = _get(view_url + "/scorecard", {"Authorization": f"Bearer {_token(auth_manager, None)}"})
     assert code == 403 and "cloudtrail_console_login_brute_force" not in page
     assert _get(view_url + "/scorecard")[0] == 401
+
+
+def test_the_queue_filters_are_get_parameters_checked_before_anything_runs(view_url, auth_manager, incident):
+    """The queue's filters through the mounted app: a matching filter lists the incident, a non-matching one
+    does not, a hostile value gets the one-line error, escaped, and no queue (mamori.alerts.queue)."""
+    from urllib.parse import urlencode
+
+    viewer = {"Authorization": f"Bearer {_token(auth_manager, 'VIEWER')}"}
+    link = f"<a href='incidents/{incident}'>"
+    query = {"rule": "cloudtrail_console_login_brute_force", "entity": ACTOR[:7], "status": "open"}
+    code, page = _get(view_url + "/?" + urlencode(query), viewer)
+    assert code == 200 and link in page and "1 matching" in page
+    code, page = _get(view_url + "/?" + urlencode({"severity": "low"}), viewer)
+    assert code == 200 and link not in page and "No incidents match these filters." in page
+    code, page = _get(view_url + "/?" + urlencode({"severity": "<script>x</script>", "page": "1"}), viewer)
+    assert code == 200 and link not in page and "<script>x" not in page
+    assert "<p class='failed' id='queue-error'>severity must be one of critical, high" in page
