@@ -16,6 +16,10 @@ the dispatch DAG's two tasks (`detect.dispatch`, `detect.sync_alerts`) labels th
 `verdict:false-positive`, comments the verdict with the note inert and closes it, resolves the page, and
 the scorecard (`mamori.status.scorecard_rows`, what `mamori detections scorecard` prints) counts the false
 positive for the incident's rules, by the analyst, as the view's scorecard page (/mamori/scorecard) shows.
+One of those rules was given a history before the session (four more of its alerts, landed, ingested and
+detected by the stage functions, each incident closed as a true positive through the view's triage call):
+four judged alerts hide its precision, and the close, the fifth, makes it exactly 4/5 = 0.80, in the rows
+and on the page.
 
 With MAMORI_SCREENSHOT_DIR set (`make screenshot`), the run's screenshots of the incident queue, an incident
 page, the search page and the charts are copied there (docs/).
@@ -24,6 +28,7 @@ page, the search page and the charts are copied there (docs/).
 from __future__ import annotations
 
 import contextlib
+import gzip
 import http.server
 import json
 import os
@@ -53,6 +58,11 @@ ANALYST = "analyst"
 NOTE = "scanner we run <img src=x onerror=alert(1)> see [runbook](https://evil.example/x) **bold**"
 CONNECTIONS = ("AIRFLOW_CONN_MAMORI_GITHUB", "AIRFLOW_CONN_MAMORI_PAGERDUTY")
 ROUTING_KEY = "R0UT1NGKEYFAKE0000000000000000ab"
+# A verdict history for one of the closed incident's rules, so the close moves its precision: four more
+# alerts of it (distinct actors: one each, by its dedup keys), each its own incident closed as true positive.
+PRECISION_RULE = "cloudtrail_security_group_opened_to_world"
+HISTORY = 4
+HISTORY_TIME = view_support.START + timedelta(hours=view_support.HOURS + 1, minutes=10)
 SHOTS = {
     "queue": "mamori-incidents.png",
     "incident": "mamori-incident.png",
@@ -69,6 +79,7 @@ class View:
     out: Path
     github: fake_github.FakeGitHub
     pagerduty: FakePagerDuty
+    history: list[str]  # the incidents closed as true positives before the session (_seed_verdict_history)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +104,7 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[View]:
                 {"conn_type": "pagerduty_events", "password": ROUTING_KEY, "host": pd.url}
             )
             seeded = view_support.seed_home(base)
+            history = _seed_verdict_history()
             from mamori import detect
 
             detect.dispatch()  # the incidents' issues and pages, before anyone triages
@@ -103,7 +115,7 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[View]:
                 f"{ANALYST}:USER,viewer:VIEWER",
                 {"MAMORI_SQL_DIR": str(seeded.sql_dir)},
             ) as url:
-                yield View(url, airflow_home, seeded, base, gh, pd)
+                yield View(url, airflow_home, seeded, base, gh, pd, history)
     finally:
         fake_github.stop(gh_server)
         for k, v in saved.items():
@@ -111,6 +123,84 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[View]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _history_delivery() -> tuple[str, bytes]:
+    """HISTORY security groups opened to the world an hour after the generated data, each by another user
+    from another address: HISTORY alerts of PRECISION_RULE, none sharing an entity with the attack story."""
+    records = [
+        {
+            "eventVersion": "1.09",
+            "userIdentity": {
+                "type": "IAMUser",
+                "principalId": f"AIDAHISTORY00000000{n}",
+                "arn": f"arn:aws:iam::111111111111:user/netops{n}",
+                "accountId": "111111111111",
+                "userName": f"netops{n}",
+            },
+            "eventTime": (HISTORY_TIME + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": "ec2.amazonaws.com",
+            "eventName": "AuthorizeSecurityGroupIngress",
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": f"192.0.2.{10 + n}",
+            "userAgent": "aws-cli/2.15.0",
+            "requestParameters": {
+                "groupId": f"sg-0history000000{n}",
+                "ipPermissions": {
+                    "items": [
+                        {
+                            "ipProtocol": "tcp",
+                            "fromPort": 22,
+                            "toPort": 22,
+                            "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]},
+                        }
+                    ]
+                },
+            },
+            "requestID": f"req-history-{n}",
+            "eventID": f"00000000-0000-0000-0000-00000000007{n}",
+            "readOnly": False,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": "111111111111",
+            "eventCategory": "Management",
+        }
+        for n in range(HISTORY)
+    ]
+    key = (
+        "AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/01/"
+        f"111111111111_CloudTrail_us-east-1_{HISTORY_TIME:%Y%m%dT%H%MZ}_history0000000000.json.gz"
+    )
+    return key, gzip.compress(json.dumps({"Records": records}).encode())
+
+
+def _seed_verdict_history() -> list[str]:
+    """PRECISION_RULE's earlier verdicts, given as an analyst gives them: the history delivery lands, is
+    ingested and detected by the stage functions in the hour after the seeded ones, and each incident it
+    makes is closed as a true positive through the view's triage call. HISTORY true positives are below
+    the scorecard's MIN_VERDICTS judged alerts: the rule's precision is not shown until one more verdict."""
+    from mamori import detect, ingest, status
+    from mamori.config import load_settings
+    from mamori.lake import Store
+
+    s = load_settings()
+    raw = Store(s.raw_url, s.raw_conn_id)
+    key, data = _history_delivery()
+    raw.write_atomic(key, data)
+    raw.set_landed(key, HISTORY_TIME + timedelta(minutes=HISTORY + 4))
+    known = {i["id"] for i in status.collect(datetime.now(UTC), s)["incidents"]}
+    for h in (1, 2):  # the delivery's ingest window and the next; the detect runs whose windows see it
+        ws = view_support.START + timedelta(hours=view_support.HOURS + h)
+        we = ws + timedelta(hours=1)
+        for batch in ingest.plan_window("cloudtrail", ws, we):
+            ingest.convert_batch(batch)
+        ingest.finalize_window("cloudtrail", ws, we)
+        detect.summarize_window([detect.run_chunk(ids, ws, we) for ids in detect.detection_chunks()], ws, we)
+    history = [i for i in status.collect(datetime.now(UTC), s)["incidents"] if i["id"] not in known]
+    assert [i["rules"] for i in history] == [[PRECISION_RULE]] * HISTORY, history
+    for i in history:
+        status.triage_incident(i["id"], "close", "earlier-analyst", "true-positive", "confirmed, reverted", s)
+    return [i["id"] for i in history]
 
 
 def _settings(view: View) -> Any:
@@ -198,13 +288,25 @@ def test_an_analyst_triages_and_searches_in_the_browser(view: View) -> None:
     assert _issue(view, issue_no)["state"] == "open"
     assert [i.state for i in view.pagerduty.incidents_for(first["id"])] == ["triggered"]
     score_before = {r["detection_id"]: r for r in status.scorecard_rows(s)}
+    # The rule's history: HISTORY true positives, one judged alert short of a shown precision.
+    assert PRECISION_RULE in first["rules"] and first["alerts"] == len(first["rules"]), first
+    was = score_before[PRECISION_RULE]
+    assert (was["true_positive"], was["false_positive"], was["precision"]) == (HISTORY, 0, None), was
     with chromium_cdp.browser(view.out) as page:
         _sign_in(page, view, ANALYST)
+        page.goto(f"{view.url}/mamori/scorecard")
+        row = {r[0]: r for r in _cells(page, "scorecard")}[PRECISION_RULE]
+        assert (row[5], row[7], row[8]) == (str(HISTORY), "0", ""), row
 
-        # The queue: the most severe open incident first; its link opens the incident page.
+        # The queue: the most severe incident first; its link opens the incident page.
         page.goto(view.url + "/mamori/")
         queue = _cells(page, "incidents")
-        assert queue and all(row[1] == "open" for row in queue), queue
+        # The history's incidents are listed closed with their verdict; every other one is open.
+        history = {h[:12] for h in view.history}
+        assert queue and all(row[1] == "open" for row in queue if row[0] not in history), queue
+        assert {row[0]: row[1] for row in queue if row[0] in history} == dict.fromkeys(
+            history, "closed (true-positive)"
+        ), queue
         assert queue[0][0] == first["id"][:12]
         shots["queue"] = page.screenshot(view.out / SHOTS["queue"])
         shots["charts"] = page.screenshot(view.out / SHOTS["charts"], "#charts")
@@ -293,6 +395,9 @@ def test_an_analyst_triages_and_searches_in_the_browser(view: View) -> None:
             assert (now["last_verdict"], now["last_verdict_by"]) == ("false-positive", ANALYST), now
             added += now["false_positive"] - was["false_positive"]
         assert added == first["alerts"]
+        # The close is the rule's fifth judged alert: its precision is shown, 4 true of 5 judged.
+        now = score_after[PRECISION_RULE]
+        assert (now["true_positive"], now["false_positive"], now["precision"]) == (HISTORY, 1, 0.8), now
 
         # The same rows in the view's scorecard page, as text.
         page.goto(f"{view.url}/mamori/scorecard")
@@ -300,6 +405,9 @@ def test_an_analyst_triages_and_searches_in_the_browser(view: View) -> None:
         for rule in first["rules"]:
             assert shown[rule][7] == str(score_after[rule]["false_positive"]), shown[rule]
             assert shown[rule][9].startswith(f"false-positive by {ANALYST}"), shown[rule]
+        assert (shown[PRECISION_RULE][5], shown[PRECISION_RULE][8]) == (str(HISTORY), "0.80"), shown[
+            PRECISION_RULE
+        ]
 
         # Search: the incident's IP pivots to its events; an event whose fields carry markup shows as text.
         page.goto(f"{view.url}/mamori/incidents/{first['id']}")
