@@ -7,8 +7,8 @@ Runs when a `detect` run has recorded alerts (asset `mamori://alerts/ledger`) an
    with a link to it, then Slack; local Markdown tickets when no connection exists), deliveries that failed
    earlier (each output retries 429/5xx/timeouts itself; the ledger retries the rest on later runs with a
    growing, capped backoff until they succeed or are cancelled; an output that is down is asked once per run,
-   not once per due alert; the tasks have no Airflow retries), and recurrence updates (one comment on the issue, a re-trigger with the same
-   PagerDuty `dedup_key`).
+   not once per due alert; the tasks have no Airflow retries), and recurrence updates (one comment on the
+   issue, a re-trigger with the same PagerDuty `dedup_key`).
    It also shows triage done in mamori on incident issues (`verdict:<v>` label, a comment, closed or
    reopened) and resolves the pages of closed incidents.
 2. `sync`: for each open alert with a GitHub issue, a closed issue resolves its PagerDuty incident and

@@ -55,4 +55,6 @@ def test_a_red_dispatch_or_rule_check_is_not_retried_by_airflow(dags):
     dispatch = dags["dispatch_alerts"]
     assert {t.task_id: t.retries for t in dispatch.tasks} == {"dispatch": 0, "sync": 0}
     assert dags["detect"].get_task("check_rules").retries == 0
-    assert dags["detect"].get_task("run_detections").retries == 2  # the engine's transient failures still retry
+    assert (
+        dags["detect"].get_task("run_detections").retries == 2
+    )  # the engine's transient failures still retry
