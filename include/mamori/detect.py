@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -135,6 +135,14 @@ def detection_chunks(settings: Settings | None = None, only: set[str] | None = N
             by_source.setdefault(d.header.log_source, []).append(d.id)
     chunks = [ids[i : i + CHUNK] for _, ids in sorted(by_source.items()) for i in range(0, len(ids), CHUNK)]
     return chunks + [[b.id] for b in broken if only is None or b.id in only]
+
+
+def pages(run_type: Any, conf: Mapping[str, Any] | None = None) -> bool:
+    """Whether a detect run's new alerts may page: not in a backfill run (replayed history is ticketed, nobody
+    is woken for it: as `mamori backfill` in-process), unless its conf says {"page": true} (`--page`)."""
+    if getattr(run_type, "value", run_type) == "backfill":
+        return bool((conf or {}).get("page"))
+    return True
 
 
 def run_chunk(

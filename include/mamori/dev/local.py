@@ -140,6 +140,15 @@ def running(airflow_home: Path) -> int | None:
     return pgid if any("airflow" in _cmdline(p) for p in members) else None
 
 
+def instance_url(airflow_home: Path) -> str | None:
+    """The URL the instance recorded for this AIRFLOW_HOME serves on (the pid file's second line)."""
+    try:
+        lines = pid_file(airflow_home).read_text().split()
+    except OSError:
+        return None
+    return lines[1] if len(lines) > 1 and lines[1].startswith("http") else None
+
+
 @dataclass(frozen=True)
 class Instance:
     """A started instance: its process group / session id, where it serves, where it logs."""
@@ -326,12 +335,15 @@ class Api:
         airflow_home: Path | None = None,
         timeout: float = 30.0,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        token: str | None = None,
     ) -> None:
+        """`token`: a bearer token for a remote deployment (MAMORI_AIRFLOW_TOKEN); without one, the token
+        comes from /auth/token as on the local instance."""
         self.url = url.rstrip("/")
         self.airflow_home = airflow_home
         self.timeout = timeout
         self.retry_delays = retry_delays
-        self._token: str | None = None
+        self._token: str | None = token
 
     def _log_hint(self) -> str:
         if self.airflow_home is None:
