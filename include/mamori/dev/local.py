@@ -92,6 +92,10 @@ def local_env(
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             # One core's worth of workers; the default forks 32 of them.
             "AIRFLOW__CORE__PARALLELISM": "4",
+            # Parsing a DAG file (task start, dag-processor) took > 30 s on a loaded 2-core machine: task tries
+            # failed with "Dag not found" and the dag-processor dropped DAGs until its next parse.
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
+            "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "300",
             # No login locally (the api-server listens on 127.0.0.1 only).
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__API__HOST": "127.0.0.1",
