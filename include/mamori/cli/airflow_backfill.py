@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from mamori.backfill import BackfillPlan
+from mamori.config import remote_airflow
 from mamori.dev import local
 
-REMOTE_URL, REMOTE_TOKEN = "MAMORI_AIRFLOW_URL", "MAMORI_AIRFLOW_TOKEN"
 FINAL = ("success", "failed")
 
 Progress = Callable[[int, int, str], None]
@@ -52,9 +52,9 @@ class Target:
 
 def find_airflow(environ: Mapping[str, str] = os.environ) -> Target | None:
     """The Airflow to drive: MAMORI_AIRFLOW_URL, else the local instance running on AIRFLOW_HOME, else None."""
-    url = environ.get(REMOTE_URL)
+    url, token = remote_airflow(environ)
     if url:
-        return Target(local.Api(url, token=environ.get(REMOTE_TOKEN) or None), f"{url} ({REMOTE_URL})")
+        return Target(local.Api(url, token=token), f"{url} (MAMORI_AIRFLOW_URL)")
     home = environ.get("AIRFLOW_HOME")
     if not home or local.running(Path(home)) is None:
         return None
