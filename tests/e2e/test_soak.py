@@ -184,7 +184,9 @@ def _kill_a_convert(ctx: Soak) -> None:
             if f"airflow worker -- {ti['id']}" in sessions.cmdline(pid):
                 os.kill(pid, signal.SIGKILL)
                 ctx.faults["convert_killed"] += 1
-                print(f"soak: killed {ti['dag_id']} convert[{ti['map_index']}] {ti['dag_run_id']} (PID {pid})")
+                print(
+                    f"soak: killed {ti['dag_id']} convert[{ti['map_index']}] {ti['dag_run_id']} (PID {pid})"
+                )
                 return
 
 

@@ -42,7 +42,14 @@ from github.GithubException import RateLimitExceededException
 from pydantic import Field, field_validator
 
 from mamori.alerts.alert import Alert, IncidentTicket, IncidentView
-from mamori.alerts.outputs.base import Capabilities, Output, OutputDown, OutputOptions, TicketState, TriageChange
+from mamori.alerts.outputs.base import (
+    Capabilities,
+    Output,
+    OutputDown,
+    OutputOptions,
+    TicketState,
+    TriageChange,
+)
 from mamori.alerts.render import (
     block,
     cell,
