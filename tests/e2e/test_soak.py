@@ -62,13 +62,14 @@ HOURS = 12
 WINDOW = timedelta(hours=3)
 WINDOWS = HOURS // 3
 LAG = timedelta(minutes=60)
-DISPATCH_PER_WINDOW = 2  # dispatch_alerts runs every 15 minutes: a few per window, an hour apart here
+DISPATCH_PER_WINDOW = 3  # dispatch_alerts runs every 15 minutes: a few per window, an hour apart here
 GH_REPO = "acme/security-alerts"
 ROUTING_KEY = "R" * 32
-OUTAGE_RUNS = range(1, 7)  # dispatch runs during which GitHub answers 502: 6 attempts > the old give-up at 5
-PAGE_BURST_RUN = 3  # 429 bursts on PagerDuty and Slack before this dispatch run (GitHub is down then)
-GITHUB_BURST_RUN = 7  # a 429 burst on GitHub once it is back
-RACE_RUN = 7  # a manual dispatch process beside this DAG dispatch run
+OUTAGE_RUNS = range(3, 9)  # dispatch runs during which GitHub answers 502: 6 attempts > the old give-up at 5
+# (from run 3: the first runs after window 1, whose alerts are new then; window 0's went out in runs 0-2)
+PAGE_BURST_RUN = 4  # 429 bursts on PagerDuty and Slack before this dispatch run (GitHub is down then)
+GITHUB_BURST_RUN = 10  # a 429 burst on GitHub once it is back
+RACE_RUN = 10  # a manual dispatch process beside this DAG dispatch run
 BROKEN_AT = 1  # the broken rule exists for this detect window only
 KILL_FROM = 2  # SIGKILL the first convert seen running in a landing window from this one on
 BROKEN_RULE = "soak_broken_rule"
