@@ -446,8 +446,8 @@ def _check(
     )
     assert all(n == 1 for n in triggers.values()), triggers
     slack_keys = Counter(ctx.sl.request_key(json.dumps(m).encode()) for m in ctx.sl.messages)
-    assert all(n == 1 for n in slack_keys.values()), slack_keys
-    assert len(ctx.sl.messages) == len({r["external_ref"] for r in deliveries if r["output"] == "slack"})
+    # Messages quoting an alert key: one each (incident and health messages quote none, the fake keys them None).
+    assert all(n == 1 for k, n in slack_keys.items() if k is not None), slack_keys
 
     manual = json.loads((ctx.out / "manual.json").read_text())
     assert manual["ok"], manual
