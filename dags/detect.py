@@ -13,6 +13,8 @@ run first waits until each source's ingest windows covering the data interval ar
    (DuckDB embedded, Athena in AWS), group hits into alerts by dedup key and window, record them in the ledger.
    A re-run replaces the window's contribution: same alert keys, no new rows.
    A rule that fails to load or whose SQL fails on the engine is skipped and reported; the others run.
+   In a backfill run (Airflow's Backfills, `mamori backfill` through Airflow) new alerts are ticketed but do
+   not page, unless the backfill's conf says {"page": true} (`mamori backfill --page`).
 4. `record`: records the window's rule errors as `mamori_rule_error` alerts and emits the asset
    `mamori://alerts/ledger`, which runs `dispatch_alerts` (the single writer to GitHub, PagerDuty, Slack
    and the local tickets).
@@ -57,9 +59,10 @@ def detect_dag() -> None:
 
     @task(max_active_tis_per_dagrun=2)
     def run_detections(
-        ids: list[str], data_interval_start: Any = None, data_interval_end: Any = None
+        ids: list[str], data_interval_start: Any = None, data_interval_end: Any = None, dag_run: Any = None
     ) -> list[dict[str, Any]]:
-        return detect.run_chunk(ids, data_interval_start, data_interval_end)
+        page = detect.pages(getattr(dag_run, "run_type", None), getattr(dag_run, "conf", None))
+        return detect.run_chunk(ids, data_interval_start, data_interval_end, page=page)
 
     @task(multiple_outputs=False, outlets=[ALERTS_ASSET])
     def record(
@@ -71,7 +74,7 @@ def detect_dag() -> None:
         run_type = getattr(dag_run, "run_type", None)
         return detect.summarize_window(results, data_interval_start, data_interval_end, run_type=run_type)
 
-    @task
+    @task(retries=0)  # it re-reads the recorded summary: a retry cannot pass, it only delays the red run
     def check_rules(summary: dict[str, Any]) -> None:
         detect.check_rule_errors(summary)
 

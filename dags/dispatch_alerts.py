@@ -5,9 +5,10 @@ Runs when a `detect` run has recorded alerts (asset `mamori://alerts/ledger`) an
 
 1. `dispatch`: deliver what is due in the alert ledger: new alerts (GitHub issue first, then PagerDuty
    with a link to it, then Slack; local Markdown tickets when no connection exists), deliveries that failed
-   earlier (each output retries 429/5xx/timeouts itself; the ledger retries the rest on later runs, up to 5
-   consecutive failures), and recurrence updates (one comment on the issue, a re-trigger with the same
-   PagerDuty `dedup_key`).
+   earlier (each output retries 429/5xx/timeouts itself; the ledger retries the rest on later runs with a
+   growing, capped backoff until they succeed or are cancelled; an output that is down is asked once per run,
+   not once per due alert; the tasks have no Airflow retries), and recurrence updates (one comment on the
+   issue, a re-trigger with the same PagerDuty `dedup_key`).
    It also shows triage done in mamori on incident issues (`verdict:<v>` label, a comment, closed or
    reopened) and resolves the pages of closed incidents.
 2. `sync`: for each open alert with a GitHub issue, a closed issue resolves its PagerDuty incident and
@@ -40,7 +41,10 @@ from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, START_DATE
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    # No task retries: the ledger retries deliveries with its own backoff and the next run comes within 15
+    # minutes; a retry a minute later finds them backed off, turns an outage's run green and holds the
+    # one-at-a-time DAG for minutes.
+    default_args={**DEFAULT_ARGS, "retries": 0},
     doc_md=__doc__,
     tags=["mamori", "alerts"],
 )

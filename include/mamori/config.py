@@ -169,6 +169,13 @@ def local_port(env: Mapping[str, str] | None = None) -> int:
     return _int(e, "MAMORI_LOCAL_PORT", "8080")
 
 
+def remote_airflow(env: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """MAMORI_AIRFLOW_URL and MAMORI_AIRFLOW_TOKEN: the Airflow deployment `mamori backfill` drives through
+    its REST API (a bearer token from its /auth/token); unset, the local instance of `mamori up` if running."""
+    e = os.environ if env is None else env
+    return e.get("MAMORI_AIRFLOW_URL") or None, e.get("MAMORI_AIRFLOW_TOKEN") or None
+
+
 def _int(e: Mapping[str, str], name: str, default: str) -> int:
     """A whole-number setting; a typo names its variable instead of surfacing as int()'s bare complaint."""
     value = e.get(name, default)

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -40,7 +40,7 @@ from mamori.alerts.outputs import (
     ticket_link,
     write_index,
 )
-from mamori.alerts.outputs.base import Capabilities, TicketState, TriageChange
+from mamori.alerts.outputs.base import Capabilities, OutputDown, TicketState, TriageChange
 from mamori.alerts.routing import Routing, load_routing
 from mamori.alerts.triage import VERDICTS
 from mamori.config import Settings, load_settings
@@ -135,6 +135,14 @@ def detection_chunks(settings: Settings | None = None, only: set[str] | None = N
             by_source.setdefault(d.header.log_source, []).append(d.id)
     chunks = [ids[i : i + CHUNK] for _, ids in sorted(by_source.items()) for i in range(0, len(ids), CHUNK)]
     return chunks + [[b.id] for b in broken if only is None or b.id in only]
+
+
+def pages(run_type: Any, conf: Mapping[str, Any] | None = None) -> bool:
+    """Whether a detect run's new alerts may page: not in a backfill run (replayed history is ticketed, nobody
+    is woken for it: as `mamori backfill` in-process), unless its conf says {"page": true} (`--page`)."""
+    if getattr(run_type, "value", run_type) == "backfill":
+        return bool((conf or {}).get("page"))
+    return True
 
 
 def run_chunk(
@@ -548,6 +556,10 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
     due = sorted(due, key=order)
     elsewhere: set[str] = set()  # alerts (or incidents) another dispatcher is delivering right now
     linked: set[str] = set()  # alerts whose ticket (one that is a link) this run delivered
+    # Outputs that failed one delivery through all its own retries (OutputDown) in this run: down or
+    # throttling. Their other due deliveries are recorded failed without a request (same count and backoff
+    # as a real try), so an outage costs one delivery's retry sleeps per run, not one per due alert.
+    down: dict[str, str] = {}
     try:
         for d in due:
             if group(d.alert.key) in elsewhere:
@@ -559,6 +571,10 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
                     elsewhere.add(group(d.alert.key))
                     in_flight += 1
                 continue  # otherwise nothing left to do: another dispatcher delivered it meanwhile
+            if d.output in down:
+                ledger.mark_failed(d.alert.key, d.output, down[d.output], now, owner)
+                failed += 1
+                continue
             det = rule(d.alert.detection_id)
             inc = incidents.get(d.alert.key)
             outcome = _deliver(ledger, outputs, enricher, s, claim.delivery, det, now, owner, inc, rule)
@@ -566,6 +582,9 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
                 elsewhere.add(group(d.alert.key))
                 in_flight += 1
                 continue
+            if outcome == "down":
+                down[d.output] = f"not tried: {d.output} kept failing earlier in this dispatch run"
+                outcome = "failed"
             delivered += outcome == "delivered"
             failed += outcome == "failed"
             if (
@@ -576,7 +595,7 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
                 linked.add(d.alert.key)
         # Pages sent during a ticket outage, due again now that their ticket exists: add the link this run.
         for d in ledger.due(now):
-            if _relinks(d.output) and d.alert.key in linked and d.previous_ref:
+            if _relinks(d.output) and d.alert.key in linked and d.previous_ref and d.output not in down:
                 claim = ledger.claim(d.alert.key, d.output, owner, s.delivery_lease, now)
                 if claim.delivery is None:
                     continue
@@ -584,7 +603,7 @@ def dispatch(settings: Settings | None = None, now: datetime | None = None) -> d
                 inc = incidents.get(d.alert.key)
                 outcome = _deliver(ledger, outputs, enricher, s, claim.delivery, det, now, owner, inc, rule)
                 delivered += outcome == "delivered"
-                failed += outcome == "failed"
+                failed += outcome in ("failed", "down")
         if per_incident:
             failed += _fold_merged(ledger, outputs, s, owner, configured)
             failed += _resolve_closed(ledger, outputs, s, owner, configured)
@@ -677,11 +696,12 @@ def _deliver(
     owner: str,
     incident: Incident | None = None,
     rule: Callable[[str], Detection | None] | None = None,
-) -> Literal["delivered", "failed", "elsewhere"]:
+) -> Literal["delivered", "failed", "down", "elsewhere"]:
     """One claimed (alert, output) delivery; the outcome is recorded in the ledger either way, which ends
-    the lease. If the dispatcher is stopped first (an exception that is not the output's failure, e.g. the
-    task being terminated), the lease is handed back so the next run need not wait for it to expire; a
-    SIGKILL cannot do that, and then the lease expires.
+    the lease ("down": failed through all the output's own retries, see OutputDown). If the dispatcher is
+    stopped first (an exception that is not the output's failure, e.g. the task being terminated), the lease
+    is handed back so the next run need not wait for it to expire; a SIGKILL cannot do that, and then the
+    lease expires.
 
     An alert of an `incident`, to an output that delivers per incident, is sent as a member of it
     (`Output.deliver_member`) under the incident's own lease: one dispatcher at a time writes to an
@@ -718,7 +738,7 @@ def _deliver(
             log.warning(
                 "delivery of %s to %s failed (%d in a row): %s", d.alert.key, d.output, n, type(exc).__name__
             )
-            return "failed"
+            return "down" if isinstance(exc, OutputDown) else "failed"
         if iid is not None:
             ledger.record_incident(iid, d.output, ticket, owner)
         ledger.mark_delivered(d.alert.key, d.output, ref, d.alert.hit_count, owner)

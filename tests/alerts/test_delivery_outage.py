@@ -124,3 +124,30 @@ def test_cancel_stops_retries_and_redeliver_makes_them_due_now(wired, monkeypatc
     assert len(gh.issue_list()) == 1 and gh.writes_for(alert.key) == 1  # no health alert: cancelled ≠ failing
     assert main(["alerts", "cancel", "0" * 32]) == 2
     assert "no matching delivery" in capsys.readouterr().err
+
+
+def test_an_output_down_costs_one_deliverys_retries_per_run_not_one_per_due_alert(wired):
+    """A dispatch run during an outage spends one delivery's in-run retries on the output that is down; its
+    other due deliveries are recorded failed without a request (same backoff, same failure count), so a run
+    with many due alerts does not spend minutes of retry sleeps per alert on a dead endpoint."""
+    settings, ledger, gh, pd, sl = wired
+    det = get_detection(REPO / "sql", "cloudtrail_trail_stopped_or_changed")
+    for minute, actor in ((2, "bob"), (3, "carol")):
+        ledger.record_window(det, T0, T0 + timedelta(hours=1), group_hits(det, [hit(minute, actor)]))
+    alerts = ledger.alerts()
+    assert len(alerts) == 3
+    gh.fail_always = "502"
+    now = T0 + timedelta(hours=1)
+    with pytest.raises(RuntimeError, match="3 deliveries failed"):
+        detect.dispatch(settings, now=now)
+    # One delivery's attempts (4) reached GitHub, not 3 × 4.
+    assert sum(gh.received().values()) <= 4, gh.received()
+    rows = [d for d in ledger.deliveries() if d["output"] == "github"]
+    assert len(rows) == 3 and all(r["state"] == "failed" and r["failures"] == 1 for r in rows), rows
+    assert all(r["lease_owner"] is None for r in rows)
+    # The other outputs were not held back: each alert's page and message went out.
+    assert all(pd.received_for(a.key) == 1 and sl.received_for(a.key) == 1 for a in alerts)
+
+    gh.fail_always = None
+    detect.dispatch(settings, now=now + timedelta(hours=1))
+    assert len(gh.issue_list()) == 3

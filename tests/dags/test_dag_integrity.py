@@ -34,6 +34,10 @@ def test_every_dag_is_documented_tagged_and_retried(dagbag):
         assert set(dag.tags) <= TAGS, (dag_id, set(dag.tags) - TAGS)
         assert "mamori" in dag.tags
         for t in dag.tasks:
+            # Deliberately not retried (tests/dags/test_dispatch_schedule.py says why): dispatch_alerts' tasks,
+            # whose retry is the ledger's backoff, and detect's check_rules, which re-reads a recorded summary.
+            if dag_id == "dispatch_alerts" or (dag_id, t.task_id) == ("detect", "check_rules"):
+                continue
             assert t.retries >= 2, (dag_id, t.task_id)
 
 

@@ -44,3 +44,17 @@ def test_dispatch_runs_on_the_ledger_asset_or_every_15_minutes(dags):
         if any(getattr(o, "uri", None) == ALERTS_ASSET.uri for o in t.outlets)
     }
     assert {dag_id for dag_id, _ in emitters} == {"detect", "health"}
+
+
+def test_a_red_dispatch_or_rule_check_is_not_retried_by_airflow(dags):
+    """dispatch's retry is the ledger's backoff and the next run; a task retry a minute later finds the failed
+    deliveries backed off (not due) and, below the health threshold, turns the run green: the outage's red
+    signal hidden, and the run held ~3 min with retries that send nothing (dispatch_alerts runs one at a
+    time, so every later run waits behind it). check_rules only re-reads its window's recorded summary: a
+    retry cannot pass, it only delays the red run."""
+    dispatch = dags["dispatch_alerts"]
+    assert {t.task_id: t.retries for t in dispatch.tasks} == {"dispatch": 0, "sync": 0}
+    assert dags["detect"].get_task("check_rules").retries == 0
+    assert (
+        dags["detect"].get_task("run_detections").retries == 2
+    )  # the engine's transient failures still retry

@@ -298,6 +298,59 @@ def test_mamori_view_in_a_headless_browser(airflow: Ctx) -> None:
     print(f"\nscreenshots: {[str(p) for p in shots]}")
 
 
+def test_mamori_backfill_is_airflows_own_backfill(airflow: Ctx) -> None:
+    """With the instance up, `mamori backfill` is Airflow's backfill (issue 15: one backfill story): a Backfill
+    per DAG visible through GET /api/v2/backfills, DagRuns of run_type backfill for exactly the data intervals
+    starting in [--from, --to), all green; a second call with the same range creates nothing new."""
+    ctx = airflow
+    lo, hi = START + timedelta(hours=1), START + timedelta(hours=3)  # windows no earlier test ran
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAMORI_", "AIRFLOW"))}
+    env.update(
+        {
+            "MAMORI_HOME": str(ctx.inst.mamori_home),
+            "MAMORI_SQL_DIR": str(ctx.sql_dir),
+            "MAMORI_DETECT_LAG_MINUTES": str(int(LAG.total_seconds() // 60)),
+            "AIRFLOW_HOME": str(ctx.inst.airflow_home),
+        }
+    )
+    cmd = [
+        str(Path(sys.executable).with_name("mamori")),
+        "backfill",
+        "--from",
+        lo.isoformat(),
+        "--to",
+        hi.isoformat(),
+    ]
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [*cmd, "--sources", "cloudtrail"], env=env, capture_output=True, text=True, timeout=900
+    )
+    ctx.timings["backfill"] = time.monotonic() - t0
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-4000:])
+    assert "through Airflow's backfills at the local instance" in proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    expected = [lo, lo + timedelta(hours=1)]
+    for dag_id in ("ingest_cloudtrail", "detect"):
+        backfills = ctx.api.call("GET", f"/api/v2/backfills?dag_id={dag_id}")["backfills"]
+        assert [b["id"] for b in backfills] == [summary["backfills"][dag_id]], backfills
+        assert backfills[0]["completed_at"] is not None
+        runs = ctx.api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&limit=100")["dag_runs"]
+        assert (
+            sorted(datetime.fromisoformat(r["logical_date"].replace("Z", "+00:00")) for r in runs) == expected
+        )
+        assert {r["state"] for r in runs} == {"success"}, runs
+    assert summary["failed_runs"] == {} and summary["steps"] == 4
+
+    # Again: the windows succeeded, so the new backfills (reprocess "failed") create no run.
+    again = subprocess.run(
+        [*cmd, "--sources", "cloudtrail"], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    for dag_id in ("ingest_cloudtrail", "detect"):
+        runs = ctx.api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&limit=100")["dag_runs"]
+        assert len(runs) == 2, runs
+
+
 def test_stop_leaves_no_process(airflow: Ctx) -> None:
     ctx = airflow
     pgid = ctx.inst.pgid

@@ -75,6 +75,10 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:8123/execution/"
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor" and env["AIRFLOW__CORE__PARALLELISM"] == "4"
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "True"
+    # Parsing a DAG file took > 30 s on a loaded 2-core machine (the soak): task tries failed with "Dag not
+    # found" and the dag-processor dropped ingest DAGs (REST 404) until the next parse.
+    assert env["AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT"] == "300"
+    assert env["AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT"] == "300"
     assert "AIRFLOW__CORE__UNIT_TEST_MODE" not in env and "AIRFLOW_CONN_MAMORI_GITHUB" not in env
     assert "MAMORI_ENGINE" not in env and env["HOME"] == "/root" and env["X"] == "1"
     # No SQLite lock-timeout workaround: the metadata DB is the embedded PostgreSQL (start() adds its URL).

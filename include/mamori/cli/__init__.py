@@ -12,7 +12,7 @@ import re
 import signal
 import sys
 import traceback
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -464,6 +464,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         f"{'paging' if plan.page else 'no paging'}",
         file=sys.stderr,
     )
+    if not args.in_process:
+        airflow = _airflow_backfill(args, plan, s)
+        if airflow is not None:
+            return airflow
     summary = run_backfill(plan, s, restart=args.restart, progress=_progress_bar)
     keys = summary.pop("alert_keys", [])
     if args.dispatch:
@@ -483,6 +487,65 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _airflow_backfill(args: argparse.Namespace, plan: Any, s: Any) -> int | None:
+    """The backfill as Airflow's own backfills when an Airflow is reachable (mamori.cli.airflow_backfill);
+    None: run in-process (no Airflow, or a plan Airflow's DAGs cannot express)."""
+    import json
+
+    from mamori.cli import airflow_backfill as ab
+    from mamori.dev import local
+
+    target = ab.find_airflow()
+    if target is None:
+        return None
+    default_rules = set(plan.detections) in (set(), set(make_plan_rules(s)))
+    if plan.by != "landing" or not default_rules:
+        print(
+            f"backfill: Airflow found at {target.where}, but --by key-date and --detections run in-process "
+            "(the DAGs run every enabled rule over landing windows)",
+            file=sys.stderr,
+        )
+        return None
+    print(
+        f"backfill: through Airflow's backfills at {target.where} (--in-process to run here)", file=sys.stderr
+    )
+    try:
+        summary = ab.run_through_airflow(
+            target, plan, s.ingest_interval, s.detect_interval, restart=args.restart, progress=_progress_bar
+        )
+        if args.dispatch:
+            now = datetime.now(UTC).replace(second=0, microsecond=0)
+            run_id = target.api.trigger(
+                "dispatch_alerts",
+                now - timedelta(minutes=15),
+                now,
+                run_id=f"mamori_backfill__{now:%Y%m%dT%H%M%S}",
+            )
+            summary["dispatch"] = local.wait_run(target.api, "dispatch_alerts", run_id, timeout=1800)
+    except (ab.BackfillRefused, local.LocalAirflowError) as exc:
+        print(f"backfill: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, default=str))
+    print(
+        "backfill: every replayed window is a DagRun of type backfill (grid, Backfills tab); alerts are in the "
+        + (
+            "ledger and delivered by that dispatch run"
+            if args.dispatch
+            else "ledger; the dispatch_alerts DAG delivers them"
+        ),
+        file=sys.stderr,
+    )
+    return 1 if summary["failed_runs"] else 0
+
+
+def make_plan_rules(s: Any) -> list[str]:
+    """Every rule a default plan runs (enabled ones, broken ones included): what the detect DAG runs."""
+    from mamori.detections.loader import load_catalog_tolerant
+
+    loaded, broken = load_catalog_tolerant(s.sql_dir, include_deprecated=False)
+    return [d.id for d in loaded] + [b.id for b in broken]
 
 
 def _redacted(url: str) -> str:
@@ -859,7 +922,15 @@ def build_parser() -> argparse.ArgumentParser:
         + "\n--by landing (default): each interval ingests the objects that landed in it (the rule above).\n"
         "--by key-date: whole days; ingests the objects KEYED by dates in [--from, --to) that no landing window\n"
         "  reads (an archive copied in later), into the landing window each landed in (so re-running that\n"
-        "  window or this backfill reads them once), then detects over the events of [--from, --to).",
+        "  window or this backfill reads them once), then detects over the events of [--from, --to).\n"
+        "\nthrough Airflow: when MAMORI_AIRFLOW_URL (+ MAMORI_AIRFLOW_TOKEN) names a deployment, or the local\n"
+        "  instance of `mamori up` runs on AIRFLOW_HOME, the backfill is Airflow's own (POST /api/v2/backfills):\n"
+        "  every ingest DAG, then detect, with a progress bar; the runs show in the grid and the Backfills tab.\n"
+        "  The same windows either way: the data intervals starting in [--from, --to) (end exclusive; Airflow\n"
+        "  is given the last interval's start, its range being inclusive). Windows whose run succeeded are\n"
+        "  skipped (--restart re-runs them); an interrupted backfill of the same range is resumed; one of another\n"
+        "  range still running is refused (Airflow runs one backfill per DAG). Backfill runs do not page unless\n"
+        "  --page. --by key-date and --detections run in-process.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bf.add_argument("--from", dest="start", required=True, help="first data interval start (UTC, hour)")
@@ -872,7 +943,16 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument(
         "--dispatch", action="store_true", help="deliver due alerts at the end (else the DAG does)"
     )
-    bf.add_argument("--restart", action="store_true", help="ignore the recorded progress of this backfill")
+    bf.add_argument(
+        "--restart",
+        action="store_true",
+        help="ignore the recorded progress of this backfill (through Airflow: re-run succeeded windows too)",
+    )
+    bf.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run here even when an Airflow is reachable (default: through its backfills, see below)",
+    )
     bf.add_argument(
         "--by",
         choices=["landing", "key-date"],

@@ -92,6 +92,10 @@ def local_env(
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             # One core's worth of workers; the default forks 32 of them.
             "AIRFLOW__CORE__PARALLELISM": "4",
+            # Parsing a DAG file (task start, dag-processor) took > 30 s on a loaded 2-core machine: task tries
+            # failed with "Dag not found" and the dag-processor dropped DAGs until its next parse.
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
+            "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "300",
             # No login locally (the api-server listens on 127.0.0.1 only).
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__API__HOST": "127.0.0.1",
@@ -138,6 +142,15 @@ def running(airflow_home: Path) -> int | None:
         return None
     members = session_members(pgid)
     return pgid if any("airflow" in _cmdline(p) for p in members) else None
+
+
+def instance_url(airflow_home: Path) -> str | None:
+    """The URL the instance recorded for this AIRFLOW_HOME serves on (the pid file's second line)."""
+    try:
+        lines = pid_file(airflow_home).read_text().split()
+    except OSError:
+        return None
+    return lines[1] if len(lines) > 1 and lines[1].startswith("http") else None
 
 
 @dataclass(frozen=True)
@@ -326,12 +339,15 @@ class Api:
         airflow_home: Path | None = None,
         timeout: float = 30.0,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        token: str | None = None,
     ) -> None:
+        """`token`: a bearer token for a remote deployment (MAMORI_AIRFLOW_TOKEN); without one, the token
+        comes from /auth/token as on the local instance."""
         self.url = url.rstrip("/")
         self.airflow_home = airflow_home
         self.timeout = timeout
         self.retry_delays = retry_delays
-        self._token: str | None = None
+        self._token: str | None = token
 
     def _log_hint(self) -> str:
         if self.airflow_home is None:

@@ -126,6 +126,12 @@ class DeliveryError(RuntimeError):
     retries in a later run. The message never contains a routing key, token or webhook URL."""
 
 
+class OutputDown(DeliveryError):
+    """Every attempt of a delivery failed in a way worth retrying (429, 5xx, timeouts): the endpoint is down or
+    throttling, not refusing this alert. The dispatcher tries that output no further in the same run (its
+    other due deliveries are recorded failed without a request) and retries them all after the backoff."""
+
+
 class TransientError(Exception):
     """One attempt failed in a way worth retrying (429, 5xx, timeout, connection error)."""
 
@@ -308,7 +314,7 @@ def with_retries(
     max_delay: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Call `send` up to `attempts` times while it raises TransientError, then raise DeliveryError.
+    """Call `send` up to `attempts` times while it raises TransientError, then raise OutputDown.
 
     Backoff doubles from `base_delay`; a server's Retry-After wins over the backoff (capped at `max_delay`,
     so one throttled alert cannot hold the dispatch task for long). Anything else `send` raises is final
@@ -330,7 +336,7 @@ def with_retries(
                 "%s: attempt %d/%d failed (%s); retrying in %.2fs", what, attempt, attempts, exc, delay
             )
             sleep(delay)
-    raise DeliveryError(f"{what}: gave up after {attempts} attempts: {last}")
+    raise OutputDown(f"{what}: gave up after {attempts} attempts: {last}")
 
 
 def post_once(

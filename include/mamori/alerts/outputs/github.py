@@ -42,7 +42,14 @@ from github.GithubException import RateLimitExceededException
 from pydantic import Field, field_validator
 
 from mamori.alerts.alert import Alert, IncidentTicket, IncidentView
-from mamori.alerts.outputs.base import Capabilities, Output, OutputOptions, TicketState, TriageChange
+from mamori.alerts.outputs.base import (
+    Capabilities,
+    Output,
+    OutputDown,
+    OutputOptions,
+    TicketState,
+    TriageChange,
+)
 from mamori.alerts.render import (
     block,
     cell,
@@ -113,6 +120,11 @@ if not any(isinstance(f, _ScrubFilter) for f in logging.getLogger("github.Reques
 
 class GitHubOutputError(RuntimeError):
     """A delivery failure whose message is safe to store and log: no token, no raw headers."""
+
+
+class GitHubOutputDown(GitHubOutputError, OutputDown):
+    """Every attempt failed with a transient error (5xx, 429/403 rate limit, timeout): GitHub is down or
+    throttling, so the dispatcher stops asking it for the rest of the run."""
 
 
 def _plain(value: Any, limit: int) -> str:
@@ -709,7 +721,7 @@ class GitHubOutput(Output):
 
     def _with_retries(self, what: str, attempt_once: Callable[[], T]) -> T:
         """Run an idempotent operation up to max_attempts times; raise a token-free error at the end."""
-        final = ""
+        final, transient = "", False
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return attempt_once()
@@ -720,6 +732,7 @@ class GitHubOutput(Output):
                 reason = self._describe(exc)
             if wait is None or attempt == self.max_attempts:
                 final = f"github {what} failed after {attempt} attempt(s): {reason}"
+                transient = wait is not None
                 break
             log.warning(
                 "github %s: attempt %d/%d failed (%s); retrying in %.1f s",
@@ -732,7 +745,7 @@ class GitHubOutput(Output):
             self.sleep(wait)
         # Raised outside the except block on purpose: no __context__ chaining to PyGithub's exception, whose
         # data/headers may carry whatever the server echoed (a proxy error page can include the request).
-        raise GitHubOutputError(self._scrub(final))
+        raise (GitHubOutputDown if transient else GitHubOutputError)(self._scrub(final))
 
     def _wait_for(self, exc: Exception, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None when the failure is not transient.
