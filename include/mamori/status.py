@@ -789,7 +789,7 @@ def _queue_form(q: dict[str, Any], dets: list[dict[str, Any]]) -> str:
         "<form class='search queue' method='get' action='./'><div>",
         select("severity", "severity", SEVERITIES, "any"),
         select("status", "status", (*STATES, *VERDICTS), "any"),
-        text("source", "source", "cloudtrail", 12, "queue-sources"),
+        text("source", "source", "log source", 12, "queue-sources"),
         text("rule", "rule", "rule id", 24, "queue-rules"),
         "</div><div>",
         text("entity", "entity", "principal, IP, account, key", 26),

@@ -521,7 +521,7 @@ def _airflow_backfill(args: argparse.Namespace, plan: Any, s: Any) -> int | None
                 "dispatch_alerts",
                 now - timedelta(minutes=15),
                 now,
-                run_id=f"mamori_backfill__{now:%Y%m%dT%H%M%S}",
+                run_id=f"backfill-dispatch__{now:%Y%m%dT%H%M%S}",
             )
             summary["dispatch"] = local.wait_run(target.api, "dispatch_alerts", run_id, timeout=1800)
     except (ab.BackfillRefused, local.LocalAirflowError) as exc:
