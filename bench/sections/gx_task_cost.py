@@ -24,25 +24,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.sections.quality import _median  # one warm-up, then the median of timed runs
 
 TITLE = "Small batches: fixed costs and the GX share of an ingest task"
 ORDER = 41
 TARGET_EVENTS = 1_000
 CHILD = Path(__file__).with_name("_task_child.py")
-
-
-def _median(fn: Callable[[], Any], runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def _batches(hours: int) -> tuple[list[dict[str, Any]], list[list[bytes]], int, str]:
