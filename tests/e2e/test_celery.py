@@ -211,7 +211,14 @@ def test_celery_worker_runs_an_ingest_window(celery_airflow: Ctx) -> None:
         assert t["hostname"] in {socket.gethostname(), socket.getfqdn()}, t  # this machine, the worker's
     # Metadata DB: each task instance's Celery task id has a SUCCESS result written by this worker, from the
     # workload's queue (Celery's extended results), so the work went scheduler -> Redis -> worker.
+    # The task runner reports "success" to the API server before the Celery worker's process returns and
+    # writes its result row, so under load a row can still read STARTED for a moment: wait (bounded) for the
+    # worker to finish writing, then assert on what it wrote.
     rows = _task_rows(ctx, run_id)
+    deadline = time.monotonic() + 120
+    while any(r["celery_status"] != "SUCCESS" for r in rows) and time.monotonic() < deadline:
+        time.sleep(1)
+        rows = _task_rows(ctx, run_id)
     assert len(rows) == len(tis) >= 3
     for row in rows:
         assert row["state"] == "success" and row["external_executor_id"], row
