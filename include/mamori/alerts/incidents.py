@@ -651,7 +651,9 @@ class Incident:
         return self.status if self.open else "resolved"
 
 
-def _incident(conn: Connection, r: Any) -> Incident:
+def incident_from_row(conn: Connection, r: Any) -> Incident:
+    """One `Incident` from a row of the incidents table, with its member alerts read on `conn`. Public because
+    the queue filters rows in Python and builds the page's incidents itself."""
     return Incident(
         incident_id=r.incident_id,
         status=r.status,
@@ -675,7 +677,7 @@ def list_incidents(ledger: Ledger, open_only: bool = False) -> list[Incident]:
             .where(INCIDENTS.c.status != "merged")
             .order_by(INCIDENTS.c.first_seen, INCIDENTS.c.incident_id)
         ).all()
-        out = [_incident(conn, r) for r in rows]
+        out = [incident_from_row(conn, r) for r in rows]
     return [i for i in out if i.open] if open_only else out
 
 
@@ -689,7 +691,7 @@ def get_incident(ledger: Ledger, incident: str) -> tuple[Incident, list[triage.A
                 f"incident {row.incident_id} was merged into {triage.survivor(conn, row.incident_id)}: "
                 "show that one, which holds its alerts"
             )
-        return _incident(conn, row), triage.actions(conn, row.incident_id)
+        return incident_from_row(conn, row), triage.actions(conn, row.incident_id)
 
 
 def merges(ledger: Ledger) -> list[dict[str, Any]]:
@@ -793,7 +795,7 @@ def incidents_of(ledger: Ledger, alert_keys: Iterable[str]) -> dict[str, Inciden
         for iid in sorted(set(owner.values())):
             r = conn.execute(sa.select(INCIDENTS).where(INCIDENTS.c.incident_id == iid)).first()
             if r is not None and r.status != "merged":
-                loaded[iid] = _incident(conn, r)
+                loaded[iid] = incident_from_row(conn, r)
     return {k: loaded[iid] for k, iid in owner.items() if iid in loaded}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mamori.alerts.incidents import Incident, _incident
+from mamori.alerts.incidents import Incident, incident_from_row
 from mamori.alerts.ledger import INCIDENTS, Ledger
 from mamori.alerts.verdicts import VERDICTS
 
@@ -198,7 +198,7 @@ def incident_queue(
     with ledger.engine.connect() as conn:
         rows = conn.execute(q).all()
         truncated = len(rows) > scan
-        found = [i for i in (_incident(conn, r) for r in rows[:scan]) if matches(i, f)]
+        found = [i for i in (incident_from_row(conn, r) for r in rows[:scan]) if matches(i, f)]
     ordered = queue_order(found)
     first = f.page * page_rows
     return QueuePage(
