@@ -37,6 +37,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "alerts"))
 import fake_github  # noqa: E402 - the fake lives beside the alert tests
 
+sys.path.insert(0, str(REPO / "tests" / "plugins"))
+import chromium_cdp  # noqa: E402 - one browser launcher for the view tests
+
 pytestmark = pytest.mark.slow
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -222,36 +225,8 @@ def test_status_json_has_runs_with_metrics(airflow: Ctx) -> None:
     assert cloudtrail["windows"] == 2 and cloudtrail["totals"]["rows_out"] > 100
 
 
-def _chromium() -> str:
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        # .ci/run installs Debian's chromium and sets MAMORI_REQUIRE_BROWSER=1: there a missing browser fails.
-        if os.environ.get("MAMORI_REQUIRE_BROWSER") == "1":
-            pytest.fail("chromium is required here (MAMORI_REQUIRE_BROWSER=1) but not on PATH")
-        pytest.skip("chromium not installed (apt-get install chromium; CI installs it)")
-    return binary
-
-
 def _browser(out: Path, *args: str) -> str:
-    profile = out / f"chromium-profile-{time.monotonic_ns()}"
-    cmd = [
-        _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, start_new_session=True)
-    shutil.rmtree(profile, ignore_errors=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
+    return chromium_cdp.run_headless(out, *args)
 
 
 def test_mamori_view_in_a_headless_browser(airflow: Ctx) -> None:

@@ -45,6 +45,40 @@ def chromium() -> str:
     return binary
 
 
+# One set of headless flags for every browser the tests start (the DevTools session here and the scheduler
+# e2e's --dump-dom runs): no sandbox (CI runs as root), no GPU, no /dev/shm (small in containers), and nothing
+# that phones home or updates itself while a test runs.
+HEADLESS_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+)
+
+
+def run_headless(out: Path, *args: str, timeout: float = 180) -> str:
+    """One headless run (e.g. `--dump-dom URL`) with a throwaway profile under `out`; its stdout.
+    Runs in its own session so a hung browser is killed with its process group by the timeout."""
+    profile = Path(tempfile.mkdtemp(prefix="mamori-chromium-", dir=out))
+    try:
+        proc = subprocess.run(
+            [chromium(), *HEADLESS_FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            start_new_session=True,
+        )
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
 class CdpError(RuntimeError):
     """The browser answered a command with an error, or did not answer in time."""
 
@@ -191,15 +225,7 @@ def browser(out: Path, width: int = 1400, height: int = 1000) -> Iterator[Page]:
     proc = subprocess.Popen(
         [
             chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
+            *HEADLESS_FLAGS,
             "--remote-debugging-address=127.0.0.1",
             "--remote-debugging-port=0",
             f"--user-data-dir={profile}",
