@@ -12,7 +12,8 @@ threshold rule, discovered from the catalog, the same three checks at its own th
 - a burst that the bucket edge at 11:00 (also the edge between two hourly runs) splits below N on each side:
   quiet. This is the documented meaning of a threshold rule (README "Threshold rules": a burst that a bucket
   edge splits counts in two buckets); a rule that must see such a burst counts in its SQL over
-  `window(before=)` instead. Pinned so that a change of the semantics is a decision, not an accident.
+  `window(before=)` instead. Pinned so that a change of the semantics is a decision, not an accident, with
+  the bound it does give: 2N - 1 hits within one period always raise the alert, wherever the edge falls.
 
 The hits are copies of one hit of the rule's first positive case, each at its own instant (the same entities,
 so the same dedup values), through the real rule on DuckDB and the real ledger.
@@ -172,3 +173,13 @@ def test_a_burst_split_below_the_threshold_by_the_bucket_edge_counts_in_two_buck
     for start in (EDGE - HOUR, EDGE):
         runs.run(start, start + HOUR)
     assert runs.alerts() == [], f"{rule}: {runs.alerts()}"
+
+    # What the per-bucket count does guarantee: 2N - 1 hits within one period reach N on one side of any edge,
+    # so such a burst is never missed (here N before 11:00, N - 1 after: one alert, in the earlier bucket).
+    wide = evenly(EDGE - period / 2, EDGE + period / 2 - timedelta(seconds=1), 2 * n - 1)
+    runs = Runs(tmp_path, rule, wide, ledger="twice-less-one")
+    for start in (EDGE - HOUR, EDGE):
+        runs.run(start, start + HOUR)
+    assert [(c, b) for _, c, b in runs.alerts()] == [(n, (EDGE - period).isoformat())], (
+        f"{rule}: {runs.alerts()}"
+    )
