@@ -73,8 +73,11 @@ WITH mirroring AS (
         errorcode,
         eventid,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
-        regexp_extract(requestparameters, '"[Nn]etworkInterfaceId"\s*:\s*"([^"]*)"', 1) AS target,
-        regexp_extract(requestparameters, '"[Tt]rafficMirrorTargetId"\s*:\s*"([^"]*)"', 1) AS mirror_target
+        -- nullif: regexp_extract gives NULL on Athena but '' on DuckDB when nothing matches.
+        nullif(regexp_extract(requestparameters, '"[Nn]etworkInterfaceId"\s*:\s*"([^"]*)"', 1), '') AS target,
+        nullif(
+            regexp_extract(requestparameters, '"[Tt]rafficMirrorTargetId"\s*:\s*"([^"]*)"', 1), ''
+        ) AS mirror_target
     FROM cloudtrail
     WHERE
         {{ window() }}
