@@ -304,3 +304,98 @@ def test_near_misses_present(records: Any) -> None:
     ):
         assert seen[what] > 0, (what, seen)
     assert seen["login IAMUser mfa=No"] == 1 and seen["attack failure"] == 8
+
+
+def _busiest_hour(events: list[tuple[datetime, str, int]]) -> tuple[int, int, int]:
+    """(calls, distinct items, summed weight) at their maxima over every 60 minutes ending at an event: the
+    sliding period the threshold rules count over."""
+    events.sort()
+    inside: Counter[str] = Counter()
+    lo = calls = items = weight = total = 0
+    for t, item, w in events:
+        inside[item] += 1
+        total += w
+        while events[lo][0] < t - timedelta(hours=1):
+            old = events[lo]
+            inside[old[1]] -= 1
+            total -= old[2]
+            if not inside[old[1]]:
+                del inside[old[1]]
+            lo += 1
+        calls, items, weight = max(calls, sum(inside.values())), max(items, len(inside)), max(weight, total)
+    return calls, items, weight
+
+
+def _principal(ui: dict[str, Any]) -> str:
+    return (ui.get("sessionContext") or {}).get("sessionIssuer", {}).get("arn") or ui.get("arn", "")
+
+
+def test_automation_background_is_there_and_below_the_rules_limits(records: Any) -> None:
+    """The background's attack look-alikes (infrastructure-as-code create/destroy, cross-account CI, a nightly
+    backup, KMS by applications and services, denied automation, SAML sign-ins) occur, and the counting ones
+    come close to the thresholds of the rules that must ignore them without reaching them: a demo with
+    "0 alerts from background" then measures precision (naive versions of the rules' limits, as above)."""
+    seen: Counter[str] = Counter()
+    reads: dict[tuple[str, str], list[tuple[datetime, str, int]]] = {}
+    keys: dict[tuple[str, str], list[tuple[datetime, str, int]]] = {}
+    denials: dict[tuple[str, str], list[tuple[datetime, str, int]]] = {}
+    sensitive: dict[tuple[str, str, str], list[tuple[datetime, str, int]]] = {}
+    for _, r in records:
+        ui, name, acct, t = r["userIdentity"], r["eventName"], r["recipientAccountId"], _t(r["eventTime"])
+        params, extra = r.get("requestParameters") or {}, r.get("additionalEventData") or {}
+        tf = r["userAgent"].startswith("APN/1.0 HashiCorp")
+        if tf and name in (
+            "DeleteSecurityGroup",
+            "DeleteRole",
+            "DeleteBucket",
+            "AuthorizeSecurityGroupEgress",
+        ):
+            seen[f"terraform {name}"] += 1
+        if ui.get("invokedBy") == "cloudformation.amazonaws.com" and name in ("CreateRole", "DeleteRole"):
+            seen[f"cloudformation {name}"] += 1
+        if name == "AssumeRole" and ui.get("accountId") not in (None, acct):
+            seen["cross-account assume role"] += 1
+        if name == "ConsoleLogin" and "SamlProviderArn" in extra:
+            seen["saml sign-in"] += 1
+        if r["eventSource"] == "kms.amazonaws.com" and ui.get("type") == "AWSService":
+            seen["kms by a service"] += 1
+        if ui.get("type") == "AWSService":
+            continue  # every rule below ignores AWS service principals
+        who = _principal(ui)
+        if name == "GetObject":
+            obj = f"{params['bucketName']}/{params['key']}"
+            reads.setdefault((acct, who), []).append((t, obj, extra.get("bytesTransferredOut", 0)))
+        if r["eventSource"] == "kms.amazonaws.com" and name in ("Decrypt", "GenerateDataKey"):
+            keys.setdefault((acct, who), []).append((t, r["resources"][0]["ARN"], 0))
+        if r.get("errorCode") in ("AccessDenied", "AccessDeniedException", "Client.UnauthorizedOperation"):
+            denials.setdefault((acct, ui["arn"]), []).append((t, name, 0))
+            attempt = params["secretId"] if name == "GetSecretValue" else r["eventID"]  # as the rule counts
+            if name in ("GetSecretValue", "GetPasswordData") or params.get("attribute") == "userData":
+                sensitive.setdefault((acct, ui["arn"], name), []).append((t, attempt, 0))
+    for what in (
+        "terraform DeleteSecurityGroup",
+        "terraform AuthorizeSecurityGroupEgress",
+        "terraform DeleteRole",
+        "terraform DeleteBucket",
+        "cloudformation CreateRole",
+        "cloudformation DeleteRole",
+        "cross-account assume role",
+        "saml sign-in",
+        "kms by a service",
+    ):
+        assert seen[what] > 0, (what, seen)
+
+    backup = {
+        k: _busiest_hour(v) for k, v in reads.items() if k[1].endswith("role/service-role/backup-runner")
+    }
+    assert len(backup) == 2 and all(200 < objects < 300 for _, objects, _ in backup.values()), backup
+    assert all(_busiest_hour(v)[1] < 300 and _busiest_hour(v)[2] < 20 * 2**30 for v in reads.values())
+    most_keys = {k: _busiest_hour(v)[1] for k, v in keys.items()}
+    assert max(most_keys.values()) == 4 and all(n < 5 for n in most_keys.values()), most_keys
+    for k, v in denials.items():
+        calls, actions, _ = _busiest_hour(v)
+        assert calls < 20 or actions < 10, k
+    assert max(_busiest_hour(v)[0] for v in denials.values()) >= 12  # the scanner: many denials, few APIs
+    attempts = {k: _busiest_hour(v) for k, v in sensitive.items()}
+    assert max(calls for calls, _, _ in attempts.values()) >= 12  # one secret retried: one attempt
+    assert max(n for _, n, _ in attempts.values()) == 2, attempts  # "Get Windows password" tried twice

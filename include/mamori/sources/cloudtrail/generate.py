@@ -18,6 +18,7 @@ import random
 import re
 import string
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,6 +54,14 @@ ROLES: dict[str, str] = {  # role name -> IAM path, so ARNs look like the real o
     SSO_ROLE: "/aws-reserved/sso.amazonaws.com/",
     "AWSServiceRoleForAutoScaling": "/aws-service-role/autoscaling.amazonaws.com/",
 }
+# Roles of the automation background (`_Gen.automation`). Kept apart from ROLES because their ids are drawn
+# after the attack story, so adding background families never moves the story's own random ids.
+AUTOMATION_ROLES: dict[str, str] = {
+    "backup-runner": "/service-role/",
+    "orders-api": "/service-role/",
+    "okta-PlatformAdmins": "/",
+}
+_PATHS = {**ROLES, **AUTOMATION_ROLES}
 _FILE = timedelta(minutes=5)
 _KEBAB = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _ALNUM = string.ascii_letters + string.digits
@@ -197,7 +206,7 @@ class _Gen:
                     "principalId": rid,
                     "accountId": acct,
                     "userName": role,
-                    "arn": f"arn:aws:iam::{acct}:role{ROLES[role]}{role}",
+                    "arn": f"arn:aws:iam::{acct}:role{_PATHS[role]}{role}",
                 },
                 "webIdFederationData": {},
                 "attributes": {"creationDate": _ts(hour), "mfaAuthenticated": "false"},
@@ -522,7 +531,13 @@ class _Gen:
             f"User: {ui.get('arn')} is not authorized to perform: {src.split('.')[0]}:{name} "
             "because no identity-based policy allows the action"
         )
-        return self.rec(t, acct, region, src, name, ui, ip, ua, error=(code, msg), console=console)
+        params = None
+        if name == "GetSecretValue":  # the one secret this caller is configured with, by name
+            who = ui.get("userName") or ui["sessionContext"]["sessionIssuer"]["userName"]
+            params = {"secretId": f"{who}/config"}
+        return self.rec(
+            t, acct, region, src, name, ui, ip, ua, params=params, error=(code, msg), console=console
+        )
 
     def t_login(self, acct: str, region: str, t: datetime) -> Record:
         """IAM users always sign in with MFA; SSO sign-ins say MFAUsed "No" since MFA happened at the IdP."""
@@ -689,6 +704,675 @@ class _Gen:
             service_details={"keyId": kid},
             resources=[{"accountId": acct, "type": "AWS::KMS::Key", "ARN": arn}],
         )
+
+    # -- automation background ------------------------------------------------------------------------------
+    def automation(self) -> tuple[list[tuple[str, str, Record]], Counter[str]]:
+        """Benign activity that a naive rule would take for an attack, one family per rule negative case.
+
+        Infrastructure-as-code creating and destroying security groups, IAM roles, buckets and CloudFormation
+        stacks; CI pipelines assuming roles across the organization's accounts; a nightly backup reading
+        hundreds of objects below the bulk-read limits; KMS decryption by an application (one key) and by AWS
+        services (many keys); automation denied at volumes below the denial rules' limits; federated console
+        sign-ins. Each is what a rule's negative cases say it must ignore, so the demo's "0 alerts from
+        background" measures precision rather than an empty trail. Drawn after the attack story (its records
+        and ids do not move); returns the records and how many each family wrote.
+        """
+        out: list[tuple[str, str, Record]] = []
+        counts: Counter[str] = Counter()
+        end = self.start + timedelta(hours=self.hours)
+        for a in self.accounts:
+            self.ids.update({(a, r): "AROA" + self.tok(17) for r in AUTOMATION_ROLES})
+            for v in range(3):
+                self.ids[a, f"kms:vault{v}"] = self.uuid()
+            for e in range(6):
+                self.ids[a, f"kms:ebs{e}"] = self.uuid()
+
+        def emit(family: str, acct: str, region: str, recs: Sequence[Record]) -> None:
+            """Keep what falls inside the range (an episode may run past its end, as real ones do)."""
+            for r in recs:
+                if self.start <= datetime.fromisoformat(r["eventTime"].replace("Z", "+00:00")) < end:
+                    out.append((acct, region, r))
+                    counts[family] += 1
+
+        def at(lo: timedelta, hi: timedelta) -> datetime:
+            return self.start + lo + timedelta(seconds=self.rng.randrange(int((hi - lo).total_seconds())))
+
+        span = timedelta(hours=self.hours)
+        r0 = self.regions[0]
+        for a in self.accounts:
+            emit("caller_identity_history", a, r0, self._known_callers(a))
+            for _ in range(max(1, self.hours // 3)):
+                region = self.rng.choice(self.regions)
+                t = at(timedelta(minutes=10), span - timedelta(minutes=30))
+                emit("terraform_security_groups", a, region, self._tf_security_group(a, region, t))
+            for _ in range(max(1, self.hours // 6)):
+                t = at(timedelta(minutes=10), span - timedelta(minutes=30))
+                emit("terraform_iam_roles", a, self.gregion, self._tf_iam_role(a, t))
+            for _ in range(max(1, self.hours // 8)):
+                region = self.rng.choice(self.regions)
+                t = at(timedelta(minutes=10), span - timedelta(minutes=30))
+                emit("terraform_buckets", a, region, self._tf_bucket(a, region, t))
+            for _ in range(max(1, self.hours // 12)):
+                region = self.rng.choice(self.regions)
+                t = at(timedelta(minutes=10), span - timedelta(minutes=30))
+                for rg, recs in self._cfn_stack(a, region, t):
+                    emit("cloudformation_stacks", a, rg, recs)
+            for h in range(self.hours):  # the deploy pipeline runs hourly, from the first hour on
+                t = at(timedelta(hours=h), timedelta(hours=h, minutes=50))
+                for acct, recs in self._ci_role_chain(a, t):
+                    emit("ci_role_chain", acct, r0, recs)
+            emit("backup_s3_reads", a, r0, self._backup(a))
+            emit("kms_service_decrypts", a, r0, self._kms_services(a))
+            for region in self.regions:
+                emit("denied_automation", a, region, self._denied_automation(a, region))
+            emit("federated_console_sign_ins", a, self.gregion, self._saml_logins(a))
+        return out, counts
+
+    def _known_callers(self, a: str) -> list[Record]:
+        """Every routine caller's GetCallerIdentity once in the range's first hour: the history a real account
+        has from before the range (cloudtrail_first_seen_caller_identity's baseline), which a generated day
+        otherwise lacks, so that a rare caller (a person's CLI) is not "first seen" at 06:00 by chance."""
+        sts, r0, out = "sts.amazonaws.com", self.regions[0], []
+        t = self.start + timedelta(seconds=self.rng.randrange(600))
+        session = f"botocore-session-{int(t.replace(minute=0, second=0).timestamp())}"
+        nat = f"203.0.113.{10 + 10 * (self.accounts.index(a) % 8)}"
+        callers: list[tuple[Record, str, str]] = [
+            (self.role(a, "platform-automation", session, t), nat, BOTO_UA),
+            (self.role(a, "inventory-collector", "inventory-collector", t), "10.0.1.20", LAMBDA_UA),
+            (self.role(a, "security-audit", "cspm-scanner", t), "203.0.113.200", BOTO_UA),
+            (self.role(a, SSO_ROLE, "carol@example.com", t), self.office_ip(), BROWSER_UA),
+        ]
+        callers += [
+            (self.user(a, p, self.ids[a, "key:" + p]), self.office_ip(), CLI_UA)
+            for p in ("carol", "dave", "erin")
+        ]
+        for ui, ip, ua in callers:
+            t += timedelta(seconds=self.rng.randrange(30, 400))
+            out.append(self.rec(t, a, r0, sts, "GetCallerIdentity", ui, ip, ua))
+        return out
+
+    def _ci(self, acct: str, t: datetime) -> Record:
+        return self.role(acct, "ci-deploy", "GitHubActions", t)
+
+    def _tf_security_group(self, a: str, region: str, t: datetime) -> list[Record]:
+        """terraform apply, then destroy of a preview environment's security group: private ingress, egress
+        to anywhere (outbound 0.0.0.0/0 is the default, not an exposure), and AWS's default rule revoked."""
+        ip, sg, ec2 = self.ci_ip(), "sg-" + self.hex(17), "ec2.amazonaws.com"
+        port, cidr = (
+            self.rng.choice((443, 5432, 6379, 8080)),
+            self.rng.choice(("10.0.0.0/16", "10.20.0.0/16")),
+        )
+        default_egress = _sg_params(sg, 0, "0.0.0.0/0")
+        item = default_egress["ipPermissions"]["items"][0]
+        item["ipProtocol"] = "-1"
+        del item["fromPort"], item["toPort"]
+        name = f"tf-{self.rng.choice(('api', 'worker', 'cache', 'db'))}-{self.hex(6)}"
+        t_destroy = t + timedelta(minutes=self.rng.randrange(15, 90))
+
+        def call(when: datetime, event: str, params: Record, resp: Record | None = None) -> Record:
+            ok = {"requestId": self.uuid(), "_return": True}
+            return self.rec(
+                when,
+                a,
+                region,
+                ec2,
+                event,
+                self._ci(a, when),
+                ip,
+                TF_UA,
+                params=params,
+                resp=resp or ok,
+                read_only=False,
+            )
+
+        vpc = self.ids[a, "vpc:" + region]
+        return [
+            call(
+                t,
+                "CreateSecurityGroup",
+                {"groupName": name, "groupDescription": "Managed by Terraform", "vpcId": vpc},
+                {"requestId": self.uuid(), "_return": True, "groupId": sg},
+            ),
+            call(t + timedelta(seconds=3), "RevokeSecurityGroupEgress", default_egress),
+            call(t + timedelta(seconds=5), "AuthorizeSecurityGroupIngress", _sg_params(sg, port, cidr)),
+            call(t + timedelta(seconds=6), "AuthorizeSecurityGroupEgress", _sg_params(sg, 443, "0.0.0.0/0")),
+            call(t_destroy, "RevokeSecurityGroupIngress", _sg_params(sg, port, cidr)),
+            call(t_destroy + timedelta(seconds=4), "DeleteSecurityGroup", {"groupId": sg}),
+        ]
+
+    def _tf_iam_role(self, a: str, t: datetime) -> list[Record]:
+        """terraform apply/destroy of a workload role: trusted by a service or by the CI role of another
+        account of the organization (sql/lookups/known_accounts), a scoped inline policy, ReadOnlyAccess."""
+        ip, iam = self.ci_ip(), "iam.amazonaws.com"
+        role = f"tf-{self.rng.choice(('etl', 'reports', 'preview', 'batch'))}-{self.hex(6)}"
+        others = [x for x in self.accounts if x != a]
+        if others and self.rng.random() < 0.5:
+            principal: Record = {"AWS": f"arn:aws:iam::{self.rng.choice(others)}:role/ci-deploy"}
+        else:
+            principal = {"Service": "ec2.amazonaws.com"}
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+        }
+        bucket = f"arn:aws:s3:::{self.rng.choice(_BUCKETS)}-{a}"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:ListBucket"],
+                    "Resource": [bucket, bucket + "/*"],
+                }
+            ],
+        }
+        arn = f"arn:aws:iam::{a}:role/{role}"
+        t_destroy = t + timedelta(minutes=self.rng.randrange(20, 120))
+
+        def call(when: datetime, event: str, params: Record, resp: Record | None = None) -> Record:
+            ui = self._ci(a, when)
+            return self.rec(
+                when, a, self.gregion, iam, event, ui, ip, TF_UA, params=params, resp=resp, read_only=False
+            )
+
+        created = {
+            "role": {
+                "path": "/",
+                "roleName": role,
+                "roleId": "AROA" + self.tok(17),
+                "arn": arn,
+                "createDate": _human(t),
+            }
+        }
+        readonly = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+        return [
+            call(
+                t,
+                "CreateRole",
+                {
+                    "roleName": role,
+                    "path": "/",
+                    "assumeRolePolicyDocument": orjson.dumps(trust).decode(),
+                    "maxSessionDuration": 3600,
+                    "tags": [{"key": "managed-by", "value": "terraform"}],
+                },
+                created,
+            ),
+            call(
+                t + timedelta(seconds=2),
+                "PutRolePolicy",
+                {"roleName": role, "policyName": "s3-read", "policyDocument": orjson.dumps(policy).decode()},
+            ),
+            call(t + timedelta(seconds=3), "AttachRolePolicy", {"roleName": role, "policyArn": readonly}),
+            call(t_destroy, "DetachRolePolicy", {"roleName": role, "policyArn": readonly}),
+            call(
+                t_destroy + timedelta(seconds=1),
+                "DeleteRolePolicy",
+                {"roleName": role, "policyName": "s3-read"},
+            ),
+            call(t_destroy + timedelta(seconds=3), "DeleteRole", {"roleName": role}),
+        ]
+
+    def _tf_bucket(self, a: str, region: str, t: datetime) -> list[Record]:
+        """terraform apply/destroy of a preview bucket: public access blocked, versioning on, the account's own
+        KMS key, a TLS-only policy granting one of its own roles. (A real destroy also calls
+        DeleteBucketPublicAccessBlock; cloudtrail_s3_public_access_block_removed would report it, so the
+        background leaves it out: see the rule's false positives.)"""
+        ip, b = self.ci_ip(), f"preview-{self.hex(8)}-{a}"
+        host, xmlns = f"{b}.s3.{region}.amazonaws.com", "http://s3.amazonaws.com/doc/2006-03-01/"
+        key = f"arn:aws:kms:{region}:{a}:key/{self.ids[a, 'kms:' + region]}"
+        t_destroy = t + timedelta(minutes=self.rng.randrange(30, 150))
+
+        def call(when: datetime, event: str, params: Record) -> Record:
+            return self.rec(
+                when,
+                a,
+                region,
+                "s3.amazonaws.com",
+                event,
+                self._ci(a, when),
+                ip,
+                TF_UA,
+                params={"bucketName": b, "Host": host, **params},
+                read_only=False,
+                extra={
+                    "SignatureVersion": "SigV4",
+                    "CipherSuite": "TLS_AES_128_GCM_SHA256",
+                    "bytesTransferredIn": 0,
+                    "AuthenticationMethod": "AuthHeader",
+                    "x-amz-id-2": self.tok(56, _ALNUM),
+                },
+                resources=[{"accountId": a, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{b}"}],
+            )
+
+        where = {"CreateBucketConfiguration": {"LocationConstraint": region, "xmlns": xmlns}}
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+                {
+                    "Sid": "PreviewRead",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{a}:role/ci-deploy"},
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{b}/*",
+                },
+            ],
+        }
+        block = {
+            k: True
+            for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+        }
+        sse = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}
+        lifecycle = {
+            "Rule": {
+                "ID": "expire-noncurrent",
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+            }
+        }
+        s = timedelta(seconds=1)
+        return [
+            call(t, "CreateBucket", where if region != "us-east-1" else {}),
+            call(
+                t + 2 * s,
+                "PutBucketPublicAccessBlock",
+                {"publicAccessBlock": "", "PublicAccessBlockConfiguration": {"xmlns": xmlns, **block}},
+            ),
+            call(
+                t + 3 * s,
+                "PutBucketVersioning",
+                {"versioning": "", "VersioningConfiguration": {"xmlns": xmlns, "Status": "Enabled"}},
+            ),
+            call(
+                t + 4 * s,
+                "PutBucketEncryption",
+                {
+                    "encryption": "",
+                    "ServerSideEncryptionConfiguration": {
+                        "xmlns": xmlns,
+                        "Rule": {**sse, "BucketKeyEnabled": True},
+                    },
+                },
+            ),
+            call(t + 5 * s, "PutBucketPolicy", {"policy": "", "bucketPolicy": policy}),
+            call(
+                t + 6 * s,
+                "PutBucketLifecycleConfiguration",
+                {"lifecycle": "", "LifecycleConfiguration": {"xmlns": xmlns, **lifecycle}},
+            ),
+            call(t_destroy, "DeleteBucketPolicy", {"policy": ""}),
+            call(t_destroy + 2 * s, "DeleteBucket", {}),
+        ]
+
+    def _cfn_stack(self, a: str, region: str, t: datetime) -> list[tuple[str, list[Record]]]:
+        """A CloudFormation stack created and deleted by CI: the stack calls carry the CI role's identity with
+        invokedBy cloudformation.amazonaws.com (IAM's in the global region), a service-trusted Lambda role with
+        an AWS managed policy and a security group open to another group only."""
+        cfn, ip, stack = "cloudformation.amazonaws.com", self.ci_ip(), f"orders-preview-{self.hex(6)}"
+        stack_id = f"arn:aws:cloudformation:{region}:{a}:stack/{stack}/{self.uuid()}"
+        role, sg, src_sg = f"{stack}-FnRole-{self.tok(12)}", "sg-" + self.hex(17), "sg-" + self.hex(17)
+        basic = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        ingress = _sg_params(sg, 8080, None)
+        ingress["ipPermissions"]["items"][0]["groups"] = {"items": [{"groupId": src_sg}]}
+        t_delete = t + timedelta(minutes=self.rng.randrange(40, 180))
+        s = timedelta(seconds=1)
+
+        def by_stack(when: datetime, rg: str, source: str, event: str, params: Record) -> Record:
+            ui = self.role(a, "ci-deploy", "GitHubActions", when, cfn)
+            return self.rec(when, a, rg, source, event, ui, cfn, cfn, params=params, read_only=False)
+
+        def by_ci(when: datetime, event: str, params: Record, resp: Record | None) -> Record:
+            return self.rec(
+                when,
+                a,
+                region,
+                cfn,
+                event,
+                self._ci(a, when),
+                ip,
+                CLI_UA,
+                params=params,
+                resp=resp,
+                read_only=False,
+            )
+
+        iam, ec2, g = "iam.amazonaws.com", "ec2.amazonaws.com", self.gregion
+        doc = orjson.dumps(trust).decode()
+        return [
+            (
+                region,
+                [
+                    by_ci(
+                        t,
+                        "CreateStack",
+                        {
+                            "stackName": stack,
+                            "templateURL": f"https://s3.amazonaws.com/app-artifacts-{a}/cfn/orders.yaml",
+                            "capabilities": ["CAPABILITY_IAM"],
+                        },
+                        {"stackId": stack_id},
+                    ),
+                    by_stack(
+                        t + 20 * s,
+                        region,
+                        ec2,
+                        "CreateSecurityGroup",
+                        {"groupDescription": f"{stack} function", "vpcId": self.ids[a, "vpc:" + region]},
+                    ),
+                    by_stack(t + 24 * s, region, ec2, "AuthorizeSecurityGroupIngress", ingress),
+                    by_ci(t_delete, "DeleteStack", {"stackName": stack}, None),
+                    by_stack(t_delete + 30 * s, region, ec2, "DeleteSecurityGroup", {"groupId": sg}),
+                ],
+            ),
+            (
+                g,
+                [
+                    by_stack(
+                        t + 8 * s,
+                        g,
+                        iam,
+                        "CreateRole",
+                        {"roleName": role, "path": "/", "assumeRolePolicyDocument": doc},
+                    ),
+                    by_stack(t + 10 * s, g, iam, "AttachRolePolicy", {"roleName": role, "policyArn": basic}),
+                    by_stack(
+                        t_delete + 20 * s, g, iam, "DetachRolePolicy", {"roleName": role, "policyArn": basic}
+                    ),
+                    by_stack(t_delete + 22 * s, g, iam, "DeleteRole", {"roleName": role}),
+                ],
+            ),
+        ]
+
+    def _ci_role_chain(self, a: str, t: datetime) -> list[tuple[str, list[Record]]]:
+        """One pipeline run: the runner checks who it is, then assumes the deploy role of the organization's
+        next account (recorded there, with the caller's identity from this one), which checks who it is too."""
+        ip, ua, sts = self.ci_ip(), "configure-aws-credentials-for-github-actions", "sts.amazonaws.com"
+        r0 = self.regions[0]
+        me = self.rec(t, a, r0, sts, "GetCallerIdentity", self._ci(a, t), ip, ua)
+        others = [x for x in self.accounts if x != a]
+        if not others:
+            return [(a, [me])]
+        b = others[0]
+        t2 = t + timedelta(seconds=self.rng.randrange(5, 40))
+        target = f"arn:aws:iam::{b}:role/ci-deploy"
+        session = f"deploy-{a}"
+        assume = self.rec(
+            t2,
+            b,
+            r0,
+            sts,
+            "AssumeRole",
+            self._ci(a, t2),
+            ip,
+            BOTO_UA,
+            params={"roleArn": target, "roleSessionName": session, "durationSeconds": 3600},
+            resp={
+                "credentials": {
+                    "accessKeyId": "ASIA" + self.tok(16),
+                    "expiration": _human(t2 + timedelta(hours=1)),
+                },
+                "assumedRoleUser": {
+                    "assumedRoleId": f"{self.ids[b, 'ci-deploy']}:{session}",
+                    "arn": f"arn:aws:sts::{b}:assumed-role/ci-deploy/{session}",
+                },
+            },
+            resources=[{"accountId": b, "type": "AWS::IAM::Role", "ARN": target}],
+        )
+        t3 = t2 + timedelta(seconds=2)
+        there = self.rec(
+            t3, b, r0, sts, "GetCallerIdentity", self.role(b, "ci-deploy", session, t3), ip, BOTO_UA
+        )
+        return [(a, [me]), (b, [assume, there])]
+
+    def _backup(self, a: str) -> list[Record]:
+        """The nightly backup reads a new object every ~15 s for up to three hours (about 240 objects and
+        under 15 GB an hour: below cloudtrail_s3_bulk_object_read's 300 objects or 20 GiB in any 60 minutes),
+        S3 asking KMS for a data key on its behalf now and then (bucket keys), and writing each hour's archive
+        envelope with three vault keys (with the bucket's, four keys: one short of the many-keys limit)."""
+        r0, bucket = self.regions[0], f"datalake-raw-{a}"
+        t0 = self.start + timedelta(hours=1, minutes=self.rng.randrange(5, 15))
+        t_end = min(t0 + timedelta(hours=3), self.start + timedelta(hours=self.hours))
+        session = f"backup-{self.start:%Y%m%d}"
+        region_key = f"arn:aws:kms:{r0}:{a}:key/{self.ids[a, 'kms:' + r0]}"
+        out, t, n = [], t0, 0
+        while t < t_end:
+            ui = self.role(a, "backup-runner", session, t)
+            key = f"{t - timedelta(days=1):%Y/%m/%d}/part-{n:05d}.parquet"
+            size = self.rng.randrange(1_000_000, 60_000_000)
+            out.append(
+                self.rec(
+                    t,
+                    a,
+                    r0,
+                    "s3.amazonaws.com",
+                    "GetObject",
+                    ui,
+                    f"10.0.8.{self.rng.randrange(10, 20)}",
+                    BOTO_UA,
+                    params={"bucketName": bucket, "Host": f"{bucket}.s3.{r0}.amazonaws.com", "key": key},
+                    data=True,
+                    extra={
+                        "SignatureVersion": "SigV4",
+                        "CipherSuite": "TLS_AES_128_GCM_SHA256",
+                        "bytesTransferredIn": 0,
+                        "bytesTransferredOut": size,
+                        "AuthenticationMethod": "AuthHeader",
+                        "x-amz-id-2": self.tok(56, _ALNUM),
+                    },
+                    resources=[
+                        {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
+                        {"accountId": a, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
+                    ],
+                )
+            )
+            if n % 20 == 0:  # bucket keys: S3 asks KMS once in a while, on the reader's behalf
+                s3 = "s3.amazonaws.com"
+                out.append(
+                    self.rec(
+                        t + timedelta(seconds=1),
+                        a,
+                        r0,
+                        "kms.amazonaws.com",
+                        "Decrypt",
+                        self.role(a, "backup-runner", session, t, s3),
+                        s3,
+                        s3,
+                        params={
+                            "encryptionContext": {"aws:s3:arn": f"arn:aws:s3:::{bucket}"},
+                            "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                        },
+                        resources=[{"accountId": a, "type": "AWS::KMS::Key", "ARN": region_key}],
+                    )
+                )
+            if n % 240 == 120:
+                for v in range(3):
+                    vault = f"arn:aws:kms:{r0}:{a}:key/{self.ids[a, f'kms:vault{v}']}"
+                    out.append(
+                        self.rec(
+                            t + timedelta(seconds=2 + v),
+                            a,
+                            r0,
+                            "kms.amazonaws.com",
+                            "GenerateDataKey",
+                            ui,
+                            f"10.0.8.{self.rng.randrange(10, 20)}",
+                            BOTO_UA,
+                            params={"keyId": vault, "keySpec": "AES_256"},
+                            resources=[{"accountId": a, "type": "AWS::KMS::Key", "ARN": vault}],
+                        )
+                    )
+            n += 1
+            t += timedelta(seconds=self.rng.randrange(14, 17))
+        return out
+
+    def _kms_services(self, a: str) -> list[Record]:
+        """An application decrypting with its one key every few minutes all day, and EBS (an AWS service
+        principal) using six volume keys every hour: volume with one key, or breadth by a service, is not
+        harvesting."""
+        r0, out = self.regions[0], []
+        app_key = f"arn:aws:kms:{r0}:{a}:key/{self.ids[a, 'kms:' + r0]}"
+        t = self.start + timedelta(seconds=self.rng.randrange(60))
+        end = self.start + timedelta(hours=self.hours)
+        while t < end:
+            ui = self.role(a, "orders-api", "orders-api", t)
+            ctx = {"SecretARN": f"arn:aws:secretsmanager:{r0}:{a}:secret:orders/db-Xy12Ab"}
+            out.append(
+                self.rec(
+                    t,
+                    a,
+                    r0,
+                    "kms.amazonaws.com",
+                    "Decrypt",
+                    ui,
+                    f"10.0.4.{self.rng.randrange(2, 250)}",
+                    LAMBDA_UA,
+                    params={"encryptionContext": ctx, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+                    resources=[{"accountId": a, "type": "AWS::KMS::Key", "ARN": app_key}],
+                )
+            )
+            t += timedelta(seconds=self.rng.randrange(200, 400))
+        ebs = "ebs.amazonaws.com"
+        for h in range(self.hours):
+            for e in range(6):
+                t = self.start + timedelta(hours=h, seconds=self.rng.randrange(3600))
+                key = f"arn:aws:kms:{r0}:{a}:key/{self.ids[a, f'kms:ebs{e}']}"
+                out.append(
+                    self.rec(
+                        t,
+                        a,
+                        r0,
+                        "kms.amazonaws.com",
+                        self.rng.choice(("Decrypt", "GenerateDataKeyWithoutPlaintext")),
+                        {"type": "AWSService", "invokedBy": ebs},
+                        ebs,
+                        ebs,
+                        params={"encryptionContext": {"aws:ebs:id": "vol-" + self.hex(17)}},
+                        resources=[{"accountId": a, "type": "AWS::KMS::Key", "ARN": key}],
+                    )
+                )
+        out.sort(key=lambda r: r["eventTime"])
+        return out
+
+    def _denied_automation(self, a: str, region: str) -> list[Record]:
+        """Denials below the denial rules' limits: an application retrying the one secret it may not read
+        (a deploy without its permission, two hours), a CSPM scanner blocked by an SCP on a few read APIs
+        every ten minutes (many denials, few APIs), and an administrator trying "Get Windows password" twice."""
+        out: list[Record] = []
+        end = self.start + timedelta(hours=self.hours)
+
+        def denied(
+            t: datetime,
+            ui: Record,
+            ip: str,
+            ua: str,
+            src: str,
+            name: str,
+            code: str,
+            params: Record | None,
+            console: bool = False,
+        ) -> Record:
+            msg = (
+                f"User: {ui['arn']} is not authorized to perform: {src.split('.')[0]}:{name} with an explicit "
+                "deny in a service control policy"
+            )
+            return self.rec(
+                t, a, region, src, name, ui, ip, ua, params=params, error=(code, msg), console=console
+            )
+
+        if region == self.regions[0]:
+            secret = f"arn:aws:secretsmanager:{region}:{a}:secret:orders/payments-key-Qw34Er"
+            t = self.start + timedelta(
+                hours=self.rng.randrange(max(1, self.hours - 2)), minutes=self.rng.randrange(60)
+            )
+            for i in range(24):
+                when = t + timedelta(minutes=5 * i, seconds=self.rng.randrange(30))
+                ui = self.role(a, "orders-api", "orders-api", when)
+                out.append(
+                    denied(
+                        when,
+                        ui,
+                        f"10.0.4.{self.rng.randrange(2, 250)}",
+                        LAMBDA_UA,
+                        "secretsmanager.amazonaws.com",
+                        "GetSecretValue",
+                        "AccessDeniedException",
+                        {"secretId": secret},
+                    )
+                )
+            iid = "i-" + self.hex(17)
+            for i in range(2):
+                when = t + timedelta(minutes=30, seconds=40 * i)
+                out.append(
+                    denied(
+                        when,
+                        self.role(a, SSO_ROLE, "dave@example.com", when),
+                        self.office_ip(),
+                        BROWSER_UA,
+                        "ec2.amazonaws.com",
+                        "GetPasswordData",
+                        "Client.UnauthorizedOperation",
+                        {"instanceId": iid},
+                        console=True,
+                    )
+                )
+        probes = (
+            ("ec2.amazonaws.com", "DescribeInstanceAttribute", "Client.UnauthorizedOperation"),
+            ("kms.amazonaws.com", "GetKeyRotationStatus", "AccessDeniedException"),
+            ("s3.amazonaws.com", "GetBucketReplication", "AccessDenied"),
+        )
+        t = self.start + timedelta(seconds=self.rng.randrange(600))
+        while t < end:
+            src, name, code = self.rng.choice(probes)
+            params: Record
+            if name == "DescribeInstanceAttribute":
+                attr = self.rng.choice(("disableApiTermination", "instanceType", "sourceDestCheck"))
+                params = {"instanceId": "i-" + self.hex(17), "attribute": attr}
+            elif name == "GetKeyRotationStatus":
+                params = {"keyId": self.ids[a, "kms:" + region]}
+            else:
+                bucket = f"{self.rng.choice(_BUCKETS)}-{a}"
+                params = {
+                    "bucketName": bucket,
+                    "Host": f"{bucket}.s3.{region}.amazonaws.com",
+                    "replication": "",
+                }
+            ui = self.role(a, "security-audit", "cspm-scanner", t)
+            out.append(denied(t, ui, "203.0.113.200", BOTO_UA, src, name, code, params))
+            t += timedelta(seconds=self.rng.randrange(500, 700))
+        out.sort(key=lambda r: r["eventTime"])
+        return out
+
+    def _saml_logins(self, a: str) -> list[Record]:
+        """Console sign-ins through the corporate IdP (SAML): MFA happened at the IdP, so CloudTrail says
+        MFAUsed No for every one of them; they are not IAM users signing in without MFA."""
+        out = []
+        for _ in range(max(1, self.hours // 6)):
+            t = self.start + timedelta(seconds=self.rng.randrange(self.hours * 3600))
+            person = self.rng.choice(("carol", "dave", "erin"))
+            ui = self.role(a, "okta-PlatformAdmins", f"{person}@example.com", t)
+            rec = self.login(t, a, ui, self.office_ip(), ok=True, mfa=False)
+            rec["additionalEventData"]["SamlProviderArn"] = f"arn:aws:iam::{a}:saml-provider/okta"
+            out.append(rec)
+        out.sort(key=lambda r: r["eventTime"])
+        return out
 
     def catalog(self, global_region: bool) -> tuple[list[_Template], list[float]]:
         """Weighted templates; global-service ones (IAM, sign-in) only where AWS logs them."""
@@ -1005,8 +1689,9 @@ def generate_cloudtrail(
     rng = random.Random(seed)  # noqa: S311 - reproducibility is the point; nothing here is a secret
     g = _Gen(rng, start, hours, accounts, regions)
     steps, attack = g.attack()
+    background, _ = g.automation()  # after the story: its times and ids stay what they were
     injected: dict[tuple[str, str, int], list[Record]] = {}
-    for acct, region, rec in attack:
+    for acct, region, rec in attack + background:
         k = int((datetime.fromisoformat(rec["eventTime"].replace("Z", "+00:00")) - start) / _FILE)
         injected.setdefault((acct, region, k), []).append(rec)
 
