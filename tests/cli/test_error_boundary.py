@@ -145,3 +145,56 @@ def test_a_rule_failing_on_duckdb_names_its_file_line(tmp_path: Path) -> None:
     assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
     assert done.stderr.startswith(f"{path}:{_line_of(path, 'url_extract_host')}: ")
     assert "url_extract_host" in done.stderr
+
+
+# -- saved hunts (sql/hunts/*.sql): files a reviewer edits like rules, so their errors name file:line too ------
+HUNT = "rare_api_calls"
+
+
+def _hunts(tmp_path: Path, edit: tuple[str, str]) -> tuple[Path, Path]:
+    """A sql/ whose hunts/ holds one shipped hunt with one edit of its text (old -> new)."""
+    sql = tmp_path / "sql"
+    (sql / "hunts").mkdir(parents=True)
+    src = (REPO / "sql" / "hunts" / f"{HUNT}.sql").read_text()
+    assert edit[0] in src
+    path = sql / "hunts" / f"{HUNT}.sql"
+    path.write_text(src.replace(edit[0], edit[1], 1))
+    return sql, path
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle", "says"),
+    [
+        (("description:", "descripton:"), "descripton:", "descripton"),
+        (("default_range: 7d", "default_range: forever"), "default_range: forever", "default_range"),
+        (
+            ("        eventsource AS event_source,", "        eventsource AS = ,"),
+            "AS = ,",
+            "not valid Athena SQL",
+        ),
+    ],
+    ids=["header-typo", "bad-range", "sql-syntax"],
+)
+def test_a_broken_hunt_is_one_line_with_its_file_and_line(
+    tmp_path: Path, edit: tuple[str, str], needle: str, says: str
+) -> None:
+    """The line counts in the hunt's file (header included), not inside the SQL sqlglot parsed; pydantic's
+    multi-line report of a header does not reach the terminal."""
+    sql, path = _hunts(tmp_path, edit)
+    done = _run(tmp_path, sql, "hunt", HUNT, "--last", "1h")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith(f"{path}:{_line_of(path, needle)}: "), done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_hunt_failing_on_duckdb_names_its_file_line(tmp_path: Path) -> None:
+    """A Trino-only function parses, so only DuckDB refuses it: its LINE counts in the transpiled SQL, the
+    message names the hunt file's line instead."""
+    bad = "        url_extract_host(eventsource) AS event_source,"
+    sql, path = _hunts(tmp_path, ("        eventsource AS event_source,", bad))
+    done = _run(tmp_path, sql, "hunt", HUNT, "--from", "2026-11-01T00:00", "--to", "2026-11-01T01:00")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith(f"{path}:{_line_of(path, 'url_extract_host')}: "), done.stderr
+    assert "url_extract_host" in done.stderr
