@@ -94,6 +94,9 @@ def test_a_broken_rule_is_one_line_with_its_file_and_line(
         ("MAMORI_INCIDENT_HORIZON_HOURS", "x"),
         ("MAMORI_INGEST_INTERVAL_MINUTES", "sixty"),
         ("MAMORI_ENGINE", "postgres"),
+        ("MAMORI_LAKE_URL", "ftp://lake"),
+        ("MAMORI_RAW_URL", "s3:/raw-bucket"),
+        ("MAMORI_OUTBOX_URL", "gs://outbox"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path, name: str, value: str) -> None:
@@ -108,6 +111,15 @@ def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path, name: str
     debug = _run(tmp_path, sql, "--debug", "detections", "list", env={name: value})
     assert debug.returncode == 2
     assert "Traceback (most recent call last)" in debug.stderr
+
+
+def test_a_lake_url_of_an_unknown_scheme_is_one_line_not_a_storage_traceback(tmp_path: Path) -> None:
+    """A store URL is read once the command first touches the store, where fsspec's "No filesystem registered"
+    surfaced as a traceback that never named the variable."""
+    done = _run(tmp_path, _catalog(tmp_path), "status", env={"MAMORI_LAKE_URL": "ftp://lake"})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert "MAMORI_LAKE_URL" in done.stderr and "'ftp://lake'" in done.stderr
 
 
 def test_render_names_the_line_of_a_broken_header(tmp_path: Path) -> None:
