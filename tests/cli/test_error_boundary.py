@@ -210,3 +210,66 @@ def test_a_hunt_failing_on_duckdb_names_its_file_line(tmp_path: Path) -> None:
     assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
     assert done.stderr.startswith(f"{path}:{_line_of(path, 'url_extract_host')}: "), done.stderr
     assert "url_extract_host" in done.stderr
+
+
+# -- the other reviewed files under sql/: suppressions, behaviour coverage, health thresholds --------------------
+REVIEWED = {
+    "suppressions-yaml": (
+        "suppressions.yaml",
+        "- id: drill\n  detection: [unclosed\n",
+        "[unclosed",
+        ("suppressions", "report", "--from", "2026-11-01", "--to", "2026-11-02"),
+    ),
+    "suppressions-key": (
+        "suppressions.yaml",
+        "- id: drill\n  detection: cloudtrail_root_activity\n  match: {account_id: '123456789012'}\n"
+        "  owner: me\n  reason: quarterly drill from the office\n  expires: 2027-03-31\n  expiers: 2027-04-01\n",
+        "expiers:",
+        ("suppressions", "report", "--from", "2026-11-01", "--to", "2026-11-02"),
+    ),
+    "coverage-key": (
+        "coverage.yaml",
+        "behaviours:\n  - behavior: a typo\n    rules: [cloudtrail_console_login_without_mfa]\n",
+        "behavior:",
+        ("detections", "coverage"),
+    ),
+    "health-key": (
+        "health/streams.yaml",
+        "lookback_hours: 48\nlookback_hourz: 48\n",
+        "lookback_hourz:",
+        ("quality", "report", "--to", "2026-11-01T02:00"),
+    ),
+}
+
+
+@pytest.mark.parametrize(("name", "text", "needle", "argv"), REVIEWED.values(), ids=REVIEWED.keys())
+def test_a_broken_reviewed_yaml_file_is_one_line_with_its_file_and_line(
+    tmp_path: Path, name: str, text: str, needle: str, argv: tuple[str, ...]
+) -> None:
+    """Reviewed like the rules, so read like them: a YAML or schema error is `file:line: why`, exit 2 (after
+    the command's name where the command reports its own errors, as `suppressions:` does)."""
+    sql = _catalog(tmp_path)
+    path = sql / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    if argv == ("detections", "coverage"):
+        (tmp_path / "cases").mkdir()
+        argv = (*argv, "--cases", str(tmp_path / "cases"), "--out", str(tmp_path / "o"))
+    done = _run(tmp_path, sql, *argv)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert f"{path}:{_line_of(path, needle)}: " in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_coverage_file_naming_unknown_rules_is_one_line(tmp_path: Path) -> None:
+    """coverage.yaml's own check (rules not in the catalog) raised a plain ValueError: a traceback."""
+    sql = _catalog(tmp_path)
+    (sql / "coverage.yaml").write_text(
+        "description: what the rules cover\nbehaviours:\n  - behaviour: a retired probe\n"
+        "    origin: issue 18\n    rules: [no_such_rule]\n"
+    )
+    done = _coverage(tmp_path, sql)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert str(sql / "coverage.yaml") in done.stderr and "no_such_rule" in done.stderr

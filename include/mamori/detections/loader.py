@@ -61,6 +61,21 @@ def header_key_line(text: str, key: object) -> int | None:
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 
+def yaml_file_problem(text: str, exc: Exception) -> tuple[int, str]:
+    """A reviewed YAML file's error as (file line, why on one line): YAML's own mark for a syntax error, the
+    line of the first offending key for a schema error (pydantic's multi-line report would bury it). Shared by
+    the loaders of sql/ (suppressions, coverage, health thresholds), so a reviewer gets `file:line: why`."""
+    if isinstance(exc, ValidationError):
+        keys = [next((p for p in reversed(e["loc"]) if isinstance(p, str)), None) for e in exc.errors()]
+        lines = [header_key_line(text, k) for k in keys]
+        return min((n for n in lines if n), default=1), header_problems(exc)
+    mark = getattr(exc, "problem_mark", None)
+    if "<stream end>" in str(exc):  # an unclosed bracket or quote: where it opened, not the end of the file
+        mark = getattr(exc, "context_mark", None) or mark
+    line = mark.line + 1 if mark is not None else 1
+    return line, "not valid YAML: " + " ".join(str(getattr(exc, "problem", None) or exc).split())
+
+
 def header_problems(exc: ValidationError) -> str:
     """Pydantic's errors as `key: why (got 'value')`, one clause each: its own text repeats whole input
     mappings and a documentation URL per error, which buries the key to fix."""
