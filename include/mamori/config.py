@@ -96,10 +96,23 @@ class Settings:
     detect_overlap: timedelta = timedelta(0)
 
 
-def _url(value: str | None, default: Path) -> str:
-    if value:
-        return value.rstrip("/")
-    return default.resolve().as_uri()
+def _url(e: Mapping[str, str], name: str, default: Path) -> str:
+    """A store URL: `file://` or `s3://<bucket>[/prefix]` (what the stores and both engines read), or a plain
+    local path. Checked here, so a typo is one line naming the variable instead of a storage library's
+    traceback at the first read, which never says where the URL came from."""
+    value = e.get(name)
+    if not value:
+        return default.resolve().as_uri()
+    scheme, sep, rest = value.partition("://")
+    if sep and not (scheme == "file" or (scheme == "s3" and rest.strip("/"))):
+        raise ConfigError(
+            name, f"{name} must be a file:// or s3://<bucket> URL (or a local path), not {value!r}"
+        )
+    if not sep and ":" in value.split("/", 1)[0]:  # `s3:/bucket`, `s3:bucket`: a URL with its slashes lost
+        raise ConfigError(
+            name, f"{name} must be a file:// or s3://<bucket> URL (or a local path), not {value!r}"
+        )
+    return value.rstrip("/")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -111,15 +124,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("MAMORI_ENGINE", f"MAMORI_ENGINE must be duckdb or athena, not {engine!r}")
     return Settings(
         home=home,
-        raw_url=_url(e.get("MAMORI_RAW_URL"), home / "raw"),
-        lake_url=_url(e.get("MAMORI_LAKE_URL"), home / "lake"),
+        raw_url=_url(e, "MAMORI_RAW_URL", home / "raw"),
+        lake_url=_url(e, "MAMORI_LAKE_URL", home / "lake"),
         raw_conn_id=e.get("MAMORI_RAW_CONN_ID") or None,
         lake_conn_id=e.get("MAMORI_LAKE_CONN_ID") or None,
         engine=engine,
         athena_conn_id=e.get("MAMORI_ATHENA_CONN_ID", "mamori_athena"),
         athena_database=e.get("MAMORI_ATHENA_DATABASE", "mamori"),
         ledger_url=e.get("MAMORI_LEDGER_URL") or f"sqlite:///{(home / 'ledger.db').resolve()}",
-        outbox_url=_url(e.get("MAMORI_OUTBOX_URL"), home / "outbox"),
+        outbox_url=_url(e, "MAMORI_OUTBOX_URL", home / "outbox"),
         sql_dir=Path(e.get("MAMORI_SQL_DIR") or _REPO_SQL),
         ingest_interval=_cadence(e, "MAMORI_INGEST_INTERVAL_MINUTES", "60"),
         detect_lag=timedelta(

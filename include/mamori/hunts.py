@@ -18,6 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mamori.detections.loader import body_start_line, header_key_line, header_problems
 from mamori.detections.render import window_predicate
 from mamori.search.params import Bound, ParamError, bind_sql, coerce
 from mamori.search.timerange import parse_duration
@@ -29,7 +30,15 @@ _ANY_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
 class HuntError(ValueError):
-    """A hunt file that must not load, or a run with unknown, missing or ill-typed parameters."""
+    """A hunt file that must not load, or a run with unknown, missing or ill-typed parameters.
+
+    A file's error reads `<path>:<line>: why`, the line counted in the file (header included), the form editors
+    and CI annotations jump to, as a detection's does; `line` is None for an error of a run's parameters.
+    """
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 class _Strict(BaseModel):
@@ -138,38 +147,69 @@ def load_hunt(path: Path) -> Hunt:
     text = path.read_text(encoding="utf-8")
     m = _FILE.match(text)
     if not m:
-        raise HuntError(f"{path}: must start with a /* YAML header */ block")
+        raise HuntError(f"{path}:1: must start with a /* YAML header */ block", 1)
     try:
         raw = yaml.safe_load(m["header"])
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        why = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise HuntError(f"{path}:{line}: header is not valid YAML: {why}", line) from exc
+    try:
         header = HuntHeader.model_validate(raw)
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise HuntError(f"{path}: invalid header:\n{exc}") from exc
+    except ValidationError as exc:
+        # As for a detection: the first error whose key is in the file (a typo also makes a key "missing").
+        lines = [header_key_line(text, e["loc"][0]) for e in exc.errors() if e["loc"]]
+        line = min((n for n in lines if n), default=1)
+        raise HuntError(f"{path}:{line}: invalid header: {header_problems(exc)}", line) from exc
     body = m["body"].strip()
-    problems = []
+    body_line = body_start_line(text, m)
+    problems: list[tuple[int, str]] = []
     if header.id != path.stem:
-        problems.append(f"id {header.id!r} differs from the filename {path.stem!r}")
+        problems.append(
+            (header_key_line(text, "id") or 1, f"id {header.id!r} differs from the filename {path.stem!r}")
+        )
     if not _WINDOW.search(body):
-        problems.append("body must use {{ window() }} (a hunt is always time-bounded)")
+        problems.append((body_line, "body must use {{ window() }} (a hunt is always time-bounded)"))
     used = set(_PARAM_USE.findall(body))
     stray = [t for t in _ANY_TAG.findall(body) if not (_WINDOW.fullmatch(t) or _PARAM_USE.fullmatch(t))]
     if stray:
         problems.append(
-            f"unknown template syntax {stray}: only {{{{ window() }}}} and {{{{ param('name') }}}}"
+            (
+                body_line,
+                f"unknown template syntax {stray}: only {{{{ window() }}}} and {{{{ param('name') }}}}",
+            )
         )
     if used - set(header.parameters):
-        problems.append(f"param() of undeclared parameter(s) {sorted(used - set(header.parameters))}")
+        problems.append(
+            (body_line, f"param() of undeclared parameter(s) {sorted(used - set(header.parameters))}")
+        )
     if set(header.parameters) - used:
-        problems.append(f"declared but unused parameter(s) {sorted(set(header.parameters) - used)}")
+        problems.append(
+            (
+                header_key_line(text, "parameters") or body_line,
+                f"declared but unused parameter(s) {sorted(set(header.parameters) - used)}",
+            )
+        )
     if not problems:
         sample = {n: p.default for n, p in header.parameters.items() if p.default is not None}
         sample.update({n: _SAMPLE[p.type] for n, p in header.parameters.items() if p.default is None})
         try:
             hunt = Hunt(header, body, path)
             hunt.render({k: str(v) for k, v in sample.items()}, datetime(2026, 1, 1, tzinfo=UTC), _SAMPLE_END)
-        except (HuntError, ParamError) as exc:
-            problems.append(str(exc))
+        except ParamError as exc:
+            if exc.sql_line is not None:
+                # sqlglot counts inside the rendered SQL, which starts at the body's first line, and window()
+                # and param() each render on one line: the body's offset gives the line of the file.
+                line = body_line + exc.sql_line - 1
+                problems.append((line, f"not valid Athena SQL at line {line}: {exc.detail}"))
+            else:
+                problems.append((body_line, str(exc)))
+        except HuntError as exc:
+            problems.append((body_line, str(exc)))
     if problems:
-        raise HuntError(f"{path}: " + "; ".join(problems))
+        line = problems[0][0]
+        raise HuntError(f"{path}:{line}: " + "; ".join(why for _, why in problems), line)
     return Hunt(header, body, path)
 
 
@@ -180,16 +220,16 @@ _SAMPLE_END = datetime(2026, 1, 1, 1, tzinfo=UTC)
 def load_hunts(sql_dir: Path) -> dict[str, Hunt]:
     """Every hunt under sql_dir/hunts by id; one error listing every broken file."""
     hunts: dict[str, Hunt] = {}
-    errors = []
+    errors: list[HuntError] = []
     for path in sorted((sql_dir / "hunts").glob("*.sql")):
         try:
             h = load_hunt(path)
         except HuntError as exc:
-            errors.append(str(exc))
+            errors.append(exc)
             continue
         hunts[h.id] = h
     if errors:
-        raise HuntError("\n".join(errors))
+        raise HuntError("\n".join(map(str, errors)), errors[0].line)
     return hunts
 
 

@@ -94,6 +94,9 @@ def test_a_broken_rule_is_one_line_with_its_file_and_line(
         ("MAMORI_INCIDENT_HORIZON_HOURS", "x"),
         ("MAMORI_INGEST_INTERVAL_MINUTES", "sixty"),
         ("MAMORI_ENGINE", "postgres"),
+        ("MAMORI_LAKE_URL", "ftp://lake"),
+        ("MAMORI_RAW_URL", "s3:/raw-bucket"),
+        ("MAMORI_OUTBOX_URL", "gs://outbox"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path, name: str, value: str) -> None:
@@ -108,6 +111,15 @@ def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path, name: str
     debug = _run(tmp_path, sql, "--debug", "detections", "list", env={name: value})
     assert debug.returncode == 2
     assert "Traceback (most recent call last)" in debug.stderr
+
+
+def test_a_lake_url_of_an_unknown_scheme_is_one_line_not_a_storage_traceback(tmp_path: Path) -> None:
+    """A store URL is read once the command first touches the store, where fsspec's "No filesystem registered"
+    surfaced as a traceback that never named the variable."""
+    done = _run(tmp_path, _catalog(tmp_path), "status", env={"MAMORI_LAKE_URL": "ftp://lake"})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert "MAMORI_LAKE_URL" in done.stderr and "'ftp://lake'" in done.stderr
 
 
 def test_render_names_the_line_of_a_broken_header(tmp_path: Path) -> None:
@@ -145,3 +157,119 @@ def test_a_rule_failing_on_duckdb_names_its_file_line(tmp_path: Path) -> None:
     assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
     assert done.stderr.startswith(f"{path}:{_line_of(path, 'url_extract_host')}: ")
     assert "url_extract_host" in done.stderr
+
+
+# -- saved hunts (sql/hunts/*.sql): files a reviewer edits like rules, so their errors name file:line too ------
+HUNT = "rare_api_calls"
+
+
+def _hunts(tmp_path: Path, edit: tuple[str, str]) -> tuple[Path, Path]:
+    """A sql/ whose hunts/ holds one shipped hunt with one edit of its text (old -> new)."""
+    sql = tmp_path / "sql"
+    (sql / "hunts").mkdir(parents=True)
+    src = (REPO / "sql" / "hunts" / f"{HUNT}.sql").read_text()
+    assert edit[0] in src
+    path = sql / "hunts" / f"{HUNT}.sql"
+    path.write_text(src.replace(edit[0], edit[1], 1))
+    return sql, path
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle", "says"),
+    [
+        (("description:", "descripton:"), "descripton:", "descripton"),
+        (("default_range: 7d", "default_range: forever"), "default_range: forever", "default_range"),
+        (
+            ("        eventsource AS event_source,", "        eventsource AS = ,"),
+            "AS = ,",
+            "not valid Athena SQL",
+        ),
+    ],
+    ids=["header-typo", "bad-range", "sql-syntax"],
+)
+def test_a_broken_hunt_is_one_line_with_its_file_and_line(
+    tmp_path: Path, edit: tuple[str, str], needle: str, says: str
+) -> None:
+    """The line counts in the hunt's file (header included), not inside the SQL sqlglot parsed; pydantic's
+    multi-line report of a header does not reach the terminal."""
+    sql, path = _hunts(tmp_path, edit)
+    done = _run(tmp_path, sql, "hunt", HUNT, "--last", "1h")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith(f"{path}:{_line_of(path, needle)}: "), done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_hunt_failing_on_duckdb_names_its_file_line(tmp_path: Path) -> None:
+    """A Trino-only function parses, so only DuckDB refuses it: its LINE counts in the transpiled SQL, the
+    message names the hunt file's line instead."""
+    bad = "        url_extract_host(eventsource) AS event_source,"
+    sql, path = _hunts(tmp_path, ("        eventsource AS event_source,", bad))
+    done = _run(tmp_path, sql, "hunt", HUNT, "--from", "2026-11-01T00:00", "--to", "2026-11-01T01:00")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith(f"{path}:{_line_of(path, 'url_extract_host')}: "), done.stderr
+    assert "url_extract_host" in done.stderr
+
+
+# -- the other reviewed files under sql/: suppressions, behaviour coverage, health thresholds --------------------
+REVIEWED = {
+    "suppressions-yaml": (
+        "suppressions.yaml",
+        "- id: drill\n  detection: [unclosed\n",
+        "[unclosed",
+        ("suppressions", "report", "--from", "2026-11-01", "--to", "2026-11-02"),
+    ),
+    "suppressions-key": (
+        "suppressions.yaml",
+        "- id: drill\n  detection: cloudtrail_root_activity\n  match: {account_id: '123456789012'}\n"
+        "  owner: me\n  reason: quarterly drill from the office\n  expires: 2027-03-31\n  expiers: 2027-04-01\n",
+        "expiers:",
+        ("suppressions", "report", "--from", "2026-11-01", "--to", "2026-11-02"),
+    ),
+    "coverage-key": (
+        "coverage.yaml",
+        "behaviours:\n  - behavior: a typo\n    rules: [cloudtrail_console_login_without_mfa]\n",
+        "behavior:",
+        ("detections", "coverage"),
+    ),
+    "health-key": (
+        "health/streams.yaml",
+        "lookback_hours: 48\nlookback_hourz: 48\n",
+        "lookback_hourz:",
+        ("quality", "report", "--to", "2026-11-01T02:00"),
+    ),
+}
+
+
+@pytest.mark.parametrize(("name", "text", "needle", "argv"), REVIEWED.values(), ids=REVIEWED.keys())
+def test_a_broken_reviewed_yaml_file_is_one_line_with_its_file_and_line(
+    tmp_path: Path, name: str, text: str, needle: str, argv: tuple[str, ...]
+) -> None:
+    """Reviewed like the rules, so read like them: a YAML or schema error is `file:line: why`, exit 2 (after
+    the command's name where the command reports its own errors, as `suppressions:` does)."""
+    sql = _catalog(tmp_path)
+    path = sql / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    if argv == ("detections", "coverage"):
+        (tmp_path / "cases").mkdir()
+        argv = (*argv, "--cases", str(tmp_path / "cases"), "--out", str(tmp_path / "o"))
+    done = _run(tmp_path, sql, *argv)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert f"{path}:{_line_of(path, needle)}: " in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_coverage_file_naming_unknown_rules_is_one_line(tmp_path: Path) -> None:
+    """coverage.yaml's own check (rules not in the catalog) raised a plain ValueError: a traceback."""
+    sql = _catalog(tmp_path)
+    (sql / "coverage.yaml").write_text(
+        "description: what the rules cover\nbehaviours:\n  - behaviour: a retired probe\n"
+        "    origin: issue 18\n    rules: [no_such_rule]\n"
+    )
+    done = _coverage(tmp_path, sql)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert str(sql / "coverage.yaml") in done.stderr and "no_such_rule" in done.stderr

@@ -53,3 +53,18 @@ def test_the_batch_checks_listed_are_the_ones_validation_runs():
     for cid, action in doc_tables.BATCH_CHECKS:
         assert f'"{cid}"' in source
         assert f'"{action}"' in source
+
+
+def test_every_source_has_its_plausible_range_and_time_bounds_in_the_document():
+    """The range each source's event times must lie in (issue 18: "a documented plausible range per source"),
+    read back from the document's table against each source's `SourceRules`: a source added or a bound
+    changed without the document fails here (the prose listed every source but route53resolver)."""
+    rows = _table_rows(DOC.read_text(encoding="utf-8"), doc_tables.TIMES_BEGIN, doc_tables.TIMES_END)
+    documented = {r[0]: (r[1], r[2], r[3]) for r in rows}
+    assert set(documented) == set(RULES)
+    for source, rules in RULES.items():
+        plausible, late, skew = documented[source]
+        assert plausible.startswith(f"[{rules.earliest:%Y-%m-%d}, window end + "), (source, plausible)
+        assert doc_tables.parse_span(late) == rules.late, (source, late)
+        assert doc_tables.parse_span(skew) == rules.skew, (source, skew)
+        assert plausible.endswith(f"+ {skew})"), (source, plausible)

@@ -373,3 +373,67 @@ def test_charts_count_rows_quarantine_and_alerts_over_the_latest_data(populated)
     assert sum(sum(v) for v in c["alerts_per_day"].values()) == 1
     page = status.render_html(st)
     assert page.count("<svg ") == 3 and "cloudtrail: 11</title>" in page
+
+
+def test_every_page_of_the_view_shows_hostile_characters_as_visible_escapes():
+    """The incident page (shared entities, member titles, triage notes and actors, pivot links), a local
+    ticket and the scorecard take log- or analyst-derived text too: none of it reaches the HTML with a raw
+    control, bidi or zero-width character (the main page's and the search page's tests cover theirs)."""
+    member = {
+        "first_seen": "2026-11-01T10:01:00+00:00",
+        "severity": "high",
+        "detection_id": "cloudtrail_console_login_brute_force",
+        "title": "Brute " + INVISIBLE,
+        "tactics": ["TA0006" + INVISIBLE],
+        "entities": [{"kind": "principal", "value": "root" + INVISIBLE}],
+        "hits": 6,
+    }
+    page = {
+        "id": "a" * 32,
+        "state": "open",
+        "status": "open",
+        "verdict": None,
+        "severity": "high",
+        "reason": "max of members " + INVISIBLE,
+        "tactics": [],
+        "entities": [
+            {"kind": "principal", "value": "root" + INVISIBLE},
+            {"kind": "ip", "value": "198.51.100.23" + INVISIBLE},
+        ],
+        "first_seen": "2026-11-01T10:01:00+00:00",
+        "last_seen": "2026-11-01T10:06:00+00:00",
+        "members": [member],
+        "actions": [
+            {
+                "at": "2026-11-01T11:00:00+00:00",
+                "actor": "github:" + INVISIBLE,
+                "action": "acknowledge",
+                "verdict": None,
+                "note": "note " + INVISIBLE,
+            }
+        ],
+    }
+    score = {
+        "detection_id": "cloudtrail_console_login_brute_force",
+        "recommendation": "keep",
+        "alerts": 1,
+        "incidents": 1,
+        "open": 0,
+        "true_positive": 1,
+        "benign_true_positive": 0,
+        "false_positive": 0,
+        "precision": None,
+        "last_verdict": "true-positive",
+        "last_verdict_by": "github:" + INVISIBLE,
+        "last_verdict_at": "2026-11-01T11:00:00+00:00",
+        "reason": "reason " + INVISIBLE,
+    }
+    pages = {
+        "incident": status.render_incident_html(page, "0" * 64),
+        "incident, read only": status.render_incident_html(page, None),
+        "ticket": status.render_ticket_html("b" * 32, "rule" + INVISIBLE, "# title " + INVISIBLE + "\nbody"),
+        "scorecard": status.render_scorecard_html([score]),
+    }
+    for name, body in pages.items():
+        assert _hidden(body) == [] and _hidden(html.unescape(body)) == [], name
+    assert "\\u202e" in pages["incident"] and "\\u202e" in pages["ticket"] and "\\u202e" in pages["scorecard"]

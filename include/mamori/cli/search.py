@@ -150,7 +150,10 @@ def _handled(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
         # HuntError, SearchError, ParamError and RangeError are ValueErrors: a bad value, not a crash; a
         # QueryError is the engine refusing the SQL (unknown function, file outside the lake): one line too.
         except (Refused, QueryError, ValueError) as exc:
-            _err(f"mamori {args.command}: {exc}")
+            # One line whatever the message holds (several broken hunt files, a pydantic report); an error
+            # located in a file already reads `<path>:<line>: why`, the form editors jump to.
+            text = " ".join(str(exc).split())
+            _err(text if getattr(exc, "line", None) else f"mamori {args.command}: {text}")
             return 2
 
     return run
@@ -252,8 +255,9 @@ def query_command(args: argparse.Namespace) -> int:
 def hunt_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from mamori.config import load_settings
+    from mamori.detections.dialect_lint import fault_line
     from mamori.hunts import get_hunt, load_hunts, parse_param_args
-    from mamori.search.execute import run_sql
+    from mamori.search.execute import QueryError, run_sql
     from mamori.search.timerange import resolve_range
 
     s = load_settings()
@@ -272,7 +276,20 @@ def hunt_command(args: argparse.Namespace) -> int:
     if not (args.start or args.last):
         _err(f"no range given: the hunt's default, last {hunt.header.default_range} {rng}")
     values = hunt.bind_params(parse_param_args(args.param))
-    results = run_sql(
-        s, hunt.body, rng, values, budget=_budget(args), force=args.force, progress=_err, dry_run=args.dry_run
-    )
-    return _emit(args, results, fmt, started)
+    try:
+        results = run_sql(
+            s,
+            hunt.body,
+            rng,
+            values,
+            budget=_budget(args),
+            force=args.force,
+            progress=_err,
+            dry_run=args.dry_run,
+        )
+        return _emit(args, results, fmt, started)
+    except QueryError as exc:
+        # The engine's LINE counts in the transpiled SQL, which the hunt's author never sees: name the line
+        # of the hunt's file holding the function or column it refused, as a detection's error does.
+        line = fault_line(hunt.path, str(exc))
+        raise QueryError(f"{hunt.path}:{line}: {exc}" if line else f"{hunt.path}: {exc}", line) from exc

@@ -75,13 +75,31 @@ class BehaviourCatalog(_Strict):
     not_covered: list[NotCovered] = Field(default_factory=list)
 
 
+class CoverageError(ValueError):
+    """`sql/coverage.yaml` does not load or does not match the catalog: one line for the command line's error
+    boundary (`<path>:<line>: why`), which keeps tracebacks for plain ValueErrors (bugs)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 def load_behaviours(sql_dir: Path, rule_ids: set[str]) -> BehaviourCatalog | None:
-    """`sql/coverage.yaml`, checked against the catalog: None when the file is absent; ValueError when it
-    names a rule that does not exist or lists a behaviour twice."""
+    """`sql/coverage.yaml`, checked against the catalog: None when the file is absent; CoverageError when it
+    does not parse, names a rule that does not exist or lists a behaviour twice."""
+    from pydantic import ValidationError
+
+    from mamori.detections.loader import yaml_file_problem
+
     path = sql_dir / COVERAGE_FILE
     if not path.is_file():
         return None
-    catalog = BehaviourCatalog.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    text = path.read_text(encoding="utf-8")
+    try:
+        catalog = BehaviourCatalog.model_validate(yaml.safe_load(text))
+    except (yaml.YAMLError, ValidationError) as exc:
+        line, why = yaml_file_problem(text, exc)
+        raise CoverageError(f"{path}:{line}: {why}", line) from exc
     problems = []
     unknown = sorted({r for b in catalog.behaviours for r in b.rules} - rule_ids)
     if unknown:
@@ -91,7 +109,7 @@ def load_behaviours(sql_dir: Path, rule_ids: set[str]) -> BehaviourCatalog | Non
     if twice:
         problems.append(f"behaviours listed twice: {twice}")
     if problems:
-        raise ValueError(f"{path}: " + "; ".join(problems))
+        raise CoverageError(f"{path}: " + "; ".join(problems))
     return catalog
 
 

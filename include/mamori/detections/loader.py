@@ -52,15 +52,31 @@ class BrokenDetection:
         return f"{self.path}:{self.line}: {self.reason}"
 
 
-def _line_of_key(text: str, key: object) -> int | None:
-    """The line of `key:` in the header, so a reviewer is sent to the typo, not to the top of the file."""
+def header_key_line(text: str, key: object) -> int | None:
+    """The line of `key:` in the header, so a reviewer is sent to the typo, not to the top of the file (a
+    detection's or a saved hunt's)."""
     if not isinstance(key, str):
         return None
     m = re.search(rf"^\s*(?:-\s*)?{re.escape(key)}\s*:", text, re.M)
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 
-def _header_problems(exc: ValidationError) -> str:
+def yaml_file_problem(text: str, exc: Exception) -> tuple[int, str]:
+    """A reviewed YAML file's error as (file line, why on one line): YAML's own mark for a syntax error, the
+    line of the first offending key for a schema error (pydantic's multi-line report would bury it). Shared by
+    the loaders of sql/ (suppressions, coverage, health thresholds), so a reviewer gets `file:line: why`."""
+    if isinstance(exc, ValidationError):
+        keys = [next((p for p in reversed(e["loc"]) if isinstance(p, str)), None) for e in exc.errors()]
+        lines = [header_key_line(text, k) for k in keys]
+        return min((n for n in lines if n), default=1), header_problems(exc)
+    mark = getattr(exc, "problem_mark", None)
+    if "<stream end>" in str(exc):  # an unclosed bracket or quote: where it opened, not the end of the file
+        mark = getattr(exc, "context_mark", None) or mark
+    line = mark.line + 1 if mark is not None else 1
+    return line, "not valid YAML: " + " ".join(str(getattr(exc, "problem", None) or exc).split())
+
+
+def header_problems(exc: ValidationError) -> str:
     """Pydantic's errors as `key: why (got 'value')`, one clause each: its own text repeats whole input
     mappings and a documentation URL per error, which buries the key to fix."""
     out = []
@@ -129,7 +145,7 @@ def read_lookups(body: str, sql_dir: Path) -> dict[str, tuple[str, ...]]:
     return {m["name"]: load_lookup(sql_dir, m["name"]) for m in LOOKUP_MACRO.finditer(body)}
 
 
-def _body_start(text: str, m: re.Match[str]) -> int:
+def body_start_line(text: str, m: re.Match[str]) -> int:
     """The file line of the body's first non-blank character (the body is stripped before rendering)."""
     body = m["body"]
     return text.count("\n", 0, m.start("body") + len(body) - len(body.lstrip())) + 1
@@ -154,9 +170,9 @@ def load_detection(path: Path) -> Detection:
     except ValidationError as exc:
         # The first error whose key is in the file: a typo (`severty:`) also makes `severity` "missing",
         # and the missing key has no line, the mistyped one has.
-        lines = [_line_of_key(text, e["loc"][0]) for e in exc.errors() if e["loc"]]
+        lines = [header_key_line(text, e["loc"][0]) for e in exc.errors() if e["loc"]]
         raise DetectionError(
-            f"{path}: invalid header: {_header_problems(exc)}", min((n for n in lines if n), default=1)
+            f"{path}: invalid header: {header_problems(exc)}", min((n for n in lines if n), default=1)
         ) from exc
     problems = []
     if header.id != path.stem:
@@ -212,7 +228,7 @@ def load_detection(path: Path) -> Detection:
             # macro renders to one line, so adding the body's offset gives the line of the file.
             first = exc.errors[0] if exc.errors else {}
             if isinstance(first.get("line"), int):
-                sql_error_line = _body_start(text, m) + first["line"] - 1
+                sql_error_line = body_start_line(text, m) + first["line"] - 1
                 near = " ".join(str(first.get("highlight") or "").split())
                 problems.append(
                     f"not valid Athena SQL at line {sql_error_line}: {first.get('description')}"

@@ -45,20 +45,29 @@ class Suppression(BaseModel):
 
 
 class SuppressionError(ValueError):
-    """The suppressions file is malformed: fail the run rather than suppress the wrong thing."""
+    """The suppressions file is malformed: fail the run rather than suppress the wrong thing. `line` is the
+    file's line at fault when it can be told (the message then reads `<path>:<line>: why`)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 def load_suppressions(sql_dir: Path) -> list[Suppression]:
     path = sql_dir / "suppressions.yaml"
     if not path.exists():
         return []
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    if not isinstance(raw, list):
-        raise SuppressionError(f"{path}: must be a YAML list of entries")
+    from mamori.detections.loader import yaml_file_problem
+
+    text = path.read_text(encoding="utf-8")
     try:
+        raw = yaml.safe_load(text) or []
+        if not isinstance(raw, list):
+            raise SuppressionError(f"{path}:1: must be a YAML list of entries", 1)
         entries = [Suppression.model_validate(e) for e in raw]
-    except ValidationError as exc:
-        raise SuppressionError(f"{path}: {exc}") from exc
+    except (yaml.YAMLError, ValidationError) as exc:
+        line, why = yaml_file_problem(text, exc)
+        raise SuppressionError(f"{path}:{line}: {why}", line) from exc
     ids = [e.id for e in entries]
     if len(ids) != len(set(ids)):
         raise SuppressionError(f"{path}: duplicate suppression ids")

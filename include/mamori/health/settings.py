@@ -61,8 +61,25 @@ class HealthSettings(_Strict):
         return next((r for r in self.streams if r.matches(source, account, region)), None)
 
 
+class HealthSettingsError(ValueError):
+    """`sql/health/streams.yaml` does not load: `<path>:<line>: why`, one line at the command line."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 def load_health_settings(sql_dir: Path) -> HealthSettings:
+    from pydantic import ValidationError
+
+    from mamori.detections.loader import yaml_file_problem
+
     path = sql_dir / "health" / "streams.yaml"
     if not path.is_file():
         return HealthSettings()
-    return HealthSettings.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    text = path.read_text(encoding="utf-8")
+    try:
+        return HealthSettings.model_validate(yaml.safe_load(text) or {})
+    except (yaml.YAMLError, ValidationError) as exc:
+        line, why = yaml_file_problem(text, exc)
+        raise HealthSettingsError(f"{path}:{line}: {why}", line) from exc

@@ -1,7 +1,7 @@
 """The tables of docs/data-quality.md that list what the code does: every check and every parser quarantine class,
-with its outcome. Generated from the declarations (the sources' specs, through rules.py and quarantine.py), so
-the document cannot promise an alert the code does not raise; tests/quality/test_data_quality_doc.py fails when
-the two differ.
+with its outcome, and every source's plausible range of event times. Generated from the declarations (the
+sources' specs, through rules.py and quarantine.py), so the document cannot promise an alert the code does not
+raise; tests/quality/test_data_quality_doc.py fails when the two differ.
 
 Regenerate after changing a rule or a class: `python -m mamori.quality.doc_tables docs/data-quality.md`.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from mamori.quality.quarantine import CLASSES, UNCLASSIFIED
@@ -35,6 +36,8 @@ CHECKS_BEGIN = "<!-- BEGIN GENERATED checks (python -m mamori.quality.doc_tables
 CHECKS_END = "<!-- END GENERATED checks -->"
 QUARANTINE_BEGIN = "<!-- BEGIN GENERATED parser quarantine classes (python -m mamori.quality.doc_tables) -->"
 QUARANTINE_END = "<!-- END GENERATED parser quarantine classes -->"
+TIMES_BEGIN = "<!-- BEGIN GENERATED event-time bounds (python -m mamori.quality.doc_tables) -->"
+TIMES_END = "<!-- END GENERATED event-time bounds -->"
 
 
 def _sources_text(names: list[str], every: list[str]) -> str:
@@ -74,15 +77,47 @@ def quarantine_table() -> str:
     return "\n".join(out) + "\n"
 
 
+def _span(td: timedelta) -> str:
+    """A bound as a person reads it: `1 day`, `14 days`, `2 h`, `15 min`."""
+    seconds = int(td.total_seconds())
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if unit == 'day' and n != 1 else ''}"
+    return f"{seconds} s"
+
+
+def parse_span(text: str) -> timedelta:
+    """`_span`'s text back to the bound (the document test reads the table with it)."""
+    n, unit = text.split()
+    return timedelta(seconds=int(n) * {"day": 86400, "days": 86400, "h": 3600, "min": 60, "s": 1}[unit])
+
+
+def times_table() -> str:
+    """Every source's plausible range and late/skew bounds (`SourceRules`), one row per source: the range is
+    what the `event_time:*` checks above enforce, so the document states each source's own numbers."""
+    out = [
+        "| source | plausible range | late (older rows flagged, kept) | skew (later rows quarantined) |",
+        "|---|---|---|---|",
+    ]
+    for source, r in sorted(RULES.items()):
+        out.append(
+            f"| {source} | [{r.earliest:%Y-%m-%d}, window end + {_span(r.skew)}) | {_span(r.late)} "
+            f"| {_span(r.skew)} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def _section(begin: str, end: str, body: str) -> str:
     return f"{begin}\n{body}{end}"
 
 
 def render(doc: str) -> str:
-    """`doc` with both generated sections replaced by the current tables (markers must be present)."""
+    """`doc` with every generated section replaced by the current tables (markers must be present)."""
     for begin, end, body in (
         (CHECKS_BEGIN, CHECKS_END, checks_table()),
         (QUARANTINE_BEGIN, QUARANTINE_END, quarantine_table()),
+        (TIMES_BEGIN, TIMES_END, times_table()),
     ):
         m = re.search(re.escape(begin) + r".*?" + re.escape(end), doc, re.S)
         if m is None:

@@ -71,6 +71,10 @@ class QueryError(RuntimeError):
     """The engine refused or failed the SQL (unknown function, table or column, a bad cast, a file outside
     the lake): the message is one line for the terminal, the engine's own exception is the __cause__."""
 
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line  # the line of a saved hunt's file the error names, when it can be told
+
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MAX_ERROR = 500

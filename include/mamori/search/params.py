@@ -36,7 +36,16 @@ _INT = re.compile(r"^[+-]?\d{1,18}$")
 
 
 class ParamError(ValueError):
-    """A parameter value that does not fit its type, or a template that misuses param()."""
+    """A parameter value that does not fit its type, or a template that misuses param().
+
+    For SQL that does not parse, `sql_line` is the line of the first error inside the rendered SQL and
+    `detail` the parser's words without a position: a saved hunt turns them into a line of its own file.
+    """
+
+    def __init__(self, message: str, sql_line: int | None = None, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.sql_line = sql_line
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -108,15 +117,20 @@ def _parse_quietly(sql: str) -> list[exp.Expr | None]:
         logger.setLevel(level)
 
 
-def _parse_error(exc: sqlglot.ParseError) -> str:
+def _parse_error(exc: sqlglot.ParseError) -> ParamError:
     """sqlglot's first error as one line: its own message quotes the SQL over several lines with terminal
     colour codes around the offending token."""
     if not exc.errors:
-        return " ".join(str(exc).split())[:300]
+        return ParamError(f"not valid Athena SQL: {' '.join(str(exc).split())[:300]}")
     e = exc.errors[0]
     # "Expected table name but got <Token token_type: TokenType.WHERE, text: WHERE, ...>" → "... got 'WHERE'"
     what = re.sub(r"<Token token_type: [^,]*, text: (.*?), line: .*?>", r"'\1'", str(e.get("description")))
-    return f"{what} (line {e.get('line')}, column {e.get('col')})"
+    line = e.get("line")
+    return ParamError(
+        f"not valid Athena SQL: {what} (line {line}, column {e.get('col')})",
+        sql_line=line if isinstance(line, int) else None,
+        detail=what,
+    )
 
 
 def bind_sql(
@@ -148,7 +162,7 @@ def bind_sql(
     try:
         statements = [s for s in _parse_quietly(rendered) if s is not None]
     except sqlglot.ParseError as exc:
-        raise ParamError(f"not valid Athena SQL: {_parse_error(exc)}") from exc
+        raise _parse_error(exc) from exc
     if len(statements) != 1:
         raise ParamError(f"expected exactly one SQL statement, got {len(statements)}")
     tree = statements[0]
