@@ -67,6 +67,12 @@ def detect_schedule() -> CronDataIntervalTimetable:
     return windows.timetable(load_settings().detect_interval)
 
 
+def detect_poke_seconds() -> float:
+    """`MAMORI_DETECT_POKE_SECONDS` (120 by default): how often detect's wait_for_ingest sensor checks the lake.
+    `mamori up` sets 30, so the first detect run starts soon after its ingest windows are finalized."""
+    return load_settings().detect_poke.total_seconds()
+
+
 def detect_deadline() -> DeadlineAlert:
     """The detect DAG's deadline: a run not done `MAMORI_DETECT_DEADLINE_MINUTES` after it was queued calls
     `mamori.health.deadline.on_detect_deadline_missed`, which records the window's `mamori_detect_deadline` alert.
