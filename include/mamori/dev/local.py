@@ -631,7 +631,8 @@ def up(
     backfill: bool = True,
     say: Any = print,
 ) -> Instance:
-    """Sample data, start, wait until healthy, unpause every DAG, run the sample hours.
+    """Start, generate the sample while Airflow's components start, wait until healthy, trigger the sample hours'
+    runs and unpause every DAG (catch_up says in which order).
 
     The sample covers the `hours` before the current hour, so the scheduler's own hourly runs (catchup is
     off) continue where the triggered ones stop (see catch_up). `now` only places the sample.
