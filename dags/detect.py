@@ -6,9 +6,10 @@ the data interval shifted back by its delivery lag (declared per source; `MAMORI
 all) to let delivery delays settle, and the windows of `MAMORI_DETECT_OVERLAP_MINUTES` before it are re-read; the
 run first waits until each source's ingest windows covering the data interval are finalized (`mamori.windows`).
 
-1. `wait_for_ingest` (sensor, reschedule mode): the lake's `_SUCCESS.json` for the needed ingest windows.
+1. `wait_for_ingest` (sensor, reschedule mode, every `MAMORI_DETECT_POKE_SECONDS`, default 120): the lake's
+   `_SUCCESS.json` for the needed ingest windows.
 2. `list_detections`: enabled detections in `sql/detections/` (deprecated ones do not run), in chunks of
-   up to 10 rules of one log source.
+   up to `MAMORI_DETECT_CHUNK_SIZE` (default 10) rules of one log source.
 3. `run_detections` (mapped per chunk): render each rule's SQL for the window, run it on the engine
    (DuckDB embedded, Athena in AWS), group hits into alerts by dedup key and window, record them in the ledger.
    A re-run replaces the window's contribution: same alert keys, no new rows.
@@ -34,7 +35,14 @@ from typing import Any
 from airflow.sdk import dag, task
 
 from mamori import detect
-from mamori.dag_defaults import ALERTS_ASSET, START_DATE, detect_args, detect_deadline, detect_schedule
+from mamori.dag_defaults import (
+    ALERTS_ASSET,
+    START_DATE,
+    detect_args,
+    detect_deadline,
+    detect_poke_seconds,
+    detect_schedule,
+)
 
 
 @dag(
@@ -49,7 +57,11 @@ from mamori.dag_defaults import ALERTS_ASSET, START_DATE, detect_args, detect_de
     tags=["mamori", "detect", "alerts"],
 )
 def detect_dag() -> None:
-    @task.sensor(poke_interval=120, timeout=int(timedelta(hours=6).total_seconds()), mode="reschedule")
+    @task.sensor(
+        poke_interval=detect_poke_seconds(),
+        timeout=int(timedelta(hours=6).total_seconds()),
+        mode="reschedule",
+    )
     def wait_for_ingest(data_interval_start: Any = None, data_interval_end: Any = None) -> bool:
         return detect.sources_ready(data_interval_end, start=data_interval_start)
 

@@ -94,6 +94,13 @@ class Settings:
     # whole windows, mamori.windows.reread_windows), so deliveries later than the lag by up to this much are
     # evaluated by the next run; the ledger replaces a re-read window's contribution, so nothing counts twice.
     detect_overlap: timedelta = timedelta(0)
+    # Rules per mapped `run_detections` task (rules of one source per task, so they share its scans): each task
+    # is a process that parses the DAG file and opens the engine and ledger, a cost of seconds that the rules'
+    # own queries (tenths of a second each on an hour of data) do not amortize when it is small. `mamori up`
+    # runs one task per source (100); 10 keeps a big deployment's rules spread over workers.
+    detect_chunk_size: int = 10
+    # How often detect's `wait_for_ingest` sensor (reschedule mode: a task process per poke) checks the lake.
+    detect_poke: timedelta = timedelta(minutes=2)
 
 
 def _url(e: Mapping[str, str], name: str, default: Path) -> str:
@@ -161,6 +168,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         detect_deadline=timedelta(minutes=_positive_int(e, "MAMORI_DETECT_DEADLINE_MINUTES", 30)),
         ingest_queue=_queue(e, "MAMORI_INGEST_QUEUE"),
         detect_queue=_queue(e, "MAMORI_DETECT_QUEUE"),
+        detect_chunk_size=_positive_int(e, "MAMORI_DETECT_CHUNK_SIZE", 10),
+        detect_poke=_positive_seconds(e, "MAMORI_DETECT_POKE_SECONDS", 120),
     )
 
 

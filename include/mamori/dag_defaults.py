@@ -39,6 +39,13 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
+# priority_weight of every detect and dispatch_alerts task: more than all of an ingest DAG's tasks add up to, so
+# in the executor's queue a detect run whose ingest windows are finalized, and the dispatch of its alerts, go
+# before the next windows' ingest (measured from `mamori up`: the first detect run's sensor, weight 1, waited
+# behind the converts and finalizes of four later windows).
+ALERT_PATH_PRIORITY = 10
+
+
 def with_queue(queue: str | None) -> dict[str, Any]:
     """DEFAULT_ARGS plus `queue` when one is set (MAMORI_INGEST_QUEUE / MAMORI_DETECT_QUEUE): a DAG's tasks go to
     that executor queue (Celery: a worker pool of their own). Unset, the args are DEFAULT_ARGS unchanged, so every
@@ -52,8 +59,8 @@ def ingest_args() -> dict[str, Any]:
 
 
 def detect_args() -> dict[str, Any]:
-    """default_args of the detect DAG: DEFAULT_ARGS on `MAMORI_DETECT_QUEUE` when set."""
-    return with_queue(load_settings().detect_queue)
+    """default_args of the detect DAG: DEFAULT_ARGS on `MAMORI_DETECT_QUEUE` when set, ahead of ingest."""
+    return {**with_queue(load_settings().detect_queue), "priority_weight": ALERT_PATH_PRIORITY}
 
 
 def ingest_schedule() -> CronDataIntervalTimetable:
@@ -65,6 +72,12 @@ def ingest_schedule() -> CronDataIntervalTimetable:
 def detect_schedule() -> CronDataIntervalTimetable:
     """`MAMORI_DETECT_INTERVAL_MINUTES` (the ingest interval by default): the detect DAG's windows."""
     return windows.timetable(load_settings().detect_interval)
+
+
+def detect_poke_seconds() -> float:
+    """`MAMORI_DETECT_POKE_SECONDS` (120 by default): how often detect's wait_for_ingest sensor checks the lake.
+    `mamori up` sets 30, so the first detect run starts soon after its ingest windows are finalized."""
+    return load_settings().detect_poke.total_seconds()
 
 
 def detect_deadline() -> DeadlineAlert:

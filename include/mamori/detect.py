@@ -116,11 +116,12 @@ def sources_ready(end: datetime, settings: Settings | None = None, start: dateti
     return not waiting
 
 
-CHUNK = 10  # detections per mapped task: one engine per chunk, still parallel across chunks
+CHUNK = 10  # detections per mapped task by default (`MAMORI_DETECT_CHUNK_SIZE`); one engine per chunk
 
 
 def detection_chunks(settings: Settings | None = None, only: set[str] | None = None) -> list[list[str]]:
-    """Enabled detections grouped by log source in chunks of CHUNK: what the detect DAG maps over.
+    """Enabled detections grouped by log source in chunks of `MAMORI_DETECT_CHUNK_SIZE` (default CHUNK): what
+    the detect DAG maps over.
 
     One task per rule would be ~70 task instances per hour, each opening its own engine over the lake;
     chunks keep the parallelism and the per-rule results (in the task's XCom and log) at a tenth of that.
@@ -128,12 +129,13 @@ def detection_chunks(settings: Settings | None = None, only: set[str] | None = N
     and every other rule runs as usual.
     """
     s = settings or load_settings()
+    size = s.detect_chunk_size
     detections, broken = load_catalog_tolerant(s.sql_dir, include_deprecated=False)
     by_source: dict[str, list[str]] = {}
     for d in detections:
         if only is None or d.id in only:
             by_source.setdefault(d.header.log_source, []).append(d.id)
-    chunks = [ids[i : i + CHUNK] for _, ids in sorted(by_source.items()) for i in range(0, len(ids), CHUNK)]
+    chunks = [ids[i : i + size] for _, ids in sorted(by_source.items()) for i in range(0, len(ids), size)]
     return chunks + [[b.id] for b in broken if only is None or b.id in only]
 
 

@@ -1,10 +1,13 @@
-"""The detect DAG maps over chunks: every enabled rule exactly once, one source per chunk, bounded size."""
+"""The detect DAG maps over chunks: every enabled rule exactly once, one source per chunk, bounded size (a
+setting)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from mamori.config import load_settings
+import pytest
+
+from mamori.config import ConfigError, load_settings
 from mamori.detect import CHUNK, detection_chunks, enabled_detections
 from mamori.detections.loader import load_catalog
 
@@ -18,3 +21,28 @@ def test_chunks_cover_every_enabled_rule_once_and_never_mix_sources(tmp_path):
     assert sorted(flat) == sorted(enabled_detections(s)) and len(flat) == len(set(flat))
     source_of = {d.id: d.header.log_source for d in load_catalog(REPO / "sql")}
     assert all(0 < len(c) <= CHUNK and len({source_of[i] for i in c}) == 1 for c in chunks)
+
+
+def test_chunk_size_is_a_setting_and_still_one_source_per_chunk(tmp_path):
+    """MAMORI_DETECT_CHUNK_SIZE (`mamori up` sets 100): one run_detections task per source when every source has
+    fewer rules than that, each task a process that costs seconds before its first query."""
+    base = {"MAMORI_HOME": str(tmp_path), "MAMORI_SQL_DIR": str(REPO / "sql")}
+    source_of = {d.id: d.header.log_source for d in load_catalog(REPO / "sql")}
+    s = load_settings(base)
+    big = detection_chunks(load_settings({**base, "MAMORI_DETECT_CHUNK_SIZE": "100"}))
+    assert sorted(i for c in big for i in c) == sorted(enabled_detections(s))
+    assert [len({source_of[i] for i in c}) for c in big] == [1] * len(big)
+    assert len(big) == len({source_of[i] for i in enabled_detections(s)}) < len(detection_chunks(s))
+    small = detection_chunks(load_settings({**base, "MAMORI_DETECT_CHUNK_SIZE": "3"}))
+    assert max(map(len, small)) == 3 and sorted(i for c in small for i in c) == sorted(enabled_detections(s))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("MAMORI_DETECT_CHUNK_SIZE", "0"), ("MAMORI_DETECT_POKE_SECONDS", "2m")]
+)
+def test_chunk_size_and_poke_interval_refuse_what_they_cannot_use(name, value):
+    with pytest.raises(ConfigError) as info:
+        load_settings({name: value})
+    assert info.value.setting == name
+    s = load_settings({})
+    assert (s.detect_chunk_size, s.detect_poke.total_seconds()) == (CHUNK, 120)

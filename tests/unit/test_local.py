@@ -79,6 +79,11 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     # found" and the dag-processor dropped ingest DAGs (REST 404) until the next parse.
     assert env["AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT"] == "300"
     assert env["AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT"] == "300"
+    # Start to first ticket (docs/operations.md): unchanged DAG files are not re-parsed every 30 s, older runs
+    # finish first, one run_detections task per source, the detect sensor every 30 s.
+    assert env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == "600"
+    assert env["AIRFLOW__CORE__DEFAULT_TASK_WEIGHT_RULE"] == "upstream"
+    assert (env["MAMORI_DETECT_CHUNK_SIZE"], env["MAMORI_DETECT_POKE_SECONDS"]) == ("100", "30")
     assert "AIRFLOW__CORE__UNIT_TEST_MODE" not in env and "AIRFLOW_CONN_MAMORI_GITHUB" not in env
     assert "MAMORI_ENGINE" not in env and env["HOME"] == "/root" and env["X"] == "1"
     # No SQLite lock-timeout workaround: the metadata DB is the embedded PostgreSQL (start() adds its URL).
@@ -87,6 +92,10 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     kept = local.local_env(tmp_path / "af", tmp_path / "m", 8123, inherit=True, base=base)
     assert kept["AIRFLOW_CONN_MAMORI_GITHUB"] == "{}" and kept["MAMORI_ENGINE"] == "athena"
     assert "AIRFLOW__CORE__UNIT_TEST_MODE" not in kept and kept["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    own = local.local_env(tmp_path, tmp_path, 1, base={**base, "MAMORI_DETECT_CHUNK_SIZE": "10"})
+    assert (
+        own["MAMORI_DETECT_CHUNK_SIZE"] == "10" and own["MAMORI_DETECT_POKE_SECONDS"] == "30"
+    )  # theirs wins
     on_postgres = local.local_env(
         tmp_path,
         tmp_path,

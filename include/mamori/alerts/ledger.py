@@ -182,6 +182,21 @@ INCIDENT_ACTIONS = sa.Table(
 )
 
 
+def lock_detection(conn: Connection, detection_id: str) -> None:
+    """One writer of a detection's window contributions and alerts at a time across processes, held to the end of
+    the transaction: an advisory lock on PostgreSQL (keyed by the detection id's hash; a collision only
+    serializes two rules), the write lock on SQLite. Two detect runs at once (max_active_runs=2) record the same
+    (detection, window) when one run's own window is the next run's re-read; unserialized, both replaced
+    nothing, both inserted, and one failed with a UniqueViolation."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"mamori_alerts:{detection_id}"}
+        )
+    elif dialect == "sqlite":
+        conn.execute(ALERT_HITS.update().where(sa.false()).values(hits=ALERT_HITS.c.hits))
+
+
 def lock_incidents(conn: Connection) -> None:
     """One writer of incident state at a time across processes (grouping and triage), held to the end of the
     transaction: an advisory lock on PostgreSQL, the write lock on SQLite."""
@@ -234,6 +249,7 @@ class Ledger:
         routing = routing or load_routing(load_settings().sql_dir)
         ws, we = start.isoformat(), end.isoformat()
         with self._tx() as conn:
+            lock_detection(conn, det.id)
             previous = {
                 r.alert_key
                 for r in conn.execute(
@@ -317,6 +333,7 @@ class Ledger:
         """Replace this window's record of what suppressions hid for the detection (idempotent re-runs)."""
         ws = start.isoformat()
         with self._tx() as conn:
+            lock_detection(conn, detection_id)  # two runs may replace this window at once (record_window)
             conn.execute(
                 SUPPRESSED.delete().where(
                     SUPPRESSED.c.detection_id == detection_id, SUPPRESSED.c.window_start == ws

@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,6 +52,12 @@ _OWN_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "MAMORI_")
 # Waits between attempts of a REST call that met a 5xx, a 429, a timeout or a refused/reset connection:
 # ~31 s in all, so a busy api-server gets time to recover before `mamori up` gives up.
 RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 16)
+
+
+# mamori settings of a local instance unless the caller's environment sets them (docs/operations.md): one
+# run_detections task per source instead of one per 10 rules (each task process costs seconds of parsing and
+# start-up, more than its rules' queries), and detect's sensor checking the lake every 30 s instead of 2 min.
+LOCAL_DEFAULTS: dict[str, str] = {"MAMORI_DETECT_CHUNK_SIZE": "100", "MAMORI_DETECT_POKE_SECONDS": "30"}
 
 
 class LocalAirflowError(RuntimeError):
@@ -106,12 +112,22 @@ def local_env(
             # Log servers bind ports too; two instances (or a test next to `make up-local`) must not collide.
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            # Each DAG file is parsed again only when it changes (the dag-processor re-parses a file whose
+            # modification time is newer at once), not every 30 s: mamori's DAG files are static, and their
+            # re-parses took 30-56 s each on a loaded 2-core machine, two at a time, for nothing.
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+            # A run's later tasks outrank earlier tasks of later runs, so the oldest windows finish first: with
+            # Airflow's default (downstream) every queued `plan` and `convert` of 36 sample runs went before the
+            # first `finalize`, and the first detect window waited for nearly all of the sample's ingest.
+            "AIRFLOW__CORE__DEFAULT_TASK_WEIGHT_RULE": "upstream",
             "GX_ANALYTICS_ENABLED": "False",
             "PYTHONUNBUFFERED": "1",
             # standalone starts its components as `airflow ...` from PATH: this venv's first.
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), src.get("PATH", os.defpath)]),
         }
     )
+    for name, value in LOCAL_DEFAULTS.items():  # the developer's own value (inherit=True) wins
+        env.setdefault(name, value)
     env.update(extra or {})
     return env
 
@@ -442,12 +458,26 @@ class Api:
     def set_paused(self, dag_id: str, paused: bool) -> None:
         self.call("PATCH", f"/api/v2/dags/{urllib.parse.quote(dag_id)}", {"is_paused": paused})
 
+    def set_all_paused(self, paused: bool) -> list[str]:
+        """Pause or unpause every DAG in one call (`dag_id_pattern=%`); returns the DAGs it matched."""
+        payload = self.call("PATCH", "/api/v2/dags?dag_id_pattern=%25&limit=1000", {"is_paused": paused})
+        return sorted(d["dag_id"] for d in payload["dags"])
+
     def trigger(
-        self, dag_id: str, start: datetime, end: datetime, run_id: str | None = None, exist_ok: bool = False
+        self,
+        dag_id: str,
+        start: datetime,
+        end: datetime,
+        run_id: str | None = None,
+        exist_ok: bool = False,
+        as_scheduled: bool = False,
     ) -> str:
         """A manual run for exactly the data interval [start, end) (logical date = start, as scheduled).
         exist_ok: a run with this id already there (a second `mamori up` on the same home) is fine. A 409
-        after a failed attempt is this call's own run (the attempt committed but its answer was lost)."""
+        after a failed attempt is this call's own run (the attempt committed but its answer was lost).
+        as_scheduled: the run is due at the end of its interval (`run_after`), as the scheduler's own run of
+        that window would be, instead of now: Airflow starts queued runs in `run_after` order, so runs of
+        older windows start before the scheduler's run of the latest one."""
         run_id = run_id or f"mamori__{start:%Y%m%dT%H%M}"
         body = {
             "dag_run_id": run_id,
@@ -455,6 +485,8 @@ class Api:
             "data_interval_start": start.isoformat(),
             "data_interval_end": end.isoformat(),
         }
+        if as_scheduled:
+            body["run_after"] = end.isoformat()
         path = f"/api/v2/dags/{urllib.parse.quote(dag_id)}/dagRuns"
         status, payload, attempts = self._request("POST", path, body)
         if status == 409 and (exist_ok or attempts > 1):
@@ -599,7 +631,8 @@ def up(
     backfill: bool = True,
     say: Any = print,
 ) -> Instance:
-    """Sample data, start, wait until healthy, unpause every DAG, run the sample hours.
+    """Start, generate the sample while Airflow's components start, wait until healthy, trigger the sample hours'
+    runs and unpause every DAG (catch_up says in which order).
 
     The sample covers the `hours` before the current hour, so the scheduler's own hourly runs (catchup is
     off) continue where the triggered ones stop (see catch_up). `now` only places the sample.
@@ -610,35 +643,40 @@ def up(
     start_at = hour - windows.HOUR * hours
     if running(airflow_home) is not None:
         raise LocalAirflowError(f"already running on {airflow_home}; `mamori down` first")
-    if generate:
-        from mamori.dev.generate import write_samples as gen
-
-        steps = gen(start_at, hours, seed=7)
-        say(
-            f"generated {hours}h of logs from {start_at:%Y-%m-%d %H:%M}Z into {mamori_home}/raw "
-            f"({len(steps)} attack steps)"
-        )
     inst = start(airflow_home, mamori_home, port)
     pg = local_pg.running(airflow_home / PG_DIR)
     if pg is not None:
         say(
             f"started PostgreSQL (PID {pg.pid}, socket in {pg.socket_dir}, log {pg.root / local_pg.SERVER_LOG})"
         )
-    say(f"started Airflow (PGID {inst.pgid}), logs in {inst.log}/; waiting until healthy...")
+    say(f"started Airflow (PGID {inst.pgid}), logs in {inst.log}/")
     api = Api(inst.url, airflow_home)
     try:
+        if generate:  # while Airflow's components start (a minute and more): they read no raw log until a run
+            from mamori.dev.generate import write_samples as gen
+
+            steps = gen(start_at, hours, seed=7)
+            say(
+                f"generated {hours}h of logs from {start_at:%Y-%m-%d %H:%M}Z into {mamori_home}/raw "
+                f"({len(steps)} attack steps)"
+            )
+        say("waiting until Airflow is healthy...")
         wait_healthy(api, instance=inst)
         # Before any run: the first task tries would otherwise pay the execution API's start and fail.
         say(f"execution API ready after {warm_execution_api(api):.0f} s")
         wait_dags(api, mamori_dag_ids())
-        dags = api.dag_ids()  # every DAG of the dags folder (examples are off)
-        for dag_id in dags:
-            api.set_paused(dag_id, False)
-        say(f"unpaused {len(dags)} DAGs: {', '.join(dags)}")
+        unpaused: list[str] = []
+
+        def unpause() -> None:
+            unpaused.extend(api.set_all_paused(False))  # every DAG of the dags folder (examples are off)
+            say(f"unpaused {len(unpaused)} DAGs: {', '.join(unpaused)}")
+
         if generate and backfill and hours > 1:
             s = load_settings()
-            n = catch_up(api, start_at, hour, s.detect_lag, s.ingest_interval, s.detect_interval)
+            n = catch_up(api, start_at, hour, s.detect_lag, s.ingest_interval, s.detect_interval, unpause)
             say(f"triggered {n} runs for the sample hours; the scheduler runs the latest hour itself")
+        else:
+            unpause()
     except BaseException:  # also Ctrl-C: nothing of a half-started instance stays behind
         stop(airflow_home, pgid=inst.pgid)
         raise
@@ -652,21 +690,38 @@ def catch_up(
     lag: timedelta,
     ingest_interval: timedelta = windows.HOUR,
     detect_interval: timedelta = windows.HOUR,
+    unpause: Callable[[], None] | None = None,
 ) -> int:
     """Manual runs for the windows before the scheduler's first one (catchup is off): ingest landing windows
     [start_at, hour - one ingest interval), and the detect runs whose lag-shifted windows cover the sample up
     to there, each at its DAG's cadence. Runs, not a backfill: Airflow allows one active backfill per DAG, and
     these run ids make a second `mamori up` on the same home a no-op (409). Returns the number of runs
-    triggered."""
+    triggered.
+
+    The order is the one in which the first ticket comes soonest, older windows first: every run is due at
+    the end of its interval as a scheduled run would be (Airflow starts queued runs in that order), the detect
+    runs and the ingest windows the first detect run waits for are triggered while the DAGs are still paused,
+    and `unpause` (when given) is called after them, so the scheduler's own run of the latest hour, created on
+    unpause, cannot take one of detect's two active-run slots before the sample's first window; the other
+    ingest windows follow, oldest first across sources.
+    """
     n = 0
-    # [hour - interval, hour) is the scheduler's own first run of each DAG.
-    for dag_id in sorted(d for d in mamori_dag_ids() if d.startswith("ingest_")):
-        for t in windows.window_starts(start_at, hour - ingest_interval, ingest_interval):
-            api.trigger(dag_id, t, t + ingest_interval, exist_ok=True)
-            n += 1
-    for t in windows.window_starts(start_at + lag, hour - detect_interval, detect_interval):
-        api.trigger("detect", t, t + detect_interval, exist_ok=True)
+    detect_starts = windows.window_starts(start_at + lag, hour - detect_interval, detect_interval)
+    for t in detect_starts:
+        api.trigger("detect", t, t + detect_interval, exist_ok=True, as_scheduled=True)
         n += 1
+    first_needed = detect_starts[0] + detect_interval if detect_starts else start_at
+    ingest_dags = sorted(d for d in mamori_dag_ids() if d.startswith("ingest_"))
+    # [hour - interval, hour) is the scheduler's own first run of each DAG.
+    for t in windows.window_starts(start_at, hour - ingest_interval, ingest_interval):
+        if unpause is not None and t >= first_needed:
+            unpause()
+            unpause = None
+        for dag_id in ingest_dags:
+            api.trigger(dag_id, t, t + ingest_interval, exist_ok=True, as_scheduled=True)
+            n += 1
+    if unpause is not None:
+        unpause()
     return n
 
 

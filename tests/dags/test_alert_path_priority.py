@@ -1,0 +1,28 @@
+"""detect's and dispatch_alerts' tasks outrank every ingest task in the executor's queue, so a detect run whose
+ingest windows are finalized starts, and its alerts go out, before the next windows' ingest takes the slots.
+
+The defect, measured from `mamori up` (docs/operations.md): the first detect run's sensor, weight 1, waited
+behind the `convert` and `finalize` tasks of four later ingest windows, so the sample's first ticket came
+after nearly all of its ingest instead of after the first two hours. Parsed as the DAG processor would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_detect_and_dispatch_tasks_outrank_every_ingest_task():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(REPO / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    ingest = [t for d, dag in bag.dags.items() if d.startswith("ingest_") for t in dag.tasks]
+    alert_path = bag.dags["detect"].tasks + bag.dags["dispatch_alerts"].tasks
+    assert len(ingest) >= 18 and len(alert_path) >= 7
+    # Whatever `[core] default_task_weight_rule` adds up (`mamori up`: upstream; Airflow's default: downstream), a
+    # task's effective weight is at least its own and at most its DAG's sum: ingest's whole DAG sums to less.
+    top_ingest = max(
+        sum(t.priority_weight for t in dag.tasks) for d, dag in bag.dags.items() if d.startswith("ingest_")
+    )
+    assert min(t.priority_weight for t in alert_path) > top_ingest

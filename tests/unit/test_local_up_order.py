@@ -1,0 +1,127 @@
+"""`mamori up` triggers the sample's runs so the first ticket comes soonest, oldest windows first: the REST calls
+it makes, in order, against a recording stand-in for Airflow's API on 127.0.0.1 (the real instance is
+tests/e2e/test_scheduler.py; the time it saves is measured in docs/operations.md)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from mamori.dev import local
+
+INGEST = sorted(d for d in local.mamori_dag_ids() if d.startswith("ingest_"))
+DAGS = ["compact_lake", "detect", "dispatch_alerts", "health", *INGEST]
+
+
+class _RecordingAirflow:
+    """Airflow's REST API as `mamori up` uses it, recording every call in order: (method, path, body)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, Any]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, status: int, payload: Any) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> Any:
+                n = int(self.headers.get("Content-Length") or 0)
+                return json.loads(self.rfile.read(n)) if n else None
+
+            def do_GET(self) -> None:
+                if self.path == "/auth/token":
+                    self._send(201, {"access_token": "t"})
+                elif self.path.startswith("/api/v2/dags?"):
+                    self._send(200, {"dags": [{"dag_id": d} for d in DAGS]})
+                else:
+                    self._send(404, {})
+
+            def do_PATCH(self) -> None:
+                outer.calls.append(("PATCH", self.path, self._body()))
+                if self.path.startswith("/api/v2/dags?"):
+                    self._send(200, {"dags": [{"dag_id": d} for d in DAGS], "total_entries": len(DAGS)})
+                else:
+                    self._send(200, {"dag_id": self.path.rsplit("/", 1)[-1]})
+
+            def do_POST(self) -> None:
+                body = self._body()
+                outer.calls.append(("POST", self.path, body))
+                self._send(200, {"dag_run_id": body["dag_run_id"]})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_up_triggers_the_sample_oldest_first_and_unpauses_after_the_first_detect_windows(
+    tmp_path, monkeypatch
+):
+    """The defect (measured start to first ticket, docs/operations.md): `mamori up` unpaused every DAG before it
+    triggered the sample's runs, and each run was due "now". The scheduler's own run of the latest hour,
+    created on unpause and due at that hour, was started first: detect's took one of its two active-run
+    slots (its sensor waiting for the last ingest hour) and every ingest DAG's latest hour ran beside the
+    first ones. Now the runs are due at the end of their windows, as scheduled runs are, the detect runs and
+    the ingest windows the first detect run waits for exist before anything is unpaused, and the other
+    ingest windows follow oldest first across sources."""
+    fake = _RecordingAirflow()
+    af = tmp_path / "airflow"
+    monkeypatch.delenv("MAMORI_DETECT_LAG_MINUTES", raising=False)
+    for name in ("MAMORI_INGEST_INTERVAL_MINUTES", "MAMORI_DETECT_INTERVAL_MINUTES"):
+        monkeypatch.delenv(name, raising=False)
+
+    def start(airflow_home: Path, mamori_home: Path, port: int, *args: Any, **kwargs: Any) -> local.Instance:
+        return local.Instance(0, fake.url, airflow_home, mamori_home, airflow_home / local.LOG_DIR)
+
+    monkeypatch.setattr(local, "start", start)
+    monkeypatch.setattr(local, "stop", lambda *a, **k: [])
+    monkeypatch.setattr(local.local_pg, "running", lambda root: None)
+    monkeypatch.setattr(local, "wait_healthy", lambda *a, **k: {})
+    monkeypatch.setattr(local, "warm_execution_api", lambda *a, **k: 0.0)
+    monkeypatch.setattr(local, "wait_dags", lambda *a, **k: DAGS)
+    # The generator (it imports the lake, and with it Airflow) is not this test's subject.
+    monkeypatch.setitem(sys.modules, "mamori.dev.generate", SimpleNamespace(write_samples=lambda *a, **k: []))
+    now = datetime(2026, 11, 1, 6, 20, tzinfo=UTC)
+    try:
+        local.up(af, tmp_path / "mamori", 1, now, hours=6, say=lambda *a: None)
+    finally:
+        fake.close()
+
+    posts = [(i, path.split("/")[4], body) for i, (m, path, body) in enumerate(fake.calls) if m == "POST"]
+    unpauses = [
+        i for i, (m, _, body) in enumerate(fake.calls) if m == "PATCH" and body == {"is_paused": False}
+    ]
+    assert posts and unpauses
+    # Every run is due when its window ends, as the scheduler's own run of that window would be.
+    assert all(body.get("run_after") == body["data_interval_end"] for _, _, body in posts), posts[0]
+    # Nothing is unpaused before the detect runs and the ingest windows the first detect run waits for exist:
+    # detect [01:00, 02:00) (lag 60 min) waits for the ingest windows of [00:00, 02:00).
+    first_unpause = min(unpauses)
+    detect = [i for i, dag, _ in posts if dag == "detect"]
+    assert len(detect) == 4 and max(detect) < first_unpause
+    first_end = datetime(2026, 11, 1, 2, tzinfo=UTC).isoformat()
+    needed = [i for i, dag, b in posts if dag != "detect" and b["data_interval_end"] <= first_end]
+    later = [i for i, dag, b in posts if dag != "detect" and b["data_interval_end"] > first_end]
+    assert len(needed) == 2 * len(INGEST) and max(needed) < first_unpause < min(later)
+    # Oldest first across sources: the ingest runs are triggered in window order.
+    starts = [b["data_interval_start"] for _, dag, b in posts if dag != "detect"]
+    assert starts == sorted(starts) and len(starts) == 5 * len(INGEST)
+    # One call unpauses every DAG.
+    assert len(unpauses) == 1
