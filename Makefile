@@ -25,6 +25,8 @@ $(STAMP): requirements.lock.txt pyproject.toml
 	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q -p $(BIN)/python -r requirements.lock.txt && \
 	   $(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e . ; \
 	 else $(BIN)/pip install -q -r requirements.lock.txt && $(BIN)/pip install -q --no-deps -e . ; fi
+	@# A silent half-install (seen once under load: exit 0, no console script) must stop here, not later.
+	@test -x $(BIN)/mamori || { echo "make venv: the install left no $(BIN)/mamori; run make venv again" >&2; exit 1; }
 	@touch $(STAMP)
 
 venv: $(STAMP) ## create .venv from requirements.lock.txt (once; again when the lock changes)
