@@ -776,6 +776,17 @@ def cmd_down(args: argparse.Namespace) -> int:
     return local.down(Path(os.environ["AIRFLOW_HOME"]))
 
 
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from mamori.dev import local
+
+    argv = args.args[1:] if args.args[:1] == ["--"] else args.args
+    try:
+        return local.airflow_cli(Path(os.environ["AIRFLOW_HOME"]), Path(os.environ["MAMORI_HOME"]), argv)
+    except local.LocalAirflowError as exc:
+        print(f"mamori airflow: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+
+
 def cmd_quality(args: argparse.Namespace) -> int:
     """Data quality per source over a range, and each stream's freshness for the window ending at --to."""
     from mamori.config import load_settings
@@ -973,6 +984,13 @@ def build_parser() -> argparse.ArgumentParser:
     upp.add_argument("--no-backfill", action="store_true", help="skip the runs for the sample hours")
     upp.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything `mamori up` started").set_defaults(func=cmd_down)
+    afp = sub.add_parser(
+        "airflow",
+        help="the airflow CLI against the instance `mamori up` runs (e.g. mamori airflow dags list)",
+        prefix_chars="\0",  # every argument after `airflow` is airflow's, options included
+    )
+    afp.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the airflow CLI")
+    afp.set_defaults(func=cmd_airflow)
 
     tb = sub.add_parser("tables", help="AWS mode: create the Athena database, tables and view from sql/ddl/")
     tb.add_argument("--print", action="store_true", help="print the statements instead of running them")

@@ -313,12 +313,15 @@ def write_env_file(airflow_home: Path, env: Mapping[str, str]) -> Path:
     return path
 
 
-def attach_env(airflow_home: Path, environ: MutableMapping[str, str] = os.environ) -> list[str]:
+def attach_env(
+    airflow_home: Path, environ: MutableMapping[str, str] = os.environ, instance_checked: bool = False
+) -> list[str]:
     """Point a `mamori` command at the databases of the local instance running on this AIRFLOW_HOME (so
     `mamori status` after `mamori up` shows that instance's alerts and runs); variables already set win.
-    Returns the names it set."""
+    Without `instance_checked` the file counts only while the embedded PostgreSQL runs (a stale file of a
+    crashed instance must not point commands at nothing). Returns the names it set."""
     path = airflow_home / ENV_FILE
-    if local_pg.running(airflow_home / PG_DIR) is None or not path.is_file():
+    if not path.is_file() or (not instance_checked and local_pg.running(airflow_home / PG_DIR) is None):
         return []
     set_now = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -327,6 +330,34 @@ def attach_env(airflow_home: Path, environ: MutableMapping[str, str] = os.enviro
             environ[name] = " ".join(shlex.split(value))
             set_now.append(name)
     return set_now
+
+
+def airflow_cli(
+    airflow_home: Path,
+    mamori_home: Path,
+    argv: list[str],
+    binary: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> int:
+    """Run the `airflow` CLI against the instance `mamori up` runs on this AIRFLOW_HOME: the same configuration
+    as its components (DAGs and plugins folders, executor, API URL, embedded PostgreSQL) plus the caller's own
+    AIRFLOW_*/MAMORI_* settings, which win. Sourcing the env file by hand gave only the database URLs, so e.g.
+    `airflow dags list` read an empty dags folder and `airflow tasks test` the wrong execution API."""
+    if running(airflow_home) is None:
+        raise LocalAirflowError(
+            f"no instance of `mamori up` runs on AIRFLOW_HOME={airflow_home}; start one with `make up-local`"
+        )
+    url = instance_url(airflow_home) or ""
+    port = urllib.parse.urlsplit(url).port
+    if port is None:
+        raise LocalAirflowError(
+            f"{pid_file(airflow_home)} names no URL; restart with `make down && make up-local`"
+        )
+    env = local_env(airflow_home, mamori_home, port, inherit=True, base=environ)
+    attach_env(airflow_home, env, instance_checked=True)
+    cmd = [binary or str(Path(sys.executable).parent / "airflow"), *argv]
+    # The user's own arguments for their own airflow CLI, no shell: nothing to sanitise.
+    return subprocess.run(cmd, env=env, check=False).returncode  # noqa: S603
 
 
 # -- REST API ------------------------------------------------------------------------------------------------
