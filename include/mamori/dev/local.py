@@ -341,8 +341,9 @@ def airflow_cli(
 ) -> int:
     """Run the `airflow` CLI against the instance `mamori up` runs on this AIRFLOW_HOME: the same configuration
     as its components (DAGs and plugins folders, executor, API URL, embedded PostgreSQL) plus the caller's own
-    AIRFLOW_*/MAMORI_* settings, which win. Sourcing the env file by hand gave only the database URLs, so e.g.
-    `airflow dags list` read an empty dags folder and `airflow tasks test` the wrong execution API."""
+    AIRFLOW_*/MAMORI_* settings, which win. Sourcing the env file by hand gives only the database URLs: commands
+    that read the metadata DB work (`airflow dags list`), but those that parse DAG files look in
+    $AIRFLOW_HOME/dags (`airflow tasks list detect`: "Dag 'detect' could not be found")."""
     if running(airflow_home) is None:
         raise LocalAirflowError(
             f"no instance of `mamori up` runs on AIRFLOW_HOME={airflow_home}; start one with `make up-local`"
