@@ -111,11 +111,9 @@ def _url(e: Mapping[str, str], name: str, default: Path) -> str:
     if not value:
         return default.resolve().as_uri()
     scheme, sep, rest = value.partition("://")
-    if sep and not (scheme == "file" or (scheme == "s3" and rest.strip("/"))):
-        raise ConfigError(
-            name, f"{name} must be a file:// or s3://<bucket> URL (or a local path), not {value!r}"
-        )
-    if not sep and ":" in value.split("/", 1)[0]:  # `s3:/bucket`, `s3:bucket`: a URL with its slashes lost
+    bad_url = bool(sep) and not (scheme == "file" or (scheme == "s3" and rest.strip("/")))
+    lost_slashes = not sep and ":" in value.split("/", 1)[0]  # `s3:/bucket`, `s3:bucket`
+    if bad_url or lost_slashes:
         raise ConfigError(
             name, f"{name} must be a file:// or s3://<bucket> URL (or a local path), not {value!r}"
         )

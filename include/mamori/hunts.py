@@ -18,7 +18,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mamori.detections.loader import body_start_line, header_key_line, header_problems
+from mamori.detections.errors import FileLineError
+from mamori.detections.loader import body_start_line, header_key_line, yaml_file_problem
 from mamori.detections.render import window_predicate
 from mamori.search.params import Bound, ParamError, bind_sql, coerce
 from mamori.search.timerange import parse_duration
@@ -29,16 +30,12 @@ _WINDOW = re.compile(r"\{\{\s*window\(\s*\)\s*\}\}")
 _ANY_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
-class HuntError(ValueError):
+class HuntError(FileLineError):
     """A hunt file that must not load, or a run with unknown, missing or ill-typed parameters.
 
     A file's error reads `<path>:<line>: why`, the line counted in the file (header included), the form editors
     and CI annotations jump to, as a detection's does; `line` is None for an error of a run's parameters.
     """
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
 
 
 class _Strict(BaseModel):
@@ -149,19 +146,12 @@ def load_hunt(path: Path) -> Hunt:
     if not m:
         raise HuntError(f"{path}:1: must start with a /* YAML header */ block", 1)
     try:
-        raw = yaml.safe_load(m["header"])
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        why = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise HuntError(f"{path}:{line}: header is not valid YAML: {why}", line) from exc
-    try:
-        header = HuntHeader.model_validate(raw)
-    except ValidationError as exc:
-        # As for a detection: the first error whose key is in the file (a typo also makes a key "missing").
-        lines = [header_key_line(text, e["loc"][0]) for e in exc.errors() if e["loc"]]
-        line = min((n for n in lines if n), default=1)
-        raise HuntError(f"{path}:{line}: invalid header: {header_problems(exc)}", line) from exc
+        header = HuntHeader.model_validate(yaml.safe_load(m["header"]))
+    except (yaml.YAMLError, ValidationError) as exc:
+        # The reviewed-YAML reading every file of sql/ shares: the first offending key's line (a typo also
+        # makes a key "missing"), or YAML's own mark.
+        line, why = yaml_file_problem(text, exc)
+        raise HuntError(f"{path}:{line}: invalid header: {why}", line) from exc
     body = m["body"].strip()
     body_line = body_start_line(text, m)
     problems: list[tuple[int, str]] = []

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from mamori.detections.errors import FileLineError
 from mamori.detections.loader import Detection, load_catalog
 from mamori.detections.mutate import RuleScore, fingerprint, score_rule
 from mamori.detections.testing import run_catalog_cases
@@ -75,13 +76,9 @@ class BehaviourCatalog(_Strict):
     not_covered: list[NotCovered] = Field(default_factory=list)
 
 
-class CoverageError(ValueError):
+class CoverageError(FileLineError):
     """`sql/coverage.yaml` does not load or does not match the catalog: one line for the command line's error
     boundary (`<path>:<line>: why`), which keeps tracebacks for plain ValueErrors (bugs)."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
 
 
 def load_behaviours(sql_dir: Path, rule_ids: set[str]) -> BehaviourCatalog | None:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlglot import exp
 
 from mamori.detections.dialect_lint import dialect_problems
+from mamori.detections.errors import FileLineError
 from mamori.detections.lookups import LookupFileError, load_lookup
 from mamori.detections.model import DetectionHeader, parse_duration
 from mamori.detections.render import render_sql
@@ -31,12 +32,8 @@ LOOKUP_MACRO = re.compile(r"\{\{\s*lookup\(\s*'(?P<name>[^']*)'\s*\)\s*\}\}")
 ANY_MACRO = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
-class DetectionError(ValueError):
+class DetectionError(FileLineError):
     """A detection file that must not be loaded; the message names the file and every problem found."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line  # 1-based line of the file where the first problem is, when it can be told
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mamori.detections.errors import FileLineError
+
 log = logging.getLogger(__name__)
 
 
@@ -44,13 +46,8 @@ class Suppression(BaseModel):
         return all(str(hit.get(col)) == value for col, value in self.match.items())
 
 
-class SuppressionError(ValueError):
-    """The suppressions file is malformed: fail the run rather than suppress the wrong thing. `line` is the
-    file's line at fault when it can be told (the message then reads `<path>:<line>: why`)."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
+class SuppressionError(FileLineError):
+    """The suppressions file is malformed: fail the run rather than suppress the wrong thing."""
 
 
 def load_suppressions(sql_dir: Path) -> list[Suppression]:

@@ -9,6 +9,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from mamori.detections.errors import FileLineError
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -61,12 +63,8 @@ class HealthSettings(_Strict):
         return next((r for r in self.streams if r.matches(source, account, region)), None)
 
 
-class HealthSettingsError(ValueError):
+class HealthSettingsError(FileLineError):
     """`sql/health/streams.yaml` does not load: `<path>:<line>: why`, one line at the command line."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
 
 
 def load_health_settings(sql_dir: Path) -> HealthSettings:
