@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -24,12 +23,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pages(api: Any, path: str, key: str) -> list[dict[str, Any]]:
@@ -78,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     if mamori_home.exists() or airflow_home.exists():
         print(f"{checkout}/var already exists: measure from a fresh clone", file=sys.stderr)
         return 2
-    port = _free_port()
+    from mamori.dev.local import free_port
+
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MAMORI_"))}
     env.update(MAMORI_HOME=str(mamori_home), AIRFLOW_HOME=str(airflow_home), MAMORI_LOCAL_PORT=str(port))
     mamori = str(checkout / ".venv" / "bin" / "mamori")
