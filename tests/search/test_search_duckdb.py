@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from conftest import HOSTILE_ARN, HOSTILE_TIME, HOSTILE_UA, HOSTILE_USER
+from search_lake import HOSTILE_ARN, HOSTILE_TIME, HOSTILE_UA, HOSTILE_USER
 
 from mamori.cli import main
 from mamori.search.events import EVENT_NAME, SEARCH_SCHEMA, Filters, run_search

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 import sqlglot
-from conftest import HOSTILE_ARN, HOSTILE_TIME
+from search_lake import HOSTILE_ARN, HOSTILE_TIME
 
 from mamori.cli import main
 from mamori.hunts import HuntError, load_hunt, load_hunts, parse_param_args

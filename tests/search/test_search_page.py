@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import sqlglot
-from conftest import HOSTILE_ARN, HOSTILE_TIME, HOSTILE_UA, HOSTILE_USER
+from search_lake import HOSTILE_ARN, HOSTILE_TIME, HOSTILE_UA, HOSTILE_USER
 
 from mamori import status
 from mamori.search.events import SEARCH_SCHEMA, Filters, run_search

@@ -24,8 +24,8 @@ import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import START, build_lake
 from moto_support import executing_athena
+from search_lake import START, build_lake
 
 from mamori.cli import main
 from mamori.config import load_settings
