@@ -3,6 +3,7 @@ positive and negative raw-event cases on DuckDB through the real parser."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import sqlglot
 
 from mamori.alerts.routing import load_routing, routing_problems
 from mamori.detections.loader import DetectionError, load_catalog, load_detection
-from mamori.detections.testing import case_files, evaluate_case, run_catalog_cases
+from mamori.detections.testing import STUB_KEY, case_files, case_stub, evaluate_case, run_catalog_cases
 from mamori.sources import SOURCES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +43,7 @@ def test_every_detection_has_positive_and_negative_cases(det):
     ("det", "kind", "path"), ALL_CASES, ids=lambda x: getattr(x, "id", getattr(x, "name", x))
 )
 def test_case(det, kind, path):
+    assert case_stub(path) is None, f"{path}: a generated stub, not reviewed ({STUB_KEY})"
     alerts, quarantined = evaluate_case(det, path)
     assert quarantined == 0, "the case itself does not parse"
     if kind == "positive":
@@ -140,6 +142,26 @@ def test_a_rule_without_cases_fails_the_case_run(tmp_path):
     results = list(run_catalog_cases(tmp_path, tmp_path / "no-cases"))
     assert {r.kind for r in results} == {"positive", "negative"}
     assert not any(r.passed for r in results)
+
+
+def test_a_stub_case_fails_until_its_key_is_deleted(tmp_path):
+    """A generated case (mamori sigma import) alerts as a real one would, yet fails until it is reviewed."""
+    f = _copy_rule(tmp_path)
+    det = load_detection(f)
+    cases = tmp_path / "cases"
+    for kind, src in case_files(CASES, det.id).items():
+        (cases / det.id / kind).mkdir(parents=True)
+        doc = json.loads(src[0].read_text())
+        (cases / det.id / kind / "stub.json").write_text(json.dumps({STUB_KEY: "not reviewed", **doc}))
+    results = list(run_catalog_cases(tmp_path, cases))
+    assert [(r.kind, r.passed, r.stub) for r in results] == [
+        ("positive", False, "not reviewed"),
+        ("negative", False, "not reviewed"),
+    ]
+    assert results[0].alerts >= 1 and results[1].alerts == 0  # the records themselves behave
+    for path in cases.rglob("stub.json"):
+        path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items() if k != STUB_KEY}))
+    assert all(r.passed for r in run_catalog_cases(tmp_path, cases))
 
 
 def test_a_positive_case_that_stops_matching_fails(tmp_path):

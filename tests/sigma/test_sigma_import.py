@@ -15,7 +15,7 @@ import pytest
 
 from mamori.cli import main
 from mamori.detections.loader import Detection, load_detection
-from mamori.detections.testing import evaluate_case
+from mamori.detections.testing import STUB_KEY, case_stub, evaluate_case, run_catalog_cases
 from mamori.dev.sigma import Converted, Refused, import_paths
 
 RULES = Path(__file__).parent / "rules"
@@ -263,8 +263,9 @@ def test_cli_writes_files_and_exits_1_on_refusals(tmp_path: Path, capsys: pytest
     assert "7 converted, 4 refused" in out
     written = sorted(p.stem for p in (tmp_path / "sql" / "detections" / "cloudtrail").glob("*.sql"))
     assert len(written) == 7 and "cloudtrail_sigma_nested" in written
-    # empty case folders: the catalog test fails the rule until someone writes its cases
-    assert (tmp_path / "cases" / "cloudtrail_sigma_nested" / "positive").is_dir()
+    # case stubs: the catalog test fails the rule until someone reviews its cases
+    for kind in ("positive", "negative"):
+        assert case_stub(tmp_path / "cases" / "cloudtrail_sigma_nested" / kind / "sigma_stub.json")
     # a second run does not overwrite a reviewed file silently
     assert (
         main(
@@ -440,3 +441,50 @@ def test_every_mapped_field_is_a_column_of_the_lake_table() -> None:
         con.execute(athena_to_duckdb(f"SELECT {expr} FROM cloudtrail"))
     select = ", ".join(f"{e} AS {a}" for e, a in cloudtrail.SELECT_COLUMNS)
     con.execute(athena_to_duckdb(f"SELECT {select} FROM cloudtrail"))
+
+
+STUB_RULES = ("aws_equality.yml", "aws_nested.yml", "aws_modifiers.yml", "aws_all.yml", "aws_escaping.yml")
+
+
+def test_case_stubs_fire_and_miss_and_fail_review_until_their_key_is_gone(tmp_path: Path) -> None:
+    """The stubs are derived from the detection block: the positive alerts, the negative (one field of it
+    changed) does not, both through the real parser; and the case run fails each rule on them until a reviewer
+    deletes the stub key. `1 of selection_*` with conflicting selections (nested) picks one that fires;
+    contains/startswith/endswith (modifiers, all) get a near miss that no longer contains the value."""
+    report = import_paths([RULES / f for f in STUB_RULES], tmp_path / "sql", tmp_path / "cases")
+    assert len(report.converted) == len(STUB_RULES) and not report.refused
+    cases = tmp_path / "cases"
+    for conv in report.converted:
+        det = load_detection(tmp_path / "sql" / "detections" / "cloudtrail" / f"{conv.detection_id}.sql")
+        positive = cases / conv.detection_id / "positive" / "sigma_stub.json"
+        negative = cases / conv.detection_id / "negative" / "sigma_stub.json"
+        assert evaluate_case(det, positive) == (1, 0), conv.detection_id
+        assert evaluate_case(det, negative) == (0, 0), conv.detection_id
+        assert "near miss" in str(case_stub(negative)) and "alerts" in str(case_stub(positive))
+        assert not [n for n in conv.notes if n.startswith("case stub")]
+    results = list(run_catalog_cases(tmp_path / "sql", cases))
+    assert len(results) == 2 * len(STUB_RULES)
+    assert all(r.stub and not r.passed for r in results)
+    # Reviewed: the key deleted, the same records pass.
+    for path in cases.rglob("sigma_stub.json"):
+        doc = json.loads(path.read_text())
+        del doc[STUB_KEY]
+        path.write_text(json.dumps(doc))
+    assert all(r.passed and r.stub is None for r in run_catalog_cases(tmp_path / "sql", cases))
+
+
+def test_a_stub_that_cannot_be_derived_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A regular expression has no value to copy: the stub carries FILL-IN, does not alert, and the import
+    says so on the rule's line instead of writing a positive that silently tests nothing."""
+    path = _rule(
+        tmp_path, "regex_only", "    sel:\n        eventName|re: '^Delete[A-Z]'\n    condition: sel\n"
+    )
+    rc = main(
+        ["sigma", "import", str(path), "--out", str(tmp_path / "sql"), "--cases", str(tmp_path / "cases")]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "note: case stub: the derived positive does not alert (eventName: FILL-IN" in out
+    positive = tmp_path / "cases" / "cloudtrail_sigma_regex_only" / "positive" / "sigma_stub.json"
+    assert "FILL-IN" in json.loads(positive.read_text())["Records"][0]["eventName"]
+    assert "does not alert" in str(case_stub(positive))

@@ -228,7 +228,10 @@ def cmd_detections(args: argparse.Namespace) -> int:
             if result.expected_hourly is not None
             else ""
         )
-        print(f"{mark} {result.detection_id:55} {result.kind:8} {result.case} alerts={result.alerts}{pinned}")
+        stub = f" stub, not reviewed: {result.stub}" if result.stub is not None else ""
+        print(
+            f"{mark} {result.detection_id:55} {result.kind:8} {result.case} alerts={result.alerts}{pinned}{stub}"
+        )
         failures += not result.passed
     print(f"{failures} failed")
     broken = [b for b in broken if not args.id or b.id == args.id]

@@ -9,6 +9,7 @@ applies dedup and threshold. Positive means at least one alert, negative means n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,10 @@ from mamori.sources import get_source, get_spec
 from mamori.sources.base import PARTITION_KEYS, RawKey
 from mamori.windows import HOUR, hour_floor
 
+# A case file holding this key is a stub (`mamori sigma import` writes them from a rule's detection block):
+# it fails until a reviewer replaces or confirms its records and deletes the key.
+STUB_KEY = "mamoriCaseStub"
+
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
 
@@ -41,10 +46,11 @@ class CaseResult:
     missing: bool = False
     expected_hourly: Pinned | None = None  # pinned in expected.yaml: outcome over consecutive hourly runs
     hourly: Pinned | None = None
+    stub: str | None = None  # the stub's own text: a generated case nobody has reviewed yet (STUB_KEY)
 
     @property
     def passed(self) -> bool:
-        if self.missing or self.quarantined:
+        if self.missing or self.quarantined or self.stub is not None:
             return False  # a case the parser rejects tests the parser, not the rule
         if self.expected_hourly is not None and (
             self.hourly is None or not meets(self.hourly, self.expected_hourly)
@@ -142,6 +148,17 @@ def case_files(cases_dir: Path, detection_id: str) -> dict[str, list[Path]]:
     }
 
 
+def case_stub(path: Path) -> str | None:
+    """The stub text of a generated, unreviewed case file (a JSON document carrying STUB_KEY), else None."""
+    if path.suffix != ".json" or STUB_KEY.encode() not in (data := path.read_bytes()):
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None  # not JSON: the parser's quarantine reports it
+    return str(doc[STUB_KEY]) if isinstance(doc, dict) and STUB_KEY in doc else None
+
+
 def case_raw_key(source: str, data: bytes) -> RawKey:
     """Where a case lands: under its source's declared example key (parsers read facts from the key), in the
     account/region its records name where the format names them (the spec's case_landing), else the defaults."""
@@ -215,4 +232,5 @@ def run_catalog_cases(
             for p in paths:
                 expected = pinned.get(f"{kind}/{p.name}")
                 alerts, quarantined, runs = evaluate_case_runs(det, p, hourly=expected is not None)
-                yield CaseResult(det.id, kind, p.name, alerts, quarantined, False, expected, runs)
+                stub = case_stub(p)
+                yield CaseResult(det.id, kind, p.name, alerts, quarantined, False, expected, runs, stub)
