@@ -218,3 +218,30 @@ def test_a_batch_waits_for_the_disk_once_for_all_its_staged_files_before_publish
     assert sorted(name for _, name, _ in synced) == sorted(name for _, name, _ in moved)  # each one on disk
     assert events.index(synced[-1]) < events.index(moved[0])  # before any is published
     assert synced[0][2] == len(moved)  # the first wait comes after every staged file was written
+
+
+def test_a_batch_stages_its_files_in_one_directory(landed, monkeypatch):
+    """Staged under their full keys, a batch's files made and removed a directory tree per partition
+    (table/account/region/dt/hour): on a busy disk ~90 ms per 4-file batch against ~10 ms for the same files
+    in one directory. Each staged file's name still says where it is published."""
+    import os
+
+    root = Path(landed.lake_url.removeprefix("file://"))
+    seen: list[list[str]] = []
+    real_sync = Store.sync
+
+    def sync(self, keys):
+        seen.append(sorted(str(p.relative_to(root / "_staging")) for p in (root / "_staging").rglob("*")))
+        return real_sync(self, keys)
+
+    monkeypatch.setattr(Store, "sync", sync)
+    batches = ingest.plan_window("cloudtrail", T0, T0 + timedelta(hours=1), landed)
+    ingest.convert_batch(batches[0], landed)
+    [tree] = seen
+    batch_dir = "cloudtrail/window=20261101T1000Z/b0000"
+    names = [p.removeprefix(batch_dir + "/") for p in tree if p.startswith(batch_dir + "/")]
+    assert len(names) >= 2 and all("/" not in n for n in names), tree
+    published = {os.path.relpath(str(p), root) for p in (root / "curated").rglob("*.parquet")}
+    from urllib.parse import unquote
+
+    assert {unquote(n) for n in names if n.endswith(".parquet")} <= published
