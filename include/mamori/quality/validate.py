@@ -91,6 +91,7 @@ def warm_up(sources: Iterable[str]) -> float:
             batch = g["batch_definition"].get_batch(batch_parameters={"dataframe": df})
             batch.validate(gx.ExpectationSuite(name=f"mamori_{name}_warm_up", expectations=exps))
             batch.validate(exps[0], result_format={"result_format": "COMPLETE"})  # the quarantine path's call
+            _aggregates_pass(name, checks, [(1, 0)] * len(checks), 1, 1)  # a passing batch's one question
     return time.perf_counter() - t0
 
 
