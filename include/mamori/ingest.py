@@ -391,7 +391,7 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     # validates the rows still held (the whole batch unless it spilled), then stages partition by partition
     for part, body in out.parquet_files():
         key = layout.curated_file(src.table, part.relpath(), stem)
-        lake.write_atomic(layout.staged(staging, key), body)
+        lake.stage(layout.staged(staging, key), body)  # synced with the others before publishing
         files.append(key)
         file_rows[key] = pq.read_metadata(io.BytesIO(body)).num_rows
         digests[key] = hashlib.sha256(body).hexdigest()
@@ -421,7 +421,7 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     parser_quarantine: dict[str, QuarantineClass] = {}
     if quarantine:
         body = b"".join(orjson.dumps(q, default=str) + b"\n" for q in quarantine)
-        lake.write_atomic(layout.staged(staging, quarantine_key), gzip.compress(body, mtime=0))
+        lake.stage(layout.staged(staging, quarantine_key), gzip.compress(body, mtime=0))
         files.append(quarantine_key)
         file_rows[quarantine_key] = len(quarantine)
         parser_quarantine = {
@@ -447,6 +447,7 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         parser_quarantine=parser_quarantine,
     )
 
+    lake.sync([layout.staged(staging, key) for key in files])  # on disk before anything is published
     _publish(lake, staging, files, digests, manifest_key, publishing_key)
     lake.delete(gap_key)  # an earlier failed attempt's record, now reconciled
     # Full GX results beside the manifest (deterministic: no run ids or timestamps), then the manifest, last.

@@ -183,3 +183,65 @@ def test_gc_is_paused_per_batch_and_the_callers_setting_restored(landed, monkeyp
         assert not gc.isenabled()  # a caller that had it off keeps it off
     finally:
         gc.enable()
+
+
+def test_a_batch_waits_for_the_disk_once_for_all_its_staged_files_before_publishing(landed, monkeypatch):
+    """Each fsync waited ~7-12 ms on this machine, one staged file after the other: most of a small batch's
+    lake writes. The staged files are written first and synced together; every one of them is still on disk
+    before the publish moves it into curated/."""
+    import os
+
+    root = Path(landed.lake_url.removeprefix("file://"))
+    events: list[tuple[str, str, int]] = []
+    real_fsync, real_move = os.fsync, Store.move
+
+    def staged_now() -> int:
+        return sum(1 for p in (root / "_staging").rglob("*") if p.is_file())
+
+    def fsync(fd):
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if "/_staging/" in path:
+            events.append(("fsync", os.path.basename(path), staged_now()))
+        return real_fsync(fd)
+
+    def move(self, pairs):
+        events.extend(("move", os.path.basename(self.full(src)), staged_now()) for src, _ in pairs)
+        return real_move(self, pairs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(Store, "move", move)
+    batches = ingest.plan_window("cloudtrail", T0, T0 + timedelta(hours=1), landed)
+    ingest.convert_batch(batches[0], landed)
+    synced = [e for e in events if e[0] == "fsync"]
+    moved = [e for e in events if e[0] == "move"]
+    assert len(moved) >= 2
+    assert sorted(name for _, name, _ in synced) == sorted(name for _, name, _ in moved)  # each one on disk
+    assert events.index(synced[-1]) < events.index(moved[0])  # before any is published
+    assert synced[0][2] == len(moved)  # the first wait comes after every staged file was written
+
+
+def test_a_batch_stages_its_files_in_one_directory(landed, monkeypatch):
+    """Staged under their full keys, a batch's files made and removed a directory tree per partition
+    (table/account/region/dt/hour): on a busy disk ~90 ms per 4-file batch against ~10 ms for the same files
+    in one directory. Each staged file's name still says where it is published."""
+    import os
+
+    root = Path(landed.lake_url.removeprefix("file://"))
+    seen: list[list[str]] = []
+    real_sync = Store.sync
+
+    def sync(self, keys):
+        seen.append(sorted(str(p.relative_to(root / "_staging")) for p in (root / "_staging").rglob("*")))
+        return real_sync(self, keys)
+
+    monkeypatch.setattr(Store, "sync", sync)
+    batches = ingest.plan_window("cloudtrail", T0, T0 + timedelta(hours=1), landed)
+    ingest.convert_batch(batches[0], landed)
+    [tree] = seen
+    batch_dir = "cloudtrail/window=20261101T1000Z/b0000"
+    names = [p.removeprefix(batch_dir + "/") for p in tree if p.startswith(batch_dir + "/")]
+    assert len(names) >= 2 and all("/" not in n for n in names), tree
+    published = {os.path.relpath(str(p), root) for p in (root / "curated").rglob("*.parquet")}
+    from urllib.parse import unquote
+
+    assert {unquote(n) for n in names if n.endswith(".parquet")} <= published

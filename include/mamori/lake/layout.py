@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+from urllib.parse import quote
 
 from mamori import windows
 from mamori.windows import parse_window_tag, window_tag
@@ -294,8 +295,11 @@ def staging_dir(source: str, start: datetime, batch: int | None = None) -> str:
 
 
 def staged(staging: str, key: str) -> str:
-    """Where a file to be published at `key` is staged under a batch's staging prefix."""
-    return f"{staging}/{key}"
+    """Where a file to be published at `key` is staged: directly in the batch's staging directory, its key
+    percent-encoded into one name (reversible, so unique per key). Staged under their full keys, a batch's files
+    made and removed a directory tree per partition: ~90 ms per 4-file batch on a busy disk against ~10 ms in
+    one directory."""
+    return f"{staging}/{quote(key, safe='')}"
 
 
 # -- compaction and backfill ------------------------------------------------------------------------------------
