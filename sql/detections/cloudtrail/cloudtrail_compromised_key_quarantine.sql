@@ -26,7 +26,7 @@ dedup:
   period: 24h
 threshold: 1
 runbook: |-
-  1. Read target (the user, role or group), policy and
+  1. Read target (the user, role or group), policy_arn and
      event_name: which identity did AWS quarantine, or who removed the
      quarantine? Look for the AWS support case and the "Your AWS Access
      Key is Exposed" email to the account's contacts.
@@ -66,7 +66,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid, useridentity.invokedby) AS actor,
-    json_extract_scalar(requestparameters, '$.policyArn') AS policy,
+    json_extract_scalar(requestparameters, '$.policyArn') AS policy_arn,
     coalesce(
         json_extract_scalar(requestparameters, '$.userName'),
         json_extract_scalar(requestparameters, '$.roleName'),

@@ -70,9 +70,9 @@ SELECT
     useragent AS user_agent,
     errorcode AS error_code,
     eventid AS event_id,
+    useridentity.sessioncontext.ec2roledelivery AS ec2_role_delivery,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
-    regexp_extract(useridentity.principalid, ':(i-[0-9a-f]+)$', 1) AS instance_id,
-    useridentity.sessioncontext.ec2roledelivery AS ec2_role_delivery
+    regexp_extract(useridentity.principalid, ':(i-[0-9a-f]+)$', 1) AS instance_id
 FROM cloudtrail
 WHERE
     {{ window() }}
