@@ -11,10 +11,12 @@ import json
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mamori.detections.lookups import load_lookup
 from mamori.sources.cloudtrail import SOURCE
 from mamori.sources.cloudtrail.generate import ATTACKER_IP, AttackStep, generate_cloudtrail
 
@@ -399,3 +401,20 @@ def test_automation_background_is_there_and_below_the_rules_limits(records: Any)
     attempts = {k: _busiest_hour(v) for k, v in sensitive.items()}
     assert max(calls for calls, _, _ in attempts.values()) >= 12  # one secret retried: one attempt
     assert max(n for _, n, _ in attempts.values()) == 2, attempts  # "Get Windows password" tried twice
+
+
+def test_identities_are_created_only_by_the_listed_iac_pipelines(records: Any) -> None:
+    """cloudtrail_iam_principal_created_outside_iac reports a user or role created by anyone not on
+    sql/lookups/iac_principals.yaml; the background's Terraform and CloudFormation create roles, so the shipped
+    list must name the pipeline that does it, or the demo day alerts on its own automation. Counted as the rule
+    does: CreateUser/CreateRole from an IP address (not a service's name), by the role behind the session."""
+    listed = set(load_lookup(Path(__file__).resolve().parents[2] / "sql", "iac_principals"))
+    creators = Counter(
+        _principal(r["userIdentity"])
+        for _, r in records
+        if r["eventSource"] == "iam.amazonaws.com"
+        and r["eventName"] in ("CreateUser", "CreateRole")
+        and not r["sourceIPAddress"].endswith(".amazonaws.com")
+    )
+    assert creators, "the background creates roles as infrastructure-as-code"
+    assert set(creators) <= listed, {p: n for p, n in creators.items() if p not in listed}
