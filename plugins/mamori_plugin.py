@@ -21,14 +21,20 @@ XComs (the runs' metrics): an Airflow Viewer has it, a user without a role gets 
 Content-Security-Policy without scripts: it is static HTML whose values come from attacker-controlled logs.
 
 The plugin also registers a listener, `WarmTaskWorkers`: in the scheduler of a LocalExecutor deployment (which
-forks its workers, each of which forks one process per task), it loads Great Expectations once before the
-executor starts, so convert tasks inherit it instead of each spending ~3 s on it (mamori.ingest.warm_worker).
+forks its workers, each of which forks one process per task), it imports what the DAG files import
+(`TASK_IMPORTS`) and loads Great Expectations once before the executor starts, so every task inherits them: the
+task runner parses the task's DAG file in each task process, and detect's and dispatch_alerts' parses took
+12-21 s each under load importing mamori.detect and the alert outputs anew; convert tasks also skip ~3 s of GX
+start-up (mamori.ingest.warm_worker). Python code of mamori changed on disk reaches tasks when the scheduler
+restarts (as for any installed package); detection SQL and YAML are read by each task, as before.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
+import time
 from typing import Any
 
 from airflow.listeners import hookimpl
@@ -308,23 +314,51 @@ def forks_task_processes(component: Any, argv: list[str]) -> bool:
     return "LocalExecutor" in conf.get("core", "executor") and multiprocessing.get_start_method() == "fork"
 
 
+# The mamori modules the DAG files import at parse time (each task process parses its DAG file), and the DuckDB
+# engine every detect chunk opens. tests/plugins/test_warm_task_parse.py checks that parsing every DAG file after
+# the warm-up imports nothing else.
+TASK_IMPORTS: tuple[str, ...] = (
+    "mamori.dag_defaults",
+    "mamori.detect",
+    "mamori.engines.duckdb",
+    "mamori.engines.tables",
+    "mamori.health.tasks",
+    "mamori.ingest",
+    "mamori.lake.compact",
+    "mamori.sources",
+)
+
+
+def warm_task_imports() -> float:
+    """Import TASK_IMPORTS in this process; returns the seconds spent."""
+    t0 = time.perf_counter()
+    for name in TASK_IMPORTS:
+        importlib.import_module(name)
+    return time.perf_counter() - t0
+
+
 class WarmTaskWorkers:
-    """Airflow listener: warm the data-quality engine where task processes are forked from (see the module
-    docstring). A failure is logged and costs nothing but the warm-up: each task then loads GX itself."""
+    """Airflow listener: where task processes are forked from, import what the DAG files import and warm the
+    data-quality engine (see the module docstring). A failure is logged and costs nothing but the warm-up: each
+    task then imports and loads what it needs itself."""
 
     @hookimpl
     def on_starting(self, component: Any) -> None:
         if not forks_task_processes(component, sys.argv):
             return
-        from mamori import ingest
-
+        log = logging.getLogger(__name__)
         try:
+            imported = warm_task_imports()
+            from mamori import ingest
+
             spent = ingest.warm_worker()
         except Exception:
-            logging.getLogger(__name__).exception("mamori: warming Great Expectations up failed")
+            log.exception("mamori: warming task processes up failed")
             return
-        logging.getLogger(__name__).info(
-            "mamori: Great Expectations loaded for task processes in %.1fs", spent
+        log.info(
+            "mamori: DAG files' imports loaded for task processes in %.1fs, Great Expectations in %.1fs",
+            imported,
+            spent,
         )
 
 

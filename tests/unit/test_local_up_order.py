@@ -125,3 +125,43 @@ def test_up_triggers_the_sample_oldest_first_and_unpauses_after_the_first_detect
     assert starts == sorted(starts) and len(starts) == 5 * len(INGEST)
     # One call unpauses every DAG.
     assert len(unpauses) == 1
+
+
+def test_up_waits_for_components_that_take_more_than_three_minutes_to_start(tmp_path, monkeypatch):
+    """The defect (two `mamori up` started together from fresh clones beside other work, load average 19-35):
+    both failed with "the api-server did not answer ... within 180s" while the api-server was alive and had
+    just printed its banner; up() gave the components a fixed 180 s. A stand-in clock: the api-server answers
+    only 400 s after up() starts waiting and the DAGs are parsed 400 s after that, and up() still succeeds."""
+    fake = _RecordingAirflow()
+    af = tmp_path / "airflow"
+    clock = [0.0]
+    monkeypatch.setattr(local.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(local.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+
+    def start(airflow_home: Path, mamori_home: Path, port: int, *args: Any, **kwargs: Any) -> local.Instance:
+        return local.Instance(0, fake.url, airflow_home, mamori_home, airflow_home / local.LOG_DIR)
+
+    def health(self: local.Api) -> dict[str, Any]:
+        if clock[0] < 400:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return {p: {"status": "healthy"} for p in ("metadatabase", "scheduler", "dag_processor", "triggerer")}
+
+    parsed_at = 800.0
+
+    def dag_ids(self: local.Api) -> list[str]:
+        return DAGS if clock[0] >= parsed_at else DAGS[:1]
+
+    monkeypatch.setattr(local, "start", start)
+    monkeypatch.setattr(local, "stop", lambda *a, **k: [])
+    monkeypatch.setattr(local.local_pg, "running", lambda root: None)
+    monkeypatch.setattr(local.Api, "health", health)
+    monkeypatch.setattr(local.Api, "dag_ids", dag_ids)
+    monkeypatch.setattr(local, "warm_execution_api", lambda *a, **k: 0.0)
+    try:
+        local.up(
+            af, tmp_path / "mamori", 1, datetime(2026, 11, 1, 6, 20, tzinfo=UTC), generate=False, say=print
+        )
+    finally:
+        fake.close()
+    assert clock[0] >= parsed_at
+    assert [m for m, _, body in fake.calls if body == {"is_paused": False}] == ["PATCH"]

@@ -53,6 +53,12 @@ _OWN_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "MAMORI_")
 # ~31 s in all, so a busy api-server gets time to recover before `mamori up` gives up.
 RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 16)
 
+# How long `mamori up` gives each start-up step (components healthy, the execution API warm, the DAGs parsed).
+# Generous on purpose: the launcher's exit is reported at once, so this bounds only components that are alive but
+# slow. Two `mamori up` started together beside other work (load average 19-35 on 2 cores) both failed at the old
+# 180 s with the api-server alive and just past its banner.
+START_TIMEOUT = 600.0
+
 
 # mamori settings of a local instance unless the caller's environment sets them (docs/operations.md): one
 # run_detections task per source instead of one per 10 rules (each task process costs seconds of parsing and
@@ -693,10 +699,10 @@ def up(
                 f"({len(steps)} attack steps)"
             )
         say("waiting until Airflow is healthy...")
-        wait_healthy(api, instance=inst)
+        wait_healthy(api, timeout=START_TIMEOUT, instance=inst)
         # Before any run: the first task tries would otherwise pay the execution API's start and fail.
-        say(f"execution API ready after {warm_execution_api(api):.0f} s")
-        wait_dags(api, mamori_dag_ids())
+        say(f"execution API ready after {warm_execution_api(api, timeout=START_TIMEOUT):.0f} s")
+        wait_dags(api, mamori_dag_ids(), timeout=START_TIMEOUT)
         unpaused: list[str] = []
 
         def unpause() -> None:
