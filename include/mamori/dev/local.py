@@ -12,6 +12,10 @@ LocalExecutor workers ignore SIGTERM. So the components are started by one shell
 (`setsid`); its PGID (= SID) goes into a pid file, and `stop()` sends SIGTERM to the process group, waits, then
 SIGKILLs every process still in the *session*: task runners move into process groups of their own (Airflow's
 supervisor calls setpgid) but stay in the session, so the session is what "everything it started" means.
+
+One component can be restarted (`restart()`: the soak restarts the scheduler with work in flight): each runs in
+a loop of the launcher that starts it again when asked, so the new process has the instance's configuration and
+stays in its session.
 """
 
 from __future__ import annotations
