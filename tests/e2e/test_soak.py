@@ -163,9 +163,14 @@ def soak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Soak]:
     ctx = Soak(inst, local.Api(inst.url, airflow_home), gh, pd, sl, sql_dir, env, steps, base, t0)
     ctx.env["MAMORI_LEDGER_URL"] = inst.ledger_url
     try:
-        local.wait_healthy(ctx.api, timeout=300, instance=inst)
-        local.warm_execution_api(ctx.api)
-        local.wait_dags(ctx.api, local.mamori_dag_ids())
+        # The start's waits end at the same deadline as the pipeline's: at a load average of 30 the api-server
+        # printed its banner 2 min 45 s after `db migrate` and was not listening 300 s after it (twice).
+        def left() -> float:
+            return max(60.0, t0 + DEADLINE_S - time.monotonic())
+
+        local.wait_healthy(ctx.api, timeout=left(), instance=inst)
+        local.warm_execution_api(ctx.api, timeout=left())
+        local.wait_dags(ctx.api, local.mamori_dag_ids(), timeout=left())
         ctx.timings["start"] = time.monotonic() - t0
         yield ctx
     finally:
