@@ -19,8 +19,12 @@ Injected faults (counted in the summary printed at the end):
 - A task process SIGKILLed in the middle of a convert: its retry rewrites the batch; nothing partial, no `.tmp`.
 - A manual dispatch (a separate process, as `mamori backfill --dispatch` or a zombie try would be) started
   beside a DAG dispatch run: still one issue / incident / message per alert and output.
-Not injected (yet): a scheduler restart (orphaned task adoption takes the scheduler's zombie threshold, minutes
-on top of the budget).
+- A scheduler restart while detect's run_detections runs (window RESTART_AT): the scheduler is killed with its
+  LocalExecutor workers and the task processes they run, as a crash or a container restart past its grace
+  period would, and mamori.dev.local.restart has the launcher start a new one with the same configuration. The
+  new scheduler resets the dead one's orphaned tasks (LocalExecutor cannot adopt them) and runs them again;
+  the test asserts a task was really killed in flight, a second SchedulerJob ran, and the killed tasks ended
+  green on a later try.
 
 Budget: ≤ 10 minutes on 2 loaded cores, Airflow's start included (BUDGET_S; printed, not yet asserted: see
 the note at the end of the test).
@@ -40,6 +44,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +78,7 @@ RACE_RUN = 10  # a manual dispatch process beside this DAG dispatch run
 BROKEN_AT = 1  # the broken rule exists for this detect window only
 KILL_FROM = 2  # SIGKILL the first convert seen running in a landing window from this one on
 BROKEN_RULE = "soak_broken_rule"
+RESTART_AT = 2  # restart the scheduler while this detect window's run_detections runs
 BUDGET_S = 600
 # Waits end at this deadline (from the fixture's start), not per step: a loaded machine that is slow but
 # progressing finishes and reports its wall time (the budget assertion at the end is the time check).
@@ -97,6 +103,8 @@ class Soak:
     t0: float
     faults: Counter[str] = field(default_factory=Counter)
     timings: dict[str, float] = field(default_factory=dict)
+    restart: local.Restart | None = None
+    restart_killed: list[dict[str, Any]] = field(default_factory=list)  # task instances killed in flight
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +149,12 @@ def soak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Soak]:
         "MAMORI_INGEST_INTERVAL_MINUTES": str(int(WINDOW.total_seconds() // 60)),
         "MAMORI_DETECT_INTERVAL_MINUTES": str(int(WINDOW.total_seconds() // 60)),
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        # The restarted scheduler resets its dead predecessor's queued and running tasks only once its orphan
+        # check finds that scheduler's heartbeat older than [scheduler] scheduler_health_check_threshold (30 s):
+        # at its start it is not yet, and the next check comes orphaned_tasks_check_interval later (300 s by
+        # default). No other path frees them: task_instance_heartbeat_timeout covers only the checking
+        # scheduler's own tasks. 15 s here: the restart costs the soak ~30-45 s instead of ~5 min.
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "15",
         **conns,
     }
     inst = local.start(airflow_home, mamori_home, local.free_port(), extra_env=extra, inherit=False)
@@ -149,9 +163,14 @@ def soak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Soak]:
     ctx = Soak(inst, local.Api(inst.url, airflow_home), gh, pd, sl, sql_dir, env, steps, base, t0)
     ctx.env["MAMORI_LEDGER_URL"] = inst.ledger_url
     try:
-        local.wait_healthy(ctx.api, timeout=300, instance=inst)
-        local.warm_execution_api(ctx.api)
-        local.wait_dags(ctx.api, local.mamori_dag_ids())
+        # The start's waits end at the same deadline as the pipeline's: at a load average of 30 the api-server
+        # printed its banner 2 min 45 s after `db migrate` and was not listening 300 s after it (twice).
+        def left() -> float:
+            return max(60.0, t0 + DEADLINE_S - time.monotonic())
+
+        local.wait_healthy(ctx.api, timeout=left(), instance=inst)
+        local.warm_execution_api(ctx.api, timeout=left())
+        local.wait_dags(ctx.api, local.mamori_dag_ids(), timeout=left())
         ctx.timings["start"] = time.monotonic() - t0
         yield ctx
     finally:
@@ -193,6 +212,35 @@ def _kill_a_convert(ctx: Soak) -> None:
                     f"soak: killed {ti['dag_id']} convert[{ti['map_index']}] {ti['dag_run_id']} (PID {pid})"
                 )
                 return
+
+
+def _restart_scheduler(ctx: Soak, run_id: str) -> None:
+    """Restart the scheduler (once) while a run_detections task of this detect run is running. grace=0: no
+    SIGTERM first, which would make the scheduler wait for its running tasks (LocalExecutor.end) and so only
+    pause the work; killed at once, the tasks in flight die with it and become the new scheduler's orphans."""
+    if ctx.restart is not None:
+        return
+    path = f"/api/v2/dags/detect/dagRuns/{run_id}/taskInstances?task_id=run_detections&state=running"
+    in_flight = ctx.api.call("GET", path)["task_instances"]
+    if not in_flight:
+        return
+    ctx.restart = local.restart(ctx.inst.airflow_home, "scheduler", grace=0)
+    ctx.faults["scheduler_restarts"] += 1
+    # The task runner's process title is "airflow worker -- <task instance id>" (as in _kill_a_convert).
+    killed = " | ".join(ctx.restart.killed.values())
+    ctx.restart_killed = [ti for ti in in_flight if f"airflow worker -- {ti['id']}" in killed]
+    ctx.faults["scheduler_restart_tasks_killed"] += len(ctx.restart_killed)
+    print(
+        f"soak: restarted the scheduler (PID {ctx.restart.old_pid} -> {ctx.restart.new_pid}), "
+        f"{len(ctx.restart.killed)} processes killed, in flight: "
+        f"{[(ti['task_id'], ti['map_index'], ti['try_number']) for ti in ctx.restart_killed]}"
+    )
+
+
+def _during_detect(ctx: Soak, d: int, run_id: str) -> None:
+    _kill_a_convert(ctx)
+    if d >= RESTART_AT:
+        _restart_scheduler(ctx, run_id)
 
 
 def _wait(ctx: Soak, dag_id: str, run_id: str, also: Callable[[], None] | None = None) -> str:
@@ -303,7 +351,7 @@ def test_twelve_hours_of_every_source_with_faults(soak: Soak, capsys: pytest.Cap
         broken = _broken_rule(ctx.sql_dir) if d == BROKEN_AT else None
         t = START + d * WINDOW + LAG  # detect's data interval; its window is [t - lag, t + 3h - lag)
         ctx.api.trigger("detect", t, t + WINDOW, run_id=_run_id(t))
-        detect_states[d] = _wait(ctx, "detect", _run_id(t), also=lambda: _kill_a_convert(ctx))
+        detect_states[d] = _wait(ctx, "detect", _run_id(t), also=partial(_during_detect, ctx, d, _run_id(t)))
         if broken is not None:
             broken.unlink()
             ctx.faults["broken_rule_windows"] += 1
@@ -452,6 +500,20 @@ def _check(
 
     manual = json.loads((ctx.out / "manual.json").read_text())
     assert manual["ok"], manual
+
+    # The scheduler restart happened, with work in flight: a task process died with it, a second scheduler
+    # job ran, and every killed task instance ended green on a later try (reset by the new scheduler).
+    assert ctx.restart is not None and ctx.restart.new_pid != ctx.restart.old_pid, ctx.faults
+    assert ctx.restart_killed, (ctx.restart, "no task was in flight when the scheduler was killed")
+    jobs = ctx.api.call("GET", "/api/v2/jobs?job_type=SchedulerJob&limit=100")["jobs"]
+    assert len(jobs) == 2, [(j["id"], j["state"]) for j in jobs]
+    for ti in ctx.restart_killed:
+        after = [
+            x
+            for x in ctx.api.task_states("detect", ti["dag_run_id"])
+            if x["task_id"] == ti["task_id"] and x["map_index"] == ti["map_index"]
+        ]
+        assert [x["state"] for x in after] == ["success"] and after[0]["try"] > ti["try_number"], (ti, after)
 
     elapsed = time.monotonic() - ctx.t0
     # Past pytest's capture: CI's log (pytest -q) shows a green soak's counts, not only a failing one's.

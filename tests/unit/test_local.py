@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -369,3 +371,90 @@ def test_warm_execution_api_waits_through_a_slow_first_request(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- restart(): one component stopped (work in flight included) and started again by its launcher loop ----------
+_FAKE_AIRFLOW = """#!{python}
+import os, signal, subprocess, sys, time
+cmd = sys.argv[1]
+if cmd == "db":
+    sys.exit(0)
+with open(f"starts.{{cmd}}", "a") as f:  # each start: its PID and what its environment says
+    f.write(f"{{os.getpid()}} {{os.environ.get('MARK')}}\\n")
+if cmd == "scheduler":  # ignores SIGTERM and runs a 'task' that left its process group, as LocalExecutor's do
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    subprocess.Popen([sys.executable, "-c", "import os, time; os.setpgid(0, 0); time.sleep(120)"])
+time.sleep(120)
+"""
+
+
+def _starts(home, name):
+    path = home / f"starts.{name}"
+    return path.read_text().split("\n")[:-1] if path.exists() else []
+
+
+def test_restart_kills_a_component_with_what_it_started_and_its_loop_starts_it_again(tmp_path):
+    """The real launcher script with a stand-in `airflow`: restart("scheduler") SIGKILLs the scheduler that
+    ignored SIGTERM past the grace period together with its task process (moved to its own process group), and
+    the launcher starts a new scheduler with the instance's environment in the instance's session; the other
+    components are untouched. A component that exits on SIGTERM is not SIGKILLed; an unknown or stopped
+    component is one line; a component that exits without a request stays down (no supervisor behaviour)."""
+    fake = tmp_path / "airflow"
+    fake.write_text(_FAKE_AIRFLOW.format(python=sys.executable))
+    fake.chmod(0o755)
+    (tmp_path / local.LOG_DIR).mkdir()
+    (tmp_path / local.RUN_DIR).mkdir()
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", local.launcher()],
+        cwd=tmp_path,
+        env={"MAMORI_AIRFLOW_BIN": str(fake), "PATH": "/usr/bin:/bin", "MARK": "instance-env"},
+        start_new_session=True,
+    )
+    local.pid_file(tmp_path).write_text(f"{proc.pid}\nhttp://127.0.0.1:1\n")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(
+            local.component_pid(tmp_path, c) and _starts(tmp_path, c) for c in local.COMPONENTS
+        ):
+            time.sleep(0.05)
+        old = local.component_pid(tmp_path, "scheduler")
+        assert old is not None
+        while time.monotonic() < deadline and not local.sessions.descendants(old):
+            time.sleep(0.05)
+        (task,) = local.sessions.descendants(old)
+        triggerer = local.component_pid(tmp_path, "triggerer")
+
+        done = local.restart(tmp_path, "scheduler", grace=0.5, timeout=30)
+
+        assert done.old_pid == old and done.new_pid not in (old, None)
+        assert set(done.killed) == {old, task}  # SIGTERM was ignored: the scheduler and its task, SIGKILLed
+        assert not local.sessions.alive(old) and not local.sessions.alive(task)
+        assert local.sessions.stat(done.new_pid)[2] == proc.pid  # in the instance's session: stop() ends it
+        while time.monotonic() < deadline and len(_starts(tmp_path, "scheduler")) < 2:
+            time.sleep(0.05)
+        assert _starts(tmp_path, "scheduler") == [f"{old} instance-env", f"{done.new_pid} instance-env"]
+        assert local.component_pid(tmp_path, "triggerer") == triggerer
+        assert not (tmp_path / local.RUN_DIR / "scheduler.restart").exists()
+
+        graceful = local.restart(tmp_path, "triggerer", grace=10, timeout=30)
+        assert graceful.killed == {} and graceful.new_pid != triggerer  # it exited on SIGTERM by itself
+
+        with pytest.raises(local.LocalAirflowError, match="no component 'worker'"):
+            local.restart(tmp_path, "worker")
+        api = local.component_pid(tmp_path, "api-server")
+        assert api is not None
+        os.kill(api, signal.SIGKILL)  # no restart requested: it stays down, as before restart() existed
+        while time.monotonic() < deadline and local.sessions.alive(api):
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert (
+            local.component_pid(tmp_path, "api-server") is None and len(_starts(tmp_path, "api-server")) == 1
+        )
+        with pytest.raises(local.LocalAirflowError, match=r"api-server is not running .*api-server\.log"):
+            local.restart(tmp_path, "api-server")
+
+        assert local.stop(tmp_path, term_timeout=1.0, pgid=proc.pid) == []
+        assert not local.sessions.alive(done.new_pid)
+    finally:
+        local.stop(tmp_path, term_timeout=0.5, pgid=proc.pid)
+        proc.wait(timeout=10)

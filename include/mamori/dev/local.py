@@ -12,6 +12,10 @@ LocalExecutor workers ignore SIGTERM. So the components are started by one shell
 (`setsid`); its PGID (= SID) goes into a pid file, and `stop()` sends SIGTERM to the process group, waits, then
 SIGKILLs every process still in the *session*: task runners move into process groups of their own (Airflow's
 supervisor calls setpgid) but stay in the session, so the session is what "everything it started" means.
+
+One component can be restarted (`restart()`: the soak restarts the scheduler with work in flight): each runs in
+a loop of the launcher that starts it again when asked, so the new process has the instance's configuration and
+stays in its session.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import http.client
 import json
 import os
 import shlex
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -192,18 +198,35 @@ class Instance:
 # The four components `airflow standalone` runs, started by one shell that leads the session. Not standalone
 # itself: its scheduler and triggerer serve logs on every interface (host "", no setting), and a local instance
 # listens on 127.0.0.1 only; with one machine the api-server reads task logs from AIRFLOW_HOME/logs directly.
+# Each component runs in a loop of its own shell that records its PID (RUN_DIR/<name>.pid) and starts it again
+# when it exits while RUN_DIR/<name>.restart exists (restart() writes it): a restarted component gets the
+# instance's environment and stays in its session, so stop() still ends it. Without a request a component that
+# exits stays down, as before.
 _LAUNCHER = """
 "$MAMORI_AIRFLOW_BIN" db migrate >> local-logs/db-migrate.log 2>&1 || exit 3
-"$MAMORI_AIRFLOW_BIN" dag-processor > local-logs/dag-processor.log 2>&1 &
-"$MAMORI_AIRFLOW_BIN" scheduler --skip-serve-logs > local-logs/scheduler.log 2>&1 &
-"$MAMORI_AIRFLOW_BIN" triggerer --skip-serve-logs > local-logs/triggerer.log 2>&1 &
-"$MAMORI_AIRFLOW_BIN" api-server > local-logs/api-server.log 2>&1 &
+component() {
+  name=$1; shift
+  while :; do
+    "$MAMORI_AIRFLOW_BIN" "$@" &
+    echo $! > "local-run/$name.pid"
+    wait $!
+    [ -e "local-run/$name.restart" ] || break
+    rm -f "local-run/$name.restart"
+  done > "local-logs/$name.log" 2>&1
+}
+component dag-processor dag-processor &
+component scheduler scheduler --skip-serve-logs &
+component triggerer triggerer --skip-serve-logs &
+component api-server api-server &
 wait
 """
+RUN_DIR = "local-run"  # under AIRFLOW_HOME: the launcher's component PID files and restart requests
+COMPONENTS = ("dag-processor", "scheduler", "triggerer", "api-server")
 
 
 CELERY_EXECUTOR = "CeleryExecutor"
-CELERY_WORKER_LOG = "celery-worker.log"
+CELERY_WORKER = "celery-worker"  # its component name in the launcher (restart(), its log)
+CELERY_WORKER_LOG = f"{CELERY_WORKER}.log"
 
 
 @dataclass(frozen=True)
@@ -229,11 +252,11 @@ class CeleryWorker:
         }
 
     def launcher_line(self) -> str:
-        """The worker's line in the launcher: logs go to local-logs/ like every component's; no log server
+        """The worker's line in the launcher, a component like the others (its log in local-logs/); no log server
         (it would listen on every interface; the api-server reads AIRFLOW_HOME/logs on one machine)."""
         args = ["celery", "worker", "--skip-serve-logs", "-q", ",".join(self.queues)]
         args += ["-c", str(self.concurrency), "-H", self.hostname]
-        return f'"$MAMORI_AIRFLOW_BIN" {shlex.join(args)} > {LOG_DIR}/{CELERY_WORKER_LOG} 2>&1 &\n'
+        return f"component {CELERY_WORKER} {shlex.join(args)} &\n"
 
 
 def launcher(celery: CeleryWorker | None = None) -> str:
@@ -278,6 +301,8 @@ def start(
     try:
         write_env_file(airflow_home, env)
         logs.mkdir(exist_ok=True)
+        shutil.rmtree(airflow_home / RUN_DIR, ignore_errors=True)  # a crashed instance's PIDs and requests
+        (airflow_home / RUN_DIR).mkdir()
         proc = subprocess.Popen(  # noqa: S603 - constant script; paths come in through the environment
             ["/bin/sh", "-c", launcher(celery)],
             stdin=subprocess.DEVNULL,
@@ -310,6 +335,67 @@ def stop(airflow_home: Path, term_timeout: float = 30.0, pgid: int | None = None
         if not survivors:
             (airflow_home / ENV_FILE).unlink(missing_ok=True)
     return survivors
+
+
+@dataclass(frozen=True)
+class Restart:
+    """What restart() did: the component's process before and after, and what was killed with it."""
+
+    component: str
+    old_pid: int
+    new_pid: int
+    # Every process SIGKILLed (the component and what it started, with their command lines); empty when the
+    # component exited within the grace period on SIGTERM.
+    killed: dict[int, str]
+    seconds: float  # from the first signal until the new process was recorded
+
+
+def component_pid(airflow_home: Path, component: str) -> int | None:
+    """The live PID of one component of the instance on this AIRFLOW_HOME, as its launcher loop recorded it;
+    None when it is not running (or the number now belongs to a process outside the instance's session)."""
+    pgid = running(airflow_home)
+    try:
+        pid = int((airflow_home / RUN_DIR / f"{component}.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):  # not written yet, or mid-write
+        return None
+    st = sessions.stat(pid)
+    return pid if pgid is not None and st is not None and st[2] == pgid and st[0] != "Z" else None
+
+
+def restart(airflow_home: Path, component: str, grace: float = 10.0, timeout: float = 120.0) -> Restart:
+    """Restart one component of the running instance as a container restart does: SIGTERM, up to `grace`
+    seconds to exit, then SIGKILL of it and every process below it (for the LocalExecutor scheduler: its worker
+    processes and the task processes they run, so work in flight dies with it); its launcher loop then starts
+    it again with the instance's environment, in the instance's session. grace=0 is a crash: SIGKILL at once.
+
+    Returns once the new process is recorded (not when it is healthy: the caller knows what that means for the
+    component). A component that is not running, or not started again within `timeout`, is one line naming its
+    log.
+    """
+    names = (*COMPONENTS, CELERY_WORKER)
+    if component not in names:
+        raise LocalAirflowError(f"no component {component!r}; one of: {', '.join(names)}")
+    log = airflow_home / LOG_DIR / f"{component}.log"
+    old = component_pid(airflow_home, component)
+    if old is None:
+        raise LocalAirflowError(f"{component} is not running on {airflow_home}; see {log}")
+    request = airflow_home / RUN_DIR / f"{component}.restart"
+    request.touch()  # before any signal: the loop reads it as soon as the process exits
+    t0 = time.monotonic()
+    if grace > 0:
+        os.kill(old, signal.SIGTERM)
+        deadline = t0 + grace
+        while sessions.alive(old) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    killed = sessions.kill_tree(old) if sessions.alive(old) else {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = component_pid(airflow_home, component)
+        if new is not None and new != old:
+            return Restart(component, old, new, killed, time.monotonic() - t0)
+        time.sleep(0.1)
+    request.unlink(missing_ok=True)
+    raise LocalAirflowError(f"{component} was stopped but not started again within {timeout:.0f}s; see {log}")
 
 
 def write_env_file(airflow_home: Path, env: Mapping[str, str]) -> Path:

@@ -25,6 +25,63 @@ def stat(pid: int) -> tuple[str, int, int] | None:
     return fields[0], int(fields[2]), int(fields[3])
 
 
+def parent(pid: int) -> int | None:
+    """The parent PID of a live process, None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return int(raw[raw.rindex(")") + 2 :].split()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` by parent links (children, their children, ...): what a process started
+    even when it moved to process groups of its own, as Airflow's task runners do."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            ppid = parent(int(entry.name))
+            if ppid is not None:
+                children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return sorted(found)
+
+
+def kill_tree(pid: int, timeout: float = 10.0) -> dict[int, str]:
+    """SIGKILL a process and everything below it; returns each PID killed with its command line (`pid` first).
+
+    The tree is frozen first (SIGSTOP, repeated until no new process shows up): once `pid` dies its children are
+    re-parented and no longer found by parent links, and a process not yet stopped could still fork one.
+    """
+    tree = [pid]
+    for _ in range(20):
+        for p in tree:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(p, signal.SIGSTOP)
+        below = descendants(pid)
+        if set(below) <= set(tree):
+            break
+        tree = list(dict.fromkeys([*tree, *below]))
+    killed = {p: cmdline(p) for p in tree if alive(p)}
+    for p in killed:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(p, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while any(alive(p) for p in killed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return killed
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (dead, waiting to be reaped)."""
+    st = stat(pid)
+    return st is not None and st[0] != "Z"
+
+
 def members(sid: int) -> list[int]:
     """Live processes (zombies excluded: they are dead, only not yet reaped) of a session."""
     out = []
