@@ -8,12 +8,13 @@ directly. Airflow's own log goes to <home>/airflow-runs.log so the terminal show
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,24 +85,73 @@ def run_windows(dag: Any, logical_dates: list[datetime], log_path: Path) -> list
     return failed
 
 
-# Settings the demo replays with when the environment leaves them unset (see run_demo).
+# Settings the demo replays with when the environment leaves them unset (see run_demo): one landing window for the
+# day (and one for its last deliveries), detect runs of six hours each trailing their data by one window, no
+# lookback re-reads, one run_detections task per source. That is 14 ingest runs and 4 detect runs instead of
+# 175 and 24: hourly, the demo spent most of its time on what every dag.test() run pays whatever its data (it
+# re-parses and re-syncs the DAG folder, starts each task's supervisor, opens DuckDB over the lake; an empty
+# source's run even sleeps a second), not on the day's logs. The lake's rows are the same at any ingest cadence;
+# detection stays at six hours because a first-seen rule's baseline ends where its window starts (a whole-day
+# window has no baseline for the day's first calls, and cloudtrail_first_seen_caller_identity went quiet).
+# What follows the windows: the lake's file layout (one batch per window), the per-window ledger rows,
+# `opened_window_end`, and the freshness table, whose streams are "learning" with fewer than
+# `min_history_windows` windows behind them (docs/operations.md, Cadence).
 DEMO_CADENCE = {
-    "MAMORI_INGEST_INTERVAL_MINUTES": "60",
-    "MAMORI_DETECT_LAG_MINUTES": "60",
+    "MAMORI_INGEST_INTERVAL_MINUTES": "1440",
+    "MAMORI_DETECT_INTERVAL_MINUTES": "360",
     "MAMORI_DETECT_OVERLAP_MINUTES": "0",
+    "MAMORI_DETECT_CHUNK_SIZE": "100",
 }
+INTERVALS = ("MAMORI_INGEST_INTERVAL_MINUTES", "MAMORI_DETECT_INTERVAL_MINUTES")
+
+
+def demo_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The settings the demo adds to `env`: DEMO_CADENCE's, for those `env` leaves unset; its two intervals only
+    when `env` sets neither (one set by hand keeps config's default for the other). An unset lag is one detect
+    window (the detect interval in effect, or else the ingest interval, as config derives it), so each detect run
+    evaluates exactly its own data interval (`demo_run_dates`)."""
+    by_hand = any(env.get(name) for name in INTERVALS)
+    added = {
+        name: value
+        for name, value in DEMO_CADENCE.items()
+        if not env.get(name) and not (by_hand and name in INTERVALS)
+    }
+    if not env.get("MAMORI_DETECT_LAG_MINUTES"):
+        merged = {**env, **added}
+        added["MAMORI_DETECT_LAG_MINUTES"] = (
+            merged.get("MAMORI_DETECT_INTERVAL_MINUTES")
+            or merged.get("MAMORI_INGEST_INTERVAL_MINUTES")
+            or "60"
+        )
+    return added
+
+
+def demo_run_dates(start: datetime, end: datetime, s: Any) -> tuple[list[datetime], list[datetime]]:
+    """The logical dates (run_after) of the demo's ingest runs and detect runs for the events of [start, end).
+
+    Ingest windows are landing windows: the last deliveries land up to ~40 minutes after the last event
+    (CloudTrail Insights), so ingest runs on for an hour (or one window, if longer) past the data, and at least
+    to the end of the last detect run's data interval, which its sensor waits for. A detect run is dated one lag
+    after its data interval, so that its detection window (the interval shifted back by the lag) is the
+    interval itself: with a lag that is a whole number of detect windows, the detection windows tile
+    [start, end) exactly (tests/unit/test_demo_cadence.py).
+    """
+    from mamori.windows import run_dates
+
+    tail = max(s.ingest_interval, HOUR, s.detect_lag)
+    ingest_dates = run_dates(start, end + tail, s.ingest_interval)
+    detect_dates = [t + s.detect_lag for t in run_dates(start, end, s.detect_interval)]
+    return ingest_dates, detect_dates
 
 
 def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
     """Generate, ingest, detect, dispatch; print the summary; non-zero when alerts ≠ ground truth or the
     incidents fail their gate (`incident_gate`)."""
     from mamori.dev.generate import demo_sources, write_samples
-    from mamori.windows import run_dates
 
-    # The demo replays its day in hourly windows with one 60-minute lag and no lookback re-reads, unless the
-    # environment says otherwise: the fastest replay, and the story's ledger as it always was (docs/operations.md).
-    for name, value in DEMO_CADENCE.items():
-        os.environ.setdefault(name, value)
+    # The demo replays its day in DEMO_CADENCE's windows unless the environment says otherwise: the fastest
+    # replay, with the story's alerts as hourly windows give them (docs/operations.md).
+    os.environ.update(demo_env(os.environ))
     s = load_settings()
     s.home.mkdir(parents=True, exist_ok=True)
     if not keep:
@@ -132,11 +182,12 @@ def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
     if bag.import_errors:
         _say(f"DAG import errors: {bag.import_errors}")
         return 2
+    # What is loaded by now (Airflow, GX, DuckDB, sqlglot, the DAGs) lives as long as the process: frozen, the
+    # collector's full passes stop walking it (one took ~1 s, docs/benchmarks.md, End to end), as a long-lived
+    # worker would do.
+    gc.freeze()
     end = start + HOUR * hours
-    # Ingest windows are landing windows: the last deliveries land up to ~40 minutes after the last event
-    # (CloudTrail Insights), so ingest runs on for an hour (or one window, if longer) past the data.
-    ingest_dates = run_dates(start, end + max(s.ingest_interval, HOUR), s.ingest_interval)
-    detect_dates = [t + s.detect_lag for t in run_dates(start, end, s.detect_interval)]
+    ingest_dates, detect_dates = demo_run_dates(start, end, s)
     _say(
         f"2. running Airflow DAGs with dag.test() (AIRFLOW_HOME={os.environ.get('AIRFLOW_HOME')}); "
         f"Airflow log: {log_path}"
