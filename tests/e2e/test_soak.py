@@ -276,7 +276,11 @@ def _wait_ingested(ctx: Soak, wins: list[int], ingest_dags: list[str]) -> None:
 
 
 def _rewind_backoff(ctx: Soak) -> None:
-    """An hour passes between dispatch runs: every failed delivery is due again (the backoff is ≤ 1 h)."""
+    """An hour passes between dispatch runs: every failed delivery is due again (the backoff is ≤ 1 h), and the
+    lease of a dispatcher that died holding it (a dispatch task killed with the scheduler) has run out (leases
+    last MAMORI_DELIVERY_LEASE_SECONDS, 15 min). Without the second, the compressed clock left a killed task's
+    lease alive for the rest of the soak and every later dispatcher left that incident's ticket "in flight
+    elsewhere". A live holder (the racing manual dispatch) keeps its lease: it is still sending."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(ctx.inst.ledger_url)
@@ -286,6 +290,17 @@ def _rewind_backoff(ctx: Soak) -> None:
                 sa.text("UPDATE deliveries SET next_attempt_at = :t WHERE state = 'failed'"),
                 {"t": "2000-01-01T00:00:00+00:00"},
             )
+            held = conn.execute(
+                sa.text("SELECT DISTINCT lease_owner FROM deliveries WHERE lease_owner IS NOT NULL")
+            ).scalars()
+            # lease_owner is host:run:pid (mamori.detect); every dispatcher of the soak runs on this host.
+            dead = [o for o in held if not sessions.alive(int(o.rsplit(":", 1)[1]))]
+            for owner in dead:
+                voided = conn.execute(
+                    sa.text("UPDATE deliveries SET lease_until = :t WHERE lease_owner = :o"),
+                    {"t": "2000-01-01T00:00:00+00:00", "o": owner},
+                ).rowcount
+                ctx.faults["dead_holder_leases_expired"] += voided
     finally:
         engine.dispose()
 
