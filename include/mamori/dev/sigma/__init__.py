@@ -35,7 +35,7 @@ from mamori.detections.dialect_lint import dialect_problems
 from mamori.detections.loader import DetectionError, load_detection
 from mamori.dev.sigma import cloudtrail
 from mamori.dev.sigma.backend import AthenaBackend
-from mamori.dev.sigma.stubs import Example, examples
+from mamori.dev.sigma.stubs import BASE_RECORD, Example, examples
 from mamori.engines.dialect import athena_to_duckdb
 
 SOURCE = "cloudtrail"
@@ -342,32 +342,13 @@ def load_file(path: Path) -> list[tuple[str, SigmaRule | SigmaCorrelationRule]] 
 # the table, then the rule on DuckDB (whether it alerts does not matter; that it runs does).
 SMOKE_DELIVERY = {
     "Records": [
-        {
-            "eventVersion": "1.10",
-            "userIdentity": {
-                "type": "IAMUser",
-                "principalId": "AIDAEXAMPLEUSER00001",
-                "arn": "arn:aws:iam::123456789012:user/alice",
-                "accountId": "123456789012",
-                "accessKeyId": "AKIAEXAMPLEKEY000001",
-                "userName": "alice",
-            },
-            "eventTime": "2026-11-01T10:21:30Z",
+        BASE_RECORD
+        | {
             "eventSource": "iam.amazonaws.com",
             "eventName": "CreateAccessKey",
-            "awsRegion": "us-east-1",
-            "sourceIPAddress": "198.51.100.7",
-            "userAgent": "aws-cli/2.22.4",
             "requestParameters": {"userName": "bob"},
             "responseElements": {"accessKey": {"userName": "bob", "status": "Active"}},
             "additionalEventData": {"MFAUsed": "No"},
-            "requestID": "e665fff5-ced4-504d-9451-7fbbdb69e339",
-            "eventID": "92e54f3f-906c-5ed8-bd5b-b00d8615e243",
-            "readOnly": False,
-            "eventType": "AwsApiCall",
-            "managementEvent": True,
-            "recipientAccountId": "123456789012",
-            "eventCategory": "Management",
         }
     ]
 }
