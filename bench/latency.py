@@ -1,0 +1,226 @@
+"""Landing → ticket latency on a running local Airflow, story step by story step (issue 19).
+
+    git clone . /tmp/mamori-lat && make -C /tmp/mamori-lat venv
+    .venv/bin/python bench/latency.py /tmp/mamori-lat --minutes 40 --cadence 15
+
+Starts the checkout's own `mamori up --no-generate` (real scheduler, embedded database) with fresh homes on a
+free port and the cadence given, then plays the generators' logs in real time. Six copies of every source's
+six-hour story, each under two accounts of its own and starting an hour earlier than the last (so a story step
+falls about every 10 minutes), are generated up front; each raw object is written into the raw store at the
+wall-clock moment the generator says it lands (the sources' own delivery delays, 30 s to several minutes
+after their period ends), for `--minutes`. Objects due before the start are never delivered, so only story
+steps that happen after it are measured. Each written object's rows are parsed once (the source's own parser)
+to know which object carries each story step's event.
+
+A step's latency is from the landing of the object holding its event to the first ticket of each detection it
+names (the local output's `outbox/tickets/<detection>/<alert key>.md` appearing; polled every 2 s), for the
+steps whose object landed in the landing period; steps whose ticket has not appeared `--drain` minutes after
+the last landing are reported as missed. Prints p50/p95/max and one line per step; `--json` writes every
+figure. A development tool: nothing in mamori imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+COPIES = 6
+
+
+def _pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+def _carrier(rows: list[tuple[float, str]], t: float) -> str | None:
+    """The landed object holding a row at the step's time (to the second), else the first one holding a row in
+    the 5 minutes after it (flow records and log lines can carry a window's start, not the exact second)."""
+    exact = [k for et, k in rows if abs(et - t) < 1]
+    if exact:
+        return exact[0]
+    near = sorted((et, k) for et, k in rows if t <= et < t + 300)
+    return near[0][1] if near else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkout", type=Path, help="a clone with its venv (make venv), never started before")
+    p.add_argument("--minutes", type=float, default=40, help="landing period (default 40)")
+    p.add_argument("--drain", type=float, default=40, help="minutes to wait for tickets after (default 40)")
+    p.add_argument("--cadence", type=int, default=None, help="ingest and detect interval in minutes")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--json", type=Path)
+    args = p.parse_args(argv)
+    checkout = args.checkout.resolve()
+    mamori_home, airflow_home = checkout / "var" / "demo", checkout / "var" / "airflow"
+    if mamori_home.exists() or airflow_home.exists():
+        print(f"{checkout}/var already exists: measure from a fresh clone", file=sys.stderr)
+        return 2
+    from mamori.dev.local import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MAMORI_"))}
+    env.update(MAMORI_HOME=str(mamori_home), AIRFLOW_HOME=str(airflow_home), MAMORI_LOCAL_PORT=str(port))
+    if args.cadence:
+        env.update(
+            MAMORI_INGEST_INTERVAL_MINUTES=str(args.cadence), MAMORI_DETECT_INTERVAL_MINUTES=str(args.cadence)
+        )
+    mamori = str(checkout / ".venv" / "bin" / "mamori")
+    loads: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            loads.append(os.getloadavg()[0])
+            done.wait(10)
+
+    threading.Thread(target=sample, daemon=True).start()
+    t_up = time.time()
+    up = subprocess.run(  # noqa: S603 - the checkout's own mamori, given by the person running this
+        [mamori, "up", "--no-generate"], cwd=checkout, env=env, capture_output=True, text=True, check=False
+    )
+    if up.returncode != 0:
+        print(f"mamori up exit {up.returncode}:\n{(up.stderr or up.stdout).strip()}", file=sys.stderr)
+        return 1
+    up_s = time.time() - t_up
+    try:
+        return _measure(args, env, mamori_home, up_s, loads)
+    finally:
+        done.set()
+        down = subprocess.run(  # noqa: S603 - as above
+            [mamori, "down"], cwd=checkout, env=env, capture_output=True, text=True, check=False
+        )
+        print(f"mamori down exit {down.returncode}")
+
+
+def _measure(
+    args: argparse.Namespace, env: dict[str, str], mamori_home: Path, up_s: float, loads: list[float]
+) -> int:
+    os.environ.update(env)  # the raw store and settings of the instance under test
+    from mamori.config import load_settings
+    from mamori.detections.loader import load_catalog
+    from mamori.dev.generate import demo_sources, get_generator
+    from mamori.lake import Store
+    from mamori.sources import get_source
+
+    settings = load_settings()
+    raw = Store(settings.raw_url, settings.raw_conn_id)
+    source_of = {d.id: d.header.log_source for d in load_catalog(settings.sql_dir)}
+    now = datetime.now(UTC)
+    start = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    objects: list[tuple[datetime, str, str, bytes]] = []
+    steps: list[tuple[str, Any]] = []
+    # One story per copy: each copy's six hours start an hour earlier than the last one's, under accounts of
+    # its own (so no two copies share an alert), which puts a story step every ~10 minutes into any period
+    # instead of one every ~40 (a story spaces its steps over its range).
+    for k in range(1, COPIES + 1):
+        accounts = (f"{333333333330 + k}", f"{444444444440 + k}")
+        for name in demo_sources():
+            gen = get_generator(name)
+            assert gen is not None
+
+            def put(key: str, data: bytes, landed: datetime, name: str = name) -> None:
+                objects.append((landed, name, key, data))
+
+            copy_start = start - timedelta(hours=k)
+            steps += [
+                (name, st) for st in gen(put, copy_start, hours=6, seed=args.seed + k, accounts=accounts)
+            ]
+    t0 = datetime.now(UTC)
+    t_end = t0 + timedelta(minutes=args.minutes)
+    due = sorted((o for o in objects if t0 <= o[0] < t_end), key=lambda o: (o[0], o[2]))
+    print(f"mamori up in {up_s:.0f} s; landing {len(due)} objects from {t0:%H:%M:%S} to {t_end:%H:%M:%S} UTC")
+    landed_at: dict[str, float] = {}
+    rows_of: dict[str, list[tuple[float, str]]] = {}  # source -> (event time, key of the object carrying it)
+    tickets_seen: dict[str, float] = {}
+    tickets = mamori_home / "outbox" / "tickets"
+
+    def poll_tickets() -> None:
+        for path in tickets.glob("*/*.md"):
+            if not path.name.startswith("."):
+                tickets_seen.setdefault(f"{path.parent.name}/{path.name}", time.time())
+
+    for landed, name, key, data in due:
+        while (wait := (landed - datetime.now(UTC)).total_seconds()) > 0:
+            poll_tickets()
+            time.sleep(min(wait, 2))
+        raw.write_atomic(key, data)
+        landed_at[key] = time.time()
+        src = get_source(name)
+        rk = src.classify(key)
+        if rk is not None and rk.kind == "events":
+            rows_of.setdefault(name, []).extend(
+                (t.timestamp(), key)
+                for _part, row in src.parse_object(rk, data).rows
+                if isinstance(t := row.get("event_time"), datetime)
+            )
+    measured = []
+    for name, st in steps:
+        carrier = _carrier(rows_of.get(name, []), st.time.timestamp())
+        if carrier is None:
+            continue  # its event was due before the start or after the landing period
+        measured += [(st, det, carrier) for det in st.detections if det in source_of]
+    deadline = time.time() + args.drain * 60
+    results: dict[tuple[str, str], float | None] = {}
+    while time.time() < deadline:
+        poll_tickets()
+        for st, det, key in measured:
+            after = [
+                t for k, t in tickets_seen.items() if k.startswith(det + "/") and t >= landed_at[key] - 5
+            ]
+            if after:
+                results[(st.time.isoformat(), det)] = min(after) - landed_at[key]
+        if len(results) == len(measured):
+            break
+        time.sleep(2)
+    lat = [v / 60 for v in results.values() if v is not None]
+    missed = [
+        (st.time.isoformat(), det) for st, det, _ in measured if (st.time.isoformat(), det) not in results
+    ]
+    load = f"{min(loads):.1f}/{sum(loads) / len(loads):.1f}/{max(loads):.1f}" if loads else "-"
+    cadence = args.cadence or "default"
+    if lat:
+        print(
+            f"cadence {cadence}: {len(lat)} step detections ticketed, {len(missed)} missed; landing → ticket"
+            f" p50 {statistics.median(lat):.1f} min, p95 {_pct(lat, 0.95):.1f} min, max {max(lat):.1f} min;"
+            f" load average min/mean/max {load}"
+        )
+    else:
+        print(f"cadence {cadence}: no step ticketed ({len(missed)} missed); load {load}")
+    for st, det, key in measured:
+        v = results.get((st.time.isoformat(), det))
+        print(
+            f"  {st.time:%H:%M:%S} {det}: "
+            + (f"{v / 60:.1f} min" if v is not None else "missed")
+            + f" ({key})"
+        )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "up_s": up_s,
+                    "cadence": cadence,
+                    "landed": len(due),
+                    "latency_minutes": {
+                        f"{k[0]} {k[1]}": v / 60 for k, v in results.items() if v is not None
+                    },
+                    "missed": [" ".join(m) for m in missed],
+                    "load": loads,
+                },
+                indent=1,
+            )
+        )
+    return 0 if lat else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
