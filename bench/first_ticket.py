@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: bench/ is not installed
+from bench._instance import Instance, LoadSampler
 
 
 def _pages(api: Any, path: str, key: str) -> list[dict[str, Any]]:
@@ -66,27 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=float, default=1800, help="give up after this many seconds (default 1800)")
     p.add_argument("--json", type=Path, help="also write the runs and task instances the API returned here")
     args = p.parse_args(argv)
-    checkout = args.checkout.resolve()
-    mamori_home, airflow_home = checkout / "var" / "demo", checkout / "var" / "airflow"
-    if mamori_home.exists() or airflow_home.exists():
-        print(f"{checkout}/var already exists: measure from a fresh clone", file=sys.stderr)
+    inst = Instance(args.checkout)
+    if (why := inst.used()) is not None:
+        print(why, file=sys.stderr)
         return 2
-    from mamori.dev.local import free_port
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MAMORI_"))}
-    env.update(MAMORI_HOME=str(mamori_home), AIRFLOW_HOME=str(airflow_home), MAMORI_LOCAL_PORT=str(port))
-    mamori = str(checkout / ".venv" / "bin" / "mamori")
-
-    loads: list[float] = []
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            loads.append(os.getloadavg()[0])
-            done.wait(10)
-
-    threading.Thread(target=sample, daemon=True).start()
+    checkout, env, mamori, port = inst.checkout, inst.env, inst.mamori, inst.port
+    mamori_home, airflow_home = inst.mamori_home, inst.airflow_home
+    loads = LoadSampler().start()
     t0 = time.time()
     up = subprocess.run(  # noqa: S603 - the checkout's own mamori, given by the person running this
         [mamori, "up"], cwd=checkout, env=env, capture_output=True, text=True, check=False
@@ -99,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             first = time.time() - t0
             break
         time.sleep(2)
-    done.set()
+    loads.stop()
     stages: list[str] = []
     if up.returncode == 0:
         from mamori.dev.local import Api, LocalAirflowError  # the REST client of `mamori up` itself
@@ -116,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     down = subprocess.run(  # noqa: S603 - as above
         [mamori, "down"], cwd=checkout, env=env, capture_output=True, text=True, check=False
     )
-    load = f"{min(loads):.1f}/{sum(loads) / len(loads):.1f}/{max(loads):.1f}" if loads else "-"
+    load = loads.summary()
     print(
         f"mamori up exit {up.returncode} in {up_s:.0f} s; first ticket "
         + (f"after {first:.0f} s ({ticket.relative_to(mamori_home)})" if ticket and first else "none")

@@ -27,11 +27,13 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: bench/ is not installed
+from bench._instance import Instance, LoadSampler
 
 COPIES = 6
 
@@ -60,30 +62,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
-    checkout = args.checkout.resolve()
-    mamori_home, airflow_home = checkout / "var" / "demo", checkout / "var" / "airflow"
-    if mamori_home.exists() or airflow_home.exists():
-        print(f"{checkout}/var already exists: measure from a fresh clone", file=sys.stderr)
+    cadence = (
+        {
+            "MAMORI_INGEST_INTERVAL_MINUTES": str(args.cadence),
+            "MAMORI_DETECT_INTERVAL_MINUTES": str(args.cadence),
+        }
+        if args.cadence
+        else {}
+    )
+    inst = Instance(args.checkout, **cadence)
+    if (why := inst.used()) is not None:
+        print(why, file=sys.stderr)
         return 2
-    from mamori.dev.local import free_port
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MAMORI_"))}
-    env.update(MAMORI_HOME=str(mamori_home), AIRFLOW_HOME=str(airflow_home), MAMORI_LOCAL_PORT=str(port))
-    if args.cadence:
-        env.update(
-            MAMORI_INGEST_INTERVAL_MINUTES=str(args.cadence), MAMORI_DETECT_INTERVAL_MINUTES=str(args.cadence)
-        )
-    mamori = str(checkout / ".venv" / "bin" / "mamori")
-    loads: list[float] = []
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            loads.append(os.getloadavg()[0])
-            done.wait(10)
-
-    threading.Thread(target=sample, daemon=True).start()
+    checkout, env, mamori = inst.checkout, inst.env, inst.mamori
+    loads = LoadSampler().start()
     t_up = time.time()
     up = subprocess.run(  # noqa: S603 - the checkout's own mamori, given by the person running this
         [mamori, "up", "--no-generate"], cwd=checkout, env=env, capture_output=True, text=True, check=False
@@ -93,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     up_s = time.time() - t_up
     try:
-        return _measure(args, env, mamori_home, up_s, loads)
+        return _measure(args, env, inst.mamori_home, up_s, loads)
     finally:
-        done.set()
+        loads.stop()
         down = subprocess.run(  # noqa: S603 - as above
             [mamori, "down"], cwd=checkout, env=env, capture_output=True, text=True, check=False
         )
@@ -103,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(
-    args: argparse.Namespace, env: dict[str, str], mamori_home: Path, up_s: float, loads: list[float]
+    args: argparse.Namespace, env: dict[str, str], mamori_home: Path, up_s: float, loads: LoadSampler
 ) -> int:
     os.environ.update(env)  # the raw store and settings of the instance under test
     from mamori.config import load_settings
@@ -186,7 +178,7 @@ def _measure(
     missed = [
         (st.time.isoformat(), det) for st, det, _ in measured if (st.time.isoformat(), det) not in results
     ]
-    load = f"{min(loads):.1f}/{sum(loads) / len(loads):.1f}/{max(loads):.1f}" if loads else "-"
+    load = loads.summary()
     cadence = args.cadence or "default"
     if lat:
         print(
@@ -214,7 +206,7 @@ def _measure(
                         f"{k[0]} {k[1]}": v / 60 for k, v in results.items() if v is not None
                     },
                     "missed": [" ".join(m) for m in missed],
-                    "load": loads,
+                    "load": loads.loads,
                 },
                 indent=1,
             )
