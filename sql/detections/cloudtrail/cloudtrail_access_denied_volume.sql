@@ -26,7 +26,7 @@ mitre:
   - TA0007:T1580
   - TA0007:T1069.003
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1d
 threshold: 1
 runbook: |-
@@ -73,7 +73,8 @@ WITH denials AS (
         eventsource,
         eventname,
         eventid,
-        coalesce(useridentity.arn, useridentity.principalid) AS actor
+        coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal
     FROM cloudtrail
     WHERE
         {{ window(before='2h') }}
@@ -92,27 +93,28 @@ last_hour AS (
         event_time,
         account_id,
         actor,
+        principal,
         sourceipaddress,
         eventname,
         eventid,
         min(event_time) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS first_event_time,
         count(*) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS denied_calls,
         approx_distinct(eventname) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS denied_actions,
         approx_distinct(eventsource) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS denied_services,
         approx_distinct(sourceipaddress) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS source_ip_count
     FROM denials
@@ -134,7 +136,7 @@ bursts AS (
     SELECT
         *,
         lag(event_time) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time, eventid
+            PARTITION BY account_id, principal ORDER BY event_time, eventid
         ) AS previous_over_limit
     FROM over_limit
 )
@@ -143,6 +145,7 @@ SELECT
     event_time,
     account_id,
     actor,
+    principal,
     sourceipaddress AS source_ip,
     eventname AS event_name,
     eventid AS event_id,

@@ -21,7 +21,7 @@ mitre:
   - TA0003:T1098.004
 lookback: 14d
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -73,7 +73,7 @@ WITH seen AS (
         account_id,
         coalesce(
             useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        ) AS principal
+        ) AS issuer
     FROM cloudtrail
     WHERE
         {{ lookback() }}
@@ -94,9 +94,10 @@ pushes AS (
         eventid,
         useridentity.type AS identity_type,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         coalesce(
             useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        ) AS principal,
+        ) AS issuer,
         json_extract_scalar(requestparameters, '$.instanceId') AS target
     FROM cloudtrail
     WHERE
@@ -123,5 +124,5 @@ FROM pushes AS p
 LEFT JOIN seen AS s
     ON
         p.account_id = s.account_id
-        AND p.principal = s.principal
-WHERE s.principal IS NULL
+        AND p.issuer = s.issuer
+WHERE s.issuer IS NULL

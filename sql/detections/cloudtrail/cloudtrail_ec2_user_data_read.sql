@@ -26,7 +26,7 @@ mitre:
   - TA0007:T1580
 lookback: 7d
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -75,7 +75,7 @@ WITH seen AS (
         account_id,
         coalesce(
             useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        ) AS principal
+        ) AS issuer
     FROM cloudtrail
     WHERE
         {{ lookback() }}
@@ -95,9 +95,10 @@ attempts AS (
         eventid,
         useridentity.type AS identity_type,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         coalesce(
             useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        ) AS principal,
+        ) AS issuer,
         json_extract_scalar(requestparameters, '$.instanceId') AS target
     FROM cloudtrail
     WHERE
@@ -125,5 +126,5 @@ FROM attempts AS r
 LEFT JOIN seen AS s
     ON
         r.account_id = s.account_id
-        AND r.principal = s.principal
-WHERE s.principal IS NULL
+        AND r.issuer = s.issuer
+WHERE s.issuer IS NULL

@@ -19,7 +19,7 @@ mitre:
   - TA0007:T1087.004
   - TA0007:T1033
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1d
 lookback: 14d
 runbook: |-
@@ -70,9 +70,7 @@ equivalent_mutants:
 WITH seen AS (
     SELECT
         account_id,
-        coalesce(
-            useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        ) AS principal,
+        {{ principal() }} AS principal,
         min(event_time) AS first_call
     FROM cloudtrail
     WHERE
@@ -81,9 +79,7 @@ WITH seen AS (
         AND eventname = 'GetCallerIdentity'
     GROUP BY
         account_id,
-        coalesce(
-            useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        )
+        {{ principal() }}
 ),
 
 history AS (
@@ -104,9 +100,8 @@ calls AS (
         useragent AS user_agent,
         awsregion AS aws_region,
         eventid AS event_id,
-        coalesce(
-            useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        ) AS actor
+        coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal
     FROM cloudtrail
     WHERE
         {{ window() }}
@@ -124,7 +119,8 @@ SELECT
     c.user_agent,
     c.aws_region,
     c.event_id,
-    c.actor
+    c.actor,
+    c.principal
 FROM calls AS c
 INNER JOIN history AS h
     ON
@@ -133,5 +129,5 @@ INNER JOIN history AS h
 LEFT JOIN seen AS s
     ON
         c.account_id = s.account_id
-        AND c.actor = s.principal
+        AND c.principal = s.principal
 WHERE s.principal IS NULL

@@ -32,7 +32,7 @@ mitre:
   - TA0003:T1098.001
   - TA0005:T1666
 dedup:
-  keys: [account_id, actor, event_name]
+  keys: [account_id, principal, event_name]
   period: 1d
 threshold: 1
 runbook: |-
@@ -85,6 +85,7 @@ WITH denials AS (
         eventname,
         eventid,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         -- What one attempt is: a distinct secret for GetSecretValue (an application retrying the one secret it
         -- may not read is not probing), each call for the other APIs.
         CASE
@@ -134,24 +135,25 @@ last_hour AS (
         event_time,
         account_id,
         actor,
+        principal,
         sourceipaddress,
         useragent,
         eventname,
         eventid,
         min(event_time) OVER (
-            PARTITION BY account_id, actor, eventname ORDER BY event_time
+            PARTITION BY account_id, principal, eventname ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS first_event_time,
         count(*) OVER (
-            PARTITION BY account_id, actor, eventname ORDER BY event_time
+            PARTITION BY account_id, principal, eventname ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS denied_calls,
         approx_distinct(attempt) OVER (
-            PARTITION BY account_id, actor, eventname ORDER BY event_time
+            PARTITION BY account_id, principal, eventname ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS attempts,
         approx_distinct(sourceipaddress) OVER (
-            PARTITION BY account_id, actor, eventname ORDER BY event_time
+            PARTITION BY account_id, principal, eventname ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS source_ip_count
     FROM denials
@@ -173,7 +175,7 @@ probes AS (
     SELECT
         *,
         lag(event_time) OVER (
-            PARTITION BY account_id, actor, eventname ORDER BY event_time, eventid
+            PARTITION BY account_id, principal, eventname ORDER BY event_time, eventid
         ) AS previous_over_limit
     FROM over_limit
 )
@@ -182,6 +184,7 @@ SELECT
     event_time,
     account_id,
     actor,
+    principal,
     sourceipaddress AS source_ip,
     useragent AS user_agent,
     eventname AS event_name,
