@@ -19,7 +19,9 @@ from mamori.sources import SPECS
 
 REPO = Path(__file__).resolve().parents[2]
 START, END = datetime(2026, 11, 1, 10, tzinfo=UTC), datetime(2026, 11, 1, 11, tzinfo=UTC)
-BODY = "SELECT {{ principal() }} AS principal, actor\nFROM t\nWHERE {{ window() }}\nGROUP BY {{ principal() }}"
+BODY = (
+    "SELECT {{ principal() }} AS principal, actor\nFROM t\nWHERE {{ window() }}\nGROUP BY {{ principal() }}"
+)
 
 
 def test_it_renders_the_given_expression_on_one_line_as_one_operand() -> None:
@@ -31,7 +33,9 @@ def test_it_renders_the_given_expression_on_one_line_as_one_operand() -> None:
 
 
 def test_without_a_principal_it_is_an_error_naming_the_rule() -> None:
-    with pytest.raises(ValueError, match="vpcflow_probe: principal\\(\\) is used, but its log source declares"):
+    with pytest.raises(
+        ValueError, match="vpcflow_probe: principal\\(\\) is used, but its log source declares"
+    ):
         render_sql(BODY, START, END, principal=None, rule="vpcflow_probe")
 
 
@@ -46,7 +50,8 @@ def _rule(tmp_path: Path, source: str, template: str, rule_id: str, body: str) -
 def test_a_rule_of_a_source_without_a_principal_fails_to_load_naming_it(tmp_path: Path) -> None:
     assert SPECS["vpcflow"].fields.principal is None
     body = (
-        "SELECT event_time, account_id, source_ip, target, {{ principal() }} AS principal\nFROM vpcflow\nWHERE {{ window() }}"
+        "SELECT event_time, account_id, source_ip, target, {{ principal() }} AS principal\n"
+        "FROM vpcflow\nWHERE {{ window() }}"
     )
     path = _rule(tmp_path, "vpcflow", "vpcflow_port_scan", "vpcflow_probe", body)
     with pytest.raises(DetectionError, match="vpcflow_probe: principal\\(\\) is used"):
@@ -58,7 +63,9 @@ def test_a_cloudtrail_rule_renders_its_source_expression_and_mutants_leave_it_al
     sql = det.render(START, END)
     assert f"({SPECS['cloudtrail'].fields.principal}) AS principal" in sql
     assert "{{ principal() }} AS principal" in identity_body(det)
-    assert all("{{ principal() }} AS principal" in m.body for m in generate_mutants(det) if m.body != det.body)
+    assert all(
+        "{{ principal() }} AS principal" in m.body for m in generate_mutants(det) if m.body != det.body
+    )
 
 
 def test_new_rules_are_keyed_on_the_principal_where_the_source_has_one(tmp_path: Path) -> None:
