@@ -17,8 +17,11 @@ description: >-
   limit (event_time) when none of the principal's denials was at the limit
   in the hour before. So a burst straddling two run windows is one hit, in
   the run that holds that denial, and enumeration going on for hours is
-  still one hit. Assumed-role sessions are counted per session ARN. Calls
-  by AWS service principals are ignored.
+  still one hit. Denials are counted per principal (the source's
+  principal column): a role's sessions together, so a tool that opens a
+  session per process is one principal; an SSO session by its person; users
+  and root by their ARN. actor is the session of the denial that reported
+  the burst. Calls by AWS service principals are ignored.
 severity: medium
 status: stable
 log_source: cloudtrail
@@ -31,9 +34,10 @@ dedup:
 threshold: 1
 runbook: |-
   1. List the denied calls: SELECT event_time, eventsource, eventname,
-     errorcode, sourceipaddress, useragent FROM cloudtrail WHERE
-     useridentity.arn = '<actor>' AND errorcode IS NOT NULL AND dt =
-     '<day>' ORDER BY event_time. Breadth across services (iam, s3, ec2,
+     errorcode, sourceipaddress, useragent, useridentity.arn FROM
+     cloudtrail WHERE (useridentity.arn = '<principal>' OR
+     useridentity.sessioncontext.sessionissuer.arn = '<principal>') AND
+     errorcode IS NOT NULL AND dt = '<day>' ORDER BY event_time. Breadth across services (iam, s3, ec2,
      secretsmanager, lambda ...) from an unusual source_ip or user_agent
      means enumeration.
   2. Check the successful calls of the same principal in the same period:

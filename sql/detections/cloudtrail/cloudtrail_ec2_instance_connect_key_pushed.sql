@@ -11,8 +11,11 @@ description: >-
   way from the control plane onto a machine and its instance role.
   Administrators who connect this way every week are in the baseline. The
   attempt is reported whatever its outcome (allowed or denied). Role
-  sessions are compared by their role (every SSO administrator of one
-  permission set shares it), users and root by their ARN.
+  sessions are compared with the baseline by their role (every SSO
+  administrator of one permission set shares it: the set's habit is the
+  baseline), users and root by their ARN. Alerts are keyed on the
+  principal column, which keeps an SSO session's person: two new people
+  are two alerts.
 severity: medium
 status: stable
 log_source: cloudtrail

@@ -12,7 +12,9 @@ description: >-
   scanners, administrators viewing instance settings in the console) calls
   DescribeInstanceAttribute every few days and is in the baseline. The
   attempt is reported whatever its outcome (allowed or denied). Role
-  sessions are compared by their role, users and root by their ARN. Calls
+  sessions are compared with the baseline by their role (an SSO
+  permission set's too), users and root by their ARN; alerts are keyed on
+  the principal column (an SSO session's person, not its role). Calls
   made by an AWS service on a principal's behalf (userIdentity.invokedBy,
   e.g. CloudFormation drift detection) are ignored. The baseline is any
   DescribeInstanceAttribute call, not only userData reads, so that it

@@ -7,8 +7,10 @@ description: >-
   baseline). "Who am I" is the first thing an attacker runs with fresh or
   stolen keys (TruffleHog, Pacu, the AWS CLI); routine callers (SDK
   credential checks, CI jobs) call it every hour and so are in the
-  baseline. Role sessions are compared by their role (session names often
-  change per run), users and root by their ARN. The rule stays quiet until
+  baseline. Callers are compared by their principal: a role session by
+  its role (session names often change per run), an IAM Identity Center
+  (SSO) session by its person (everyone in a permission set shares its
+  role), users and root by their ARN; actor is the calling session. The rule stays quiet until
   the account's baseline holds at least 6 hours of GetCallerIdentity calls
   before the event, so enabling it on a young lake does not page for every
   principal.
@@ -26,8 +28,8 @@ runbook: |-
   1. Find the principal's other calls around the alert: SELECT event_time,
      eventsource, eventname, sourceipaddress, useragent, errorcode FROM
      cloudtrail WHERE account_id = '<account_id>' AND (useridentity.arn =
-     '<actor>' OR useridentity.sessioncontext.sessionissuer.arn =
-     '<actor>') AND dt BETWEEN '<day-1>' AND '<day>' ORDER BY event_time.
+     '<principal>' OR useridentity.sessioncontext.sessionissuer.arn =
+     '<principal>') AND dt BETWEEN '<day-1>' AND '<day>' ORDER BY event_time.
   2. Is the access key new (CreateAccessKey in the last days) or the user
      unused for a long time? Is the source_ip a hosting provider or an
      address never seen for this principal?
@@ -48,8 +50,9 @@ owner: security-engineering
 equivalent_mutants:
   - mutant: "drop main.on: c.account_id = s.account_id"
     reason: >-
-      The principals compared (the session issuer's role ARN, else the
-      identity's ARN: user, root, federated user) embed their account ID, and
+      The principals compared (the session issuer's role ARN, an SSO
+      session's assumed-role ARN, else the identity's ARN: user, root,
+      federated user) embed their account ID, and
       CloudTrail logs a GetCallerIdentity call only in the calling principal's
       own account (it touches no other account's resource, so
       recipientAccountId is that account); equal principals therefore always

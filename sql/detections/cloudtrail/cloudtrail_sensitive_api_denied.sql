@@ -21,8 +21,10 @@ description: >-
   two hours before its window), and a probe is reported once, at the
   attempt that brings it to the limit, when the principal's attempts at that
   API were not at the limit in the hour before; a probe going on for hours
-  stays one hit. Assumed-role sessions are counted per session ARN; AWS
-  service principals are ignored.
+  stays one hit. Attempts are counted per principal (a role's sessions
+  together, an SSO session by its person, users and root by their ARN), so
+  spreading a probe over sessions does not hide it; actor is the session of
+  the attempt that reported it. AWS service principals are ignored.
 severity: medium
 status: stable
 log_source: cloudtrail
@@ -38,8 +40,10 @@ threshold: 1
 runbook: |-
   1. List the principal's calls around the probe: SELECT event_time,
      eventsource, eventname, errorcode, requestparameters,
-     sourceipaddress, useragent FROM cloudtrail WHERE useridentity.arn =
-     '<actor>' AND dt = '<day>' ORDER BY event_time. Many targets (instances,
+     sourceipaddress, useragent, useridentity.arn FROM cloudtrail WHERE
+     (useridentity.arn = '<principal>' OR
+     useridentity.sessioncontext.sessionissuer.arn = '<principal>') AND dt =
+     '<day>' ORDER BY event_time. Many targets (instances,
      secrets, users), an unusual source_ip or a CLI/SDK user agent on a
      workload role mean probing; the same target retried by a known
      application means a missing permission.
