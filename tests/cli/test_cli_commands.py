@@ -154,12 +154,14 @@ def test_suppressions_report_says_which_entry_hid_what(
     # drill entry no longer hides the attacker's root login.
     alerts = Ledger(load_settings().ledger_url).alerts()
     by_rule = sorted(
-        (a.detection_id, a.dedup_values.get("actor", "")) for a in alerts if a.detection_id in (SG, ROOT)
+        (a.detection_id, a.dedup_values.get("principal", "")) for a in alerts if a.detection_id in (SG, ROOT)
     )
     bob = f"arn:aws:iam::{ACCT}:user/admin-bob"
     assert by_rule == [(ROOT, ""), (SG, bob)]
     sg_steps = [st for st in suppressed.steps if SG in st.detections]
-    assert sorted(st.expected_dedup_values(SG)["actor"] for st in sg_steps) == sorted([bob, CI_ROLE])
+    # The rule keys on the principal: the CI role itself, not its GitHubActions session.
+    ci_role = f"arn:aws:iam::{ACCT_B}:role/ci-deploy"
+    assert sorted(st.expected_dedup_values(SG)["principal"] for st in sg_steps) == sorted([bob, ci_role])
 
     # The range counts: the CI role's change happened at 05:22, outside [START, 05:00).
     assert (

@@ -235,7 +235,8 @@ def test_every_rule_kills_every_mutant():
 
 OLD_IN_WINDOW_COUNT = """SELECT
     account_id,
-    coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
+    min(coalesce(useridentity.arn, useridentity.principalid)) AS actor,
     min(event_time) AS event_time,
     min(sourceipaddress) AS source_ip,
     min(eventname) AS event_name,
@@ -244,7 +245,7 @@ FROM cloudtrail
 WHERE
     {{ window() }}
     AND errorcode IN ('AccessDenied', 'AccessDeniedException')
-GROUP BY account_id, coalesce(useridentity.arn, useridentity.principalid)
+GROUP BY account_id, {{ principal() }}
 HAVING count(*) >= 20 AND count(DISTINCT eventname) >= 10
 """
 

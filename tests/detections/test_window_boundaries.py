@@ -208,7 +208,9 @@ def test_first_seen_baseline_ends_exactly_at_the_window_start(lake):
     fired = ct2.run(H10)
     (alert,) = ct2.alerts()  # both calls are first-seen (no baseline); one alert per principal per day
     assert (
-        fired == [alert.key] and alert.hit_count == 2 and alert.dedup_values["actor"].endswith("user/carol")
+        fired == [alert.key]
+        and alert.hit_count == 2
+        and alert.dedup_values["principal"].endswith("user/carol")
     )
 
 

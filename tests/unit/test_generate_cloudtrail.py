@@ -183,6 +183,15 @@ def _shapes(rec: dict[str, Any]) -> set[str]:
     return out
 
 
+def _principal(ui: dict[str, Any]) -> str:
+    """Who a record's caller is across sessions (the source's FieldModel.principal, written out again): the issuing
+    role of a role session, except an IAM Identity Center role (its session name is the person), else the ARN."""
+    issuer = ((ui.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
+    if ui.get("type") == "AssumedRole" and issuer and "/aws-reserved/sso.amazonaws.com/" not in issuer:
+        return str(issuer)
+    return str(ui.get("arn") or ui.get("principalId"))
+
+
 def _entities(det: str, rec: dict[str, Any]) -> frozenset[tuple[str, str]]:
     """What the rule's dedup keys (besides the account) read from the record: the step must name exactly these."""
     ui = rec["userIdentity"]
@@ -190,7 +199,7 @@ def _entities(det: str, rec: dict[str, Any]) -> frozenset[tuple[str, str]]:
         return frozenset()  # keyed on the account alone
     if det in ("cloudtrail_console_login_brute_force", "cloudtrail_console_login_after_failures"):
         return frozenset({("actor", ui.get("userName") or ui["arn"])})
-    out = {("actor", ui["arn"])}
+    out = {("principal", _principal(ui))}
     if det == "cloudtrail_access_key_created_for_other_user":
         out.add(("target_user", rec["requestParameters"]["userName"]))
     return frozenset(out)
@@ -218,7 +227,7 @@ def test_ground_truth_is_exact(day: Any, records: Any) -> None:
         t = _t(r["eventTime"])
         ui, acct = r["userIdentity"], r["recipientAccountId"]
         if r["eventName"] == "GetCallerIdentity":
-            principal = (ui.get("sessionContext") or {}).get("sessionIssuer", {}).get("arn") or ui["arn"]
+            principal = _principal(ui)
             first_call.setdefault((acct, principal), t)
         if r["eventName"] == "ConsoleLogin" and ui["type"] == "IAMUser":
             if r["responseElements"]["ConsoleLogin"] == "Failure":
@@ -259,7 +268,7 @@ def test_ground_truth_is_exact(day: Any, records: Any) -> None:
                 if _t(r["eventTime"]) == t and r["eventName"] == "GetCallerIdentity"
             )
             found.add(
-                ("cloudtrail_first_seen_caller_identity", t, a, region, frozenset({("actor", principal)}))
+                ("cloudtrail_first_seen_caller_identity", t, a, region, frozenset({("principal", principal)}))
             )
     assert found == expected
     assert all(r["sourceIPAddress"] in (ATTACKER_IP, "2001:db8::23") for _, r in records if _shapes(r))

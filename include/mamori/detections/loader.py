@@ -23,13 +23,14 @@ from mamori.detections.errors import FileLineError
 from mamori.detections.lookups import LookupFileError, load_lookup
 from mamori.detections.model import DetectionHeader, parse_duration
 from mamori.detections.render import render_sql
-from mamori.sources import SOURCES
+from mamori.sources import SOURCES, SPECS
 
 _FILE = re.compile(r"\A\s*/\*(?P<header>.*?)\*/(?P<body>.*)\Z", re.S)
 WINDOW_MACRO = re.compile(r"\{\{\s*window\(\s*\)\s*\}\}")
 BEFORE_MACRO = re.compile(r"\{\{\s*window\(\s*before\s*=\s*'(?P<d>[^']*)'\s*\)\s*\}\}")
 LOOKBACK_MACRO = re.compile(r"\{\{\s*lookback\(\s*\)\s*\}\}")
 LOOKUP_MACRO = re.compile(r"\{\{\s*lookup\(\s*'(?P<name>[^']*)'\s*\)\s*\}\}")
+PRINCIPAL_MACRO = re.compile(r"\{\{\s*principal\(\s*\)\s*\}\}")
 ANY_MACRO = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
@@ -105,7 +106,15 @@ class Detection:
     def render(self, start: datetime, end: datetime) -> str:
         """The exact SQL a run over [start, end) executes, baseline included for first-seen rules."""
 
-        return render_sql(self.body, start, end, lookback=self.header.lookback_td, lookups=self.lookups())
+        return render_sql(
+            self.body,
+            start,
+            end,
+            lookback=self.header.lookback_td,
+            lookups=self.lookups(),
+            principal=principal_of(self.header.log_source),
+            rule=self.id,
+        )
 
     @property
     def reach(self) -> timedelta | None:
@@ -137,6 +146,12 @@ class Detection:
         """The reviewed lists the body names (`{{ lookup('x') }}`), read from `sql/lookups/` beside the
         detections folder this file lives in (read again when a file changes)."""
         return read_lookups(self.body, self.path.parents[2])
+
+
+def principal_of(log_source: str) -> str | None:
+    """The principal expression `{{ principal() }}` renders to for a rule of this source (None: it has none)."""
+    spec = SPECS.get(log_source)
+    return spec.fields.principal if spec is not None else None
 
 
 def read_lookups(body: str, sql_dir: Path) -> dict[str, tuple[str, ...]]:
@@ -210,11 +225,12 @@ def load_detection(path: Path) -> Detection:
     body = m["body"].strip()
     if len(WINDOW_MACRO.findall(body)) != 1:
         problems.append("body must use {{ window() }} exactly once (the step a hit comes from)")
-    known = (WINDOW_MACRO, BEFORE_MACRO, LOOKBACK_MACRO, LOOKUP_MACRO)
+    known = (WINDOW_MACRO, BEFORE_MACRO, LOOKBACK_MACRO, LOOKUP_MACRO, PRINCIPAL_MACRO)
     stray = [t for t in ANY_MACRO.findall(body) if not any(m.fullmatch(t) for m in known)]
     if stray:
         problems.append(
-            f"unknown template syntax {stray}: only window(), window(before='15m'), lookback(), lookup('name')"
+            f"unknown template syntax {stray}: only window(), window(before='15m'), lookback(), lookup('name'),"
+            " principal()"
         )
     lookups: dict[str, tuple[str, ...]] = {}
     try:
@@ -241,7 +257,13 @@ def load_detection(path: Path) -> Detection:
         sample = datetime(2026, 1, 1, tzinfo=UTC)
         try:
             sql = render_sql(
-                body, sample, sample.replace(hour=1), lookback=header.lookback_td, lookups=lookups
+                body,
+                sample,
+                sample.replace(hour=1),
+                lookback=header.lookback_td,
+                lookups=lookups,
+                principal=principal_of(header.log_source),
+                rule=header.id,
             )
             problems += _select_problems(sql)
         except ValueError as exc:  # a macro argument out of range

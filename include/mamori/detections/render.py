@@ -12,6 +12,9 @@ The macros are the single place that turns a window into SQL, so every rule prun
   window compares against the same baseline.
 - `{{ lookup('known_accounts') }}`: the reviewed list `sql/lookups/known_accounts.yaml` as an array literal
   (`mamori.detections.lookups`), for facts about the organization that no log carries.
+- `{{ principal() }}`: the rule's source's principal expression (`FieldModel.principal`: for CloudTrail the
+  role of a role session, the person of an SSO session, the ARN of a user or root), so a rule keys and counts
+  per principal rather than per session, and every rule rolls sessions up the same way.
 """
 
 from __future__ import annotations
@@ -60,9 +63,12 @@ def render_sql(
     end: datetime,
     lookback: timedelta | None = None,
     lookups: Mapping[str, tuple[str, ...]] | None = None,
+    principal: str | None = None,
+    rule: str = "the rule",
 ) -> str:
     """The exact Athena SQL a run executes (also what `mamori detections render` prints). `lookups` holds the
-    values of every list the body names with `{{ lookup('<name>') }}`."""
+    values of every list the body names with `{{ lookup('<name>') }}`; `principal` is the source's principal
+    expression (None: the source has none, and a body that asks for it is an error naming `rule`)."""
 
     def window(before: str | None = None) -> str:
         if before is None:
@@ -82,4 +88,15 @@ def render_sql(
             raise ValueError(f"lookup({name!r}): no such list was loaded (sql/lookups/{name}.yaml)")
         return sql_array(lookups[name])
 
-    return _ENV.from_string(body).render(window=window, lookback=baseline, lookup=lookup).strip()
+    def principal_expr() -> str:
+        if principal is None:
+            raise ValueError(f"{rule}: principal() is used, but its log source declares no principal")
+        # One line (the loader maps SQL error lines to file lines assuming every macro renders to one), and
+        # parenthesised so it stays one operand wherever the rule puts it.
+        return "(" + " ".join(principal.split()) + ")"
+
+    return (
+        _ENV.from_string(body)
+        .render(window=window, lookback=baseline, lookup=lookup, principal=principal_expr)
+        .strip()
+    )

@@ -24,7 +24,7 @@ log_source: {source}
 mitre:
   - TA0005:T1562.001
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, {entity}]
   period: 1h
 threshold: 1
 runbook: |-
@@ -42,7 +42,7 @@ SELECT
     account_id,
     {source_ip} AS source_ip,
     {event_name} AS event_name,
-    {actor} AS actor
+    {actor} AS actor{principal_column}
 FROM {table}
 WHERE
     {{{{ window() }}}}
@@ -80,6 +80,9 @@ def scaffold(repo: Path, detection_id: str) -> list[Path]:
             source=spec.name,
             table=spec.table,
             actor=f.actor,
+            # A source with a principal keys new rules on it: one alert per role or person, not per session.
+            entity="principal" if f.principal else "actor",
+            principal_column=",\n    {{ principal() }} AS principal" if f.principal else "",
             source_ip=f.ip,
             event_name=f.event_name or "NULL",
         )

@@ -28,9 +28,26 @@ Severity = Literal["critical", "high", "medium", "low", "info"]
 @dataclass(frozen=True)
 class FieldModel:
     """Athena SQL expressions over the source's table for the columns every search result and every new rule
-    have. Written by the source's author, never derived from logs (they are spliced into SQL as code)."""
+    have. Written by the source's author, never derived from logs (they are spliced into SQL as code).
+
+    `actor` is exactly who acted, as the log names it (for CloudTrail the session ARN a responder looks up).
+    `principal` is who that is across sessions, the entity alerts roll up to: a rule writes
+    `{{ principal() }} AS principal` and keys its dedup on `principal` (and groups thresholds and first-seen
+    baselines by it), so one run of a tool that opens a session per process is one alert, not one per session,
+    and spreading calls over sessions cannot dodge a threshold. For CloudTrail:
+
+    - an assumed-role session: the role that issued it (`sessionissuer.arn`, `arn:aws:iam::<acct>:role/<r>`);
+    - except an IAM Identity Center (SSO) role (its path is `/aws-reserved/sso.amazonaws.com/`): one role is
+      shared by everyone given the permission set, and the session name is the person, so the principal stays
+      the assumed-role ARN (`.../AWSReservedSSO_<set>_<id>/alice@example.com`, the same for all her sessions);
+    - IAM users, root (`arn:aws:iam::<acct>:root`), federated users: their ARN; services: their principal id.
+
+    None: the source has no principal (a flow or an HTTP request names an address, not an identity), and a
+    rule of it that uses `{{ principal() }}` fails to render, naming the rule.
+    """
 
     actor: str  # who acted: a new rule's `actor` column
+    principal: str | None  # who that is across sessions: `{{ principal() }}`, a new rule's dedup key
     ip: str  # where from: a new rule's `source_ip` column
     event_name: (
         str | None

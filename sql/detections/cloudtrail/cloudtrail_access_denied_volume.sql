@@ -17,8 +17,11 @@ description: >-
   limit (event_time) when none of the principal's denials was at the limit
   in the hour before. So a burst straddling two run windows is one hit, in
   the run that holds that denial, and enumeration going on for hours is
-  still one hit. Assumed-role sessions are counted per session ARN. Calls
-  by AWS service principals are ignored.
+  still one hit. Denials are counted per principal (the source's
+  principal column): a role's sessions together, so a tool that opens a
+  session per process is one principal; an SSO session by its person; users
+  and root by their ARN. actor is the session of the denial that reported
+  the burst. Calls by AWS service principals are ignored.
 severity: medium
 status: stable
 log_source: cloudtrail
@@ -26,14 +29,15 @@ mitre:
   - TA0007:T1580
   - TA0007:T1069.003
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1d
 threshold: 1
 runbook: |-
   1. List the denied calls: SELECT event_time, eventsource, eventname,
-     errorcode, sourceipaddress, useragent FROM cloudtrail WHERE
-     useridentity.arn = '<actor>' AND errorcode IS NOT NULL AND dt =
-     '<day>' ORDER BY event_time. Breadth across services (iam, s3, ec2,
+     errorcode, sourceipaddress, useragent, useridentity.arn FROM
+     cloudtrail WHERE (useridentity.arn = '<principal>' OR
+     useridentity.sessioncontext.sessionissuer.arn = '<principal>') AND
+     errorcode IS NOT NULL AND dt = '<day>' ORDER BY event_time. Breadth across services (iam, s3, ec2,
      secretsmanager, lambda ...) from an unusual source_ip or user_agent
      means enumeration.
   2. Check the successful calls of the same principal in the same period:
@@ -73,7 +77,8 @@ WITH denials AS (
         eventsource,
         eventname,
         eventid,
-        coalesce(useridentity.arn, useridentity.principalid) AS actor
+        coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal
     FROM cloudtrail
     WHERE
         {{ window(before='2h') }}
@@ -92,27 +97,28 @@ last_hour AS (
         event_time,
         account_id,
         actor,
+        principal,
         sourceipaddress,
         eventname,
         eventid,
         min(event_time) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS first_event_time,
         count(*) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS denied_calls,
         approx_distinct(eventname) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS denied_actions,
         approx_distinct(eventsource) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS denied_services,
         approx_distinct(sourceipaddress) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS source_ip_count
     FROM denials
@@ -134,7 +140,7 @@ bursts AS (
     SELECT
         *,
         lag(event_time) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time, eventid
+            PARTITION BY account_id, principal ORDER BY event_time, eventid
         ) AS previous_over_limit
     FROM over_limit
 )
@@ -143,6 +149,7 @@ SELECT
     event_time,
     account_id,
     actor,
+    principal,
     sourceipaddress AS source_ip,
     eventname AS event_name,
     eventid AS event_id,

@@ -16,7 +16,7 @@ log_source: cloudtrail
 mitre:
   - TA0003:T1098.001
 dedup:
-  keys: [account_id, actor, target_user]
+  keys: [account_id, principal, target_user]
   period: 1h
 threshold: 1
 runbook: |-
@@ -62,6 +62,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.userName') AS target_user,
     json_extract_scalar(
         responseelements, '$.accessKey.accessKeyId'

@@ -20,7 +20,7 @@ mitre:
   - TA0004:T1098.003
   - TA0003:T1098.003
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -71,6 +71,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.userName'),
         json_extract_scalar(requestparameters, '$.roleName'),

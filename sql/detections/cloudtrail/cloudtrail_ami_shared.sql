@@ -22,7 +22,7 @@ log_source: cloudtrail
 mitre:
   - TA0010:T1537
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -71,6 +71,7 @@ WITH shares AS (
         requestparameters,
         eventid,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         json_extract_scalar(requestparameters, '$.imageId') AS target,
         -- The items of the launchPermission.add list, in which each item is one object: an account (userId),
         -- a group, an organization or an organizational unit.
@@ -98,6 +99,7 @@ exposures AS (
         requestparameters,
         eventid,
         actor,
+        principal,
         target,
         concat(
             transform(regexp_extract_all(added, '"group"\s*:\s*"((?i:all))"', 1), g -> lower(g)),
@@ -119,6 +121,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     actor,
+    principal,
     target,
     array_join(array_distinct(outside), ', ') AS shared_with
 FROM exposures

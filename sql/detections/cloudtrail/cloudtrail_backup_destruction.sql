@@ -26,7 +26,7 @@ mitre:
   - TA0040:T1490
   - TA0040:T1485
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -73,6 +73,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.backupVaultName') AS vault,
     coalesce(
         json_extract_scalar(requestparameters, '$.recoveryPointArn'),

@@ -17,7 +17,7 @@ mitre:
   - TA0005:T1562.001
   - TA0005:T1562.008
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -64,6 +64,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(
         requestparameters, '$.guardrailIdentifier'
     ) AS target

@@ -17,7 +17,7 @@ mitre:
   - TA0005:T1562.008
   - TA0005:T1070
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -65,6 +65,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.logGroupName') AS target,
     json_extract_scalar(requestparameters, '$.filterName') AS filter_name
 FROM cloudtrail

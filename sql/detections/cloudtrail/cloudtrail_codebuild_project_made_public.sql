@@ -18,7 +18,7 @@ mitre:
   - TA0010:T1567
   - TA0009:T1530
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -67,6 +67,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.projectArn') AS target
 FROM cloudtrail
 WHERE

@@ -15,7 +15,7 @@ log_source: cloudtrail
 mitre:
   - TA0001:T1078.004
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -73,6 +73,7 @@ SELECT
     awsregion AS aws_region,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(additionaleventdata, '$.LoginTo') AS login_to
 FROM cloudtrail
 WHERE

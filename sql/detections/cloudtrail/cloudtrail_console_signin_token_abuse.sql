@@ -18,7 +18,7 @@ mitre:
   - TA0008:T1550.001
   - TA0005:T1550.001
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -60,7 +60,8 @@ SELECT
     useridentity.accesskeyid AS access_key_id,
     useragent AS user_agent,
     eventid AS event_id,
-    coalesce(useridentity.arn, useridentity.principalid) AS actor
+    coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal
 FROM cloudtrail
 WHERE
     {{ window() }}

@@ -22,7 +22,7 @@ mitre:
   - TA0007:T1087.004
   - TA0001:T1078.004
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -65,7 +65,8 @@ SELECT
     useragent AS user_agent,
     errorcode AS error_code,
     eventid AS event_id,
-    coalesce(useridentity.arn, useridentity.principalid) AS actor
+    coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal
 FROM cloudtrail
 WHERE
     {{ window() }}

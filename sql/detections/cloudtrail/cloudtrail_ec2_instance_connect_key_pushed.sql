@@ -11,8 +11,11 @@ description: >-
   way from the control plane onto a machine and its instance role.
   Administrators who connect this way every week are in the baseline. The
   attempt is reported whatever its outcome (allowed or denied). Role
-  sessions are compared by their role (every SSO administrator of one
-  permission set shares it), users and root by their ARN.
+  sessions are compared with the baseline by their role (every SSO
+  administrator of one permission set shares it: the set's habit is the
+  baseline), users and root by their ARN. Alerts are keyed on the
+  principal column, which keeps an SSO session's person: two new people
+  are two alerts.
 severity: medium
 status: stable
 log_source: cloudtrail
@@ -21,7 +24,7 @@ mitre:
   - TA0003:T1098.004
 lookback: 14d
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -73,7 +76,7 @@ WITH seen AS (
         account_id,
         coalesce(
             useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        ) AS principal
+        ) AS issuer
     FROM cloudtrail
     WHERE
         {{ lookback() }}
@@ -94,9 +97,10 @@ pushes AS (
         eventid,
         useridentity.type AS identity_type,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         coalesce(
             useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        ) AS principal,
+        ) AS issuer,
         json_extract_scalar(requestparameters, '$.instanceId') AS target
     FROM cloudtrail
     WHERE
@@ -123,5 +127,5 @@ FROM pushes AS p
 LEFT JOIN seen AS s
     ON
         p.account_id = s.account_id
-        AND p.principal = s.principal
-WHERE s.principal IS NULL
+        AND p.issuer = s.issuer
+WHERE s.issuer IS NULL

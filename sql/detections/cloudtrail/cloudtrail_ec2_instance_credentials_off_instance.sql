@@ -30,7 +30,7 @@ mitre:
   - TA0006:T1552.005
   - TA0001:T1078.004
 dedup:
-  keys: [account_id, actor, source_ip]
+  keys: [account_id, principal, source_ip]
   period: 1h
 threshold: 1
 runbook: |-
@@ -72,6 +72,7 @@ SELECT
     eventid AS event_id,
     useridentity.sessioncontext.ec2roledelivery AS ec2_role_delivery,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     regexp_extract(useridentity.principalid, ':(i-[0-9a-f]+)$', 1) AS instance_id
 FROM cloudtrail
 WHERE

@@ -19,7 +19,7 @@ mitre:
   - TA0002:T1059.009
   - TA0003:T1037
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -62,6 +62,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.instanceId') AS target
 FROM cloudtrail
 WHERE

@@ -12,7 +12,9 @@ description: >-
   scanners, administrators viewing instance settings in the console) calls
   DescribeInstanceAttribute every few days and is in the baseline. The
   attempt is reported whatever its outcome (allowed or denied). Role
-  sessions are compared by their role, users and root by their ARN. Calls
+  sessions are compared with the baseline by their role (an SSO
+  permission set's too), users and root by their ARN; alerts are keyed on
+  the principal column (an SSO session's person, not its role). Calls
   made by an AWS service on a principal's behalf (userIdentity.invokedBy,
   e.g. CloudFormation drift detection) are ignored. The baseline is any
   DescribeInstanceAttribute call, not only userData reads, so that it
@@ -26,7 +28,7 @@ mitre:
   - TA0007:T1580
 lookback: 7d
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -75,7 +77,7 @@ WITH seen AS (
         account_id,
         coalesce(
             useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        ) AS principal
+        ) AS issuer
     FROM cloudtrail
     WHERE
         {{ lookback() }}
@@ -95,9 +97,10 @@ attempts AS (
         eventid,
         useridentity.type AS identity_type,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         coalesce(
             useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        ) AS principal,
+        ) AS issuer,
         json_extract_scalar(requestparameters, '$.instanceId') AS target
     FROM cloudtrail
     WHERE
@@ -125,5 +128,5 @@ FROM attempts AS r
 LEFT JOIN seen AS s
     ON
         r.account_id = s.account_id
-        AND r.principal = s.principal
-WHERE s.principal IS NULL
+        AND r.issuer = s.issuer
+WHERE s.issuer IS NULL

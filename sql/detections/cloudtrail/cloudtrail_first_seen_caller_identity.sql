@@ -7,8 +7,10 @@ description: >-
   baseline). "Who am I" is the first thing an attacker runs with fresh or
   stolen keys (TruffleHog, Pacu, the AWS CLI); routine callers (SDK
   credential checks, CI jobs) call it every hour and so are in the
-  baseline. Role sessions are compared by their role (session names often
-  change per run), users and root by their ARN. The rule stays quiet until
+  baseline. Callers are compared by their principal: a role session by
+  its role (session names often change per run), an IAM Identity Center
+  (SSO) session by its person (everyone in a permission set shares its
+  role), users and root by their ARN; actor is the calling session. The rule stays quiet until
   the account's baseline holds at least 6 hours of GetCallerIdentity calls
   before the event, so enabling it on a young lake does not page for every
   principal.
@@ -19,15 +21,15 @@ mitre:
   - TA0007:T1087.004
   - TA0007:T1033
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1d
 lookback: 14d
 runbook: |-
   1. Find the principal's other calls around the alert: SELECT event_time,
      eventsource, eventname, sourceipaddress, useragent, errorcode FROM
      cloudtrail WHERE account_id = '<account_id>' AND (useridentity.arn =
-     '<actor>' OR useridentity.sessioncontext.sessionissuer.arn =
-     '<actor>') AND dt BETWEEN '<day-1>' AND '<day>' ORDER BY event_time.
+     '<principal>' OR useridentity.sessioncontext.sessionissuer.arn =
+     '<principal>') AND dt BETWEEN '<day-1>' AND '<day>' ORDER BY event_time.
   2. Is the access key new (CreateAccessKey in the last days) or the user
      unused for a long time? Is the source_ip a hosting provider or an
      address never seen for this principal?
@@ -48,8 +50,9 @@ owner: security-engineering
 equivalent_mutants:
   - mutant: "drop main.on: c.account_id = s.account_id"
     reason: >-
-      The principals compared (the session issuer's role ARN, else the
-      identity's ARN: user, root, federated user) embed their account ID, and
+      The principals compared (the session issuer's role ARN, an SSO
+      session's assumed-role ARN, else the identity's ARN: user, root,
+      federated user) embed their account ID, and
       CloudTrail logs a GetCallerIdentity call only in the calling principal's
       own account (it touches no other account's resource, so
       recipientAccountId is that account); equal principals therefore always
@@ -70,9 +73,7 @@ equivalent_mutants:
 WITH seen AS (
     SELECT
         account_id,
-        coalesce(
-            useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        ) AS principal,
+        {{ principal() }} AS principal,
         min(event_time) AS first_call
     FROM cloudtrail
     WHERE
@@ -81,9 +82,7 @@ WITH seen AS (
         AND eventname = 'GetCallerIdentity'
     GROUP BY
         account_id,
-        coalesce(
-            useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        )
+        {{ principal() }}
 ),
 
 history AS (
@@ -104,9 +103,8 @@ calls AS (
         useragent AS user_agent,
         awsregion AS aws_region,
         eventid AS event_id,
-        coalesce(
-            useridentity.sessioncontext.sessionissuer.arn, useridentity.arn
-        ) AS actor
+        coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal
     FROM cloudtrail
     WHERE
         {{ window() }}
@@ -124,7 +122,8 @@ SELECT
     c.user_agent,
     c.aws_region,
     c.event_id,
-    c.actor
+    c.actor,
+    c.principal
 FROM calls AS c
 INNER JOIN history AS h
     ON
@@ -133,5 +132,5 @@ INNER JOIN history AS h
 LEFT JOIN seen AS s
     ON
         c.account_id = s.account_id
-        AND c.actor = s.principal
+        AND c.principal = s.principal
 WHERE s.principal IS NULL

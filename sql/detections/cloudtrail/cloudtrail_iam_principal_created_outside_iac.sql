@@ -27,7 +27,7 @@ mitre:
   - TA0003:T1136.003
   - TA0003:T1098
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -67,7 +67,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
-    coalesce(useridentity.sessioncontext.sessionissuer.arn, useridentity.arn) AS principal,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.userName'),
         json_extract_scalar(requestparameters, '$.roleName')

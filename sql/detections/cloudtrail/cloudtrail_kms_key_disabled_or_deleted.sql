@@ -16,7 +16,7 @@ mitre:
   - TA0040:T1485
   - TA0040:T1486
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -61,6 +61,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.keyId') AS target,
     json_extract_scalar(responseelements, '$.deletionDate') AS deletion_date
 FROM cloudtrail

@@ -21,7 +21,7 @@ mitre:
   - TA0003:T1546
   - TA0002:T1648
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -74,6 +74,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.functionName') AS target
 FROM cloudtrail
 WHERE

@@ -16,7 +16,7 @@ log_source: cloudtrail
 mitre:
   - TA0005:T1666
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -60,6 +60,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.accountId') AS target_account
 FROM cloudtrail
 WHERE

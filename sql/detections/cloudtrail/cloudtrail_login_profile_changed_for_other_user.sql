@@ -18,7 +18,7 @@ log_source: cloudtrail
 mitre:
   - TA0003:T1098
 dedup:
-  keys: [account_id, actor, target_user]
+  keys: [account_id, principal, target_user]
   period: 1h
 threshold: 1
 runbook: |-
@@ -64,6 +64,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.userName') AS target_user
 FROM cloudtrail
 WHERE

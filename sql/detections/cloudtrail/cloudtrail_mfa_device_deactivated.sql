@@ -17,7 +17,7 @@ mitre:
   - TA0006:T1556.006
   - TA0005:T1556.006
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -61,6 +61,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.userName') AS target_user,
     json_extract_scalar(requestparameters, '$.serialNumber') AS target
 FROM cloudtrail

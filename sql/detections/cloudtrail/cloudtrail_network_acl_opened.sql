@@ -16,7 +16,7 @@ log_source: cloudtrail
 mitre:
   - TA0005:T1562.007
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -71,6 +71,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.networkAclId') AS target,
     json_extract_scalar(requestparameters, '$.ruleNumber') AS rule_number,
     json_extract_scalar(requestparameters, '$.aclProtocol') AS acl_protocol,

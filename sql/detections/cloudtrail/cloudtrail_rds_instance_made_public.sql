@@ -25,7 +25,7 @@ mitre:
   - TA0005:T1578
   - TA0010:T1537
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -78,6 +78,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.dBInstanceIdentifier'),
         json_extract_scalar(

@@ -21,7 +21,7 @@ log_source: cloudtrail
 mitre:
   - TA0003:T1098
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -67,6 +67,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.dBInstanceIdentifier'),
         json_extract_scalar(requestparameters, '$.dBClusterIdentifier')

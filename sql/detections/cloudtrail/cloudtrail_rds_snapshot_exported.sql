@@ -21,7 +21,7 @@ mitre:
   - TA0010:T1537
   - TA0009:T1530
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -63,6 +63,7 @@ WITH moves AS (
         errorcode,
         eventid,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         coalesce(
             json_extract_scalar(requestparameters, '$.sourceArn'),
             json_extract_scalar(requestparameters, '$.sourceDBSnapshotIdentifier'),
@@ -93,6 +94,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     actor,
+    principal,
     target,
     destination
 FROM moves

@@ -17,7 +17,7 @@ log_source: cloudtrail
 mitre:
   - TA0010:T1537
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -85,6 +85,7 @@ WITH shares AS (
         requestparameters,
         eventid,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         coalesce(
             json_extract_scalar(requestparameters, '$.dBSnapshotIdentifier'),
             json_extract_scalar(requestparameters, '$.dBClusterSnapshotIdentifier')
@@ -117,6 +118,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     actor,
+    principal,
     target,
     array_join(
         filter(added, v -> v <> account_id AND NOT contains({{ lookup('known_accounts') }}, v)),

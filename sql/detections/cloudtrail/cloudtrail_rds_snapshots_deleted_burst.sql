@@ -19,7 +19,7 @@ mitre:
   - TA0040:T1490
   - TA0040:T1485
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 5
 runbook: |-
@@ -61,6 +61,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.dBSnapshotIdentifier'),
         json_extract_scalar(requestparameters, '$.dBClusterSnapshotIdentifier')

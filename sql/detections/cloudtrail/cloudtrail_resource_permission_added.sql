@@ -26,7 +26,7 @@ mitre:
   - TA0003:T1098
   - TA0010:T1537
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -90,13 +90,14 @@ WITH permissions AS (
         requestparameters,
         eventid,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         coalesce(
             json_extract_scalar(requestparameters, '$.functionName'),
             json_extract_scalar(requestparameters, '$.layerName'),
             json_extract_scalar(requestparameters, '$.queueUrl'),
             json_extract_scalar(requestparameters, '$.topicArn')
         ) AS target,
-        coalesce(json_extract_scalar(requestparameters, '$.principal'), '') AS principal,
+        coalesce(json_extract_scalar(requestparameters, '$.principal'), '') AS grantee,
         json_extract_scalar(requestparameters, '$.organizationId') AS organization_id,
         -- SQS's aWSAccountIds and SNS's aWSAccountId: lists of account ids (lower-camel as CloudTrail logs them).
         regexp_extract_all(
@@ -134,13 +135,14 @@ grantees AS (
         requestparameters,
         eventid,
         actor,
+        principal,
         target,
         concat(
             filter(
-                regexp_extract_all(principal, '^(\*|\d{12})$', 1),
+                regexp_extract_all(grantee, '^(\*|\d{12})$', 1),
                 p -> p <> '*' OR organization_id IS NULL
             ),
-            regexp_extract_all(principal, '^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):', 1),
+            regexp_extract_all(grantee, '^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):', 1),
             listed_accounts
         ) AS grantee_ids
     FROM permissions
@@ -159,6 +161,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     actor,
+    principal,
     target,
     array_join(
         array_sort(

@@ -42,7 +42,7 @@ mitre:
   - TA0010:T1537
   - TA0003:T1098
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -102,6 +102,7 @@ WITH policy_changes AS (
         requestparameters,
         eventid,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         coalesce(
             json_extract_scalar(requestparameters, '$.repositoryName'),
             json_extract_scalar(requestparameters, '$.queueUrl'),
@@ -175,6 +176,7 @@ allows AS (
         requestparameters,
         eventid,
         actor,
+        principal,
         target,
         in_vpc,
         filter(
@@ -203,6 +205,7 @@ principals AS (
         requestparameters,
         eventid,
         actor,
+        principal,
         target,
         in_vpc,
         transform(
@@ -248,6 +251,7 @@ grantees AS (
         requestparameters,
         eventid,
         actor,
+        principal,
         target,
         concat(
             filter(
@@ -282,6 +286,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     actor,
+    principal,
     target,
     array_join(
         array_sort(

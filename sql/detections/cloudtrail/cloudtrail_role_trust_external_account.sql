@@ -24,7 +24,7 @@ mitre:
   - TA0003:T1098.003
   - TA0004:T1098.003
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -84,6 +84,7 @@ WITH trust_changes AS (
         requestparameters,
         eventid,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         json_extract_scalar(requestparameters, '$.roleName') AS target,
         coalesce(
             json_extract_scalar(requestparameters, '$.policyDocument'),
@@ -112,6 +113,7 @@ principals AS (
         requestparameters,
         eventid,
         actor,
+        principal,
         target,
         regexp_extract_all(
             array_join(
@@ -143,6 +145,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     actor,
+    principal,
     target,
     array_join(
         array_sort(

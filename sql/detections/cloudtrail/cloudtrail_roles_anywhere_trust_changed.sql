@@ -24,7 +24,7 @@ mitre:
   - TA0003:T1098.001
   - TA0005:T1556
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -67,6 +67,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.name'),
         json_extract_scalar(requestparameters, '$.trustAnchorId'),

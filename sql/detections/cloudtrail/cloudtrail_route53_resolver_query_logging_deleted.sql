@@ -13,7 +13,7 @@ log_source: cloudtrail
 mitre:
   - TA0005:T1562.008
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -54,6 +54,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.resolverQueryLogConfigId'),
         json_extract_scalar(requestparameters, '$.ResolverQueryLogConfigId')

@@ -21,7 +21,7 @@ mitre:
   - TA0005:T1562.007
   - TA0010:T1048
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -65,6 +65,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.routeTableId'),
         json_extract_scalar(requestparameters, '$.internetGatewayId'),

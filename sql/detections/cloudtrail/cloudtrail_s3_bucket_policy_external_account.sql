@@ -23,7 +23,7 @@ mitre:
   - TA0003:T1098
   - TA0010:T1537
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -71,6 +71,7 @@ WITH policy_changes AS (
         requestparameters,
         eventid,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         json_extract_scalar(requestparameters, '$.bucketName') AS target,
         json_format(json_extract(requestparameters, '$.bucketPolicy')) AS bucket_policy
     FROM cloudtrail
@@ -97,6 +98,7 @@ principals AS (
         requestparameters,
         eventid,
         actor,
+        principal,
         target,
         regexp_extract_all(
             array_join(
@@ -128,6 +130,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     actor,
+    principal,
     target,
     array_join(
         array_sort(

@@ -29,7 +29,7 @@ mitre:
   - TA0040:T1486
   - TA0010:T1537
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -88,6 +88,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.bucketName') AS target,
     coalesce(
         json_extract_scalar(

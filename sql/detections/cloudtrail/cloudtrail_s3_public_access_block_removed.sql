@@ -18,7 +18,7 @@ mitre:
   - TA0005:T1562.007
   - TA0009:T1530
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -69,6 +69,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.bucketName') AS target
 FROM cloudtrail
 WHERE

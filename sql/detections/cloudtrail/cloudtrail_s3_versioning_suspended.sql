@@ -21,7 +21,7 @@ mitre:
   - TA0040:T1490
   - TA0040:T1485
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -78,6 +78,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.bucketName') AS target,
     json_extract_scalar(
         requestparameters, '$.VersioningConfiguration.Status'

@@ -18,7 +18,7 @@ mitre:
   - TA0004:T1484.002
   - TA0003:T1556.007
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -67,6 +67,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.sAMLProviderArn'),
         json_extract_scalar(responseelements, '$.sAMLProviderArn'),

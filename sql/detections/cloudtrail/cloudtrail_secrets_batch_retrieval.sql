@@ -21,7 +21,7 @@ log_source: cloudtrail
 mitre:
   - TA0006:T1555.006
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -69,6 +69,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_array_length(json_extract(requestparameters, '$.secretIdList')) AS named_secrets
 FROM cloudtrail
 WHERE

@@ -18,7 +18,7 @@ log_source: cloudtrail
 mitre:
   - TA0006:T1555.006
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 15m
 threshold: 20
 runbook: |-
@@ -71,6 +71,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.secretId') AS secret_id
 FROM cloudtrail
 WHERE

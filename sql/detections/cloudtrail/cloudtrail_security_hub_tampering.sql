@@ -19,7 +19,7 @@ log_source: cloudtrail
 mitre:
   - TA0005:T1562.001
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -60,7 +60,8 @@ SELECT
     useragent AS user_agent,
     requestparameters AS request_parameters,
     eventid AS event_id,
-    coalesce(useridentity.arn, useridentity.principalid) AS actor
+    coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal
 FROM cloudtrail
 WHERE
     {{ window() }}

@@ -21,8 +21,10 @@ description: >-
   two hours before its window), and a probe is reported once, at the
   attempt that brings it to the limit, when the principal's attempts at that
   API were not at the limit in the hour before; a probe going on for hours
-  stays one hit. Assumed-role sessions are counted per session ARN; AWS
-  service principals are ignored.
+  stays one hit. Attempts are counted per principal (a role's sessions
+  together, an SSO session by its person, users and root by their ARN), so
+  spreading a probe over sessions does not hide it; actor is the session of
+  the attempt that reported it. AWS service principals are ignored.
 severity: medium
 status: stable
 log_source: cloudtrail
@@ -32,14 +34,16 @@ mitre:
   - TA0003:T1098.001
   - TA0005:T1666
 dedup:
-  keys: [account_id, actor, event_name]
+  keys: [account_id, principal, event_name]
   period: 1d
 threshold: 1
 runbook: |-
   1. List the principal's calls around the probe: SELECT event_time,
      eventsource, eventname, errorcode, requestparameters,
-     sourceipaddress, useragent FROM cloudtrail WHERE useridentity.arn =
-     '<actor>' AND dt = '<day>' ORDER BY event_time. Many targets (instances,
+     sourceipaddress, useragent, useridentity.arn FROM cloudtrail WHERE
+     (useridentity.arn = '<principal>' OR
+     useridentity.sessioncontext.sessionissuer.arn = '<principal>') AND dt =
+     '<day>' ORDER BY event_time. Many targets (instances,
      secrets, users), an unusual source_ip or a CLI/SDK user agent on a
      workload role mean probing; the same target retried by a known
      application means a missing permission.
@@ -85,6 +89,7 @@ WITH denials AS (
         eventname,
         eventid,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         -- What one attempt is: a distinct secret for GetSecretValue (an application retrying the one secret it
         -- may not read is not probing), each call for the other APIs.
         CASE
@@ -134,24 +139,25 @@ last_hour AS (
         event_time,
         account_id,
         actor,
+        principal,
         sourceipaddress,
         useragent,
         eventname,
         eventid,
         min(event_time) OVER (
-            PARTITION BY account_id, actor, eventname ORDER BY event_time
+            PARTITION BY account_id, principal, eventname ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS first_event_time,
         count(*) OVER (
-            PARTITION BY account_id, actor, eventname ORDER BY event_time
+            PARTITION BY account_id, principal, eventname ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS denied_calls,
         approx_distinct(attempt) OVER (
-            PARTITION BY account_id, actor, eventname ORDER BY event_time
+            PARTITION BY account_id, principal, eventname ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS attempts,
         approx_distinct(sourceipaddress) OVER (
-            PARTITION BY account_id, actor, eventname ORDER BY event_time
+            PARTITION BY account_id, principal, eventname ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS source_ip_count
     FROM denials
@@ -173,7 +179,7 @@ probes AS (
     SELECT
         *,
         lag(event_time) OVER (
-            PARTITION BY account_id, actor, eventname ORDER BY event_time, eventid
+            PARTITION BY account_id, principal, eventname ORDER BY event_time, eventid
         ) AS previous_over_limit
     FROM over_limit
 )
@@ -182,6 +188,7 @@ SELECT
     event_time,
     account_id,
     actor,
+    principal,
     sourceipaddress AS source_ip,
     useragent AS user_agent,
     eventname AS event_name,

@@ -24,7 +24,7 @@ mitre:
   - TA0006:T1552.005
   - TA0006:T1555.006
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 3
 runbook: |-
@@ -79,6 +79,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.name'),
         json_extract_scalar(requestparameters, '$.path')

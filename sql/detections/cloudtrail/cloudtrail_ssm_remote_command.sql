@@ -19,7 +19,7 @@ mitre:
   - TA0002:T1651
   - TA0008:T1021.007
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -58,6 +58,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.target'),
         json_extract_scalar(requestparameters, '$.instanceIds[0]')

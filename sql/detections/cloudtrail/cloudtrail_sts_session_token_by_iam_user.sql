@@ -18,7 +18,7 @@ mitre:
   - TA0005:T1550.001
   - TA0003:T1078.004
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -59,6 +59,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.name') AS federated_name
 FROM cloudtrail
 WHERE

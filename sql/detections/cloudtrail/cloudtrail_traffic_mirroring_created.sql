@@ -22,7 +22,7 @@ mitre:
   - TA0006:T1040
   - TA0007:T1040
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -73,6 +73,7 @@ WITH mirroring AS (
         errorcode,
         eventid,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         -- nullif: regexp_extract gives NULL on Athena but '' on DuckDB when nothing matches.
         nullif(regexp_extract(requestparameters, '"[Nn]etworkInterfaceId"\s*:\s*"([^"]*)"', 1), '') AS target,
         nullif(
@@ -99,6 +100,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     actor,
+    principal,
     target,
     mirror_target
 FROM mirroring

@@ -17,7 +17,7 @@ log_source: cloudtrail
 mitre:
   - TA0005:T1562.008
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -70,6 +70,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.name'),
         json_extract_scalar(requestparameters, '$.trailName')

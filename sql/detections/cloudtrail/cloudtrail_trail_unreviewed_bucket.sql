@@ -23,7 +23,7 @@ mitre:
   - TA0005:T1562.008
   - TA0010:T1537
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -82,6 +82,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.name') AS target,
     json_extract_scalar(requestparameters, '$.s3BucketName') AS delivery_bucket
 FROM cloudtrail

@@ -12,7 +12,7 @@ log_source: cloudtrail
 mitre:
   - TA0005:T1562.008
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -57,6 +57,7 @@ SELECT
     responseelements AS response_elements,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(
         requestparameters, '$.DeleteFlowLogsRequest.FlowLogId.content'
     ) AS target

@@ -18,7 +18,7 @@ log_source: cloudtrail
 mitre:
   - TA0005:T1562.001
 dedup:
-  keys: [account_id, actor, target]
+  keys: [account_id, principal, target]
   period: 1h
 threshold: 1
 runbook: |-
@@ -63,6 +63,7 @@ SELECT
     requestparameters AS request_parameters,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.resourceArn'),
         json_extract_scalar(requestparameters, '$.ResourceArn'),

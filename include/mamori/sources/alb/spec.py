@@ -27,6 +27,7 @@ SPEC = SourceSpec(
     ),
     fields=FieldModel(
         actor="client_ip",  # an HTTP request has no authenticated principal in the log
+        principal=None,  # a request names an address, not an identity
         ip="client_ip",
         event_name="request_verb",
         detail="concat_ws(' ', client_ip, CAST(elb_status_code AS VARCHAR), request_url)",

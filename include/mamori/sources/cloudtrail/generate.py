@@ -1451,7 +1451,7 @@ class _Gen:
             a,
             gr,
             {
-                "cloudtrail_console_login_without_mfa": {"actor": self.user(a, "alice")["arn"]},
+                "cloudtrail_console_login_without_mfa": {"principal": self.user(a, "alice")["arn"]},
                 "cloudtrail_console_login_after_failures": {"actor": "alice"},
             },
             f"alice console login without MFA from {ATTACKER_IP}, 2 minutes after 8 failures",
@@ -1488,7 +1488,7 @@ class _Gen:
             gr,
             {
                 "cloudtrail_access_key_created_for_other_user": {
-                    "actor": alice["arn"],
+                    "principal": alice["arn"],
                     "target_user": "admin-bob",
                 }
             },
@@ -1523,7 +1523,7 @@ class _Gen:
             t,
             a,
             r0,
-            {"cloudtrail_first_seen_caller_identity": {"actor": bob["arn"]}} if warmed_up else {},
+            {"cloudtrail_first_seen_caller_identity": {"principal": bob["arn"]}} if warmed_up else {},
             "admin-bob (never seen calling it) runs GetCallerIdentity with the new key",
             self.rec(t, a, r0, "sts.amazonaws.com", "GetCallerIdentity", bob, ATTACKER_IP, CLI_UA),
         )
@@ -1583,7 +1583,7 @@ class _Gen:
                 t,
                 a,
                 r0,
-                {det: {} if det == "cloudtrail_guardduty_disabled" else {"actor": bob["arn"]}},
+                {det: {} if det == "cloudtrail_guardduty_disabled" else {"principal": bob["arn"]}},
                 summary,
                 self.rec(
                     t,
@@ -1610,7 +1610,12 @@ class _Gen:
             base[7],
             b,
             rb,
-            {"cloudtrail_security_group_opened_to_world": {"actor": ci["arn"]}},
+            {
+                # The rule keys on the principal: the role, whichever session of it acted.
+                "cloudtrail_security_group_opened_to_world": {
+                    "principal": ci["sessionContext"]["sessionIssuer"]["arn"]
+                }
+            },
             f"ci-deploy session opened {sg2} tcp/22 to ::/0 from {ATTACKER_IPV6}",
             self.rec(
                 base[7],

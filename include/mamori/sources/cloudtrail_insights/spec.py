@@ -30,6 +30,7 @@ SPEC = SourceSpec(
     ),
     fields=FieldModel(
         actor="eventsource",  # an Insight has no caller: the service whose API rate was unusual
+        principal=None,  # an Insight has no caller
         ip="sourceipaddress",
         event_name="eventname",
         detail="concat_ws(' ', eventsource, eventtype)",

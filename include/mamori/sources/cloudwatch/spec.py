@@ -22,6 +22,7 @@ SPEC = SourceSpec(
     ),
     fields=FieldModel(
         actor="coalesce(ssh_user, sudo_user, hostname)",
+        principal="coalesce(ssh_user, sudo_user, hostname)",  # a host account is itself across logins
         ip="ssh_src_ip",
         event_name="coalesce(ssh_event, app_name)",
         detail="concat_ws(' ', log_group, coalesce(msg, message))",

@@ -23,6 +23,7 @@ SPEC = SourceSpec(
     ),
     fields=FieldModel(
         actor="coalesce(srcids_instance, srcaddr)",
+        principal="coalesce(srcids_instance, srcaddr)",  # the instance (or address) asking
         ip="srcaddr",
         event_name="query_type",
         detail="concat_ws(' ', query_name, rcode, vpc_id)",

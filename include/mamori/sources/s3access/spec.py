@@ -27,6 +27,7 @@ SPEC = SourceSpec(
     ),
     fields=FieldModel(
         actor="requester",
+        principal="requester",  # as logged: no session issuer in the log, so role sessions stay apart
         ip="remoteip",
         event_name="operation",
         detail="concat_ws(' ', remoteip, bucket_name, key, CAST(httpstatus AS VARCHAR))",

@@ -49,6 +49,7 @@ SPEC = SourceSpec(
     ),
     fields=FieldModel(
         actor="srcaddr",  # a flow has no principal: the address that opened it
+        principal=None,  # a flow names addresses, not identities
         ip="srcaddr",
         event_name="action",
         detail=(
