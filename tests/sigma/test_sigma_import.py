@@ -439,7 +439,13 @@ def test_every_mapped_field_is_a_column_of_the_lake_table() -> None:
         expr = cloudtrail.sql_column(field)
         assert expr is not None, field
         con.execute(athena_to_duckdb(f"SELECT {expr} FROM cloudtrail"))
-    select = ", ".join(f"{e} AS {a}" for e, a in cloudtrail.SELECT_COLUMNS)
+    from mamori.detections.loader import principal_of
+
+    principal = principal_of("cloudtrail")
+    assert principal is not None
+    select = ", ".join(f"{e} AS {a}" for e, a in cloudtrail.SELECT_COLUMNS).replace(
+        "{{ principal() }}", principal
+    )
     con.execute(athena_to_duckdb(f"SELECT {select} FROM cloudtrail"))
 
 

@@ -113,8 +113,11 @@ SELECT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("errorcode", "error_code"),
     ("eventid", "event_id"),
     ("coalesce(useridentity.arn, useridentity.principalid)", "actor"),
+    # The role rather than the session (the source's field model; README "A detection"): one alert per
+    # principal, not one per assumed-role session a tool opens.
+    ("{{ principal() }}", "principal"),
 )
-DEDUP_KEYS = ("account_id", "actor")
+DEDUP_KEYS = ("account_id", "principal")
 
 
 def sql_column(field: str) -> str | None:
