@@ -65,6 +65,9 @@ RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 16)
 # 180 s with the api-server alive and just past its banner.
 START_TIMEOUT = 600.0
 
+# mamori.dev.executor.PATH, spelled out here so that local_env does not import Airflow's executors.
+SLOT_EXECUTOR = "mamori.dev.executor.SlotLocalExecutor"
+
 
 # mamori settings of a local instance unless the caller's environment sets them (docs/operations.md): one
 # run_detections task per source instead of one per 10 rules (each task process costs seconds of parsing and
@@ -107,7 +110,9 @@ def local_env(
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            # Airflow's LocalExecutor, holding a parallelism slot per task it has handed to its workers, so the
+            # tasks wait in the scheduler and start by priority, not first in, first out (mamori.dev.executor).
+            "AIRFLOW__CORE__EXECUTOR": SLOT_EXECUTOR,
             # One core's worth of workers; the default forks 32 of them.
             "AIRFLOW__CORE__PARALLELISM": "4",
             # Parsing a DAG file (task start, dag-processor) took > 30 s on a loaded 2-core machine: task tries
