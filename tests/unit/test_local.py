@@ -75,7 +75,7 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     env = local.local_env(tmp_path / "af", tmp_path / "m", 8123, {"X": "1"}, inherit=False, base=base)
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1" and env["AIRFLOW__API__PORT"] == "8123"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:8123/execution/"
-    assert env["AIRFLOW__CORE__EXECUTOR"] == local.SLOT_EXECUTOR and env["AIRFLOW__CORE__PARALLELISM"] == "4"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == local.SLOT_EXECUTOR and env["AIRFLOW__CORE__PARALLELISM"] == "8"
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "True"
     # Parsing a DAG file took > 30 s on a loaded 2-core machine (the soak): task tries failed with "Dag not
     # found" and the dag-processor dropped ingest DAGs (REST 404) until the next parse.

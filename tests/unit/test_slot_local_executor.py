@@ -84,6 +84,22 @@ def test_dispatched_tasks_hold_their_slots_until_their_result_is_read():
     assert _handed_out(ex) == ["low"] and len(ex.running) == 2 and ex.slots_available == 0
 
 
+def test_half_of_the_slots_run_the_other_half_wait_next_in_line(monkeypatch):
+    forked: list[int] = []
+
+    def fork(self: LocalExecutor) -> None:  # LocalExecutor's own: one more worker process
+        forked.append(len(forked))
+        self.workers[len(forked)] = SimpleNamespace(is_alive=lambda: True)  # type: ignore[assignment]
+
+    monkeypatch.setattr(LocalExecutor, "_spawn_worker", fork)
+    ex = slot_executor.SlotLocalExecutor(parallelism=8)
+    ex.workers = {}
+    ex._spawn_workers_with_gc_freeze(ex.parallelism)  # what start() asks for when forking
+    ex._spawn_worker()  # what _check_workers asks for, one at a time, when spawning
+    assert len(forked) == ex.worker_count == 4
+    assert slot_executor.SlotLocalExecutor(parallelism=1).worker_count == 1
+
+
 def test_mamori_up_runs_it_and_airflow_loads_it_by_path(tmp_path):
     env = local.local_env(tmp_path, tmp_path, 1, inherit=False, base={})
     assert env["AIRFLOW__CORE__EXECUTOR"] == slot_executor.PATH == local.SLOT_EXECUTOR

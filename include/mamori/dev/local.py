@@ -113,8 +113,9 @@ def local_env(
             # Airflow's LocalExecutor, holding a parallelism slot per task it has handed to its workers, so the
             # tasks wait in the scheduler and start by priority, not first in, first out (mamori.dev.executor).
             "AIRFLOW__CORE__EXECUTOR": SLOT_EXECUTOR,
-            # One core's worth of workers; the default forks 32 of them.
-            "AIRFLOW__CORE__PARALLELISM": "4",
+            # Tasks handed to the executor: 4 running (one core's worth of workers; the default forks 32) and 4
+            # next in line, so a worker never waits for the scheduler's loop.
+            "AIRFLOW__CORE__PARALLELISM": "8",
             # Parsing a DAG file (task start, dag-processor) took > 30 s on a loaded 2-core machine: task tries
             # failed with "Dag not found" and the dag-processor dropped DAGs until its next parse.
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
