@@ -94,7 +94,9 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     assert env["PATH"].split(":")[0] == str(local.Path(sys.executable).parent)
     kept = local.local_env(tmp_path / "af", tmp_path / "m", 8123, inherit=True, base=base)
     assert kept["AIRFLOW_CONN_MAMORI_GITHUB"] == "{}" and kept["MAMORI_ENGINE"] == "athena"
-    assert "AIRFLOW__CORE__UNIT_TEST_MODE" not in kept and kept["AIRFLOW__CORE__EXECUTOR"] == local.SLOT_EXECUTOR
+    assert (
+        "AIRFLOW__CORE__UNIT_TEST_MODE" not in kept and kept["AIRFLOW__CORE__EXECUTOR"] == local.SLOT_EXECUTOR
+    )
     own = local.local_env(tmp_path, tmp_path, 1, base={**base, "MAMORI_DETECT_CHUNK_SIZE": "10"})
     assert (
         own["MAMORI_DETECT_CHUNK_SIZE"] == "10" and own["MAMORI_DETECT_POKE_SECONDS"] == "30"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import queue
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -35,7 +36,7 @@ def _unstarted(cls: type[LocalExecutor]) -> LocalExecutor:
     ex.activity_queue = queue.SimpleQueue()  # type: ignore[assignment]
     ex.result_queue = queue.SimpleQueue()  # type: ignore[assignment]
     ex.workers = {}
-    ex._unread_messages = multiprocessing.Value(ctypes.c_uint)  # type: ignore[assignment]
+    ex._unread_messages = multiprocessing.Value(ctypes.c_uint)
     ex._check_workers = lambda: None  # type: ignore[method-assign]  # no worker processes
     return ex
 
@@ -43,7 +44,8 @@ def _unstarted(cls: type[LocalExecutor]) -> LocalExecutor:
 def _handed_out(ex: LocalExecutor) -> list[str]:
     out = []
     while not ex.activity_queue.empty():
-        out.append(ex.activity_queue.get().ti.key.task_id)
+        workload: Any = ex.activity_queue.get()
+        out.append(workload.ti.key.task_id)
     return out
 
 
@@ -52,7 +54,7 @@ def _queue(ex: LocalExecutor, *tasks: Any) -> None:
         ex.queue_workload(t, session=None)  # type: ignore[arg-type]
 
 
-def test_airflows_local_executor_frees_the_slot_at_hand_off():
+def test_airflows_local_executor_frees_the_slot_at_hand_off() -> None:
     """What the subclass is for (apache/airflow#71914): if this starts failing, the upstream fix has landed
     and mamori.dev.executor can go."""
     ex = _unstarted(LocalExecutor)
@@ -61,7 +63,7 @@ def test_airflows_local_executor_frees_the_slot_at_hand_off():
     assert _handed_out(ex) == ["a", "b"] and ex.slots_available == 2
 
 
-def test_dispatched_tasks_hold_their_slots_until_their_result_is_read():
+def test_dispatched_tasks_hold_their_slots_until_their_result_is_read() -> None:
     ex = _unstarted(slot_executor.SlotLocalExecutor)
     first, second = _task("first", 1), _task("second", 1)
     _queue(ex, first, second)
@@ -84,7 +86,7 @@ def test_dispatched_tasks_hold_their_slots_until_their_result_is_read():
     assert _handed_out(ex) == ["low"] and len(ex.running) == 2 and ex.slots_available == 0
 
 
-def test_half_of_the_slots_run_the_other_half_wait_next_in_line(monkeypatch):
+def test_half_of_the_slots_run_the_other_half_wait_next_in_line(monkeypatch: pytest.MonkeyPatch) -> None:
     forked: list[int] = []
 
     def fork(self: LocalExecutor) -> None:  # LocalExecutor's own: one more worker process
@@ -100,7 +102,7 @@ def test_half_of_the_slots_run_the_other_half_wait_next_in_line(monkeypatch):
     assert slot_executor.SlotLocalExecutor(parallelism=1).worker_count == 1
 
 
-def test_mamori_up_runs_it_and_airflow_loads_it_by_path(tmp_path):
+def test_mamori_up_runs_it_and_airflow_loads_it_by_path(tmp_path: Path) -> None:
     env = local.local_env(tmp_path, tmp_path, 1, inherit=False, base={})
     assert env["AIRFLOW__CORE__EXECUTOR"] == slot_executor.PATH == local.SLOT_EXECUTOR
     # The plugin's warm-up (forks_task_processes) recognises a LocalExecutor by name.
@@ -110,6 +112,6 @@ def test_mamori_up_runs_it_and_airflow_loads_it_by_path(tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _no_stats(monkeypatch):
+def _no_stats(monkeypatch: pytest.MonkeyPatch) -> None:
     """BaseExecutor.heartbeat emits gauges; nothing listens in a test."""
     monkeypatch.setattr("airflow.executors.base_executor.stats.gauge", lambda *a, **k: None)
