@@ -10,8 +10,9 @@ run first waits until each source's ingest windows covering the data interval ar
    `_SUCCESS.json` for the needed ingest windows.
 2. `list_detections`: enabled detections in `sql/detections/` (deprecated ones do not run), in chunks of
    up to `MAMORI_DETECT_CHUNK_SIZE` (default 10) rules of one log source.
-3. `run_detections` (mapped per chunk): render each rule's SQL for the window, run it on the engine
-   (DuckDB embedded, Athena in AWS), group hits into alerts by dedup key and window, record them in the ledger.
+3. `run_detections` (mapped per chunk, `MAMORI_DETECT_PARALLEL_CHUNKS` at once, default 2): render each
+   rule's SQL for the window, run it on the engine (DuckDB embedded, Athena in AWS), group hits into alerts by
+   dedup key and window, record them in the ledger.
    A re-run replaces the window's contribution: same alert keys, no new rows.
    A rule that fails to load or whose SQL fails on the engine is skipped and reported; the others run.
    In a backfill run (Airflow's Backfills, `mamori backfill` through Airflow) new alerts are ticketed but do
@@ -40,6 +41,7 @@ from mamori.dag_defaults import (
     START_DATE,
     detect_args,
     detect_deadline,
+    detect_parallel_chunks,
     detect_poke_seconds,
     detect_schedule,
 )
@@ -69,7 +71,7 @@ def detect_dag() -> None:
     def list_detections() -> list[list[str]]:
         return detect.detection_chunks()
 
-    @task(max_active_tis_per_dagrun=2)
+    @task(max_active_tis_per_dagrun=detect_parallel_chunks())
     def run_detections(
         ids: list[str], data_interval_start: Any = None, data_interval_end: Any = None, dag_run: Any = None
     ) -> list[dict[str, Any]]:

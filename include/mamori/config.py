@@ -101,6 +101,9 @@ class Settings:
     detect_chunk_size: int = 10
     # How often detect's `wait_for_ingest` sensor (reschedule mode: a task process per poke) checks the lake.
     detect_poke: timedelta = timedelta(minutes=2)
+    # How many of a detect run's `run_detections` tasks run at once. `mamori up` sets its executor's worker count
+    # (4), so the sample's first detect run takes every worker and the next run's chunks wait for it.
+    detect_parallel_chunks: int = 2
 
 
 def _url(e: Mapping[str, str], name: str, default: Path) -> str:
@@ -168,6 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         detect_queue=_queue(e, "MAMORI_DETECT_QUEUE"),
         detect_chunk_size=_positive_int(e, "MAMORI_DETECT_CHUNK_SIZE", 10),
         detect_poke=_positive_seconds(e, "MAMORI_DETECT_POKE_SECONDS", 120),
+        detect_parallel_chunks=_positive_int(e, "MAMORI_DETECT_PARALLEL_CHUNKS", 2),
     )
 
 

@@ -74,6 +74,13 @@ def detect_schedule() -> CronDataIntervalTimetable:
     return windows.timetable(load_settings().detect_interval)
 
 
+def detect_parallel_chunks() -> int:
+    """`MAMORI_DETECT_PARALLEL_CHUNKS` (2 by default): how many of a detect run's run_detections tasks run at
+    once. `mamori up` sets 4, its executor's workers: on one loaded machine the first detect window's chunks
+    then take every worker, and the next window's wait (older runs first) instead of taking half of them."""
+    return load_settings().detect_parallel_chunks
+
+
 def detect_poke_seconds() -> float:
     """`MAMORI_DETECT_POKE_SECONDS` (120 by default): how often detect's wait_for_ingest sensor checks the lake.
     `mamori up` sets 30, so the first detect run starts soon after its ingest windows are finalized."""

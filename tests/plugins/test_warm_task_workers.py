@@ -37,7 +37,14 @@ print(json.dumps(calls))
 
 
 @pytest.mark.slow  # a fresh interpreter importing Airflow: ~6 s each
-@pytest.mark.parametrize(("executor", "warmed"), [("LocalExecutor", ["scheduler"]), ("CeleryExecutor", [])])
+@pytest.mark.parametrize(
+    ("executor", "warmed"),
+    [
+        ("LocalExecutor", ["scheduler"]),
+        ("mamori.dev.executor.SlotLocalExecutor", ["scheduler"]),  # `mamori up`'s (mamori.dev.executor)
+        ("CeleryExecutor", []),
+    ],
+)
 def test_only_a_local_executor_scheduler_warms_up(tmp_path, executor, warmed):
     env = dict(
         os.environ,

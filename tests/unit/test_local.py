@@ -75,7 +75,7 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     env = local.local_env(tmp_path / "af", tmp_path / "m", 8123, {"X": "1"}, inherit=False, base=base)
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1" and env["AIRFLOW__API__PORT"] == "8123"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:8123/execution/"
-    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor" and env["AIRFLOW__CORE__PARALLELISM"] == "4"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == local.SLOT_EXECUTOR and env["AIRFLOW__CORE__PARALLELISM"] == "8"
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "True"
     # Parsing a DAG file took > 30 s on a loaded 2-core machine (the soak): task tries failed with "Dag not
     # found" and the dag-processor dropped ingest DAGs (REST 404) until the next parse.
@@ -86,6 +86,7 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     assert env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == "600"
     assert env["AIRFLOW__CORE__DEFAULT_TASK_WEIGHT_RULE"] == "upstream"
     assert (env["MAMORI_DETECT_CHUNK_SIZE"], env["MAMORI_DETECT_POKE_SECONDS"]) == ("100", "30")
+    assert env["MAMORI_DETECT_PARALLEL_CHUNKS"] == "4"
     assert "AIRFLOW__CORE__UNIT_TEST_MODE" not in env and "AIRFLOW_CONN_MAMORI_GITHUB" not in env
     assert "MAMORI_ENGINE" not in env and env["HOME"] == "/root" and env["X"] == "1"
     # No SQLite lock-timeout workaround: the metadata DB is the embedded PostgreSQL (start() adds its URL).
@@ -93,7 +94,9 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     assert env["PATH"].split(":")[0] == str(local.Path(sys.executable).parent)
     kept = local.local_env(tmp_path / "af", tmp_path / "m", 8123, inherit=True, base=base)
     assert kept["AIRFLOW_CONN_MAMORI_GITHUB"] == "{}" and kept["MAMORI_ENGINE"] == "athena"
-    assert "AIRFLOW__CORE__UNIT_TEST_MODE" not in kept and kept["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert (
+        "AIRFLOW__CORE__UNIT_TEST_MODE" not in kept and kept["AIRFLOW__CORE__EXECUTOR"] == local.SLOT_EXECUTOR
+    )
     own = local.local_env(tmp_path, tmp_path, 1, base={**base, "MAMORI_DETECT_CHUNK_SIZE": "10"})
     assert (
         own["MAMORI_DETECT_CHUNK_SIZE"] == "10" and own["MAMORI_DETECT_POKE_SECONDS"] == "30"
@@ -330,7 +333,7 @@ def test_celery_worker_env_switches_the_executor_and_extra_env_still_wins(tmp_pa
     assert merged["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == "1"
     assert (
         local.local_env(tmp_path, tmp_path, 1, inherit=False, base={})["AIRFLOW__CORE__EXECUTOR"]
-        == "LocalExecutor"
+        == local.SLOT_EXECUTOR
     )
 
 

@@ -65,11 +65,20 @@ RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 16)
 # 180 s with the api-server alive and just past its banner.
 START_TIMEOUT = 600.0
 
+# mamori.dev.executor.PATH, spelled out here so that local_env does not import Airflow's executors.
+SLOT_EXECUTOR = "mamori.dev.executor.SlotLocalExecutor"
+
 
 # mamori settings of a local instance unless the caller's environment sets them (docs/operations.md): one
 # run_detections task per source instead of one per 10 rules (each task process costs seconds of parsing and
 # start-up, more than its rules' queries), and detect's sensor checking the lake every 30 s instead of 2 min.
-LOCAL_DEFAULTS: dict[str, str] = {"MAMORI_DETECT_CHUNK_SIZE": "100", "MAMORI_DETECT_POKE_SECONDS": "30"}
+LOCAL_DEFAULTS: dict[str, str] = {
+    "MAMORI_DETECT_CHUNK_SIZE": "100",
+    "MAMORI_DETECT_POKE_SECONDS": "30",
+    # As many rule chunks of one detect run at once as the executor has workers (mamori.dev.executor): the
+    # sample's first detect run takes them all; the second run's chunks, which took half, wait for it.
+    "MAMORI_DETECT_PARALLEL_CHUNKS": "4",
+}
 
 
 class LocalAirflowError(RuntimeError):
@@ -107,9 +116,12 @@ def local_env(
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            # One core's worth of workers; the default forks 32 of them.
-            "AIRFLOW__CORE__PARALLELISM": "4",
+            # Airflow's LocalExecutor, holding a parallelism slot per task it has handed to its workers, so the
+            # tasks wait in the scheduler and start by priority, not first in, first out (mamori.dev.executor).
+            "AIRFLOW__CORE__EXECUTOR": SLOT_EXECUTOR,
+            # Tasks handed to the executor: 4 running (one core's worth of workers; the default forks 32) and 4
+            # next in line, so a worker never waits for the scheduler's loop.
+            "AIRFLOW__CORE__PARALLELISM": "8",
             # Parsing a DAG file (task start, dag-processor) took > 30 s on a loaded 2-core machine: task tries
             # failed with "Dag not found" and the dag-processor dropped DAGs until its next parse.
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",

@@ -1,0 +1,117 @@
+"""`mamori up`'s executor holds a `parallelism` slot per task until its worker reports it done
+(mamori.dev.executor): Airflow 3.3's LocalExecutor frees the slot as it hands the task to its workers' queue,
+so the scheduler queues every ready task and the workers run them first in, first out, ignoring priority.
+
+The executors here are not started (no worker is forked): their workers' queue is a plain queue the test reads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import queue
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow.executors import workloads
+from airflow.executors.executor_loader import ExecutorLoader
+from airflow.executors.executor_utils import ExecutorName
+from airflow.executors.local_executor import LocalExecutor
+from airflow.models.taskinstancekey import TaskInstanceKey
+from airflow.utils.state import TaskInstanceState
+
+from mamori.dev import executor as slot_executor
+from mamori.dev import local
+
+
+def _task(name: str, weight: int) -> Any:
+    key = TaskInstanceKey("d", name, "r", 1, -1)
+    return workloads.ExecuteTask.model_construct(ti=SimpleNamespace(key=key, priority_weight=weight))
+
+
+def _unstarted(cls: type[LocalExecutor]) -> LocalExecutor:
+    ex = cls(parallelism=2)
+    ex.activity_queue = queue.SimpleQueue()  # type: ignore[assignment]
+    ex.result_queue = queue.SimpleQueue()  # type: ignore[assignment]
+    ex.workers = {}
+    ex._unread_messages = multiprocessing.Value(ctypes.c_uint)
+    ex._check_workers = lambda: None  # type: ignore[method-assign]  # no worker processes
+    return ex
+
+
+def _handed_out(ex: LocalExecutor) -> list[str]:
+    out = []
+    while not ex.activity_queue.empty():
+        workload: Any = ex.activity_queue.get()
+        out.append(workload.ti.key.task_id)
+    return out
+
+
+def _queue(ex: LocalExecutor, *tasks: Any) -> None:
+    for t in tasks:
+        ex.queue_workload(t, session=None)  # type: ignore[arg-type]
+
+
+def test_airflows_local_executor_frees_the_slot_at_hand_off() -> None:
+    """What the subclass is for (apache/airflow#71914): if this starts failing, the upstream fix has landed
+    and mamori.dev.executor can go."""
+    ex = _unstarted(LocalExecutor)
+    _queue(ex, _task("a", 1), _task("b", 1))
+    ex.heartbeat()
+    assert _handed_out(ex) == ["a", "b"] and ex.slots_available == 2
+
+
+def test_dispatched_tasks_hold_their_slots_until_their_result_is_read() -> None:
+    ex = _unstarted(slot_executor.SlotLocalExecutor)
+    first, second = _task("first", 1), _task("second", 1)
+    _queue(ex, first, second)
+    ex.heartbeat()
+    assert _handed_out(ex) == ["first", "second"]
+    assert ex.slots_available == 0 and ex.slots_occupied == 2
+    # The scheduler asks for slots_available before queueing more: none, so the rest stay `scheduled` and are
+    # picked by priority when a slot frees. Queued anyway, they wait in the executor, highest weight first.
+    _queue(ex, _task("low", 1), _task("sensor", 10))
+    ex.heartbeat()
+    assert _handed_out(ex) == []
+    ex.result_queue.put((first.ti.key, TaskInstanceState.SUCCESS, None))
+    ex.heartbeat()  # sync() reads the result after this heartbeat's hand-off: the slot is free for the next
+    assert ex.running == {second.ti.key} and ex.event_buffer[first.ti.key][0] == TaskInstanceState.SUCCESS
+    ex.heartbeat()
+    assert _handed_out(ex) == ["sensor"] and len(ex.running) == 2
+    ex.result_queue.put((second.ti.key, TaskInstanceState.FAILED, None))
+    ex.heartbeat()
+    ex.heartbeat()
+    assert _handed_out(ex) == ["low"] and len(ex.running) == 2 and ex.slots_available == 0
+
+
+def test_half_of_the_slots_run_the_other_half_wait_next_in_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    forked: list[int] = []
+
+    def fork(self: LocalExecutor) -> None:  # LocalExecutor's own: one more worker process
+        forked.append(len(forked))
+        self.workers[len(forked)] = SimpleNamespace(is_alive=lambda: True)  # type: ignore[assignment]
+
+    monkeypatch.setattr(LocalExecutor, "_spawn_worker", fork)
+    ex = slot_executor.SlotLocalExecutor(parallelism=8)
+    ex.workers = {}
+    ex._spawn_workers_with_gc_freeze(ex.parallelism)  # what start() asks for when forking
+    ex._spawn_worker()  # what _check_workers asks for, one at a time, when spawning
+    assert len(forked) == ex.worker_count == 4
+    assert slot_executor.SlotLocalExecutor(parallelism=1).worker_count == 1
+
+
+def test_mamori_up_runs_it_and_airflow_loads_it_by_path(tmp_path: Path) -> None:
+    env = local.local_env(tmp_path, tmp_path, 1, inherit=False, base={})
+    assert env["AIRFLOW__CORE__EXECUTOR"] == slot_executor.PATH == local.SLOT_EXECUTOR
+    # The plugin's warm-up (forks_task_processes) recognises a LocalExecutor by name.
+    assert "LocalExecutor" in env["AIRFLOW__CORE__EXECUTOR"]
+    cls, _ = ExecutorLoader.import_executor_cls(ExecutorName(env["AIRFLOW__CORE__EXECUTOR"]))
+    assert cls is slot_executor.SlotLocalExecutor and cls.is_local
+
+
+@pytest.fixture(autouse=True)
+def _no_stats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BaseExecutor.heartbeat emits gauges; nothing listens in a test."""
+    monkeypatch.setattr("airflow.executors.base_executor.stats.gauge", lambda *a, **k: None)
