@@ -41,6 +41,31 @@ references:
   - https://docs.aws.amazon.com/elasticloadbalancing/2012-06-01/APIReference/API_ModifyLoadBalancerAttributes.html
   - https://attack.mitre.org/techniques/T1562/008/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop disabled.where: eventsource = 'elasticloadbalancing.amazonaws.com'"
+    reason: >-
+      Per the AWS SDK service models (botocore 1.43) ModifyLoadBalancerAttributes
+      is an operation of Elastic Load Balancing only (elb and elbv2, both
+      logged as elasticloadbalancing.amazonaws.com).
+  - mutant: "drop disabled.where: eventname = 'ModifyLoadBalancerAttributes'"
+    reason: >-
+      The attribute keys access_logs.s3.enabled and connection_logs.s3.enabled
+      are load balancer attributes (target group and listener attributes have
+      other keys), and accessLog is a member of the Classic
+      LoadBalancerAttributes, which only ModifyLoadBalancerAttributes takes;
+      no other Elastic Load Balancing request carries them.
+  - mutant: "drop main.where: c.account_id = d.account_id"
+    reason: >-
+      The creation must match on actor and load balancer too; the actor is an
+      ARN naming its account (or a principal id unique to it) and a load
+      balancer ARN names its account, so two events of different accounts
+      never match on both.
+  - mutant: "before widen: 1h -> 2h"
+    reason: >-
+      A creation only excuses a change within the hour after it
+      (c.event_time >= d.event_time - 1 hour), and every change is inside the
+      run window, so creations more than an hour before the window start never
+      match; reading them changes nothing.
 */
 WITH created AS (
     SELECT

@@ -45,6 +45,14 @@ references:
   - https://docs.aws.amazon.com/kms/latest/developerguide/keystore-external.html
   - https://attack.mitre.org/techniques/T1486/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'kms.amazonaws.com'"
+    reason: >-
+      Per the AWS SDK service models (botocore 1.43) ImportKeyMaterial,
+      DeleteImportedKeyMaterial and the three custom key store calls are
+      operations of KMS only, and of the services with a CreateKey (KMS,
+      Location, Payment Cryptography) only KMS takes an Origin; so the
+      eventname and origin tests already imply the source.
 */
 SELECT
     event_time,

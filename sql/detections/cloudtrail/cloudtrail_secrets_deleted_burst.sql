@@ -40,6 +40,12 @@ references:
   - https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CancelRotateSecret.html
   - https://attack.mitre.org/techniques/T1485/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'secretsmanager.amazonaws.com'"
+    reason: >-
+      Per the AWS SDK service models (botocore 1.43) DeleteSecret and
+      CancelRotateSecret are operations of Secrets Manager only, so the
+      eventname list already implies the source.
 */
 SELECT
     event_time,

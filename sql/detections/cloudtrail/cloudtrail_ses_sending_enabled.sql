@@ -43,6 +43,14 @@ references:
   - https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_PutAccountDetails.html
   - https://attack.mitre.org/techniques/T1496/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop main.where: eventsource = 'ses.amazonaws.com'"
+    reason: >-
+      Per the AWS SDK service models (botocore 1.43) UpdateAccountSendingEnabled
+      is an operation of SES v1 only, PutAccountDetails of SES v2 only, and
+      PutAccountSendingAttributes of SES v2 and the older Pinpoint Email API,
+      all served by the SES endpoint (endpoint prefix email) and logged with
+      eventsource ses.amazonaws.com.
 */
 SELECT
     event_time,

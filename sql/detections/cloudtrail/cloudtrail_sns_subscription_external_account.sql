@@ -39,6 +39,17 @@ references:
   - https://docs.aws.amazon.com/sns/latest/dg/sns-send-message-to-sqs-cross-account.html
   - https://attack.mitre.org/techniques/T1537/
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "drop subscriptions.where: eventname = 'Subscribe'"
+    reason: >-
+      In the SNS service model (botocore 1.43) Subscribe is the only
+      operation with an Endpoint request member, so no other SNS event
+      carries the endpoint the rule reads.
+  - mutant: "drop subscriptions.where: eventsource = 'sns.amazonaws.com'"
+    reason: >-
+      The only other Subscribe in the AWS SDK service models (botocore 1.43),
+      CodeStar Notifications', takes Arn, Target and ClientRequestToken and no
+      Endpoint, so its events never yield an endpoint account.
 */
 WITH subscriptions AS (
     SELECT
@@ -53,9 +64,13 @@ WITH subscriptions AS (
         eventid,
         json_extract_scalar(requestparameters, '$.topicArn') AS topic_arn,
         json_extract_scalar(requestparameters, '$.endpoint') AS endpoint,
-        regexp_extract(
-            json_extract_scalar(requestparameters, '$.endpoint'),
-            '^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12}):', 1
+        -- No match is NULL on Athena and '' on DuckDB: both mean an endpoint that is no ARN (e-mail, HTTPS, SMS).
+        nullif(
+            regexp_extract(
+                json_extract_scalar(requestparameters, '$.endpoint'),
+                '^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12}):', 1
+            ),
+            ''
         ) AS endpoint_account
     FROM cloudtrail
     WHERE
