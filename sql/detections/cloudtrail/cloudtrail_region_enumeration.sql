@@ -43,9 +43,18 @@ references:
   - https://attack.mitre.org/techniques/T1580/
   - https://docs.aws.amazon.com/ec2/latest/devguide/global-view.html
 owner: security-engineering
+equivalent_mutants:
+  - mutant: "before widen: 2h -> 4h"
+    reason: >-
+      A call of the window is compared with the actor's calls over the limit
+      in the hour before it, each counted over its own hour: two hours before
+      the window start is the earliest call either can involve, so reading
+      further back changes no hit.
 */
 WITH reads AS (
     SELECT
+        dt,
+        hour,
         event_time,
         account_id,
         sourceipaddress,
@@ -57,7 +66,7 @@ WITH reads AS (
         coalesce(useridentity.arn, useridentity.principalid) AS actor
     FROM cloudtrail
     WHERE
-        {{ window(before='1h') }}
+        {{ window(before='2h') }}
         AND regexp_like(eventname, '^(List|Describe)[A-Z]')
         AND sourceipaddress NOT LIKE '%.amazonaws.com'
         AND coalesce(useridentity.type, '') <> 'AWSService'
