@@ -51,7 +51,7 @@ equivalent_mutants:
       the window start is the earliest call either can involve, so reading
       further back changes no hit.
 */
-WITH reads AS (
+WITH read_calls AS (
     SELECT
         dt,
         hour,
@@ -84,7 +84,16 @@ WITH reads AS (
 -- Each call with the actor's calls of the hour up to it (same second included).
 last_hour AS (
     SELECT
-        *,
+        dt,
+        hour,
+        event_time,
+        account_id,
+        actor,
+        sourceipaddress,
+        useragent,
+        awsregion,
+        eventname,
+        eventid,
         min(event_time) OVER (
             PARTITION BY account_id, actor ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
@@ -97,7 +106,7 @@ last_hour AS (
             PARTITION BY account_id, actor ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS failed_calls
-    FROM reads
+    FROM read_calls
 ),
 
 over_limit AS (

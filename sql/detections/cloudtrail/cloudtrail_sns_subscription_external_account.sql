@@ -89,10 +89,10 @@ SELECT
     useragent AS user_agent,
     errorcode AS error_code,
     eventid AS event_id,
-    coalesce(useridentity.arn, useridentity.principalid) AS actor,
     topic_arn AS target,
     endpoint,
-    endpoint_account
+    endpoint_account,
+    coalesce(useridentity.arn, useridentity.principalid) AS actor
 FROM subscriptions
 WHERE
     endpoint_account <> account_id
