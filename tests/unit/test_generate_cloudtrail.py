@@ -427,3 +427,35 @@ def test_identities_are_created_only_by_the_listed_iac_pipelines(records: Any) -
     )
     assert creators, "the background creates roles as infrastructure-as-code"
     assert set(creators) <= listed, {p: n for p, n in creators.items() if p not in listed}
+
+
+def test_identity_access_background_is_made_by_the_listed_pipelines(records: Any) -> None:
+    """The identity rules that trust sql/lookups/iac_principals.yaml (policy default versions, admin group
+    members, permissions boundaries, OIDC providers, key pairs, instance profiles, EKS cluster admin, Identity
+    Center assignments) must stay quiet on the background's Terraform, which makes each of those changes: so
+    they occur, and every one is made by a listed pipeline role. The routine administration beside them (a new
+    hire added to a read-only group, an EKS view policy) is there too, by people."""
+    listed = set(load_lookup(Path(__file__).resolve().parents[2] / "sql", "iac_principals"))
+    watched = {
+        "CreatePolicyVersion",
+        "DeleteRolePermissionsBoundary",
+        "CreateOpenIDConnectProvider",
+        "ImportKeyPair",
+        "AssociateIamInstanceProfile",
+        "CreateAccountAssignment",
+    }
+    makers: dict[str, set[str]] = {}
+    routine: Counter[str] = Counter()
+    for _, r in records:
+        name, params = r["eventName"], r.get("requestParameters") or {}
+        if name in watched or (name == "AddUserToGroup" and "admin" in params["groupName"].lower()):
+            makers.setdefault(name, set()).add(_principal(r["userIdentity"]))
+        if name == "AssociateAccessPolicy" and params["policyArn"].endswith("AmazonEKSClusterAdminPolicy"):
+            makers.setdefault(name, set()).add(_principal(r["userIdentity"]))
+        if name == "AddUserToGroup" and params["groupName"] == "readonly":
+            routine["readonly group"] += 1
+        if name == "AssociateAccessPolicy" and params["policyArn"].endswith("AmazonEKSViewPolicy"):
+            routine["eks view"] += 1
+    assert set(makers) == watched | {"AddUserToGroup", "AssociateAccessPolicy"}, makers
+    assert all(who <= listed for who in makers.values()), makers
+    assert routine["readonly group"] > 0 and routine["eks view"] > 0, routine

@@ -766,6 +766,16 @@ class _Gen:
             for region in self.regions:
                 emit("denied_automation", a, region, self._denied_automation(a, region))
             emit("federated_console_sign_ins", a, self.gregion, self._saml_logins(a))
+        # Identity and access changes made as code, and routine identity administration: drawn after every
+        # other family (and account) so that adding them moved none of the earlier families' random values.
+        for a in self.accounts:
+            for _ in range(max(1, self.hours // 12)):
+                t = at(timedelta(minutes=10), span - timedelta(hours=2))
+                for rg, recs in self._tf_identity_access(a, t):
+                    emit("terraform_identity_access", a, rg, recs)
+            t = at(timedelta(minutes=10), span - timedelta(minutes=30))
+            for rg, recs in self._identity_admin_routine(a, t):
+                emit("identity_admin_routine", a, rg, recs)
         return out, counts
 
     def _known_callers(self, a: str) -> list[Record]:
@@ -1100,6 +1110,264 @@ class _Gen:
                 ],
             ),
         ]
+
+    def _tf_identity_access(self, a: str, t: datetime) -> list[tuple[str, list[Record]]]:
+        """terraform apply of an access module as the reviewed CI role (sql/lookups/iac_principals): a managed
+        policy's new default version, an admin group's member, a permissions boundary replaced, an EKS
+        cluster's admin access entry and IRSA OIDC provider, a fleet key pair, an instance profile on a running
+        instance, an ordinary task definition, the account password policy at 14 characters, and (in the
+        first account, the organization's management account) an Identity Center assignment and a read-only
+        permission set policy. Each is what a rule that trusts the listed pipelines must ignore."""
+        ip, r0, s = self.ci_ip(), self.regions[0], timedelta(seconds=1)
+        iam, ec2, eks, ecs, sso = (f"{x}.amazonaws.com" for x in ("iam", "ec2", "eks", "ecs", "sso"))
+        mod = self.rng.choice(("platform", "data", "payments"))
+        policy = f"arn:aws:iam::{a}:policy/{mod}-deployer"
+        cluster, key_name = f"{mod}-eks", f"{mod}-fleet-{self.hex(4)}"
+        issuer = f"https://oidc.eks.{r0}.amazonaws.com/id/{self.hex(32).upper()}"
+        doc = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"}],
+        }
+        t_destroy = t + timedelta(minutes=self.rng.randrange(20, 90))
+
+        def call(when: datetime, rg: str, source: str, event: str, params: Record | None) -> Record:
+            ui = self._ci(a, when)
+            return self.rec(when, a, rg, source, event, ui, ip, TF_UA, params=params, read_only=False)
+
+        version = self.rng.randrange(2, 5)
+        oidc_arn = f"arn:aws:iam::{a}:oidc-provider/{issuer.removeprefix('https://')}"
+        admin = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        entry = {"name": cluster, "principalArn": f"arn:aws:iam::{a}:role/{mod}-operators"}
+        boundary = f"arn:aws:iam::{a}:policy/{mod}-boundary"
+        container = {
+            "name": "api",
+            "image": f"{a}.dkr.ecr.{r0}.amazonaws.com/{mod}-api:{self.hex(7)}",
+            "essential": True,
+            "portMappings": [{"containerPort": 8080}],
+            "command": ["gunicorn", "-b", "0.0.0.0:8080", "app:app"],
+        }
+        glob = [
+            call(
+                t,
+                self.gregion,
+                iam,
+                "CreatePolicyVersion",
+                {
+                    "policyArn": policy,
+                    "policyDocument": orjson.dumps(doc).decode(),
+                    "setAsDefault": True,
+                },
+            ),
+            call(
+                t + s,
+                self.gregion,
+                iam,
+                "DeletePolicyVersion",
+                {"policyArn": policy, "versionId": f"v{version - 1}"},
+            ),
+            call(
+                t + 2 * s,
+                self.gregion,
+                iam,
+                "AddUserToGroup",
+                {"groupName": "Administrators", "userName": "carol"},
+            ),
+            call(t + 3 * s, self.gregion, iam, "DeleteRolePermissionsBoundary", {"roleName": f"{mod}-app"}),
+            call(
+                t + 4 * s,
+                self.gregion,
+                iam,
+                "PutRolePermissionsBoundary",
+                {
+                    "roleName": f"{mod}-app",
+                    "permissionsBoundary": boundary,
+                },
+            ),
+            call(
+                t + 5 * s,
+                self.gregion,
+                iam,
+                "CreateOpenIDConnectProvider",
+                {
+                    "url": issuer,
+                    "clientIDList": ["sts.amazonaws.com"],
+                },
+            ),
+            call(
+                t + 6 * s,
+                self.gregion,
+                iam,
+                "UpdateAccountPasswordPolicy",
+                {
+                    "minimumPasswordLength": 14,
+                    "requireSymbols": True,
+                    "requireNumbers": True,
+                    "requireUppercaseCharacters": True,
+                    "requireLowercaseCharacters": True,
+                    "allowUsersToChangePassword": True,
+                    "passwordReusePrevention": 24,
+                },
+            ),
+            call(
+                t_destroy,
+                self.gregion,
+                iam,
+                "RemoveUserFromGroup",
+                {"groupName": "Administrators", "userName": "carol"},
+            ),
+            call(
+                t_destroy + s,
+                self.gregion,
+                iam,
+                "DeleteOpenIDConnectProvider",
+                {"openIDConnectProviderArn": oidc_arn},
+            ),
+        ]
+        regional = [
+            call(t + 7 * s, r0, eks, "CreateAccessEntry", {**entry, "type": "STANDARD"}),
+            call(
+                t + 8 * s,
+                r0,
+                eks,
+                "AssociateAccessPolicy",
+                {**entry, "policyArn": admin, "accessScope": {"type": "cluster"}},
+            ),
+            call(
+                t + 9 * s,
+                r0,
+                ec2,
+                "ImportKeyPair",
+                {"keyName": key_name, "publicKeyMaterial": "<sensitiveDataRemoved>"},
+            ),
+            call(
+                t + 10 * s,
+                r0,
+                ec2,
+                "AssociateIamInstanceProfile",
+                {
+                    "AssociateIamInstanceProfileRequest": {
+                        "InstanceId": "i-" + self.hex(17),
+                        "IamInstanceProfile": {"Name": f"{mod}-worker"},
+                    }
+                },
+            ),
+            call(
+                t + 11 * s,
+                r0,
+                ecs,
+                "RegisterTaskDefinition",
+                {
+                    "family": f"{mod}-api",
+                    "taskRoleArn": f"arn:aws:iam::{a}:role/{mod}-task",
+                    "networkMode": "awsvpc",
+                    "requiresCompatibilities": ["FARGATE"],
+                    "cpu": "256",
+                    "memory": "512",
+                    "containerDefinitions": [container],
+                },
+            ),
+            call(t_destroy + 2 * s, r0, eks, "DeleteAccessEntry", entry),
+            call(t_destroy + 3 * s, r0, ec2, "DeleteKeyPair", {"keyName": key_name}),
+        ]
+        out = [(self.gregion, glob), (r0, regional)]
+        if a == self.accounts[0]:
+            inst = f"arn:aws:sso:::instance/ssoins-{self.hex(16)}"
+            ps = f"arn:aws:sso:::permissionSet/{inst.rsplit('-', 1)[1]}/ps-{self.hex(16)}"
+            assignment = {
+                "instanceArn": inst,
+                "targetId": self.rng.choice(self.accounts),
+                "targetType": "AWS_ACCOUNT",
+                "permissionSetArn": ps,
+                "principalType": "GROUP",
+                "principalId": self.uuid(),
+            }
+            out.append(
+                (
+                    r0,
+                    [
+                        call(
+                            t + 12 * s,
+                            r0,
+                            sso,
+                            "AttachManagedPolicyToPermissionSet",
+                            {
+                                "instanceArn": inst,
+                                "permissionSetArn": ps,
+                                "managedPolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                            },
+                        ),
+                        call(t + 13 * s, r0, sso, "CreateAccountAssignment", assignment),
+                        call(t_destroy + 4 * s, r0, sso, "DeleteAccountAssignment", assignment),
+                    ],
+                )
+            )
+        return out
+
+    def _identity_admin_routine(self, a: str, t: datetime) -> list[tuple[str, list[Record]]]:
+        """Routine identity administration by people and scanners that the identity rules must ignore: a
+        help-desk user adding a new hire to a read-only group, the posture scanner reading the serial console
+        switch and the password policy, an engineer granting an EKS view policy from the console."""
+        r0, person = self.regions[0], self.rng.choice(("carol", "dave", "erin"))
+        iam, ec2, eks = "iam.amazonaws.com", "ec2.amazonaws.com", "eks.amazonaws.com"
+        scanner = self.role(a, "security-audit", "cspm-scanner", t)
+        helpdesk = self.user(a, person, self.ids[a, "key:" + person])
+        console = self.role(a, SSO_ROLE, f"{person}@example.com", t)
+        glob = [
+            self.rec(
+                t,
+                a,
+                self.gregion,
+                iam,
+                "AddUserToGroup",
+                helpdesk,
+                self.office_ip(),
+                CLI_UA,
+                params={"groupName": "readonly", "userName": f"new-hire-{self.hex(4)}"},
+                read_only=False,
+            ),
+            self.rec(
+                t + timedelta(seconds=40),
+                a,
+                self.gregion,
+                iam,
+                "GetAccountPasswordPolicy",
+                scanner,
+                "203.0.113.200",
+                BOTO_UA,
+            ),
+        ]
+        regional = [
+            self.rec(
+                t + timedelta(seconds=41),
+                a,
+                r0,
+                ec2,
+                "GetSerialConsoleAccessStatus",
+                scanner,
+                "203.0.113.200",
+                BOTO_UA,
+                params={"GetSerialConsoleAccessStatusRequest": ""},
+            ),
+            self.rec(
+                t + timedelta(minutes=3),
+                a,
+                r0,
+                eks,
+                "AssociateAccessPolicy",
+                console,
+                self.office_ip(),
+                BROWSER_UA,
+                params={
+                    "name": "platform-eks",
+                    "principalArn": f"arn:aws:iam::{a}:role/developers",
+                    "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                    "accessScope": {"type": "cluster"},
+                },
+                read_only=False,
+                console=True,
+            ),
+        ]
+        return [(self.gregion, glob), (r0, regional)]
 
     def _ci_role_chain(self, a: str, t: datetime) -> list[tuple[str, list[Record]]]:
         """One pipeline run: the runner checks who it is, then assumes the deploy role of the organization's
