@@ -164,7 +164,7 @@ def run_demo(start: datetime, hours: int, seed: int, keep: bool = False) -> int:
 
     _say(f"mamori demo — home {s.home}")
     story = demo_sources()
-    steps = write_samples(start, hours, seed, story)
+    steps = write_samples(start, hours, seed, story, workers=os.cpu_count() or 1)
     (s.home / "ground_truth.json").write_bytes(
         orjson.dumps([st.__dict__ for st in steps], option=orjson.OPT_INDENT_2, default=str)
     )
