@@ -59,7 +59,9 @@ def env(tmp_path, monkeypatch):
         t.replace(tzinfo=UTC, minute=0, second=0, microsecond=0) for t in table["event_time"].to_pylist()
     }
     [hour] = hours  # the case lies in one hour partition
-    monkeypatch.setattr(detect, "get_engine", lambda _s=None: CountingEngine(settings, threads=1))
+    monkeypatch.setattr(
+        detect, "get_engine", lambda _s=None, tables=None: CountingEngine(settings, threads=1, tables=tables)
+    )
     CountingEngine.queries, CountingEngine.scans, CountingEngine.on_scan = [], [], []
     return settings, hour
 
@@ -126,3 +128,29 @@ def test_the_rules_of_a_source_share_one_scan_and_first_seen_rules_keep_their_ow
         expected += [False] * reach.count(None) + [True] * (len(c) - reach.count(None))
     assert CountingEngine.on_scan == expected and False in expected  # the catalog has first-seen rules
     assert shared == per_rule
+
+
+def test_a_chunk_opens_views_only_for_its_own_source_table(env, monkeypatch):
+    """Opening a view reads the footer of every file of its table; a chunk's rules read only their source's."""
+    settings, hour = env
+    opened: list[set[str] | None] = []
+    monkeypatch.setattr(
+        detect,
+        "get_engine",
+        lambda _s=None, tables=None: (
+            opened.append(tables) or CountingEngine(settings, threads=1, tables=tables)
+        ),
+    )
+    detect.run_chunk(
+        _chunk(settings, "cloudtrail"), hour + timedelta(hours=1), hour + timedelta(hours=2), settings
+    )
+    assert opened == [{"cloudtrail"}]
+    engine = DuckDBEngine(settings, threads=1, tables={"cloudtrail"})
+    try:
+        views = {
+            r[0]
+            for r in engine.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+        }
+    finally:
+        engine.close()
+    assert "cloudtrail" in views and "all_events" not in views and "alb" not in views

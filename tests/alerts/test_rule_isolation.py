@@ -44,8 +44,8 @@ def env(tmp_path, monkeypatch):
     times = [t.replace(tzinfo=UTC) for t in table.column("event_time").to_pylist()]
     start = min(times).replace(minute=0, second=0, microsecond=0) + LAG  # the run whose window holds the case
 
-    def engine(_settings=None):
-        return DuckDBEngine(settings, threads=1)
+    def engine(_settings=None, tables=None):
+        return DuckDBEngine(settings, threads=1, tables=tables)
 
     monkeypatch.setattr(detect, "get_engine", engine)
     return settings, sql, start
@@ -122,7 +122,7 @@ def test_a_rule_whose_sql_fails_on_the_engine_is_isolated(env):
 def test_an_engine_outage_still_fails_the_chunk_so_airflow_retries(env, monkeypatch):
     settings, _, start = env
 
-    def down(_settings=None):
+    def down(_settings=None, tables=None):
         e = DuckDBEngine(settings, threads=1, create_views=False)
 
         def query(sql):

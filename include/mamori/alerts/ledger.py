@@ -263,27 +263,49 @@ class Ledger:
                     ALERT_HITS.c.detection_id == det.id, ALERT_HITS.c.window_start == ws
                 )
             )
+            rows = []
             for c in candidates:
                 assert c.first_seen is not None and c.last_seen is not None
-                conn.execute(
-                    ALERT_HITS.insert().values(
-                        alert_key=c.key,
-                        window_start=ws,
-                        window_end=we,
-                        detection_id=det.id,
-                        dedup_values=_dumps(c.dedup_values),
-                        bucket_start=c.bucket_start.isoformat(),
-                        hits=c.hits,
-                        first_seen=c.first_seen.isoformat(),
-                        last_seen=c.last_seen.isoformat(),
-                        samples=_dumps(c.samples),
-                    )
+                rows.append(
+                    {
+                        "alert_key": c.key,
+                        "window_start": ws,
+                        "window_end": we,
+                        "detection_id": det.id,
+                        "dedup_values": _dumps(c.dedup_values),
+                        "bucket_start": c.bucket_start.isoformat(),
+                        "hits": c.hits,
+                        "first_seen": c.first_seen.isoformat(),
+                        "last_seen": c.last_seen.isoformat(),
+                        "samples": _dumps(c.samples),
+                    }
                 )
+            if rows:  # one executemany: a count rule's window can hold thousands of groups under threshold
+                conn.execute(ALERT_HITS.insert(), rows)
+            keys = sorted(previous | {c.key for c in candidates})
+            due = self._at_threshold(conn, keys, det.header.threshold)
             fired = []
-            for key in sorted(previous | {c.key for c in candidates}):
-                if self._refresh_alert(conn, det, key, we, routing.routes_for(det, page)):
+            for key in keys:
+                if key in due and self._refresh_alert(conn, det, key, we, routing.routes_for(det, page)):
                     fired.append(key)
         return fired
+
+    @staticmethod
+    def _at_threshold(conn: Connection, keys: list[str], threshold: int) -> set[str]:
+        """The keys whose window contributions add up to `threshold` hits or more, in a few grouped queries:
+        only those can be alerts (`_refresh_alert` leaves every other key untouched), and most groups a
+        count rule records are below its threshold."""
+        due: set[str] = set()
+        for i in range(0, len(keys), 500):  # bounded IN lists (SQLite's bind limit)
+            chunk = keys[i : i + 500]
+            q = (
+                sa.select(ALERT_HITS.c.alert_key)
+                .where(ALERT_HITS.c.alert_key.in_(chunk))
+                .group_by(ALERT_HITS.c.alert_key)
+                .having(sa.func.sum(ALERT_HITS.c.hits) >= threshold)
+            )
+            due.update(conn.execute(q).scalars())
+        return due
 
     def _refresh_alert(
         self, conn: Connection, det: Detection, key: str, window_end: str, routes: list[str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
@@ -83,8 +84,12 @@ def is_query_fault(exc: BaseException) -> bool:
     return False
 
 
-def get_engine(settings: Settings | None = None) -> Engine:
-    """The engine the settings select; imported lazily so DuckDB users never load the AWS stack."""
+def get_engine(settings: Settings | None = None, tables: Collection[str] | None = None) -> Engine:
+    """The engine the settings select; imported lazily so DuckDB users never load the AWS stack.
+
+    `tables`: the lake tables the caller will read (None: every table and `all_events`). Athena's tables
+    exist whatever is asked; the embedded engine builds views only for these, since each view it opens reads
+    the footer of every Parquet file of its table (a detect chunk reads one source's table)."""
     s = settings or load_settings()
     if s.engine == "athena":
         from mamori.engines.athena import AthenaEngine
@@ -92,4 +97,4 @@ def get_engine(settings: Settings | None = None) -> Engine:
         return AthenaEngine(s)
     from mamori.engines.duckdb import DuckDBEngine
 
-    return DuckDBEngine(s)
+    return DuckDBEngine(s, tables=tables)

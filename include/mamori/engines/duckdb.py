@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 import duckdb
@@ -39,7 +39,16 @@ class DuckDBEngine:
 
     name = "duckdb"
 
-    def __init__(self, settings: Settings, threads: int | None = None, create_views: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        threads: int | None = None,
+        create_views: bool = True,
+        tables: Collection[str] | None = None,
+    ) -> None:
+        """`tables`: the lake tables to open views for (None: all of them and `all_events`). Creating a view
+        binds it, which lists its table and reads every file's footer (`union_by_name`): a detect chunk, whose
+        rules read only their own source's table (tests/detections/test_scan_contract.py), opens just that."""
         self.con = duckdb.connect(config={"threads": threads} if threads else {})
         self.con.execute("SET TimeZone = 'UTC'")
         if not create_views:  # callers register their own tables (detection test cases)
@@ -49,11 +58,13 @@ class DuckDBEngine:
             # fsspec (with the Airflow connection's credentials) instead of DuckDB's httpfs: one credential path.
             self.con.register_filesystem(lake.fs)
         for spec in SPECS.values():
-            self._create_view(lake, spec)
-        self.con.execute(
-            "CREATE OR REPLACE VIEW all_events AS "
-            + athena_to_duckdb(all_events_select([s.table for s in SOURCES.values()]))
-        )
+            if tables is None or spec.table in tables:
+                self._create_view(lake, spec)
+        if tables is None:
+            self.con.execute(
+                "CREATE OR REPLACE VIEW all_events AS "
+                + athena_to_duckdb(all_events_select([s.table for s in SOURCES.values()]))
+            )
 
     def _create_view(self, lake: Store, spec: SourceSpec) -> None:
         table, schema, name = spec.table, spec.schema, spec.delivered_table
