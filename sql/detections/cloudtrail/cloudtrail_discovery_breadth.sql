@@ -24,7 +24,7 @@ mitre:
   - TA0007:T1526
   - TA0007:T1619
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -67,7 +67,8 @@ WITH read_calls AS (
         eventname,
         eventid,
         errorcode,
-        coalesce(useridentity.arn, useridentity.principalid) AS actor
+        coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal
     FROM cloudtrail
     WHERE
         {{ window(before='2h') }}
@@ -85,7 +86,7 @@ WITH read_calls AS (
         )
 ),
 
--- Each call with the actor's calls of the hour up to it (same second included).
+-- Each call with the principal's calls (the role's, across its sessions) of the hour up to it (same second included).
 last_hour AS (
     SELECT
         dt,
@@ -93,25 +94,26 @@ last_hour AS (
         event_time,
         account_id,
         actor,
+        principal,
         sourceipaddress,
         useragent,
         eventsource,
         eventname,
         eventid,
         min(event_time) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS first_event_time,
         approx_distinct(eventsource) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS services,
         approx_distinct(concat(eventsource, ':', eventname)) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS apis,
         sum(CASE WHEN errorcode IS NULL THEN 0 ELSE 1 END) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS failed_calls
     FROM read_calls
@@ -123,13 +125,13 @@ over_limit AS (
     WHERE services >= 10 AND apis >= 30
 ),
 
--- A sweep is reported by its first call over the limits: the one with no other call of the actor over them in
+-- A sweep is reported by its first call over the limits: the one with no other call of the principal over them in
 -- the hour before. So it is one hit whichever runs it spans, and the run holding that call owns it.
 sweeps AS (
     SELECT
         *,
         lag(event_time) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time, eventid
+            PARTITION BY account_id, principal ORDER BY event_time, eventid
         ) AS previous_over_limit
     FROM over_limit
 )
@@ -138,6 +140,7 @@ SELECT
     event_time,
     account_id,
     actor,
+    principal,
     sourceipaddress AS source_ip,
     useragent AS user_agent,
     eventname AS event_name,

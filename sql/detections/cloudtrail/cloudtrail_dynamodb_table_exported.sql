@@ -19,7 +19,7 @@ mitre:
   - TA0009:T1530
   - TA0010:T1537
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -61,6 +61,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.tableArn') AS target,
     json_extract_scalar(requestparameters, '$.s3Bucket') AS target_bucket,
     coalesce(

@@ -19,7 +19,7 @@ mitre:
   - TA0040:T1485
   - TA0040:T1490
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 10
 runbook: |-
@@ -56,6 +56,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.volumeId'),
         json_extract_scalar(requestparameters, '$.snapshotId')

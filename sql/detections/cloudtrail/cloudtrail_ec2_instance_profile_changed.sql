@@ -20,7 +20,7 @@ mitre:
   - TA0004:T1098.003
   - TA0006:T1552.005
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -64,6 +64,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(
         requestparameters, '$.AssociateIamInstanceProfileRequest.InstanceId'
     ) AS instance_id,

@@ -19,7 +19,7 @@ log_source: cloudtrail
 mitre:
   - TA0003:T1098.004
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -50,6 +50,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.keyName') AS key_name
 FROM cloudtrail
 WHERE

@@ -17,7 +17,7 @@ mitre:
   - TA0008:T1021.008
   - TA0003:T1098
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -56,7 +56,8 @@ SELECT
     useragent AS user_agent,
     errorcode AS error_code,
     eventid AS event_id,
-    coalesce(useridentity.arn, useridentity.principalid) AS actor
+    coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal
 FROM cloudtrail
 WHERE
     {{ window() }}

@@ -21,7 +21,7 @@ mitre:
   - TA0006:T1552.005
   - TA0004:T1098.003
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -72,6 +72,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.family') AS family,
     json_extract_scalar(requestparameters, '$.taskRoleArn') AS task_role_arn,
     json_format(json_extract(requestparameters, '$.containerDefinitions')) AS container_definitions

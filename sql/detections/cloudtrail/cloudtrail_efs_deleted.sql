@@ -18,7 +18,7 @@ log_source: cloudtrail
 mitre:
   - TA0040:T1485
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -53,6 +53,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.fileSystemId'),
         json_extract_scalar(requestparameters, '$.mountTargetId'),

@@ -21,7 +21,7 @@ mitre:
   - TA0004:T1098.006
   - TA0003:T1098.006
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -61,6 +61,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.name') AS cluster_name,
     json_extract_scalar(requestparameters, '$.principalArn') AS principal_arn,
     json_extract_scalar(requestparameters, '$.policyArn') AS policy_arn,

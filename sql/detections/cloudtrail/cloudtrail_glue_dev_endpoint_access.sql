@@ -22,7 +22,7 @@ mitre:
   - TA0003:T1098.004
   - TA0002:T1651
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -64,6 +64,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.endpointName') AS endpoint_name,
     json_extract_scalar(requestparameters, '$.roleArn') AS role_arn
 FROM cloudtrail

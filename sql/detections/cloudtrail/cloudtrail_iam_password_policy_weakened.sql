@@ -20,7 +20,7 @@ mitre:
   - TA0005:T1556
   - TA0003:T1098
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -61,6 +61,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.minimumPasswordLength') AS minimum_length
 FROM cloudtrail
 WHERE

@@ -24,7 +24,7 @@ mitre:
   - TA0004:T1098.003
   - TA0003:T1098.003
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -63,6 +63,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.policyArn') AS policy_arn,
     coalesce(
         json_extract_scalar(requestparameters, '$.versionId'),

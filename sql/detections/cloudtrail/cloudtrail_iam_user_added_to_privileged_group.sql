@@ -23,7 +23,7 @@ mitre:
   - TA0004:T1098.003
   - TA0003:T1098.007
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -62,6 +62,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.userName') AS target_user,
     json_extract_scalar(requestparameters, '$.groupName') AS group_name
 FROM cloudtrail

@@ -21,7 +21,7 @@ mitre:
   - TA0040:T1486
   - TA0040:T1485
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -66,6 +66,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.keyId'),
         json_extract_scalar(responseelements, '$.keyMetadata.keyId'),

@@ -22,7 +22,7 @@ mitre:
   - TA0003:T1484.002
   - TA0004:T1484.002
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -66,6 +66,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.url'),
         json_extract_scalar(requestparameters, '$.openIDConnectProviderArn')

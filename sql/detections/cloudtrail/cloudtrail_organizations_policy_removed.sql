@@ -20,7 +20,7 @@ mitre:
   - TA0005:T1562.001
   - TA0005:T1484
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -59,6 +59,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.policyId'),
         json_extract_scalar(requestparameters, '$.policyType')

@@ -21,7 +21,7 @@ mitre:
   - TA0007:T1580
   - TA0007:T1526
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -63,7 +63,8 @@ WITH read_calls AS (
         eventname,
         eventid,
         errorcode,
-        coalesce(useridentity.arn, useridentity.principalid) AS actor
+        coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal
     FROM cloudtrail
     WHERE
         {{ window(before='2h') }}
@@ -81,7 +82,7 @@ WITH read_calls AS (
         )
 ),
 
--- Each call with the actor's calls of the hour up to it (same second included).
+-- Each call with the principal's calls (the role's, across its sessions) of the hour up to it (same second included).
 last_hour AS (
     SELECT
         dt,
@@ -89,21 +90,22 @@ last_hour AS (
         event_time,
         account_id,
         actor,
+        principal,
         sourceipaddress,
         useragent,
         awsregion,
         eventname,
         eventid,
         min(event_time) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS first_event_time,
         approx_distinct(awsregion) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS regions,
         sum(CASE WHEN errorcode IS NULL THEN 0 ELSE 1 END) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time
+            PARTITION BY account_id, principal ORDER BY event_time
             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
         ) AS failed_calls
     FROM read_calls
@@ -121,7 +123,7 @@ sweeps AS (
     SELECT
         *,
         lag(event_time) OVER (
-            PARTITION BY account_id, actor ORDER BY event_time, eventid
+            PARTITION BY account_id, principal ORDER BY event_time, eventid
         ) AS previous_over_limit
     FROM over_limit
 )
@@ -130,6 +132,7 @@ SELECT
     event_time,
     account_id,
     actor,
+    principal,
     sourceipaddress AS source_ip,
     useragent AS user_agent,
     eventname AS event_name,

@@ -19,7 +19,7 @@ mitre:
   - TA0040:T1485
   - TA0040:T1531
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 3
 runbook: |-
@@ -59,6 +59,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.secretId') AS target
 FROM cloudtrail
 WHERE

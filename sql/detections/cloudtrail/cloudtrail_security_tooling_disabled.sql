@@ -24,7 +24,7 @@ log_source: cloudtrail
 mitre:
   - TA0005:T1562.001
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -65,6 +65,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     coalesce(
         json_extract_scalar(requestparameters, '$.analyzerName'),
         json_extract_scalar(requestparameters, '$.graphArn'),

@@ -19,7 +19,7 @@ mitre:
   - TA0040:T1496
   - TA0042:T1585.002
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -64,6 +64,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     concat(account_id, ':', awsregion) AS target
 FROM cloudtrail
 WHERE

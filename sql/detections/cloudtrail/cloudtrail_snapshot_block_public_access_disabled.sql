@@ -19,7 +19,7 @@ mitre:
   - TA0005:T1562
   - TA0010:T1537
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -72,6 +72,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     concat(account_id, ':', awsregion) AS target
 FROM cloudtrail
 WHERE

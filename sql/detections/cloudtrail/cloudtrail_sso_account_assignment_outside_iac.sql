@@ -20,7 +20,7 @@ mitre:
   - TA0003:T1098
   - TA0004:T1098
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -62,6 +62,7 @@ SELECT
     errorcode AS error_code,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.targetId') AS target_account,
     json_extract_scalar(requestparameters, '$.permissionSetArn') AS permission_set_arn,
     json_extract_scalar(requestparameters, '$.principalType') AS principal_type,

@@ -18,7 +18,7 @@ mitre:
   - TA0004:T1098.003
   - TA0003:T1098.003
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -58,6 +58,7 @@ SELECT
     useragent AS user_agent,
     eventid AS event_id,
     coalesce(useridentity.arn, useridentity.principalid) AS actor,
+    {{ principal() }} AS principal,
     json_extract_scalar(requestparameters, '$.permissionSetArn') AS permission_set_arn,
     json_extract_scalar(requestparameters, '$.managedPolicyArn') AS policy_arn
 FROM cloudtrail
