@@ -28,6 +28,7 @@ def ledger(settings) -> tuple[Ledger, str]:
         "event_time": T0 + timedelta(minutes=1),
         "account_id": "111111111111",
         "actor": "alice",
+        "principal": "alice",
         "source_ip": "198.51.100.23",
         "event_name": "StopLogging",
     }

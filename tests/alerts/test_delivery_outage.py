@@ -24,6 +24,7 @@ def hit(minute: int, actor: str) -> dict:
         "event_time": T0 + timedelta(minutes=minute),
         "account_id": "111111111111",
         "actor": actor,
+        "principal": actor,
         "source_ip": "198.51.100.23",
         "event_name": "StopLogging",
     }

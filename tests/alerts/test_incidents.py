@@ -31,6 +31,10 @@ Hit = tuple[str, datetime, dict[str, Any]]  # (detection id, event time, columns
 
 
 def hit(det_id: str, t: datetime, **cols: Any) -> Hit:
+    """One rule's row; an IAM user's or a service's actor is also its principal (what `{{ principal() }}`
+    selects for them), which CloudTrail rules key their alerts on."""
+    if "actor" in cols and "principal" not in cols:
+        cols["principal"] = cols["actor"]
     return det_id, t, {"account_id": ACCT, **cols}
 
 

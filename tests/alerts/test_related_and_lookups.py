@@ -22,6 +22,7 @@ def hit(t: datetime, actor: str, ip: str) -> dict:
         "event_time": t,
         "account_id": "111111111111",
         "actor": actor,
+        "principal": actor,
         "source_ip": ip,
         "event_name": "StopLogging",
     }
@@ -36,7 +37,7 @@ def record(ledger: Ledger, t: datetime, actor: str, ip: str) -> None:
 
 def enrichment_of(ledger: Ledger, actor: str) -> list[dict]:
     [alert] = [
-        a for a in ledger.alerts() if a.dedup_values.get("actor") == actor and a.first_seen > "2026-11-20"
+        a for a in ledger.alerts() if a.dedup_values.get("principal") == actor and a.first_seen > "2026-11-20"
     ]
     return alert.enrichment or []
 

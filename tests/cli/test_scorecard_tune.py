@@ -44,7 +44,7 @@ def user(name: str) -> str:
     return f"arn:aws:iam::{ACCT}:user/{name}"
 
 
-# rule → [(actor, source ip or None, verdict)]: one alert each (dedup: account + actor); alerts sharing an
+# rule → [(actor, source ip or None, verdict)]: one alert each (dedup: account + principal, the user); alerts sharing an
 # address share an incident, closed once with that verdict.
 HISTORY: dict[str, list[tuple[str, str | None, str]]] = {
     RETIRE: [(user(f"contractor{i}"), None, "false-positive") for i in range(6)],
@@ -74,7 +74,13 @@ def seeded(tmp_path, monkeypatch) -> tuple[Ledger, dict[str, str]]:
     for rule, alerts in HISTORY.items():
         det = get_detection(s.sql_dir, rule)
         rows: list[dict[str, Any]] = [
-            {"event_time": T0 + timedelta(minutes=i), "account_id": ACCT, "actor": actor, "source_ip": ip}
+            {
+                "event_time": T0 + timedelta(minutes=i),
+                "account_id": ACCT,
+                "actor": actor,
+                "principal": actor,  # an IAM user's principal is its ARN; the rules key alerts on it
+                "source_ip": ip,
+            }
             for i, (actor, ip, _) in enumerate(alerts)
         ]
         ledger.record_window(det, T0, T0 + HOUR, group_hits(det, rows))
@@ -84,11 +90,11 @@ def seeded(tmp_path, monkeypatch) -> tuple[Ledger, dict[str, str]]:
     assert len(found) == sum(len(v) for v in HISTORY.values()) - 4  # the CI's 4 and the attacker's 2 join
     ids = {}
     for n, inc in enumerate(sorted(found, key=lambda i: i.incident_id)):
-        verdicts = {verdict_of[a.dedup_values["actor"]] for a in inc.members}
+        verdicts = {verdict_of[a.dedup_values["principal"]] for a in inc.members}
         assert len(verdicts) == 1
         when = LAST_CLOSE - timedelta(minutes=len(found) - 1 - n)
         triage.close(ledger, inc.incident_id, verdicts.pop(), f"analyst{n}", now=when)
-        ids.update({a.dedup_values["actor"]: inc.incident_id for a in inc.members})
+        ids.update({a.dedup_values["principal"]: inc.incident_id for a in inc.members})
     return ledger, ids
 
 

@@ -403,6 +403,35 @@ def denials(times: list[datetime]) -> list[dict[str, Any]]:
     ]
 
 
+# 48 different read calls (List/Describe/Get) across 12 services: the shape of a discovery sweep.
+READ_CALLS = [
+    (f"{svc}.amazonaws.com", f"{verb}{thing}")
+    for svc in ("iam", "s3", "ec2", "lambda", "rds", "kms", "sns", "sqs", "dynamodb", "logs", "ecr", "ssm")
+    for verb, thing in (("List", "Resources"), ("Describe", "Resources"), ("Get", "Policy"), ("List", "Tags"))
+]
+REGIONS = [
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-west-3",
+    "eu-central-1", "eu-north-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-southeast-1",
+    "ap-southeast-2",
+]  # fmt: skip
+
+
+def reads(times: list[datetime]) -> list[dict[str, Any]]:
+    """One successful read per instant by the IAM user mallory, on the next of the 48 read calls each time."""
+    return [
+        _ct(t, name, source, user("mallory"), readOnly=True)
+        for t, (source, name) in zip(times, itertools.cycle(READ_CALLS), strict=False)
+    ]
+
+
+def region_reads(times: list[datetime]) -> list[dict[str, Any]]:
+    """One DescribeInstances per instant by the IAM user mallory, in the next of 14 regions each time."""
+    return [
+        _ct(t, "DescribeInstances", "ec2.amazonaws.com", user("mallory"), awsRegion=region, readOnly=True)
+        for t, region in zip(times, itertools.cycle(REGIONS), strict=False)
+    ]
+
+
 def password_requests(times: list[datetime]) -> list[dict[str, Any]]:
     """One denied GetPasswordData per instant for the IAM user mallory, each for another Windows instance."""
     return [
@@ -597,6 +626,37 @@ COUNTING_RULES: dict[str, Bursts] = {
         resumed=lambda: [
             *key_decrypts(spread("09:58:00", "10:05:00", 6)),
             *key_decrypts(spread("11:00:00", "11:02:00", 6)),
+        ],
+    ),
+    # >= 30 different read calls over >= 10 services by one principal within an hour
+    "cloudtrail_discovery_breadth": Bursts(
+        # one every 26 s from 10:50: the 30th call at 11:02:38
+        after=lambda: reads(spread("10:50:00", "11:07:00", 40)),
+        # one every 51 s from 10:30: the 30th at 10:54:33, then 25 more after 11:00
+        before=lambda: reads(spread("10:30:00", "11:20:00", 60)),
+        # one every ~3 minutes from 10:02: at most 21 in any hour
+        spread=lambda: reads(spread("10:02:00", "11:58:00", 40)),
+        # 45 from 09:55 to 10:05 (at the limit from about 10:01:35: the rule counts calls with approx_distinct,
+        # so the margin is wide); 45 again from 11:00, at the limit within a minute with the 22 calls of 10:00
+        # to 10:05, while the 10:05 call at the limit is less than an hour old
+        resumed=lambda: [
+            *reads(spread("09:55:00", "10:05:00", 45)),
+            *reads(spread("11:00:00", "11:02:00", 45)),
+        ],
+    ),
+    # >= 10 regions read (List/Describe) by one principal within an hour
+    "cloudtrail_region_enumeration": Bursts(
+        # one region every 74 s from 10:52: the 10th at 11:03:04
+        after=lambda: region_reads(spread("10:52:00", "11:08:00", 14)),
+        # one every 95 s from 10:45: the 10th region at 10:59:12, then 10 more calls after 11:00
+        before=lambda: region_reads(spread("10:45:00", "11:15:00", 20)),
+        # one region every ~9 minutes from 10:02: at most 7 in any hour
+        spread=lambda: region_reads(spread("10:02:00", "11:58:00", 14)),
+        # 12 regions from 09:58 to 10:05 (the 10th at 10:03:44); 12 again from 11:00, at the limit at 11:00:11
+        # with the 8 regions of 10:00:33 to 10:05
+        resumed=lambda: [
+            *region_reads(spread("09:58:00", "10:05:00", 12)),
+            *region_reads(spread("11:00:00", "11:02:00", 12)),
         ],
     ),
     # >= 10 distinct ports of one host within 10 minutes

@@ -24,12 +24,12 @@ def test_chunks_cover_every_enabled_rule_once_and_never_mix_sources(tmp_path):
 
 
 def test_chunk_size_is_a_setting_and_still_one_source_per_chunk(tmp_path):
-    """MAMORI_DETECT_CHUNK_SIZE (`mamori up` sets 100): one run_detections task per source when every source has
+    """MAMORI_DETECT_CHUNK_SIZE (`mamori up` sets 200): one run_detections task per source when every source has
     fewer rules than that, each task a process that costs seconds before its first query."""
     base = {"MAMORI_HOME": str(tmp_path), "MAMORI_SQL_DIR": str(REPO / "sql")}
     source_of = {d.id: d.header.log_source for d in load_catalog(REPO / "sql")}
     s = load_settings(base)
-    big = detection_chunks(load_settings({**base, "MAMORI_DETECT_CHUNK_SIZE": "100"}))
+    big = detection_chunks(load_settings({**base, "MAMORI_DETECT_CHUNK_SIZE": "200"}))
     assert sorted(i for c in big for i in c) == sorted(enabled_detections(s))
     assert [len({source_of[i] for i in c}) for c in big] == [1] * len(big)
     assert len(big) == len({source_of[i] for i in enabled_detections(s)}) < len(detection_chunks(s))

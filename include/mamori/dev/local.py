@@ -73,7 +73,7 @@ SLOT_EXECUTOR = "mamori.dev.executor.SlotLocalExecutor"
 # run_detections task per source instead of one per 10 rules (each task process costs seconds of parsing and
 # start-up, more than its rules' queries), and detect's sensor checking the lake every 30 s instead of 2 min.
 LOCAL_DEFAULTS: dict[str, str] = {
-    "MAMORI_DETECT_CHUNK_SIZE": "100",
+    "MAMORI_DETECT_CHUNK_SIZE": "200",
     "MAMORI_DETECT_POKE_SECONDS": "30",
     # As many rule chunks of one detect run at once as the executor has workers (mamori.dev.executor): the
     # sample's first detect run takes them all; the second run's chunks, which took half, wait for it.
