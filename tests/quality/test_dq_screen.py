@@ -70,7 +70,7 @@ def test_gx_judges_each_distinct_counts_frame_once_per_process(source, monkeypat
     assert first.success and again.success and seen == [1]
     elements = {c["id"]: c["element_count"] for c in again.checks if c["expectation"].endswith("not_be_null")}
     assert elements and set(elements.values()) == {fewer.num_rows}
-    ids = (*tuple(c.id for c in validate.row_checks(source, good)), "row_count:manifest")
+    ids = (*(c.id for c in validate.row_checks(source, good)), "row_count:manifest")
     zeros = (0,) * len(ids)
     assert validate._counts_verdict(ids, zeros) is True and seen == [1]  # the cached verdict
     assert validate._counts_verdict(ids, (*zeros[:-1], 1)) is False and seen == [1, 1]  # a gap: asked

@@ -438,8 +438,8 @@ def _aggregates_pass(
     them and is asked once per process for each distinct frame (_counts_verdict): every passing batch of a
     source hands GX the same frame (its checks, all counts 0), whose verdict the warm-up already obtained."""
     return _counts_verdict(
-        (*tuple(c.id for c in checks), "row_count:manifest"),
-        (*tuple(u for _, u in counts), abs(rows - expected_rows)),
+        (*(c.id for c in checks), "row_count:manifest"),
+        (*(u for _, u in counts), abs(rows - expected_rows)),
     )
 
 
