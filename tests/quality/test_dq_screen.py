@@ -3,6 +3,9 @@ Arrow table and GX judges those counts (one expectation over the aggregates); a 
 or a row-count gap, still runs the whole suite in GX, so every failure's document, examples and quarantined
 rows come from GX as before (test_dq_result_identity pins them for every source).
 
+GX's verdict on the counts is a pure function of that frame (check ids and unexpected counts), so it is asked
+once per process for each distinct frame: every passing batch of a source hands GX the same one.
+
 The counts must be exact where the golden file shows GX's: the same unexpected and element counts per check
 for every source's batch with one row broken per check.
 """
@@ -33,7 +36,12 @@ def _suites_gx_validated(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return real(self, *a, **k)
 
     monkeypatch.setattr(Validator, "_validate_expectation_configs", spy)
+    validate._counts_verdict.cache_clear()  # verdicts on counts an earlier test's batches obtained
     return seen
+
+
+def n_row_checks(source: str, table: Any) -> int:
+    return len([c for c in checks_for(source) if c.column in table.column_names or c.column == EVENT_TIME_US])
 
 
 @pytest.mark.parametrize("source", list(SOURCES))
@@ -49,13 +57,35 @@ def test_a_passing_batch_asks_gx_one_expectation_over_the_aggregates(source, mon
 
 
 @pytest.mark.parametrize("source", ["cloudtrail", "vpcflow"])
+def test_gx_judges_each_distinct_counts_frame_once_per_process(source, monkeypatch):
+    """The next passing batch (other rows, the same all-zero counts) reuses GX's verdict, while its documents
+    still carry its own element counts; a frame with other counts (a bad row, a row-count gap) is new input,
+    so GX is asked about it, and its verdict is its own."""
+    schema, good, bad = get_source(source).schema, good_table(source), bad_table(source)
+    validate.validate_table(source, good, schema, START, end(source), good.num_rows)
+    seen = _suites_gx_validated(monkeypatch)
+    first = validate.validate_table(source, good, schema, START, end(source), good.num_rows)
+    fewer = good.slice(1)
+    again = validate.validate_table(source, fewer, schema, START, end(source), fewer.num_rows)
+    assert first.success and again.success and seen == [1]
+    elements = {c["id"]: c["element_count"] for c in again.checks if c["expectation"].endswith("not_be_null")}
+    assert elements and set(elements.values()) == {fewer.num_rows}
+    ids = (*(c.id for c in validate.row_checks(source, good)), "row_count:manifest")
+    zeros = (0,) * len(ids)
+    assert validate._counts_verdict(ids, zeros) is True and seen == [1]  # the cached verdict
+    assert validate._counts_verdict(ids, (*zeros[:-1], 1)) is False and seen == [1, 1]  # a gap: asked
+    assert validate._counts_verdict(ids, (2, *zeros[1:])) is False and seen == [1, 1, 1]  # unexpected rows
+    assert validate._counts_verdict(ids[1:] + ids[:1], zeros) is True and seen == [1, 1, 1, 1]  # other checks
+    q = validate.validate_table(source, bad, schema, START, end(source), bad.num_rows)
+    assert not q.success and seen[4:6] == [1, n_row_checks(source, good) + 1]
+
+
+@pytest.mark.parametrize("source", ["cloudtrail", "vpcflow"])
 def test_a_batch_with_a_bad_row_or_a_row_count_gap_runs_the_whole_suite_in_gx(source, monkeypatch):
     schema, good, bad = get_source(source).schema, good_table(source), bad_table(source)
     validate.validate_table(source, good, schema, START, end(source), good.num_rows)
     seen = _suites_gx_validated(monkeypatch)
-    n_checks = len(
-        [c for c in checks_for(source) if c.column in good.column_names or c.column == EVENT_TIME_US]
-    )
+    n_checks = n_row_checks(source, good)
     q = validate.validate_table(source, bad, schema, START, end(source), bad.num_rows)
     assert not q.success and q.quarantine_rows
     assert seen[:2] == [

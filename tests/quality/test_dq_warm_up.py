@@ -54,3 +54,34 @@ def test_a_task_forked_after_the_warm_up_loads_nothing_of_gx_itself():
     os.waitpid(pid, 0)
     assert new == [] and same_context and schema_misses == 0
     assert evaluated == 3 + len(checks_for("vpcflow")) + 1  # schema, rows, row count: all validated
+
+
+def test_a_passing_batch_in_a_task_forked_after_the_warm_up_asks_gx_nothing():
+    """The warm-up also obtained GX's verdict on a passing batch's counts (its checks, every count 0), per
+    source and for an archive's batch: a forked task's passing batches reuse it instead of each paying GX's
+    fixed ~5-10 ms (bench section `gx_task_cost`: most of GX's share of a small batch's task)."""
+    from test_dq_result_identity import START, end, good_table
+
+    ingest.warm_worker()
+    tables = {name: good_table(name) for name in ("cloudtrail", "vpcflow")}
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            asked = validate._counts_verdict.cache_info().misses
+            verdicts = [
+                validate.validate_table(
+                    name, t, get_source(name).schema, START, end(name), t.num_rows, imported=imported
+                ).success
+                for name, t in tables.items()
+                for imported in (False, True)
+            ]
+            asked = validate._counts_verdict.cache_info().misses - asked
+            os.write(write, json.dumps([verdicts, asked]).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        verdicts, asked = json.loads(f.read())
+    os.waitpid(pid, 0)
+    assert verdicts == [True] * 4 and asked == 0

@@ -115,11 +115,15 @@ def kill_when(
 
 
 def kill_mid_write(settings, batch: dict[str, Any], tmp_path: Path) -> None:
-    """SIGKILL the batch's convert once one Parquet file is complete and the next one is on disk under its
-    temporary name (wherever the code writes them)."""
+    """SIGKILL the batch's convert once one Parquet file is complete and the next write is on disk but not
+    done (wherever the code writes them): a file under its temporary name, or the batch's manifest staged and
+    waiting for the disk with its files (a local lake stages its records with them)."""
 
     def ready(files: list[str]) -> bool:
-        return any(f.endswith(".parquet") for f in files) and any(f.endswith(".tmp") for f in files)
+        pending = any(
+            f.endswith(".tmp") or (f.startswith("_staging/") and f.endswith("batch-0000.json")) for f in files
+        )
+        return pending and any(f.endswith(".parquet") for f in files)
 
     kill_when(settings, batch, tmp_path, ready, "disk", 0.5)
 

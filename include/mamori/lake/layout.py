@@ -20,7 +20,7 @@ The lake, relative to its root (`MAMORI_LAKE_URL`):
                                             _SUCCESS.json        the window summary: the window is complete
                                             _imports.json        older-keyed objects it reads too (backfill
                                                                  --by key-date; rare)
-    _staging/<source>/window=<window tag>/b<NNNN>/<curated or quarantine key>   a batch before it is published
+    _staging/<source>/window=<window tag>/b<NNNN>/<its files' and records' keys> a batch before it is published
     _compaction/<table>/<partition>.json                          a partition's compaction record
     _backfill/<plan digest>.json                                   a backfill's progress
 

@@ -52,6 +52,8 @@ class BatchObserver:
         self._nested = nested.lower() if nested else None
         st = schema.field(self._nested).type if self._nested in known else None
         self._known_nested = {st.field(i).name for i in range(st.num_fields)} if st is not None else set()
+        self._plain: set[str] = set()  # keys seen that are known top-level columns, not the nested one
+        self._nested_plain: set[str] = set()  # keys seen inside the nested field that it declares
 
     def feed(self, index: int, raw: RawKey, data: bytes | LargeObject) -> None:
         """Look at one raw events object (index = its position in the batch, for sampling)."""
@@ -64,19 +66,28 @@ class BatchObserver:
             ] += 1
 
     def _sample(self, records: Any) -> None:
-        if not isinstance(records, list):
-            return
-        for rec in records:
+        # Records of one source repeat the same few key spellings: a key once found to be a known column
+        # (other than the nested one) is skipped without lower-casing it again (most of this loop's time).
+        plain, nested_plain = self._plain, self._nested_plain
+        for rec in records if isinstance(records, list) else ():
             if not isinstance(rec, dict):
                 continue
             self.sampled_records += 1
             for k, v in rec.items():
+                if k in plain:
+                    continue
                 lk = k.lower()
                 if lk not in self._known_top:
                     self.fields[_bounded(k)] += 1
-                elif lk == self._nested and isinstance(v, dict) and self._known_nested:
+                elif lk != self._nested:
+                    plain.add(k)
+                elif isinstance(v, dict) and self._known_nested:
                     for uk in v:
-                        if uk.lower() not in self._known_nested:
+                        if uk in nested_plain:
+                            continue
+                        if uk.lower() in self._known_nested:
+                            nested_plain.add(uk)
+                        else:
                             self.fields[_bounded(f"{self.drift.nested_field}.{uk}")] += 1
 
     def observe(self, tables: list[pa.Table]) -> None:
