@@ -81,6 +81,13 @@ def detect_parallel_chunks() -> int:
     return load_settings().detect_parallel_chunks
 
 
+def ingest_max_active_runs() -> int:
+    """`MAMORI_INGEST_MAX_ACTIVE_RUNS` (4 by default): windows of one ingest DAG at once. `mamori up` sets 1, so
+    its sample's windows are ingested oldest first and the first detect run's windows do not share the machine
+    with the later ones."""
+    return load_settings().ingest_max_active_runs
+
+
 def detect_poke_seconds() -> float:
     """`MAMORI_DETECT_POKE_SECONDS` (120 by default): how often detect's wait_for_ingest sensor checks the lake.
     `mamori up` sets 30, so the first detect run starts soon after its ingest windows are finalized."""

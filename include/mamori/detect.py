@@ -45,7 +45,13 @@ from mamori.alerts.routing import Routing, load_routing
 from mamori.alerts.triage import VERDICTS
 from mamori.config import Settings, load_settings
 from mamori.detections.dedup import group_hits
-from mamori.detections.loader import Detection, DetectionError, get_detection, load_catalog_tolerant
+from mamori.detections.loader import (
+    BrokenDetection,
+    Detection,
+    DetectionError,
+    get_detection,
+    load_catalog_tolerant,
+)
 from mamori.detections.render import window_predicate
 from mamori.detections.runner import DetectionOutputError, run_detection
 from mamori.detections.suppressions import Suppression, load_suppressions
@@ -103,9 +109,13 @@ def sources_ready(end: datetime, settings: Settings | None = None, start: dateti
     run's data interval [start, end) (`start` defaults to one detect interval before `end`): at the ingest
     cadence, so a detect run at another cadence waits for windows that exist."""
     s = settings or load_settings()
-    detections, _ = load_catalog_tolerant(
-        s.sql_dir, include_deprecated=False
-    )  # broken ones are reported later
+    detections, _ = load_catalog_tolerant(s.sql_dir, include_deprecated=False)  # broken ones are reported later
+    return _sources_ready(detections, end, s, start)
+
+
+def _sources_ready(
+    detections: list[Detection], end: datetime, s: Settings, start: datetime | None = None
+) -> bool:
     sources = sorted({d.header.log_source for d in detections})
     needed = windows.ingest_windows_needed(
         end - s.detect_interval if start is None else start, end, s.ingest_interval
@@ -114,6 +124,23 @@ def sources_ready(end: datetime, settings: Settings | None = None, start: dateti
     if waiting:
         log.info("waiting for ingest windows ending by %s of: %s", end.isoformat(), waiting)
     return not waiting
+
+
+def ready_chunks(
+    end: datetime, settings: Settings | None = None, start: datetime | None = None
+) -> list[list[str]] | None:
+    """The detect run's rule chunks (`detection_chunks`) once its ingest windows are finalized
+    (`sources_ready`), else None: the body of detect's sensor, which hands the chunks to run_detections itself.
+
+    One catalog load for both answers, and no task of its own for the chunks: under `mamori up` on a loaded
+    machine the separate `list_detections` task cost 9 s (a task process, its DAG parse and the scheduler's
+    loop around it) between the sensor's success and the first rule chunk.
+    """
+    s = settings or load_settings()
+    detections, broken = load_catalog_tolerant(s.sql_dir, include_deprecated=False)
+    if not _sources_ready(detections, end, s, start):
+        return None
+    return _chunks(detections, broken, s.detect_chunk_size)
 
 
 CHUNK = 10  # detections per mapped task by default (`MAMORI_DETECT_CHUNK_SIZE`); one engine per chunk
@@ -129,8 +156,13 @@ def detection_chunks(settings: Settings | None = None, only: set[str] | None = N
     and every other rule runs as usual.
     """
     s = settings or load_settings()
-    size = s.detect_chunk_size
     detections, broken = load_catalog_tolerant(s.sql_dir, include_deprecated=False)
+    return _chunks(detections, broken, s.detect_chunk_size, only)
+
+
+def _chunks(
+    detections: list[Detection], broken: list[BrokenDetection], size: int, only: set[str] | None = None
+) -> list[list[str]]:
     by_source: dict[str, list[str]] = {}
     for d in detections:
         if only is None or d.id in only:

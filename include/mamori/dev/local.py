@@ -69,15 +69,20 @@ START_TIMEOUT = 600.0
 SLOT_EXECUTOR = "mamori.dev.executor.SlotLocalExecutor"
 
 
-# mamori settings of a local instance unless the caller's environment sets them (docs/operations.md): one
-# run_detections task per source instead of one per 10 rules (each task process costs seconds of parsing and
-# start-up, more than its rules' queries), and detect's sensor checking the lake every 30 s instead of 2 min.
+# mamori settings of a local instance unless the caller's environment sets them (docs/operations.md, "Fourth
+# round"): 30 rules per run_detections task (each task process costs seconds of parsing and start-up, more than
+# small sources' queries, so they stay one task each; CloudTrail's 100+ rules, the first ticket's longest task
+# as one chunk, become four that the workers share), and detect's sensor checking the lake every 10 s instead of
+# 2 min (each poke a task process of a few seconds; the first detect run waited up to a whole interval for it).
 LOCAL_DEFAULTS: dict[str, str] = {
-    "MAMORI_DETECT_CHUNK_SIZE": "200",
-    "MAMORI_DETECT_POKE_SECONDS": "30",
+    "MAMORI_DETECT_CHUNK_SIZE": "30",
+    "MAMORI_DETECT_POKE_SECONDS": "10",
     # As many rule chunks of one detect run at once as the executor has workers (mamori.dev.executor): the
     # sample's first detect run takes them all; the second run's chunks, which took half, wait for it.
     "MAMORI_DETECT_PARALLEL_CHUNKS": "4",
+    # One window per source at a time, oldest first: the first detect run needs the sample's two oldest
+    # windows of every source, and with four per source the later windows took the CPU they needed.
+    "MAMORI_INGEST_MAX_ACTIVE_RUNS": "1",
 }
 
 
