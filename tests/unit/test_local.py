@@ -99,7 +99,7 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     )
     own = local.local_env(tmp_path, tmp_path, 1, base={**base, "MAMORI_DETECT_CHUNK_SIZE": "10"})
     assert (
-        own["MAMORI_DETECT_CHUNK_SIZE"] == "10" and own["MAMORI_DETECT_POKE_SECONDS"] == "30"
+        own["MAMORI_DETECT_CHUNK_SIZE"] == "10" and own["MAMORI_DETECT_POKE_SECONDS"] == "10"
     )  # theirs wins
     on_postgres = local.local_env(
         tmp_path,
