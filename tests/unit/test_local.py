@@ -461,3 +461,35 @@ def test_restart_kills_a_component_with_what_it_started_and_its_loop_starts_it_a
     finally:
         local.stop(tmp_path, term_timeout=0.5, pgid=proc.pid)
         proc.wait(timeout=10)
+
+
+def test_a_held_component_starts_only_once_released(tmp_path):
+    """`mamori up` holds the triggerer back (local.HELD_BY_UP) until the sample's runs are triggered: the launcher
+    starts the other components at once and that one only when its hold file is gone (local.release)."""
+    fake = tmp_path / "airflow"
+    fake.write_text('#!/bin/sh\nprintf "%s|" "$@" > "calls.$$"\n')
+    fake.chmod(0o755)
+    (tmp_path / local.LOG_DIR).mkdir()
+    (tmp_path / local.RUN_DIR).mkdir()
+    (tmp_path / local.RUN_DIR / "triggerer.hold").touch()
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", local.launcher()],
+        cwd=tmp_path,
+        env={"MAMORI_AIRFLOW_BIN": str(fake), "PATH": "/usr/bin:/bin"},
+    )
+
+    def calls() -> list[str]:
+        return sorted(p.read_text().split("|")[0] for p in tmp_path.glob("calls.*"))
+
+    try:
+        deadline = time.monotonic() + 30
+        while len(calls()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)  # the held loop checks every second: it had its chance to start the triggerer
+        assert calls() == ["api-server", "dag-processor", "db", "scheduler"] and proc.poll() is None
+        local.release(tmp_path, "triggerer")
+        assert proc.wait(timeout=30) == 0
+        assert calls() == ["api-server", "dag-processor", "db", "scheduler", "triggerer"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
