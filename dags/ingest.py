@@ -26,7 +26,7 @@ from typing import Any
 from airflow.sdk import Asset, dag, task
 
 from mamori import ingest
-from mamori.dag_defaults import START_DATE, ingest_args, ingest_max_active_runs, ingest_schedule
+from mamori.dag_defaults import START_DATE, ingest_args, ingest_schedule
 from mamori.sources import SOURCES
 
 
@@ -36,7 +36,7 @@ def build(source: str) -> None:
         schedule=ingest_schedule(),
         start_date=START_DATE,
         catchup=False,
-        max_active_runs=ingest_max_active_runs(),
+        max_active_runs=4,
         default_args=ingest_args(),
         doc_md=__doc__,
         tags=["mamori", "ingest", source],

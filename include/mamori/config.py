@@ -104,10 +104,6 @@ class Settings:
     # How many of a detect run's `run_detections` tasks run at once. `mamori up` sets its executor's worker count
     # (4), so the sample's first detect run takes every worker and the next run's chunks wait for it.
     detect_parallel_chunks: int = 2
-    # Runs of one ingest DAG (one source) at once. `mamori up` sets 1: its sample's older windows then have the
-    # machine to themselves, instead of four windows per source sharing it while the first detect run waits for
-    # the oldest two.
-    ingest_max_active_runs: int = 4
 
 
 def _url(e: Mapping[str, str], name: str, default: Path) -> str:
@@ -176,7 +172,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         detect_chunk_size=_positive_int(e, "MAMORI_DETECT_CHUNK_SIZE", 10),
         detect_poke=_positive_seconds(e, "MAMORI_DETECT_POKE_SECONDS", 120),
         detect_parallel_chunks=_positive_int(e, "MAMORI_DETECT_PARALLEL_CHUNKS", 2),
-        ingest_max_active_runs=_positive_int(e, "MAMORI_INGEST_MAX_ACTIVE_RUNS", 4),
     )
 
 

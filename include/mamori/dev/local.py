@@ -80,9 +80,6 @@ LOCAL_DEFAULTS: dict[str, str] = {
     # As many rule chunks of one detect run at once as the executor has workers (mamori.dev.executor): the
     # sample's first detect run takes them all; the second run's chunks, which took half, wait for it.
     "MAMORI_DETECT_PARALLEL_CHUNKS": "4",
-    # One window per source at a time, oldest first: the first detect run needs the sample's two oldest
-    # windows of every source, and with four per source the later windows took the CPU they needed.
-    "MAMORI_INGEST_MAX_ACTIVE_RUNS": "1",
 }
 
 
