@@ -24,7 +24,7 @@ def test_chunks_cover_every_enabled_rule_once_and_never_mix_sources(tmp_path):
 
 
 def test_chunk_size_is_a_setting_and_still_one_source_per_chunk(tmp_path):
-    """MAMORI_DETECT_CHUNK_SIZE (`mamori up` sets 200): one run_detections task per source when every source has
+    """MAMORI_DETECT_CHUNK_SIZE (200 here; `mamori up` 30): one run_detections task per source when every source has
     fewer rules than that, each task a process that costs seconds before its first query."""
     base = {"MAMORI_HOME": str(tmp_path), "MAMORI_SQL_DIR": str(REPO / "sql")}
     source_of = {d.id: d.header.log_source for d in load_catalog(REPO / "sql")}
