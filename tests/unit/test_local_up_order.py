@@ -13,6 +13,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from mamori.dev import local
 
 INGEST = sorted(d for d in local.mamori_dag_ids() if d.startswith("ingest_"))
@@ -201,3 +203,44 @@ def test_up_holds_the_triggerer_back_until_the_sample_is_triggered(tmp_path, mon
     assert held == [("triggerer",)]
     posts = [i for i, (m, _, _) in enumerate(fake.calls) if m == "POST"]
     assert posts and released == [("triggerer", len(fake.calls))] and max(posts) < len(fake.calls)
+
+
+def test_up_triggers_the_sample_before_the_scheduler_is_healthy_and_then_waits_for_it(tmp_path, monkeypatch):
+    """The scheduler is the last component up (its warm-up of the task processes' imports took 74 s of its
+    126 s under load), and creating runs does not need it: up() triggers the sample once the API and the
+    dag-processor are healthy, then waits for the scheduler (up still fails when it never comes up)."""
+    fake = _RecordingAirflow()
+    af = tmp_path / "airflow"
+
+    def start(airflow_home: Path, mamori_home: Path, port: int, *args: Any, **kwargs: Any) -> local.Instance:
+        return local.Instance(0, fake.url, airflow_home, mamori_home, airflow_home / local.LOG_DIR)
+
+    def health(self: local.Api) -> dict[str, Any]:  # the scheduler heartbeats only once runs exist
+        up = any(m == "POST" for m, _, _ in fake.calls)
+        parts = {p: {"status": "healthy"} for p in ("metadatabase", "dag_processor", "triggerer")}
+        return {**parts, "scheduler": {"status": "healthy" if up else None}}
+
+    monkeypatch.setattr(local, "start", start)
+    monkeypatch.setattr(local, "stop", lambda *a, **k: [])
+    monkeypatch.setattr(local.local_pg, "running", lambda root: None)
+    monkeypatch.setattr(local.Api, "health", health)
+    monkeypatch.setattr(local, "warm_execution_api", lambda *a, **k: 0.0)
+    monkeypatch.setattr(local, "wait_dags", lambda *a, **k: DAGS)
+    monkeypatch.setattr(local, "START_TIMEOUT", 5.0)  # the old order waited for the scheduler first: fails fast
+    monkeypatch.setitem(sys.modules, "mamori.dev.generate", SimpleNamespace(write_samples=lambda *a, **k: []))
+    try:
+        local.up(af, tmp_path / "mamori", 1, datetime(2026, 11, 1, 6, 20, tzinfo=UTC), say=lambda *a: None)
+    finally:
+        fake.close()
+    assert [m for m, _, _ in fake.calls].count("POST") == 4 + 5 * len(INGEST)
+
+    never = _RecordingAirflow()
+    monkeypatch.setattr(local.Api, "health", lambda self: {**health(self), "scheduler": {"status": None}})
+    monkeypatch.setattr(
+        local, "start", lambda home, mh, port, *a, **k: local.Instance(0, never.url, home, mh, home / "logs")
+    )
+    try:
+        with pytest.raises(local.LocalAirflowError, match="scheduler"):
+            local.up(af, tmp_path / "mamori", 1, datetime(2026, 11, 1, 6, 20, tzinfo=UTC), say=lambda *a: None)
+    finally:
+        never.close()

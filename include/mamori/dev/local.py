@@ -244,6 +244,11 @@ COMPONENTS = ("dag-processor", "scheduler", "triggerer", "api-server")
 # importing Airflow: the job and its trigger runner) took CPU from the three components the first ticket
 # waits for, on a loaded 2-core machine (docs/operations.md, "Fourth round").
 HELD_BY_UP = ("triggerer",)
+# Health parts `mamori up` waits for only after it has triggered the sample's runs. The scheduler is the last
+# component up (under load its warm-up of the task processes' imports, Great Expectations included, took 74 s
+# of its 126 s), and nothing before the triggering needs it: the runs wait for it, queued, instead of `mamori
+# up` waiting to create them.
+HEALTHY_LATER = ("scheduler",)
 
 
 CELERY_EXECUTOR = "CeleryExecutor"
@@ -818,8 +823,8 @@ def up(
                 f"generated {hours}h of logs from {start_at:%Y-%m-%d %H:%M}Z into {mamori_home}/raw "
                 f"({len(steps)} attack steps)"
             )
-        say("waiting until Airflow is healthy...")
-        wait_healthy(api, timeout=START_TIMEOUT, instance=inst, skip=HELD_BY_UP)
+        say("waiting until Airflow's API and dag-processor are healthy...")
+        wait_healthy(api, timeout=START_TIMEOUT, instance=inst, skip=HELD_BY_UP + HEALTHY_LATER)
         # Before any run: the first task tries would otherwise pay the execution API's start and fail.
         say(f"execution API ready after {warm_execution_api(api, timeout=START_TIMEOUT):.0f} s")
         wait_dags(api, mamori_dag_ids(), timeout=START_TIMEOUT)
@@ -838,6 +843,8 @@ def up(
         for name in HELD_BY_UP:
             release(airflow_home, name)
         say(f"starting the {', '.join(HELD_BY_UP)} now (no sample task needs it; logs in {inst.log}/)")
+        say(f"waiting until the {', '.join(HEALTHY_LATER)} is healthy...")
+        wait_healthy(api, timeout=START_TIMEOUT, instance=inst, skip=HELD_BY_UP)
     except BaseException:  # also Ctrl-C: nothing of a half-started instance stays behind
         stop(airflow_home, pgid=inst.pgid)
         raise
