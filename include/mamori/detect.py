@@ -147,8 +147,8 @@ CHUNK = 10  # detections per mapped task by default (`MAMORI_DETECT_CHUNK_SIZE`)
 
 
 def detection_chunks(settings: Settings | None = None, only: set[str] | None = None) -> list[list[str]]:
-    """Enabled detections grouped by log source in chunks of `MAMORI_DETECT_CHUNK_SIZE` (default CHUNK): what
-    the detect DAG maps over.
+    """Enabled detections grouped by log source in chunks of `MAMORI_DETECT_CHUNK_SIZE` (default CHUNK), the
+    largest first: what the detect DAG maps over.
 
     One task per rule would be ~70 task instances per hour, each opening its own engine over the lake;
     chunks keep the parallelism and the per-rule results (in the task's XCom and log) at a tenth of that.
@@ -168,6 +168,10 @@ def _chunks(
         if only is None or d.id in only:
             by_source.setdefault(d.header.log_source, []).append(d.id)
     chunks = [ids[i : i + size] for _, ids in sorted(by_source.items()) for i in range(0, len(ids), size)]
+    # Largest first (stable: by source otherwise): mapped tasks start in index order, so with fewer workers than
+    # chunks the longest ones start first and the small ones fill in beside them, instead of a big chunk
+    # starting last and alone (measured under `mamori up`: CloudTrail's last chunk waited behind a small one).
+    chunks.sort(key=len, reverse=True)
     return chunks + [[b.id] for b in broken if only is None or b.id in only]
 
 
