@@ -109,7 +109,9 @@ def sources_ready(end: datetime, settings: Settings | None = None, start: dateti
     run's data interval [start, end) (`start` defaults to one detect interval before `end`): at the ingest
     cadence, so a detect run at another cadence waits for windows that exist."""
     s = settings or load_settings()
-    detections, _ = load_catalog_tolerant(s.sql_dir, include_deprecated=False)  # broken ones are reported later
+    detections, _ = load_catalog_tolerant(
+        s.sql_dir, include_deprecated=False
+    )  # broken ones are reported later
     return _sources_ready(detections, end, s, start)
 
 

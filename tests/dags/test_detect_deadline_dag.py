@@ -85,7 +85,6 @@ def test_dag_test_runs_the_detect_dag_without_its_deadline(airflow_db, settings)
     from airflow.utils.session import create_session
 
     from mamori.dev.demo import without_deadline
-
     from mamori.lake import Store, layout
     from mamori.lake.manifests import WindowSummary
     from mamori.sources import SOURCES

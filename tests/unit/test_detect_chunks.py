@@ -51,7 +51,11 @@ def test_chunk_size_and_poke_interval_refuse_what_they_cannot_use(name, value):
 def test_the_largest_chunks_come_first(tmp_path):
     """Mapped tasks start in index order: with fewer workers than chunks, CloudTrail's big chunks start first and
     the small sources' fill in beside them, not after (measured under `mamori up`, docs/operations.md)."""
-    base = {"MAMORI_HOME": str(tmp_path), "MAMORI_SQL_DIR": str(REPO / "sql"), "MAMORI_DETECT_CHUNK_SIZE": "30"}
+    base = {
+        "MAMORI_HOME": str(tmp_path),
+        "MAMORI_SQL_DIR": str(REPO / "sql"),
+        "MAMORI_DETECT_CHUNK_SIZE": "30",
+    }
     chunks = detection_chunks(load_settings(base))
     sizes = [len(c) for c in chunks]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] == 30 and sizes[-1] < 30

@@ -184,7 +184,9 @@ def test_up_holds_the_triggerer_back_until_the_sample_is_triggered(tmp_path, mon
         return local.Instance(0, fake.url, airflow_home, mamori_home, airflow_home / local.LOG_DIR)
 
     def health(self: local.Api) -> dict[str, Any]:  # the triggerer never started: no heartbeat
-        parts: dict[str, Any] = {p: {"status": "healthy"} for p in ("metadatabase", "scheduler", "dag_processor")}
+        parts: dict[str, Any] = {
+            p: {"status": "healthy"} for p in ("metadatabase", "scheduler", "dag_processor")
+        }
         return {**parts, "triggerer": {"status": None}}
 
     monkeypatch.setattr(local, "start", start)
@@ -226,7 +228,9 @@ def test_up_triggers_the_sample_before_the_scheduler_is_healthy_and_then_waits_f
     monkeypatch.setattr(local.Api, "health", health)
     monkeypatch.setattr(local, "warm_execution_api", lambda *a, **k: 0.0)
     monkeypatch.setattr(local, "wait_dags", lambda *a, **k: DAGS)
-    monkeypatch.setattr(local, "START_TIMEOUT", 5.0)  # the old order waited for the scheduler first: fails fast
+    monkeypatch.setattr(
+        local, "START_TIMEOUT", 5.0
+    )  # the old order waited for the scheduler first: fails fast
     monkeypatch.setitem(sys.modules, "mamori.dev.generate", SimpleNamespace(write_samples=lambda *a, **k: []))
     try:
         local.up(af, tmp_path / "mamori", 1, datetime(2026, 11, 1, 6, 20, tzinfo=UTC), say=lambda *a: None)
@@ -241,6 +245,8 @@ def test_up_triggers_the_sample_before_the_scheduler_is_healthy_and_then_waits_f
     )
     try:
         with pytest.raises(local.LocalAirflowError, match="scheduler"):
-            local.up(af, tmp_path / "mamori", 1, datetime(2026, 11, 1, 6, 20, tzinfo=UTC), say=lambda *a: None)
+            local.up(
+                af, tmp_path / "mamori", 1, datetime(2026, 11, 1, 6, 20, tzinfo=UTC), say=lambda *a: None
+            )
     finally:
         never.close()
