@@ -59,3 +59,20 @@ def test_the_largest_chunks_come_first(tmp_path):
     chunks = detection_chunks(load_settings(base))
     sizes = [len(c) for c in chunks]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] == 30 and sizes[-1] < 30
+
+
+def test_warming_the_catalog_leaves_every_rule_parsed_for_the_processes_forked_after_it(tmp_path):
+    """The plugin warms the catalog where task processes are forked from: afterwards a load of the catalog (a
+    sensor poke, a rule chunk) parses no rule again, the loader's content-keyed caches answer."""
+    from mamori.detect import warm_catalog
+    from mamori.detections import loader
+
+    s = load_settings({"MAMORI_HOME": str(tmp_path), "MAMORI_SQL_DIR": str(REPO / "sql")})
+    loader._select_problems.cache_clear()
+    loader._parsed_header.cache_clear()
+    assert warm_catalog(s) > 0
+    parsed = loader._select_problems.cache_info()
+    assert parsed.currsize >= len(enabled_detections(s))
+    detection_chunks(s)
+    again = loader._select_problems.cache_info()
+    assert again.misses == parsed.misses and again.hits > parsed.hits
