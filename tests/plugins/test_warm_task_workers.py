@@ -43,7 +43,8 @@ print(json.dumps(calls))
     ("executor", "warmed"),
     [
         ("LocalExecutor", ["scheduler", "catalog"]),
-        ("mamori.dev.executor.SlotLocalExecutor", ["scheduler", "catalog"]),  # `mamori up`'s (mamori.dev.executor)
+        # `mamori up`'s executor (mamori.dev.executor)
+        ("mamori.dev.executor.SlotLocalExecutor", ["scheduler", "catalog"]),
         ("CeleryExecutor", []),
     ],
 )
