@@ -7,20 +7,20 @@ all) to let delivery delays settle, and the windows of `MAMORI_DETECT_OVERLAP_MI
 run first waits until each source's ingest windows covering the data interval are finalized (`mamori.windows`).
 
 1. `wait_for_ingest` (sensor, reschedule mode, every `MAMORI_DETECT_POKE_SECONDS`, default 120): the lake's
-   `_SUCCESS.json` for the needed ingest windows.
-2. `list_detections`: enabled detections in `sql/detections/` (deprecated ones do not run), in chunks of
-   up to `MAMORI_DETECT_CHUNK_SIZE` (default 10) rules of one log source.
-3. `run_detections` (mapped per chunk, `MAMORI_DETECT_PARALLEL_CHUNKS` at once, default 2): render each
+   `_SUCCESS.json` for the needed ingest windows. When they are there it returns the enabled detections in
+   `sql/detections/` (deprecated ones do not run), in chunks of up to `MAMORI_DETECT_CHUNK_SIZE` (default 10)
+   rules of one log source, as its XCom: no task of its own between the sensor and the rules.
+2. `run_detections` (mapped per chunk, `MAMORI_DETECT_PARALLEL_CHUNKS` at once, default 2): render each
    rule's SQL for the window, run it on the engine (DuckDB embedded, Athena in AWS), group hits into alerts by
    dedup key and window, record them in the ledger.
    A re-run replaces the window's contribution: same alert keys, no new rows.
    A rule that fails to load or whose SQL fails on the engine is skipped and reported; the others run.
    In a backfill run (Airflow's Backfills, `mamori backfill` through Airflow) new alerts are ticketed but do
    not page, unless the backfill's conf says {"page": true} (`mamori backfill --page`).
-4. `record`: records the window's rule errors as `mamori_rule_error` alerts and emits the asset
+3. `record`: records the window's rule errors as `mamori_rule_error` alerts and emits the asset
    `mamori://alerts/ledger`, which runs `dispatch_alerts` (the single writer to GitHub, PagerDuty, Slack
    and the local tickets).
-5. `check_rules`: fails, naming only the broken rules, when any rule errored; everything else is recorded
+4. `check_rules`: fails, naming only the broken rules, when any rule errored; everything else is recorded
    and dispatched by then.
 
 Deadline: a scheduled run not done `MAMORI_DETECT_DEADLINE_MINUTES` (default 30) after it was queued raises a
@@ -33,7 +33,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import dag, task
+from airflow.sdk import PokeReturnValue, dag, task
 
 from mamori import detect
 from mamori.dag_defaults import (
@@ -64,12 +64,9 @@ def detect_dag() -> None:
         timeout=int(timedelta(hours=6).total_seconds()),
         mode="reschedule",
     )
-    def wait_for_ingest(data_interval_start: Any = None, data_interval_end: Any = None) -> bool:
-        return detect.sources_ready(data_interval_end, start=data_interval_start)
-
-    @task
-    def list_detections() -> list[list[str]]:
-        return detect.detection_chunks()
+    def wait_for_ingest(data_interval_start: Any = None, data_interval_end: Any = None) -> PokeReturnValue:
+        chunks = detect.ready_chunks(data_interval_end, start=data_interval_start)
+        return PokeReturnValue(is_done=chunks is not None, xcom_value=chunks)
 
     @task(max_active_tis_per_dagrun=detect_parallel_chunks())
     def run_detections(
@@ -92,9 +89,7 @@ def detect_dag() -> None:
     def check_rules(summary: dict[str, Any]) -> None:
         detect.check_rule_errors(summary)
 
-    chunks = list_detections()
-    wait_for_ingest() >> chunks
-    check_rules(record(run_detections.expand(ids=chunks)))
+    check_rules(record(run_detections.expand(ids=wait_for_ingest())))
 
 
 detect_dag()

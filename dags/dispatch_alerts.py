@@ -30,7 +30,7 @@ from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.interval import DeltaDataIntervalTimetable
 
 from mamori import detect
-from mamori.dag_defaults import ALERT_PATH_PRIORITY, ALERTS_ASSET, DEFAULT_ARGS, START_DATE
+from mamori.dag_defaults import ALERTS_ASSET, DEFAULT_ARGS, DISPATCH_PRIORITY, START_DATE
 
 
 @dag(
@@ -44,8 +44,8 @@ from mamori.dag_defaults import ALERT_PATH_PRIORITY, ALERTS_ASSET, DEFAULT_ARGS,
     # No task retries: the ledger retries deliveries with its own backoff and the next run comes within 15
     # minutes; a retry a minute later finds them backed off, turns an outage's run green and holds the
     # one-at-a-time DAG for minutes.
-    # Ahead of ingest in the executor's queue, like detect: the alerts of a recorded window go out first.
-    default_args={**DEFAULT_ARGS, "retries": 0, "priority_weight": ALERT_PATH_PRIORITY},
+    # Ahead of ingest and of detect in the executor's queue: the alerts of a recorded window go out first.
+    default_args={**DEFAULT_ARGS, "retries": 0, "priority_weight": DISPATCH_PRIORITY},
     doc_md=__doc__,
     tags=["mamori", "alerts"],
 )

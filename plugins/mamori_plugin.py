@@ -349,16 +349,19 @@ class WarmTaskWorkers:
         log = logging.getLogger(__name__)
         try:
             imported = warm_task_imports()
-            from mamori import ingest
+            from mamori import detect, ingest
 
             spent = ingest.warm_worker()
+            catalog = detect.warm_catalog()
         except Exception:
             log.exception("mamori: warming task processes up failed")
             return
         log.info(
-            "mamori: DAG files' imports loaded for task processes in %.1fs, Great Expectations in %.1fs",
+            "mamori: DAG files' imports loaded for task processes in %.1fs, Great Expectations in %.1fs, "
+            "the detection catalog in %.1fs",
             imported,
             spent,
+            catalog,
         )
 
 

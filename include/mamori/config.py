@@ -97,7 +97,8 @@ class Settings:
     # Rules per mapped `run_detections` task (rules of one source per task, so they share its scans): each task
     # is a process that parses the DAG file and opens the engine and ledger, a cost of seconds that the rules'
     # own queries (tenths of a second each on an hour of data) do not amortize when it is small. `mamori up`
-    # runs one task per source (100); 10 keeps a big deployment's rules spread over workers.
+    # runs 30 (one task for each small source, CloudTrail's 100+ rules in four that its workers share); 10 keeps
+    # a big deployment's rules spread over workers.
     detect_chunk_size: int = 10
     # How often detect's `wait_for_ingest` sensor (reschedule mode: a task process per poke) checks the lake.
     detect_poke: timedelta = timedelta(minutes=2)

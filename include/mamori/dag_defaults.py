@@ -44,6 +44,11 @@ DEFAULT_ARGS: dict[str, Any] = {
 # before the next windows' ingest (measured from `mamori up`: the first detect run's sensor, weight 1, waited
 # behind the converts and finalizes of four later windows).
 ALERT_PATH_PRIORITY = 10
+# priority_weight of dispatch_alerts' tasks: more than the whole detect DAG adds up to, so a recorded window's
+# tickets go out before the next detect run's rule chunks. With ALERT_PATH_PRIORITY they did not under `mamori
+# up`'s upstream weight rule (a chunk weighs its own 10 plus its sensor's): the first ticket's dispatch waited 27 s
+# behind the second sample window's chunks (docs/operations.md, "Fourth round").
+DISPATCH_PRIORITY = 100
 
 
 def with_queue(queue: str | None) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """detect's wait_for_ingest sensor checks the lake every MAMORI_DETECT_POKE_SECONDS (120 s unless set; `mamori up`
-sets 30 so the sample's first detect run starts soon after its ingest windows are finalized). Parsed as the DAG
+sets 10 so the sample's first detect run starts soon after its ingest windows are finalized). Parsed as the DAG
 processor would."""
 
 from __future__ import annotations

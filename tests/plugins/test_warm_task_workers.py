@@ -24,6 +24,8 @@ import json, sys
 from mamori import ingest
 calls = []
 ingest.warm_worker = lambda: calls.append(sys.argv[1]) or 0.0
+from mamori import detect
+detect.warm_catalog = lambda: calls.append("catalog") or 0.0
 from airflow.jobs.job import Job
 from airflow.sdk.execution_time.task_runner import TaskRunnerMarker
 from airflow.listeners.listener import get_listener_manager
@@ -40,8 +42,9 @@ print(json.dumps(calls))
 @pytest.mark.parametrize(
     ("executor", "warmed"),
     [
-        ("LocalExecutor", ["scheduler"]),
-        ("mamori.dev.executor.SlotLocalExecutor", ["scheduler"]),  # `mamori up`'s (mamori.dev.executor)
+        ("LocalExecutor", ["scheduler", "catalog"]),
+        # `mamori up`'s executor (mamori.dev.executor)
+        ("mamori.dev.executor.SlotLocalExecutor", ["scheduler", "catalog"]),
         ("CeleryExecutor", []),
     ],
 )

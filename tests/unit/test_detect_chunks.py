@@ -24,7 +24,7 @@ def test_chunks_cover_every_enabled_rule_once_and_never_mix_sources(tmp_path):
 
 
 def test_chunk_size_is_a_setting_and_still_one_source_per_chunk(tmp_path):
-    """MAMORI_DETECT_CHUNK_SIZE (`mamori up` sets 200): one run_detections task per source when every source has
+    """MAMORI_DETECT_CHUNK_SIZE (200 here; `mamori up` 30): one run_detections task per source when every source has
     fewer rules than that, each task a process that costs seconds before its first query."""
     base = {"MAMORI_HOME": str(tmp_path), "MAMORI_SQL_DIR": str(REPO / "sql")}
     source_of = {d.id: d.header.log_source for d in load_catalog(REPO / "sql")}
@@ -46,3 +46,33 @@ def test_chunk_size_and_poke_interval_refuse_what_they_cannot_use(name, value):
     assert info.value.setting == name
     s = load_settings({})
     assert (s.detect_chunk_size, s.detect_poke.total_seconds()) == (CHUNK, 120)
+
+
+def test_the_largest_chunks_come_first(tmp_path):
+    """Mapped tasks start in index order: with fewer workers than chunks, CloudTrail's big chunks start first and
+    the small sources' fill in beside them, not after (measured under `mamori up`, docs/operations.md)."""
+    base = {
+        "MAMORI_HOME": str(tmp_path),
+        "MAMORI_SQL_DIR": str(REPO / "sql"),
+        "MAMORI_DETECT_CHUNK_SIZE": "30",
+    }
+    chunks = detection_chunks(load_settings(base))
+    sizes = [len(c) for c in chunks]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] == 30 and sizes[-1] < 30
+
+
+def test_warming_the_catalog_leaves_every_rule_parsed_for_the_processes_forked_after_it(tmp_path):
+    """The plugin warms the catalog where task processes are forked from: afterwards a load of the catalog (a
+    sensor poke, a rule chunk) parses no rule again, the loader's content-keyed caches answer."""
+    from mamori.detect import warm_catalog
+    from mamori.detections import loader
+
+    s = load_settings({"MAMORI_HOME": str(tmp_path), "MAMORI_SQL_DIR": str(REPO / "sql")})
+    loader._select_problems.cache_clear()
+    loader._parsed_header.cache_clear()
+    assert warm_catalog(s) > 0
+    parsed = loader._select_problems.cache_info()
+    assert parsed.currsize >= len(enabled_detections(s))
+    detection_chunks(s)
+    again = loader._select_problems.cache_info()
+    assert again.misses == parsed.misses and again.hits > parsed.hits

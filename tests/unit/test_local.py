@@ -82,10 +82,10 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     assert env["AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT"] == "300"
     assert env["AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT"] == "300"
     # Start to first ticket (docs/operations.md): unchanged DAG files are not re-parsed every 30 s, older runs
-    # finish first, one run_detections task per source, the detect sensor every 30 s.
+    # finish first, 30 rules per run_detections task, the detect sensor every 10 s.
     assert env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == "600"
     assert env["AIRFLOW__CORE__DEFAULT_TASK_WEIGHT_RULE"] == "upstream"
-    assert (env["MAMORI_DETECT_CHUNK_SIZE"], env["MAMORI_DETECT_POKE_SECONDS"]) == ("200", "30")
+    assert (env["MAMORI_DETECT_CHUNK_SIZE"], env["MAMORI_DETECT_POKE_SECONDS"]) == ("30", "10")
     assert env["MAMORI_DETECT_PARALLEL_CHUNKS"] == "4"
     assert "AIRFLOW__CORE__UNIT_TEST_MODE" not in env and "AIRFLOW_CONN_MAMORI_GITHUB" not in env
     assert "MAMORI_ENGINE" not in env and env["HOME"] == "/root" and env["X"] == "1"
@@ -99,7 +99,7 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     )
     own = local.local_env(tmp_path, tmp_path, 1, base={**base, "MAMORI_DETECT_CHUNK_SIZE": "10"})
     assert (
-        own["MAMORI_DETECT_CHUNK_SIZE"] == "10" and own["MAMORI_DETECT_POKE_SECONDS"] == "30"
+        own["MAMORI_DETECT_CHUNK_SIZE"] == "10" and own["MAMORI_DETECT_POKE_SECONDS"] == "10"
     )  # theirs wins
     on_postgres = local.local_env(
         tmp_path,
@@ -461,3 +461,35 @@ def test_restart_kills_a_component_with_what_it_started_and_its_loop_starts_it_a
     finally:
         local.stop(tmp_path, term_timeout=0.5, pgid=proc.pid)
         proc.wait(timeout=10)
+
+
+def test_a_held_component_starts_only_once_released(tmp_path):
+    """`mamori up` holds the triggerer back (local.HELD_BY_UP) until the sample's runs are triggered: the launcher
+    starts the other components at once and that one only when its hold file is gone (local.release)."""
+    fake = tmp_path / "airflow"
+    fake.write_text('#!/bin/sh\nprintf "%s|" "$@" > "calls.$$"\n')
+    fake.chmod(0o755)
+    (tmp_path / local.LOG_DIR).mkdir()
+    (tmp_path / local.RUN_DIR).mkdir()
+    (tmp_path / local.RUN_DIR / "triggerer.hold").touch()
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", local.launcher()],
+        cwd=tmp_path,
+        env={"MAMORI_AIRFLOW_BIN": str(fake), "PATH": "/usr/bin:/bin"},
+    )
+
+    def calls() -> list[str]:
+        return sorted(p.read_text().split("|")[0] for p in tmp_path.glob("calls.*"))
+
+    try:
+        deadline = time.monotonic() + 30
+        while len(calls()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)  # the held loop checks every second: it had its chance to start the triggerer
+        assert calls() == ["api-server", "dag-processor", "db", "scheduler"] and proc.poll() is None
+        local.release(tmp_path, "triggerer")
+        assert proc.wait(timeout=30) == 0
+        assert calls() == ["api-server", "dag-processor", "db", "scheduler", "triggerer"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -13,6 +13,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from mamori.dev import local
 
 INGEST = sorted(d for d in local.mamori_dag_ids() if d.startswith("ingest_"))
@@ -165,3 +167,86 @@ def test_up_waits_for_components_that_take_more_than_three_minutes_to_start(tmp_
         fake.close()
     assert clock[0] >= parsed_at
     assert [m for m, _, body in fake.calls if body == {"is_paused": False}] == ["PATCH"]
+
+
+def test_up_holds_the_triggerer_back_until_the_sample_is_triggered(tmp_path, monkeypatch):
+    """No mamori task defers, so the first ticket needs no triggerer, and its start (the job and its trigger
+    runner, two processes importing Airflow) competed with the api-server, scheduler and dag-processor on a
+    loaded machine. up() starts the instance with the triggerer held (local.HELD_BY_UP), does not wait for its
+    health, and releases it once every sample run is triggered and the DAGs are unpaused."""
+    fake = _RecordingAirflow()
+    af = tmp_path / "airflow"
+    held: list[tuple[str, ...]] = []
+    released: list[tuple[str, int]] = []
+
+    def start(airflow_home: Path, mamori_home: Path, port: int, *args: Any, **kwargs: Any) -> local.Instance:
+        held.append(kwargs.get("hold", ()))
+        return local.Instance(0, fake.url, airflow_home, mamori_home, airflow_home / local.LOG_DIR)
+
+    def health(self: local.Api) -> dict[str, Any]:  # the triggerer never started: no heartbeat
+        parts: dict[str, Any] = {
+            p: {"status": "healthy"} for p in ("metadatabase", "scheduler", "dag_processor")
+        }
+        return {**parts, "triggerer": {"status": None}}
+
+    monkeypatch.setattr(local, "start", start)
+    monkeypatch.setattr(local, "stop", lambda *a, **k: [])
+    monkeypatch.setattr(local.local_pg, "running", lambda root: None)
+    monkeypatch.setattr(local.Api, "health", health)
+    monkeypatch.setattr(local, "warm_execution_api", lambda *a, **k: 0.0)
+    monkeypatch.setattr(local, "wait_dags", lambda *a, **k: DAGS)
+    monkeypatch.setattr(local, "release", lambda home, name: released.append((name, len(fake.calls))))
+    monkeypatch.setattr(local, "START_TIMEOUT", 5.0)  # waiting for the triggerer's health fails fast
+    monkeypatch.setitem(sys.modules, "mamori.dev.generate", SimpleNamespace(write_samples=lambda *a, **k: []))
+    try:
+        local.up(af, tmp_path / "mamori", 1, datetime(2026, 11, 1, 6, 20, tzinfo=UTC), say=lambda *a: None)
+    finally:
+        fake.close()
+    assert held == [("triggerer",)]
+    posts = [i for i, (m, _, _) in enumerate(fake.calls) if m == "POST"]
+    assert posts and released == [("triggerer", len(fake.calls))] and max(posts) < len(fake.calls)
+
+
+def test_up_triggers_the_sample_before_the_scheduler_is_healthy_and_then_waits_for_it(tmp_path, monkeypatch):
+    """The scheduler is the last component up (its warm-up of the task processes' imports took 74 s of its
+    126 s under load), and creating runs does not need it: up() triggers the sample once the API and the
+    dag-processor are healthy, then waits for the scheduler (up still fails when it never comes up)."""
+    fake = _RecordingAirflow()
+    af = tmp_path / "airflow"
+
+    def start(airflow_home: Path, mamori_home: Path, port: int, *args: Any, **kwargs: Any) -> local.Instance:
+        return local.Instance(0, fake.url, airflow_home, mamori_home, airflow_home / local.LOG_DIR)
+
+    def health(self: local.Api) -> dict[str, Any]:  # the scheduler heartbeats only once runs exist
+        up = any(m == "POST" for m, _, _ in fake.calls)
+        parts = {p: {"status": "healthy"} for p in ("metadatabase", "dag_processor", "triggerer")}
+        return {**parts, "scheduler": {"status": "healthy" if up else None}}
+
+    monkeypatch.setattr(local, "start", start)
+    monkeypatch.setattr(local, "stop", lambda *a, **k: [])
+    monkeypatch.setattr(local.local_pg, "running", lambda root: None)
+    monkeypatch.setattr(local.Api, "health", health)
+    monkeypatch.setattr(local, "warm_execution_api", lambda *a, **k: 0.0)
+    monkeypatch.setattr(local, "wait_dags", lambda *a, **k: DAGS)
+    monkeypatch.setattr(
+        local, "START_TIMEOUT", 5.0
+    )  # the old order waited for the scheduler first: fails fast
+    monkeypatch.setitem(sys.modules, "mamori.dev.generate", SimpleNamespace(write_samples=lambda *a, **k: []))
+    try:
+        local.up(af, tmp_path / "mamori", 1, datetime(2026, 11, 1, 6, 20, tzinfo=UTC), say=lambda *a: None)
+    finally:
+        fake.close()
+    assert [m for m, _, _ in fake.calls].count("POST") == 4 + 5 * len(INGEST)
+
+    never = _RecordingAirflow()
+    monkeypatch.setattr(local.Api, "health", lambda self: {**health(self), "scheduler": {"status": None}})
+    monkeypatch.setattr(
+        local, "start", lambda home, mh, port, *a, **k: local.Instance(0, never.url, home, mh, home / "logs")
+    )
+    try:
+        with pytest.raises(local.LocalAirflowError, match="scheduler"):
+            local.up(
+                af, tmp_path / "mamori", 1, datetime(2026, 11, 1, 6, 20, tzinfo=UTC), say=lambda *a: None
+            )
+    finally:
+        never.close()

@@ -69,12 +69,14 @@ START_TIMEOUT = 600.0
 SLOT_EXECUTOR = "mamori.dev.executor.SlotLocalExecutor"
 
 
-# mamori settings of a local instance unless the caller's environment sets them (docs/operations.md): one
-# run_detections task per source instead of one per 10 rules (each task process costs seconds of parsing and
-# start-up, more than its rules' queries), and detect's sensor checking the lake every 30 s instead of 2 min.
+# mamori settings of a local instance unless the caller's environment sets them (docs/operations.md, "Fourth
+# round"): 30 rules per run_detections task (each task process costs seconds of parsing and start-up, more than
+# small sources' queries, so they stay one task each; CloudTrail's 100+ rules, the first ticket's longest task
+# as one chunk, become four that the workers share), and detect's sensor checking the lake every 10 s instead of
+# 2 min (each poke a task process of a few seconds; the first detect run waited up to a whole interval for it).
 LOCAL_DEFAULTS: dict[str, str] = {
-    "MAMORI_DETECT_CHUNK_SIZE": "200",
-    "MAMORI_DETECT_POKE_SECONDS": "30",
+    "MAMORI_DETECT_CHUNK_SIZE": "30",
+    "MAMORI_DETECT_POKE_SECONDS": "10",
     # As many rule chunks of one detect run at once as the executor has workers (mamori.dev.executor): the
     # sample's first detect run takes them all; the second run's chunks, which took half, wait for it.
     "MAMORI_DETECT_PARALLEL_CHUNKS": "4",
@@ -214,9 +216,12 @@ class Instance:
 # when it exits while RUN_DIR/<name>.restart exists (restart() writes it): a restarted component gets the
 # instance's environment and stays in its session, so stop() still ends it. Without a request a component that
 # exits stays down, as before.
+# A component whose RUN_DIR/<name>.hold exists waits until it is gone (release()): `mamori up` holds the
+# triggerer back until the sample's runs are triggered (HELD_BY_UP).
 _LAUNCHER = """
 "$MAMORI_AIRFLOW_BIN" db migrate >> local-logs/db-migrate.log 2>&1 || exit 3
 component() {
+  while [ -e "local-run/$1.hold" ]; do sleep 1; done
   name=$1; shift
   while :; do
     "$MAMORI_AIRFLOW_BIN" "$@" &
@@ -234,6 +239,16 @@ wait
 """
 RUN_DIR = "local-run"  # under AIRFLOW_HOME: the launcher's component PID files and restart requests
 COMPONENTS = ("dag-processor", "scheduler", "triggerer", "api-server")
+# What `mamori up` starts only once the sample's runs are triggered: mamori defers no task (its deadline callback
+# runs in the executor), so the triggerer does nothing for the first ticket, and its start (two processes
+# importing Airflow: the job and its trigger runner) took CPU from the three components the first ticket
+# waits for, on a loaded 2-core machine (docs/operations.md, "Fourth round").
+HELD_BY_UP = ("triggerer",)
+# Health parts `mamori up` waits for only after it has triggered the sample's runs. The scheduler is the last
+# component up (under load its warm-up of the task processes' imports, Great Expectations included, took 74 s
+# of its 126 s), and nothing before the triggering needs it: the runs wait for it, queued, instead of `mamori
+# up` waiting to create them.
+HEALTHY_LATER = ("scheduler",)
 
 
 CELERY_EXECUTOR = "CeleryExecutor"
@@ -286,11 +301,13 @@ def start(
     extra_env: Mapping[str, str] | None = None,
     inherit: bool = True,
     celery: CeleryWorker | None = None,
+    hold: tuple[str, ...] = (),
 ) -> Instance:
     """Start the embedded PostgreSQL (unless the environment names both databases), then scheduler,
     dag-processor, triggerer and api-server (and a Celery worker when `celery` is given: CeleryExecutor instead
     of LocalExecutor) in a new session; refuses when an instance already runs on this AIRFLOW_HOME (two
-    schedulers on one metadata DB would run every task twice)."""
+    schedulers on one metadata DB would run every task twice). The components named in `hold` wait until
+    release() lets them start."""
     airflow_home.mkdir(parents=True, exist_ok=True)
     mamori_home.mkdir(parents=True, exist_ok=True)
     existing = running(airflow_home)
@@ -315,6 +332,8 @@ def start(
         logs.mkdir(exist_ok=True)
         shutil.rmtree(airflow_home / RUN_DIR, ignore_errors=True)  # a crashed instance's PIDs and requests
         (airflow_home / RUN_DIR).mkdir()
+        for name in hold:
+            (airflow_home / RUN_DIR / f"{name}.hold").touch()
         proc = subprocess.Popen(  # noqa: S603 - constant script; paths come in through the environment
             ["/bin/sh", "-c", launcher(celery)],
             stdin=subprocess.DEVNULL,
@@ -360,6 +379,11 @@ class Restart:
     # component exited within the grace period on SIGTERM.
     killed: dict[int, str]
     seconds: float  # from the first signal until the new process was recorded
+
+
+def release(airflow_home: Path, component: str) -> None:
+    """Let a component that start() held back (`hold`) start now; nothing when it was not held."""
+    (airflow_home / RUN_DIR / f"{component}.hold").unlink(missing_ok=True)
 
 
 def component_pid(airflow_home: Path, component: str) -> int | None:
@@ -668,10 +692,13 @@ def _log_dir(api: Api, instance: Instance | None) -> Path:
     return (api.airflow_home or Path(".")) / LOG_DIR
 
 
-def wait_healthy(api: Api, timeout: float = 180.0, instance: Instance | None = None) -> dict[str, Any]:
-    """Until the metadata DB, scheduler, dag-processor and triggerer all report healthy; else one line naming
-    what is not, and the log to read."""
+def wait_healthy(
+    api: Api, timeout: float = 180.0, instance: Instance | None = None, skip: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Until the metadata DB, scheduler, dag-processor and triggerer (less the health parts in `skip`) all report
+    healthy; else one line naming what is not, and the log to read."""
     logs = _log_dir(api, instance)
+    parts = [p for p in _HEALTH_LOGS if p not in skip]
     deadline = time.monotonic() + timeout
     last: dict[str, Any] | None = None
     error = "no answer"
@@ -683,7 +710,7 @@ def wait_healthy(api: Api, timeout: float = 180.0, instance: Instance | None = N
             raise LocalAirflowError(f"the local Airflow's launcher exited ({rc}); see the logs in {logs}/")
         try:
             last = api.health()
-            if all((last.get(p) or {}).get("status") == "healthy" for p in _HEALTH_LOGS):
+            if all((last.get(p) or {}).get("status") == "healthy" for p in parts):
                 return last
         except (OSError, http.client.HTTPException, LocalAirflowError) as exc:
             error = _one_line(f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}")
@@ -693,7 +720,7 @@ def wait_healthy(api: Api, timeout: float = 180.0, instance: Instance | None = N
             f"the api-server did not answer at {api.url} within {timeout:.0f}s ({error}); "
             f"see {logs / 'api-server.log'}"
         )
-    bad = [p for p in _HEALTH_LOGS if (last.get(p) or {}).get("status") != "healthy"]
+    bad = [p for p in parts if (last.get(p) or {}).get("status") != "healthy"]
     raise LocalAirflowError(
         f"not healthy after {timeout:.0f}s: {', '.join(bad)}; see "
         + ", ".join(str(logs / _HEALTH_LOGS[p]) for p in bad)
@@ -779,7 +806,7 @@ def up(
     start_at = hour - windows.HOUR * hours
     if running(airflow_home) is not None:
         raise LocalAirflowError(f"already running on {airflow_home}; `mamori down` first")
-    inst = start(airflow_home, mamori_home, port)
+    inst = start(airflow_home, mamori_home, port, hold=HELD_BY_UP)
     pg = local_pg.running(airflow_home / PG_DIR)
     if pg is not None:
         say(
@@ -796,8 +823,8 @@ def up(
                 f"generated {hours}h of logs from {start_at:%Y-%m-%d %H:%M}Z into {mamori_home}/raw "
                 f"({len(steps)} attack steps)"
             )
-        say("waiting until Airflow is healthy...")
-        wait_healthy(api, timeout=START_TIMEOUT, instance=inst)
+        say("waiting until Airflow's API and dag-processor are healthy...")
+        wait_healthy(api, timeout=START_TIMEOUT, instance=inst, skip=HELD_BY_UP + HEALTHY_LATER)
         # Before any run: the first task tries would otherwise pay the execution API's start and fail.
         say(f"execution API ready after {warm_execution_api(api, timeout=START_TIMEOUT):.0f} s")
         wait_dags(api, mamori_dag_ids(), timeout=START_TIMEOUT)
@@ -813,6 +840,11 @@ def up(
             say(f"triggered {n} runs for the sample hours; the scheduler runs the latest hour itself")
         else:
             unpause()
+        for name in HELD_BY_UP:
+            release(airflow_home, name)
+        say(f"starting the {', '.join(HELD_BY_UP)} now (no sample task needs it; logs in {inst.log}/)")
+        say(f"waiting until the {', '.join(HEALTHY_LATER)} is healthy...")
+        wait_healthy(api, timeout=START_TIMEOUT, instance=inst, skip=HELD_BY_UP)
     except BaseException:  # also Ctrl-C: nothing of a half-started instance stays behind
         stop(airflow_home, pgid=inst.pgid)
         raise
