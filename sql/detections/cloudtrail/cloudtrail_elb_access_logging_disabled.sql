@@ -10,7 +10,9 @@ description: >-
   attempts, the web shell's callers); turning them off hides them.
   Terraform and CloudFormation write the full attribute set, logging off
   included, when they create a load balancer: a change to a load balancer
-  created by the same principal within the hour before is not reported.
+  created by the same principal (any session of the same role: a pipeline's
+  apply and its follow-up run each assume the role anew) within the hour
+  before is not reported.
   Turning logging on or changing its bucket is not reported either.
 severity: medium
 status: stable
@@ -18,7 +20,7 @@ log_source: cloudtrail
 mitre:
   - TA0005:T1562.008
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -56,10 +58,10 @@ equivalent_mutants:
       no other Elastic Load Balancing request carries them.
   - mutant: "drop main.where: c.account_id = d.account_id"
     reason: >-
-      The creation must match on actor and load balancer too; the actor is an
-      ARN naming its account (or a principal id unique to it) and a load
-      balancer ARN names its account, so two events of different accounts
-      never match on both.
+      The creation must match on principal and load balancer too; the
+      principal is an ARN naming its account (or a principal id unique to
+      it) and a load balancer ARN names its account, so two events of
+      different accounts never match on both.
   - mutant: "before widen: 1h -> 2h"
     reason: >-
       A creation only excuses a change within the hour after it
@@ -71,7 +73,7 @@ WITH created AS (
     SELECT
         account_id,
         event_time,
-        coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         coalesce(
             json_extract_scalar(responseelements, '$.loadBalancers[0].loadBalancerArn'),
             json_extract_scalar(requestparameters, '$.loadBalancerName')
@@ -91,11 +93,12 @@ disabled AS (
         sourceipaddress,
         eventname,
         awsregion,
-        useridentity,
+        useridentity.type AS identity_type,
         useragent,
         requestparameters,
         eventid,
         coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         coalesce(
             json_extract_scalar(requestparameters, '$.loadBalancerArn'),
             json_extract_scalar(requestparameters, '$.loadBalancerName')
@@ -124,11 +127,12 @@ SELECT
     d.sourceipaddress AS source_ip,
     d.eventname AS event_name,
     d.awsregion AS aws_region,
-    d.useridentity.type AS identity_type,
+    d.identity_type,
     d.useragent AS user_agent,
     d.requestparameters AS request_parameters,
     d.eventid AS event_id,
     d.actor,
+    d.principal,
     d.load_balancer AS target
 FROM disabled AS d
 WHERE NOT EXISTS (
@@ -136,7 +140,7 @@ WHERE NOT EXISTS (
     FROM created AS c
     WHERE
         c.account_id = d.account_id
-        AND c.actor = d.actor
+        AND c.principal = d.principal
         AND c.load_balancer = d.load_balancer
         AND c.event_time <= d.event_time
         AND c.event_time >= d.event_time - INTERVAL '1' HOUR

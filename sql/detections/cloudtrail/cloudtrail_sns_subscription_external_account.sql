@@ -18,7 +18,7 @@ mitre:
   - TA0010:T1537
   - TA0009:T1530
 dedup:
-  keys: [account_id, actor]
+  keys: [account_id, principal]
   period: 1h
 threshold: 1
 runbook: |-
@@ -58,10 +58,12 @@ WITH subscriptions AS (
         sourceipaddress,
         eventname,
         awsregion,
-        useridentity,
+        useridentity.type AS identity_type,
         useragent,
         errorcode,
         eventid,
+        coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
         json_extract_scalar(requestparameters, '$.topicArn') AS topic_arn,
         json_extract_scalar(requestparameters, '$.endpoint') AS endpoint,
         -- No match is NULL on Athena and '' on DuckDB: both mean an endpoint that is no ARN (e-mail, HTTPS, SMS).
@@ -85,14 +87,15 @@ SELECT
     sourceipaddress AS source_ip,
     eventname AS event_name,
     awsregion AS aws_region,
-    useridentity.type AS identity_type,
+    identity_type,
     useragent AS user_agent,
     errorcode AS error_code,
     eventid AS event_id,
     topic_arn AS target,
     endpoint,
     endpoint_account,
-    coalesce(useridentity.arn, useridentity.principalid) AS actor
+    actor,
+    principal
 FROM subscriptions
 WHERE
     endpoint_account <> account_id
