@@ -194,11 +194,11 @@ NEAR_MISSES: dict[str, tuple[str, Callable[[Rec], bool]]] = {
     ),
     "cloudtrail_discovery_breadth": (
         "a CMDB inventory reads 29 APIs in 16 services; Config, a Terraform plan and a console session read 38",
-        lambda r: bool(r.get("readOnly")) and r["eventName"].startswith(("List", "Describe", "Get")),
+        lambda r: _principal(r).endswith("/asset-inventory"),
     ),
     "cloudtrail_region_enumeration": (
         "a report job lists 10 regions, 7 minutes apart; Config, a Terraform plan and the Global View list 10 at once",
-        lambda r: r["eventName"].startswith(("List", "Describe")),
+        lambda r: _principal(r).endswith("/finops-report"),
     ),
     "cloudtrail_s3_public_access_block_removed": (
         "Terraform puts a bucket's Block Public Access all true; the inventory reads it",
