@@ -73,6 +73,7 @@ NEAR_MISS_ROLES: dict[str, str] = {
     "AWSGlueServiceRole-lake": "/service-role/",
 }
 _PATHS = {**ROLES, **AUTOMATION_ROLES, **NEAR_MISS_ROLES}
+WORKLOAD_REGIONS = ("us-east-1", "eu-west-1")  # the demo organization's regions with workloads (the default)
 # Regions the organization has enabled but runs nothing in: they hold only what sweeps every region (AWS Config's
 # aggregator, the EC2 console's Global View, a Terraform plan of the multi-region baseline, a report job), which is
 # what cloudtrail_region_enumeration must tell from a stolen key's sweep. With the two workload regions: ten.
@@ -2531,18 +2532,22 @@ def generate_cloudtrail(
     hours: int = 24,
     seed: int = 7,
     accounts: Sequence[str] = ("111111111111", "222222222222"),
-    regions: Sequence[str] = ("us-east-1", "eu-west-1"),
+    regions: Sequence[str] = WORKLOAD_REGIONS,
     events_per_file: int = 40,
-    quiet_regions: Sequence[str] = QUIET_REGIONS,
+    quiet_regions: Sequence[str] | None = None,
 ) -> list[AttackStep]:
     """Write `hours` of CloudTrail (events + hourly digests) through `put`; return the attack's ground truth.
 
     `regions` carry the workloads (the steady background); `quiet_regions` are enabled but idle: their files
-    hold only the background's sweeps of every region, and they have their digests like any region.
+    hold only the background's sweeps of every region, and they have their digests like any region. By default
+    (None) they are QUIET_REGIONS with the default workload regions, and none when the caller names its own
+    regions: a caller narrowing the regions (one account in one region) gets files of those regions only.
     Objects are handed to `put` in landing order (landed_at, key), as an S3 notification consumer sees them.
     """
     require_hour_aligned(start)
     rng = random.Random(seed)  # noqa: S311 - reproducibility is the point; nothing here is a secret
+    if quiet_regions is None:
+        quiet_regions = QUIET_REGIONS if tuple(regions) == WORKLOAD_REGIONS else ()
     g = _Gen(rng, start, hours, accounts, regions, quiet_regions)
     steps, attack = g.attack()
     background, _ = g.automation()  # after the story: its times and ids stay what they were
