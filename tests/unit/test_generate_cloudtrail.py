@@ -18,7 +18,7 @@ import pytest
 
 from mamori.detections.lookups import load_lookup
 from mamori.sources.cloudtrail import SOURCE
-from mamori.sources.cloudtrail.generate import ATTACKER_IP, AttackStep, generate_cloudtrail
+from mamori.sources.cloudtrail.generate import ATTACKER_IP, QUIET_REGIONS, AttackStep, generate_cloudtrail
 
 START = datetime(2026, 3, 14, tzinfo=UTC)
 END = START + timedelta(hours=24)
@@ -89,7 +89,12 @@ def test_rejects_unaligned_start_and_short_ranges() -> None:
 
 def test_single_account_and_region() -> None:
     calls, steps = _run(
-        start=START, hours=6, accounts=("333333333333",), regions=("eu-central-1",), events_per_file=5
+        start=START,
+        hours=6,
+        accounts=("333333333333",),
+        regions=("eu-central-1",),
+        events_per_file=5,
+        quiet_regions=(),
     )
     assert len(steps) == 10 and {(s.account, s.region) for s in steps} == {("333333333333", "eu-central-1")}
     assert all(s.time < START + timedelta(hours=6) for s in steps)
@@ -120,7 +125,7 @@ def test_event_keys_times_and_volume(day: Any) -> None:
 def test_digests_list_landed_files_and_chain(day: Any) -> None:
     objects, _ = day
     digests = sorted(k for k in objects if "/CloudTrail-Digest/" in k)
-    assert len(digests) == 2 * 2 * 25
+    assert len(digests) == 2 * (2 + len(QUIET_REGIONS)) * 25  # every enabled region, idle ones included
     listed, prev = set(), {}
     for key in digests:
         m = DIGEST_RE.match(key)

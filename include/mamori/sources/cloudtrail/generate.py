@@ -61,7 +61,66 @@ AUTOMATION_ROLES: dict[str, str] = {
     "orders-api": "/service-role/",
     "okta-PlatformAdmins": "/",
 }
-_PATHS = {**ROLES, **AUTOMATION_ROLES}
+# Roles of the newer rules' near-misses (`_Gen.near_misses`), drawn after every other family for the same reason.
+NEAR_MISS_ROLES: dict[str, str] = {
+    "asset-inventory": "/service-role/",
+    "finops-report": "/service-role/",
+    "AWSServiceRoleForConfig": "/aws-service-role/config.amazonaws.com/",
+    "AWSServiceRoleForAmazonInspector2": "/aws-service-role/inspector2.amazonaws.com/",
+    "AWSServiceRoleForAWSControlTower": "/aws-service-role/controltower.amazonaws.com/",
+    "AWSBackupDefaultServiceRole": "/service-role/",
+    "AWSDataLifecycleManagerDefaultRole": "/service-role/",
+    "AWSGlueServiceRole-lake": "/service-role/",
+}
+_PATHS = {**ROLES, **AUTOMATION_ROLES, **NEAR_MISS_ROLES}
+WORKLOAD_REGIONS = ("us-east-1", "eu-west-1")  # the demo organization's regions with workloads (the default)
+# Regions the organization has enabled but runs nothing in: they hold only what sweeps every region (AWS Config's
+# aggregator, the EC2 console's Global View, a Terraform plan of the multi-region baseline, a report job), which is
+# what cloudtrail_region_enumeration must tell from a stolen key's sweep. With the two workload regions: ten.
+QUIET_REGIONS = (
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-west-2",
+    "eu-north-1",
+    "ap-southeast-1",
+)
+# Read APIs by service, beyond the routine ones above: what an inventory, a posture scanner, AWS Config or a
+# Terraform plan reads (CloudTrail's names: Lambda's carry their API version). No GetCallerIdentity (a new caller
+# would be "first seen") and no reads a rule watches (secrets, parameters, instance attributes, objects).
+_SWEEP_READS: dict[str, tuple[str, ...]] = {
+    "ec2.amazonaws.com": (
+        "DescribeInstances",
+        "DescribeVolumes",
+        "DescribeSnapshots",
+        "DescribeSecurityGroups",
+        "DescribeVpcs",
+        "DescribeImages",
+    ),
+    "iam.amazonaws.com": ("ListUsers", "ListRoles", "ListPolicies", "GetAccountSummary", "ListAccessKeys"),
+    "s3.amazonaws.com": (
+        "ListBuckets",
+        "GetBucketPolicy",
+        "GetBucketPublicAccessBlock",
+        "GetBucketEncryption",
+    ),
+    "lambda.amazonaws.com": ("ListFunctions20150331", "GetPolicy20150331v2"),
+    "rds.amazonaws.com": ("DescribeDBInstances", "DescribeDBClusters", "DescribeDBSnapshots"),
+    "kms.amazonaws.com": ("ListKeys", "ListAliases", "DescribeKey"),
+    "secretsmanager.amazonaws.com": ("ListSecrets",),
+    "dynamodb.amazonaws.com": ("ListTables", "DescribeTable", "DescribeContinuousBackups"),
+    "sns.amazonaws.com": ("ListTopics", "ListSubscriptions"),
+    "sqs.amazonaws.com": ("ListQueues",),
+    "elasticloadbalancing.amazonaws.com": ("DescribeLoadBalancers", "DescribeTargetGroups"),
+    "elasticfilesystem.amazonaws.com": ("DescribeFileSystems",),
+    "logs.amazonaws.com": ("DescribeLogGroups",),
+    "ecr.amazonaws.com": ("DescribeRepositories",),
+    "eks.amazonaws.com": ("ListClusters",),
+    "ses.amazonaws.com": ("GetSendQuota", "GetAccount"),
+}
+_SWEEP = tuple((src, name) for src, names in _SWEEP_READS.items() for name in names)
 _FILE = timedelta(minutes=5)
 _KEBAB = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _ALNUM = string.ascii_letters + string.digits
@@ -139,10 +198,17 @@ class _Gen:
     """Holds the rng and the stable per-account identities, so principal/key ids repeat across events."""
 
     def __init__(
-        self, rng: random.Random, start: datetime, hours: int, accounts: Sequence[str], regions: Sequence[str]
+        self,
+        rng: random.Random,
+        start: datetime,
+        hours: int,
+        accounts: Sequence[str],
+        regions: Sequence[str],
+        quiet: Sequence[str] = (),
     ) -> None:
         self.rng, self.start, self.hours = rng, start, hours
         self.accounts, self.regions = list(accounts), list(regions)
+        self.quiet = [r for r in quiet if r not in self.regions]  # enabled, no workload: see QUIET_REGIONS
         # IAM and sign-in are global services whose events land in us-east-1 files.
         self.gregion = "us-east-1" if "us-east-1" in self.regions else self.regions[0]
         self.ids: dict[tuple[str, str], str] = {}
@@ -776,6 +842,8 @@ class _Gen:
             t = at(timedelta(minutes=10), span - timedelta(minutes=30))
             for rg, recs in self._identity_admin_routine(a, t):
                 emit("identity_admin_routine", a, rg, recs)
+        for family, acct, rg, recs in self.near_misses(at):
+            emit(family, acct, rg, recs)
         return out, counts
 
     def _known_callers(self, a: str) -> list[Record]:
@@ -1642,6 +1710,519 @@ class _Gen:
         out.sort(key=lambda r: r["eventTime"])
         return out
 
+    # -- near-misses of the newer rules (issue 17) ---------------------------------------------------------
+    def near_misses(
+        self, at: Callable[[timedelta, timedelta], datetime]
+    ) -> list[tuple[str, str, str, list[Record]]]:
+        """What the newer rules must ignore, per account: (family, account, region, records). Each family is a rule's
+        negative case in a day's setting: infrastructure as code changing what the rule watches in the ways it
+        allows (or below its limit), AWS services and their service-linked roles acting for the account, console
+        sessions, and sweeps that stay under the discovery limits. Times come from `at` (the day's range)."""
+        span = timedelta(hours=self.hours)
+        out: list[tuple[str, str, str, list[Record]]] = []
+        for a in self.accounts:
+            self.ids.update({(a, r): "AROA" + self.tok(17) for r in NEAR_MISS_ROLES})
+        for a in self.accounts:
+            # Each family in its own part of the day, so the counting rules see each family's count on its own.
+            t = at(timedelta(minutes=10), span - timedelta(hours=2))
+            out += [
+                ("terraform_platform_baseline", a, rg, recs) for rg, recs in self._tf_platform_baseline(a, t)
+            ]
+            t = at(timedelta(minutes=10), span - timedelta(hours=2))
+            out.append(("terraform_test_env_destroy", a, self.regions[0], self._tf_test_env_destroy(a, t)))
+            t = at(timedelta(minutes=10), span - timedelta(hours=2))
+            out.append(
+                ("cloudformation_data_stack_deleted", a, self.regions[0], self._cfn_data_stack_deleted(a, t))
+            )
+            t = at(timedelta(minutes=10), span - timedelta(hours=2))
+            out.append(
+                ("aws_services_expire_and_export", a, self.regions[0], self._service_housekeeping(a, t))
+            )
+            for h in range(0, self.hours - 1, 6):  # the CMDB's inventory every six hours
+                t = at(timedelta(hours=h, minutes=5), timedelta(hours=h + 1))
+                out.append(("inventory_sweep_below_limits", a, self.regions[0], self._inventory_sweep(a, t)))
+            # The sweeps of every region overlap, by four principals within the same hour of the idle regions:
+            # the region and discovery rules count per principal, and a rule counting per account would report
+            # them. (One hour of events in an idle region is also one lake partition, not one per sweep.)
+            hour = at(timedelta(hours=1), span - timedelta(hours=2)).replace(minute=0, second=0)
+            out += [
+                ("region_report_paced", a, rg, recs)
+                for rg, recs in self._region_report(a, hour - timedelta(minutes=7))
+            ]
+            sweeps = (
+                ("config_recorder_sweep", self._config_sweep),
+                ("terraform_plan_every_region", self._tf_plan),
+                ("console_browse_and_global_view", self._console_browse),
+            )
+            for family, sweep in sweeps:
+                when = hour + timedelta(minutes=self.rng.randrange(50))
+                out += [(family, a, rg, recs) for rg, recs in sweep(a, when)]
+        return out
+
+    def _sweep(
+        self,
+        a: str,
+        region: str,
+        t: datetime,
+        apis: Sequence[tuple[str, str]],
+        who: tuple[Record, str, str, bool],
+    ) -> list[Record]:
+        """One read of each (source, API), a few seconds apart, by one caller."""
+        ui, ip, ua, console = who
+        out = []
+        for i, (src, name) in enumerate(apis):
+            when = t + timedelta(seconds=3 * i + self.rng.randrange(3))
+            out.append(
+                self.rec(when, a, region, src, name, ui, ip, ua, params=_EC2_READS.get(name), console=console)
+            )
+        return out
+
+    def _every_region(self) -> list[str]:
+        return [*self.regions, *self.quiet]
+
+    def _tf_platform_baseline(self, a: str, t: datetime) -> list[tuple[str, list[Record]]]:
+        """terraform apply of the platform baseline as the CI role: an internal ALB created and given its full
+        attribute set (access logs off until the log bucket exists) a minute later, the snapshot and AMI public
+        sharing guards turned on, Inspector enabled and an account analyzer created (an old archive rule
+        removed), a KMS key with AWS-generated material, an SES configuration set's sending on and a domain
+        identity, topic subscriptions of the account's own and a known account's queues and of an e-mail
+        address, an EFS file system with a mount target and access point; in the management account (the
+        first), service control policies created, attached and updated."""
+        ip, r0, s = self.ci_ip(), self.regions[0], timedelta(seconds=1)
+        elb, ec2, kms, ses, sns, efs = (
+            f"{x}.amazonaws.com"
+            for x in ("elasticloadbalancing", "ec2", "kms", "ses", "sns", "elasticfilesystem")
+        )
+        name = f"preview-{self.rng.randrange(100, 999)}"
+        lb = f"arn:aws:elasticloadbalancing:{r0}:{a}:loadbalancer/app/{name}/{self.hex(16)}"
+        key, fs = self.uuid(), "fs-" + self.hex(17)
+        others = [x for x in self.accounts if x != a]
+        peer = others[0] if others else a
+
+        def call(
+            when: datetime, rg: str, src: str, event: str, params: Record, resp: Record | None = None
+        ) -> Record:
+            ui = self._ci(a, when)
+            return self.rec(when, a, rg, src, event, ui, ip, TF_UA, params=params, resp=resp, read_only=False)
+
+        attrs = [
+            {"key": "deletion_protection.enabled", "value": "false"},
+            {"key": "idle_timeout.timeout_seconds", "value": "60"},
+            {"key": "access_logs.s3.enabled", "value": "false"},
+            {"key": "connection_logs.s3.enabled", "value": "false"},
+        ]
+        topic = f"arn:aws:sns:{r0}:{a}:order-events"
+        regional = [
+            call(
+                t,
+                r0,
+                elb,
+                "CreateLoadBalancer",
+                {"name": name, "type": "application", "scheme": "internal"},
+                {"loadBalancers": [{"loadBalancerArn": lb, "loadBalancerName": name}]},
+            ),
+            call(
+                t + 60 * s,
+                r0,
+                elb,
+                "ModifyLoadBalancerAttributes",
+                {"loadBalancerArn": lb, "attributes": attrs},
+            ),
+            call(
+                t + 62 * s,
+                r0,
+                ec2,
+                "EnableSnapshotBlockPublicAccess",
+                {"EnableSnapshotBlockPublicAccessRequest": {"State": "block-all-sharing"}},
+            ),
+            call(
+                t + 63 * s,
+                r0,
+                ec2,
+                "EnableImageBlockPublicAccess",
+                {"EnableImageBlockPublicAccessRequest": {"ImageBlockPublicAccessState": "block-new-sharing"}},
+            ),
+            call(
+                t + 64 * s,
+                r0,
+                "inspector2.amazonaws.com",
+                "Enable",
+                {"accountIds": [a], "resourceTypes": ["EC2", "ECR", "LAMBDA"]},
+            ),
+            call(
+                t + 65 * s,
+                r0,
+                "access-analyzer.amazonaws.com",
+                "CreateAnalyzer",
+                {"analyzerName": f"{a}-analyzer", "type": "ACCOUNT"},
+            ),
+            call(
+                t + 66 * s,
+                r0,
+                "access-analyzer.amazonaws.com",
+                "DeleteArchiveRule",
+                {"analyzerName": f"{a}-analyzer", "ruleName": "ignore-org-shares"},
+            ),
+            call(
+                t + 67 * s,
+                r0,
+                kms,
+                "CreateKey",
+                {"keySpec": "SYMMETRIC_DEFAULT", "keyUsage": "ENCRYPT_DECRYPT", "origin": "AWS_KMS"},
+                {"keyMetadata": {"keyId": key, "arn": f"arn:aws:kms:{r0}:{a}:key/{key}"}},
+            ),
+            call(t + 68 * s, r0, kms, "CreateAlias", {"aliasName": "alias/platform", "targetKeyId": key}),
+            call(t + 69 * s, r0, kms, "EnableKeyRotation", {"keyId": key}),
+            call(
+                t + 70 * s,
+                r0,
+                ses,
+                "UpdateConfigurationSetSendingEnabled",
+                {"configurationSetName": "transactional", "enabled": True},
+            ),
+            call(t + 71 * s, r0, ses, "CreateEmailIdentity", {"emailIdentity": "mail.example.com"}),
+            call(
+                t + 72 * s,
+                r0,
+                sns,
+                "Subscribe",
+                {"topicArn": topic, "protocol": "sqs", "endpoint": f"arn:aws:sqs:{r0}:{a}:billing"},
+            ),
+            call(
+                t + 73 * s,
+                r0,
+                sns,
+                "Subscribe",
+                {
+                    "topicArn": topic,
+                    "protocol": "sqs",
+                    "endpoint": f"arn:aws:sqs:{r0}:{peer}:billing-replica",
+                },
+            ),
+            call(
+                t + 74 * s,
+                r0,
+                sns,
+                "Subscribe",
+                {"topicArn": topic, "protocol": "email", "endpoint": "oncall@example.com"},
+            ),
+            call(
+                t + 75 * s,
+                r0,
+                efs,
+                "CreateFileSystem",
+                {
+                    "creationToken": f"tf-{self.hex(8)}",
+                    "encrypted": True,
+                    "performanceMode": "generalPurpose",
+                },
+                {"fileSystemId": fs},
+            ),
+            call(
+                t + 80 * s,
+                r0,
+                efs,
+                "CreateMountTarget",
+                {"fileSystemId": fs, "subnetId": "subnet-" + self.hex(17)},
+            ),
+            call(t + 82 * s, r0, efs, "CreateAccessPoint", {"fileSystemId": fs, "clientToken": self.uuid()}),
+            call(t + 83 * s, r0, efs, "DeleteAccessPoint", {"accessPointId": "fsap-" + self.hex(17)}),
+        ]
+        out = [(r0, regional)]
+        if a == self.accounts[0]:
+            org = "organizations.amazonaws.com"
+            scp = orjson.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}
+                    ],
+                }
+            ).decode()
+            ou = f"ou-{self.hex(4)}-{self.hex(8)}"
+            out.append(
+                (
+                    self.gregion,
+                    [
+                        call(
+                            t + 90 * s,
+                            self.gregion,
+                            org,
+                            "CreatePolicy",
+                            {"name": "deny-leave-org", "type": "SERVICE_CONTROL_POLICY", "content": scp},
+                        ),
+                        call(
+                            t + 92 * s,
+                            self.gregion,
+                            org,
+                            "AttachPolicy",
+                            {"policyId": "p-" + self.hex(8), "targetId": ou},
+                        ),
+                        call(
+                            t + 94 * s,
+                            self.gregion,
+                            org,
+                            "UpdatePolicy",
+                            {"policyId": "p-" + self.hex(8), "content": scp},
+                        ),
+                    ],
+                )
+            )
+        return out
+
+    def _tf_test_env_destroy(self, a: str, t: datetime) -> list[Record]:
+        """terraform destroy of a test environment as the CI role, each below its burst rule's limit: nine
+        volumes (ten is cloudtrail_ebs_deleted_burst's), two tables replaced and their recovery turned on, two
+        secrets deleted with a recovery window (three is the limit of the DynamoDB and secrets rules), a table
+        seeded from S3, and the status of last night's export read."""
+        ip, r0, s = self.ci_ip(), self.regions[0], timedelta(seconds=1)
+        ec2, ddb, sm = "ec2.amazonaws.com", "dynamodb.amazonaws.com", "secretsmanager.amazonaws.com"
+        env = f"test-{self.rng.randrange(100, 999)}"
+
+        def call(when: datetime, src: str, event: str, params: Record, read_only: bool = False) -> Record:
+            ui = self._ci(a, when)
+            return self.rec(when, a, r0, src, event, ui, ip, TF_UA, params=params, read_only=read_only)
+
+        out = [call(t + i * s, ec2, "DeleteVolume", {"volumeId": "vol-" + self.hex(17)}) for i in range(9)]
+        for i, table in enumerate(("feature-flags", "rate-limits")):
+            out.append(call(t + (20 + i) * s, ddb, "DeleteTable", {"tableName": f"{env}-{table}"}))
+            out.append(call(t + (40 + i) * s, ddb, "CreateTable", {"tableName": f"{env}-{table}"}))
+            out.append(
+                call(
+                    t + (50 + i) * s,
+                    ddb,
+                    "UpdateContinuousBackups",
+                    {
+                        "tableName": f"{env}-{table}",
+                        "pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": True},
+                    },
+                )
+            )
+        for i, secret in enumerate(("db-password", "api-key")):
+            out.append(
+                call(
+                    t + (60 + i) * s,
+                    sm,
+                    "DeleteSecret",
+                    {"secretId": f"{env}/{secret}", "recoveryWindowInDays": 7},
+                )
+            )
+        out.append(
+            call(
+                t + 64 * s,
+                ddb,
+                "ImportTable",
+                {
+                    "s3BucketSource": {"s3Bucket": f"app-artifacts-{a}", "s3KeyPrefix": "seed/"},
+                    "inputFormat": "CSV",
+                    "tableCreationParameters": {"tableName": f"{env}-catalog"},
+                },
+            )
+        )
+        table_arn = f"arn:aws:dynamodb:{r0}:{a}:table/orders"
+        out.append(call(t + 66 * s, ddb, "ListExports", {"tableArn": table_arn}, read_only=True))
+        return out
+
+    def _cfn_data_stack_deleted(self, a: str, t: datetime) -> list[Record]:
+        """CloudFormation deleting a preview stack's data stores for the CI role (calls recorded with the
+        service's name as source address): a mount target and its file system, four tables, five secrets
+        deleted without recovery. By a person, each would be reported; by the stack, none is."""
+        cfn, r0, s = "cloudformation.amazonaws.com", self.regions[0], timedelta(seconds=1)
+        stack = f"orders-preview-{self.hex(6)}"
+        fs = "fs-" + self.hex(17)
+
+        def by_stack(when: datetime, src: str, event: str, params: Record) -> Record:
+            ui = self.role(a, "ci-deploy", "AWSCloudFormation", when, cfn)
+            return self.rec(when, a, r0, src, event, ui, cfn, cfn, params=params, read_only=False)
+
+        efs, ddb, sm = (
+            "elasticfilesystem.amazonaws.com",
+            "dynamodb.amazonaws.com",
+            "secretsmanager.amazonaws.com",
+        )
+        out = [
+            by_stack(t, efs, "DeleteMountTarget", {"mountTargetId": "fsmt-" + self.hex(17)}),
+            by_stack(t + 50 * s, efs, "DeleteFileSystem", {"fileSystemId": fs}),
+        ]
+        out += [
+            by_stack(t + (60 + i) * s, ddb, "DeleteTable", {"tableName": f"{stack}-table{i}"})
+            for i in range(4)
+        ]
+        out += [
+            by_stack(
+                t + (70 + i) * s,
+                sm,
+                "DeleteSecret",
+                {
+                    "secretId": f"arn:aws:secretsmanager:{r0}:{a}:secret:{stack}/s{i}-{self.tok(6, _ALNUM)}",
+                    "forceDeleteWithoutRecovery": True,
+                },
+            )
+            for i in range(5)
+        ]
+        return out
+
+    def _service_housekeeping(self, a: str, t: datetime) -> list[Record]:
+        """AWS services acting for the account, recorded with their name as source address: Data Lifecycle
+        Manager expiring twelve EBS snapshots, AWS Backup expiring three DynamoDB backups, a Glue zero-ETL
+        integration exporting the orders table to the lake; in the management account, Inspector removing a
+        closed member account and Control Tower detaching and deleting the SCP of a control it replaced."""
+        r0, s = self.regions[0], timedelta(seconds=1)
+
+        def svc(
+            when: datetime, role: str, session: str, host: str, src: str, event: str, params: Record
+        ) -> Record:
+            ui = self.role(a, role, session, when, host)
+            return self.rec(when, a, r0, src, event, ui, host, host, params=params, read_only=False)
+
+        dlm, backup, glue = "dlm.amazonaws.com", "backup.amazonaws.com", "glue.amazonaws.com"
+        ec2, ddb = "ec2.amazonaws.com", "dynamodb.amazonaws.com"
+        out = [
+            svc(
+                t + i * s,
+                "AWSDataLifecycleManagerDefaultRole",
+                "DLMDefaultSession",
+                dlm,
+                ec2,
+                "DeleteSnapshot",
+                {"snapshotId": "snap-" + self.hex(17)},
+            )
+            for i in range(12)
+        ]
+        table = f"arn:aws:dynamodb:{r0}:{a}:table/orders"
+        out += [
+            svc(
+                t + (120 + i) * s,
+                "AWSBackupDefaultServiceRole",
+                "AWSBackup-AWSBackupDefaultServiceRole",
+                backup,
+                ddb,
+                "DeleteBackup",
+                {"backupArn": f"{table}/backup/{1_700_000_000_000 + i * 86_400_000:017d}-{self.hex(8)}"},
+            )
+            for i in range(3)
+        ]
+        out.append(
+            svc(
+                t + 300 * s,
+                "AWSGlueServiceRole-lake",
+                "GlueJobRunnerSession",
+                glue,
+                ddb,
+                "ExportTableToPointInTime",
+                {
+                    "tableArn": table,
+                    "s3Bucket": f"datalake-raw-{a}",
+                    "s3BucketOwner": a,
+                    "exportFormat": "ION",
+                },
+            )
+        )
+        if a == self.accounts[0]:
+            out.append(
+                svc(
+                    t + 400 * s,
+                    "AWSServiceRoleForAmazonInspector2",
+                    "Inspector2",
+                    "inspector2.amazonaws.com",
+                    "inspector2.amazonaws.com",
+                    "DisassociateMember",
+                    {"accountId": "444455556666"},
+                )
+            )
+            policy = "p-" + self.hex(8)
+            for i, event in enumerate(("DetachPolicy", "DeletePolicy")):
+                params: Record = {"policyId": policy}
+                if event == "DetachPolicy":
+                    params["targetId"] = f"ou-{self.hex(4)}-{self.hex(8)}"
+                out.append(
+                    svc(
+                        t + (500 + 8 * i) * s,
+                        "AWSServiceRoleForAWSControlTower",
+                        "AWSControlTowerSession",
+                        "controltower.amazonaws.com",
+                        "organizations.amazonaws.com",
+                        event,
+                        params,
+                    )
+                )
+        out.sort(key=lambda r: r["eventTime"])
+        return out
+
+    def _inventory_sweep(self, a: str, t: datetime) -> list[Record]:
+        """The CMDB's inventory role reads 29 APIs across all 16 services of the read catalogue: one API short of
+        cloudtrail_discovery_breadth's 30 (with its 10 services), as a tuned scanner would stay."""
+        rounds = [names for names in _SWEEP_READS.values()]
+        order = [
+            (src, n[i]) for i in range(max(map(len, rounds))) for src, n in _SWEEP_READS.items() if i < len(n)
+        ]
+        who = (
+            self.role(a, "asset-inventory", "cmdb-sync", t),
+            f"10.0.9.{self.rng.randrange(10, 20)}",
+            LAMBDA_UA,
+            False,
+        )
+        return self._sweep(a, self.regions[0], t, order[:29], who)
+
+    def _config_sweep(self, a: str, t: datetime) -> list[tuple[str, list[Record]]]:
+        """AWS Config's service-linked role reading every resource type of the home region, then instances in
+        every region for the aggregator: over both discovery limits and the region limit, from an AWS address
+        (not a service name), and ignored because a service-linked role reads the account by design."""
+        ip = f"54.239.17.{self.rng.randrange(100, 120)}"
+        who = (
+            self.role(a, "AWSServiceRoleForConfig", "AWSConfig-Describe", t),
+            ip,
+            "config.amazonaws.com",
+            False,
+        )
+        home = self._sweep(a, self.regions[0], t, _SWEEP, who)
+        later = t + timedelta(minutes=5)
+        out = [(self.regions[0], home)]
+        for i, rg in enumerate(self._every_region()):
+            out.append((rg, self._sweep(a, rg, later + timedelta(seconds=5 * i), [_SWEEP[0]], who)))
+        return out
+
+    def _tf_plan(self, a: str, t: datetime) -> list[tuple[str, list[Record]]]:
+        """terraform plan of the organization baseline as the reviewed CI role (sql/lookups/iac_principals):
+        it refreshes every resource it manages, so it reads the whole catalogue, and the VPCs and flow logs of
+        every enabled region."""
+        who = (self._ci(a, t), self.ci_ip(), TF_UA, False)
+        out = [(self.regions[0], self._sweep(a, self.regions[0], t, _SWEEP, who))]
+        later = t + timedelta(minutes=3)
+        reads = [("ec2.amazonaws.com", "DescribeVpcs"), ("ec2.amazonaws.com", "DescribeFlowLogs")]
+        for i, rg in enumerate(self._every_region()):
+            out.append((rg, self._sweep(a, rg, later + timedelta(seconds=8 * i), reads, who)))
+        return out
+
+    def _console_browse(self, a: str, t: datetime) -> list[tuple[str, list[Record]]]:
+        """An engineer's console session: the service pages of a morning's review (every page lists resources),
+        then the EC2 Global View, which lists instances in every region."""
+        person = self.rng.choice(("carol", "dave", "erin"))
+        who = (self.role(a, SSO_ROLE, f"{person}@example.com", t), self.office_ip(), BROWSER_UA, True)
+        out = [(self.regions[0], self._sweep(a, self.regions[0], t, _SWEEP, who))]
+        later = t + timedelta(minutes=4)
+        for i, rg in enumerate(self._every_region()):
+            out.append((rg, self._sweep(a, rg, later + timedelta(seconds=i), [_SWEEP[0]], who)))
+        return out
+
+    def _region_report(self, a: str, t: datetime) -> list[tuple[str, list[Record]]]:
+        """The FinOps report job lists instances and volumes one region at a time, seven minutes or more apart
+        (it paces itself under the API rate limits): every region, but never ten within an hour, so
+        cloudtrail_region_enumeration (ten in an hour) stays quiet."""
+        reads = [("ec2.amazonaws.com", "DescribeInstances"), ("ec2.amazonaws.com", "DescribeVolumes")]
+        out, when = [], t
+        # The home region first, then the idle ones (within the hour after it), the other workload regions last.
+        for rg in [self.regions[0], *self.quiet, *self.regions[1:]]:
+            who = (
+                self.role(a, "finops-report", "cost-report", when),
+                f"10.0.7.{self.rng.randrange(10, 20)}",
+                LAMBDA_UA,
+                False,
+            )
+            out.append((rg, self._sweep(a, rg, when, reads, who)))
+            when += timedelta(minutes=7, seconds=self.rng.randrange(30))
+        return out
+
     def catalog(self, global_region: bool) -> tuple[list[_Template], list[float]]:
         """Weighted templates; global-service ones (IAM, sign-in) only where AWS logs them."""
         table: list[tuple[float, bool, _Template]] = [
@@ -1951,16 +2532,23 @@ def generate_cloudtrail(
     hours: int = 24,
     seed: int = 7,
     accounts: Sequence[str] = ("111111111111", "222222222222"),
-    regions: Sequence[str] = ("us-east-1", "eu-west-1"),
+    regions: Sequence[str] = WORKLOAD_REGIONS,
     events_per_file: int = 40,
+    quiet_regions: Sequence[str] | None = None,
 ) -> list[AttackStep]:
     """Write `hours` of CloudTrail (events + hourly digests) through `put`; return the attack's ground truth.
 
+    `regions` carry the workloads (the steady background); `quiet_regions` are enabled but idle: their files
+    hold only the background's sweeps of every region, and they have their digests like any region. By default
+    (None) they are QUIET_REGIONS with the default workload regions, and none when the caller names its own
+    regions: a caller narrowing the regions (one account in one region) gets files of those regions only.
     Objects are handed to `put` in landing order (landed_at, key), as an S3 notification consumer sees them.
     """
     require_hour_aligned(start)
     rng = random.Random(seed)  # noqa: S311 - reproducibility is the point; nothing here is a secret
-    g = _Gen(rng, start, hours, accounts, regions)
+    if quiet_regions is None:
+        quiet_regions = QUIET_REGIONS if tuple(regions) == WORKLOAD_REGIONS else ()
+    g = _Gen(rng, start, hours, accounts, regions, quiet_regions)
     steps, attack = g.attack()
     background, _ = g.automation()  # after the story: its times and ids stay what they were
     injected: dict[tuple[str, str, int], list[Record]] = {}
@@ -1970,8 +2558,23 @@ def generate_cloudtrail(
 
     catalogs = {r: g.catalog(r == g.gregion) for r in g.regions}
     pairs = [(acct, region) for acct in g.accounts for region in g.regions]
+    quiet_pairs = [(acct, region) for acct in g.accounts for region in g.quiet]
     objects: list[tuple[datetime, str, bytes]] = []
     logs: dict[tuple[str, str], list[tuple[datetime, str, str, str, str]]] = {}  # landed, key, hash, old, new
+
+    def deliver(acct: str, region: str, t_end: datetime, recs: list[Record]) -> None:
+        recs.sort(key=lambda r: r["eventTime"])
+        body = orjson.dumps({"Records": recs})
+        key = (
+            f"AWSLogs/{acct}/CloudTrail/{region}/{t_end:%Y/%m/%d}/"
+            f"{acct}_CloudTrail_{region}_{t_end:%Y%m%dT%H%MZ}_{g.tok(16, _ALNUM)}.json.gz"
+        )
+        landed = t_end + timedelta(seconds=rng.randint(30, 240))
+        objects.append((landed, key, gzip.compress(body, compresslevel=6, mtime=0)))
+        sha = hashlib.sha256(body).hexdigest()
+        first, last = recs[0]["eventTime"], recs[-1]["eventTime"]
+        logs.setdefault((acct, region), []).append((landed, key, sha, first, last))
+
     for k in range(hours * 12):
         t0 = start + k * _FILE
         t_end = t0 + _FILE
@@ -1984,19 +2587,11 @@ def generate_cloudtrail(
             offsets = sorted(rng.randrange(300) for _ in range(n))
             recs = [f(acct, region, t0 + timedelta(seconds=o)) for f, o in zip(picks, offsets, strict=True)]
             recs += injected.get((acct, region, k), [])
-            if not recs:
-                continue
-            recs.sort(key=lambda r: r["eventTime"])
-            body = orjson.dumps({"Records": recs})
-            key = (
-                f"AWSLogs/{acct}/CloudTrail/{region}/{t_end:%Y/%m/%d}/"
-                f"{acct}_CloudTrail_{region}_{t_end:%Y%m%dT%H%MZ}_{g.tok(16, _ALNUM)}.json.gz"
-            )
-            landed = t_end + timedelta(seconds=rng.randint(30, 240))
-            objects.append((landed, key, gzip.compress(body, compresslevel=6, mtime=0)))
-            sha = hashlib.sha256(body).hexdigest()
-            first, last = recs[0]["eventTime"], recs[-1]["eventTime"]
-            logs.setdefault((acct, region), []).append((landed, key, sha, first, last))
+            if recs:
+                deliver(acct, region, t_end, recs)
+        for acct, region in quiet_pairs:  # CloudTrail writes a log file only when a region had events
+            if quiet := injected.get((acct, region, k)):
+                deliver(acct, region, t_end, quiet)
 
     objects += _digests(g, logs)
     put_in_landing_order(put, objects)
@@ -2010,7 +2605,7 @@ def _digests(
     SHA-256 of uncompressed content (AWS's definition); signatures are random hex: no CloudTrail key here."""
     out: list[tuple[datetime, str, bytes]] = []
     for acct in g.accounts:
-        for region in g.regions:
+        for region in [*g.regions, *g.quiet]:  # every enabled region has its digests, events or not
             fingerprint = g.hex(32)
             prev: tuple[str | None, ...] = (None, None, None)  # key, sha256, signature of the previous digest
             files = logs.get((acct, region), [])
