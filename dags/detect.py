@@ -1,12 +1,14 @@
 """
 ### detect: run every enabled detection over the window, record alerts, dispatch tickets
 
-Every `MAMORI_DETECT_INTERVAL_MINUTES` (default: the ingest interval, hourly). Each source's detection window is
-the data interval shifted back by its delivery lag (declared per source; `MAMORI_DETECT_LAG_MINUTES` overrides them
-all) to let delivery delays settle, and the windows of `MAMORI_DETECT_OVERLAP_MINUTES` before it are re-read; the
-run first waits until each source's ingest windows covering the data interval are finalized (`mamori.windows`).
+Every `MAMORI_DETECT_INTERVAL_MINUTES` (default: the ingest interval, 5 minutes). Each source's detection window
+is first the data interval shifted back by `MAMORI_DETECT_FIRST_LAG_MINUTES` (default 0), then re-read by the next
+runs up to its delivery lag (declared per source; `MAMORI_DETECT_LAG_MINUTES` overrides them all) plus
+`MAMORI_DETECT_OVERLAP_MINUTES`, so late deliveries are evaluated once they land; the run first waits until each
+source's ingest windows covering the data interval are finalized (`mamori.windows`).
 
-1. `wait_for_ingest` (sensor, reschedule mode, every `MAMORI_DETECT_POKE_SECONDS`, default 120): the lake's
+1. `wait_for_ingest` (sensor, reschedule mode, every `MAMORI_DETECT_POKE_SECONDS`, default a tenth of the
+   interval between 30 s and 2 min): the lake's
    `_SUCCESS.json` for the needed ingest windows. When they are there it returns the enabled detections in
    `sql/detections/` (deprecated ones do not run), in chunks of up to `MAMORI_DETECT_CHUNK_SIZE` (default 10)
    rules of one log source, as its XCom: no task of its own between the sensor and the rules.

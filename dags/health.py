@@ -1,7 +1,7 @@
 """
 ### health: can the detections trust the lake? Freshness, schema drift, reconciliation, late data
 
-At the ingest cadence (`MAMORI_INGEST_INTERVAL_MINUTES`, hourly by default), for the ingest window of the data
+At the ingest cadence (`MAMORI_INGEST_INTERVAL_MINUTES`, 5 minutes by default), for the ingest window of the data
 interval (data-quality expectations themselves run inside each `ingest_<source>` batch, see
 docs/data-quality.md). Every finding is an alert in the ledger, from a
 header-only definition in `sql/health/`, delivered by `dispatch_alerts` like any detection.

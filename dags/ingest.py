@@ -2,7 +2,7 @@
 ### ingest_&lt;source&gt;: landed raw logs → Parquet lake
 
 One DAG per registered log source, built by the loop below. Each run (every `MAMORI_INGEST_INTERVAL_MINUTES`,
-hourly by default) takes the objects whose **landing time** (S3 LastModified) falls in its data interval, so a
+5 minutes by default) takes the objects whose **landing time** (S3 LastModified) falls in its data interval, so a
 late delivery is picked up by the window in which it lands and re-running a window reads exactly the same
 objects.
 

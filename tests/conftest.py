@@ -22,6 +22,9 @@ os.environ.pop("MAMORI_ENGINE", None)
 # (tests/quality/test_late_overlap.py, tests/unit/test_delivery_lag.py).
 os.environ["MAMORI_DETECT_LAG_MINUTES"] = "60"
 os.environ["MAMORI_DETECT_OVERLAP_MINUTES"] = "0"
+# ...and the hourly cadence that was the default before the 5-minute one (issue 19): fixtures, golden lakes and
+# e2e runs are written in hour windows. Tests of the shipped cadence unset it or read load_settings({}).
+os.environ["MAMORI_INGEST_INTERVAL_MINUTES"] = "60"
 # Tests must never touch the developer's real home or demo state.
 os.environ["MAMORI_HOME"] = tempfile.mkdtemp(prefix="mamori-home-")
 # Both are this process's alone: remove them at exit, or every pytest run leaves two directories in /tmp.

@@ -97,6 +97,8 @@ def use_home(home: Path) -> Any:
     # as this section has always measured (per-source lags would split it over two runs' windows).
     os.environ["MAMORI_DETECT_LAG_MINUTES"] = "60"
     os.environ["MAMORI_DETECT_OVERLAP_MINUTES"] = "0"
+    # One hourly ingest and detect window, as measured before the 5-minute default.
+    os.environ["MAMORI_INGEST_INTERVAL_MINUTES"] = "60"
     return load_settings()
 
 

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from mamori.windows import HOUR, interval_problem
+from mamori.windows import HOUR, interval_problem, poke_interval
+
+# The default cadence of ingest and detect, in minutes (issue 19: landing → ticket p95 within 15 minutes). A
+# landed object waits for the end of its ingest window, then ingest, the sensor, the rules and dispatch: at 5
+# minutes the window wait is 2.5 on average and 5 at worst, leaving the rest of the 15 to the tasks on a loaded
+# machine (10 would leave 5). It costs 288 runs a day per DAG: 6 ingest DAGs + detect + health = 2,304 runs
+# (plus dispatch_alerts, asset-triggered, at most one per detect run), mostly of empty or small windows. Lake
+# partitions stay hourly and dedup buckets keep their periods: only how often the windows close changes.
+DEFAULT_CADENCE = "5"
 
 # The repo's sql/ when running from a checkout (pip install -e .); containers set MAMORI_SQL_DIR.
 _REPO_SQL = Path(__file__).resolve().parents[2] / "sql"
@@ -94,6 +102,12 @@ class Settings:
     # whole windows, mamori.windows.reread_windows), so deliveries later than the lag by up to this much are
     # evaluated by the next run; the ledger replaces a re-read window's contribution, so nothing counts twice.
     detect_overlap: timedelta = timedelta(0)
+    # How far each source's own (first) detection window trails the run's data interval
+    # (MAMORI_DETECT_FIRST_LAG_MINUTES; mamori.windows.first_lag): 0 by default with per-source lags, so a
+    # window is first evaluated as soon as the ingest window covering its end is in, and re-read by the next
+    # runs up to its source's delivery lag plus the overlap (late deliveries alert at the first run after they
+    # land, once). None (MAMORI_DETECT_LAG_MINUTES set, this unset): the one lag, as before.
+    detect_first_lag: timedelta | None = None
     # Rules per mapped `run_detections` task (rules of one source per task, so they share its scans): each task
     # is a process that parses the DAG file and opens the engine and ledger, a cost of seconds that the rules'
     # own queries (tenths of a second each on an hour of data) do not amortize when it is small. `mamori up`
@@ -101,6 +115,8 @@ class Settings:
     # a big deployment's rules spread over workers.
     detect_chunk_size: int = 10
     # How often detect's `wait_for_ingest` sensor (reschedule mode: a task process per poke) checks the lake.
+    # Unset: a tenth of the detect interval between 30 s and 2 min (mamori.windows.poke_interval), so the
+    # wait it adds stays a small share of a short window.
     detect_poke: timedelta = timedelta(minutes=2)
     # How many of a detect run's `run_detections` tasks run at once. `mamori up` sets its executor's worker count
     # (4), so the sample's first detect run takes every worker and the next run's chunks wait for it.
@@ -143,7 +159,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ledger_url=e.get("MAMORI_LEDGER_URL") or f"sqlite:///{(home / 'ledger.db').resolve()}",
         outbox_url=_url(e, "MAMORI_OUTBOX_URL", home / "outbox"),
         sql_dir=Path(e.get("MAMORI_SQL_DIR") or _REPO_SQL),
-        ingest_interval=_cadence(e, "MAMORI_INGEST_INTERVAL_MINUTES", "60"),
+        ingest_interval=_cadence(e, "MAMORI_INGEST_INTERVAL_MINUTES", DEFAULT_CADENCE),
         detect_lag=timedelta(
             minutes=_int(_set(e, "MAMORI_DETECT_LAG_MINUTES"), "MAMORI_DETECT_LAG_MINUTES", "60")
         ),
@@ -165,13 +181,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         else None,
         # Unset: detect at the ingest cadence (one knob changes the whole pipeline's rhythm).
         detect_interval=_cadence(
-            e, "MAMORI_DETECT_INTERVAL_MINUTES", e.get("MAMORI_INGEST_INTERVAL_MINUTES") or "60"
+            e, "MAMORI_DETECT_INTERVAL_MINUTES", e.get("MAMORI_INGEST_INTERVAL_MINUTES") or DEFAULT_CADENCE
         ),
+        detect_first_lag=_first_lag(e),
         detect_deadline=timedelta(minutes=_positive_int(e, "MAMORI_DETECT_DEADLINE_MINUTES", 30)),
         ingest_queue=_queue(e, "MAMORI_INGEST_QUEUE"),
         detect_queue=_queue(e, "MAMORI_DETECT_QUEUE"),
         detect_chunk_size=_positive_int(e, "MAMORI_DETECT_CHUNK_SIZE", 10),
-        detect_poke=_positive_seconds(e, "MAMORI_DETECT_POKE_SECONDS", 120),
+        detect_poke=_positive_seconds(
+            e,
+            "MAMORI_DETECT_POKE_SECONDS",
+            int(
+                poke_interval(
+                    _cadence(e, "MAMORI_DETECT_INTERVAL_MINUTES", _ingest_minutes(e))
+                ).total_seconds()
+            ),
+        ),
         detect_parallel_chunks=_positive_int(e, "MAMORI_DETECT_PARALLEL_CHUNKS", 2),
     )
 
@@ -218,6 +243,18 @@ def _cadence(e: Mapping[str, str], name: str, default: str) -> timedelta:
     if problem is not None:
         raise ConfigError(name, f"{name} {problem}, not {minutes}")
     return timedelta(minutes=minutes)
+
+
+def _ingest_minutes(e: Mapping[str, str]) -> str:
+    return e.get("MAMORI_INGEST_INTERVAL_MINUTES") or DEFAULT_CADENCE
+
+
+def _first_lag(e: Mapping[str, str]) -> timedelta | None:
+    """MAMORI_DETECT_FIRST_LAG_MINUTES when set; else 0 with per-source lags (MAMORI_DETECT_LAG_MINUTES unset)
+    and None (the one lag, no early look) when MAMORI_DETECT_LAG_MINUTES is set."""
+    if e.get("MAMORI_DETECT_FIRST_LAG_MINUTES"):
+        return timedelta(minutes=_non_negative_int(e, "MAMORI_DETECT_FIRST_LAG_MINUTES", 0))
+    return None if e.get("MAMORI_DETECT_LAG_MINUTES") else timedelta(0)
 
 
 def _positive_seconds(e: Mapping[str, str], name: str, default: int) -> timedelta:

@@ -69,7 +69,7 @@ def detect_args() -> dict[str, Any]:
 
 
 def ingest_schedule() -> CronDataIntervalTimetable:
-    """`MAMORI_INGEST_INTERVAL_MINUTES` (hourly by default) with a real data interval [start, end): the
+    """`MAMORI_INGEST_INTERVAL_MINUTES` (5 minutes by default) with a real data interval [start, end): the
     ingest DAGs' landing windows, and the health DAG's, which checks each of them once."""
     return windows.timetable(load_settings().ingest_interval)
 
@@ -87,8 +87,9 @@ def detect_parallel_chunks() -> int:
 
 
 def detect_poke_seconds() -> float:
-    """`MAMORI_DETECT_POKE_SECONDS` (120 by default): how often detect's wait_for_ingest sensor checks the lake.
-    `mamori up` sets 30, so the first detect run starts soon after its ingest windows are finalized."""
+    """`MAMORI_DETECT_POKE_SECONDS` (unset: a tenth of the detect interval, 30 s to 2 min): how often detect's
+    wait_for_ingest sensor checks the lake. `mamori up` sets 30, so the first detect run starts soon after its
+    ingest windows are finalized."""
     return load_settings().detect_poke.total_seconds()
 
 

@@ -84,9 +84,12 @@ def source_windows(
     source: str, start: datetime, end: datetime, settings: Settings | None = None
 ) -> list[windows.Window]:
     """The event-time windows the detect run [start, end) evaluates for a source, oldest first: its own (last),
-    trailing by the source's delivery lag, and the windows of the lookback overlap before it."""
+    trailing by the source's first lag (0 by default: evaluated as soon as its landing window is ingested), and
+    before it the windows up to the source's delivery lag plus the lookback overlap, re-read."""
     s = settings or load_settings()
-    return windows.detection_windows(start, end, delivery_lag(source, s), s.detect_overlap)
+    return windows.detection_windows(
+        start, end, delivery_lag(source, s), s.detect_overlap, s.detect_first_lag
+    )
 
 
 def evaluated_windows(

@@ -84,9 +84,9 @@ from mamori.lake.manifests import (
 from mamori.quality.observe import BatchObserver
 from mamori.quality.quarantine import summarize as quarantine_classes
 from mamori.quality.validate import BatchQuality, merge_quality, validate_table, warm_up
-from mamori.sources import SOURCES, delivery_lag, get_source
+from mamori.sources import SOURCES, detection_trail, get_source
 from mamori.sources.base import LARGE_OBJECT_BYTES, ColumnarResult, LargeObject, Source, gc_paused
-from mamori.windows import floor, is_aligned, late_horizon, reread_windows, window_tag
+from mamori.windows import floor, is_aligned, late_horizon, window_tag
 
 log = logging.getLogger(__name__)
 
@@ -811,10 +811,9 @@ def _merge_observed(manifests: list[BatchManifest]) -> dict[str, Any]:
 
 
 def _evaluated_span(source: str, s: Settings) -> tuple[timedelta, timedelta]:
-    """(delivery lag, re-read span) of the source's detection: the next detect run evaluates its events from
-    `lag + span` before its data interval, so rows before that are late (mamori.windows.late_horizon)."""
-    reread = reread_windows(s.detect_overlap, s.detect_interval) * s.detect_interval
-    return delivery_lag(source, s), reread
+    """(first lag, re-read span) of the source's detection: the next detect run evaluates its events from
+    `first + span` before its data interval, so rows before that are late (mamori.windows.late_horizon)."""
+    return detection_trail(source, s)
 
 
 def _late_hours(manifests: list[BatchManifest], horizon: datetime) -> list[str]:

@@ -90,6 +90,14 @@ def timetable(interval: timedelta) -> CronDataIntervalTimetable:
     return CronDataIntervalTimetable(cron(interval), timezone="UTC")
 
 
+def poke_interval(interval: timedelta) -> timedelta:
+    """How often detect's sensor checks the lake unless MAMORI_DETECT_POKE_SECONDS says: a tenth of the detect
+    interval, at least 30 s (each poke of a reschedule-mode sensor is a task process) and at most 2 minutes.
+    A fixed 2 minutes was fine for hourly windows; at 5 minutes it would add up to 40% of a window to the
+    wait between the last ingest window and the rules (5 min: 30 s, 10 min: 60 s, 20 min and up: 120 s)."""
+    return min(max(interval / 10, timedelta(seconds=30)), timedelta(minutes=2))
+
+
 def _minutes(interval: timedelta) -> int:
     minutes, rest = divmod(interval, timedelta(minutes=1))
     if rest or interval_problem(minutes) is not None:
@@ -198,17 +206,41 @@ def reread_windows(overlap: timedelta, interval: timedelta) -> int:
     return -(-overlap // interval)
 
 
+def first_lag(lag: timedelta, early: timedelta | None) -> timedelta:
+    """How far a source's own (first) detection window trails the run's data interval: `early` (the
+    deployment's first lag) when set, never more than the source's delivery lag; None = the delivery lag
+    itself (one evaluation at the lag, the re-reads covering only the overlap)."""
+    return lag if early is None else min(early, lag)
+
+
+def reread_span(
+    lag: timedelta, overlap: timedelta, interval: timedelta, early: timedelta | None = None
+) -> timedelta:
+    """How much event time before its own window a detect run evaluates again: whole windows covering what the
+    first lag leaves of the delivery lag, plus the overlap. A window is then last evaluated `lag + overlap`
+    (rounded up to windows) after it ends, wherever its first evaluation was: an early first look changes
+    when an alert can fire, not which late deliveries are still evaluated."""
+    return reread_windows(lag - first_lag(lag, early) + overlap, interval) * interval
+
+
 def detection_windows(
-    data_start: datetime, data_end: datetime, lag: timedelta, overlap: timedelta
+    data_start: datetime,
+    data_end: datetime,
+    lag: timedelta,
+    overlap: timedelta,
+    early: timedelta | None = None,
 ) -> list[Window]:
-    """The detection windows a detect run evaluates for a source with delivery lag `lag`, oldest first: the
-    `reread_windows` before its own (late deliveries within the overlap are evaluated by a later run) and its
-    own, last. Each is exactly the window an earlier run evaluated as its own, so re-reading one replaces that
-    window's ledger contribution instead of adding a second one."""
+    """The detection windows a detect run evaluates for a source with delivery lag `lag`, oldest first: its
+    own, last, trailing the data interval by `first_lag(lag, early)`, and before it the windows of
+    `reread_span` (deliveries that land after a window's first evaluation, up to the lag plus the overlap, are
+    evaluated by the first run after they are ingested). Each is exactly the window an earlier run evaluated
+    as its own, so re-reading one replaces that window's ledger contribution instead of adding a second one:
+    an event seen by the first look and again by every re-read counts once."""
     start, end = utc(data_start), utc(data_end)
     interval = end - start
-    k = reread_windows(overlap, interval)
-    return [detection_window(start - interval * j, end - interval * j, lag) for j in range(k, -1, -1)]
+    k = reread_span(lag, overlap, interval, early) // interval
+    first = first_lag(lag, early)
+    return [detection_window(start - interval * j, end - interval * j, first) for j in range(k, -1, -1)]
 
 
 def ingest_windows_needed(

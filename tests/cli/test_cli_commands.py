@@ -333,9 +333,11 @@ def test_help_says_where_raw_data_is_read_from_which_objects_and_the_detect_lag(
             "reads the objects that LANDED in it (S3 LastModified), under the key dates of its own day and the "
             "day before",
             "`mamori backfill --by key-date` imports them",
-            "evaluates each source's events of [start - lag, end - lag), the lag being the source's delivery lag",
+            "first evaluates each source's events of [start - first, end - first), the first lag being "
+            "MAMORI_DETECT_FIRST_LAG_MINUTES (default 0",
+            "re-reads the windows before it up to the lag, the lag being the source's delivery lag",
             "or MAMORI_DETECT_LAG_MINUTES for every source when set",
-            "re-reads the windows of the MAMORI_DETECT_OVERLAP_MINUTES (default 15) before its own",
+            "re-reads the windows of the MAMORI_DETECT_OVERLAP_MINUTES (default 15) before those",
         ):
             assert fact in text, (argv, fact)
     assert "--by {landing,key-date}" in text

@@ -36,12 +36,12 @@ def interval(dag) -> tuple[pendulum.DateTime, pendulum.DateTime]:
 @pytest.mark.parametrize(
     ("env", "ingest", "detect"),
     [
-        ({}, 60, 60),
+        ({}, 5, 5),
         ({"MAMORI_INGEST_INTERVAL_MINUTES": "15"}, 15, 15),
         ({"MAMORI_INGEST_INTERVAL_MINUTES": "30", "MAMORI_DETECT_INTERVAL_MINUTES": "60"}, 30, 60),
         ({"MAMORI_INGEST_INTERVAL_MINUTES": "60", "MAMORI_DETECT_INTERVAL_MINUTES": "5"}, 60, 5),
     ],
-    ids=["default-hourly", "ingest-15m", "ingest-30m-detect-1h", "detect-5m"],
+    ids=["default-5m", "ingest-15m", "ingest-30m-detect-1h", "detect-5m"],
 )
 def test_schedules_follow_the_cadence_settings(monkeypatch, env, ingest, detect):
     bag = parse(monkeypatch, **env)

@@ -1,4 +1,5 @@
-"""detect's wait_for_ingest sensor checks the lake every MAMORI_DETECT_POKE_SECONDS (120 s unless set; `mamori up`
+"""detect's wait_for_ingest sensor checks the lake every MAMORI_DETECT_POKE_SECONDS (unset: a tenth of the detect
+interval, 30 s to 2 min, so 30 s at the default 5 minutes and 120 s hourly; `mamori up`
 sets 10 so the sample's first detect run starts soon after its ingest windows are finalized). Parsed as the DAG
 processor would."""
 
@@ -24,5 +25,7 @@ def _poke(monkeypatch, value: str | None) -> float:
 
 
 def test_the_detect_sensor_pokes_at_the_configured_interval(monkeypatch):
-    assert _poke(monkeypatch, None) == 120
+    assert _poke(monkeypatch, None) == 120  # the suite's hourly cadence (tests/conftest.py)
+    monkeypatch.delenv("MAMORI_INGEST_INTERVAL_MINUTES")
+    assert _poke(monkeypatch, None) == 30  # the default 5-minute cadence
     assert _poke(monkeypatch, "30") == 30

@@ -129,6 +129,7 @@ def celery_airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
     )
     extra = {
         "MAMORI_INGEST_QUEUE": QUEUE,
+        "MAMORI_INGEST_INTERVAL_MINUTES": "60",  # the hourly windows this test triggers (the default is 5 minutes)
         # Only the run this test triggers: no hourly runs of "now".
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
     }

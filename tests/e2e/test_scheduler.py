@@ -93,6 +93,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
     extra = {
         "MAMORI_SQL_DIR": str(sql_dir),
         "MAMORI_DETECT_LAG_MINUTES": str(int(LAG.total_seconds() // 60)),
+        "MAMORI_INGEST_INTERVAL_MINUTES": "60",  # the hourly windows this test triggers (the default is 5 minutes)
         "AIRFLOW_CONN_MAMORI_GITHUB": json.dumps(conn),
         # Only the runs this test triggers: no hourly runs of "now", no asset-triggered extras.
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
@@ -285,6 +286,7 @@ def test_mamori_backfill_is_airflows_own_backfill(airflow: Ctx) -> None:
             "MAMORI_HOME": str(ctx.inst.mamori_home),
             "MAMORI_SQL_DIR": str(ctx.sql_dir),
             "MAMORI_DETECT_LAG_MINUTES": str(int(LAG.total_seconds() // 60)),
+            "MAMORI_INGEST_INTERVAL_MINUTES": "60",
             "AIRFLOW_HOME": str(ctx.inst.airflow_home),
         }
     )

@@ -49,6 +49,7 @@ def api_server(
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": users,
         "AIRFLOW__API__WORKERS": "1",
+        "MAMORI_INGEST_INTERVAL_MINUTES": "60",  # the suite's hourly windows (tests/conftest.py)
         **(extra or {}),
     }
     env = local.local_env(airflow_home, mamori_home, port, env_extra, inherit=False)

@@ -34,6 +34,7 @@ def cadence(tmp_path, monkeypatch, **env: str):
     ):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("MAMORI_DETECT_LAG_MINUTES", "60")  # one lag for every source (conftest's)
+    monkeypatch.setenv("MAMORI_INGEST_INTERVAL_MINUTES", "60")  # hourly unless a case says (the default was)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("MAMORI_HOME", str(tmp_path))
@@ -70,7 +71,7 @@ def test_short_detection_waits_for_the_hourly_ingest_window_that_exists(tmp_path
     assert sources_ready(at(11, 30), s)
 
 
-def test_hourly_default_waits_for_the_one_window_ending_at_the_run_end(tmp_path, monkeypatch):
+def test_hourly_detection_waits_for_the_one_window_ending_at_the_run_end(tmp_path, monkeypatch):
     s = cadence(tmp_path, monkeypatch)
     finalize(s, at(10))
     assert not sources_ready(at(12), s)
@@ -81,7 +82,7 @@ def test_hourly_default_waits_for_the_one_window_ending_at_the_run_end(tmp_path,
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        # the default: the one hourly run whose window is the late hour (as before)
+        # hourly: the one hourly run whose window is the late hour
         ({}, [(at(11), at(12), at(10), at(11))]),
         # a lag that is not a whole number of hours: two hourly runs each saw half of the hour
         (

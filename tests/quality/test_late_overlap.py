@@ -1,7 +1,9 @@
-"""Per-source delivery lag and the lookback overlap, at a 15-minute cadence with the shipped defaults.
+"""Per-source delivery lag and the lookback overlap, at a 15-minute cadence with the first look at the lag.
 
-CloudTrail's detection trails its 15-minute detect runs by its declared delivery lag (15 minutes) and each run
-re-reads the window before its own (MAMORI_DETECT_OVERLAP_MINUTES, 15). Three GuardDuty detectors are deleted
+CloudTrail's detection trails its 15-minute detect runs by its declared delivery lag (15 minutes: the first lag
+set to it, MAMORI_DETECT_FIRST_LAG_MINUTES=15, so the one look the default early evaluation replaces, see
+tests/quality/test_early_window.py) and each run re-reads the window before its own
+(MAMORI_DETECT_OVERLAP_MINUTES, 15). Three GuardDuty detectors are deleted
 at 10:05-10:08 (one per account, so three alerts):
 
 - A is delivered on time (10:12): the run of [10:15, 10:30) evaluates CloudTrail's [10:00, 10:15) and opens it.
@@ -51,6 +53,7 @@ def test_late_data_within_the_overlap_alerts_once_and_later_data_is_reported(
     monkeypatch.delenv("MAMORI_DETECT_LAG_MINUTES")  # the shipped default: each source's declared lag
     monkeypatch.delenv("MAMORI_DETECT_OVERLAP_MINUTES")
     monkeypatch.setenv("MAMORI_INGEST_INTERVAL_MINUTES", "15")
+    monkeypatch.setenv("MAMORI_DETECT_FIRST_LAG_MINUTES", "15")
     s = load_settings()
     assert (s.ingest_interval, s.detect_interval, s.detect_overlap) == (Q, Q, Q)
     assert delivery_lag("cloudtrail", s) == Q and s.source_lags

@@ -10,7 +10,7 @@ import pytest
 
 from mamori import windows
 from mamori.config import ConfigError, load_settings
-from mamori.sources import SPECS, delivery_lag
+from mamori.sources import SPECS, delivery_lag, detection_trail
 
 M = timedelta(minutes=1)
 T = datetime(2026, 11, 1, 10, tzinfo=UTC)
@@ -62,6 +62,50 @@ def test_a_run_re_reads_whole_windows_before_its_own():
     # each re-read window is exactly an earlier run's own window (so its ledger contribution is replaced)
     earlier = windows.detection_windows(T - 15 * M, T, 10 * M, timedelta(0))
     assert earlier == [got[1]]
+
+
+def test_the_first_look_is_early_and_the_re_reads_reach_as_far_as_the_lag_plus_the_overlap():
+    """First lag 0 (the default with per-source lags): the run of [10:00, 10:05) evaluates its own data interval
+    at once, and re-reads the 15 + 15 minutes before it, so a window is last evaluated exactly when it was
+    with one look at the lag (15 minutes) and one overlap window: the early look adds evaluations, it removes
+    none."""
+    early = windows.detection_windows(T, T + 5 * M, 15 * M, 15 * M, early=timedelta(0))
+    assert early[-1] == windows.Window(T, T + 5 * M)
+    assert [x.start for x in early] == [T - k * 5 * M for k in range(6, -1, -1)]
+    at_lag = windows.detection_windows(T, T + 5 * M, 15 * M, 15 * M)
+    assert at_lag[0] == early[0] and len(at_lag) == 4  # same oldest window, three fewer looks
+    # a first lag is never longer than the source's delivery lag; 5 of 15 re-reads 10 + 15
+    assert windows.first_lag(10 * M, 30 * M) == 10 * M and windows.first_lag(10 * M, None) == 10 * M
+    assert windows.reread_span(15 * M, 15 * M, 5 * M, 5 * M) == 25 * M
+    assert windows.reread_span(15 * M, 15 * M, 60 * M, timedelta(0)) == 60 * M  # whole windows
+
+
+def test_every_window_an_early_run_evaluates_is_an_earlier_runs_own():
+    """So each re-read replaces that window's contribution (the ledger counts an event once), at any cadence."""
+    for step in (5 * M, 10 * M, 15 * M, 60 * M):
+        got = windows.detection_windows(T, T + step, 60 * M, 15 * M, early=timedelta(0))
+        owners = [
+            windows.detection_windows(x.start, x.end, 60 * M, 15 * M, early=timedelta(0))[-1] for x in got
+        ]
+        assert owners == got
+
+
+def test_settings_give_each_source_its_first_lag_and_re_read_span():
+    s = load_settings({})  # shipped: 5-minute cadence, per-source lags, first lag 0, overlap 15
+    assert s.detect_first_lag == timedelta(0)
+    assert detection_trail("cloudtrail", s) == (timedelta(0), 30 * M)
+    assert detection_trail("s3access", s) == (timedelta(0), 75 * M)
+    # the late horizon of an ingest window is where it was with the first look at the lag
+    first, span = detection_trail("cloudtrail", s)
+    assert windows.late_horizon(T, first, span) == windows.late_horizon(T, 15 * M, 15 * M) == T - 30 * M
+    # one lag set for every source: no early look unless the first lag is set too
+    one = load_settings({"MAMORI_DETECT_LAG_MINUTES": "60", "MAMORI_DETECT_OVERLAP_MINUTES": "0"})
+    assert one.detect_first_lag is None and detection_trail("cloudtrail", one) == (60 * M, timedelta(0))
+    both = load_settings({"MAMORI_DETECT_LAG_MINUTES": "60", "MAMORI_DETECT_FIRST_LAG_MINUTES": "10"})
+    assert detection_trail("alb", both) == (10 * M, 65 * M)
+    with pytest.raises(ConfigError) as e:
+        load_settings({"MAMORI_DETECT_FIRST_LAG_MINUTES": "-1"})
+    assert e.value.setting == "MAMORI_DETECT_FIRST_LAG_MINUTES"
 
 
 def test_late_horizon_moves_back_by_the_re_read_windows():

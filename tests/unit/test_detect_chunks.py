@@ -44,8 +44,9 @@ def test_chunk_size_and_poke_interval_refuse_what_they_cannot_use(name, value):
     with pytest.raises(ConfigError) as info:
         load_settings({name: value})
     assert info.value.setting == name
-    s = load_settings({})
-    assert (s.detect_chunk_size, s.detect_poke.total_seconds()) == (CHUNK, 120)
+    s = load_settings({})  # the default 5-minute cadence: the poke follows it (mamori.windows.poke_interval)
+    assert (s.detect_chunk_size, s.detect_poke.total_seconds()) == (CHUNK, 30)
+    assert load_settings({"MAMORI_INGEST_INTERVAL_MINUTES": "60"}).detect_poke.total_seconds() == 120
 
 
 def test_the_largest_chunks_come_first(tmp_path):

@@ -493,3 +493,12 @@ def test_a_held_component_starts_only_once_released(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_an_instance_replaying_the_sample_runs_hourly_unless_the_environment_picks_a_cadence():
+    """The sample is six hours of history triggered as runs: at the default 5-minute cadence that would be 432
+    ingest runs before the scheduler's own (36 hourly). `--no-generate` (bench/latency.py) keeps the defaults."""
+    assert local.sample_cadence({}) == {"MAMORI_INGEST_INTERVAL_MINUTES": "60"}
+    assert local.sample_cadence({"MAMORI_INGEST_INTERVAL_MINUTES": "15"}) == {}
+    assert local.sample_cadence({"MAMORI_DETECT_INTERVAL_MINUTES": "10"}) == {}
+    assert local.sample_cadence({"MAMORI_INGEST_INTERVAL_MINUTES": ""}) == local.SAMPLE_CADENCE

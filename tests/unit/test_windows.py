@@ -80,8 +80,27 @@ def test_config_names_the_variable_of_a_cadence_that_does_not_tile(name, value):
     assert "\n" not in msg and msg.startswith(name) and msg.endswith(f"not {value}") and "divide 60" in msg
 
 
+def test_the_default_cadence_is_5_minutes_and_the_sensor_pokes_at_a_tenth_of_it():
+    """Issue 19: landing → ticket p95 within 15 minutes needs windows that close every few minutes (an hourly
+    window alone waits 30 minutes on average); the sensor's 2-minute poke would be 40% of such a window."""
+    s = load_settings({})
+    assert (s.ingest_interval, s.detect_interval, s.detect_poke) == (5 * M, 5 * M, timedelta(seconds=30))
+    assert load_settings({"MAMORI_INGEST_INTERVAL_MINUTES": "10"}).detect_poke == timedelta(seconds=60)
+    assert load_settings({"MAMORI_DETECT_INTERVAL_MINUTES": "60"}).detect_poke == 2 * M
+    assert load_settings({"MAMORI_DETECT_POKE_SECONDS": "7"}).detect_poke == timedelta(seconds=7)
+    assert [w.poke_interval(m * M).total_seconds() for m in (1, 5, 10, 15, 20, 60, 1440)] == [
+        30,
+        30,
+        60,
+        90,
+        120,
+        120,
+        120,
+    ]
+
+
 def test_detect_interval_follows_the_ingest_interval_unless_set():
-    assert load_settings({}).detect_interval == load_settings({}).ingest_interval == w.HOUR
+    assert load_settings({}).detect_interval == load_settings({}).ingest_interval == 5 * M
     assert load_settings({"MAMORI_INGEST_INTERVAL_MINUTES": "15"}).detect_interval == 15 * M
     s = load_settings({"MAMORI_INGEST_INTERVAL_MINUTES": "15", "MAMORI_DETECT_INTERVAL_MINUTES": "60"})
     assert (s.ingest_interval, s.detect_interval) == (15 * M, w.HOUR)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mamori.config import local_port
-from mamori.windows import Window, reread_windows
+from mamori.windows import Window
 
 DEFAULT_START = "2026-11-01T00:00:00+00:00"
 
@@ -34,24 +34,28 @@ which objects a window reads (the landing-time rule):
   dates up to MAMORI_ARCHIVE_CHECK_DAYS back) and `mamori backfill --by key-date` imports them.
 
 the detect lag:
-  a detect run over the data interval [start, end) evaluates each source's events of [start - lag, end - lag),
+  a detect run over the data interval [start, end) (every 5 minutes by default) first evaluates each source's
+  events of [start - first, end - first), the first lag being MAMORI_DETECT_FIRST_LAG_MINUTES (default 0: as
+  soon as the ingest window holding their landing is in), and re-reads the windows before it up to the lag,
   the lag being the source's delivery lag (declared in its folder: CloudTrail 15 minutes, VPC flow 15, ALB,
   CloudWatch and Route 53 Resolver 10, CloudTrail Insights 45, S3 server access 60) or MAMORI_DETECT_LAG_MINUTES
-  for every source when set, so objects that land up to the lag after their events are already in the lake
-  when their window is detected. Each run also re-reads the windows of the MAMORI_DETECT_OVERLAP_MINUTES
-  (default 15) before its own, so later deliveries within the overlap are evaluated (once: a re-read window's
-  ledger contribution is replaced); rows later than that are reported as late data and re-run by health.
+  for every source when set (then with no early look unless the first lag is set), so an object that lands up
+  to the lag after its events is evaluated by the first run after it is ingested. Each run also re-reads the
+  windows of the MAMORI_DETECT_OVERLAP_MINUTES (default 15) before those, so later deliveries within the
+  overlap are evaluated too (once: a re-read window's ledger contribution is replaced); rows later than that
+  are reported as late data and re-run by health.
 """
 
 
 def _events_evaluated(start: datetime, end: datetime, s: Any) -> Window:
     """The event times the detect runs of [start, end) evaluate, over every source: each source's delivery lag,
     and the windows the first run re-reads before its own (the lookback overlap)."""
-    from mamori.sources import SOURCES, delivery_lag
+    from mamori.sources import SOURCES, detection_trail
 
-    reread = reread_windows(s.detect_overlap, s.detect_interval) * s.detect_interval
-    lags = [delivery_lag(name, s) for name in SOURCES]
-    return Window(start - max(lags) - reread, end - min(lags))
+    trails = [detection_trail(name, s) for name in SOURCES]
+    return Window(
+        start - max(first + span for first, span in trails), end - min(first for first, _ in trails)
+    )
 
 
 def _embedded_env() -> None:

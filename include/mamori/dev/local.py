@@ -83,6 +83,19 @@ LOCAL_DEFAULTS: dict[str, str] = {
 }
 
 
+# The cadence of an instance that replays a generated sample (`mamori up` without --no-generate) unless the
+# environment picks one: the sample is hours of history triggered as runs (catch_up), 6 ingest DAGs x 12 windows
+# an hour at the default 5-minute cadence (432 runs for 6 hours) where hourly windows take 36, and the sample's
+# first ticket waits for them. Without a sample (`--no-generate`) the instance runs the project's defaults.
+SAMPLE_CADENCE: dict[str, str] = {"MAMORI_INGEST_INTERVAL_MINUTES": "60"}
+
+
+def sample_cadence(environ: Mapping[str, str]) -> dict[str, str]:
+    """SAMPLE_CADENCE unless `environ` sets an ingest or detect interval (a developer's choice wins)."""
+    chosen = ("MAMORI_INGEST_INTERVAL_MINUTES", "MAMORI_DETECT_INTERVAL_MINUTES")
+    return {} if any(environ.get(k) for k in chosen) else dict(SAMPLE_CADENCE)
+
+
 class LocalAirflowError(RuntimeError):
     """The local instance did not start, did not become healthy, or a run did not succeed."""
 
@@ -806,7 +819,9 @@ def up(
     start_at = hour - windows.HOUR * hours
     if running(airflow_home) is not None:
         raise LocalAirflowError(f"already running on {airflow_home}; `mamori down` first")
-    inst = start(airflow_home, mamori_home, port, hold=HELD_BY_UP)
+    replay = generate and backfill and hours > 1
+    pinned = sample_cadence(os.environ) if replay else {}
+    inst = start(airflow_home, mamori_home, port, pinned, hold=HELD_BY_UP)
     pg = local_pg.running(airflow_home / PG_DIR)
     if pg is not None:
         say(
@@ -834,8 +849,8 @@ def up(
             unpaused.extend(api.set_all_paused(False))  # every DAG of the dags folder (examples are off)
             say(f"unpaused {len(unpaused)} DAGs: {', '.join(unpaused)}")
 
-        if generate and backfill and hours > 1:
-            s = load_settings()
+        if replay:
+            s = load_settings({**os.environ, **pinned})
             n = catch_up(api, start_at, hour, s.detect_lag, s.ingest_interval, s.detect_interval, unpause)
             say(f"triggered {n} runs for the sample hours; the scheduler runs the latest hour itself")
         else:

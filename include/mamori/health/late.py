@@ -21,7 +21,7 @@ from mamori import detect, windows
 from mamori.config import Settings, load_settings
 from mamori.detections.loader import load_catalog_tolerant
 from mamori.health.history import summaries
-from mamori.sources import delivery_lag
+from mamori.sources import detection_trail
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,10 @@ def detect_runs_for(
     overlap the hour up to that window's horizon (runs after it had the rows already, read directly or in
     their lookback overlap). One run when detection is hourly. `source` None: the run's own lag."""
     s = settings
-    lag = s.detect_lag if source is None else delivery_lag(source, s)
-    reread = windows.reread_windows(s.detect_overlap, s.detect_interval) * s.detect_interval
+    if source is None:
+        lag, reread = s.detect_lag, windows.reread_span(s.detect_lag, s.detect_overlap, s.detect_interval)
+    else:
+        lag, reread = detection_trail(source, s)
     end = min(event_hour + windows.HOUR, windows.late_horizon(ingest_start, lag, reread))
     if end <= event_hour:
         return []

@@ -15,6 +15,7 @@ from mamori.sources.route53resolver.spec import SPEC as ROUTE53RESOLVER
 from mamori.sources.s3access.spec import SPEC as S3ACCESS
 from mamori.sources.spec import SourceSpec
 from mamori.sources.vpcflow.spec import SPEC as VPCFLOW
+from mamori.windows import first_lag, reread_span
 
 SPECS: dict[str, SourceSpec] = {
     s.name: s
@@ -49,6 +50,16 @@ def delivery_lag(name: str, settings: Settings) -> timedelta:
     """How far the detect run trails for this source's events: MAMORI_DETECT_LAG_MINUTES when set (one lag
     for every source, as before per-source lags), else the delivery lag the source's folder declares."""
     return get_spec(name).delivery_lag if settings.source_lags else settings.detect_lag
+
+
+def detection_trail(name: str, settings: Settings) -> tuple[timedelta, timedelta]:
+    """(first lag, re-read span) of the source's detection (mamori.windows.detection_windows): a detect run
+    evaluates its events from `first + span` to `first` before its data interval, so rows older than that when
+    they are ingested are late data (mamori.windows.late_horizon)."""
+    lag = delivery_lag(name, settings)
+    early = settings.detect_first_lag
+    span = reread_span(lag, settings.detect_overlap, settings.detect_interval, early)
+    return first_lag(lag, early), span
 
 
 def classify(key: str) -> tuple[Source, object] | None:
