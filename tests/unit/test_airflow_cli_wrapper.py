@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,12 +35,25 @@ def instance(tmp_path: Path) -> Iterator[Path]:
     airflow_home.mkdir()
     sleeper = tmp_path / "bin" / "airflow"
     sleeper.parent.mkdir()
-    sleeper.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")  # its command line names airflow
+    # Isolated (-I) and with a bare environment: a PYTHON* variable another test left in os.environ must not
+    # stop the stand-in from starting (it failed once in a full fast-tier run and never alone).
+    sleeper.write_text(f"#!{sys.executable} -I\nimport time\ntime.sleep(60)\n")  # its cmdline names airflow
     sleeper.chmod(0o755)
-    proc = subprocess.Popen([str(sleeper), "scheduler"], start_new_session=True)
+    proc = subprocess.Popen(
+        [str(sleeper), "scheduler"],
+        start_new_session=True,
+        env={"PATH": os.environ["PATH"]},
+        stderr=subprocess.PIPE,
+    )
     try:
         local.pid_file(airflow_home).write_text(f"{proc.pid}\nhttp://127.0.0.1:8793\n")
         local.write_env_file(airflow_home, URLS)
+        deadline = time.monotonic() + 10
+        while local.running(airflow_home) is None and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if local.running(airflow_home) is None:
+            err = proc.stderr.read() if proc.poll() is not None and proc.stderr else b""
+            pytest.fail(f"the stand-in airflow process is not running (exit {proc.poll()}): {err!r}")
         yield airflow_home
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
