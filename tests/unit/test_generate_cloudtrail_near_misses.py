@@ -201,8 +201,11 @@ NEAR_MISSES: dict[str, tuple[str, Callable[[Rec], bool]]] = {
         lambda r: _principal(r).endswith("/finops-report"),
     ),
     "cloudtrail_s3_public_access_block_removed": (
-        "Terraform puts a bucket's Block Public Access all true; the inventory reads it",
-        _ev("s3", "PutBucketPublicAccessBlock", "GetBucketPublicAccessBlock"),
+        "Terraform destroys a bucket's Block Public Access, then the bucket; it puts the block all true on"
+        " apply; the inventory reads it",
+        _ev(
+            "s3", "DeleteBucketPublicAccessBlock", "PutBucketPublicAccessBlock", "GetBucketPublicAccessBlock"
+        ),
     ),
 }
 
@@ -245,6 +248,19 @@ def test_the_excluded_near_misses_would_be_reported_without_their_exclusion(
     assert by_service[("organizations", "DeletePolicy")] >= 1
     assert _count(records, lambda r: _by_service(r) and _ev("inspector2", "DisassociateMember")(r)) >= 1
     assert _count(records, lambda r: _by_service(r) and _ev("dynamodb", "ExportTableToPointInTime")(r)) >= 1
+
+    # The Terraform destroy removes the Block Public Access, and the same principal deletes that bucket seconds
+    # later: only the bucket deletion spares the removal.
+    removals = [r for r in records if _ev("s3", "DeleteBucketPublicAccessBlock")(r)]
+    assert removals
+    gone = {
+        (_principal(r), r["requestParameters"]["bucketName"]): _t(r)
+        for r in records
+        if _ev("s3", "DeleteBucket")(r) and not r.get("errorCode")
+    }
+    for r in removals:
+        deleted = gone.get((_principal(r), r["requestParameters"]["bucketName"]))
+        assert deleted is not None and _t(r) <= deleted <= _t(r) + timedelta(minutes=10), r
 
     listed = set(load_lookup(SQL, "iac_principals"))
     known = set(load_lookup(SQL, "known_accounts"))

@@ -11,6 +11,15 @@ description: >-
   false, as in the API). Block Public Access is the guard rail that stops
   public ACLs and bucket policies; removing it is the usual step before
   making a bucket public for exfiltration or staging.
+  A DeleteBucketPublicAccessBlock followed within 10 minutes by a
+  successful DeleteBucket of the same bucket by the same principal is not
+  reported: that is how Terraform destroys an
+  aws_s3_bucket_public_access_block and its bucket, and a bucket that is
+  gone exposes nothing. The exemption needs the bucket deletion, not a
+  principal, so a stolen pipeline role that only removes the block still
+  alerts. Limit: both calls must be in the evaluated window, so a destroy
+  split by a window edge (seconds apart at a 5-minute cadence: rare) still
+  alerts.
 severity: medium
 status: stable
 log_source: cloudtrail
@@ -41,6 +50,8 @@ runbook: |-
 false_positives:
   - Buckets that are intentionally public (static websites, public
     downloads) having their bucket-level block relaxed by their owners.
+  - A Terraform destroy (block, then bucket, seconds apart) whose two calls
+    fall either side of a run-window edge.
 references:
   - https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html
   - https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutPublicAccessBlock.html
@@ -48,35 +59,43 @@ references:
   - https://attack.mitre.org/techniques/T1562/007/
 owner: security-engineering
 equivalent_mutants:
-  - mutant: "drop main.where: eventsource = 's3.amazonaws.com'"
+  - mutant: "drop s3_calls.where: eventname IN ('DeleteBucketPublicAccessBlock', 'DeleteAccountPublicAccessBlock', 'PutBucketPublicAccessBlock', 'PutAc..."
     reason: >-
-      PutBucketPublicAccessBlock, DeleteBucketPublicAccessBlock,
-      PutAccountPublicAccessBlock and DeleteAccountPublicAccessBlock are the
-      names CloudTrail gives S3's and S3 Control's PutPublicAccessBlock and
-      DeletePublicAccessBlock, logged by s3.amazonaws.com; no service model in
-      botocore 1.43 has an operation of those names, and directory buckets
-      (s3express) and S3 on Outposts have no Block Public Access operations
-      (it is always on there), so the eventname conditions already imply the
-      event source.
+      It only narrows the scan (S3 data events are most of s3.amazonaws.com):
+      removed selects its own event names again, and the bucket deletion in
+      NOT EXISTS names DeleteBucket, so no row either side reads changes.
 */
-SELECT
-    event_time,
-    account_id,
-    sourceipaddress AS source_ip,
-    eventname AS event_name,
-    awsregion AS aws_region,
-    useragent AS user_agent,
-    requestparameters AS request_parameters,
-    eventid AS event_id,
-    coalesce(useridentity.arn, useridentity.principalid) AS actor,
-    {{ principal() }} AS principal,
-    json_extract_scalar(requestparameters, '$.bucketName') AS target
-FROM cloudtrail
-WHERE
-    {{ window() }}
-    AND eventsource = 's3.amazonaws.com'
-    AND errorcode IS NULL
-    AND (
+WITH s3_calls AS (
+    SELECT
+        event_time,
+        account_id,
+        sourceipaddress,
+        eventname,
+        awsregion,
+        useragent,
+        requestparameters,
+        eventid,
+        coalesce(useridentity.arn, useridentity.principalid) AS actor,
+        {{ principal() }} AS principal,
+        json_extract_scalar(requestparameters, '$.bucketName') AS bucket_name
+    FROM cloudtrail
+    WHERE
+        {{ window() }}
+        AND eventsource = 's3.amazonaws.com'
+        AND errorcode IS NULL
+        AND eventname IN (
+            'DeleteBucketPublicAccessBlock',
+            'DeleteAccountPublicAccessBlock',
+            'PutBucketPublicAccessBlock',
+            'PutAccountPublicAccessBlock',
+            'DeleteBucket'
+        )
+),
+
+removed AS (
+    SELECT *
+    FROM s3_calls
+    WHERE
         eventname IN (
             'DeleteBucketPublicAccessBlock', 'DeleteAccountPublicAccessBlock'
         )
@@ -103,4 +122,30 @@ WHERE
                 )), 'false') != 'true'
             )
         )
-    )
+)
+
+SELECT
+    r.event_time,
+    r.account_id,
+    r.sourceipaddress AS source_ip,
+    r.eventname AS event_name,
+    r.awsregion AS aws_region,
+    r.useragent AS user_agent,
+    r.requestparameters AS request_parameters,
+    r.eventid AS event_id,
+    r.actor,
+    r.principal,
+    r.bucket_name AS target
+FROM removed AS r
+WHERE NOT EXISTS (
+    -- Terraform's destroy: the block, then (seconds later) the empty bucket.
+    SELECT 1
+    FROM s3_calls AS d
+    WHERE
+        r.eventname = 'DeleteBucketPublicAccessBlock'
+        AND d.eventname = 'DeleteBucket'
+        AND d.principal = r.principal
+        AND d.bucket_name = r.bucket_name
+        AND d.event_time >= r.event_time
+        AND d.event_time <= r.event_time + INTERVAL '10' MINUTE
+)
