@@ -98,6 +98,11 @@ if __name__ == "__main__":  # regenerate the golden file (a deliberate change of
         "MAMORI_ENGINE",
     ):
         os.environ.pop(var, None)
+    # The settings tests/conftest.py gives every test (the golden is written in hour windows, the cadence that was
+    # the default before the 5-minute one): run bare, the script would otherwise write a golden the test rejects.
+    os.environ.update(
+        MAMORI_INGEST_INTERVAL_MINUTES="60", MAMORI_DETECT_LAG_MINUTES="60", MAMORI_DETECT_OVERLAP_MINUTES="0"
+    )
     from mamori.config import load_settings
 
     root = build_lake(load_settings())
