@@ -41,6 +41,12 @@ def one_run(quick: bool, timeout: float) -> dict[str, Any]:
             AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
             AIRFLOW__CORE__LOAD_EXAMPLES="False",
             GX_ANALYTICS_ENABLED="False",
+            # The hour this section measures, set before the child parses any DAG: a DAG's timetable is read
+            # from the environment when its file is parsed, and at the 5-minute default the child's dag.test()
+            # runs got 5-minute data intervals while its detect run waited for an hourly ingest window forever.
+            MAMORI_INGEST_INTERVAL_MINUTES="60",
+            MAMORI_DETECT_LAG_MINUTES="60",
+            MAMORI_DETECT_OVERLAP_MINUTES="0",
         )
         cfg = {"quick": quick, "seed": SEED, "work": str(work), "out": str(work / "result.json")}
         with open(work / "child.log", "wb") as log:
