@@ -721,7 +721,9 @@ def finalize_window(
     summary.streams = _streams(src, manifests)
     summary.dq = _dq_tally(manifests)
     summary.observed = _merge_observed(manifests)
-    summary.late_hours = _late_hours(manifests, late_horizon(start, *_evaluated_span(source, s)))
+    # the source's (first lag, re-read span): the next detect run evaluates its events from first + span before
+    # its data interval, so rows before that are late (mamori.windows.late_horizon)
+    summary.late_hours = _late_hours(manifests, late_horizon(start, *detection_trail(source, s)))
     if lake.exists(layout.imports_key(source, start)):
         # Hours an import's backfill detects itself (without paging) are not late data for the health DAG
         # to re-run (with paging): keys are dated by delivery, so a day before the range counts too.
@@ -808,12 +810,6 @@ def _merge_observed(manifests: list[BatchManifest]) -> dict[str, Any]:
             else:
                 out[k] = out.get(k, 0) + v
     return {k: dict(sorted(v.items())) if isinstance(v, dict) else v for k, v in sorted(out.items())}
-
-
-def _evaluated_span(source: str, s: Settings) -> tuple[timedelta, timedelta]:
-    """(first lag, re-read span) of the source's detection: the next detect run evaluates its events from
-    `first + span` before its data interval, so rows before that are late (mamori.windows.late_horizon)."""
-    return detection_trail(source, s)
 
 
 def _late_hours(manifests: list[BatchManifest], horizon: datetime) -> list[str]:
