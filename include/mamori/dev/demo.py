@@ -275,19 +275,26 @@ def compare_ground_truth(steps: list[Any], alerts: list[Any]) -> tuple[list[str]
     explained: set[str] = set()
     for st in steps:
         for det_id in st.detections:
-            expected = st.expected_dedup_values(det_id)
-            match = [
-                a
-                for a in alerts
-                if a.detection_id == det_id
-                and a.dedup_values == expected
-                and datetime.fromisoformat(a.bucket_start) <= st.time < datetime.fromisoformat(a.bucket_end)
-            ]
+            match = own_alerts(st, det_id, alerts)
             if match:
                 explained.update(a.key for a in match)
             else:
+                expected = st.expected_dedup_values(det_id)
                 missed.append(f"{det_id} @ {st.time:%H:%M} {expected} ({st.summary})")
     return missed, [a for a in alerts if a.key not in explained]
+
+
+def own_alerts(st: Any, det_id: str, alerts: list[Any]) -> list[Any]:
+    """The alerts of `det_id` that are the step's own: its dedup values are exactly the ones the step names and
+    its dedup window covers the step's time (also how bench/latency.py finds the alert whose ticket it times)."""
+    expected = st.expected_dedup_values(det_id)
+    return [
+        a
+        for a in alerts
+        if a.detection_id == det_id
+        and a.dedup_values == expected
+        and datetime.fromisoformat(a.bucket_start) <= st.time < datetime.fromisoformat(a.bucket_end)
+    ]
 
 
 def _quality_summary(s: Any, health_end: datetime) -> None:
