@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import logging
 import re
 from collections import Counter, defaultdict
@@ -61,7 +60,6 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from mamori.config import Settings, load_settings
 from mamori.lake import ObjectInfo, Store, compact, convert, layout
@@ -389,13 +387,13 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     file_rows: dict[str, int] = {}
     digests: dict[str, str] = {}  # sha256 of each curated file's bytes: how compaction recognises a file
     # validates the rows still held (the whole batch unless it spilled), then stages partition by partition
-    for part, body in out.parquet_files():
+    for part, f in out.parquet_files():
         key = layout.curated_file(src.table, part.relpath(), stem)
-        lake.stage(layout.staged(staging, key), body)  # synced with the others before publishing
+        lake.stage(layout.staged(staging, key), f.body)  # synced with the others before publishing
         files.append(key)
-        file_rows[key] = pq.read_metadata(io.BytesIO(body)).num_rows
-        digests[key] = hashlib.sha256(body).hexdigest()
-        del body  # before the next partition's file is built (a merged one can be tens of MB)
+        file_rows[key] = f.rows  # what its writer recorded in the footer
+        digests[key] = hashlib.sha256(f.body).hexdigest()
+        del f  # before the next partition's file is built (a merged one can be tens of MB)
     written = sum(file_rows.values())
     for oi, n in sorted(dropped.items()):  # validation's verdicts, against the objects the rows came from
         objects[oi].rows_out -= n

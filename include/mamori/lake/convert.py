@@ -13,8 +13,8 @@ Typical use (ingest's _convert_batch)::
     out = BatchTables(src, validate=check_segment)       # check_segment: data quality, may drop rows
     for i, key in enumerate(keys):
         result = out.parse(raw_key, raw.read_bytes(key), origin=i)   # this object's counts and quarantine
-    for part, body in out.parquet_files():                  # validates what is held, then one file per partition
-        lake.write_atomic(layout.curated_file(src.table, part.relpath(), stem), body)
+    for part, f in out.parquet_files():                     # validates what is held, then one file per partition
+        lake.write_atomic(layout.curated_file(src.table, part.relpath(), stem), f.body)
 """
 
 from __future__ import annotations
@@ -125,11 +125,29 @@ def parse_tables(
     return result, out
 
 
-def parquet_bytes(table: pa.Table) -> bytes:
-    """The lake's file bytes: deterministic for identical input, so a re-run writes the same file."""
+@dataclass(frozen=True)
+class LakeFile:
+    """One Parquet file's bytes and the rows its writer put in them (the count its footer records)."""
+
+    body: bytes
+    rows: int
+
+
+def write_parquet(table: pa.Table) -> LakeFile:
+    """The lake's file bytes, deterministic for identical input (a re-run writes the same file), with the row
+    count the writer recorded in them: ingest's guard compares it with the manifest's rows_out, without
+    parsing the footer back (a ~70-column schema's footer costs about a millisecond per file to read)."""
     buf = io.BytesIO()
-    pq.write_table(table, buf, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS)
-    return buf.getvalue()
+    written: list[Any] = []
+    pq.write_table(
+        table, buf, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS, metadata_collector=written
+    )
+    return LakeFile(buf.getvalue(), int(written[0].num_rows))
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """The lake's file bytes alone (benchmarks, tests)."""
+    return write_parquet(table).body
 
 
 def sort_by_event_time(table: pa.Table) -> pa.Table:
@@ -240,8 +258,8 @@ class BatchTables:
     def partitions(self) -> list[Partition]:
         return sorted(self._parts, key=lambda p: p.relpath())
 
-    def parquet_files(self) -> Iterator[tuple[Partition, bytes]]:
-        """(partition, Parquet bytes) in relpath order, rows stably sorted by event_time.
+    def parquet_files(self) -> Iterator[tuple[Partition, LakeFile]]:
+        """(partition, Parquet file) in relpath order, rows stably sorted by event_time.
 
         The rows still held are validated first (one last segment); a partition left with no rows is not
         written. Temporary runs are removed at the end.
@@ -255,7 +273,7 @@ class BatchTables:
                 final.pop(part, None)  # each partition's tail is dropped once it is written
                 if not p.runs:
                     if table is not None and table.num_rows:
-                        yield part, parquet_bytes(table)
+                        yield part, write_parquet(table)
                     continue
                 if table is not None and table.num_rows:  # the tail after the last spill: one more run
                     p.runs.append(self._write_run(table))
@@ -332,7 +350,7 @@ class BatchTables:
         pq.write_table(table, path, compression="lz4", row_group_size=_RUN_ROW_GROUP)
         return _Run(path, table.num_rows)
 
-    def _merge(self, runs: list[_Run]) -> bytes:
+    def _merge(self, runs: list[_Run]) -> LakeFile:
         """Merge sorted runs into one file. Ties keep run order then position, i.e. input order (stable)."""
         keys = pa.chunked_array(
             [pq.read_table(r.path, columns=["event_time"]).column(0).combine_chunks() for r in runs]
@@ -362,7 +380,7 @@ class BatchTables:
                 writer.write_table(table, row_group_size=MERGED_ROW_GROUP_ROWS)
                 del table, pieces
         release_memory()
-        return buf.getvalue()
+        return LakeFile(buf.getvalue(), int(writer.writer.metadata.num_rows))
 
 
 class _RunReader:
