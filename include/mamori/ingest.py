@@ -362,7 +362,8 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         else:
             data = _read(raw, key, sizes[oi] if sizes else None, out.streams_large_objects)
             result = out.parse(raw_key, data, origin=oi)
-            observer.feed(oi, raw_key, data)
+            observer.feed(oi, raw_key, data, parsed=result.records)
+            result.records = None  # the batch holds tables, not the parsed records
             del data
         objects.append(
             ObjectCount(
