@@ -108,17 +108,17 @@ def _as_before() -> Iterator[None]:
     per process), each of a batch's three records (`_publishing`, dq result, manifest) is written with its own
     temp + fsync + rename after the files' sync instead of staged and synced with them, and drift sampling
     lower-cases every key it sees."""
-    from mamori import ingest
+    from mamori.lake import Store
     from mamori.quality import observe, validate
 
-    real = validate._counts_verdict, ingest._records_staged, observe.BatchObserver._sample
+    real = validate._counts_verdict, Store.stages_records, observe.BatchObserver._sample
     validate._counts_verdict = real[0].__wrapped__  # type: ignore[assignment]
-    ingest._records_staged = lambda lake: False
+    Store.stages_records = property(lambda self: False)  # type: ignore[method-assign,assignment]
     observe.BatchObserver._sample = _sample_as_before  # type: ignore[method-assign]
     try:
         yield
     finally:
-        validate._counts_verdict, ingest._records_staged, observe.BatchObserver._sample = real  # type: ignore[method-assign]
+        validate._counts_verdict, Store.stages_records, observe.BatchObserver._sample = real  # type: ignore[method-assign]
 
 
 def _conversion(hours: int, runs: int) -> tuple[list[str], dict[str, Any], str]:

@@ -447,33 +447,23 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     )
 
     # The batch's three records: what it publishes (placed first), its full GX results (deterministic: no run
-    # ids or timestamps) and its manifest (placed last). Locally they are staged beside the files and waited
-    # for in the same sync, then renamed into place: one wait for the disk per batch instead of one per record
-    # as well (on a busy disk each waited ~5-10 ms). On S3 each is one PUT, at its turn.
+    # ids or timestamps) and its manifest (placed last), each placed atomically at its turn; the files and
+    # (locally) the records are on disk before anything is published (Store.sync_with_records).
     previous = _listed_files(lake, manifest_key) | _listed_files(lake, publishing_key)
-    records = {
-        publishing_key: PublishingRecord(files=files, replaces=sorted(previous - set(files))).to_json(),
-        dq_key: DqBatchResult(src.name, batch["window_start"], idx, dq.checks).to_json(),
-        manifest_key: manifest.to_json(),
-    }
-    staged_records = _records_staged(lake)
-    if staged_records:
-        for key, body in records.items():
-            lake.stage(layout.staged(staging, key), body)
-    synced = files + (list(records) if staged_records else [])
-    lake.sync([layout.staged(staging, key) for key in synced])  # on disk before anything is published
-
-    def place(key: str) -> None:
-        if staged_records:
-            lake.move([(layout.staged(staging, key), key)])
-        else:
-            lake.write_atomic(key, records[key])
-
-    place(publishing_key)
+    records = lake.sync_with_records(
+        [layout.staged(staging, key) for key in files],
+        {
+            publishing_key: PublishingRecord(files=files, replaces=sorted(previous - set(files))).to_json(),
+            dq_key: DqBatchResult(src.name, batch["window_start"], idx, dq.checks).to_json(),
+            manifest_key: manifest.to_json(),
+        },
+        lambda key: layout.staged(staging, key),
+    )
+    records.place(publishing_key)
     _publish(lake, staging, files, digests, previous)
     lake.delete(gap_key)  # an earlier failed attempt's record, now reconciled
-    place(dq_key)
-    place(manifest_key)
+    records.place(dq_key)
+    records.place(manifest_key)
     lake.delete(publishing_key)  # the manifest now vouches for what was published
     return {
         "source": manifest.source,
@@ -489,13 +479,6 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         "dq_passed": manifest.dq.passed,
         "dq_failed": [f.id for f in manifest.dq.failed],
     }
-
-
-def _records_staged(lake: Store) -> bool:
-    """Whether a batch's records are staged and synced with its files, then renamed into place: on a local
-    lake, where a rename is atomic and costs no second write. On S3 a move is a copy and a delete, dearer
-    than the one PUT that writes a record atomically."""
-    return lake.protocol == "file"
 
 
 def _publish(
