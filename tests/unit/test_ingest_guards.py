@@ -191,7 +191,7 @@ def test_rows_missing_from_the_written_files_fail_the_batch(lake, monkeypatch, f
     writer loses one, or validation drops one it neither reports nor quarantines."""
     if fault == "writer":
         real_write = convert.write_parquet
-        monkeypatch.setattr(convert, "write_parquet", lambda table: real_write(table.slice(1)))
+        monkeypatch.setattr(convert, "write_parquet", lambda table, *a: real_write(table.slice(1), *a))
     else:
         monkeypatch.setattr(ingest, "validate_table", verdict(quarantine_rows={0: "dq:test: rejected"}))
         real = ingest._quarantine_rows

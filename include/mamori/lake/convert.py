@@ -27,7 +27,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,14 +133,27 @@ class LakeFile:
     rows: int
 
 
-def write_parquet(table: pa.Table) -> LakeFile:
+def writer_options(filtered: Sequence[str] | None) -> dict[str, Any]:
+    """Parquet writer options for a source's batch files: dictionaries and statistics only on the columns its
+    readers filter on (SourceSpec.filtered_columns; statistics on event_time too), or everywhere (None)."""
+    if filtered is None:
+        return {}
+    return {"use_dictionary": list(filtered), "write_statistics": [*filtered, "event_time"]}
+
+
+def write_parquet(table: pa.Table, filtered: Sequence[str] | None = None) -> LakeFile:
     """The lake's file bytes, deterministic for identical input (a re-run writes the same file), with the row
     count the writer recorded in them: ingest's guard compares it with the manifest's rows_out, without
     parsing the footer back (a ~70-column schema's footer costs about a millisecond per file to read)."""
     buf = io.BytesIO()
     written: list[Any] = []
     pq.write_table(
-        table, buf, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS, metadata_collector=written
+        table,
+        buf,
+        compression=COMPRESSION,
+        row_group_size=ROW_GROUP_ROWS,
+        metadata_collector=written,
+        **writer_options(filtered),
     )
     return LakeFile(buf.getvalue(), int(written[0].num_rows))
 
@@ -212,6 +225,7 @@ class BatchTables:
         self.schema = src.schema
         self.parser = columnar_parser(src, self.add)
         self._streams = get_spec(src.name).capabilities.streams_large_objects
+        self._filtered = get_spec(src.name).filtered_columns
         self.budget = budget
         self.validate = validate
         self._spill_parent = spill_dir
@@ -290,7 +304,7 @@ class BatchTables:
                 final.pop(part, None)  # each partition's tail is dropped once it is written
                 if not p.runs:
                     if table is not None and table.num_rows:
-                        yield part, write_parquet(table)
+                        yield part, write_parquet(table, self._filtered)
                     continue
                 if table is not None and table.num_rows:  # the tail after the last spill: one more run
                     p.runs.append(self._write_run(table))
@@ -379,7 +393,9 @@ class BatchTables:
         readers = [_RunReader(r.path) for r in runs]
         consumed = np.zeros(len(runs), dtype=np.int64)  # rows of each run already written
         buf = io.BytesIO()
-        with pq.ParquetWriter(buf, self.schema, compression=COMPRESSION) as writer:
+        with pq.ParquetWriter(
+            buf, self.schema, compression=COMPRESSION, **writer_options(self._filtered)
+        ) as writer:
             for lo in range(0, len(order), MERGED_ROW_GROUP_ROWS):
                 sel, owner = order[lo : lo + MERGED_ROW_GROUP_ROWS], run_of[lo : lo + MERGED_ROW_GROUP_ROWS]
                 counts = np.bincount(owner, minlength=len(runs))
