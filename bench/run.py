@@ -307,7 +307,7 @@ def _profile_steps() -> list[tuple[str, list[tuple[Any, str]]]]:
     from mamori.sources import cloudtrail
 
     return [
-        ("gunzip + JSON parse of each object (the floor's work)", [(cloudtrail, "_open")]),
+        ("gunzip + JSON parse of each object (the floor's work)", [(cloudtrail, "_decode")]),
         ("CloudTrail fields → Python lists (gather)", [(cloudtrail.CloudTrailColumns, "_gather")]),
         ("Arrow columns and entity arrays", [(cloudtrail.CloudTrailColumns, "_tables")]),
         ("sort per partition (event_time)", [(convert.BatchTables, "_segment")]),
