@@ -314,7 +314,23 @@ def _profile_steps() -> list[tuple[str, list[tuple[Any, str]]]]:
         ("GX validation", [(ingest, "validate_table")]),
         ("zstd Parquet encoding", [(convert, "write_parquet"), (convert.BatchTables, "_merge")]),
         ("drift observation (samples records)", [(BatchObserver, "feed"), (BatchObserver, "observe")]),
-        ("lake reads and writes", [(Store, "read_bytes"), (Store, "write_atomic"), (Store, "open_read")]),
+        (
+            "lake reads, writes, syncs, moves and deletes",
+            [
+                (Store, name)
+                for name in (
+                    "read_bytes",
+                    "write_atomic",
+                    "open_read",
+                    "stage",
+                    "sync",
+                    "move",
+                    "delete",
+                    "delete_prefix",
+                    "remove_temps",
+                )
+            ],
+        ),
     ]
 
 
