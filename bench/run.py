@@ -114,9 +114,9 @@ def convert_without_dq(batch: dict[str, Any], settings: Any) -> int:
         assert raw_key is not None and raw_key.kind == "events"
         out.parse(raw_key, raw.read_bytes(key))
     files = 0
-    for part, body in out.parquet_files():
+    for part, f in out.parquet_files():
         lake.write_atomic(
-            layout.curated_file(src.table, part.relpath(), f"bench-b{batch['index']:04d}"), body
+            layout.curated_file(src.table, part.relpath(), f"bench-b{batch['index']:04d}"), f.body
         )
         files += 1
     return files
@@ -307,14 +307,30 @@ def _profile_steps() -> list[tuple[str, list[tuple[Any, str]]]]:
     from mamori.sources import cloudtrail
 
     return [
-        ("gunzip + JSON parse of each object (the floor's work)", [(cloudtrail, "_open")]),
+        ("gunzip + JSON parse of each object (the floor's work)", [(cloudtrail, "_decode")]),
         ("CloudTrail fields → Python lists (gather)", [(cloudtrail.CloudTrailColumns, "_gather")]),
         ("Arrow columns and entity arrays", [(cloudtrail.CloudTrailColumns, "_tables")]),
         ("sort per partition (event_time)", [(convert.BatchTables, "_segment")]),
         ("GX validation", [(ingest, "validate_table")]),
-        ("zstd Parquet encoding", [(convert, "parquet_bytes"), (convert.BatchTables, "_merge")]),
+        ("zstd Parquet encoding", [(convert, "write_parquet"), (convert.BatchTables, "_merge")]),
         ("drift observation (samples records)", [(BatchObserver, "feed"), (BatchObserver, "observe")]),
-        ("lake reads and writes", [(Store, "read_bytes"), (Store, "write_atomic"), (Store, "open_read")]),
+        (
+            "lake reads, writes, syncs, moves and deletes",
+            [
+                (Store, name)
+                for name in (
+                    "read_bytes",
+                    "write_atomic",
+                    "open_read",
+                    "stage",
+                    "sync",
+                    "move",
+                    "delete",
+                    "delete_prefix",
+                    "remove_temps",
+                )
+            ],
+        ),
     ]
 
 

@@ -57,9 +57,9 @@ def build_lake(
             raw = src.classify(key)
             if raw is not None and raw.kind == "events":
                 rows += out.parse(raw, data, origin=i).rows_out
-        for part, body in out.parquet_files():
+        for part, f in out.parquet_files():
             lake.write_atomic(
-                layout.curated_file(src.table, part.relpath(), layout.batch_stem(slot, 0)), body
+                layout.curated_file(src.table, part.relpath(), layout.batch_stem(slot, 0)), f.body
             )
     return rows
 

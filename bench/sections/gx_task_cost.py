@@ -4,9 +4,11 @@ Issue 19: shorter windows make batches small, so fixed per-batch and per-task co
 same run, same generated CloudTrail deliveries (the generator's small organisation: 2 accounts x 2 regions):
 
 1. `convert_batch` on batches of ~1,000 events in one warm process, next to the parse floor and a naive
-   pandas converter run on the same batches (target: ≥ 2× naive pandas), before and after the per-batch
-   fixed costs were cut (`_as_before` puts back those main had at 0501a62: GX asked about every batch's
-   counts, one fsync per record), and without the GX validation (stubbed), so GX's per-batch share shows.
+   pandas converter run on the same batches (target: ≥ 2× naive pandas), now and as main was before the last
+   two rounds of cuts (`_as_main_2e92fdb` puts back footer read-backs, dictionaries and statistics on every
+   column, drift re-decoding its sample and the sort's gather of sorted partitions; `_as_before` puts those
+   back too, plus what main had at 0501a62: GX asked about every batch's counts, one fsync per record), and
+   without the GX validation (stubbed), so GX's per-batch share shows.
    Its first line, "1k-batch conversion", is the figure `make bench-quick` prints.
 2. The GX share of one convert task when the task is its own process, as under the scheduler: a fresh
    interpreter per task, a task forked from a worker that has only Airflow loaded (how LocalExecutor tasks
@@ -102,23 +104,58 @@ def _sample_as_before(self: Any, records: Any) -> None:
 
 
 @contextmanager
+def _as_main_2e92fdb() -> Iterator[None]:
+    """convert_batch with the costs issue 19's third round removed put back (main at 2e92fdb): each batch
+    file's row count read back from its footer, dictionaries and statistics on every column of CloudTrail's
+    batch files, every sampled object gunzipped and parsed again for drift, every partition gathered by its
+    sort even when already in time order."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from mamori.lake import convert
+    from mamori.quality import observe
+
+    real = convert.write_parquet, convert._in_time_order, observe.BatchObserver.feed
+
+    def write_parquet(table: Any, filtered: Any = None) -> Any:
+        f = real[0](table)
+        pq.read_metadata(io.BytesIO(f.body))  # the read-back ingest did
+        return f
+
+    def in_time_order(table: Any) -> Any:
+        order = pc.sort_indices(table, sort_keys=[("event_time", "ascending")])
+        return table.take(order), order.to_numpy()
+
+    def feed(self: Any, index: int, raw: Any, data: Any, parsed: Any = None) -> None:
+        real[2](self, index, raw, data)
+
+    convert.write_parquet, convert._in_time_order = write_parquet, in_time_order
+    observe.BatchObserver.feed = feed  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        convert.write_parquet, convert._in_time_order, observe.BatchObserver.feed = real  # type: ignore[method-assign]
+
+
+@contextmanager
 def _as_before() -> Iterator[None]:
     """convert_batch with the per-batch fixed costs this section's second round removed put back, for a
     before/after in one run (main at 0501a62): GX judges every batch's counts frame anew (no verdict reused
     per process), each of a batch's three records (`_publishing`, dq result, manifest) is written with its own
     temp + fsync + rename after the files' sync instead of staged and synced with them, and drift sampling
     lower-cases every key it sees."""
-    from mamori import ingest
+    from mamori.lake import Store
     from mamori.quality import observe, validate
 
-    real = validate._counts_verdict, ingest._records_staged, observe.BatchObserver._sample
+    real = validate._counts_verdict, Store.stages_records, observe.BatchObserver._sample
     validate._counts_verdict = real[0].__wrapped__  # type: ignore[assignment]
-    ingest._records_staged = lambda lake: False
+    Store.stages_records = property(lambda self: False)  # type: ignore[method-assign,assignment]
     observe.BatchObserver._sample = _sample_as_before  # type: ignore[method-assign]
     try:
-        yield
+        with _as_main_2e92fdb():
+            yield
     finally:
-        validate._counts_verdict, ingest._records_staged, observe.BatchObserver._sample = real  # type: ignore[method-assign]
+        validate._counts_verdict, Store.stages_records, observe.BatchObserver._sample = real  # type: ignore[method-assign]
 
 
 def _conversion(hours: int, runs: int) -> tuple[list[str], dict[str, Any], str]:
@@ -152,6 +189,10 @@ def _conversion(hours: int, runs: int) -> tuple[list[str], dict[str, Any], str]:
         with _as_before():
             mamori()
 
+    def round3() -> None:
+        with _as_main_2e92fdb():
+            mamori()
+
     def without_gx() -> None:
         real = ingest.validate_table
         ingest.validate_table = lambda name, *a, **k: validate.BatchQuality(name)
@@ -183,7 +224,14 @@ def _conversion(hours: int, runs: int) -> tuple[list[str], dict[str, Any], str]:
 
     # Interleaved, one pass of each per repetition: load on a shared machine drifts between runs, and each
     # ratio below is of two medians measured under the same drift.
-    passes = {"floor": floor, "pandas": pandas_naive, "before": before, "now": mamori, "bare": without_gx}
+    passes = {
+        "floor": floor,
+        "pandas": pandas_naive,
+        "before": before,
+        "round3": round3,
+        "now": mamori,
+        "bare": without_gx,
+    }
     for fn in passes.values():
         fn()  # warm-up: lazy imports and caches must not land in a timed pass
     times: dict[str, list[float]] = {k: [] for k in passes}
@@ -202,8 +250,9 @@ def _conversion(hours: int, runs: int) -> tuple[list[str], dict[str, Any], str]:
 
     named = (
         f"**1k-batch conversion:** `convert_batch` {t_full / len(batches) * 1000:.0f} ms per ~{per_batch:,.0f}-event "
-        f"batch = {t_pandas / t_full:.2f}× naive pandas, {t_floor / t_full:.2f}× the parse floor (before: "
-        f"{t_pandas / med['before']:.2f}× naive pandas); same run, medians of {runs} interleaved passes"
+        f"batch = {t_pandas / t_full:.2f}× naive pandas, {t_floor / t_full:.2f}× the parse floor (main at "
+        f"2e92fdb: {t_pandas / med['round3']:.2f}×, at 0501a62: {t_pandas / med['before']:.2f}×); same run, "
+        f"medians of {runs} interleaved passes"
     )
     lines = [
         f"### Conversion at ~{TARGET_EVENTS:,}-event batches (one warm process)",
@@ -219,7 +268,12 @@ def _conversion(hours: int, runs: int) -> tuple[list[str], dict[str, Any], str]:
         row("parse floor (gunzip + orjson)", t_floor),
         row("**`convert_batch`** (the ingest task's work, GX validation included)", t_full),
         row(
-            "— before: GX asked about every batch's counts, one fsync per record (main at 0501a62)",
+            "— main at 2e92fdb: footers read back, dictionaries and statistics on every column, drift re-decoding "
+            "its sample, every partition re-gathered by its sort",
+            med["round3"],
+        ),
+        row(
+            "— main at 0501a62: the same, and GX asked about every batch's counts, one fsync per record",
             med["before"],
         ),
         row("— the same with the GX validation stubbed out", med["bare"]),

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import logging
 import re
 from collections import Counter, defaultdict
@@ -61,7 +60,6 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from mamori.config import Settings, load_settings
 from mamori.lake import ObjectInfo, Store, compact, convert, layout
@@ -364,7 +362,8 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         else:
             data = _read(raw, key, sizes[oi] if sizes else None, out.streams_large_objects)
             result = out.parse(raw_key, data, origin=oi)
-            observer.feed(oi, raw_key, data)
+            observer.feed(oi, raw_key, data, parsed=result.records)
+            result.records = None  # the batch holds tables, not the parsed records
             del data
         objects.append(
             ObjectCount(
@@ -389,13 +388,13 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     file_rows: dict[str, int] = {}
     digests: dict[str, str] = {}  # sha256 of each curated file's bytes: how compaction recognises a file
     # validates the rows still held (the whole batch unless it spilled), then stages partition by partition
-    for part, body in out.parquet_files():
+    for part, f in out.parquet_files():
         key = layout.curated_file(src.table, part.relpath(), stem)
-        lake.stage(layout.staged(staging, key), body)  # synced with the others before publishing
+        lake.stage(layout.staged(staging, key), f.body)  # synced with the others before publishing
         files.append(key)
-        file_rows[key] = pq.read_metadata(io.BytesIO(body)).num_rows
-        digests[key] = hashlib.sha256(body).hexdigest()
-        del body  # before the next partition's file is built (a merged one can be tens of MB)
+        file_rows[key] = f.rows  # what its writer recorded in the footer
+        digests[key] = hashlib.sha256(f.body).hexdigest()
+        del f  # before the next partition's file is built (a merged one can be tens of MB)
     written = sum(file_rows.values())
     for oi, n in sorted(dropped.items()):  # validation's verdicts, against the objects the rows came from
         objects[oi].rows_out -= n
@@ -448,33 +447,23 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     )
 
     # The batch's three records: what it publishes (placed first), its full GX results (deterministic: no run
-    # ids or timestamps) and its manifest (placed last). Locally they are staged beside the files and waited
-    # for in the same sync, then renamed into place: one wait for the disk per batch instead of one per record
-    # as well (on a busy disk each waited ~5-10 ms). On S3 each is one PUT, at its turn.
+    # ids or timestamps) and its manifest (placed last), each placed atomically at its turn; the files and
+    # (locally) the records are on disk before anything is published (Store.sync_with_records).
     previous = _listed_files(lake, manifest_key) | _listed_files(lake, publishing_key)
-    records = {
-        publishing_key: PublishingRecord(files=files, replaces=sorted(previous - set(files))).to_json(),
-        dq_key: DqBatchResult(src.name, batch["window_start"], idx, dq.checks).to_json(),
-        manifest_key: manifest.to_json(),
-    }
-    staged_records = _records_staged(lake)
-    if staged_records:
-        for key, body in records.items():
-            lake.stage(layout.staged(staging, key), body)
-    synced = files + (list(records) if staged_records else [])
-    lake.sync([layout.staged(staging, key) for key in synced])  # on disk before anything is published
-
-    def place(key: str) -> None:
-        if staged_records:
-            lake.move([(layout.staged(staging, key), key)])
-        else:
-            lake.write_atomic(key, records[key])
-
-    place(publishing_key)
+    records = lake.sync_with_records(
+        [layout.staged(staging, key) for key in files],
+        {
+            publishing_key: PublishingRecord(files=files, replaces=sorted(previous - set(files))).to_json(),
+            dq_key: DqBatchResult(src.name, batch["window_start"], idx, dq.checks).to_json(),
+            manifest_key: manifest.to_json(),
+        },
+        lambda key: layout.staged(staging, key),
+    )
+    records.place(publishing_key)
     _publish(lake, staging, files, digests, previous)
     lake.delete(gap_key)  # an earlier failed attempt's record, now reconciled
-    place(dq_key)
-    place(manifest_key)
+    records.place(dq_key)
+    records.place(manifest_key)
     lake.delete(publishing_key)  # the manifest now vouches for what was published
     return {
         "source": manifest.source,
@@ -490,13 +479,6 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         "dq_passed": manifest.dq.passed,
         "dq_failed": [f.id for f in manifest.dq.failed],
     }
-
-
-def _records_staged(lake: Store) -> bool:
-    """Whether a batch's records are staged and synced with its files, then renamed into place: on a local
-    lake, where a rename is atomic and costs no second write. On S3 a move is a copy and a delete, dearer
-    than the one PUT that writes a record atomically."""
-    return lake.protocol == "file"
 
 
 def _publish(

@@ -176,9 +176,11 @@ def test_spilled_batch_writes_the_same_files(name: str, tmp_path: Any) -> None:
     for raw, data in items:
         out.parse(raw, data)
     seen: list[Partition] = []
-    for p, body in out.parquet_files():
+    for p, f in out.parquet_files():
         seen.append(p)
-        assert pq.read_table(io.BytesIO(body), schema=src.schema).equals(want[p]), p
+        assert pq.read_table(io.BytesIO(f.body), schema=src.schema).equals(want[p]), p
+        # the merged file's writer reports the rows its footer holds (ingest's rows-out guard reads this)
+        assert f.rows == pq.read_metadata(io.BytesIO(f.body)).num_rows == want[p].num_rows, p
     assert out.spills > 1
     assert seen == sorted(want, key=lambda p: p.relpath())
     assert sum(checked) == sum(t.num_rows for t in want.values()) == out.emitted  # each row validated once
@@ -198,8 +200,8 @@ def test_merge_keeps_input_order_for_equal_times(tmp_path: Any) -> None:
             for s in range(3)
         ]
         out.add(p, pa.Table.from_pylist(rows, schema=src.schema), np.full(len(rows), i))
-    [(_, body)] = list(out.parquet_files())
-    ids = pq.read_table(io.BytesIO(body)).column("eventid").to_pylist()
+    [(_, f)] = list(out.parquet_files())
+    ids = pq.read_table(io.BytesIO(f.body)).column("eventid").to_pylist()
     assert ids == [f"{i}-{s}" for i in range(7) for s in (0, 2)] + [f"{i}-1" for i in range(7)]
 
 
@@ -427,3 +429,34 @@ def test_a_batch_takes_a_stream_only_from_a_parser_that_streams(tmp_path: Any) -
     got = out.parse(raw, _as_stream(data, tmp_path, "vpc"))
     assert got.rows_out == src.parse_object(raw, data).rows_out > 0
     assert convert.BatchTables(cloudtrail.SOURCE).streams_large_objects
+
+
+@pytest.mark.parametrize("budget", [convert.MEMORY_BUDGET, 64 * 1024], ids=["held", "spilled"])
+def test_batch_files_index_only_the_filtered_columns_and_read_back_whole(budget: int, tmp_path: Any) -> None:
+    """CloudTrail's batch files carry dictionaries and min/max statistics on the columns readers filter on
+    (SourceSpec.filtered_columns, event_time's statistics too) and none elsewhere; DuckDB reads them back with
+    the table's schema and every row, merged (spilled) files included."""
+    import duckdb
+
+    src = SOURCES["cloudtrail"]
+    filtered = set(SPECS["cloudtrail"].filtered_columns or ())
+    assert {"eventname", "eventsource", "account_id"} <= filtered
+    items = generated("cloudtrail")
+    want = row_path_batch(src, items)
+    out = convert.BatchTables(src, budget=budget, spill_dir=str(tmp_path))
+    for raw, data in items:
+        out.parse(raw, data)
+    files = list(out.parquet_files())
+    assert (out.spills > 0) == (budget < convert.MEMORY_BUDGET)
+    for i, (part, f) in enumerate(files):
+        meta = pq.read_metadata(io.BytesIO(f.body))
+        chunks = {meta.schema.column(c).path: meta.row_group(0).column(c) for c in range(meta.num_columns)}
+        for path, chunk in chunks.items():
+            dictionary = chunk.dictionary_page_offset is not None
+            assert dictionary == (path in filtered), path
+            assert chunk.is_stats_set == (path in filtered or path == "event_time"), path
+        path = tmp_path / f"f{i}.parquet"
+        path.write_bytes(f.body)
+        got = duckdb.sql(f"select * from read_parquet('{path}')").fetch_arrow_table()
+        assert got.cast(src.schema).equals(want[part]), part
+    assert sum(f.rows for _, f in files) == sum(t.num_rows for t in want.values())

@@ -190,8 +190,8 @@ def test_rows_missing_from_the_written_files_fail_the_batch(lake, monkeypatch, f
     """The parsers' counts add up, but fewer rows reach the Parquet files than the manifest would claim: the
     writer loses one, or validation drops one it neither reports nor quarantines."""
     if fault == "writer":
-        real_bytes = convert.parquet_bytes
-        monkeypatch.setattr(convert, "parquet_bytes", lambda table: real_bytes(table.slice(1)))
+        real_write = convert.write_parquet
+        monkeypatch.setattr(convert, "write_parquet", lambda table, *a: real_write(table.slice(1), *a))
     else:
         monkeypatch.setattr(ingest, "validate_table", verdict(quarantine_rows={0: "dq:test: rejected"}))
         real = ingest._quarantine_rows

@@ -6,8 +6,10 @@ versions, non-null counts per column) and the raw bytes, as each source's spec s
 CloudTrail keys, VPC Flow header lines). The observations go into the batch manifest; drift.py compares a
 window's observations with history.
 
-Re-parsing raw CloudTrail JSON costs about a fifth of conversion, so it runs on a sample: at most
-MAX_SAMPLED_OBJECTS objects per batch, evenly spread over the batch. A field AWS adds appears in every record
+Re-parsing raw CloudTrail JSON cost about a fifth of conversion, so it runs on a sample: at most
+MAX_SAMPLED_OBJECTS objects per batch, evenly spread over the batch. The parser hands over the records it decoded
+(ColumnarResult.records), so a sampled object is decoded a second time only when the parser streamed it or split
+it record by record; the sample stays the same objects either way. A field AWS adds appears in every record
 of the events that carry it, so a sample sees it; a field in one hand-crafted record may be missed, which is
 acceptable for drift (the record itself is still converted and detected on). VPC Flow headers are the first
 line of each object and cost nothing to read, so every object is inspected.
@@ -55,40 +57,48 @@ class BatchObserver:
         self._plain: set[str] = set()  # keys seen that are known top-level columns, not the nested one
         self._nested_plain: set[str] = set()  # keys seen inside the nested field that it declares
 
-    def feed(self, index: int, raw: RawKey, data: bytes | LargeObject) -> None:
-        """Look at one raw events object (index = its position in the batch, for sampling)."""
+    def feed(
+        self, index: int, raw: RawKey, data: bytes | LargeObject, parsed: list[Any] | None = None
+    ) -> None:
+        """Look at one raw events object (index = its position in the batch, for sampling).
+
+        `parsed`: the object's records as its parser decoded the whole object (ColumnarResult.records), the
+        same list `sample_records` would decode from `data`; sampled as they are instead of decoding the object
+        again (that second gunzip and JSON parse was most of this class's cost).
+        """
         if self.drift.sample_records is not None:
             if index % self.stride == 0:
-                self._sample(self.drift.sample_records(data))
+                self._sample(parsed if parsed is not None else self.drift.sample_records(data))
         elif self.drift.object_layout is not None:
             self.headers[
                 self.drift.object_layout(data.read_all() if isinstance(data, LargeObject) else data)
             ] += 1
 
     def _sample(self, records: Any) -> None:
-        # Records of one source repeat the same few key spellings: a key once found to be a known column
-        # (other than the nested one) is skipped without lower-casing it again (most of this loop's time).
+        """Count, per key spelling no column declares, the records carrying it (top level, and inside the
+        nested field). Records of one source repeat the same few spellings: the union of the records' keys is
+        taken in C (set.union), a spelling once found to be a known column is remembered, and only an unknown
+        one costs a pass over the records to count them."""
+        if not isinstance(records, list):
+            return
+        recs = [r for r in records if isinstance(r, dict)]
+        self.sampled_records += len(recs)
         plain, nested_plain = self._plain, self._nested_plain
-        for rec in records if isinstance(records, list) else ():
-            if not isinstance(rec, dict):
-                continue
-            self.sampled_records += 1
-            for k, v in rec.items():
-                if k in plain:
-                    continue
-                lk = k.lower()
-                if lk not in self._known_top:
-                    self.fields[_bounded(k)] += 1
-                elif lk != self._nested:
-                    plain.add(k)
-                elif isinstance(v, dict) and self._known_nested:
-                    for uk in v:
-                        if uk in nested_plain:
-                            continue
-                        if uk.lower() in self._known_nested:
-                            nested_plain.add(uk)
-                        else:
-                            self.fields[_bounded(f"{self.drift.nested_field}.{uk}")] += 1
+        for k in set().union(*recs) - plain:
+            lk = k.lower()
+            if lk not in self._known_top:
+                self.fields[_bounded(k)] += sum(1 for r in recs if k in r)
+            elif lk != self._nested:
+                plain.add(k)
+            elif self._known_nested:
+                inner = [v for r in recs if isinstance(v := r.get(k), dict)]
+                for uk in set().union(*inner) - nested_plain:
+                    if uk.lower() in self._known_nested:
+                        nested_plain.add(uk)
+                    else:
+                        self.fields[_bounded(f"{self.drift.nested_field}.{uk}")] += sum(
+                            1 for d in inner if uk in d
+                        )
 
     def observe(self, tables: list[pa.Table]) -> None:
         """Count the rows going into the lake (called per validated segment, so nothing holds the batch)."""

@@ -136,6 +136,10 @@ class ColumnarResult:
     rows_out: int = 0
     quarantined: list[Quarantined] = field(default_factory=list)
     skipped_reason: str | None = None
+    # The object's raw records exactly as one decode of the whole object gave them (None when the parser
+    # streamed it, split it record by record, or keeps no such list): drift observation samples these instead
+    # of decompressing and parsing the object a second time. Never modified by the parser.
+    records: list[Any] | None = None
 
     @property
     def records_in(self) -> int:

@@ -178,14 +178,20 @@ class CloudTrailSource:
 
 def _open(raw: RawKey, data: bytes, result: ObjectResult) -> list[Any] | None:
     """The object's Records list, or None with the object-level outcome (skip or quarantine) in `result`."""
+    return _decode(raw, data, result)[0]
+
+
+def _decode(raw: RawKey, data: bytes, result: ObjectResult) -> tuple[list[Any] | None, bool]:
+    """`_open`'s records, and whether they come from one parse of the whole document (not record by record
+    after that parse failed): only those are the records drift sampling would decode from the object itself."""
     if raw.kind != "events":
         result.skipped_reason = f"{raw.kind} file (not event records)"
-        return None
+        return None, False
     try:
         text = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
     except (EOFError, OSError, zlib.error) as exc:
         result.quarantined.append(Quarantined(raw.key, f"unreadable gzip: {type(exc).__name__}: {exc}"))
-        return None
+        return None, False
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
@@ -194,20 +200,20 @@ def _open(raw: RawKey, data: bytes, result: ObjectResult) -> list[Any] | None:
         split = split_records(text)
         if split is None:
             result.quarantined.append(Quarantined(raw.key, f"not JSON: {exc}"))
-        return split
+        return split, False
     del text
     if not isinstance(doc, dict):
         result.quarantined.append(Quarantined(raw.key, "not a JSON object with Records"))
-        return None
+        return None, False
     records = _get_ci(doc, "records")
     if records is None:
         # A digest or other JSON that strayed under CloudTrail/: not events, nothing lost.
         result.skipped_reason = "JSON object without Records (digest or non-event file)"
-        return None
+        return None, False
     if not isinstance(records, list):
         result.quarantined.append(Quarantined(raw.key, "Records is not a list"))
-        return None
-    return records
+        return None, False
+    return records, True
 
 
 class Unparsed:
@@ -596,8 +602,10 @@ class CloudTrailColumns:
         if isinstance(data, LargeObject):  # not streamable: the whole-object path decides (quarantine, rows)
             data = data.read_all()
         obj = ObjectResult(key=raw.key)
-        records = _open(raw, data, obj)
+        records, whole = _decode(raw, data, obj)
         result.quarantined, result.skipped_reason = obj.quarantined, obj.skipped_reason
+        if whole:
+            result.records = records  # read only from here on: drift sampling sees the records as decoded
         if records:
             self._add(records, 0, raw, result)
         return result

@@ -157,6 +157,22 @@ SPEC = SourceSpec(
     parser=SOURCE,
     # CloudTrail delivers a log file about every 5 minutes, usually within 15 minutes of the call (not guaranteed).
     delivery_lag=timedelta(minutes=15),
+    # What detections, search and the health checks filter CloudTrail on (its JSON-text and nested columns,
+    # and ids, are read, not filtered on by range or dictionary).
+    filtered_columns=(
+        "eventversion",
+        "eventsource",
+        "eventname",
+        "awsregion",
+        "errorcode",
+        "eventtype",
+        "readonly",
+        "recipientaccountid",
+        "eventcategory",
+        "managementevent",
+        "source",
+        "account_id",
+    ),
     example_key=(
         "AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/01/"
         "111111111111_CloudTrail_us-east-1_20261101T0005Z_XSh5qfJSDz5snsiL.json.gz"
