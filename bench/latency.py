@@ -154,8 +154,13 @@ def _measure(
             if not path.name.startswith("."):
                 tickets_seen.setdefault(f"{path.parent.name}/{path.name}", time.time())
 
-    attach_env(airflow_home, os.environ)  # the instance's ledger URL (mamori up's embedded PostgreSQL)
-    ledger = Ledger(load_settings().ledger_url)
+    # The instance's ledger URL (mamori up's embedded PostgreSQL). Checked: this process runs another venv's
+    # code, whose PostgreSQL binary is not the one serving the clone, so attach_env could not see it running.
+    attach_env(airflow_home, os.environ, instance_checked=True)
+    ledger_url = load_settings().ledger_url
+    if not ledger_url.startswith("postgresql"):
+        raise SystemExit(f"not the instance's ledger ({ledger_url.split(':', 1)[0]}): {airflow_home}")
+    ledger = Ledger(ledger_url)
     first_delivered: dict[str, float] = {}  # alert key -> when its local delivery was first seen delivered
     alerts_now: list[Any] = []
 
