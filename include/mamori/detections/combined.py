@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
@@ -148,7 +148,7 @@ def statement(
         ctes.extend(c.copy() for c in p.ctes)
         cols = [exp.column(n, quoted=True) for n in p.columns]
         text = [exp.cast(c.copy(), "VARCHAR") for c in cols]
-        kinds = [exp.func("typeof", c.copy()) for c in cols]
+        kinds = [cast(exp.Expression, exp.func("typeof", c.copy())) for c in cols]
         branches.append(
             exp.select(
                 exp.alias_(exp.Literal.string(p.detection.id), RULE_COLUMN),
