@@ -201,12 +201,17 @@ def decode(combined: Combined, rows: list[dict[str, Any]]) -> dict[str, list[dic
     """Each rule's rows as its own query returns them (column names and Python types), by rule id."""
     out: dict[str, list[dict[str, Any]]] = {i: [] for i in combined.columns}
     for row in rows:
-        rule = row[RULE_COLUMN]
+        rule = row.get(RULE_COLUMN)
+        if rule not in out:
+            raise CombinedDecodeError(f"a row of no rule of the statement: {rule!r}")
         names = combined.columns[rule]
-        values, kinds = json.loads(row[VALUES_COLUMN]), json.loads(row[TYPES_COLUMN])
-        if len(values) != len(names) or len(kinds) != len(names):
-            raise CombinedDecodeError(f"{rule}: {len(values)} values for {len(names)} columns")
-        out[rule].append({n: _value(v, k) for n, v, k in zip(names, values, kinds, strict=True)})
+        try:
+            values, kinds = json.loads(row[VALUES_COLUMN]), json.loads(row[TYPES_COLUMN])
+            if len(values) != len(names) or len(kinds) != len(names):
+                raise CombinedDecodeError(f"{rule}: {len(values)} values for {len(names)} columns")
+            out[rule].append({n: _value(v, k) for n, v, k in zip(names, values, kinds, strict=True)})
+        except (ValueError, TypeError, KeyError) as exc:  # JSONDecodeError and bad values are ValueErrors
+            raise CombinedDecodeError(f"{rule}: {exc}") from exc
     return out
 
 
