@@ -383,7 +383,8 @@ def _combined(
     if not parts:
         return
     reach = max(p.detection.reach or timedelta(0) for p in parts)
-    statements, alone = combined.statements(parts, table, wstart, wend, reach, COMBINED_QUERY_BYTES)
+    schema = SOURCES[source].schema.names
+    statements, alone = combined.statements(parts, table, wstart, wend, reach, COMBINED_QUERY_BYTES, schema)
     for p in alone:
         yield _query(p.detection, engine, wstart, wend, "own")
     for c in statements:

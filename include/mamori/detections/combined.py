@@ -43,6 +43,7 @@ from sqlglot import exp
 
 from mamori.detections.loader import Detection
 from mamori.detections.render import window_predicate
+from mamori.sources.base import PARTITION_KEYS
 
 # Athena's limit on a query string is 262,144 bytes; a statement is split well before it.
 ATHENA_QUERY_LIMIT = 262_144
@@ -63,6 +64,7 @@ class RulePart:
     detection: Detection
     columns: tuple[str, ...]
     ctes: tuple[exp.CTE, ...]
+    names: frozenset[str] | None  # every identifier it names (None: it reads `*` of the table)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ def part(det: Detection, table: str, index: int, wstart: datetime, wend: datetim
     own = {c.alias_or_name for c in (with_.expressions if with_ else [])}
     if table in own or SOURCE_CTE in own:
         return None
+    read = _names_read(tree, table, own)
     prefix = f"mamori_r{index}"
     renamed = {n: f"{prefix}_{n}" for n in own}
     for t in list(tree.find_all(exp.Table)):
@@ -113,7 +116,18 @@ def part(det: Detection, table: str, index: int, wstart: datetime, wend: datetim
             )
         tree.set("with_", None)
     ctes.append(exp.CTE(this=tree, alias=exp.TableAlias(this=exp.to_identifier(prefix))))
-    return RulePart(det, names, tuple(ctes))
+    return RulePart(det, names, tuple(ctes), read)
+
+
+def _names_read(tree: exp.Query, table: str, ctes: set[str]) -> frozenset[str] | None:
+    """As `Detection.names_read`, on the tree already parsed: the window's rows need only these columns."""
+    for t in tree.find_all(exp.Table):
+        select = t.find_ancestor(exp.Select)
+        if t.name == table and t.name not in ctes and select is not None:
+            for e in select.expressions:
+                if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
+                    return None
+    return frozenset(i.name.lower() for i in tree.find_all(exp.Identifier))
 
 
 def _output_names(tree: exp.Query) -> tuple[str, ...] | None:
@@ -136,16 +150,31 @@ def _output_names(tree: exp.Query) -> tuple[str, ...] | None:
 
 
 def statement(
-    parts: Sequence[RulePart], table: str, wstart: datetime, wend: datetime, reach: timedelta
+    parts: Sequence[RulePart],
+    table: str,
+    wstart: datetime,
+    wend: datetime,
+    reach: timedelta,
+    schema: Sequence[str] | None = None,
 ) -> Combined:
-    """The Athena statement evaluating `parts` over one read of `table`'s window rows (plus `reach` before)."""
-    source = sqlglot.parse_one(
-        f"SELECT * FROM {table} WHERE {window_predicate(wstart - reach, wend)}", read="athena"
+    """The Athena statement evaluating `parts` over one read of `table`'s window rows (plus `reach` before):
+    of `schema`'s columns only those a rule names, with the partition keys (every column without `schema`,
+    or when a rule reads `*`). DuckDB materialises a WITH query read more than once, so a narrow one is
+    cheaper there; Trino reads only the columns used either way."""
+    projection = exp.select("*")
+    names = [p.names for p in parts]
+    if schema is not None and all(n is not None for n in names):
+        wanted = frozenset().union(*(n for n in names if n is not None))
+        projection = exp.select(*[c for c in schema if c in wanted], *PARTITION_KEYS)
+    source = projection.from_(table).where(
+        sqlglot.parse_one(window_predicate(wstart - reach, wend), read="athena")
     )
     ctes = [exp.CTE(this=source, alias=exp.TableAlias(this=exp.to_identifier(SOURCE_CTE)))]
     branches: list[exp.Select] = []
     for p in parts:
-        ctes.extend(c.copy() for c in p.ctes)
+        # Not copied: a part's CTEs are only ever generated, and a split builds its statements one at a time
+        # (deep copies of ~100 rule trees were most of a window's time on a loaded machine).
+        ctes.extend(p.ctes)
         cols = [exp.column(n, quoted=True) for n in p.columns]
         text = [exp.cast(c.copy(), "VARCHAR") for c in cols]
         kinds = [cast(exp.Expression, exp.func("typeof", c.copy())) for c in cols]
@@ -158,7 +187,7 @@ def statement(
         )
     query: exp.Query = branches[0]
     for b in branches[1:]:
-        query = exp.union(query, b, distinct=False)
+        query = exp.Union(this=query, expression=b, distinct=False)  # exp.union copies its operands
     query.set("with_", exp.With(expressions=ctes))
     return Combined(
         query.sql(dialect="athena"),
@@ -178,6 +207,7 @@ def statements(
     wend: datetime,
     reach: timedelta,
     limit: int = SAFE_QUERY_BYTES,
+    schema: Sequence[str] | None = None,
 ) -> tuple[list[Combined], list[RulePart]]:
     """The combined statements for `parts`, each under `limit` bytes (halving a group that is over), and the
     parts that are over it even alone (they keep their own query)."""
@@ -186,7 +216,7 @@ def statements(
     todo = [list(parts)]
     while todo:
         group = todo.pop(0)
-        combined = statement(group, table, wstart, wend, reach)
+        combined = statement(group, table, wstart, wend, reach, schema)
         if len(combined.sql.encode()) <= limit:
             done.append(combined)
         elif len(group) == 1:
