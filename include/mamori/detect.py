@@ -45,6 +45,7 @@ from mamori.alerts.outputs.base import Capabilities, OutputDown, TicketState, Tr
 from mamori.alerts.routing import Routing, load_routing
 from mamori.alerts.triage import VERDICTS
 from mamori.config import Settings, load_settings
+from mamori.detections import combined
 from mamori.detections.dedup import group_hits
 from mamori.detections.loader import (
     BrokenDetection,
@@ -54,7 +55,7 @@ from mamori.detections.loader import (
     load_catalog_tolerant,
 )
 from mamori.detections.render import window_predicate
-from mamori.detections.runner import DetectionOutputError, run_detection
+from mamori.detections.runner import DetectionOutputError, checked_hits, run_detection
 from mamori.detections.suppressions import Suppression, load_suppressions
 from mamori.detections.suppressions import apply as apply_suppressions
 from mamori.engines import Engine, SharedScans, get_engine, is_query_fault
@@ -211,6 +212,7 @@ def run_chunk(
     settings: Settings | None = None,
     page: bool = True,
     share_scans: bool = True,
+    combine: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Run a chunk of detections for the run's window; engine, ledger and suppressions opened once.
 
@@ -221,7 +223,8 @@ def run_chunk(
 
     Rules whose source has no data in the window's hour partitions are not queried (`evaluate`); their
     result says `skipped` and their window contribution is recorded as empty, exactly what a query would
-    have produced. `share_scans=False` gives every rule its own scan (the bench's baseline).
+    have produced. `share_scans=False` gives every rule its own scan (the bench's baseline); `combine` as in
+    `evaluate` (None: combined statements on engines without shared scans).
     """
     s = settings or load_settings()
     results: dict[str, dict[str, Any]] = {}
@@ -250,7 +253,7 @@ def run_chunk(
         reread: dict[str, list[str]] = {}
         for w, dets in sorted(by_window.items(), key=lambda p: (p[0].start, p[0].end)):
             present = sources_with_data({d.header.log_source for d in dets}, w.start, w.end, s)
-            for run in evaluate(dets, engine, w.start, w.end, present, share_scans):
+            for run in evaluate(dets, engine, w.start, w.end, present, share_scans, combine):
                 det_id = run.detection.id
                 if run.error is not None:
                     if w == own[det_id] or det_id not in results:
@@ -274,7 +277,8 @@ class RuleRun:
 
     detection: Detection
     hits: list[dict[str, Any]]
-    scan: str  # "own": its own query; "shared": a query over its source's shared scan; "skipped": no query
+    scan: str  # "own": its own query; "shared": over its source's shared scan; "combined": in its source's
+    # combined statement (`evaluate`); "skipped": no query
     error: Exception | None = None  # its own SQL failed (a query fault or a bad SELECT list)
 
 
@@ -297,6 +301,7 @@ def evaluate(
     wend: datetime,
     present: set[str],
     share_scans: bool = True,
+    combine: bool | None = None,
 ) -> Iterator[RuleRun]:
     """Every rule's hits for the window, source by source, with as few scans of the lake as it takes.
 
@@ -309,6 +314,12 @@ def evaluate(
       the window plus the longest `window(before=...)` among them, are read from the lake once and the
       rules run over them unchanged. First-seen rules read their `lookback()` baseline days back and keep
       their own query over the whole table.
+    - Combine (engines without `SharedScans`, Athena; `combine=True` forces it, `False` turns it off): the
+      same rules of a source run as one statement, each rule a WITH query over the window's rows and their
+      rows a UNION ALL (`mamori.detections.combined`), so Athena bills its 10 MB minimum once per source and
+      window instead of once per rule. Statements are split below Athena's query-size limit; a rule whose
+      output names are not explicit keeps its own query. If a combined statement fails on a rule's SQL, that
+      source's rules run one by one in that window, so only the broken rule errors.
 
     Engine failures propagate (the task is retried); a rule's own SQL failing is its RuleRun's `error`.
     """
@@ -325,9 +336,13 @@ def evaluate(
                 yield RuleRun(d, [], "skipped")
             continue
         shareable = [d for d in group if d.reach is not None]
-        # one rule gains nothing from a shared scan: it would read the same rows twice
+        # one rule gains nothing from a shared scan (it would read the same rows twice) or a combined query
+        combines = share_scans and len(shareable) > 1
+        combines = combines and (not isinstance(engine, SharedScans) if combine is None else combine)
         sharer = engine if share_scans and isinstance(engine, SharedScans) and len(shareable) > 1 else None
-        if sharer is None:
+        if combines:
+            sharer = None
+        elif sharer is None:
             shareable = []
         for d in group:
             if d not in shareable:
@@ -343,6 +358,59 @@ def evaluate(
                 )  # fmt: skip
                 for d in shareable:
                     yield _query(d, engine, wstart, wend, "shared")
+        elif shareable:
+            yield from _combined(source, shareable, engine, wstart, wend)
+
+
+COMBINED_QUERY_BYTES = combined.SAFE_QUERY_BYTES  # a combined statement's size limit (tests lower it)
+
+
+def _combined(
+    source: str, dets: list[Detection], engine: Engine, wstart: datetime, wend: datetime
+) -> Iterator[RuleRun]:
+    """The rules' runs from as few combined statements as fit (`evaluate`'s combine step)."""
+    table = SOURCES[source].table
+    parts: list[combined.RulePart] = []
+    for i, d in enumerate(dets):
+        try:
+            p = combined.part(d, table, i, wstart, wend)
+        except Exception:  # its own query reports the same failure as a per-rule run would
+            p = None
+        if p is None:
+            yield _query(d, engine, wstart, wend, "own")
+        else:
+            parts.append(p)
+    if not parts:
+        return
+    reach = max(p.detection.reach or timedelta(0) for p in parts)
+    schema = SOURCES[source].schema.names
+    statements, alone = combined.statements(parts, table, wstart, wend, reach, COMBINED_QUERY_BYTES, schema)
+    for p in alone:
+        yield _query(p.detection, engine, wstart, wend, "own")
+    for c in statements:
+        try:
+            by_rule = combined.decode(c, engine.query(c.sql).to_pylist())
+        except Exception as exc:
+            if not isinstance(exc, combined.CombinedDecodeError) and not is_query_fault(exc):
+                raise
+            log.warning(
+                "%s: the combined query of %d rule(s) over [%s, %s) failed (%s): running them one by one",
+                table, len(c.detections), wstart.isoformat(), wend.isoformat(), " ".join(str(exc).split())[:300],
+            )  # fmt: skip
+            for d in c.detections:
+                yield _query(d, engine, wstart, wend, "own")
+            continue
+        log.info(
+            "%s: one combined query of [%s, %s) for %d rule(s)",
+            table, (wstart - reach).isoformat(), wend.isoformat(), len(c.detections),
+        )  # fmt: skip
+        for d in c.detections:
+            try:
+                hits = checked_hits(d, list(c.columns[d.id]), by_rule[d.id], wstart, wend)
+            except DetectionOutputError as exc:
+                yield RuleRun(d, [], "combined", exc)
+                continue
+            yield RuleRun(d, hits, "combined")
 
 
 def _columns(dets: list[Detection], schema: list[str], wstart: datetime, wend: datetime) -> list[str] | None:

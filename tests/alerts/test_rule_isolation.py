@@ -155,3 +155,37 @@ def test_cli_lists_and_tests_every_loadable_rule_and_reports_the_broken_one_last
     assert "0 failed" in out and err == ""
     assert main(["detections", "test", "cloudtrail_root_activity_copy", "--cases", cases]) == 1
     assert f"BROKEN {path}:" in capsys.readouterr().err
+
+
+def test_in_athena_mode_a_rule_that_breaks_its_sources_combined_query_is_isolated(env, monkeypatch):
+    """Engines without shared scans run a source's rules as one combined statement (`detect.evaluate`): the
+    broken rule fails that whole statement, so the source's rules run one by one and only it errors."""
+    settings, sql, start = env
+    _break(sql, "cloudtrail_root_activity_badcol", "AND errorcode IS NULL", "AND no_such_column IS NULL")
+    sent: list[str] = []
+
+    class Recording(DuckDBEngine):
+        def query(self, sql):  # type: ignore[override]
+            sent.append(sql)
+            return super().query(sql)
+
+    monkeypatch.setattr(
+        detect, "get_engine", lambda _s=None, tables=None: Recording(settings, threads=1, tables=tables)
+    )
+    end = start + timedelta(hours=1)
+    chunks = [c for c in detect.detection_chunks(settings) if c[0].startswith("cloudtrail_")]
+    results = [detect.run_chunk(c, start, end, settings, combine=True) for c in chunks]
+    summary = detect.summarize_window(results, start, end, settings)
+
+    combined_sent = [q for q in sent if "mamori_values" in q]
+    assert any("no_such_column" in q for q in combined_sent)  # it was in a combined statement, which failed
+    assert len(combined_sent) >= len(chunks)  # every chunk tried one
+    assert sum("no_such_column" in q for q in sent) == 2  # then its own query, once
+    alerts = Ledger(settings.ledger_url).alerts()
+    assert {a.detection_id for a in alerts} >= {"cloudtrail_root_activity", "mamori_rule_error"}
+    [err] = [a for a in alerts if a.detection_id == "mamori_rule_error"]
+    assert err.dedup_values == {"detection": "cloudtrail_root_activity_badcol", "reason": "BinderException"}
+    assert [e.split(":")[0] for e in summary["rule_errors"]] == ["cloudtrail_root_activity_badcol"]
+    assert [r["detection"] for c in results for r in c if r.get("error")] == [
+        "cloudtrail_root_activity_badcol"
+    ]

@@ -42,11 +42,18 @@ def run_detection(det: Detection, engine: Engine, start: datetime, end: datetime
     except Exception as exc:
         _locate(det, exc)
         raise
+    return checked_hits(det, table.column_names, table.to_pylist(), start, end)
+
+
+def checked_hits(
+    det: Detection, columns: list[str], rows: list[dict[str, Any]], start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """The rule's result rows as hits, once they are shown to be hits of this window (`run_detection`; a
+    combined statement's rows decoded per rule go through the same checks, `mamori.detect`)."""
     needed = [*REQUIRED_COLUMNS, *det.header.dedup.keys]
-    missing = [c for c in dict.fromkeys(needed) if c not in table.column_names]
+    missing = [c for c in dict.fromkeys(needed) if c not in columns]
     if missing:
         raise DetectionOutputError(f"{det.id}: SELECT must return column(s) {missing}")
-    rows = table.to_pylist()
     for row in rows:
         t = row["event_time"]
         if not isinstance(t, datetime):

@@ -27,8 +27,9 @@ class Engine(Protocol):
 
 @runtime_checkable
 class SharedScans(Protocol):
-    """An engine that can hold one scan of a table's recent rows for several queries (DuckDB does; Athena
-    bills each query's own scan, so there the saving is skipping queries, not sharing them)."""
+    """An engine that can hold one scan of a table's recent rows for several queries (DuckDB does). Athena
+    cannot hold one between queries; there a source's rules are sent as one combined statement instead
+    (`mamori.detections.combined`), so its 10 MB minimum per query is paid once per source and window."""
 
     def shared_scan(
         self, table: str, where: str, columns: list[str] | None = None
