@@ -17,6 +17,11 @@ objects.
    re-evaluated by the `health` DAG), write `_SUCCESS.json`, emit the asset the detect DAG waits for.
 
 Re-running a window overwrites the same files: no duplicates. Raw objects are never modified.
+
+With `MAMORI_INGEST_SQS_URL` (AWS mode) the DAG also runs when the raw bucket's S3 notifications arrive on that
+SQS queue (an Airflow asset watcher): such a run has no data interval, takes the most recent closed window and
+skips when that window is already finalized; the cadence stays the safety net (docs/operations.md,
+"Event-driven ingest").
 """
 
 from __future__ import annotations
@@ -24,16 +29,26 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Asset, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from mamori import ingest
-from mamori.dag_defaults import START_DATE, ingest_args, ingest_schedule
+from mamori.dag_defaults import START_DATE, ingest_args, ingest_dag_schedule
 from mamori.sources import SOURCES
+
+
+def window(source: str, start: Any, end: Any, dag_run: Any) -> tuple[Any, Any]:
+    """The run's landing window: its data interval, or for a notification-triggered run (no data interval) the
+    most recent closed window, skipped when already finalized (mamori.ingest.run_window)."""
+    w = ingest.run_window(source, start, end, dag_run.run_after)
+    if w is None:
+        raise AirflowSkipException("the most recent closed window is already finalized")
+    return w.start, w.end
 
 
 def build(source: str) -> None:
     @dag(
         dag_id=f"ingest_{source}",
-        schedule=ingest_schedule(),
+        schedule=ingest_dag_schedule(),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=4,
@@ -43,8 +58,12 @@ def build(source: str) -> None:
     )
     def ingest_source() -> None:
         @task
-        def plan(data_interval_start: Any = None, data_interval_end: Any = None) -> list[dict[str, Any]]:
-            return ingest.plan_window(source, data_interval_start, data_interval_end)
+        def plan(
+            data_interval_start: Any = None, data_interval_end: Any = None, dag_run: Any = None
+        ) -> list[dict[str, Any]]:
+            return ingest.plan_window(
+                source, *window(source, data_interval_start, data_interval_end, dag_run)
+            )
 
         @task(multiple_outputs=False, max_active_tis_per_dagrun=2)
         def convert(batch: dict[str, Any]) -> dict[str, Any]:
@@ -55,8 +74,12 @@ def build(source: str) -> None:
             trigger_rule="none_failed",
             outlets=[Asset(f"mamori://lake/curated/{source}")],
         )
-        def finalize(data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
-            return ingest.finalize_window(source, data_interval_start, data_interval_end)
+        def finalize(
+            data_interval_start: Any = None, data_interval_end: Any = None, dag_run: Any = None
+        ) -> dict[str, Any]:
+            return ingest.finalize_window(
+                source, *window(source, data_interval_start, data_interval_end, dag_run)
+            )
 
         convert.expand(batch=plan()) >> finalize()
 

@@ -86,7 +86,7 @@ from mamori.quality.quarantine import summarize as quarantine_classes
 from mamori.quality.validate import BatchQuality, merge_quality, validate_table, warm_up
 from mamori.sources import SOURCES, detection_trail, get_source
 from mamori.sources.base import LARGE_OBJECT_BYTES, ColumnarResult, LargeObject, Source, gc_paused
-from mamori.windows import floor, is_aligned, late_horizon, window_tag
+from mamori.windows import Window, event_window, floor, is_aligned, late_horizon, window_tag
 
 log = logging.getLogger(__name__)
 
@@ -830,6 +830,30 @@ def window_complete(source: str, start: datetime, settings: Settings | None = No
     """True once the ingest window starting at `start` has been finalized (the detect DAG waits on this)."""
     s = settings or load_settings()
     return Store(s.lake_url, s.lake_conn_id).exists(layout.success_key(source, start))
+
+
+def run_window(
+    source: str,
+    data_start: datetime | None,
+    data_end: datetime | None,
+    run_after: datetime,
+    settings: Settings | None = None,
+) -> Window | None:
+    """The landing window an ingest run's tasks work on, or None when the run has nothing to do.
+
+    A scheduled, manual or backfill run has a data interval: that is its window, always (a re-run re-reads it,
+    finalized or not). An event-triggered run (S3 notification, issue 19) has none: it takes
+    `mamori.windows.event_window` of its `run_after`, the most recent closed window, and does nothing when that
+    window is already finalized (the usual case: the scheduled run closed it first), so a burst of
+    notifications or a duplicate delivery of one costs a lake `exists` per task, not another ingest. What a
+    notification says (bucket, key) is never read: keys are attacker-influenced, and the window's own listing
+    decides what it ingests, exactly as for the scheduled run.
+    """
+    if data_start is not None and data_end is not None and data_end > data_start:
+        return Window(data_start, data_end)
+    s = settings or load_settings()
+    w = event_window(run_after, s.ingest_interval)
+    return None if window_complete(source, w.start, s) else w
 
 
 def window_summaries(source: str, settings: Settings | None = None) -> list[WindowSummary]:
