@@ -82,25 +82,29 @@ def ingest_schedule() -> CronDataIntervalTimetable:
 LANDED_ASSET_URI = "mamori://raw/landed"
 # How the watcher polls: long polls of up to 20 s (SQS's maximum; a message is seen within a second of being
 # sent) and a 5 s pause after an empty one, 10 messages at most per receive (SQS's maximum). A run waits only
-# for the scheduler's loop after that, and the notifications of one busy window fold into a handful of runs.
+# for the scheduler's loop after that; the notifications of one cadence period fold into one event.
 SQS_WAIT_SECONDS = 20
 SQS_PAUSE_SECONDS = 5
 SQS_MAX_MESSAGES = 10
 
 
-def landed_asset(queue_url: str, aws_conn_id: str | None) -> Asset:
+def landed_asset(queue_url: str, aws_conn_id: str | None, interval: timedelta) -> Asset:
     """The asset the SQS watcher updates when S3 notifications arrive on `queue_url`.
 
-    The amazon provider's `SqsSensorTrigger` is the trigger (it is a `BaseEventTrigger`, so Airflow 3 accepts it
-    in an `AssetWatcher`; common-messaging's `MessageQueueTrigger` would only pick this same class from the URL,
-    for one more dependency). It deletes what it receives, unfiltered: every message means "look at the closed
-    window", whatever its key, so a notification for another prefix, a foreign source or S3's `s3:TestEvent` costs
-    at most the runs that find their window finalized. Imported here, only when a queue is configured, so a
-    deployment without one never imports aiobotocore's SQS client at parse time."""
-    from airflow.providers.amazon.aws.triggers.sqs import SqsSensorTrigger
+    The trigger is the amazon provider's `SqsSensorTrigger` (a `BaseEventTrigger`, so Airflow 3 accepts it in an
+    `AssetWatcher`; common-messaging's `MessageQueueTrigger` would only pick this same class from the URL, for one
+    more dependency), as `mamori.triggers.LandedWatcher`: at most one event per cadence `interval`, since an
+    event run only ever looks at the window that closed last, and no message bodies in the event. It deletes
+    what it receives, unfiltered: every message means "look at the closed window", whatever its key, so a
+    notification for another prefix, a foreign source or S3's `s3:TestEvent` costs at most the runs that find
+    their window finalized. Imported here, only when a queue is configured, so a deployment without one never
+    imports the provider's SQS code at parse time."""
     from airflow.sdk import AssetWatcher
 
-    trigger = SqsSensorTrigger(
+    from mamori.triggers import LandedWatcher
+
+    trigger = LandedWatcher(
+        interval_seconds=int(interval.total_seconds()),
         sqs_queue=queue_url,
         aws_conn_id=aws_conn_id,
         max_messages=SQS_MAX_MESSAGES,
@@ -126,7 +130,7 @@ def ingest_dag_schedule() -> CronDataIntervalTimetable | AssetOrTimeSchedule:
         return cadence
     # Airflow 3.3 types the core AssetOrTimeSchedule's assets as serialized ones, but a DAG file hands it SDK
     # assets, which the DAG serializer converts (dags/dispatch_alerts.py does the same).
-    landed = landed_asset(s.ingest_sqs_url, s.raw_conn_id)
+    landed = landed_asset(s.ingest_sqs_url, s.raw_conn_id, s.ingest_interval)
     return AssetOrTimeSchedule(timetable=cadence, assets=[landed])  # type: ignore[list-item]
 
 

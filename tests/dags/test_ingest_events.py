@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote_plus
 
@@ -69,7 +70,12 @@ def test_schedules_with_and_without_the_queue(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
-    evented = parse(monkeypatch, MAMORI_RAW_URL="s3://org-logs", MAMORI_INGEST_SQS_URL=QUEUE)
+    evented = parse(
+        monkeypatch,
+        MAMORI_RAW_URL="s3://org-logs",
+        MAMORI_INGEST_SQS_URL=QUEUE,
+        MAMORI_INGEST_INTERVAL_MINUTES="15",
+    )
     monkeypatch.undo()
     assert evented.import_errors == {}
     for dag_id, dag in evented.dags.items():
@@ -79,31 +85,65 @@ def test_schedules_with_and_without_the_queue(monkeypatch):
             continue
         tt = dag.timetable
         assert type(tt).__name__ == "AssetOrTimeSchedule", dag_id
-        # the safety net is the same cadence as without the queue
-        assert tt.timetable.summary == ingest_dags[dag_id].timetable.summary
+        # the safety net is the cadence timetable, as without the queue
+        assert type(tt.timetable) is type(ingest_dags[dag_id].timetable)
+        assert tt.timetable.summary == "*/15 * * * *"
         (asset,) = assets_of(tt)
         assert asset.uri == "mamori://raw/landed"
         (watcher,) = asset.watchers
         classpath, kwargs = trigger_of(watcher)
-        assert classpath == "airflow.providers.amazon.aws.triggers.sqs.SqsSensorTrigger"
+        # the amazon provider's trigger, firing once per cadence period (mamori.triggers)
+        assert classpath == "mamori.triggers.LandedWatcher"
+        assert kwargs["interval_seconds"] == 15 * 60  # one event per cadence period at most
+        # the triggerer rebuilds it from its class path and kwargs
+        from mamori.triggers import LandedWatcher
+
+        assert LandedWatcher(**kwargs).serialize() == (classpath, kwargs)
         assert kwargs["sqs_queue"] == QUEUE
         assert kwargs["delete_message_on_reception"] is True
         assert kwargs["message_filtering"] is None  # every message is consumed, none left to circulate
 
 
-def test_the_watcher_trigger_sees_an_s3_notification_from_moto(monkeypatch):
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+FIVE = timedelta(minutes=5)
+T = datetime(2026, 11, 1, 10, 2, tzinfo=UTC)
+
+
+def queue_state(sqs, queue_url: str) -> dict[str, str]:
+    return sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+
+
+async def until(cond, seconds: float = 45) -> None:
+    for _ in range(int(seconds * 10)):
+        if cond():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_the_watcher_fires_once_per_period_on_s3_notifications_from_moto(monkeypatch):
+    """A real moto S3 bucket notifying a real moto SQS queue: the first object's notification fires the
+    watcher; a second in the same cadence period is consumed (deleted) without a second event, since the event
+    run would look at the same closed window; one in the next period fires again. The event carries a count,
+    never the notification (its key is attacker-chosen)."""
     import boto3
 
+    from mamori import triggers
     from mamori.dag_defaults import landed_asset
 
+    now = [T]
+    monkeypatch.setattr(triggers, "_now", lambda: now[0])
     with moto_process() as url:
-        for k, v in {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
+        for k, v in AWS_ENV.items():
             monkeypatch.setenv(k, v)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         sqs = boto3.client("sqs", endpoint_url=url)
         s3 = boto3.client("s3", endpoint_url=url)
         queue_url = sqs.create_queue(QueueName="mamori-landed")["QueueUrl"]
@@ -117,62 +157,74 @@ def test_the_watcher_trigger_sees_an_s3_notification_from_moto(monkeypatch):
                 "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
             },
         )
-        # S3 may send an s3:TestEvent when the configuration is set: drain it, the watcher would consume it too
+        # S3 sends an s3:TestEvent when the configuration is set (moto too): out of the way for the peek below
         sqs.purge_queue(QueueUrl=queue_url)
-        key = "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/01/x.json.gz"
+        # what S3 sends: an ObjectCreated record naming the bucket and the (URL-encoded) key
+        key = "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/01/a.json.gz"
         s3.put_object(Bucket="org-logs", Key=key, Body=b"{}")
-
-        (watcher,) = landed_asset(queue_url, None).watchers
-        trigger = watcher.trigger
-
-        async def first_event():
-            return await asyncio.wait_for(anext(trigger.run()), timeout=60)
-
-        event = asyncio.run(first_event())
-        assert event.payload["status"] == "success"
-        records = [
-            r for m in event.payload["message_batch"] for r in json.loads(m["Body"]).get("Records", [])
-        ]
-        # S3 URL-encodes the key in notifications (as AWS documents): one more reason mamori never uses it
+        (peek,) = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5, VisibilityTimeout=0)["Messages"]
+        records = [r for r in json.loads(peek["Body"]).get("Records", [])]
         got = [
             (r["eventName"], r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"]))
             for r in records
         ]
         assert got == [("ObjectCreated:Put", "org-logs", key)]
-        # consumed: the message is gone, so the next poll does not fire again for the same object
-        left = sqs.get_queue_attributes(
-            QueueUrl=queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        assert left == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+
+        (watcher,) = landed_asset(queue_url, None, FIVE).watchers
+        events: list = []
+
+        async def scenario() -> None:
+            async def consume() -> None:
+                async for e in watcher.trigger.run():
+                    events.append(e)
+
+            task = asyncio.create_task(consume())
+            try:
+                await until(lambda: len(events) == 1)
+                assert events[0].payload == {"status": "success", "messages": 1}
+                # same period: received and deleted, no second event
+                await asyncio.to_thread(s3.put_object, Bucket="org-logs", Key="AWSLogs/b.json.gz", Body=b"{}")
+                await until(lambda: queue_state(sqs, queue_url) == EMPTY)
+                await asyncio.sleep(2)
+                assert len(events) == 1
+                # the next period: fires again
+                now[0] = T + FIVE
+                await asyncio.to_thread(s3.put_object, Bucket="org-logs", Key="AWSLogs/c.json.gz", Body=b"{}")
+                await until(lambda: len(events) == 2)
+                assert events[1].payload == {"status": "success", "messages": 1}
+            finally:
+                task.cancel()
+
+        asyncio.run(scenario())
+        assert queue_state(sqs, queue_url) == EMPTY
+
+
+EMPTY = {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
 
 
 @pytest.mark.parametrize("body", ['{"Service":"Amazon S3","Event":"s3:TestEvent"}', "not json at all"])
 def test_the_watcher_fires_on_any_message_without_reading_it(monkeypatch, body):
     """A message that is no ObjectCreated record (S3's test event, junk) still just means "look at the closed
-    window": the trigger fires and deletes it; nothing downstream reads the body."""
+    window": the watcher fires and deletes it, and nothing reads the body."""
     import boto3
 
     from mamori.dag_defaults import landed_asset
 
     with moto_process() as url:
-        for k, v in {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
+        for k, v in AWS_ENV.items():
             monkeypatch.setenv(k, v)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         sqs = boto3.client("sqs", endpoint_url=url)
         queue_url = sqs.create_queue(QueueName="q")["QueueUrl"]
         sqs.send_message(QueueUrl=queue_url, MessageBody=body)
-        (watcher,) = landed_asset(queue_url, None).watchers
+        (watcher,) = landed_asset(queue_url, None, FIVE).watchers
 
         async def first_event():
             return await asyncio.wait_for(anext(watcher.trigger.run()), timeout=60)
 
         event = asyncio.run(first_event())
-        assert [m["Body"] for m in event.payload["message_batch"]] == [body]
+        assert event.payload == {"status": "success", "messages": 1}
+        assert queue_state(sqs, queue_url) == EMPTY
 
 
 @pytest.mark.slow  # two dag.test() runs of one ingest DAG (~1 min on 2 shared cores)
