@@ -227,11 +227,12 @@ def test_the_watcher_fires_on_any_message_without_reading_it(monkeypatch, body):
         assert queue_state(sqs, queue_url) == EMPTY
 
 
-@pytest.mark.slow  # two dag.test() runs of one ingest DAG (~1 min on 2 shared cores)
+@pytest.mark.slow  # three dag.test() runs of one ingest DAG (~1.5 min on 2 shared cores)
 def test_an_event_shaped_run_ingests_the_closed_window_once(settings, airflow_db, tmp_path):
     """A run with no data interval, as the scheduler creates for an asset event (logical date None, only
-    `run_after`), through the real DAG: it ingests the window that closed last and finalizes it; the same run
-    again (a duplicate notification) skips both plan and finalize and leaves the lake byte-identical."""
+    `run_after`), through the real DAG: while the window's scheduled run is running it leaves the window alone;
+    once that run has failed it ingests the window that closed last and finalizes it; the same again (a duplicate
+    notification) skips both plan and finalize and leaves the lake byte-identical."""
     import gzip
     import hashlib
     from datetime import UTC, datetime, timedelta
@@ -268,6 +269,32 @@ def test_an_event_shaped_run_ingests_the_closed_window_once(settings, airflow_db
 
     def states(run) -> dict[str, str]:
         return {ti.task_id: str(ti.state) for ti in run.get_task_instances() if ti.map_index in (-1, 0)}
+
+    # the window's scheduled run is on it (running): the event run leaves the window to it
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunType
+
+    with create_session() as session:
+        session.add(
+            DagRun(
+                dag_id=dag.dag_id,
+                run_id="scheduled__busy",
+                logical_date=t0,
+                data_interval=(t0, t0 + timedelta(hours=1)),
+                run_after=t0 + timedelta(hours=1),
+                run_type=DagRunType.SCHEDULED,
+                state=DagRunState.RUNNING,
+            )
+        )
+    with without_deadline(dag):
+        busy = dag.test(run_after=run_after - timedelta(seconds=20), logical_date=None)
+    assert states(busy) == {"plan": "skipped", "convert": "skipped", "finalize": "skipped"}
+    assert not ingest.window_complete("cloudtrail", t0, settings)
+    # ...and once that run has failed (after its retries), the next notification's run ingests the window
+    with create_session() as session:
+        session.query(DagRun).filter(DagRun.run_id == "scheduled__busy").update({"state": DagRunState.FAILED})
 
     with without_deadline(dag):
         first = dag.test(run_after=run_after, logical_date=None)

@@ -159,3 +159,24 @@ def test_a_notification_for_a_foreign_key_ingests_only_the_window_listing(five):
     summary = _event_run(five, T0 + timedelta(minutes=5, seconds=1))
     assert summary is not None and summary["objects"] == 1
     assert not any("DROP" in k or "etc" in k for k in _digest(five))
+
+
+def test_an_event_run_leaves_the_window_to_its_running_scheduled_run(five):
+    """A busy bucket's first notification of a period comes seconds after the window's scheduled run started:
+    the event run must not ingest the same window a second time alongside it."""
+    _land(five, "INWINDOW00000001", 2)
+    asked: list[Window] = []
+
+    def busy(w: Window) -> bool:
+        asked.append(w)
+        return True
+
+    at = T0 + timedelta(minutes=5, seconds=3)
+    assert ingest.run_window("cloudtrail", None, None, at, five, scheduled_busy=busy) is None
+    assert asked == [Window(T0, T0 + FIVE)]  # asked about the window that closed last, by its start
+    assert not ingest.window_complete("cloudtrail", T0, five)
+    # a scheduled run is never held back by that question
+    assert ingest.run_window("cloudtrail", T0, T0 + FIVE, at, five, scheduled_busy=busy) == Window(
+        T0, T0 + FIVE
+    )
+    assert ingest.event_run_window(at, five) == Window(T0, T0 + FIVE)
