@@ -104,6 +104,9 @@ def test_schedules_with_and_without_the_queue(monkeypatch):
         assert kwargs["message_filtering"] is None  # every message is consumed, none left to circulate
 
 
+# Sync clients of the tests: a stuck server fails the test in seconds instead of botocore's retries and 60 s
+# timeouts holding it for minutes.
+FAST_FAIL = {"connect_timeout": 5, "read_timeout": 30, "retries": {"max_attempts": 1}}
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -128,12 +131,14 @@ async def until(cond, seconds: float = 45) -> None:
     raise AssertionError("timed out")
 
 
+@pytest.mark.timeout(180)  # a hang (a stuck server, a cancelled long poll) is a failure, not a stalled suite
 def test_the_watcher_fires_once_per_period_on_s3_notifications_from_moto(monkeypatch):
     """A real moto S3 bucket notifying a real moto SQS queue: the first object's notification fires the
     watcher; a second in the same cadence period is consumed (deleted) without a second event, since the event
     run would look at the same closed window; one in the next period fires again. The event carries a count,
     never the notification (its key is attacker-chosen)."""
     import boto3
+    from botocore.config import Config
 
     from mamori import triggers
     from mamori.dag_defaults import landed_asset
@@ -144,8 +149,8 @@ def test_the_watcher_fires_once_per_period_on_s3_notifications_from_moto(monkeyp
         for k, v in AWS_ENV.items():
             monkeypatch.setenv(k, v)
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-        sqs = boto3.client("sqs", endpoint_url=url)
-        s3 = boto3.client("s3", endpoint_url=url)
+        sqs = boto3.client("sqs", endpoint_url=url, config=Config(**FAST_FAIL))
+        s3 = boto3.client("s3", endpoint_url=url, config=Config(**FAST_FAIL))
         queue_url = sqs.create_queue(QueueName="mamori-landed")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
@@ -195,18 +200,20 @@ def test_the_watcher_fires_once_per_period_on_s3_notifications_from_moto(monkeyp
             finally:
                 task.cancel()
 
-        asyncio.run(scenario())
+        asyncio.run(asyncio.wait_for(scenario(), timeout=120))
         assert queue_state(sqs, queue_url) == EMPTY
 
 
 EMPTY = {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
 
 
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("body", ['{"Service":"Amazon S3","Event":"s3:TestEvent"}', "not json at all"])
 def test_the_watcher_fires_on_any_message_without_reading_it(monkeypatch, body):
     """A message that is no ObjectCreated record (S3's test event, junk) still just means "look at the closed
     window": the watcher fires and deletes it, and nothing reads the body."""
     import boto3
+    from botocore.config import Config
 
     from mamori.dag_defaults import landed_asset
 
@@ -214,7 +221,7 @@ def test_the_watcher_fires_on_any_message_without_reading_it(monkeypatch, body):
         for k, v in AWS_ENV.items():
             monkeypatch.setenv(k, v)
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-        sqs = boto3.client("sqs", endpoint_url=url)
+        sqs = boto3.client("sqs", endpoint_url=url, config=Config(**FAST_FAIL))
         queue_url = sqs.create_queue(QueueName="q")["QueueUrl"]
         sqs.send_message(QueueUrl=queue_url, MessageBody=body)
         (watcher,) = landed_asset(queue_url, None, FIVE).watchers
