@@ -121,6 +121,10 @@ class Settings:
     # How many of a detect run's `run_detections` tasks run at once. `mamori up` sets its executor's worker count
     # (4), so the sample's first detect run takes every worker and the next run's chunks wait for it.
     detect_parallel_chunks: int = 2
+    # An SQS queue receiving the raw bucket's s3:ObjectCreated notifications (MAMORI_INGEST_SQS_URL; AWS mode
+    # only): set, the ingest DAGs also run when it has messages, on the most recent closed window if nobody has
+    # finalized it yet (ADR 0003, issue 19), the cadence staying the safety net. None = the cadence alone.
+    ingest_sqs_url: str | None = None
 
 
 def _url(e: Mapping[str, str], name: str, default: Path) -> str:
@@ -198,6 +202,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             ),
         ),
         detect_parallel_chunks=_positive_int(e, "MAMORI_DETECT_PARALLEL_CHUNKS", 2),
+        ingest_sqs_url=_sqs_url(e, "MAMORI_INGEST_SQS_URL", _url(e, "MAMORI_RAW_URL", home / "raw")),
     )
 
 
@@ -292,6 +297,29 @@ def _queue(e: Mapping[str, str], name: str) -> str | None:
         return None
     if any(c.isspace() or c == "," for c in value):
         raise ConfigError(name, f"{name} must be one queue name (no spaces or commas), not {value!r}")
+    return value
+
+
+def _sqs_url(e: Mapping[str, str], name: str, raw_url: str) -> str | None:
+    """An SQS queue URL (`https://sqs.<region>.amazonaws.com/<account>/<queue>`, or `http://` for a local
+    server such as moto), or None when unset. Only with an `s3://` raw store: notifications come from S3, and
+    a local raw directory has nobody to send them, so the combination is a mistake worth one line now rather
+    than a watcher polling a queue that never fills."""
+    value = (e.get(name) or "").strip()
+    if not value:
+        return None
+    scheme, sep, rest = value.partition("://")
+    host, _, path = rest.partition("/")
+    if not sep or scheme not in ("https", "http") or not host or not path.strip("/"):
+        raise ConfigError(
+            name,
+            f"{name} must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>), not {value!r}",
+        )
+    if not raw_url.startswith("s3://"):
+        raise ConfigError(
+            name,
+            f"{name} needs MAMORI_RAW_URL to be an s3:// bucket (S3 sends the notifications), not {raw_url!r}",
+        )
     return value
 
 

@@ -53,7 +53,7 @@ import hashlib
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -84,7 +84,7 @@ from mamori.quality.quarantine import summarize as quarantine_classes
 from mamori.quality.validate import BatchQuality, merge_quality, validate_table, warm_up
 from mamori.sources import SOURCES, detection_trail, get_source
 from mamori.sources.base import LARGE_OBJECT_BYTES, ColumnarResult, LargeObject, Source, gc_paused
-from mamori.windows import floor, is_aligned, late_horizon, window_tag
+from mamori.windows import Window, event_window, floor, is_aligned, late_horizon, window_tag
 
 log = logging.getLogger(__name__)
 
@@ -812,6 +812,38 @@ def window_complete(source: str, start: datetime, settings: Settings | None = No
     """True once the ingest window starting at `start` has been finalized (the detect DAG waits on this)."""
     s = settings or load_settings()
     return Store(s.lake_url, s.lake_conn_id).exists(layout.success_key(source, start))
+
+
+def run_window(
+    source: str,
+    data_start: datetime | None,
+    data_end: datetime | None,
+    run_after: datetime,
+    settings: Settings | None = None,
+    scheduled_busy: Callable[[Window], bool] = lambda _w: False,
+) -> Window | None:
+    """The landing window an ingest run's `plan` works on, or None when the run has nothing to do.
+
+    A scheduled, manual or backfill run has a data interval: that is its window, always (a re-run re-reads it,
+    finalized or not). An event-triggered run (S3 notification, issue 19) has none: it takes
+    `mamori.windows.event_window` of its `run_after`, the most recent closed window, and leaves it alone when it
+    is already finalized or when `scheduled_busy(window)` says the window's scheduled run is queued or running
+    (the usual case: that run is created when the window closes, and a busy bucket's first notification of the
+    next period comes seconds later; ingesting the window twice at once would be harmless, the same files, but
+    double the work). A notification's body (bucket, key) is never read: keys are attacker-influenced, and the
+    window's own listing decides what it ingests, exactly as for the scheduled run.
+    """
+    if data_start is not None and data_end is not None and data_end > data_start:
+        return Window(data_start, data_end)
+    s = settings or load_settings()
+    w = event_window(run_after, s.ingest_interval)
+    return None if window_complete(source, w.start, s) or scheduled_busy(w) else w
+
+
+def event_run_window(run_after: datetime, settings: Settings | None = None) -> Window:
+    """The window of an event-triggered run whose `plan` went ahead (its `finalize` does not decide again: the
+    scheduled run may have finalized the window meanwhile, and finalizing it again is a re-run)."""
+    return event_window(run_after, (settings or load_settings()).ingest_interval)
 
 
 def window_summaries(source: str, settings: Settings | None = None) -> list[WindowSummary]:

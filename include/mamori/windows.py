@@ -193,6 +193,20 @@ def ingest_window(data_start: datetime, data_end: datetime) -> Window:
     return Window(data_start, data_end)
 
 
+def event_window(run_after: datetime, interval: timedelta) -> Window:
+    """The landing window an event-triggered ingest run (an S3 notification on the SQS queue, issue 19) reads:
+    the most recent *closed* `interval` window at its `run_after`, [floor(run_after) - interval, floor(run_after)).
+
+    Airflow gives an asset-triggered run no data interval (logical date and data interval are None; only
+    `run_after`, when the scheduler saw the queued event), so the window comes from `run_after` alone: a re-run
+    of the same run reads the same window, and it is exactly the window of the scheduled run that closed last,
+    so the two write the same files (a window's files are a function of the window). The open window is never
+    read: objects may still land in it, and reading it would make a window's result depend on when it ran.
+    """
+    end = floor(run_after, interval)
+    return Window(end - interval, end)
+
+
 def detection_window(data_start: datetime, data_end: datetime, lag: timedelta) -> Window:
     """The event-time window a detect run evaluates: its data interval shifted back by the detection lag."""
     return Window(data_start - lag, data_end - lag)
