@@ -12,6 +12,7 @@ from typing import Any
 from airflow.sdk import Asset
 from airflow.sdk.definitions.callback import SyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from mamori import windows
@@ -78,6 +79,65 @@ def ingest_schedule() -> CronDataIntervalTimetable:
     """`MAMORI_INGEST_INTERVAL_MINUTES` (5 minutes by default) with a real data interval [start, end): the
     ingest DAGs' landing windows, and the health DAG's, which checks each of them once."""
     return windows.timetable(load_settings().ingest_interval)
+
+
+# The raw bucket's "something landed" signal (MAMORI_INGEST_SQS_URL): one asset, one watcher on the one queue,
+# every ingest DAG scheduled on it. One watcher rather than one per source: SQS hands each message to one
+# consumer, so per-source watchers on a shared queue would take each other's messages (and leave those of keys
+# no source claims in the queue for ever); and a run never needs the message, it lists its own window.
+LANDED_ASSET_URI = "mamori://raw/landed"
+# How the watcher polls: long polls of up to 20 s (SQS's maximum; a message is seen within a second of being
+# sent) and a 5 s pause after an empty one, 10 messages at most per receive (SQS's maximum). A run waits only
+# for the scheduler's loop after that; the notifications of one cadence period fold into one event.
+SQS_WAIT_SECONDS = 20
+SQS_PAUSE_SECONDS = 5
+SQS_MAX_MESSAGES = 10
+
+
+def landed_asset(queue_url: str, aws_conn_id: str | None, interval: timedelta) -> Asset:
+    """The asset the SQS watcher updates when S3 notifications arrive on `queue_url`.
+
+    The trigger is the amazon provider's `SqsSensorTrigger` (a `BaseEventTrigger`, so Airflow 3 accepts it in an
+    `AssetWatcher`; common-messaging's `MessageQueueTrigger` would only pick this same class from the URL, for one
+    more dependency), as `mamori.triggers.LandedWatcher`: at most one event per cadence `interval`, since an
+    event run only ever looks at the window that closed last, and no message bodies in the event. It deletes
+    what it receives, unfiltered: every message means "look at the closed window", whatever its key, so a
+    notification for another prefix, a foreign source or S3's `s3:TestEvent` costs at most the runs that find
+    their window finalized. Imported here, only when a queue is configured, so a deployment without one never
+    imports the provider's SQS code at parse time."""
+    from airflow.sdk import AssetWatcher
+
+    from mamori.triggers import LandedWatcher
+
+    trigger = LandedWatcher(
+        interval_seconds=int(interval.total_seconds()),
+        sqs_queue=queue_url,
+        aws_conn_id=aws_conn_id,
+        max_messages=SQS_MAX_MESSAGES,
+        wait_time_seconds=SQS_WAIT_SECONDS,
+        waiter_delay=SQS_PAUSE_SECONDS,
+        delete_message_on_reception=True,
+    )
+    return Asset(
+        name="mamori_raw_landed",
+        uri=LANDED_ASSET_URI,
+        watchers=[AssetWatcher(name="mamori_raw_landed_sqs", trigger=trigger)],
+    )
+
+
+def ingest_dag_schedule() -> CronDataIntervalTimetable | AssetOrTimeSchedule:
+    """The ingest DAGs' schedule: the cadence (`ingest_schedule`) and, with `MAMORI_INGEST_SQS_URL`, also the
+    raw bucket's notifications, the cadence staying the safety net (a lost or late notification, a queue
+    outage, a window with no deliveries: every window still gets its scheduled run). Unset: the cadence alone,
+    exactly as before, and no trigger class is imported."""
+    s = load_settings()
+    cadence = windows.timetable(s.ingest_interval)
+    if s.ingest_sqs_url is None:
+        return cadence
+    # Airflow 3.3 types the core AssetOrTimeSchedule's assets as serialized ones, but a DAG file hands it SDK
+    # assets, which the DAG serializer converts (dags/dispatch_alerts.py does the same).
+    landed = landed_asset(s.ingest_sqs_url, s.raw_conn_id, s.ingest_interval)
+    return AssetOrTimeSchedule(timetable=cadence, assets=[landed])  # type: ignore[list-item]
 
 
 def detect_schedule() -> CronDataIntervalTimetable:
