@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -61,6 +62,100 @@ def _stages(t0: float, tis: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+_STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d+)?)")
+
+
+def _when(text: str) -> float | None:
+    """Epoch seconds of an ISO timestamp (UTC) at the start of a log line or API value, else None."""
+    m = _STAMP.match(text or "")
+    return datetime.fromisoformat(f"{m[1]}T{m[2]}+00:00").timestamp() if m else None
+
+
+def _log_marks(path: Path, marks: dict[str, str]) -> dict[str, float]:
+    """The time of the first line of a log file containing each marker ("" = the first stamped line, "$" = the
+    last one)."""
+    found: dict[str, float] = {}
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return found
+    stamped = [(t, line) for line in lines if (t := _when(line)) is not None]
+    for name, marker in marks.items():
+        hits = stamped[-1:] if marker == "$" else [(t, line) for t, line in stamped if marker in line][:1]
+        if hits:
+            found[name] = hits[0][0]
+    return found
+
+
+def warm_parts(scheduler_log: Path) -> tuple[float, float, float] | None:
+    """The plugin's scheduler warm-up in seconds: the DAG files' imports, Great Expectations, the catalog."""
+    text = scheduler_log.read_text(errors="replace") if scheduler_log.exists() else ""
+    m = re.search(
+        r"task processes in ([\d.]+)s, Great Expectations in ([\d.]+)s, the detection catalog in ([\d.]+)s",
+        text,
+    )
+    return (float(m[1]), float(m[2]), float(m[3])) if m else None
+
+
+def timeline(
+    t0: float, airflow_home: Path, runs: list[dict[str, Any]], tis: list[dict[str, Any]]
+) -> list[tuple[str, float]]:
+    """Where the seconds to the first ticket went: the components' start from their logs, then the first detect
+    window's path from the runs and task instances the API returned (seconds from the start, sorted)."""
+    logs = airflow_home / "local-logs"
+    marks: dict[str, float] = {}
+    marks.update(
+        _log_marks(airflow_home / "postgres" / "postgres.log", {"PostgreSQL ready": "ready to accept"})
+    )
+    marks.update(_log_marks(logs / "db-migrate.log", {"db migrate first line": "", "db migrate done": "$"}))
+    marks.update(_log_marks(logs / "api-server.log", {"api-server up": "Application startup complete"}))
+    marks.update(
+        _log_marks(
+            logs / "scheduler.log",
+            {"scheduler warm-up done": "mamori: ", "scheduler loop started": "Starting the scheduler"},
+        )
+    )
+    if "scheduler warm-up done" in marks and (parts := warm_parts(logs / "scheduler.log")):
+        marks["scheduler warm-up start"] = marks["scheduler warm-up done"] - sum(parts)
+    versions = [_when(v["created_at"]) for r in runs for v in r.get("dag_versions") or []]
+    if versions := [v for v in versions if v]:
+        marks["first DAG serialized"] = min(versions)
+    manual = [_when(r["queued_at"]) for r in runs if r.get("run_type") == "manual" and r.get("queued_at")]
+    if manual := [m for m in manual if m]:
+        marks["sample triggered (first)"], marks["sample triggered (last)"] = min(manual), max(manual)
+    starts = [
+        s for ti in tis if ti["dag_id"].startswith("ingest_") and (s := _when(ti.get("start_date") or ""))
+    ]
+    if starts:
+        marks["first ingest task started"] = min(starts)
+    detect = sorted((r for r in runs if r["dag_id"] == "detect"), key=lambda r: r["data_interval_start"])
+    if detect:
+        first = detect[0]
+        edge = _when(first["data_interval_end"]) or 0.0
+        needed = {
+            (r["dag_id"], r["dag_run_id"])
+            for r in runs
+            if r["dag_id"].startswith("ingest_") and (_when(r["data_interval_end"]) or 0.0) <= edge
+        }
+        ends = [
+            _when(ti.get("end_date") or "")
+            for ti in tis
+            if (ti["dag_id"], ti["dag_run_id"]) in needed and ti["state"] != "skipped"
+        ]
+        if ends and all(ends):
+            marks["first detect window's ingest done"] = max(e for e in ends if e)
+        mine = [ti for ti in tis if ti["dag_id"] == "detect" and ti["dag_run_id"] == first["dag_run_id"]]
+        for task, label in (
+            ("wait_for_ingest", "sensor"),
+            ("run_detections", "chunks"),
+            ("record", "record"),
+        ):
+            ends = [_when(ti.get("end_date") or "") for ti in mine if ti["task_id"] == task]
+            if ends and all(ends):
+                marks[f"first detect run: {label} done"] = max(e for e in ends if e)
+    return sorted(((name, at - t0) for name, at in marks.items()), key=lambda x: x[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkout", type=Path, help="a clone with its venv (make venv), never started before")
@@ -75,9 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     mamori_home, airflow_home = inst.mamori_home, inst.airflow_home
     loads = LoadSampler().start()
     t0 = time.time()
-    up = subprocess.run(  # noqa: S603 - the checkout's own mamori, given by the person running this
-        [mamori, "up"], cwd=checkout, env=env, capture_output=True, text=True, check=False
+    # Each line of `mamori up` with the second it was printed at: the start-up steps' share of the timeline.
+    proc = subprocess.Popen(  # noqa: S603 - the checkout's own mamori, given by the person running this
+        [mamori, "up"], cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    said: list[tuple[float, str]] = [(time.time() - t0, line.rstrip()) for line in proc.stdout or ()]
+    up = subprocess.CompletedProcess(proc.args, proc.wait(), "\n".join(line for _, line in said), "")
     up_s = time.time() - t0
     ticket, first = None, None
     while up.returncode == 0 and time.time() - t0 < args.limit:
@@ -96,6 +194,16 @@ def main(argv: list[str] | None = None) -> int:
             runs = _pages(api, "/api/v2/dags/~/dagRuns", "dag_runs")
             tis = _pages(api, "/api/v2/dags/~/dagRuns/~/taskInstances", "task_instances")
             stages = _stages(t0, tis)
+            marks = timeline(t0, airflow_home, runs, tis)
+            if first is not None:
+                marks.append(("first ticket", first))
+            stages += ["mamori up said:"] + [f"  {at:6.0f}  {line[:100]}" for at, line in said]
+            stages += ["timeline (s from the start):"] + [f"  {at:6.0f}  {name}" for name, at in marks]
+            if parts := warm_parts(airflow_home / "local-logs" / "scheduler.log"):
+                imports, gx, catalog = parts
+                stages.append(
+                    f"  scheduler warm-up: imports {imports:.1f} s, GX {gx:.1f} s, catalog {catalog:.1f} s"
+                )
             if args.json:
                 args.json.write_text(json.dumps({"t0": t0, "runs": runs, "task_instances": tis}, default=str))
         except LocalAirflowError as exc:

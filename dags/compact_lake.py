@@ -22,7 +22,7 @@ from typing import Any
 from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from mamori.dag_defaults import DEFAULT_ARGS, START_DATE
+from mamori.dag_defaults import DEFAULT_ARGS, MAINTENANCE_PRIORITY, START_DATE
 from mamori.lake import compact
 from mamori.sources import SOURCES
 
@@ -33,7 +33,7 @@ from mamori.sources import SOURCES
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args={**DEFAULT_ARGS, "priority_weight": MAINTENANCE_PRIORITY},  # after any waiting ingest task
     doc_md=__doc__,
     tags=["mamori", "maintenance"],
 )

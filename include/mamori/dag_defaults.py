@@ -50,6 +50,12 @@ ALERT_PATH_PRIORITY = 10
 # up`'s upstream weight rule (a chunk weighs its own 10 plus its sensor's): the first ticket's dispatch waited 27 s
 # behind the second sample window's chunks (docs/operations.md, "Fourth round").
 DISPATCH_PRIORITY = 100
+# priority_weight of compact_lake's tasks: below every ingest task, so compaction takes an executor slot only
+# when no ingest task is waiting for it. At the default weight (1), the run the scheduler creates on unpause
+# (yesterday's, so older than any recent ingest window) went first: under `mamori up` its seven tasks took the
+# slots ahead of the sample's first ingest window (docs/operations.md, "Fifth round"). Compaction touches only
+# partitions settled for 48 h, so it has no deadline an ingest window could make it miss.
+MAINTENANCE_PRIORITY = 0
 
 
 def with_queue(queue: str | None) -> dict[str, Any]:

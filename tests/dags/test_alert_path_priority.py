@@ -39,3 +39,20 @@ def test_dispatch_outranks_every_detect_task():
     assert not bag.import_errors, bag.import_errors
     detect_sum = sum(t.priority_weight for t in bag.dags["detect"].tasks)
     assert min(t.priority_weight for t in bag.dags["dispatch_alerts"].tasks) > detect_sum
+
+
+def test_lake_compaction_yields_to_every_ingest_task():
+    """compact_lake's tasks weigh less than any ingest task, so with both ready the ingest goes first. The cost,
+    measured from `mamori up` (docs/operations.md, "Fifth round"): on unpause the scheduler creates compact_lake's
+    latest daily run, whose logical date (yesterday 01:45) is older than the sample's first ingest window, so at
+    the same weight (1) its seven tasks went before that window's `plan`s and took the slots while the first
+    detect window's ingest waited (it has nothing to compact then: only partitions settled for 48 h are)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(REPO / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    ingest = [t for d, dag in bag.dags.items() if d.startswith("ingest_") for t in dag.tasks]
+    compact = bag.dags["compact_lake"].tasks
+    assert len(compact) >= 6
+    # Neither weight rule raises a task above its DAG's sum nor below its own weight.
+    assert sum(t.priority_weight for t in compact) < min(t.priority_weight for t in ingest)
