@@ -63,6 +63,29 @@ def moto_process() -> Iterator[str]:
             proc.wait()
 
 
+def athena_connection(moto_url: str, monkeypatch: Any) -> dict[str, str]:
+    """Fake AWS credentials and the `mamori_athena` Airflow connection pointed at the moto server (workgroup
+    primary, results in s3://athena-results/, which it creates); returns the connection's extra, for tests that
+    point other connections at the same server."""
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(k, v)
+    extra = {
+        "endpoint_url": moto_url,
+        "region_name": "us-east-1",
+        "s3_staging_dir": "s3://athena-results/",
+        "work_group": "primary",
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_MAMORI_ATHENA", json.dumps({"conn_type": "aws", "extra": extra}))
+    import boto3
+
+    boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1").create_bucket(Bucket="athena-results")
+    return extra
+
+
 def column_info(columns: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """ResultSetMetadata.ColumnInfo for (name, Athena type) pairs, as GetQueryResults returns it."""
     return [

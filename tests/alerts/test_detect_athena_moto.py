@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 import sqlglot
-from moto_support import moto_process, seed_athena
+from moto_support import athena_connection, moto_process, seed_athena
 from sqlglot import exp
 
 from mamori import detect
@@ -32,20 +32,7 @@ def moto_url():
 
 @pytest.fixture
 def athena(moto_url, monkeypatch, tmp_path):
-    for k, v in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(k, v)
-    extra = {
-        "endpoint_url": moto_url,
-        "region_name": "us-east-1",
-        "s3_staging_dir": "s3://athena-results/",
-        "work_group": "primary",
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_MAMORI_ATHENA", json.dumps({"conn_type": "aws", "extra": extra}))
-    boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1").create_bucket(Bucket="athena-results")
+    athena_connection(moto_url, monkeypatch)
     settings = load_settings({"MAMORI_HOME": str(tmp_path), "MAMORI_ENGINE": "athena"})
     return settings, boto3.client("athena", endpoint_url=moto_url, region_name="us-east-1")
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 import sqlglot
-from moto_support import seed_athena
+from moto_support import athena_connection, seed_athena
 from sqlglot import exp
 
 from mamori.cli import main
@@ -39,23 +39,10 @@ IN_RANGE = {"cloudtrail": 3000, "vpcflow": 300, "s3access": 0}
 @pytest.fixture
 def athena(moto_url, monkeypatch, tmp_path):
     """Settings for Athena + an s3:// lake, both on moto; returns (settings, boto3 Athena client)."""
-    for k, v in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(k, v)
-    extra = {
-        "endpoint_url": moto_url,
-        "region_name": "us-east-1",
-        "s3_staging_dir": "s3://athena-results/",
-        "work_group": "primary",
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_MAMORI_ATHENA", json.dumps({"conn_type": "aws", "extra": extra}))
+    extra = athena_connection(moto_url, monkeypatch)
     monkeypatch.setenv("AIRFLOW_CONN_MAMORI_S3", json.dumps({"conn_type": "aws", "extra": extra}))
     s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
     bucket = "lake-" + tmp_path.name.replace("_", "-").lower()[-20:]
-    s3.create_bucket(Bucket="athena-results")
     s3.create_bucket(Bucket=bucket)
     for key, size in LAKE_OBJECTS.items():
         s3.put_object(Bucket=bucket, Key=key, Body=b"x" * size)
