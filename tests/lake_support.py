@@ -3,6 +3,7 @@ path only), for tests whose detect runs read the lake itself rather than a table
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,3 +31,14 @@ def write_to_lake(settings: Settings, table_name: str, table: pa.Table, stem: st
         pq.write_table(rows, path)
         keys.append(key)
     return keys
+
+
+def lake_digest(settings: Settings) -> dict[str, str]:
+    """Every file of a local lake by its key, with the sha256 of its bytes: what "re-running changes nothing"
+    is checked against."""
+    root = Path(settings.lake_url.removeprefix("file://"))
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }

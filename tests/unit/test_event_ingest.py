@@ -9,13 +9,12 @@ at `run_after` (`mamori.windows.event_window`), and `mamori.ingest.run_window` s
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from lake_support import lake_digest
 
 from mamori import ingest
 from mamori.config import ConfigError, load_settings
@@ -102,15 +101,6 @@ def _event_run(settings, run_after: datetime) -> dict | None:
     return None if w is None else _ingest(settings, w)
 
 
-def _digest(settings) -> dict[str, str]:
-    root = Path(settings.lake_url.removeprefix("file://"))
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
 @pytest.fixture
 def five(settings):
     return replace(settings, ingest_interval=FIVE)
@@ -129,26 +119,26 @@ def test_an_event_run_ingests_the_closed_window_the_scheduled_run_would(five, tm
     summary = _event_run(five, T0 + timedelta(minutes=6, seconds=2))
     assert summary is not None
     assert (summary["window_start"], summary["objects"]) == (T0.isoformat(), 2)
-    event_lake = _digest(five)
+    event_lake = lake_digest(five)
 
     # the same window through its scheduled run, on a second lake over the same raw objects
     sched = replace(five, lake_url=(tmp_path / "lake2").resolve().as_uri())
     _ingest(sched, Window(T0, T0 + FIVE))
-    assert _digest(sched) == event_lake
+    assert lake_digest(sched) == event_lake
 
 
 def test_duplicate_notifications_and_reruns_change_nothing(five):
     _land(five, "INWINDOW00000001", 2)
     at = T0 + timedelta(minutes=5, seconds=30)
     assert _event_run(five, at) is not None
-    once = _digest(five)
+    once = lake_digest(five)
     # the same message delivered again (SQS is at-least-once), or a later notification in the same open window
     assert _event_run(five, at) is None
     assert _event_run(five, at + timedelta(minutes=4)) is None
-    assert _digest(five) == once
+    assert lake_digest(five) == once
     # the scheduled run of the window comes after (the safety net): a re-run, byte-identical
     _ingest(five, Window(T0, T0 + FIVE))
-    assert _digest(five) == once
+    assert lake_digest(five) == once
 
 
 def test_a_notification_for_a_foreign_key_ingests_only_the_window_listing(five):
@@ -158,7 +148,7 @@ def test_a_notification_for_a_foreign_key_ingests_only_the_window_listing(five):
     Store(five.raw_url).write_atomic("../../etc/AWSLogs/x'; DROP TABLE t;--.json.gz", b"not a log")
     summary = _event_run(five, T0 + timedelta(minutes=5, seconds=1))
     assert summary is not None and summary["objects"] == 1
-    assert not any("DROP" in k or "etc" in k for k in _digest(five))
+    assert not any("DROP" in k or "etc" in k for k in lake_digest(five))
 
 
 def test_an_event_run_leaves_the_window_to_its_running_scheduled_run(five):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from lake_support import lake_digest
 
 from mamori import ingest
 from mamori.lake import Store
@@ -48,15 +48,6 @@ def run_window(settings, start: datetime, end: datetime) -> dict:
     for batch in ingest.plan_window("cloudtrail", start, end, settings):
         ingest.convert_batch(batch, settings)
     return ingest.finalize_window("cloudtrail", start, end, settings)
-
-
-def lake_digest(settings) -> dict[str, str]:
-    root = Path(settings.lake_url.removeprefix("file://"))
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture
