@@ -297,4 +297,17 @@ def test_s3_notifications_become_asset_triggered_ingest_runs(airflow: Ctx) -> No
     # W's failed run never ran a task, and the scheduler created no scheduled run of W
     assert [t for t in api.task_states(DAG_ID, failed_id) if t["state"] == "success"] == []
     assert [r["run_type"] for r in _runs(api) if _ts(r["logical_date"]) == w.start] == ["manual"]
+
+    # A later parse (every 30 s in a deployment) keeps the watcher: the same trigger, not a new one that would
+    # drop the running one's long poll and its once-per-period memory.
+    parsed = api.call("GET", f"/api/v2/dags/{DAG_ID}")["last_parsed_time"]
+    api.reparse(DAG_ID)
+    _until(
+        "another parse of the ingest DAGs' file",
+        lambda: api.call("GET", f"/api/v2/dags/{DAG_ID}")["last_parsed_time"] != parsed,
+        180,
+        ctx,
+        "dag-processor.log",
+    )
+    assert _landed(api)["watchers"] == landed["watchers"]
     ctx.timings["test"] = time.monotonic() - t0
