@@ -49,8 +49,16 @@ class _RecordingAirflow:
                     self._send(201, {"access_token": "t"})
                 elif self.path.startswith("/api/v2/dags?"):
                     self._send(200, {"dags": [{"dag_id": d} for d in DAGS]})
+                elif self.path.startswith("/api/v2/dags/"):  # a DAG's details: its file, as a token
+                    dag_id = self.path.rsplit("/", 1)[-1]
+                    file = "ingest.py" if dag_id.startswith("ingest_") else f"{dag_id}.py"
+                    self._send(200, {"dag_id": dag_id, "file_token": f"token-{file}"})
                 else:
                     self._send(404, {})
+
+            def do_PUT(self) -> None:
+                outer.calls.append(("PUT", self.path, self._body()))
+                self._send(201, None)
 
             def do_PATCH(self) -> None:
                 outer.calls.append(("PATCH", self.path, self._body()))
@@ -250,3 +258,51 @@ def test_up_triggers_the_sample_before_the_scheduler_is_healthy_and_then_waits_f
             )
     finally:
         never.close()
+
+
+@pytest.mark.parametrize("queue", [None, "https://sqs.eu-west-1.amazonaws.com/111122223333/mamori-landed"])
+def test_up_has_the_ingest_file_parsed_again_after_unpausing_when_a_queue_is_set(
+    tmp_path, monkeypatch, queue
+):
+    """The defect (tests/e2e/test_landed_watcher_scheduler.py): the dag-processor registers an asset's watcher
+    only when it parses a file while a DAG scheduled on that asset is unpaused, and `mamori up` parses while
+    every DAG is still paused (Airflow's default) and then unpauses them; a local instance parses a file again
+    only when it changes (MIN_FILE_PROCESS_INTERVAL 600 s), so with MAMORI_INGEST_SQS_URL the SQS watcher
+    started up to 10 minutes late. up() now asks for dags/ingest.py to be parsed again once it has unpaused
+    (one request: every ingest DAG comes from that file), and only when a queue is set."""
+    fake = _RecordingAirflow()
+    monkeypatch.delenv("MAMORI_INGEST_SQS_URL", raising=False)
+    monkeypatch.delenv("MAMORI_RAW_URL", raising=False)
+    if queue:
+        monkeypatch.setenv("MAMORI_RAW_URL", "s3://org-logs")
+        monkeypatch.setenv("MAMORI_INGEST_SQS_URL", queue)
+
+    def start(airflow_home: Path, mamori_home: Path, port: int, *args: Any, **kwargs: Any) -> local.Instance:
+        return local.Instance(0, fake.url, airflow_home, mamori_home, airflow_home / local.LOG_DIR)
+
+    monkeypatch.setattr(local, "start", start)
+    monkeypatch.setattr(local, "stop", lambda *a, **k: [])
+    monkeypatch.setattr(local.local_pg, "running", lambda root: None)
+    monkeypatch.setattr(local, "wait_healthy", lambda *a, **k: {})
+    monkeypatch.setattr(local, "warm_execution_api", lambda *a, **k: 0.0)
+    monkeypatch.setattr(local, "wait_dags", lambda *a, **k: DAGS)
+    monkeypatch.setattr(local, "release", lambda *a: None)
+    try:
+        local.up(
+            tmp_path / "af",
+            tmp_path / "mamori",
+            1,
+            datetime(2026, 11, 1, 6, 20, tzinfo=UTC),
+            generate=False,
+            say=lambda *a: None,
+        )
+    finally:
+        fake.close()
+    unpause = [i for i, (m, _, b) in enumerate(fake.calls) if m == "PATCH" and b == {"is_paused": False}]
+    parses = [(i, path) for i, (m, path, _) in enumerate(fake.calls) if m == "PUT"]
+    assert len(unpause) == 1
+    if queue is None:
+        assert parses == []
+    else:
+        assert [path for _, path in parses] == ["/api/v2/parseDagFile/token-ingest.py"]
+        assert parses[0][0] > unpause[0]
