@@ -466,7 +466,9 @@ def _convert_batch(batch: dict[str, Any], s: Settings, writes: StagedWrites) -> 
     _publish(lake, staging, files, digests, previous, records.placing(dq_key))
     lake.delete(gap_key)  # an earlier failed attempt's record, now reconciled
     records.place(manifest_key)
-    lake.delete(publishing_key)  # the manifest now vouches for what was published
+    # The manifest now vouches for what was published; the staging prefix holds at most the staged copies of
+    # files compaction had already absorbed (convert_batch's `finally` finds nothing left to delete).
+    lake.delete_together([publishing_key], [staging])
     return {
         "source": manifest.source,
         "window_start": manifest.window_start,

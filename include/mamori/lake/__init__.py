@@ -56,7 +56,9 @@ class Store:
 
     # -- reads ---------------------------------------------------------------------------------------------
     def read_bytes(self, key: str) -> bytes:
-        if self.protocol == "file":  # fsspec's path handling cost ~30 µs a read: ~1.5 ms per 1,000-event batch
+        if (
+            self.protocol == "file"
+        ):  # fsspec's path handling cost ~30 µs a read: ~1.5 ms per 1,000-event batch
             with open(self.full(key), "rb") as fh:
                 return fh.read()
         data: bytes = self.fs.cat_file(self.full(key))
@@ -231,6 +233,22 @@ class Store:
         with contextlib.suppress(FileNotFoundError):
             if self.fs.find(path):
                 self.fs.rm(path, recursive=True)
+
+    def delete_together(self, keys: list[str], prefixes: list[str]) -> None:
+        """Delete keys and whole prefixes (`delete`, `delete_prefix`) with no order among them: locally all at
+        once on the I/O threads, one wait for the disk instead of one per unlink or rmdir (on a loaded machine
+        each wait gives the caller's core away until the scheduler gives it back)."""
+        if self.protocol != "file":
+            for key in keys:
+                self.delete(key)
+            for prefix in prefixes:
+                self.delete_prefix(prefix)
+            return
+        pool = _io_pool()
+        _wait_all(
+            [pool.submit(self.delete, key) for key in keys]
+            + [pool.submit(self.delete_prefix, prefix) for prefix in prefixes]
+        )
 
     def remove_temps(self, key: str) -> None:
         """Delete the temporaries a killed `write_atomic` of this key left beside it (local stores only: an S3
