@@ -62,7 +62,7 @@ import orjson
 import pyarrow as pa
 
 from mamori.config import Settings, load_settings
-from mamori.lake import ObjectInfo, Store, compact, convert, layout
+from mamori.lake import ObjectInfo, StagedWrites, Store, compact, convert, layout
 from mamori.lake.manifests import (
     BatchDq,
     BatchManifest,
@@ -288,8 +288,9 @@ def convert_batch(batch: dict[str, Any], settings: Settings | None = None) -> di
     convert.use_system_allocator()
     s = settings or load_settings()
     try:
-        with gc_paused():
-            return _convert_batch(batch, s)
+        # The staged writes' threads are joined on the way out, before the staging prefix is deleted.
+        with gc_paused(), _stores(s)[1].staged_writes() as writes:
+            return _convert_batch(batch, s, writes)
     finally:
         # Empty after a publish; after a failed guard it holds files nobody will publish. (A killed task runs
         # no finally: its batch's next attempt clears the prefix first.)
@@ -300,7 +301,7 @@ def convert_batch(batch: dict[str, Any], settings: Settings | None = None) -> di
         )
 
 
-def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
+def _convert_batch(batch: dict[str, Any], s: Settings, writes: StagedWrites) -> dict[str, Any]:
     src = get_source(batch["source"])
     raw, lake = _stores(s)
     start = datetime.fromisoformat(batch["window_start"])
@@ -390,7 +391,8 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     # validates the rows still held (the whole batch unless it spilled), then stages partition by partition
     for part, f in out.parquet_files():
         key = layout.curated_file(src.table, part.relpath(), stem)
-        lake.stage(layout.staged(staging, key), f.body)  # synced with the others before publishing
+        # written and fsynced in the background while the next partition's file is built (StagedWrites)
+        writes.write(layout.staged(staging, key), f.body)
         files.append(key)
         file_rows[key] = f.rows  # what its writer recorded in the footer
         digests[key] = hashlib.sha256(f.body).hexdigest()
@@ -420,7 +422,7 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
     parser_quarantine: dict[str, QuarantineClass] = {}
     if quarantine:
         body = b"".join(orjson.dumps(q, default=str) + b"\n" for q in quarantine)
-        lake.stage(layout.staged(staging, quarantine_key), gzip.compress(body, mtime=0))
+        writes.write(layout.staged(staging, quarantine_key), gzip.compress(body, mtime=0))
         files.append(quarantine_key)
         file_rows[quarantine_key] = len(quarantine)
         parser_quarantine = {
@@ -448,10 +450,9 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
 
     # The batch's three records: what it publishes (placed first), its full GX results (deterministic: no run
     # ids or timestamps) and its manifest (placed last), each placed atomically at its turn; the files and
-    # (locally) the records are on disk before anything is published (Store.sync_with_records).
+    # (locally) the records are on disk before anything is published (StagedWrites.records returns then).
     previous = _listed_files(lake, manifest_key) | _listed_files(lake, publishing_key)
-    records = lake.sync_with_records(
-        [layout.staged(staging, key) for key in files],
+    records = writes.records(
         {
             publishing_key: PublishingRecord(files=files, replaces=sorted(previous - set(files))).to_json(),
             dq_key: DqBatchResult(src.name, batch["window_start"], idx, dq.checks).to_json(),
@@ -460,11 +461,14 @@ def _convert_batch(batch: dict[str, Any], s: Settings) -> dict[str, Any]:
         lambda key: layout.staged(staging, key),
     )
     records.place(publishing_key)
-    _publish(lake, staging, files, digests, previous)
+    # The data-quality result moves with the files (one wait for the disk): it only describes the batch, and
+    # until the manifest is placed the `_publishing` record keeps the window from being finalized.
+    _publish(lake, staging, files, digests, previous, records.placing(dq_key))
     lake.delete(gap_key)  # an earlier failed attempt's record, now reconciled
-    records.place(dq_key)
     records.place(manifest_key)
-    lake.delete(publishing_key)  # the manifest now vouches for what was published
+    # The manifest now vouches for what was published; the staging prefix holds at most the staged copies of
+    # files compaction had already absorbed (convert_batch's `finally` finds nothing left to delete).
+    lake.delete_together([publishing_key], [staging])
     return {
         "source": manifest.source,
         "window_start": manifest.window_start,
@@ -487,8 +491,10 @@ def _publish(
     files: list[str],
     digests: dict[str, str],
     previous: set[str],
+    with_files: list[tuple[str, str]],
 ) -> None:
-    """Move a reconciled batch's staged files to their keys and remove what its earlier attempts left.
+    """Move a reconciled batch's staged files to their keys (with `with_files`, other moves of the batch that
+    may happen in the same step) and remove what its earlier attempts left.
 
     The caller placed a record of what is being published (and what it replaces: `previous`, the files its
     manifest and `_publishing` record listed before) first: a task killed between two moves leaves it,
@@ -502,7 +508,7 @@ def _publish(
             continue  # a compacted file already holds exactly these rows (the staged copy is cleared later)
         lake.remove_temps(key)  # left by a writer killed mid-write before staging existed
         moves.append((layout.staged(staging, key), key))
-    lake.move(moves)
+    lake.move(moves + with_files)  # concurrently, locally: one wait for the disk (Store.move)
     for key in sorted(previous - set(files)):  # an earlier attempt's file this one does not produce
         compact.release(lake, key)  # its rows may have been absorbed into a compacted file
         lake.delete(key)

@@ -12,7 +12,7 @@ import pytest
 from lake_support import lake_digest
 
 from mamori import ingest
-from mamori.lake import Store
+from mamori.lake import StagedWrites, Store
 
 T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
 ACCT = "123456789012"
@@ -163,7 +163,9 @@ def test_gc_is_paused_per_batch_and_the_callers_setting_restored(landed, monkeyp
 
     seen = []
     real = ingest._convert_batch
-    monkeypatch.setattr(ingest, "_convert_batch", lambda b, s: seen.append(gc.isenabled()) or real(b, s))
+    monkeypatch.setattr(
+        ingest, "_convert_batch", lambda b, s, w: seen.append(gc.isenabled()) or real(b, s, w)
+    )
     batches = ingest.plan_window("cloudtrail", T0, T0 + timedelta(hours=1), landed)
     assert gc.isenabled()
     ingest.convert_batch(batches[0], landed)
@@ -176,27 +178,24 @@ def test_gc_is_paused_per_batch_and_the_callers_setting_restored(landed, monkeyp
         gc.enable()
 
 
-def test_a_batch_waits_for_the_disk_once_for_all_its_staged_files_before_publishing(landed, monkeypatch):
+def test_every_staged_file_is_on_disk_before_the_publish_moves_any(landed, monkeypatch):
     """Each fsync waited ~7-12 ms on this machine, one staged file after the other: most of a small batch's
-    lake writes. The staged files are written first and synced together; every one of them is still on disk
-    before the publish moves it into curated/."""
+    lake writes. The staged files are now fsynced in the background as each is written (StagedWrites), and
+    every one of them, records included, has finished its fsync before the publish moves the first one into
+    curated/ (the recorded event is the fsync's return, in whichever thread ran it)."""
     import os
 
-    root = Path(landed.lake_url.removeprefix("file://"))
-    events: list[tuple[str, str, int]] = []
+    events: list[tuple[str, str]] = []
     real_fsync, real_move = os.fsync, Store.move
-
-    def staged_now() -> int:
-        return sum(1 for p in (root / "_staging").rglob("*") if p.is_file())
 
     def fsync(fd):
         path = os.readlink(f"/proc/self/fd/{fd}")
+        real_fsync(fd)
         if "/_staging/" in path:
-            events.append(("fsync", os.path.basename(path), staged_now()))
-        return real_fsync(fd)
+            events.append(("fsync", os.path.basename(path)))
 
     def move(self, pairs):
-        events.extend(("move", os.path.basename(self.full(src)), staged_now()) for src, _ in pairs)
+        events.extend(("move", os.path.basename(self.full(src))) for src, _ in pairs)
         return real_move(self, pairs)
 
     monkeypatch.setattr(os, "fsync", fsync)
@@ -206,9 +205,9 @@ def test_a_batch_waits_for_the_disk_once_for_all_its_staged_files_before_publish
     synced = [e for e in events if e[0] == "fsync"]
     moved = [e for e in events if e[0] == "move"]
     assert len(moved) >= 2
-    assert sorted(name for _, name, _ in synced) == sorted(name for _, name, _ in moved)  # each one on disk
+    assert sorted(name for _, name in synced) == sorted(name for _, name in moved)  # each one on disk
+    assert any(name.endswith("batch-0000.json") for _, name in moved)  # the manifest too
     assert events.index(synced[-1]) < events.index(moved[0])  # before any is published
-    assert synced[0][2] == len(moved)  # the first wait comes after every staged file was written
 
 
 def test_a_batch_stages_its_files_in_one_directory(landed, monkeypatch):
@@ -219,13 +218,13 @@ def test_a_batch_stages_its_files_in_one_directory(landed, monkeypatch):
 
     root = Path(landed.lake_url.removeprefix("file://"))
     seen: list[list[str]] = []
-    real_sync = Store.sync
+    real_records = StagedWrites.records
 
-    def sync(self, keys):
+    def records(self, *args):
         seen.append(sorted(str(p.relative_to(root / "_staging")) for p in (root / "_staging").rglob("*")))
-        return real_sync(self, keys)
+        return real_records(self, *args)
 
-    monkeypatch.setattr(Store, "sync", sync)
+    monkeypatch.setattr(StagedWrites, "records", records)
     batches = ingest.plan_window("cloudtrail", T0, T0 + timedelta(hours=1), landed)
     ingest.convert_batch(batches[0], landed)
     [tree] = seen

@@ -1,22 +1,32 @@
-"""Store.sync_with_records: a batch's staged files are made durable, and its records are placed at their keys
-one at a time, atomically, only when the caller places them (ingest publishes `_publishing` first and the
-manifest last). Locally the records ride the files' sync and are renamed into place; where a rename is not
-cheap (S3) each is one atomic write at its turn."""
+"""StagedWrites: a batch's staged files are made durable in the background, and its records are placed at their
+keys one at a time, atomically, only when the caller places them (ingest publishes `_publishing` first and the
+manifest last). Locally the records are staged and synced with the files and renamed into place; where a
+rename is not cheap (S3) each is one atomic write at its turn. Nothing returns from `records` before every
+staged write is on disk, and a failed fsync stops the batch before anything is published."""
 
 from __future__ import annotations
 
 import os
+import threading
+
+import pytest
 
 from mamori.lake import Store
 
 
-def _store(tmp_path, monkeypatch, staged: bool) -> tuple[Store, list[list[str]]]:
+def _store(tmp_path, monkeypatch, staged: bool) -> tuple[Store, list[int]]:
+    """A local store whose finished fsyncs are recorded, so a test can tell what has been waited for."""
     store = Store(f"file://{tmp_path}")
     if not staged:  # as on S3, where a move is a copy and a delete
         monkeypatch.setattr(Store, "stages_records", property(lambda self: False))
-    synced: list[list[str]] = []
-    real = store.sync
-    store.sync = lambda keys: (synced.append(list(keys)), real(keys))[1]  # type: ignore[method-assign]
+    synced: list[int] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        real(fd)
+        synced.append(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
     return store, synced
 
 
@@ -26,35 +36,101 @@ def _files(tmp_path) -> set[str]:
 
 def test_local_records_are_synced_with_the_files_and_renamed_into_place_at_their_turn(tmp_path, monkeypatch):
     store, synced = _store(tmp_path, monkeypatch, staged=True)
-    store.stage("_staging/b0/curated/x.parquet", b"rows")
-    pending = store.sync_with_records(
-        ["_staging/b0/curated/x.parquet"],
-        {"m/_publishing.json": b"P", "m/manifest.json": b"M"},
-        lambda key: f"_staging/b0/{key}",
-    )
-    # one wait for the disk, files and records together; nothing placed yet
-    assert synced == [
-        ["_staging/b0/curated/x.parquet", "_staging/b0/m/_publishing.json", "_staging/b0/m/manifest.json"]
-    ]
-    assert not store.exists("m/_publishing.json") and not store.exists("m/manifest.json")
-    pending.place("m/_publishing.json")
-    assert store.read_bytes("m/_publishing.json") == b"P" and not store.exists("m/manifest.json")
-    pending.place("m/manifest.json")
+    with store.staged_writes() as writes:
+        writes.write("_staging/b0/curated/x.parquet", b"rows")
+        pending = writes.records(
+            {"m/_publishing.json": b"P", "m/manifest.json": b"M"}, lambda key: f"_staging/b0/{key}"
+        )
+        # every staged write, files and records, was fsynced before records() returned; nothing placed yet
+        assert len(synced) == 3
+        assert not store.exists("m/_publishing.json") and not store.exists("m/manifest.json")
+        pending.place("m/_publishing.json")
+        assert store.read_bytes("m/_publishing.json") == b"P" and not store.exists("m/manifest.json")
+        pending.place("m/manifest.json")
     assert store.read_bytes("m/manifest.json") == b"M"
     assert _files(tmp_path) == {"_staging/b0/curated/x.parquet", "m/_publishing.json", "m/manifest.json"}
 
 
 def test_unstaged_records_are_each_one_atomic_write_at_their_turn(tmp_path, monkeypatch):
     store, synced = _store(tmp_path, monkeypatch, staged=False)
-    store.stage("_staging/b0/curated/x.parquet", b"rows")
-    pending = store.sync_with_records(
-        ["_staging/b0/curated/x.parquet"], {"m/manifest.json": b"M"}, lambda key: f"_staging/b0/{key}"
-    )
-    assert synced == [["_staging/b0/curated/x.parquet"]]  # nothing staged for the records
+    with store.staged_writes() as writes:
+        writes.write("_staging/b0/curated/x.parquet", b"rows")
+        pending = writes.records({"m/manifest.json": b"M"}, lambda key: f"_staging/b0/{key}")
+    assert len(synced) == 1  # the file; nothing staged for the records
     assert _files(tmp_path) == {"_staging/b0/curated/x.parquet"}
-    pending.place("m/manifest.json")
+    assert pending.placing("m/manifest.json") == []  # not staged: placed at once, nothing to move
     assert store.read_bytes("m/manifest.json") == b"M"
     assert not [n for n in os.listdir(tmp_path / "m") if n.endswith(".tmp")]  # no temporary left behind
+
+
+def test_records_waits_for_a_slow_fsync_of_a_file_staged_long_before(tmp_path, monkeypatch):
+    """The files' fsyncs run in the background while the caller goes on; `records` must not return (so the
+    caller cannot publish) until the slowest one has finished."""
+    store = Store(f"file://{tmp_path}")
+    release = threading.Event()
+    real = os.fsync
+    first: list[int] = []
+
+    def fsync(fd: int) -> None:
+        if not first:
+            first.append(fd)
+            assert release.wait(10)  # the first file's fsync is held until the main thread lets it go
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with store.staged_writes() as writes:
+        writes.write("_staging/b0/a.parquet", b"a")
+        writes.write("_staging/b0/b.parquet", b"b")
+        returned = threading.Event()
+
+        def publish() -> None:
+            writes.records({"m/manifest.json": b"M"}, lambda key: f"_staging/b0/{key}")
+            returned.set()
+
+        t = threading.Thread(target=publish)
+        t.start()
+        assert not returned.wait(0.3), "records() returned while a staged file's fsync was still running"
+        release.set()
+        t.join(10)
+        assert returned.is_set()
+
+
+def test_a_failed_fsync_stops_the_batch_before_anything_is_published(tmp_path, monkeypatch):
+    """A staged file that could not be made durable (a full or failing disk) must fail `records`, the step
+    before publishing, and every other fsync must have ended by then (the staging prefix is deleted next)."""
+    store = Store(f"file://{tmp_path}")
+    real = os.fsync
+    ended: list[int] = []
+    calls: list[int] = []
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 1:
+            raise OSError(5, "Input/output error")
+        real(fd)
+        ended.append(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with store.staged_writes() as writes:
+        for i in range(5):
+            writes.write(f"_staging/b0/f{i}.parquet", b"x")
+        with pytest.raises(OSError, match="Input/output error"):
+            writes.records({"m/manifest.json": b"M"}, lambda key: f"_staging/b0/{key}")
+        assert (
+            len(ended) == 5
+        )  # the other four files and the manifest: all joined before the failure surfaced
+    assert not store.exists("m/manifest.json")
+
+
+def test_moves_run_together_and_all_end_before_move_returns(tmp_path):
+    store = Store(f"file://{tmp_path}")
+    pairs = []
+    for i in range(12):
+        store.stage(f"_staging/b0/f{i}", str(i).encode())
+        pairs.append((f"_staging/b0/f{i}", f"curated/p={i % 3}/f{i}"))
+    store.move(pairs)
+    assert _files(tmp_path) == {dst for _, dst in pairs}
+    assert all(store.read_bytes(dst) == src.rsplit("f", 1)[1].encode() for src, dst in pairs)
 
 
 def test_write_atomic_replaces_the_whole_object_and_leaves_no_temporary(tmp_path):
