@@ -25,9 +25,11 @@ from airflow.utils.state import TaskInstanceState
 from mamori.dev import executor as slot_executor
 from mamori.dev import local
 
+REPO = Path(__file__).resolve().parents[2]
 
-def _task(name: str, weight: int) -> Any:
-    key = TaskInstanceKey("d", name, "r", 1, -1)
+
+def _task(name: str, weight: int, dag_id: str = "d") -> Any:
+    key = TaskInstanceKey(dag_id, name, "r", 1, -1)
     return workloads.ExecuteTask.model_construct(ti=SimpleNamespace(key=key, priority_weight=weight))
 
 
@@ -126,7 +128,8 @@ def test_dispatch_tasks_skip_the_line_for_the_express_worker() -> None:
     _queue(ex, *ingest)
     ex.heartbeat()
     assert _handed_out(ex) == ["convert0", "convert1", "convert2"] and not started
-    dispatch, chunk = _task("dispatch", DISPATCH_PRIORITY), _task("run_detections", 2 * ALERT_PATH_PRIORITY)
+    dispatch = _task("dispatch", DISPATCH_PRIORITY, "dispatch_alerts")
+    chunk = _task("run_detections", 2 * ALERT_PATH_PRIORITY, "detect")
     _queue(ex, dispatch, chunk)
     ex.heartbeat()  # one slot was free: the heavier task takes it, and goes to the express worker
     assert started == [True] and ex.express_queue.get().ti.key == dispatch.ti.key and ex.express_queue.empty()
@@ -137,6 +140,14 @@ def test_dispatch_tasks_skip_the_line_for_the_express_worker() -> None:
     ex.heartbeat()
     ex.heartbeat()
     assert _handed_out(ex) == ["run_detections"] and ex.express_queue.empty()
+
+
+def test_the_express_dags_are_the_dag_that_talks_to_the_outputs() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(REPO / "dags" / "dispatch_alerts.py"))
+    assert not bag.import_errors, bag.import_errors
+    assert set(bag.dags) == set(slot_executor.EXPRESS_DAGS) == {"dispatch_alerts"}
 
 
 def test_the_express_worker_starts_and_stops_with_the_executor() -> None:

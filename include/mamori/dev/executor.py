@@ -17,12 +17,12 @@ scheduler's next loop (seconds under load) before its next task. So only half of
 forks `parallelism // 2` workers) and the other half are queued behind them: a worker always has its next task
 at hand, and a high-priority task waits behind at most that many.
 
-The tasks of dispatch_alerts (`priority_weight` of at least `EXPRESS_WEIGHT`, the alert path's last step) do
-not join that line: they go to one worker of their own, so a recorded window's tickets go out as soon as the
-scheduler hands the task over, not after the up to `parallelism // 2` tasks already next in line (an ingest task
-takes 5-15 s under load; the first ticket came 15 s after `record` once against 3-8 s, docs/operations.md, "Start
-to first ticket"). dispatch_alerts runs one at a time (`max_active_runs=1`) and every delivery is claimed in the
-ledger first, so that worker never has more than one task, and this changes where it runs, not how many.
+The tasks of dispatch_alerts (`EXPRESS_DAGS`, the alert path's last step) do not join that line: they go to one
+worker of their own, so a recorded window's tickets go out as soon as the scheduler hands the task over, not after
+the up to `parallelism // 2` tasks already next in line (a rule chunk or ingest task takes 5-30 s under load; the
+dispatch once started 27 s after `record`, docs/operations.md, "Seventh round"). dispatch_alerts runs one at a time
+(`max_active_runs=1`) and every delivery is claimed in the ledger first, so that worker never has more than one
+task, and this changes where it runs, not how many.
 
 Only tasks hold a slot: a callback workload reports a running state as it starts, which releases it in the base
 class (as before). `mamori up` (mamori.dev.local.local_env) runs it as `AIRFLOW__CORE__EXECUTOR`; everything
@@ -40,21 +40,18 @@ from typing import Any
 from airflow.executors import workloads
 from airflow.executors.local_executor import LocalExecutor, _run_worker
 
-from mamori.dag_defaults import DISPATCH_PRIORITY
-
 # The value of AIRFLOW__CORE__EXECUTOR that selects it (Airflow loads executors by import path).
 PATH = "mamori.dev.executor.SlotLocalExecutor"
 
 
-# The weight from which a task skips the line for the express worker: dispatch_alerts' (DISPATCH_PRIORITY and,
-# under the upstream weight rule, more for `sync`); every detect and ingest task weighs less
-# (tests/dags/test_alert_path_priority.py).
-EXPRESS_WEIGHT = DISPATCH_PRIORITY
+# The DAGs whose tasks skip the line for the express worker: dispatch_alerts, the only DAG that talks to the
+# outputs. By DAG id rather than by weight: the weights a task ends with depend on the weight rule.
+EXPRESS_DAGS: frozenset[str] = frozenset({"dispatch_alerts"})
 
 
 def is_express(workload: Any) -> bool:
     """A task workload of the alert path's last step (dispatch_alerts)."""
-    return isinstance(workload, workloads.ExecuteTask) and workload.ti.priority_weight >= EXPRESS_WEIGHT
+    return isinstance(workload, workloads.ExecuteTask) and workload.ti.key.dag_id in EXPRESS_DAGS
 
 
 class SlotLocalExecutor(LocalExecutor):
