@@ -147,8 +147,8 @@ def detect_schedule() -> CronDataIntervalTimetable:
 
 def detect_parallel_chunks() -> int:
     """`MAMORI_DETECT_PARALLEL_CHUNKS` (2 by default): how many of a detect run's run_detections tasks run at
-    once. `mamori up` sets 4, its executor's workers: on one loaded machine the first detect window's chunks
-    then take every worker, and the next window's wait (older runs first) instead of taking half of them."""
+    once. `mamori up` sets its executor's slots (8): a run's own cap then never holds one of its chunks back while
+    a slot is free, so the next window's chunks cannot go ahead of them (older runs first)."""
     return load_settings().detect_parallel_chunks
 
 

@@ -1,6 +1,5 @@
 """How many of a detect run's rule chunks run at once: MAMORI_DETECT_PARALLEL_CHUNKS (2 unless set). `mamori up`
-sets 4 (its executor's workers): the sample's first detect run then takes every worker for its chunks, and the
-second run's chunks wait (older runs first) instead of taking half of them. Parsed as the DAG processor would."""
+sets its executor's slots (tests/dags/test_detect_older_run_first.py). Parsed as the DAG processor would."""
 
 from __future__ import annotations
 

@@ -25,9 +25,11 @@ from airflow.utils.state import TaskInstanceState
 from mamori.dev import executor as slot_executor
 from mamori.dev import local
 
+REPO = Path(__file__).resolve().parents[2]
 
-def _task(name: str, weight: int) -> Any:
-    key = TaskInstanceKey("d", name, "r", 1, -1)
+
+def _task(name: str, weight: int, dag_id: str = "d") -> Any:
+    key = TaskInstanceKey(dag_id, name, "r", 1, -1)
     return workloads.ExecuteTask.model_construct(ti=SimpleNamespace(key=key, priority_weight=weight))
 
 
@@ -109,6 +111,61 @@ def test_mamori_up_runs_it_and_airflow_loads_it_by_path(tmp_path: Path) -> None:
     assert "LocalExecutor" in env["AIRFLOW__CORE__EXECUTOR"]
     cls, _ = ExecutorLoader.import_executor_cls(ExecutorName(env["AIRFLOW__CORE__EXECUTOR"]))
     assert cls is slot_executor.SlotLocalExecutor and cls.is_local
+
+
+def test_dispatch_tasks_skip_the_line_for_the_express_worker() -> None:
+    """The alert path's last step does not wait behind the tasks next in line: the first ticket once came 15 s
+    after `record` (3-8 s in the other runs) while ingest tasks of later windows filled the workers' queue."""
+    from mamori.dag_defaults import ALERT_PATH_PRIORITY, DISPATCH_PRIORITY
+
+    ex = _unstarted(slot_executor.SlotLocalExecutor)
+    ex.parallelism = 4  # 2 workers, 2 next in line
+    ex.express_queue = queue.SimpleQueue()  # type: ignore[assignment]
+    ex._express_unread = multiprocessing.Value(ctypes.c_uint)  # type: ignore[attr-defined]
+    started: list[bool] = []
+    ex._ensure_express = lambda: started.append(True)  # type: ignore[method-assign]  # no worker process
+    ingest = [_task(f"convert{i}", 2) for i in range(3)]
+    _queue(ex, *ingest)
+    ex.heartbeat()
+    assert _handed_out(ex) == ["convert0", "convert1", "convert2"] and not started
+    dispatch = _task("dispatch", DISPATCH_PRIORITY, "dispatch_alerts")
+    chunk = _task("run_detections", 2 * ALERT_PATH_PRIORITY, "detect")
+    _queue(ex, dispatch, chunk)
+    ex.heartbeat()  # one slot was free: the heavier task takes it, and goes to the express worker
+    assert started == [True] and ex.express_queue.get().ti.key == dispatch.ti.key and ex.express_queue.empty()
+    assert _handed_out(ex) == [] and dispatch.ti.key in ex.running and len(ex.running) == 4
+    assert ex._express_unread.value == 1  # type: ignore[attr-defined]
+    # Its slot is held like any other until its result is read; a detect task still joins the line.
+    ex.result_queue.put((dispatch.ti.key, TaskInstanceState.SUCCESS, None))
+    ex.heartbeat()
+    ex.heartbeat()
+    assert _handed_out(ex) == ["run_detections"] and ex.express_queue.empty()
+
+
+def test_the_express_dags_are_the_dag_that_talks_to_the_outputs() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(REPO / "dags" / "dispatch_alerts.py"))
+    assert not bag.import_errors, bag.import_errors
+    assert set(bag.dags) == set(slot_executor.EXPRESS_DAGS) == {"dispatch_alerts"}
+
+
+def test_the_express_worker_starts_and_stops_with_the_executor() -> None:
+    """Forked at start beside the workers (a LocalExecutor scheduler forks them from its warmed-up process) and
+    ended with them: `mamori down` and a scheduler restart must not wait on it."""
+    import threading
+
+    ex = slot_executor.SlotLocalExecutor(parallelism=2)
+    ex.start()
+    try:
+        assert ex.express is not None and ex.express.is_alive() and len(ex.workers) == 1
+        pid = ex.express.pid
+        assert pid not in ex.workers
+    finally:
+        ender = threading.Thread(target=ex.end, daemon=True)
+        ender.start()
+        ender.join(60)
+    assert not ender.is_alive() and ex.express is None
 
 
 @pytest.fixture(autouse=True)

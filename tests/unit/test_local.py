@@ -86,7 +86,7 @@ def test_local_env_binds_loopback_and_drops_the_callers_airflow_settings(tmp_pat
     assert env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == "600"
     assert env["AIRFLOW__CORE__DEFAULT_TASK_WEIGHT_RULE"] == "upstream"
     assert (env["MAMORI_DETECT_CHUNK_SIZE"], env["MAMORI_DETECT_POKE_SECONDS"]) == ("30", "10")
-    assert env["MAMORI_DETECT_PARALLEL_CHUNKS"] == "4"
+    assert env["MAMORI_DETECT_PARALLEL_CHUNKS"] == env["AIRFLOW__CORE__PARALLELISM"] == "8"
     assert "AIRFLOW__CORE__UNIT_TEST_MODE" not in env and "AIRFLOW_CONN_MAMORI_GITHUB" not in env
     assert "MAMORI_ENGINE" not in env and env["HOME"] == "/root" and env["X"] == "1"
     # No SQLite lock-timeout workaround: the metadata DB is the embedded PostgreSQL (start() adds its URL).

@@ -17,6 +17,13 @@ scheduler's next loop (seconds under load) before its next task. So only half of
 forks `parallelism // 2` workers) and the other half are queued behind them: a worker always has its next task
 at hand, and a high-priority task waits behind at most that many.
 
+The tasks of dispatch_alerts (`EXPRESS_DAGS`, the alert path's last step) do not join that line: they go to one
+worker of their own, so a recorded window's tickets go out as soon as the scheduler hands the task over, not after
+the up to `parallelism // 2` tasks already next in line (a rule chunk or ingest task takes 5-30 s under load; the
+dispatch once started 27 s after `record`, docs/operations.md, "Seventh round"). dispatch_alerts runs one at a time
+(`max_active_runs=1`) and every delivery is claimed in the ledger first, so that worker never has more than one
+task, and this changes where it runs, not how many.
+
 Only tasks hold a slot: a callback workload reports a running state as it starts, which releases it in the base
 class (as before). `mamori up` (mamori.dev.local.local_env) runs it as `AIRFLOW__CORE__EXECUTOR`; everything
 else is Airflow's LocalExecutor (workers forked by the scheduler, the plugin's warm-up, `--skip-serve-logs`).
@@ -24,23 +31,63 @@ else is Airflow's LocalExecutor (workers forked by the scheduler, the plugin's w
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 from collections.abc import Sequence
+from multiprocessing import Process, SimpleQueue
 from typing import Any
 
 from airflow.executors import workloads
-from airflow.executors.local_executor import LocalExecutor
+from airflow.executors.local_executor import LocalExecutor, _run_worker
 
 # The value of AIRFLOW__CORE__EXECUTOR that selects it (Airflow loads executors by import path).
 PATH = "mamori.dev.executor.SlotLocalExecutor"
 
 
+# The DAGs whose tasks skip the line for the express worker: dispatch_alerts, the only DAG that talks to the
+# outputs. By DAG id rather than by weight: the weights a task ends with depend on the weight rule.
+EXPRESS_DAGS: frozenset[str] = frozenset({"dispatch_alerts"})
+
+
+def is_express(workload: Any) -> bool:
+    """A task workload of the alert path's last step (dispatch_alerts)."""
+    return isinstance(workload, workloads.ExecuteTask) and workload.ti.key.dag_id in EXPRESS_DAGS
+
+
 class SlotLocalExecutor(LocalExecutor):
     """LocalExecutor whose dispatched tasks count against `parallelism` until their result is read, with
-    `parallelism // 2` workers."""
+    `parallelism // 2` workers and one express worker for dispatch_alerts' tasks."""
+
+    express_queue: SimpleQueue[Any]
+    express: Process | None = None
 
     @property
     def worker_count(self) -> int:
         return max(1, self.parallelism // 2)
+
+    def start(self) -> None:
+        self.express_queue = SimpleQueue()
+        self._express_unread = multiprocessing.Value(ctypes.c_uint)
+        super().start()
+        if self.is_mp_using_fork:  # forked with the others, from the same warmed-up scheduler
+            self._ensure_express()
+
+    def _ensure_express(self) -> None:
+        """Start the express worker unless it is alive: LocalExecutor's own worker loop on its own queue."""
+        if self.express is not None and self.express.is_alive():
+            return
+        p = Process(
+            target=_run_worker,
+            kwargs={
+                "logger_name": self.log.name,
+                "input": self.express_queue,
+                "output": self.result_queue,
+                "unread_messages": self._express_unread,
+                "team_conf": self.conf,
+            },
+        )
+        p.start()
+        self.express = p
 
     def _spawn_worker(self) -> None:
         # Both of LocalExecutor's spawn paths (all at once when forking, one by one when spawning) come here.
@@ -48,6 +95,25 @@ class SlotLocalExecutor(LocalExecutor):
             super()._spawn_worker()
 
     def _process_workloads(self, workload_list: Sequence[Any]) -> None:
-        super()._process_workloads(workload_list)
+        express = [w for w in workload_list if is_express(w)]
+        if express:
+            self._ensure_express()
+            for w in express:
+                self.express_queue.put(w)
+                del self.queued_tasks[w.key]
+            with self._express_unread:
+                self._express_unread.value += len(express)
+        super()._process_workloads([w for w in workload_list if not is_express(w)])
         # BaseExecutor.change_state removes the key when the worker's result (success or failure) is read.
         self.running.update(w.ti.key for w in workload_list if isinstance(w, workloads.ExecuteTask))
+
+    def end(self) -> None:
+        # The express worker first: LocalExecutor.end() closes the result queue it reports to.
+        if self.express is not None:
+            if self.express.is_alive():
+                self.express_queue.put(None)
+                self.express.join()
+            self.express.close()
+            self.express = None
+        super().end()
+        self.express_queue.close()

@@ -69,6 +69,10 @@ START_TIMEOUT = 600.0
 SLOT_EXECUTOR = "mamori.dev.executor.SlotLocalExecutor"
 
 
+# `[core] parallelism` of a local instance: the executor slots (local_env).
+LOCAL_PARALLELISM = "8"
+
+
 # mamori settings of a local instance unless the caller's environment sets them (docs/operations.md, "Fourth
 # round"): 30 rules per run_detections task (each task process costs seconds of parsing and start-up, more than
 # small sources' queries, so they stay one task each; CloudTrail's 100+ rules, the first ticket's longest task
@@ -77,9 +81,14 @@ SLOT_EXECUTOR = "mamori.dev.executor.SlotLocalExecutor"
 LOCAL_DEFAULTS: dict[str, str] = {
     "MAMORI_DETECT_CHUNK_SIZE": "30",
     "MAMORI_DETECT_POKE_SECONDS": "10",
-    # As many rule chunks of one detect run at once as the executor has workers (mamori.dev.executor): the
-    # sample's first detect run takes them all; the second run's chunks, which took half, wait for it.
-    "MAMORI_DETECT_PARALLEL_CHUNKS": "4",
+    # As many rule chunks of one detect run at once as the executor has slots (`[core] parallelism` below: its
+    # workers and the tasks next in line, mamori.dev.executor), so a run's own cap never holds one of its chunks
+    # back while a slot is free. The scheduler picks by weight, then oldest run: the first detect run's chunks
+    # then take every free slot before any chunk of the second. With 4 (the workers alone), the first run's
+    # fifth to ninth chunks waited on the cap while the second run's took the slots next in line, and the
+    # workers, first in first out, ran those first (docs/operations.md, "Start to first ticket": 29 s for the
+    # first run's chunks against 17-24 s).
+    "MAMORI_DETECT_PARALLEL_CHUNKS": LOCAL_PARALLELISM,
 }
 
 
@@ -136,7 +145,7 @@ def local_env(
             "AIRFLOW__CORE__EXECUTOR": SLOT_EXECUTOR,
             # Tasks handed to the executor: 4 running (one core's worth of workers; the default forks 32) and 4
             # next in line, so a worker never waits for the scheduler's loop.
-            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CORE__PARALLELISM": LOCAL_PARALLELISM,
             # Parsing a DAG file (task start, dag-processor) took > 30 s on a loaded 2-core machine: task tries
             # failed with "Dag not found" and the dag-processor dropped DAGs until its next parse.
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
