@@ -39,6 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: bench/ is not installed
 from bench._instance import Instance, LoadSampler
+from bench.carriers import EventRow, Generated, measured_steps
 
 COPIES = 6
 
@@ -46,16 +47,6 @@ COPIES = 6
 def _pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
-
-
-def _carrier(rows: list[tuple[float, str]], t: float) -> str | None:
-    """The landed object holding a row at the step's time (to the second), else the first one holding a row in
-    the 5 minutes after it (flow records and log lines can carry a window's start, not the exact second)."""
-    exact = [k for et, k in rows if abs(et - t) < 1]
-    if exact:
-        return exact[0]
-    near = sorted((et, k) for et, k in rows if t <= et < t + 300)
-    return near[0][1] if near else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +113,7 @@ def _measure(
     source_of = {d.id: d.header.log_source for d in load_catalog(settings.sql_dir)}
     now = datetime.now(UTC)
     start = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    objects: list[tuple[datetime, str, str, bytes]] = []
+    objects: list[Generated] = []
     steps: list[tuple[str, Any]] = []
     # One story per copy: each copy's six hours start an hour earlier than the last one's, under accounts of
     # its own (so no two copies share an alert), which puts a story step every ~10 minutes into any period
@@ -134,7 +125,7 @@ def _measure(
             assert gen is not None
 
             def put(key: str, data: bytes, landed: datetime, name: str = name) -> None:
-                objects.append((landed, name, key, data))
+                objects.append(Generated(landed, name, key, data))
 
             copy_start = start - timedelta(hours=k)
             steps += [
@@ -142,10 +133,9 @@ def _measure(
             ]
     t0 = datetime.now(UTC)
     t_end = t0 + timedelta(minutes=args.minutes)
-    due = sorted((o for o in objects if t0 <= o[0] < t_end), key=lambda o: (o[0], o[2]))
+    due = sorted((o for o in objects if t0 <= o.landed < t_end), key=lambda o: (o.landed, o.key))
     print(f"mamori up in {up_s:.0f} s; landing {len(due)} objects from {t0:%H:%M:%S} to {t_end:%H:%M:%S} UTC")
     landed_at: dict[str, float] = {}
-    rows_of: dict[str, list[tuple[float, str]]] = {}  # source -> (event time, key of the object carrying it)
     tickets_seen: dict[str, float] = {}
     tickets = mamori_home / "outbox" / "tickets"
 
@@ -172,27 +162,29 @@ def _measure(
                 first_delivered.setdefault(d["alert_key"], now)
         return first_delivered
 
-    for landed, name, key, data in due:
-        while (wait := (landed - datetime.now(UTC)).total_seconds()) > 0:
+    for o in due:
+        while (wait := (o.landed - datetime.now(UTC)).total_seconds()) > 0:
             poll_tickets()
             delivered_at()  # deliveries during the landing period are timed when they happen, not at its end
             time.sleep(min(wait, 2))
-        raw.write_atomic(key, data)
-        landed_at[key] = time.time()
-        src = get_source(name)
-        rk = src.classify(key)
-        if rk is not None and rk.kind == "events":
-            rows_of.setdefault(name, []).extend(
-                (t.timestamp(), key)
-                for _part, row in src.parse_object(rk, data).rows
-                if isinstance(t := row.get("event_time"), datetime)
-            )
-    measured = []
-    for name, st in steps:
-        carrier = _carrier(rows_of.get(name, []), st.time.timestamp())
-        if carrier is None:
-            continue  # its event was due before the start or after the landing period
-        measured += [(st, det, carrier) for det in st.detections if det in source_of]
+        raw.write_atomic(o.key, o.data)
+        landed_at[o.key] = time.time()
+
+    def rows_of(o: Generated) -> list[EventRow]:
+        src = get_source(o.source)
+        rk = src.classify(o.key)
+        if rk is None or rk.kind != "events":
+            return []
+        return [
+            EventRow(t.timestamp(), part.account, part.region)
+            for part, row in src.parse_object(rk, o.data).rows
+            if isinstance(t := row.get("event_time"), datetime)
+        ]
+
+    measured = [
+        (m.step, m.detection, m.key)
+        for m in measured_steps(steps, objects, t0, t_end, rows_of, set(source_of))
+    ]
     deadline = time.time() + args.drain * 60
     results: dict[tuple[str, str], float] = {}  # through the ledger: the step's own alert delivered
     any_ticket: dict[tuple[str, str], float] = {}  # before: the first ticket of any alert of the detection
