@@ -33,21 +33,67 @@ class EventRow:
 
 @dataclass(frozen=True)
 class Measured:
-    """A step's detection to time, from the landing of `key` (the object carrying the step's event)."""
+    """A step's detection to time, from the landing (`landed`) of `key`: the object carrying the step's own
+    event."""
 
     step: Any  # the generator's AttackStep: time, account, region, detections
     detection: str
     key: str
+    landed: datetime
 
 
-def _carrier(rows: list[tuple[float, str]], t: float) -> str | None:
-    """The landed object holding a row at the step's time (to the second), else the first one holding a row in
-    the 5 minutes after it (flow records and log lines can carry a window's start, not the exact second)."""
-    exact = [k for et, k in rows if abs(et - t) < 1]
+NEAR = 300.0  # seconds after the step's time a carrying row may be (flow records carry their window's start)
+
+
+def _own_carrier(rows: list[tuple[float, int, Generated]], t: float) -> Generated | None:
+    """Of the objects holding rows of the step's account and region (`rows`: event time, landing order,
+    object), the one whose row is at the step's time (to the second; the closest if several), else the first
+    holding a row in the `NEAR` seconds after it (flow records and log lines can carry a window's start, not
+    the exact second)."""
+    exact = [(abs(et - t), i, o) for et, i, o in rows if abs(et - t) < 1]
     if exact:
-        return exact[0]
-    near = sorted((et, k) for et, k in rows if t <= et < t + 300)
-    return near[0][1] if near else None
+        return min(exact, key=lambda e: e[:2])[2]
+    near = [(et, i, o) for et, i, o in rows if t <= et < t + NEAR]
+    return min(near, key=lambda e: e[:2])[2] if near else None
+
+
+def step_carriers(
+    steps: Iterable[tuple[str, Any]],
+    objects: Iterable[Generated],
+    rows_of: Callable[[Generated], list[EventRow]],
+    detections: set[str],
+) -> list[Measured]:
+    """Every `(source, step)`'s detections in `detections` (the catalog's) with the object carrying the step's
+    own event, wherever that object lands (before, in or after the bench's landing period).
+
+    The carrier is looked for among *every* generated object and only in rows of the step's own account and
+    region: six copies of each story run side by side, so a row at the same second (or in the minutes after)
+    is routinely another copy's background or another region's, and taking it for the step's event times the
+    step from an object that does not hold it (issue 19: the bench reported alerts never delivered for steps
+    whose own object it had never written).
+    """
+    steps = list(steps)
+    wanted = {(name, st.account, st.region) for name, st in steps}
+    rows: dict[tuple[str, str, str], list[tuple[float, int, Generated]]] = {}
+    for i, o in enumerate(sorted(objects, key=lambda o: (o.landed, o.key))):  # landing order breaks ties
+        for r in rows_of(o):
+            if (o.source, r.account, r.region) in wanted:
+                rows.setdefault((o.source, r.account, r.region), []).append((r.time, i, o))
+    out = []
+    for name, st in steps:
+        carrier = _own_carrier(rows.get((name, st.account, st.region), []), st.time.timestamp())
+        if carrier is not None:
+            out += [
+                Measured(st, det, carrier.key, carrier.landed) for det in st.detections if det in detections
+            ]
+    return out
+
+
+def in_period(carried: Iterable[Measured], t0: datetime, t_end: datetime) -> list[Measured]:
+    """The step detections the bench times: those whose own object lands in [t0, t_end), the landing period. A
+    step whose own object lands before or after it is never written to the raw store, so no alert can be
+    expected of it."""
+    return [m for m in carried if t0 <= m.landed < t_end]
 
 
 def measured_steps(
@@ -58,16 +104,5 @@ def measured_steps(
     rows_of: Callable[[Generated], list[EventRow]],
     detections: set[str],
 ) -> list[Measured]:
-    """The (step, detection, carrier) triples the bench times: steps of `(source, step)` whose event is in an
-    object landed in [t0, t_end), for each of their detections in `detections` (the catalog's)."""
-    rows: dict[str, list[tuple[float, str]]] = {}
-    for o in sorted(objects, key=lambda o: (o.landed, o.key)):  # landing order, as the bench lands them
-        if t0 <= o.landed < t_end:
-            rows.setdefault(o.source, []).extend((r.time, o.key) for r in rows_of(o))
-    out = []
-    for name, st in steps:
-        carrier = _carrier(rows.get(name, []), st.time.timestamp())
-        if carrier is None:
-            continue  # its event was due before the start or after the landing period
-        out += [Measured(st, det, carrier) for det in st.detections if det in detections]
-    return out
+    """`in_period` of `step_carriers`: what bench/latency.py measures of these steps and objects."""
+    return in_period(step_carriers(steps, objects, rows_of, detections), t0, t_end)

@@ -8,9 +8,12 @@ free port and the cadence given, then plays the generators' logs in real time. S
 six-hour story, each under two accounts of its own and starting an hour earlier than the last (so a story step
 falls about every 10 minutes), are generated up front; each raw object is written into the raw store at the
 wall-clock moment the generator says it lands (the sources' own delivery delays, 30 s to several minutes
-after their period ends), for `--minutes`. Objects due before the start are never delivered, so only story
-steps that happen after it are measured. Each written object's rows are parsed once (the source's own parser)
-to know which object carries each story step's event.
+after their period ends), for `--minutes`. Objects due before the start or after the end are never delivered,
+so only story steps whose own object lands in the period are measured: before the first landing, the objects
+around the period are parsed (the source's own parser) to find the one carrying each step's own event, a row
+of the step's account and region at its time (bench/carriers.py; any row at that time would do for six copies
+of every story, and timed steps from objects that did not hold them). Steps of the period whose own object
+lands outside it are listed as not measured.
 
 A step's latency is from the landing of the object holding its event to the delivery of its own alert to the
 local ticket output, for each detection the step names: the alert matched in the instance's ledger exactly as
@@ -39,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: bench/ is not installed
 from bench._instance import Instance, LoadSampler
-from bench.carriers import EventRow, Generated, measured_steps
+from bench.carriers import EventRow, Generated, in_period, step_carriers
 
 COPIES = 6
 
@@ -131,10 +134,44 @@ def _measure(
             steps += [
                 (name, st) for st in gen(put, copy_start, hours=6, seed=args.seed + k, accounts=accounts)
             ]
+
+    def rows_of(o: Generated) -> list[EventRow]:
+        src = get_source(o.source)
+        rk = src.classify(o.key)
+        if rk is None or rk.kind != "events":
+            return []
+        return [
+            EventRow(t.timestamp(), part.account, part.region)
+            for part, row in src.parse_object(rk, o.data).rows
+            if isinstance(t := row.get("event_time"), datetime)
+        ]
+
+    # Which object carries each step's own event, before the first landing (no parse inside the landing loop,
+    # where it delayed the objects due next). Only steps from an hour before the start on can have their object
+    # land in the period, and only objects landing up to two hours around it can carry them: the rest is not
+    # parsed (six copies of every story, ~12,000 objects).
+    now = datetime.now(UTC)
+    near = [
+        (n, st)
+        for n, st in steps
+        if now - timedelta(hours=1) <= st.time < now + timedelta(minutes=args.minutes)
+    ]
+    span = (now - timedelta(hours=2), now + timedelta(minutes=args.minutes, hours=2))
+    carried = step_carriers(
+        near, [o for o in objects if span[0] <= o.landed < span[1]], rows_of, set(source_of)
+    )
     t0 = datetime.now(UTC)
     t_end = t0 + timedelta(minutes=args.minutes)
+    measured = [(m.step, m.detection, m.key) for m in in_period(carried, t0, t_end)]
+    # Steps of the period whose own object lands outside it are never written: no alert can be expected of them.
+    outside = [m for m in carried if not t0 <= m.landed < t_end and t0 <= m.step.time < t_end]
     due = sorted((o for o in objects if t0 <= o.landed < t_end), key=lambda o: (o.landed, o.key))
     print(f"mamori up in {up_s:.0f} s; landing {len(due)} objects from {t0:%H:%M:%S} to {t_end:%H:%M:%S} UTC")
+    for m in outside:
+        print(
+            f"  not measured: {m.step.time:%H:%M:%S} {m.detection} ({m.step.account} {m.step.region}): its own object"
+            f" lands {m.landed:%H:%M:%S}, {'before' if m.landed < t0 else 'after'} the landing period ({m.key})"
+        )
     landed_at: dict[str, float] = {}
     tickets_seen: dict[str, float] = {}
     tickets = mamori_home / "outbox" / "tickets"
@@ -170,21 +207,6 @@ def _measure(
         raw.write_atomic(o.key, o.data)
         landed_at[o.key] = time.time()
 
-    def rows_of(o: Generated) -> list[EventRow]:
-        src = get_source(o.source)
-        rk = src.classify(o.key)
-        if rk is None or rk.kind != "events":
-            return []
-        return [
-            EventRow(t.timestamp(), part.account, part.region)
-            for part, row in src.parse_object(rk, o.data).rows
-            if isinstance(t := row.get("event_time"), datetime)
-        ]
-
-    measured = [
-        (m.step, m.detection, m.key)
-        for m in measured_steps(steps, objects, t0, t_end, rows_of, set(source_of))
-    ]
     deadline = time.time() + args.drain * 60
     results: dict[tuple[str, str], float] = {}  # through the ledger: the step's own alert delivered
     any_ticket: dict[tuple[str, str], float] = {}  # before: the first ticket of any alert of the detection
@@ -226,7 +248,7 @@ def _measure(
     for st, det, key in measured:
         v = results.get((st.time.isoformat(), det))
         print(
-            f"  {st.time:%H:%M:%S} {det}: "
+            f"  {st.time:%H:%M:%S} {det} ({st.account} {st.region}): "
             + (f"{v / 60:.1f} min" if v is not None else "missed")
             + f" ({key})"
         )
@@ -240,6 +262,7 @@ def _measure(
                     "latency_minutes": {f"{k[0]} {k[1]}": v / 60 for k, v in results.items()},
                     "any_ticket_minutes": {f"{k[0]} {k[1]}": v / 60 for k, v in any_ticket.items()},
                     "missed": [" ".join(m) for m in missed],
+                    "not_measured": [f"{m.step.time.isoformat()} {m.detection} {m.key}" for m in outside],
                     "load": loads.loads,
                 },
                 indent=1,
