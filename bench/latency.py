@@ -8,9 +8,12 @@ free port and the cadence given, then plays the generators' logs in real time. S
 six-hour story, each under two accounts of its own and starting an hour earlier than the last (so a story step
 falls about every 10 minutes), are generated up front; each raw object is written into the raw store at the
 wall-clock moment the generator says it lands (the sources' own delivery delays, 30 s to several minutes
-after their period ends), for `--minutes`. Objects due before the start are never delivered, so only story
-steps that happen after it are measured. Each written object's rows are parsed once (the source's own parser)
-to know which object carries each story step's event.
+after their period ends), for `--minutes`. Objects due before the start or after the end are never delivered,
+so only story steps whose own object lands in the period are measured: before the first landing, the objects
+around the period are parsed (the source's own parser) to find the one carrying each step's own event, a row
+of the step's account and region at its time (bench/carriers.py; any row at that time would do for six copies
+of every story, and timed steps from objects that did not hold them). Steps of the period whose own object
+lands outside it are listed as not measured.
 
 A step's latency is from the landing of the object holding its event to the delivery of its own alert to the
 local ticket output, for each detection the step names: the alert matched in the instance's ledger exactly as
@@ -39,6 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: bench/ is not installed
 from bench._instance import Instance, LoadSampler
+from bench.carriers import EventRow, Generated, in_period, step_carriers
 
 COPIES = 6
 
@@ -46,16 +50,6 @@ COPIES = 6
 def _pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
-
-
-def _carrier(rows: list[tuple[float, str]], t: float) -> str | None:
-    """The landed object holding a row at the step's time (to the second), else the first one holding a row in
-    the 5 minutes after it (flow records and log lines can carry a window's start, not the exact second)."""
-    exact = [k for et, k in rows if abs(et - t) < 1]
-    if exact:
-        return exact[0]
-    near = sorted((et, k) for et, k in rows if t <= et < t + 300)
-    return near[0][1] if near else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +116,7 @@ def _measure(
     source_of = {d.id: d.header.log_source for d in load_catalog(settings.sql_dir)}
     now = datetime.now(UTC)
     start = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    objects: list[tuple[datetime, str, str, bytes]] = []
+    objects: list[Generated] = []
     steps: list[tuple[str, Any]] = []
     # One story per copy: each copy's six hours start an hour earlier than the last one's, under accounts of
     # its own (so no two copies share an alert), which puts a story step every ~10 minutes into any period
@@ -134,18 +128,51 @@ def _measure(
             assert gen is not None
 
             def put(key: str, data: bytes, landed: datetime, name: str = name) -> None:
-                objects.append((landed, name, key, data))
+                objects.append(Generated(landed, name, key, data))
 
             copy_start = start - timedelta(hours=k)
             steps += [
                 (name, st) for st in gen(put, copy_start, hours=6, seed=args.seed + k, accounts=accounts)
             ]
+
+    def rows_of(o: Generated) -> list[EventRow]:
+        src = get_source(o.source)
+        rk = src.classify(o.key)
+        if rk is None or rk.kind != "events":
+            return []
+        return [
+            EventRow(t.timestamp(), part.account, part.region)
+            for part, row in src.parse_object(rk, o.data).rows
+            if isinstance(t := row.get("event_time"), datetime)
+        ]
+
+    # Which object carries each step's own event, before the first landing (no parse inside the landing loop,
+    # where it delayed the objects due next). Only steps from an hour before the start on can have their object
+    # land in the period, and only objects landing up to two hours around it can carry them: the rest is not
+    # parsed (six copies of every story, ~12,000 objects).
+    now = datetime.now(UTC)
+    near = [
+        (n, st)
+        for n, st in steps
+        if now - timedelta(hours=1) <= st.time < now + timedelta(minutes=args.minutes)
+    ]
+    span = (now - timedelta(hours=2), now + timedelta(minutes=args.minutes, hours=2))
+    carried = step_carriers(
+        near, [o for o in objects if span[0] <= o.landed < span[1]], rows_of, set(source_of)
+    )
     t0 = datetime.now(UTC)
     t_end = t0 + timedelta(minutes=args.minutes)
-    due = sorted((o for o in objects if t0 <= o[0] < t_end), key=lambda o: (o[0], o[2]))
+    measured = [(m.step, m.detection, m.key) for m in in_period(carried, t0, t_end)]
+    # Steps of the period whose own object lands outside it are never written: no alert can be expected of them.
+    outside = [m for m in carried if not t0 <= m.landed < t_end and t0 <= m.step.time < t_end]
+    due = sorted((o for o in objects if t0 <= o.landed < t_end), key=lambda o: (o.landed, o.key))
     print(f"mamori up in {up_s:.0f} s; landing {len(due)} objects from {t0:%H:%M:%S} to {t_end:%H:%M:%S} UTC")
+    for m in outside:
+        print(
+            f"  not measured: {m.step.time:%H:%M:%S} {m.detection} ({m.step.account} {m.step.region}): its own object"
+            f" lands {m.landed:%H:%M:%S}, {'before' if m.landed < t0 else 'after'} the landing period ({m.key})"
+        )
     landed_at: dict[str, float] = {}
-    rows_of: dict[str, list[tuple[float, str]]] = {}  # source -> (event time, key of the object carrying it)
     tickets_seen: dict[str, float] = {}
     tickets = mamori_home / "outbox" / "tickets"
 
@@ -172,27 +199,14 @@ def _measure(
                 first_delivered.setdefault(d["alert_key"], now)
         return first_delivered
 
-    for landed, name, key, data in due:
-        while (wait := (landed - datetime.now(UTC)).total_seconds()) > 0:
+    for o in due:
+        while (wait := (o.landed - datetime.now(UTC)).total_seconds()) > 0:
             poll_tickets()
             delivered_at()  # deliveries during the landing period are timed when they happen, not at its end
             time.sleep(min(wait, 2))
-        raw.write_atomic(key, data)
-        landed_at[key] = time.time()
-        src = get_source(name)
-        rk = src.classify(key)
-        if rk is not None and rk.kind == "events":
-            rows_of.setdefault(name, []).extend(
-                (t.timestamp(), key)
-                for _part, row in src.parse_object(rk, data).rows
-                if isinstance(t := row.get("event_time"), datetime)
-            )
-    measured = []
-    for name, st in steps:
-        carrier = _carrier(rows_of.get(name, []), st.time.timestamp())
-        if carrier is None:
-            continue  # its event was due before the start or after the landing period
-        measured += [(st, det, carrier) for det in st.detections if det in source_of]
+        raw.write_atomic(o.key, o.data)
+        landed_at[o.key] = time.time()
+
     deadline = time.time() + args.drain * 60
     results: dict[tuple[str, str], float] = {}  # through the ledger: the step's own alert delivered
     any_ticket: dict[tuple[str, str], float] = {}  # before: the first ticket of any alert of the detection
@@ -234,7 +248,7 @@ def _measure(
     for st, det, key in measured:
         v = results.get((st.time.isoformat(), det))
         print(
-            f"  {st.time:%H:%M:%S} {det}: "
+            f"  {st.time:%H:%M:%S} {det} ({st.account} {st.region}): "
             + (f"{v / 60:.1f} min" if v is not None else "missed")
             + f" ({key})"
         )
@@ -248,6 +262,7 @@ def _measure(
                     "latency_minutes": {f"{k[0]} {k[1]}": v / 60 for k, v in results.items()},
                     "any_ticket_minutes": {f"{k[0]} {k[1]}": v / 60 for k, v in any_ticket.items()},
                     "missed": [" ".join(m) for m in missed],
+                    "not_measured": [f"{m.step.time.isoformat()} {m.detection} {m.key}" for m in outside],
                     "load": loads.loads,
                 },
                 indent=1,
