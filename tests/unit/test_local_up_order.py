@@ -81,6 +81,21 @@ class _RecordingAirflow:
         self.server.server_close()
 
 
+def _instance_answered_by(fake: _RecordingAirflow, monkeypatch: Any) -> None:
+    """`local.up` with its processes replaced: the instance is the recording fake, healthy at once, with every
+    DAG parsed (the tests look at the calls up() makes, not at the processes)."""
+
+    def start(airflow_home: Path, mamori_home: Path, port: int, *args: Any, **kwargs: Any) -> local.Instance:
+        return local.Instance(0, fake.url, airflow_home, mamori_home, airflow_home / local.LOG_DIR)
+
+    monkeypatch.setattr(local, "start", start)
+    monkeypatch.setattr(local, "stop", lambda *a, **k: [])
+    monkeypatch.setattr(local.local_pg, "running", lambda root: None)
+    monkeypatch.setattr(local, "wait_healthy", lambda *a, **k: {})
+    monkeypatch.setattr(local, "warm_execution_api", lambda *a, **k: 0.0)
+    monkeypatch.setattr(local, "wait_dags", lambda *a, **k: DAGS)
+
+
 def test_up_triggers_the_sample_oldest_first_and_unpauses_after_the_first_detect_windows(
     tmp_path, monkeypatch
 ):
@@ -97,15 +112,7 @@ def test_up_triggers_the_sample_oldest_first_and_unpauses_after_the_first_detect
     for name in ("MAMORI_INGEST_INTERVAL_MINUTES", "MAMORI_DETECT_INTERVAL_MINUTES"):
         monkeypatch.delenv(name, raising=False)
 
-    def start(airflow_home: Path, mamori_home: Path, port: int, *args: Any, **kwargs: Any) -> local.Instance:
-        return local.Instance(0, fake.url, airflow_home, mamori_home, airflow_home / local.LOG_DIR)
-
-    monkeypatch.setattr(local, "start", start)
-    monkeypatch.setattr(local, "stop", lambda *a, **k: [])
-    monkeypatch.setattr(local.local_pg, "running", lambda root: None)
-    monkeypatch.setattr(local, "wait_healthy", lambda *a, **k: {})
-    monkeypatch.setattr(local, "warm_execution_api", lambda *a, **k: 0.0)
-    monkeypatch.setattr(local, "wait_dags", lambda *a, **k: DAGS)
+    _instance_answered_by(fake, monkeypatch)
     # The generator (it imports the lake, and with it Airflow) is not this test's subject.
     monkeypatch.setitem(sys.modules, "mamori.dev.generate", SimpleNamespace(write_samples=lambda *a, **k: []))
     now = datetime(2026, 11, 1, 6, 20, tzinfo=UTC)
@@ -277,15 +284,7 @@ def test_up_has_the_ingest_file_parsed_again_after_unpausing_when_a_queue_is_set
         monkeypatch.setenv("MAMORI_RAW_URL", "s3://org-logs")
         monkeypatch.setenv("MAMORI_INGEST_SQS_URL", queue)
 
-    def start(airflow_home: Path, mamori_home: Path, port: int, *args: Any, **kwargs: Any) -> local.Instance:
-        return local.Instance(0, fake.url, airflow_home, mamori_home, airflow_home / local.LOG_DIR)
-
-    monkeypatch.setattr(local, "start", start)
-    monkeypatch.setattr(local, "stop", lambda *a, **k: [])
-    monkeypatch.setattr(local.local_pg, "running", lambda root: None)
-    monkeypatch.setattr(local, "wait_healthy", lambda *a, **k: {})
-    monkeypatch.setattr(local, "warm_execution_api", lambda *a, **k: 0.0)
-    monkeypatch.setattr(local, "wait_dags", lambda *a, **k: DAGS)
+    _instance_answered_by(fake, monkeypatch)
     monkeypatch.setattr(local, "release", lambda *a: None)
     try:
         local.up(
