@@ -113,7 +113,7 @@ def _as_main_e02ec14() -> Iterator[None]:
     them); raw objects read through fsspec."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from mamori.lake import PendingRecords, StagedWrites, Store
+    from mamori.lake import PendingRecords, StagedWrites, Store, fsync_path
 
     real = StagedWrites.write, StagedWrites.records, Store.move, Store.read_bytes
 
@@ -127,18 +127,12 @@ def _as_main_e02ec14() -> Iterator[None]:
             self.store.stage(where, records[key])
         keys = [*self.__dict__.pop("_unsynced", []), *at.values()]
 
-        def one(key: str) -> None:
-            fd = os.open(self.store.full(key), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-        if len(keys) == 1:
-            one(keys[0])
-        elif keys:
-            with ThreadPoolExecutor(max_workers=min(8, len(keys))) as pool:
-                list(pool.map(one, keys))
+        paths = [self.store.full(key) for key in keys]
+        if len(paths) == 1:
+            fsync_path(paths[0])
+        elif paths:  # e02ec14 started a batch's threads for its one wait, and joined them after it
+            with ThreadPoolExecutor(max_workers=min(8, len(paths))) as pool:
+                list(pool.map(fsync_path, paths))
         return PendingRecords(self.store, records, at)
 
     def move(self: Any, pairs: list[tuple[str, str]]) -> None:
