@@ -15,7 +15,7 @@ export GX_ANALYTICS_ENABLED := False
 .PHONY: help venv demo test test-fast test-slow lint fmt new-detection mutate coverage bench bench-quick clean
 
 help: ## list every target
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -73,6 +73,25 @@ bench: $(STAMP) ## benchmarks vs same-run baselines → docs/benchmarks.md (minu
 
 bench-quick: $(STAMP) ## CI-sized benchmarks (seconds) → var/bench-quick.md, so the benchmark code cannot rot
 	$(BIN)/python bench/run.py --quick --out var/bench-quick.md
+
+# The live benchmarks run a checkout's own `mamori up` (real scheduler, embedded PostgreSQL) with fresh homes, so
+# they measure a fresh clone of HEAD (committed code only, never this tree's var/), made again on each call.
+LIVE := $(CURDIR)/var/bench-live
+define fresh_clone
+	rm -rf $(LIVE) && git clone -q $(CURDIR) $(LIVE) && $(MAKE) -C $(LIVE) venv
+endef
+.PHONY: bench-first-ticket bench-latency bench-gx-share
+bench-first-ticket: $(STAMP) ## start → first ticket of `make up-local`, on a fresh clone of HEAD (minutes)
+	$(fresh_clone)
+	$(BIN)/python bench/first_ticket.py $(LIVE) --json var/bench-first-ticket.json
+
+bench-latency: $(STAMP) ## landing → ticket per story step over 30 minutes of landings, fresh clone of HEAD (~50 min)
+	$(fresh_clone)
+	$(BIN)/python bench/latency.py $(LIVE) --minutes 30 --drain 15 --json var/bench-latency.json
+
+bench-gx-share: $(STAMP) ## GX share of convert tasks under the real scheduler, from Airflow's metadata, fresh clone of HEAD
+	$(fresh_clone)
+	$(BIN)/python bench/gx_share.py $(LIVE) --json var/bench-gx-share.json
 
 .PHONY: up-local down screenshot
 up-local: $(STAMP) ## the real Airflow on 127.0.0.1:8080 (scheduler, api-server, ...), 6 h of sample data, DAGs on
