@@ -7,7 +7,8 @@ Runs the checkout's own `mamori up` with fresh homes (`<checkout>/var/demo`, `<c
 fresh clone does not have yet) on a free port, from the moment `mamori up` is started until the first Markdown
 ticket appears under `$MAMORI_HOME/outbox/tickets/<detection>/`, sampling the 1-minute load average every 10 s;
 then reads when each stage ran from the REST API (the detect and dispatch task instances), stops the instance
-with `mamori down` and prints one summary line and the stages. `--json FILE` also writes every run and task
+with `mamori down` and prints one summary line, the stages and the CPU seconds each component had used by the
+first task and by the ticket (sampled every second from /proc). `--json FILE` also writes every run and task
 instance the API returned. A development tool: nothing in mamori imports it.
 """
 
