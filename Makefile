@@ -21,8 +21,12 @@ $(STAMP): requirements.lock.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null
 	@# uv resolves nothing here (the lock is exact); it only installs ~15x faster than pip. Falls back to pip.
+	@# --compile-bytecode: the .pyc files pip writes at install by default and uv does not. Without them every
+	@# process compiles what it imports from source (Airflow, Great Expectations: half the CPU of an import),
+	@# again in each process where PYTHONDONTWRITEBYTECODE is set, and by every component at once on the first
+	@# `make up-local` otherwise: the start's CPU on a loaded machine (docs/operations.md, "Eighth round").
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9 || true
-	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q -p $(BIN)/python -r requirements.lock.txt && \
+	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --compile-bytecode -p $(BIN)/python -r requirements.lock.txt && \
 	   $(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e . ; \
 	 else $(BIN)/pip install -q -r requirements.lock.txt && $(BIN)/pip install -q --no-deps -e . ; fi
 	@# A silent half-install (seen once under load: exit 0, no console script) must stop here, not later.

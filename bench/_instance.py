@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -59,3 +61,77 @@ class LoadSampler:
     def summary(self) -> str:
         ls = self.loads
         return f"{min(ls):.1f}/{sum(ls) / len(ls):.1f}/{max(ls):.1f}" if ls else "-"
+
+
+# The component a process of the instance belongs to, by its command line (Airflow's forks keep or set their
+# title: the dag-processor's parsers keep "airflow dag-processor", the scheduler's workers and their task
+# processes are "airflow worker -- ..."), first match wins.
+_COMPONENTS = (
+    ("db migrate", "db migrate"),
+    ("worker -- ", "task workers and task processes"),
+    ("scheduler", "scheduler (its warm-up included)"),
+    ("dag-processor", "dag-processor (its parsers included)"),
+    ("api-server", "api-server"),
+    ("triggerer", "triggerer"),
+)
+
+
+def component(cmdline: str) -> str:
+    """The component a process of the instance belongs to (see _COMPONENTS); "other" for the launcher's shells."""
+    return next((name for marker, name in _COMPONENTS if marker in cmdline), "other")
+
+
+class CpuSampler:
+    """CPU seconds (user + system) of an instance's processes by component, sampled every second from start()
+    to stop(): what each part of the start costs on a machine where CPU, not waiting, sets the pace. `pids()`
+    names the processes to read at each sample (the session's members, PostgreSQL's processes, `mamori up`),
+    each with its component's name, or None to name it by its command line (component()).
+    A process is counted up to its last sample, so one that lives less than a second is missed (task processes
+    forked from a warmed-up worker mostly are: their share shows only in part)."""
+
+    def __init__(self, pids: Callable[[], dict[int, str | None]]) -> None:
+        self._pids = pids
+        self._cpu: dict[int, float] = {}
+        self._where: dict[int, str] = {}
+        self.samples: list[tuple[float, dict[str, float]]] = []  # (epoch seconds, CPU seconds by component)
+        self._done = threading.Event()
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def _read(self, pid: int) -> float | None:
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = text[text.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / self._tick  # utime, stime (man 5 proc)
+
+    def sample(self) -> None:
+        from mamori.dev import sessions
+
+        for pid, label in self._pids().items():
+            if (cpu := self._read(pid)) is None:
+                continue
+            if pid not in self._where:
+                self._where[pid] = label or component(sessions.cmdline(pid))
+            self._cpu[pid] = cpu
+        totals: dict[str, float] = {}
+        for pid, cpu in self._cpu.items():
+            totals[self._where[pid]] = totals.get(self._where[pid], 0.0) + cpu
+        self.samples.append((time.time(), totals))
+
+    def start(self) -> CpuSampler:
+        def run() -> None:
+            while not self._done.is_set():
+                self.sample()
+                self._done.wait(1)
+
+        threading.Thread(target=run, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def at(self, when: float) -> dict[str, float]:
+        """CPU seconds by component at the last sample taken at or before `when` (epoch seconds)."""
+        before = [totals for t, totals in self.samples if t <= when]
+        return before[-1] if before else {}

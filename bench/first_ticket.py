@@ -7,7 +7,8 @@ Runs the checkout's own `mamori up` with fresh homes (`<checkout>/var/demo`, `<c
 fresh clone does not have yet) on a free port, from the moment `mamori up` is started until the first Markdown
 ticket appears under `$MAMORI_HOME/outbox/tickets/<detection>/`, sampling the 1-minute load average every 10 s;
 then reads when each stage ran from the REST API (the detect and dispatch task instances), stops the instance
-with `mamori down` and prints one summary line and the stages. `--json FILE` also writes every run and task
+with `mamori down` and prints one summary line, the stages and the CPU seconds each component had used by the
+first task and by the ticket (sampled every second from /proc). `--json FILE` also writes every run and task
 instance the API returned. A development tool: nothing in mamori imports it.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: bench/ is not installed
-from bench._instance import Instance, LoadSampler
+from bench._instance import CpuSampler, Instance, LoadSampler
 
 
 def _pages(api: Any, path: str, key: str) -> list[dict[str, Any]]:
@@ -156,6 +157,34 @@ def timeline(
     return sorted(((name, at - t0) for name, at in marks.items()), key=lambda x: x[1])
 
 
+def _instance_pids(airflow_home: Path, up_pid: int) -> dict[int, str | None]:
+    """The processes of the instance being measured: `mamori up` (it generates the sample while the components
+    start), the embedded PostgreSQL's, and every member of the components' session (named by command line)."""
+    from mamori.dev import local, local_pg, sessions
+
+    pids: dict[int, str | None] = {up_pid: "mamori up (the sample's generation)"}
+    pids.update(dict.fromkeys(local_pg.processes(airflow_home / local.PG_DIR), "PostgreSQL"))
+    if (pgid := local.running(airflow_home)) is not None:
+        pids.update({pid: None for pid in sessions.members(pgid) if pid not in pids})
+    return pids
+
+
+def cpu_lines(cpu: CpuSampler, t0: float, marks: list[tuple[str, float]]) -> list[str]:
+    """CPU seconds by component when the first task started and at the first ticket: the start is paced by the
+    CPU its components get on a shared machine, so what each one spends is what there is to cut."""
+    at = dict(marks)
+    cuts = [(name, at[name]) for name in ("first ingest task started", "first ticket") if name in at]
+    if not cuts or not cpu.samples:
+        return []
+    columns = [cpu.at(t0 + s) for _, s in cuts]
+    names = sorted({n for c in columns for n in c}, key=lambda n: -max(c.get(n, 0.0) for c in columns))
+    head = "  ".join(f"{s:.0f} s ({name})" for name, s in cuts)
+    lines = [f"CPU seconds by component (sampled every 1 s) at: {head}"]
+    lines += [f"  {n:40s}" + "".join(f"{c.get(n, 0.0):8.1f}" for c in columns) for n in names]
+    lines.append(f"  {'all':40s}" + "".join(f"{sum(c.values()):8.1f}" for c in columns))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkout", type=Path, help="a clone with its venv (make venv), never started before")
@@ -174,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     proc = subprocess.Popen(  # noqa: S603 - the checkout's own mamori, given by the person running this
         [mamori, "up"], cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    cpu = CpuSampler(lambda: _instance_pids(airflow_home, proc.pid)).start()
     said: list[tuple[float, str]] = [(time.time() - t0, line.rstrip()) for line in proc.stdout or ()]
     up = subprocess.CompletedProcess(proc.args, proc.wait(), "\n".join(line for _, line in said), "")
     up_s = time.time() - t0
@@ -185,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             break
         time.sleep(2)
     loads.stop()
+    cpu.stop()
     stages: list[str] = []
     if up.returncode == 0:
         from mamori.dev.local import Api, LocalAirflowError  # the REST client of `mamori up` itself
@@ -204,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 stages.append(
                     f"  scheduler warm-up: imports {imports:.1f} s, GX {gx:.1f} s, catalog {catalog:.1f} s"
                 )
+            stages += cpu_lines(cpu, t0, marks)
             if args.json:
                 args.json.write_text(json.dumps({"t0": t0, "runs": runs, "task_instances": tis}, default=str))
         except LocalAirflowError as exc:

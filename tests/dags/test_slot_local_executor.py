@@ -28,8 +28,8 @@ from mamori.dev import local
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _task(name: str, weight: int, dag_id: str = "d") -> Any:
-    key = TaskInstanceKey(dag_id, name, "r", 1, -1)
+def _task(name: str, weight: int, dag_id: str = "d", map_index: int = -1) -> Any:
+    key = TaskInstanceKey(dag_id, name, "r", 1, map_index)
     return workloads.ExecuteTask.model_construct(ti=SimpleNamespace(key=key, priority_weight=weight))
 
 
@@ -140,6 +140,46 @@ def test_dispatch_tasks_skip_the_line_for_the_express_worker() -> None:
     ex.heartbeat()
     ex.heartbeat()
     assert _handed_out(ex) == ["run_detections"] and ex.express_queue.empty()
+
+
+def test_record_skips_the_line_but_the_rule_chunks_do_not() -> None:
+    """detect's `record` (the task whose asset runs dispatch_alerts) goes to the express worker: in a `mamori
+    up` run it was handed over 1 s after its run's last chunk and started 9 s later, behind the next detect
+    run's chunk already next in line (docs/operations.md, "Eighth round"). The chunks and the sensor stay in the
+    line, and `record` holds its slot like any task."""
+    ex = _unstarted(slot_executor.SlotLocalExecutor)
+    ex.parallelism = 4  # 2 workers, 2 next in line
+    ex.express_queue = queue.SimpleQueue()  # type: ignore[assignment]
+    ex._express_unread = multiprocessing.Value(ctypes.c_uint)  # type: ignore[attr-defined]
+    ex._ensure_express = lambda: None  # type: ignore[method-assign]  # no worker process
+    chunks = [_task("run_detections", 20, "detect", i) for i in range(2)]
+    sensor = _task("wait_for_ingest", 10, "detect")
+    _queue(ex, *chunks, sensor)
+    ex.heartbeat()
+    assert _handed_out(ex) == ["run_detections", "run_detections", "wait_for_ingest"]
+    assert ex.express_queue.empty()
+    record = _task("record", 30, "detect")
+    _queue(ex, record)
+    ex.heartbeat()
+    assert _handed_out(ex) == [] and ex.express_queue.get().ti.key == record.ti.key
+    assert record.ti.key in ex.running and ex.slots_available == 0
+    # By DAG and task id: another DAG's task named `record` waits in the line.
+    other = _unstarted(slot_executor.SlotLocalExecutor)
+    other.express_queue = queue.SimpleQueue()  # type: ignore[assignment]
+    _queue(other, _task("record", 30, "some_dag"))
+    other.heartbeat()
+    assert _handed_out(other) == ["record"] and other.express_queue.empty()
+
+
+def test_the_express_tasks_are_detects_record() -> None:
+    """EXPRESS_TASKS names real tasks: a renamed `record` must not silently drop back into the line."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(REPO / "dags" / "detect.py"))
+    assert not bag.import_errors, bag.import_errors
+    for dag_id, task_id in slot_executor.EXPRESS_TASKS:
+        assert task_id in bag.dags[dag_id].task_dict
+    assert {("detect", "record")} == slot_executor.EXPRESS_TASKS
 
 
 def test_the_express_dags_are_the_dag_that_talks_to_the_outputs() -> None:

@@ -17,12 +17,16 @@ scheduler's next loop (seconds under load) before its next task. So only half of
 forks `parallelism // 2` workers) and the other half are queued behind them: a worker always has its next task
 at hand, and a high-priority task waits behind at most that many.
 
-The tasks of dispatch_alerts (`EXPRESS_DAGS`, the alert path's last step) do not join that line: they go to one
-worker of their own, so a recorded window's tickets go out as soon as the scheduler hands the task over, not after
-the up to `parallelism // 2` tasks already next in line (a rule chunk or ingest task takes 5-30 s under load; the
-dispatch once started 27 s after `record`, docs/operations.md, "Seventh round"). dispatch_alerts runs one at a time
-(`max_active_runs=1`) and every delivery is claimed in the ledger first, so that worker never has more than one
-task, and this changes where it runs, not how many.
+The tasks of dispatch_alerts (`EXPRESS_DAGS`, the alert path's last step) and detect's `record` (`EXPRESS_TASKS`,
+the step before it) do not join that line: they go to one worker of their own, so a recorded window's tickets go
+out as soon as the scheduler hands the task over, not after the up to `parallelism // 2` tasks already next in line
+(a rule chunk or ingest task takes 5-30 s under load; the dispatch once started 27 s after `record`, and `record`
+9 s after it was handed over, behind the next detect run's chunks: docs/operations.md, "Seventh round" and
+"Eighth round"). Both are short (seconds) and few: dispatch_alerts runs one at a time (`max_active_runs=1`),
+detect at most two runs at a time, so that worker has at most three tasks in its own line. Each still waits for
+its upstream tasks in the scheduler and holds a slot; one worker runs them one after the other, so a `record`
+never runs beside another or beside a dispatch (every delivery is claimed in the ledger first, as before): this
+changes where they run, not what runs at once.
 
 Only tasks hold a slot: a callback workload reports a running state as it starts, which releases it in the base
 class (as before). `mamori up` (mamori.dev.local.local_env) runs it as `AIRFLOW__CORE__EXECUTOR`; everything
@@ -47,16 +51,23 @@ PATH = "mamori.dev.executor.SlotLocalExecutor"
 # The DAGs whose tasks skip the line for the express worker: dispatch_alerts, the only DAG that talks to the
 # outputs. By DAG id rather than by weight: the weights a task ends with depend on the weight rule.
 EXPRESS_DAGS: frozenset[str] = frozenset({"dispatch_alerts"})
+# Single tasks (DAG id, task id) that skip it too: detect's `record`, which emits the asset that runs
+# dispatch_alerts. Not the rule chunks (seconds to minutes each, up to `[core] parallelism` of them per run) nor
+# the sensor's pokes: they would turn the express worker into a second line.
+EXPRESS_TASKS: frozenset[tuple[str, str]] = frozenset({("detect", "record")})
 
 
 def is_express(workload: Any) -> bool:
-    """A task workload of the alert path's last step (dispatch_alerts)."""
-    return isinstance(workload, workloads.ExecuteTask) and workload.ti.key.dag_id in EXPRESS_DAGS
+    """A task workload of the alert path's last steps (dispatch_alerts, detect's `record`)."""
+    if not isinstance(workload, workloads.ExecuteTask):
+        return False
+    key = workload.ti.key
+    return key.dag_id in EXPRESS_DAGS or (key.dag_id, key.task_id) in EXPRESS_TASKS
 
 
 class SlotLocalExecutor(LocalExecutor):
     """LocalExecutor whose dispatched tasks count against `parallelism` until their result is read, with
-    `parallelism // 2` workers and one express worker for dispatch_alerts' tasks."""
+    `parallelism // 2` workers and one express worker for the alert path's last steps (is_express)."""
 
     express_queue: SimpleQueue[Any]
     express: Process | None = None
