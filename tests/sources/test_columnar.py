@@ -260,6 +260,28 @@ def with_(**changes: Any) -> dict[str, Any]:
         pytest.param([with_(eventTime="0000-01-01T00:00:00Z")], id="year-0"),
         pytest.param([with_(eventTime="2026-11-01T10:00:61Z")], id="second-61"),
         pytest.param([with_(eventTime="1969-12-31T23:59:59Z")], id="before-epoch"),
+        # the fast path parses a minute once and looks its seconds up: only AWS's exact form may take it
+        pytest.param(
+            [with_(eventTime=f"2026-11-01T10:07:{sec:02d}Z") for sec in (0, 5, 59, 5, 30)], id="one-minute"
+        ),
+        pytest.param([with_(eventTime="2026-11-01T10:00:60Z")], id="leap-second"),
+        pytest.param([with_(eventTime="2026-11-01T24:00:00Z")], id="hour-24"),
+        pytest.param([with_(eventTime="2026-11-01T10:60:00Z")], id="minute-60"),
+        pytest.param([with_(eventTime="2026-13-01T10:00:05Z")], id="month-13"),
+        pytest.param(
+            [with_(eventTime="2026-11-01T10:00:\u0665\u0665Z".encode().decode("unicode_escape"))],
+            id="arabic-seconds",
+        ),
+        pytest.param(
+            [with_(eventTime="2026-11-01T10:0\u0665:05Z".encode().decode("unicode_escape"))],
+            id="arabic-minute",
+        ),
+        pytest.param([with_(eventTime="2026-11-01T10:00: 5Z")], id="space-second"),
+        pytest.param([with_(eventTime="2026-11-01T10:00:+5Z")], id="signed-second"),
+        pytest.param([with_(eventTime="2026-11-01 10:00:05Z"), GOOD], id="space-separator"),
+        pytest.param([with_(eventTime="2026-11-01T10:00:05z"), GOOD], id="lower-z"),
+        pytest.param([with_(eventTime="2026-11-01T10:00Z:05Z")], id="z-inside"),
+        pytest.param([with_(eventTime="20261101T10:00:05Z:00Z")], id="basic-date"),
         pytest.param([with_(eventName=""), GOOD], id="empty-required"),
         pytest.param([with_(eventSource=...), GOOD], id="missing-required"),
         pytest.param([with_(eventName=7), GOOD], id="number-required"),
