@@ -196,17 +196,20 @@ def write_parquet(
 ) -> LakeFile:
     """The lake's file bytes, deterministic for identical input (a re-run writes the same file), with the row
     count the writer recorded in them: ingest's guard compares it with the manifest's rows_out, without
-    parsing the footer back (a ~70-column schema's footer costs about a millisecond per file to read)."""
-    buf = io.BytesIO()
+    parsing the footer back (a ~70-column schema's footer costs about a millisecond per file to read).
+
+    Written to Arrow's own buffer, not an io.BytesIO: the writer then appends each page natively instead of
+    calling back into Python for it (~75 pages in a CloudTrail file: ~0.1 ms per file; same bytes)."""
+    sink = pa.BufferOutputStream()
     written: list[Any] = []
     pq.write_table(
         table,
-        buf,
+        sink,
         row_group_size=ROW_GROUP_ROWS,
         metadata_collector=written,
         **writer_options(table.schema, filtered, light),
     )
-    return LakeFile(buf.getvalue(), int(written[0].num_rows))
+    return LakeFile(sink.getvalue().to_pybytes(), int(written[0].num_rows))
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
