@@ -167,7 +167,7 @@ def _as_main_2e92fdb() -> Iterator[None]:
 
     real = convert.write_parquet, convert._in_time_order, observe.BatchObserver.feed
 
-    def write_parquet(table: Any, filtered: Any = None) -> Any:
+    def write_parquet(table: Any, filtered: Any = None, light: Any = ()) -> Any:  # zstd, dicts, stats everywhere
         f = real[0](table)
         pq.read_metadata(io.BytesIO(f.body))  # the read-back ingest did
         return f

@@ -260,6 +260,28 @@ def with_(**changes: Any) -> dict[str, Any]:
         pytest.param([with_(eventTime="0000-01-01T00:00:00Z")], id="year-0"),
         pytest.param([with_(eventTime="2026-11-01T10:00:61Z")], id="second-61"),
         pytest.param([with_(eventTime="1969-12-31T23:59:59Z")], id="before-epoch"),
+        # the fast path parses a minute once and looks its seconds up: only AWS's exact form may take it
+        pytest.param(
+            [with_(eventTime=f"2026-11-01T10:07:{sec:02d}Z") for sec in (0, 5, 59, 5, 30)], id="one-minute"
+        ),
+        pytest.param([with_(eventTime="2026-11-01T10:00:60Z")], id="leap-second"),
+        pytest.param([with_(eventTime="2026-11-01T24:00:00Z")], id="hour-24"),
+        pytest.param([with_(eventTime="2026-11-01T10:60:00Z")], id="minute-60"),
+        pytest.param([with_(eventTime="2026-13-01T10:00:05Z")], id="month-13"),
+        pytest.param(
+            [with_(eventTime="2026-11-01T10:00:\u0665\u0665Z".encode().decode("unicode_escape"))],
+            id="arabic-seconds",
+        ),
+        pytest.param(
+            [with_(eventTime="2026-11-01T10:0\u0665:05Z".encode().decode("unicode_escape"))],
+            id="arabic-minute",
+        ),
+        pytest.param([with_(eventTime="2026-11-01T10:00: 5Z")], id="space-second"),
+        pytest.param([with_(eventTime="2026-11-01T10:00:+5Z")], id="signed-second"),
+        pytest.param([with_(eventTime="2026-11-01 10:00:05Z"), GOOD], id="space-separator"),
+        pytest.param([with_(eventTime="2026-11-01T10:00:05z"), GOOD], id="lower-z"),
+        pytest.param([with_(eventTime="2026-11-01T10:00Z:05Z")], id="z-inside"),
+        pytest.param([with_(eventTime="20261101T10:00:05Z:00Z")], id="basic-date"),
         pytest.param([with_(eventName=""), GOOD], id="empty-required"),
         pytest.param([with_(eventSource=...), GOOD], id="missing-required"),
         pytest.param([with_(eventName=7), GOOD], id="number-required"),
@@ -429,6 +451,75 @@ def test_a_batch_takes_a_stream_only_from_a_parser_that_streams(tmp_path: Any) -
     got = out.parse(raw, _as_stream(data, tmp_path, "vpc"))
     assert got.rows_out == src.parse_object(raw, data).rows_out > 0
     assert convert.BatchTables(cloudtrail.SOURCE).streams_large_objects
+
+
+@pytest.mark.parametrize("budget", [convert.MEMORY_BUDGET, 64 * 1024], ids=["held", "spilled"])
+def test_batch_files_use_snappy_on_the_light_columns_and_every_reader_reads_them(
+    budget: int, tmp_path: Any
+) -> None:
+    """CloudTrail's batch files compress its light columns (SourceSpec.light_columns, and every column under a
+    light struct) with snappy and the others with zstd; DuckDB and pyarrow read every row back, merged (spilled)
+    files included. (Athena reads per-column codecs too: the codec is a property of each column chunk in the
+    Parquet format.)"""
+    import duckdb
+
+    src = SOURCES["cloudtrail"]
+    light = SPECS["cloudtrail"].light_columns
+    paths = convert.leaf_paths(src.schema)
+    assert set(light) <= {p.rsplit(".", n)[0] for p in paths for n in range(p.count(".") + 1)}  # real columns
+    want_codecs = {
+        p: "SNAPPY" if any(p == c or p.startswith(c + ".") for c in light) else "ZSTD" for p in paths
+    }
+    assert want_codecs["addendum.originaleventid"] == want_codecs["readonly"] == "SNAPPY"
+    assert want_codecs["eventname"] == want_codecs["related_arns.list.element"] == "ZSTD"
+    items = generated("cloudtrail")
+    want = row_path_batch(src, items)
+    out = convert.BatchTables(src, budget=budget, spill_dir=str(tmp_path))
+    for raw, data in items:
+        out.parse(raw, data)
+    files = list(out.parquet_files())
+    assert (out.spills > 0) == (budget < convert.MEMORY_BUDGET)
+    for i, (part, f) in enumerate(files):
+        meta = pq.read_metadata(io.BytesIO(f.body))
+        for g in range(meta.num_row_groups):
+            got_codecs = {
+                meta.schema.column(c).path: meta.row_group(g).column(c).compression
+                for c in range(meta.num_columns)
+            }
+            assert got_codecs == want_codecs, part
+        path = tmp_path / f"f{i}.parquet"
+        path.write_bytes(f.body)
+        got = duckdb.sql(f"select * from read_parquet('{path}')").fetch_arrow_table()
+        assert got.cast(src.schema).equals(want[part]), part
+        assert pq.read_table(path).equals(want[part]), part
+
+
+def test_leaf_paths_are_the_parquet_writers_column_paths() -> None:
+    """convert.leaf_paths walks the Arrow types (no pandas import); each source's paths equal those of a file
+    pyarrow wrote, so a light column's codec reaches the column it names."""
+    for name, src in SOURCES.items():
+        buf = io.BytesIO()
+        pq.write_table(src.schema.empty_table(), buf)
+        meta = pq.read_metadata(io.BytesIO(buf.getvalue()))
+        assert convert.leaf_paths(src.schema) == tuple(
+            meta.schema.column(i).path for i in range(meta.num_columns)
+        ), name
+    nested = pa.schema(
+        [
+            ("m", pa.map_(pa.string(), pa.list_(pa.int64()))),
+            ("s", pa.struct([("l", pa.large_list(pa.string()))])),
+        ]
+    )
+    buf = io.BytesIO()
+    pq.write_table(nested.empty_table(), buf)
+    meta = pq.read_metadata(io.BytesIO(buf.getvalue()))
+    assert convert.leaf_paths(nested) == tuple(meta.schema.column(i).path for i in range(meta.num_columns))
+
+
+def test_a_source_without_light_columns_keeps_zstd_everywhere() -> None:
+    for name, spec in SPECS.items():
+        if not spec.light_columns:
+            assert convert.compression(spec.schema, spec.light_columns) == "zstd", name
 
 
 @pytest.mark.parametrize("budget", [convert.MEMORY_BUDGET, 64 * 1024], ids=["held", "spilled"])

@@ -162,6 +162,30 @@ def test_compaction_keeps_every_row_and_records_each_file(lake):
     assert not any(p.startswith("curated/") for p in lake_digest(lake, ("_compaction/",)))
 
 
+def codecs(path) -> dict[str, str]:
+    """Each Parquet column's codec, from the file's first row group."""
+    meta = pq.read_metadata(path)
+    return {
+        meta.schema.column(c).path: meta.row_group(0).column(c).compression for c in range(meta.num_columns)
+    }
+
+
+def test_compacted_files_keep_the_codecs_of_ingest_files(lake):
+    """Compaction writes each column with the codec ingest wrote it with (snappy on the source's light columns,
+    zstd elsewhere: mamori.lake.convert.compression), so the lake stays one format; it reads the ingest files'
+    mixed codecs back whole."""
+    ingest_file = codecs(lake_dir(lake) / H00 / f"{W0}.parquet")
+    assert set(ingest_file.values()) == {"SNAPPY", "ZSTD"}
+    assert ingest_file["readonly"] == ingest_file["addendum.reason"] == "SNAPPY"
+    assert ingest_file["eventname"] == ingest_file["requestparameters"] == "ZSTD"
+    before_rows = rows(lake)
+    compact.compact_partitions("cloudtrail", BEFORE, lake)
+    compacted = data_files(lake)[0]
+    assert compacted.startswith(f"{H00}/compact-")
+    assert codecs(lake_dir(lake) / compacted) == ingest_file
+    assert rows(lake) == before_rows
+
+
 def test_a_second_run_changes_nothing(lake, calls):
     compact.compact_partitions("cloudtrail", BEFORE, lake)
     first = lake_digest(lake)

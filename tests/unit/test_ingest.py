@@ -164,7 +164,7 @@ def test_gc_is_paused_per_batch_and_the_callers_setting_restored(landed, monkeyp
     seen = []
     real = ingest._convert_batch
     monkeypatch.setattr(
-        ingest, "_convert_batch", lambda b, s, w: seen.append(gc.isenabled()) or real(b, s, w)
+        ingest, "_convert_batch", lambda b, s, st, w: seen.append(gc.isenabled()) or real(b, s, st, w)
     )
     batches = ingest.plan_window("cloudtrail", T0, T0 + timedelta(hours=1), landed)
     assert gc.isenabled()

@@ -56,9 +56,9 @@ import pyarrow.parquet as pq
 
 from mamori.config import Settings, load_settings
 from mamori.lake import Store, layout
-from mamori.lake.convert import COMPRESSION, ROW_GROUP_ROWS
+from mamori.lake.convert import ROW_GROUP_ROWS, compression
 from mamori.lake.manifests import BatchManifest
-from mamori.sources import SOURCES
+from mamori.sources import SOURCES, SPECS
 from mamori.windows import HOUR
 
 log = logging.getLogger(__name__)
@@ -200,10 +200,11 @@ class _Out:
     """The compacted file, written a row group at a time; groups are cut every ROW_GROUP_ROWS rows across
     inputs, so the bytes depend only on the sequence of rows (history-independent, hence idempotent)."""
 
-    def __init__(self, schema: pa.Schema) -> None:
+    def __init__(self, schema: pa.Schema, light: tuple[str, ...] = ()) -> None:
         self.schema = schema
         self.buf = io.BytesIO()
-        self.writer = pq.ParquetWriter(self.buf, schema, compression=COMPRESSION)
+        # the codecs of the source's ingest files (its light columns snappy), so the lake stays one format
+        self.writer = pq.ParquetWriter(self.buf, schema, compression=compression(schema, light))
         self.pending: list[pa.Table] = []
         self.held = 0
         self.rows = 0
@@ -250,6 +251,11 @@ class _Outcome:
     wrote: str | None = None
 
 
+def _light_columns(table: str) -> tuple[str, ...]:
+    """SourceSpec.light_columns of the source whose table this is (none for a table no source names)."""
+    return next((spec.light_columns for spec in SPECS.values() if spec.table == table), ())
+
+
 def _rewrite(
     lake: Store, table: str, relpath: str, rec: dict[str, Any], drop: set[str], add: dict[str, str]
 ) -> _Outcome:
@@ -272,7 +278,7 @@ def _rewrite(
                     f"{base}/{old_file} holds {pf.metadata.num_rows} rows, its record {rec['rows']}"
                 )
             reader = _Rows(pf)
-            out = _Out(pf.schema_arrow)
+            out = _Out(pf.schema_arrow, _light_columns(table))
         for stem in order:
             start = out.rows if out is not None else 0
             if stem in old:  # the old file holds the record's stems in stem order: read it sequentially
@@ -289,7 +295,7 @@ def _rewrite(
             data = lake.read_bytes(add[stem])
             pf_new = pq.ParquetFile(io.BytesIO(data))
             if out is None:
-                out = _Out(pf_new.schema_arrow)
+                out = _Out(pf_new.schema_arrow, _light_columns(table))
             for i in range(pf_new.num_row_groups):
                 out.add(pf_new.read_row_group(i))
             absorbed[stem] = {"sha256": _sha(data), "rows": pf_new.metadata.num_rows, "offset": start}

@@ -146,6 +146,12 @@ class SourceSpec:
     # dictionary page is one more zstd call) and ~10 % of its size (statistics on JSON-text columns). None:
     # dictionaries and statistics on every column. Compaction rewrites the files with both on every column.
     filtered_columns: tuple[str, ...] | None = None
+    # Columns (or structs: every column under one) whose Parquet pages zstd barely shrinks: low-cardinality ones
+    # that are dictionary-encoded, and ones most records leave empty. They get snappy instead (no per-page
+    # context to set up: zstd's costs ~10 µs a page, a third of encoding a ~200-row file of a wide schema) in
+    # ingest's and compaction's files alike (mamori.lake.convert.compression); the others keep zstd. Chosen
+    # by measure: the files must not grow more than 1 % (docs/benchmarks.md "Small batches").
+    light_columns: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

@@ -528,6 +528,7 @@ _HOUR_US = 3_600_000_000
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _DUMPS = orjson.dumps
 _UNSEEN: Any = object()
+_SECOND_US = {f"{sec:02d}": sec * 1_000_000 for sec in range(60)}  # a leap second (60) takes the slow path
 _STRINGS = pa.list_(_S)
 
 
@@ -570,6 +571,7 @@ class CloudTrailColumns:
         self.rows = RowBuffer(SCHEMA, emit)  # rows of the objects the row path converts
         self.origin = 0  # the current object's origin number
         self._times: dict[str, int | None] = {}  # eventTime text -> epoch µs (None: not an instant)
+        self._minutes: dict[str, int | None] = {}  # `2026-11-01T10:00` of AWS's form -> epoch µs (or None)
         self._parts: dict[tuple[str, str, int], int] = {}
         self._part_list: list[Partition] = []
         self._reset()
@@ -701,16 +703,34 @@ class CloudTrailColumns:
                 nested[col] = idx
         except orjson.JSONEncodeError:
             return False
-        times = self._times
+        times, minutes = self._times, self._minutes
         us: list[int] = []
         for t in text["eventtime"] or ():
-            v = times.get(t, _UNSEEN)
-            if v is _UNSEEN:
-                parsed = parse_event_time(t)
-                v = None if parsed is None else (parsed - _EPOCH) // _ONE_US
-                if len(times) > 100_000:
-                    times.clear()
-                times[t] = v
+            # AWS's own form, `2026-11-01T10:00:05Z`: its minute is parsed once (events seldom share a second,
+            # often a minute), its seconds looked up. Exactly parse_event_time's value: the date, hour and
+            # minute are the same characters in both strings, and 00-59 are valid seconds in any minute.
+            sec = (
+                _SECOND_US.get(t[17:19])
+                if len(t) == 20 and t[19] == "Z" and t[16] == ":" and t[13] == ":" and t[10] == "T"
+                else None
+            )
+            if sec is not None:
+                minute = minutes.get(t[:16], _UNSEEN)
+                if minute is _UNSEEN:
+                    parsed = parse_event_time(t[:16] + ":00Z")
+                    minute = None if parsed is None else (parsed - _EPOCH) // _ONE_US
+                    if len(minutes) > 100_000:
+                        minutes.clear()
+                    minutes[t[:16]] = minute
+                v = None if minute is None else minute + sec
+            else:
+                v = times.get(t, _UNSEEN)
+                if v is _UNSEEN:
+                    parsed = parse_event_time(t)
+                    v = None if parsed is None else (parsed - _EPOCH) // _ONE_US
+                    if len(times) > 100_000:
+                        times.clear()
+                    times[t] = v
             if v is None:
                 return False
             us.append(v)

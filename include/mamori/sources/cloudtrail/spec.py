@@ -173,6 +173,32 @@ SPEC = SourceSpec(
         "source",
         "account_id",
     ),
+    # The filtered columns with a handful of values (eventName and eventSource have hundreds: zstd still pays
+    # there), and the fields only some kinds of event carry. Measured on the generator's batches (~1,000 events,
+    # ~5 files): -1.2 ms of ~10 ms encoding per batch, -0.5 % bytes; a compacted file +0.2 %.
+    light_columns=(
+        "eventversion",
+        "awsregion",
+        "errorcode",
+        "eventtype",
+        "readonly",
+        "recipientaccountid",
+        "eventcategory",
+        "managementevent",
+        "source",
+        "account_id",
+        "apiversion",
+        "serviceeventdetails",
+        "sharedeventid",
+        "vpcendpointid",
+        "vpcendpointaccountid",
+        "insightdetails",
+        "addendum",
+        "edgedevicedetails",
+        "useridentity.onbehalfof",
+        "useridentity.sessioncontext.ec2roledelivery",
+        "useridentity.sessioncontext.sourceidentity",
+    ),
     example_key=(
         "AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/01/"
         "111111111111_CloudTrail_us-east-1_20261101T0005Z_XSh5qfJSDz5snsiL.json.gz"
