@@ -51,15 +51,15 @@ test-slow: $(STAMP) ## end-to-end tier: dag.test over generated data, moto S3 se
 	$(BIN)/python -m pytest -m slow -q
 
 lint: $(STAMP) ## ruff (check + format) + mypy + sqlfluff (athena) + the import layers (.importlinter) must be clean
-	$(BIN)/ruff check include dags plugins tests
-	$(BIN)/ruff format --check include dags plugins tests
+	$(BIN)/ruff check include dags plugins tests bench
+	$(BIN)/ruff format --check include dags plugins tests bench
 	$(BIN)/mypy
 	$(BIN)/sqlfluff lint sql --dialect athena
 	$(BIN)/lint-imports
 
 fmt: $(STAMP) ## apply ruff fixes and formatting, and sqlfluff fixes
-	$(BIN)/ruff check --fix include dags plugins tests
-	$(BIN)/ruff format include dags plugins tests
+	$(BIN)/ruff check --fix include dags plugins tests bench
+	$(BIN)/ruff format include dags plugins tests bench
 	$(BIN)/sqlfluff fix sql --dialect athena
 
 new-detection: $(STAMP) ## scaffold sql/detections/<source>/$(ID).sql and its case folders: make new-detection ID=cloudtrail_x
