@@ -167,7 +167,9 @@ def _as_main_2e92fdb() -> Iterator[None]:
 
     real = convert.write_parquet, convert._in_time_order, observe.BatchObserver.feed
 
-    def write_parquet(table: Any, filtered: Any = None, light: Any = ()) -> Any:  # zstd, dicts, stats everywhere
+    def write_parquet(
+        table: Any, filtered: Any = None, light: Any = ()
+    ) -> Any:  # zstd, dicts, stats everywhere
         f = real[0](table)
         pq.read_metadata(io.BytesIO(f.body))  # the read-back ingest did
         return f
@@ -342,8 +344,8 @@ def _conversion(hours: int, runs: int) -> tuple[list[str], dict[str, Any], str]:
         row("naive pandas per batch (`json_normalize` → zstd Parquet, no partitions, no checks)", t_pandas),
         "",
         f"GX validation inside `convert_batch`: {gx_alone / len(batches) * 1000:.0f} ms per batch, "
-        f"{gx_alone / t_full:.0%} of the warm convert; the target (≥ 2× naive pandas) is "
-        f"{'met' if t_pandas / t_full >= 2 else 'not met'}: {t_pandas / t_full:.2f}×.",
+        f"{gx_alone / t_full:.0%} of the warm convert (the target, ≥ 2× naive pandas, is judged on the "
+        "comparison below, each side in a process of its own).",
         "",
     ]
     return lines, batches[len(batches) // 2], home
@@ -399,6 +401,46 @@ def _tasks(batch: dict[str, Any], home: str, quick: bool, runs: int) -> list[str
     ]
 
 
+ALONE = Path(__file__).with_name("_alone_child.py")
+ALONE_PASSES = 9
+
+
+def _alone_pairs(hours: int, pairs: int) -> list[str]:
+    """naive pandas and `convert_batch`, each in a process of its own (`_alone_child.py`: its own collector),
+    one after the other, `pairs` times: the ratio of each pair, their median, and the CPU time beside it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MAMORI_"))}
+    got: dict[str, list[dict[str, float]]] = {"pandas": [], "mamori": []}
+    for _ in range(pairs):
+        for side in got:
+            out = subprocess.run(  # noqa: S603 - our interpreter, our script
+                [sys.executable, str(ALONE), side, str(hours), str(ALONE_PASSES)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            got[side].append(json.loads(out.strip().splitlines()[-1]))
+    walls = [p["wall_ms"] / m["wall_ms"] for p, m in zip(got["pandas"], got["mamori"], strict=True)]
+    cpus = [p["cpu_ms"] / m["cpu_ms"] for p, m in zip(got["pandas"], got["mamori"], strict=True)]
+    each = ", ".join(
+        f"{p['wall_ms']:.0f} / {m['wall_ms']:.0f} ms"
+        for p, m in zip(got["pandas"], got["mamori"], strict=True)
+    )
+    return [
+        f"**Each side in a process of its own** (the same batches; naive pandas, then `convert_batch` in a warm "
+        f"process, {pairs} pair(s) one after the other, each the median of {ALONE_PASSES} passes; every process "
+        f"with the interpreter's default garbage collection, as a user's script or a task runs): `convert_batch` "
+        f"= **{statistics.median(walls):.2f}× naive pandas** in wall time (target ≥ 2×: "
+        f"{'met' if statistics.median(walls) >= 2 else 'not met'}) (median of the pairs; each pair "
+        f"pandas / convert per batch: {each}), {statistics.median(cpus):.2f}× in CPU time. The one-process "
+        "table above interleaves the passes in one interpreter, where a pass can also pay the collections the "
+        "garbage of the pass before it triggers: its pandas row moves between ~60 and ~100 ms per batch with "
+        "the order of the passes, which is why this comparison is the one to read for the target.",
+        "",
+    ]
+
+
 def run(quick: bool, runs: int) -> list[str]:
     lines, batch, home = _conversion(6 if quick else 24, runs)  # ~1 s per pass in quick mode
-    return [*lines, *_tasks(batch, home, quick, runs)]
+    alone = _alone_pairs(6, 1 if quick else runs)  # the 1k batches of quick mode either way: the same target
+    return [*lines, *alone, *_tasks(batch, home, quick, runs)]

@@ -1,0 +1,64 @@
+"""One side of the 1k-batch comparison in a process of its own (gx_task_cost runs this file).
+
+`python _alone_child.py SIDE HOURS PASSES` (SIDE: `pandas` or `mamori`) converts the section's batches once to
+warm up, then PASSES times, and prints one JSON line: the median wall and CPU milliseconds per batch.
+
+Why a process per side: Python's cyclic collector costs the naive pandas converter ~40 % of its time (60 ms
+per batch with it off, 75-110 ms with it on, measured alone), and in the one-process comparison a pass also paid
+for the garbage the pass before it left, so that baseline moved with the order of the passes. Here each side
+pays for its own collections only, with the interpreter's defaults, as a user's script or a task process runs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+from gx_task_cost import _batches  # this file's folder is sys.path[0] when run as a script
+
+
+def main(side: str, hours: int, passes: int) -> None:
+    batches, bodies, _n, home = _batches(hours)
+    one: Callable[[], None]
+    if side == "pandas":
+        import pandas as pd
+
+        def one() -> None:  # the section's pandas_naive, as it is
+            for objs in bodies:
+                records = [r for d in objs for r in json.loads(gzip.decompress(d))["Records"]]
+                pd.json_normalize(records).astype(str).to_parquet(io.BytesIO(), compression="zstd")
+
+    else:
+        from mamori import ingest
+        from mamori.config import load_settings
+        from mamori.quality import validate
+
+        settings = load_settings({"MAMORI_HOME": home})
+        validate._context()  # a warm task process: GX's start-up is the section's other table
+
+        def one() -> None:
+            for b in batches:
+                ingest.convert_batch(b, settings)
+
+    try:
+        one()  # warm-up: lazy imports and caches
+        wall: list[float] = []
+        cpu: list[float] = []
+        for _ in range(passes):
+            c, t = time.process_time(), time.perf_counter()
+            one()
+            wall.append((time.perf_counter() - t) * 1000 / len(batches))
+            cpu.append((time.process_time() - c) * 1000 / len(batches))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    print(json.dumps({"wall_ms": statistics.median(wall), "cpu_ms": statistics.median(cpu)}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
