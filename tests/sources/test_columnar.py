@@ -453,6 +453,22 @@ def test_a_batch_takes_a_stream_only_from_a_parser_that_streams(tmp_path: Any) -
     assert convert.BatchTables(cloudtrail.SOURCE).streams_large_objects
 
 
+def _cloudtrail_batch_files(
+    budget: int, tmp_path: Any
+) -> tuple[dict[Partition, pa.Table], list[tuple[Partition, convert.LakeFile]]]:
+    """The generated CloudTrail batch's tables by the row path, and its files by BatchTables under `budget`
+    (spilled when it is below the default: the merged files' writer is checked as well as the held one)."""
+    src = SOURCES["cloudtrail"]
+    items = generated("cloudtrail")
+    want = row_path_batch(src, items)
+    out = convert.BatchTables(src, budget=budget, spill_dir=str(tmp_path))
+    for raw, data in items:
+        out.parse(raw, data)
+    files = list(out.parquet_files())
+    assert (out.spills > 0) == (budget < convert.MEMORY_BUDGET)
+    return want, files
+
+
 @pytest.mark.parametrize("budget", [convert.MEMORY_BUDGET, 64 * 1024], ids=["held", "spilled"])
 def test_batch_files_use_snappy_on_the_light_columns_and_every_reader_reads_them(
     budget: int, tmp_path: Any
@@ -472,13 +488,7 @@ def test_batch_files_use_snappy_on_the_light_columns_and_every_reader_reads_them
     }
     assert want_codecs["addendum.originaleventid"] == want_codecs["readonly"] == "SNAPPY"
     assert want_codecs["eventname"] == want_codecs["related_arns.list.element"] == "ZSTD"
-    items = generated("cloudtrail")
-    want = row_path_batch(src, items)
-    out = convert.BatchTables(src, budget=budget, spill_dir=str(tmp_path))
-    for raw, data in items:
-        out.parse(raw, data)
-    files = list(out.parquet_files())
-    assert (out.spills > 0) == (budget < convert.MEMORY_BUDGET)
+    want, files = _cloudtrail_batch_files(budget, tmp_path)
     for i, (part, f) in enumerate(files):
         meta = pq.read_metadata(io.BytesIO(f.body))
         for g in range(meta.num_row_groups):
@@ -532,13 +542,7 @@ def test_batch_files_index_only_the_filtered_columns_and_read_back_whole(budget:
     src = SOURCES["cloudtrail"]
     filtered = set(SPECS["cloudtrail"].filtered_columns or ())
     assert {"eventname", "eventsource", "account_id"} <= filtered
-    items = generated("cloudtrail")
-    want = row_path_batch(src, items)
-    out = convert.BatchTables(src, budget=budget, spill_dir=str(tmp_path))
-    for raw, data in items:
-        out.parse(raw, data)
-    files = list(out.parquet_files())
-    assert (out.spills > 0) == (budget < convert.MEMORY_BUDGET)
+    want, files = _cloudtrail_batch_files(budget, tmp_path)
     for i, (part, f) in enumerate(files):
         meta = pq.read_metadata(io.BytesIO(f.body))
         chunks = {meta.schema.column(c).path: meta.row_group(0).column(c) for c in range(meta.num_columns)}
