@@ -265,6 +265,7 @@ def _rewrite(
     old_file: str | None = rec.get("file")
     old = rec["absorbed"]
     order = sorted(set(old) | set(add))
+    light = _light_columns(table)
     absorbed: dict[str, dict[str, Any]] = {}
     out: _Out | None = None
     reader: _Rows | None = None
@@ -278,7 +279,7 @@ def _rewrite(
                     f"{base}/{old_file} holds {pf.metadata.num_rows} rows, its record {rec['rows']}"
                 )
             reader = _Rows(pf)
-            out = _Out(pf.schema_arrow, _light_columns(table))
+            out = _Out(pf.schema_arrow, light)
         for stem in order:
             start = out.rows if out is not None else 0
             if stem in old:  # the old file holds the record's stems in stem order: read it sequentially
@@ -295,7 +296,7 @@ def _rewrite(
             data = lake.read_bytes(add[stem])
             pf_new = pq.ParquetFile(io.BytesIO(data))
             if out is None:
-                out = _Out(pf_new.schema_arrow, _light_columns(table))
+                out = _Out(pf_new.schema_arrow, light)
             for i in range(pf_new.num_row_groups):
                 out.add(pf_new.read_row_group(i))
             absorbed[stem] = {"sha256": _sha(data), "rows": pf_new.metadata.num_rows, "offset": start}
