@@ -11,8 +11,6 @@ pays for its own collections only, with the interpreter's defaults, as a user's 
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import shutil
 import statistics
@@ -20,22 +18,18 @@ import sys
 import time
 from collections.abc import Callable
 
-from gx_task_cost import _batches  # this file's folder is sys.path[0] when run as a script
+from gx_task_cost import _batches, convert_all, naive_pandas  # this file's folder is sys.path[0] as a script
 
 
 def main(side: str, hours: int, passes: int) -> None:
     batches, bodies, _n, home = _batches(hours)
     one: Callable[[], None]
     if side == "pandas":
-        import pandas as pd
 
-        def one() -> None:  # the section's pandas_naive, as it is
-            for objs in bodies:
-                records = [r for d in objs for r in json.loads(gzip.decompress(d))["Records"]]
-                pd.json_normalize(records).astype(str).to_parquet(io.BytesIO(), compression="zstd")
+        def one() -> None:
+            naive_pandas(bodies)
 
     else:
-        from mamori import ingest
         from mamori.config import load_settings
         from mamori.quality import validate
 
@@ -43,8 +37,7 @@ def main(side: str, hours: int, passes: int) -> None:
         validate._context()  # a warm task process: GX's start-up is the section's other table
 
         def one() -> None:
-            for b in batches:
-                ingest.convert_batch(b, settings)
+            convert_all(batches, settings)
 
     try:
         one()  # warm-up: lazy imports and caches
