@@ -186,9 +186,9 @@ def _as_main_2e92fdb() -> Iterator[None]:
     real = convert.write_parquet, convert._in_time_order, observe.BatchObserver.feed
 
     def write_parquet(
-        table: Any, filtered: Any = None, light: Any = ()
-    ) -> Any:  # zstd, dicts, stats everywhere
-        f = real[0](table)
+        table: Any, filtered: Any = None, light: Any = (), options: Any = None
+    ) -> Any:  # zstd, dicts, stats everywhere, the Arrow schema stored
+        f = real[0](table, options={"compression": "zstd"})
         pq.read_metadata(io.BytesIO(f.body))  # the read-back ingest did
         return f
 

@@ -491,6 +491,7 @@ def test_batch_files_use_snappy_on_the_light_columns_and_every_reader_reads_them
     want, files = _cloudtrail_batch_files(budget, tmp_path)
     for i, (part, f) in enumerate(files):
         meta = pq.read_metadata(io.BytesIO(f.body))
+        assert b"ARROW:schema" not in (meta.metadata or {})  # convert.STORE_SCHEMA: no reader needs it
         for g in range(meta.num_row_groups):
             got_codecs = {
                 meta.schema.column(c).path: meta.row_group(g).column(c).compression

@@ -23,7 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "quality"))
 import quality_helpers
 from quality_helpers import ct_record, hour, land_ct, run_window
 
-from mamori.lake import Store, compact
+from mamori.lake import Store, compact, convert
+from mamori.sources.cloudtrail import SCHEMA
+from mamori.sources.cloudtrail.spec import SPEC
+
+LIGHT = SPEC.light_columns
 
 no_gx = quality_helpers.no_gx  # GX is tested elsewhere; it costs seconds per test here
 
@@ -183,6 +187,28 @@ def test_compacted_files_keep_the_codecs_of_ingest_files(lake):
     compacted = data_files(lake)[0]
     assert compacted.startswith(f"{H00}/compact-")
     assert codecs(lake_dir(lake) / compacted) == ingest_file
+    assert rows(lake) == before_rows
+
+
+@pytest.mark.parametrize("older", [W0, W1])
+def test_files_with_and_without_a_stored_arrow_schema_compact_together(lake, older):
+    """Ingest files carry no serialized Arrow schema (convert.STORE_SCHEMA); a lake's files written before
+    that do. pyarrow reads both kinds with the same schema, so a partition holding both is compacted (not
+    skipped as "schemas differ"), every row kept, list columns included."""
+    path = lake_dir(lake) / H00 / f"{older}.parquet"
+    assert b"ARROW:schema" not in (pq.read_metadata(path).metadata or {})
+    new_schema = pq.read_schema(path).remove_metadata()
+    # the file as the previous release wrote it: same rows and codecs, the Arrow schema in its footer
+    pq.write_table(
+        pq.read_table(path), path, compression=convert.compression(SCHEMA, LIGHT), store_schema=True
+    )
+    assert b"ARROW:schema" in pq.read_metadata(path).metadata
+    assert str(pq.read_schema(path).remove_metadata()) == str(new_schema)  # field names of list items too
+    before_rows = rows(lake)
+    assert any(json.loads(r)["related_ips"] for r in before_rows)  # the list columns hold values
+    summary = compact.compact_partitions("cloudtrail", BEFORE, lake)
+    assert summary["compacted"] == 1 and summary["files_absorbed"] == 2 and summary["problems"] == {}
+    assert data_files(lake)[0].startswith(f"{H00}/compact-")
     assert rows(lake) == before_rows
 
 

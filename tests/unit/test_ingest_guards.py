@@ -191,7 +191,9 @@ def test_rows_missing_from_the_written_files_fail_the_batch(lake, monkeypatch, f
     writer loses one, or validation drops one it neither reports nor quarantines."""
     if fault == "writer":
         real_write = convert.write_parquet
-        monkeypatch.setattr(convert, "write_parquet", lambda table, *a: real_write(table.slice(1), *a))
+        monkeypatch.setattr(
+            convert, "write_parquet", lambda table, *a, **k: real_write(table.slice(1), *a, **k)
+        )
     else:
         monkeypatch.setattr(ingest, "validate_table", verdict(quarantine_rows={0: "dq:test: rejected"}))
         real = ingest._quarantine_rows

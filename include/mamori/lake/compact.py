@@ -56,7 +56,7 @@ import pyarrow.parquet as pq
 
 from mamori.config import Settings, load_settings
 from mamori.lake import Store, layout
-from mamori.lake.convert import ROW_GROUP_ROWS, compression
+from mamori.lake.convert import ROW_GROUP_ROWS, STORE_SCHEMA, compression
 from mamori.lake.manifests import BatchManifest
 from mamori.sources import SOURCES, SPECS
 from mamori.windows import HOUR
@@ -204,7 +204,9 @@ class _Out:
         self.schema = schema
         self.buf = io.BytesIO()
         # the codecs of the source's ingest files (its light columns snappy), so the lake stays one format
-        self.writer = pq.ParquetWriter(self.buf, schema, compression=compression(schema, light))
+        self.writer = pq.ParquetWriter(
+            self.buf, schema, compression=compression(schema, light), store_schema=STORE_SCHEMA
+        )
         self.pending: list[pa.Table] = []
         self.held = 0
         self.rows = 0

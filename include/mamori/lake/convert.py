@@ -53,6 +53,11 @@ from mamori.sources.base import (
 COMPRESSION = "zstd"
 LIGHT_COMPRESSION = "snappy"
 ROW_GROUP_ROWS = 128 * 1024
+# No serialized Arrow schema in the footer: a copy of the file's own Parquet schema, base64 in key-value metadata,
+# ~5 KB for CloudTrail (12 % of a ~200-row batch file) and ~0.1 ms to build per file. Readers lose nothing:
+# DuckDB and Athena never read it, and pyarrow reads the same schema from the Parquet schema alone (every type
+# and name, a list's `element` included; tests/unit/test_compact.py compacts files of both kinds together).
+STORE_SCHEMA = False
 # Arrow bytes a batch may hold before it spills sorted runs to disk. With the parse of one object and the
 # interpreter (~150 MB with pyarrow loaded) this keeps a convert task well under 1 GiB whatever the batch size.
 MEMORY_BUDGET = 128 * 1024 * 1024
@@ -143,7 +148,7 @@ def compression(schema: pa.Schema, light: Sequence[str] = ()) -> str | dict[str,
     each), ~10 µs each, whatever the page's size: for a ~200-row file of CloudTrail's 63 leaf columns that was
     about a third of its encoding, and the light columns' pages (a dictionary of a few values and its
     indices, or a column of nulls) came out no smaller for it. Per-column codecs are plain Parquet: Athena,
-    DuckDB and pyarrow read them (tests/sources/test_columnar.py, tests/lake/test_compact.py)."""
+    DuckDB and pyarrow read them (tests/sources/test_columnar.py, tests/unit/test_compact.py)."""
     if not light:
         return COMPRESSION
     return _codecs(schema, tuple(light))
@@ -185,21 +190,27 @@ def writer_options(
     """Parquet writer options for a source's batch files: the codecs (`compression`), and dictionaries and
     statistics only on the columns its readers filter on (SourceSpec.filtered_columns; statistics on
     event_time too), or everywhere (None)."""
-    codecs = {"compression": compression(schema, light)}
+    codecs = {"compression": compression(schema, light), "store_schema": STORE_SCHEMA}
     if filtered is None:
         return codecs
     return {**codecs, "use_dictionary": list(filtered), "write_statistics": [*filtered, "event_time"]}
 
 
 def write_parquet(
-    table: pa.Table, filtered: Sequence[str] | None = None, light: Sequence[str] = ()
+    table: pa.Table,
+    filtered: Sequence[str] | None = None,
+    light: Sequence[str] = (),
+    options: dict[str, Any] | None = None,
 ) -> LakeFile:
     """The lake's file bytes, deterministic for identical input (a re-run writes the same file), with the row
     count the writer recorded in them: ingest's guard compares it with the manifest's rows_out, without
     parsing the footer back (a ~70-column schema's footer costs about a millisecond per file to read).
 
     Written to Arrow's own buffer, not an io.BytesIO: the writer then appends each page natively instead of
-    calling back into Python for it (~75 pages in a CloudTrail file: ~0.1 ms per file; same bytes)."""
+    calling back into Python for it (~75 pages in a CloudTrail file: ~0.1 ms per file; same bytes).
+
+    `options`: the table's `writer_options`, when the caller built them once for many files (BatchTables):
+    building them hashes the schema to find its codecs, ~0.1 ms per file for CloudTrail's 63 columns."""
     sink = pa.BufferOutputStream()
     written: list[Any] = []
     pq.write_table(
@@ -207,7 +218,7 @@ def write_parquet(
         sink,
         row_group_size=ROW_GROUP_ROWS,
         metadata_collector=written,
-        **writer_options(table.schema, filtered, light),
+        **(options if options is not None else writer_options(table.schema, filtered, light)),
     )
     return LakeFile(sink.getvalue().to_pybytes(), int(written[0].num_rows))
 
@@ -279,8 +290,8 @@ class BatchTables:
         self.schema = src.schema
         self.parser = columnar_parser(src, self.add)
         self._streams = get_spec(src.name).capabilities.streams_large_objects
-        self._filtered = get_spec(src.name).filtered_columns
-        self._light = get_spec(src.name).light_columns
+        spec = get_spec(src.name)
+        self._options = writer_options(self.schema, spec.filtered_columns, spec.light_columns)  # once a batch
         self.budget = budget
         self.validate = validate
         self._spill_parent = spill_dir
@@ -359,7 +370,7 @@ class BatchTables:
                 final.pop(part, None)  # each partition's tail is dropped once it is written
                 if not p.runs:
                     if table is not None and table.num_rows:
-                        yield part, write_parquet(table, self._filtered, self._light)
+                        yield part, write_parquet(table, options=self._options)
                     continue
                 if table is not None and table.num_rows:  # the tail after the last spill: one more run
                     p.runs.append(self._write_run(table))
@@ -448,9 +459,7 @@ class BatchTables:
         readers = [_RunReader(r.path) for r in runs]
         consumed = np.zeros(len(runs), dtype=np.int64)  # rows of each run already written
         buf = io.BytesIO()
-        with pq.ParquetWriter(
-            buf, self.schema, **writer_options(self.schema, self._filtered, self._light)
-        ) as writer:
+        with pq.ParquetWriter(buf, self.schema, **self._options) as writer:
             for lo in range(0, len(order), MERGED_ROW_GROUP_ROWS):
                 sel, owner = order[lo : lo + MERGED_ROW_GROUP_ROWS], run_of[lo : lo + MERGED_ROW_GROUP_ROWS]
                 counts = np.bincount(owner, minlength=len(runs))
