@@ -456,6 +456,8 @@ def _alone_pairs(hours: int, pairs: int) -> tuple[list[str], float]:
 
 
 def run(quick: bool, runs: int) -> list[str]:
-    alone, ratio = _alone_pairs(6, 1 if quick else runs)  # quick mode's 1k batches either way: the target's
+    # 3 pairs even in quick mode (~50 s more): on this machine one pair's ratio moves by ±0.3 between runs of
+    # the same code, so the target's verdict from a single pair was a coin toss near 2x.
+    alone, ratio = _alone_pairs(6, max(3, runs))  # quick mode's 1k batches either way: the target's
     lines, batch, home = _conversion(6 if quick else 24, runs, ratio)  # ~1 s per pass in quick mode
     return [*lines, *alone, *_tasks(batch, home, quick, runs)]
