@@ -187,7 +187,7 @@ def _as_main_2e92fdb() -> Iterator[None]:
     real = convert.write_parquet, convert._in_time_order, observe.BatchObserver.feed
 
     def write_parquet(
-        table: Any, filtered: Any = None, light: Any = (), options: Any = None
+        table: Any, options: Any = None
     ) -> Any:  # zstd on every column of every file, dicts, stats everywhere, the Arrow schema stored
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, row_group_size=convert.ROW_GROUP_ROWS, compression="zstd")

@@ -469,6 +469,14 @@ def _cloudtrail_batch_files(
     return want, files
 
 
+def _codecs(meta: pq.FileMetaData, group: int) -> dict[str, str]:
+    """Each Parquet column path's codec in one row group of a file."""
+    return {
+        meta.schema.column(c).path: meta.row_group(group).column(c).compression
+        for c in range(meta.num_columns)
+    }
+
+
 @pytest.mark.parametrize("budget", [convert.MEMORY_BUDGET, 64 * 1024], ids=["held", "spilled"])
 def test_batch_files_use_snappy_on_the_light_columns_and_every_reader_reads_them(
     budget: int, tmp_path: Any
@@ -493,13 +501,9 @@ def test_batch_files_use_snappy_on_the_light_columns_and_every_reader_reads_them
     for i, (part, f) in enumerate(files):
         meta = pq.read_metadata(io.BytesIO(f.body))
         assert b"ARROW:schema" not in (meta.metadata or {})  # convert.STORE_SCHEMA: no reader needs it
-        tiny = f.rows < convert.TINY_FILE_ROWS  # snappy on every column (convert.tiny)
+        tiny = f.rows < convert.TINY_FILE_ROWS  # snappy on every column (convert.for_rows)
         for g in range(meta.num_row_groups):
-            got_codecs = {
-                meta.schema.column(c).path: meta.row_group(g).column(c).compression
-                for c in range(meta.num_columns)
-            }
-            assert got_codecs == (dict.fromkeys(paths, "SNAPPY") if tiny else want_codecs), part
+            assert _codecs(meta, g) == (dict.fromkeys(paths, "SNAPPY") if tiny else want_codecs), part
         path = tmp_path / f"f{i}.parquet"
         path.write_bytes(f.body)
         got = duckdb.sql(f"select * from read_parquet('{path}')").fetch_arrow_table()
@@ -519,10 +523,7 @@ def test_a_file_of_a_handful_of_rows_is_snappy_on_every_column(rows: int) -> Non
     table = table.slice(0, rows)
     options = convert.writer_options(src.schema, spec.filtered_columns, spec.light_columns)
     f = convert.write_parquet(table, options=options)
-    meta = pq.read_metadata(io.BytesIO(f.body))
-    got = {
-        meta.schema.column(c).path: meta.row_group(0).column(c).compression for c in range(meta.num_columns)
-    }
+    got = _codecs(pq.read_metadata(io.BytesIO(f.body)), 0)
     if rows < convert.TINY_FILE_ROWS:
         assert set(got.values()) == {"SNAPPY"}
     else:

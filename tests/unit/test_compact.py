@@ -177,7 +177,7 @@ def codecs(path) -> dict[str, str]:
 def test_compacted_files_have_the_per_column_codecs_whatever_they_absorb(lake):
     """Compaction writes each column with the source's codec (snappy on its light columns, zstd elsewhere:
     mamori.lake.convert.compression), as ingest writes a file of more than a handful of rows, whatever the
-    codecs of the files it absorbs: here ingest files of a few rows, snappy on every column (convert.tiny).
+    codecs of the files it absorbs: here ingest files of a few rows, snappy on every column (convert.for_rows).
     It reads them back whole."""
     ingest_file = codecs(lake_dir(lake) / H00 / f"{W0}.parquet")
     assert set(ingest_file.values()) == {"SNAPPY"}  # 2 rows: a tiny file

@@ -203,7 +203,7 @@ class _Out:
     def __init__(self, schema: pa.Schema, light: tuple[str, ...] = ()) -> None:
         self.schema = schema
         self.buf = io.BytesIO()
-        # the codecs of the source's ingest files (its light columns snappy), so the lake stays one format
+        # the source's per-column codecs (its light columns snappy), as ingest writes all but its tiny files
         self.writer = pq.ParquetWriter(
             self.buf, schema, compression=compression(schema, light), store_schema=STORE_SCHEMA
         )

@@ -52,7 +52,7 @@ from mamori.sources.base import (
 # the codec of a source's light columns (SourceSpec.light_columns; see `compression`).
 COMPRESSION = "zstd"
 LIGHT_COMPRESSION = "snappy"
-TINY_FILE_ROWS = 16  # a file of fewer rows has the light codec on every column (`tiny`)
+TINY_FILE_ROWS = 16  # a file of fewer rows has the light codec on every column (`for_rows`)
 ROW_GROUP_ROWS = 128 * 1024
 # No serialized Arrow schema in the footer: a copy of the file's own Parquet schema, base64 in key-value metadata,
 # ~5 KB for CloudTrail (12 % of a ~200-row batch file) and ~0.1 ms to build per file. Readers lose nothing:
@@ -197,12 +197,7 @@ def writer_options(
     return {**codecs, "use_dictionary": list(filtered), "write_statistics": [*filtered, "event_time"]}
 
 
-def write_parquet(
-    table: pa.Table,
-    filtered: Sequence[str] | None = None,
-    light: Sequence[str] = (),
-    options: dict[str, Any] | None = None,
-) -> LakeFile:
+def write_parquet(table: pa.Table, options: dict[str, Any] | None = None) -> LakeFile:
     """The lake's file bytes, deterministic for identical input (a re-run writes the same file), with the row
     count the writer recorded in them: ingest's guard compares it with the manifest's rows_out, without
     parsing the footer back (a ~70-column schema's footer costs about a millisecond per file to read).
@@ -210,11 +205,10 @@ def write_parquet(
     Written to Arrow's own buffer, not an io.BytesIO: the writer then appends each page natively instead of
     calling back into Python for it (~75 pages in a CloudTrail file: ~0.1 ms per file; same bytes).
 
-    `options`: the table's `writer_options`, when the caller built them once for many files (BatchTables):
-    building them hashes the schema to find its codecs, ~0.1 ms per file for CloudTrail's 63 columns.
-
-    A file of fewer than TINY_FILE_ROWS rows is written with the light codec on every column (`tiny`)."""
-    opts = options if options is not None else writer_options(table.schema, filtered, light)
+    `options`: the source's `writer_options`, built once for a batch's files by BatchTables (building them
+    hashes the schema to find its codecs, ~0.1 ms per file for CloudTrail's 63 columns); None for zstd on
+    every column, dictionaries and statistics everywhere. Either way `for_rows` adapts them to the file."""
+    opts = options if options is not None else writer_options(table.schema, None)
     sink = pa.BufferOutputStream()
     written: list[Any] = []
     pq.write_table(
@@ -222,18 +216,21 @@ def write_parquet(
         sink,
         row_group_size=ROW_GROUP_ROWS,
         metadata_collector=written,
-        **(tiny(opts) if table.num_rows < TINY_FILE_ROWS else opts),
+        **for_rows(opts, table.num_rows),
     )
     return LakeFile(sink.getvalue().to_pybytes(), int(written[0].num_rows))
 
 
-def tiny(options: dict[str, Any]) -> dict[str, Any]:
-    """Writer options for a file of a handful of rows: the light codec on every column.
+def for_rows(options: dict[str, Any], rows: int) -> dict[str, Any]:
+    """Writer options for a file of `rows` rows: as given, but the light codec on every column of a file of
+    fewer than TINY_FILE_ROWS rows (held or merged from spilled runs alike).
 
     Why: zstd's fixed cost per page (a context set up per page, ~10 µs) buys nothing on pages of a few values:
     a batch's stragglers and its rare regions' events make such files (13 of 48 in the bench's 1,000-event
     batches, 6 rows each). Measured there: encoding 9.3 → 8.6 ms per batch, bytes +0.1 %. Compaction rewrites
     a settled partition's files with the usual codecs (`compression`)."""
+    if rows >= TINY_FILE_ROWS:
+        return options
     return {**options, "compression": LIGHT_COMPRESSION}
 
 
@@ -473,8 +470,7 @@ class BatchTables:
         readers = [_RunReader(r.path) for r in runs]
         consumed = np.zeros(len(runs), dtype=np.int64)  # rows of each run already written
         buf = io.BytesIO()
-        options = self._options if len(order) >= TINY_FILE_ROWS else tiny(self._options)  # as write_parquet
-        with pq.ParquetWriter(buf, self.schema, **options) as writer:
+        with pq.ParquetWriter(buf, self.schema, **for_rows(self._options, len(order))) as writer:
             for lo in range(0, len(order), MERGED_ROW_GROUP_ROWS):
                 sel, owner = order[lo : lo + MERGED_ROW_GROUP_ROWS], run_of[lo : lo + MERGED_ROW_GROUP_ROWS]
                 counts = np.bincount(owner, minlength=len(runs))
