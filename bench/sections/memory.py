@@ -124,7 +124,8 @@ def _write_big_object(templates: Path, out: Path, size: int) -> None:
 
 def _child(path: str, kind: str, arg: str, templates: str, quick: bool) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    env["MAMORI_HOME"] = tempfile.mkdtemp(prefix="mamori-mem-home-")  # the child's lake and manifests
+    home = tempfile.mkdtemp(prefix="mamori-mem-home-")  # the child's lake and manifests, removed after it
+    env["MAMORI_HOME"] = home
     argv = [
         sys.executable,
         "-m",
@@ -135,7 +136,10 @@ def _child(path: str, kind: str, arg: str, templates: str, quick: bool) -> dict[
         templates,
         "quick" if quick else "full",
     ]
-    out = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env=env, check=False)  # noqa: S603
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env=env, check=False)  # noqa: S603
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
     if out.returncode != 0:
         raise RuntimeError(f"memory child {argv[3:6]} failed:\n{out.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
