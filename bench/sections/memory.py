@@ -124,8 +124,6 @@ def _write_big_object(templates: Path, out: Path, size: int) -> None:
 
 def _child(path: str, kind: str, arg: str, templates: str, quick: bool) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    home = tempfile.mkdtemp(prefix="mamori-mem-home-")  # the child's lake and manifests, removed after it
-    env["MAMORI_HOME"] = home
     argv = [
         sys.executable,
         "-m",
@@ -136,10 +134,10 @@ def _child(path: str, kind: str, arg: str, templates: str, quick: bool) -> dict[
         templates,
         "quick" if quick else "full",
     ]
-    try:
+    # the child's lake and manifests, removed when it has exited (as the other sections' homes)
+    with tempfile.TemporaryDirectory(prefix="mamori-mem-home-", ignore_cleanup_errors=True) as home:
+        env["MAMORI_HOME"] = home
         out = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env=env, check=False)  # noqa: S603
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     if out.returncode != 0:
         raise RuntimeError(f"memory child {argv[3:6]} failed:\n{out.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
