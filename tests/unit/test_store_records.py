@@ -122,6 +122,68 @@ def test_a_failed_fsync_stops_the_batch_before_anything_is_published(tmp_path, m
     assert not store.exists("m/manifest.json")
 
 
+def test_a_failed_write_stops_the_batch_before_anything_is_published(tmp_path, monkeypatch):
+    """Staged files are written on the I/O threads: a write the disk refuses (ENOSPC) must surface at `records`,
+    as a failed fsync does, after every other staged write has ended, and nothing may be published."""
+    store = Store(f"file://{tmp_path}")
+    real = os.write
+    refused = threading.Event()
+
+    def write(fd: int, data) -> int:
+        if bytes(data) == b"bad":
+            refused.set()
+            raise OSError(28, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    with store.staged_writes() as writes:
+        writes.write("_staging/b0/f0.parquet", b"bad")
+        for i in range(1, 5):
+            writes.write(f"_staging/b0/f{i}.parquet", b"good")
+        with pytest.raises(OSError, match="No space left"):
+            writes.records({"m/manifest.json": b"M"}, lambda key: f"_staging/b0/{key}")
+        assert refused.is_set()
+        # the four good files and the staged manifest were written whole before the failure surfaced
+        assert all(store.read_bytes(f"_staging/b0/f{i}.parquet") == b"good" for i in range(1, 5))
+        assert store.read_bytes("_staging/b0/m/manifest.json") == b"M"
+    assert not store.exists("m/manifest.json")
+
+
+def test_bytes_handed_to_the_io_threads_are_bounded(tmp_path, monkeypatch):
+    """The caller's file bytes wait in the background until written: beyond MAX_BYTES_IN_FLIGHT, `write` waits
+    for the oldest to finish, so a batch of large merged files cannot pile its files up in memory."""
+    store = Store(f"file://{tmp_path}")
+    release = threading.Event()
+    real = os.fsync
+    held: list[int] = []
+
+    def fsync(fd: int) -> None:
+        if not held:
+            held.append(fd)
+            assert release.wait(10)  # the first file stays in flight until the test lets it go
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with store.staged_writes() as writes:
+        monkeypatch.setattr(writes, "MAX_BYTES_IN_FLIGHT", 10)
+        writes.write("_staging/b0/a.parquet", b"a" * 6)
+        returned = threading.Event()
+
+        def second() -> None:
+            writes.write("_staging/b0/b.parquet", b"b" * 6)  # 6 + 6 > 10: waits for the first
+            returned.set()
+
+        t = threading.Thread(target=second)
+        t.start()
+        assert not returned.wait(0.3), "write() handed over more bytes than MAX_BYTES_IN_FLIGHT allows"
+        release.set()
+        t.join(10)
+        assert returned.is_set()
+        writes.records({}, lambda key: f"_staging/b0/{key}")
+    assert store.read_bytes("_staging/b0/a.parquet") == b"a" * 6
+    assert store.read_bytes("_staging/b0/b.parquet") == b"b" * 6
+
+
 def test_moves_run_together_and_all_end_before_move_returns(tmp_path):
     store = Store(f"file://{tmp_path}")
     pairs = []
