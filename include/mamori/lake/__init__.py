@@ -318,14 +318,14 @@ class StagedWrites:
     On S3 a staged write is one PUT, whole when it returns: nothing to wait for, as before.
     """
 
-    MAX_BYTES_IN_FLIGHT = 64 * 1024 * 1024  # staged bytes handed to the I/O threads and not yet written
+    # staged bytes handed to the I/O threads and not yet written and synced
+    MAX_BYTES_IN_FLIGHT = 64 * 1024 * 1024
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._pending: list[Future[None]] = []
-        self._unwritten: list[
-            tuple[Future[None], int]
-        ] = []  # (write, its size) still holding the caller's bytes
+        # (write, its size): writes that may still hold the caller's bytes (held until written and synced)
+        self._unwritten: list[tuple[Future[None], int]] = []
 
     def write(self, key: str, data: bytes) -> None:
         """Stage `data` at `key`; locally written and fsynced in the background (see `records`). A failed write
