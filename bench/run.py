@@ -186,6 +186,11 @@ def duckdb_reader(folder: str) -> Callable[[], None]:
 
 
 def bench_cloudtrail(hours: int, events_per_file: int, runs: int) -> list[str]:
+    with tempfile.TemporaryDirectory(prefix="mamori-bench-", ignore_cleanup_errors=True) as tmp:
+        return _bench_cloudtrail(hours, events_per_file, runs, tmp)
+
+
+def _bench_cloudtrail(hours: int, events_per_file: int, runs: int, tmp: str) -> list[str]:
     from mamori.lake import convert
     from mamori.sources import cloudtrail
 
@@ -196,8 +201,8 @@ def bench_cloudtrail(hours: int, events_per_file: int, runs: int) -> list[str]:
         for _, d in objects:
             orjson.loads(gzip.decompress(d))
 
-    # The real convert task on a local lake: parse, validate, partition, zstd Parquet, atomic writes, manifest.
-    tmp = tempfile.mkdtemp(prefix="mamori-bench-")
+    # The real convert task on a local lake (in `tmp`, the caller's temporary folder): parse, validate,
+    # partition, zstd Parquet, atomic writes, manifest.
     settings = load_settings({"MAMORI_HOME": tmp})
     raw_store = Store(settings.raw_url)
     for k, d in objects:

@@ -12,9 +12,9 @@ pays for its own collections only, with the interpreter's defaults, as a user's 
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -22,7 +22,12 @@ from gx_task_cost import _batches, convert_all, naive_pandas  # this file's fold
 
 
 def main(side: str, hours: int, passes: int) -> None:
-    batches, bodies, _n, home = _batches(hours)
+    with tempfile.TemporaryDirectory(prefix="mamori-bench-gx-", ignore_cleanup_errors=True) as home:
+        _measure(side, hours, passes, home)
+
+
+def _measure(side: str, hours: int, passes: int, home: str) -> None:
+    batches, bodies, _n = _batches(hours, home)
     one: Callable[[], None]
     if side == "pandas":
 
@@ -39,17 +44,14 @@ def main(side: str, hours: int, passes: int) -> None:
         def one() -> None:
             convert_all(batches, settings)
 
-    try:
-        one()  # warm-up: lazy imports and caches
-        wall: list[float] = []
-        cpu: list[float] = []
-        for _ in range(passes):
-            c, t = time.process_time(), time.perf_counter()
-            one()
-            wall.append((time.perf_counter() - t) * 1000 / len(batches))
-            cpu.append((time.process_time() - c) * 1000 / len(batches))
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    one()  # warm-up: lazy imports and caches
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(passes):
+        c, t = time.process_time(), time.perf_counter()
+        one()
+        wall.append((time.perf_counter() - t) * 1000 / len(batches))
+        cpu.append((time.process_time() - c) * 1000 / len(batches))
     print(json.dumps({"wall_ms": statistics.median(wall), "cpu_ms": statistics.median(cpu)}))
 
 

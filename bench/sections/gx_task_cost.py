@@ -43,9 +43,10 @@ TARGET_EVENTS = 1_000
 CHILD = Path(__file__).with_name("_task_child.py")
 
 
-def _batches(hours: int) -> tuple[list[dict[str, Any]], list[list[bytes]], int, str]:
-    """Generated deliveries written to a temporary raw store, cut into consecutive batches of ≥ 1,000 events
-    (whole objects, in key order); returns the batches, their objects' bytes, the event count, MAMORI_HOME."""
+def _batches(hours: int, home: str) -> tuple[list[dict[str, Any]], list[list[bytes]], int]:
+    """Generated deliveries written to the raw store of MAMORI_HOME `home` (the caller's temporary folder),
+    cut into consecutive batches of ≥ 1,000 events (whole objects, in key order); returns the batches, their
+    objects' bytes and the event count."""
     import orjson
 
     from mamori.config import load_settings
@@ -57,7 +58,6 @@ def _batches(hours: int) -> tuple[list[dict[str, Any]], list[list[bytes]], int, 
         lambda k, d, _t: objects.append((k, d)), datetime(2026, 11, 1, tzinfo=UTC), hours=hours, seed=5
     )
     objects = sorted((k, d) for k, d in objects if "/CloudTrail/" in k)
-    home = tempfile.mkdtemp(prefix="mamori-bench-gx-")
     settings = load_settings({"MAMORI_HOME": home})
     raw = Store(settings.raw_url)
     batches: list[dict[str, Any]] = []
@@ -83,7 +83,7 @@ def _batches(hours: int) -> tuple[list[dict[str, Any]], list[list[bytes]], int, 
             bodies.append(held)
             total += events
             keys, held, events = [], [], 0
-    return batches, bodies, total, home
+    return batches, bodies, total
 
 
 def naive_pandas(bodies: list[list[bytes]]) -> None:
@@ -231,7 +231,7 @@ def _as_before() -> Iterator[None]:
         validate._counts_verdict, Store.stages_records, observe.BatchObserver._sample = real  # type: ignore[method-assign]
 
 
-def _conversion(hours: int, runs: int, alone: float) -> tuple[list[str], dict[str, Any], str]:
+def _conversion(hours: int, runs: int, alone: float, home: str) -> tuple[list[str], dict[str, Any]]:
     import orjson
 
     from mamori import ingest
@@ -239,7 +239,7 @@ def _conversion(hours: int, runs: int, alone: float) -> tuple[list[str], dict[st
     from mamori.quality import validate
     from mamori.sources.base import gc_paused
 
-    batches, bodies, n, home = _batches(hours)
+    batches, bodies, n = _batches(hours, home)
     settings = load_settings({"MAMORI_HOME": home})
     validate._context()  # a warm process: GX's start-up is part 2's subject
 
@@ -366,11 +366,11 @@ def _conversion(hours: int, runs: int, alone: float) -> tuple[list[str], dict[st
         "comparison below, each side in a process of its own).",
         "",
     ]
-    return lines, batches[len(batches) // 2], home
+    return lines, batches[len(batches) // 2]
 
 
 def _tasks(batch: dict[str, Any], home: str, quick: bool, runs: int) -> list[str]:
-    path = Path(tempfile.mkdtemp(prefix="mamori-bench-task-")) / "batch.json"
+    path = Path(home) / "batch.json"  # beside the lake, in the home run() removes
     path.write_text(json.dumps(batch))
     repo = Path(__file__).resolve().parents[2]
     env = dict(
@@ -461,5 +461,6 @@ def run(quick: bool, runs: int) -> list[str]:
     # 3 pairs even in quick mode (~50 s more): on this machine one pair's ratio moves by ±0.3 between runs of
     # the same code, so the target's verdict from a single pair was a coin toss near 2x.
     alone, ratio = _alone_pairs(6, max(3, runs))  # quick mode's 1k batches either way: the target's
-    lines, batch, home = _conversion(6 if quick else 24, runs, ratio)  # ~1 s per pass in quick mode
-    return [*lines, *alone, *_tasks(batch, home, quick, runs)]
+    with tempfile.TemporaryDirectory(prefix="mamori-bench-gx-", ignore_cleanup_errors=True) as home:
+        lines, batch = _conversion(6 if quick else 24, runs, ratio, home)  # ~1 s per pass in quick mode
+        return [*lines, *alone, *_tasks(batch, home, quick, runs)]
