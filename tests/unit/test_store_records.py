@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -28,6 +29,38 @@ def _store(tmp_path, monkeypatch, staged: bool) -> tuple[Store, list[int]]:
 
     monkeypatch.setattr(os, "fsync", fsync)
     return store, synced
+
+
+def _hold_first_fsync(monkeypatch) -> threading.Event:
+    """Hold the first fsync (in whichever I/O thread runs it) until the returned event is set."""
+    release = threading.Event()
+    real = os.fsync
+    first: list[int] = []
+
+    def fsync(fd: int) -> None:
+        if not first:
+            first.append(fd)
+            assert release.wait(10)  # held until the test lets it go
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return release
+
+
+def _blocks_until(release: threading.Event, call: Callable[[], object], why: str) -> None:
+    """`call`, on a thread of its own, must still be blocked 0.3 s later, and return once `release` is set."""
+    returned = threading.Event()
+
+    def run() -> None:
+        call()
+        returned.set()
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert not returned.wait(0.3), why
+    release.set()
+    t.join(10)
+    assert returned.is_set()
 
 
 def _files(tmp_path) -> set[str]:
@@ -67,32 +100,15 @@ def test_records_waits_for_a_slow_fsync_of_a_file_staged_long_before(tmp_path, m
     """The files' fsyncs run in the background while the caller goes on; `records` must not return (so the
     caller cannot publish) until the slowest one has finished."""
     store = Store(f"file://{tmp_path}")
-    release = threading.Event()
-    real = os.fsync
-    first: list[int] = []
-
-    def fsync(fd: int) -> None:
-        if not first:
-            first.append(fd)
-            assert release.wait(10)  # the first file's fsync is held until the main thread lets it go
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    release = _hold_first_fsync(monkeypatch)
     with store.staged_writes() as writes:
         writes.write("_staging/b0/a.parquet", b"a")
         writes.write("_staging/b0/b.parquet", b"b")
-        returned = threading.Event()
-
-        def publish() -> None:
-            writes.records({"m/manifest.json": b"M"}, lambda key: f"_staging/b0/{key}")
-            returned.set()
-
-        t = threading.Thread(target=publish)
-        t.start()
-        assert not returned.wait(0.3), "records() returned while a staged file's fsync was still running"
-        release.set()
-        t.join(10)
-        assert returned.is_set()
+        _blocks_until(
+            release,
+            lambda: writes.records({"m/manifest.json": b"M"}, lambda key: f"_staging/b0/{key}"),
+            "records() returned while a staged file's fsync was still running",
+        )
 
 
 def test_a_failed_fsync_stops_the_batch_before_anything_is_published(tmp_path, monkeypatch):
@@ -153,32 +169,15 @@ def test_bytes_handed_to_the_io_threads_are_bounded(tmp_path, monkeypatch):
     """The caller's file bytes wait in the background until written: beyond MAX_BYTES_IN_FLIGHT, `write` waits
     for the oldest to finish, so a batch of large merged files cannot pile its files up in memory."""
     store = Store(f"file://{tmp_path}")
-    release = threading.Event()
-    real = os.fsync
-    held: list[int] = []
-
-    def fsync(fd: int) -> None:
-        if not held:
-            held.append(fd)
-            assert release.wait(10)  # the first file stays in flight until the test lets it go
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    release = _hold_first_fsync(monkeypatch)
     with store.staged_writes() as writes:
         monkeypatch.setattr(writes, "MAX_BYTES_IN_FLIGHT", 10)
         writes.write("_staging/b0/a.parquet", b"a" * 6)
-        returned = threading.Event()
-
-        def second() -> None:
-            writes.write("_staging/b0/b.parquet", b"b" * 6)  # 6 + 6 > 10: waits for the first
-            returned.set()
-
-        t = threading.Thread(target=second)
-        t.start()
-        assert not returned.wait(0.3), "write() handed over more bytes than MAX_BYTES_IN_FLIGHT allows"
-        release.set()
-        t.join(10)
-        assert returned.is_set()
+        _blocks_until(
+            release,
+            lambda: writes.write("_staging/b0/b.parquet", b"b" * 6),  # 6 + 6 > 10: waits for the first
+            "write() handed over more bytes than MAX_BYTES_IN_FLIGHT allows",
+        )
         writes.records({}, lambda key: f"_staging/b0/{key}")
     assert store.read_bytes("_staging/b0/a.parquet") == b"a" * 6
     assert store.read_bytes("_staging/b0/b.parquet") == b"b" * 6
