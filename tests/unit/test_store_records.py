@@ -142,16 +142,16 @@ def test_a_failed_write_stops_the_batch_before_anything_is_published(tmp_path, m
     """Staged files are written on the I/O threads: a write the disk refuses (ENOSPC) must surface at `records`,
     as a failed fsync does, after every other staged write has ended, and nothing may be published."""
     store = Store(f"file://{tmp_path}")
-    real = os.write
+    real = Store.stage
     refused = threading.Event()
 
-    def write(fd: int, data) -> int:
-        if bytes(data) == b"bad":
+    def stage(self: Store, key: str, data: bytes) -> None:  # the disk refuses this one file's bytes
+        if data == b"bad":
             refused.set()
             raise OSError(28, "No space left on device")
-        return real(fd, data)
+        real(self, key, data)
 
-    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(Store, "stage", stage)
     with store.staged_writes() as writes:
         writes.write("_staging/b0/f0.parquet", b"bad")
         for i in range(1, 5):

@@ -301,7 +301,7 @@ class StagedWrites:
     CPU, and the records' fsyncs join whatever commit is in flight. `os.fsync` releases the GIL, and the
     filesystem commits concurrent fsyncs together. The write itself moved to the I/O threads too (issue 19's
     eighth round): creating a file and copying its bytes into the page cache is kernel time, ~0.35 ms for a
-    40 KB file here, ~3.5 ms of a 1,000-event CloudTrail batch's main thread; `os.write` releases the GIL, so
+    40 KB file here, ~3.5 ms of a 1,000-event CloudTrail batch's main thread; a file write releases the GIL, so
     it now runs on the second core beside the next partition's encoding (bench/sections, alternating
     processes: 46.5 -> 43.8 and 47.4 -> 43.1 ms per batch, medians of two sets of 8 pairs). The caller hands
     over the bytes it built and must not change them (bytes and Arrow buffers are immutable); at most
@@ -323,9 +323,7 @@ class StagedWrites:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._pending: list[Future[None]] = []
-        # (write, its size): writes that may still hold the caller's bytes (held until written and synced)
-        self._unwritten: list[tuple[Future[None], int]] = []
+        self._pending: list[tuple[Future[None], int]] = []  # each staged write, with the bytes it holds
 
     def write(self, key: str, data: bytes) -> None:
         """Stage `data` at `key`; locally written and fsynced in the background (see `records`). A failed write
@@ -334,20 +332,22 @@ class StagedWrites:
             self.store.stage(key, data)
             return
         self._make_room(len(data))
-        fut = _io_pool().submit(_write_fsync, self.store.full(key), data)
-        self._pending.append(fut)
-        self._unwritten.append((fut, len(data)))
+        self._pending.append((_io_pool().submit(self._stage_synced, key, data), len(data)))
+
+    def _stage_synced(self, key: str, data: bytes) -> None:
+        """One staged file, on an I/O thread: written whole (`Store.stage`), then fsynced."""
+        self.store.stage(key, data)
+        fsync_path(self.store.full(key))
 
     def _make_room(self, size: int) -> None:
         """Wait, oldest first, until `size` more bytes fit under MAX_BYTES_IN_FLIGHT (a file larger than the
         bound waits for every earlier one, then goes alone)."""
-        live = [(f, n) for f, n in self._unwritten if not f.done()]
+        live = [(f, n) for f, n in self._pending if not f.done()]
         held = sum(n for _, n in live)
         while live and held + size > self.MAX_BYTES_IN_FLIGHT:
             f, n = live.pop(0)
             wait([f])
             held -= n
-        self._unwritten = live
 
     def records(self, records: dict[str, bytes], staging: Callable[[str], str]) -> PendingRecords:
         """Ready `records` (key -> bytes) to be placed, each atomically and at the caller's turn, after the
@@ -357,34 +357,21 @@ class StagedWrites:
         at = {key: staging(key) for key in records} if self.store.stages_records else {}
         for key, where in at.items():
             self.write(where, records[key])
-        pending, self._pending, self._unwritten = self._pending, [], []
-        _wait_all(pending)
+        pending, self._pending = self._pending, []
+        _wait_all([f for f, _ in pending])
         return PendingRecords(self.store, records, at)
 
     def close(self) -> None:
         """Wait for every write and fsync still in flight (a failed batch: its staging prefix is deleted next).
         Failures are not raised here: `records` reports them on the way to a publish."""
-        pending, self._pending, self._unwritten = self._pending, [], []
-        wait(pending)
+        pending, self._pending = self._pending, []
+        wait([f for f, _ in pending])
 
     def __enter__(self) -> StagedWrites:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _write_fsync(full: str, data: bytes) -> None:
-    """One staged file, on an I/O thread: created (with its directory), written whole and fsynced."""
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fsync_close(fd: int) -> None:
