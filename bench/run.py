@@ -549,6 +549,8 @@ def main() -> int:
         f"{' --quick' if args.quick else ''}`), commit `{commit.strip() or 'n/a'}`",
         f"- machine: {machine()}",
         f"- each figure: median of {runs} runs; baselines measured in the same run on the same input",
+        "- text between `<!-- recorded -->` fences was written up by hand (the live benches, each optimisation"
+        " round) and is kept when this file is written again (bench/recorded.py)",
         "",
     ]
     if args.only:  # one section, e.g. while working on it: `python bench/run.py --quick --only detect_scans`
@@ -591,9 +593,10 @@ def main() -> int:
 
 
 def _write(body: list[str], started: float, out: Path) -> int:
+    from bench import recorded  # REPO is on sys.path once main() runs (as for the sections)
+
     body.append(f"_Total benchmark time: {time.perf_counter() - started:.0f} s._")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(body) + "\n")
+    recorded.write(out, "\n".join(body) + "\n")
     print("\n".join(body))
     print(f"\nwritten to {out}")
     return 0
