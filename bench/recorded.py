@@ -14,8 +14,9 @@ generated text when it stood before it (the first line of the section that is ne
 it otherwise; a section that no generator writes any more keeps its heading and blocks, in its old place
 relative to the sections around it. Anything outside a fence is the generator's and is replaced.
 
-A fence that does not close, or a nested one, stops the write with one line saying where: losing a block
-silently is the failure this module exists to prevent. A development tool: nothing in mamori imports it.
+A fence that does not close, a nested one, a stray close or a heading inside a block stops the write with one
+line saying where, and so does a block that would go missing: losing a block silently is the failure this
+module exists to prevent. A development tool: nothing in mamori imports it.
 """
 
 from __future__ import annotations
@@ -83,9 +84,9 @@ def carry(old: str, new: str, where: str = "the old file") -> str:
         raise RecordedError("the generated text holds a recorded block: generators must not write fences")
     kept = {s.heading: s for s in old_sections if s.blocks}
     generated = {s.heading for s in new_sections}
-    # sections only the old file has, after the heading they followed there (None: before every section)
-    orphans: dict[str | None, list[_Section]] = {}
-    anchor: str | None = _PREAMBLE
+    # sections only the old file has, after the heading they followed there (_PREAMBLE: before every section)
+    orphans: dict[str, list[_Section]] = {}
+    anchor = _PREAMBLE
     for s in old_sections:
         if s.heading in generated:
             anchor = s.heading
