@@ -596,8 +596,8 @@ def _write(body: list[str], started: float, out: Path) -> int:
     from bench import recorded  # REPO is on sys.path once main() runs (as for the sections)
 
     body.append(f"_Total benchmark time: {time.perf_counter() - started:.0f} s._")
+    print("\n".join(body))  # first: a write refused for a broken fence must not lose a long run's figures
     recorded.write(out, "\n".join(body) + "\n")
-    print("\n".join(body))
     print(f"\nwritten to {out}")
     return 0
 
